@@ -1,0 +1,259 @@
+//! Ingest: capture files in, [`Exchange`]s out.
+//!
+//! Every reader streams: it visits one exchange at a time and hands it to a
+//! caller-supplied sink, so memory does not grow with the capture. What a
+//! reader cannot model is counted in [`IngestStats::skipped`] by reason,
+//! never silently dropped.
+//!
+//! The format is detected from the file's first bytes (magic numbers), not
+//! its extension: see [`detect`].
+
+pub mod exchange;
+pub mod har;
+pub mod filter;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+pub use exchange::{Body, BodyKind, Exchange, Response};
+
+/// The kind of capture a file holds, decided by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureKind {
+    Har,
+    Pcap,
+    Pcapng,
+    /// A replay model file (gzip).
+    Model,
+}
+
+impl std::fmt::Display for CaptureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CaptureKind::Har => "har",
+            CaptureKind::Pcap => "pcap",
+            CaptureKind::Pcapng => "pcapng",
+            CaptureKind::Model => "model",
+        })
+    }
+}
+
+/// Errors a reader reports. Each names the file and a position so the user
+/// can look at the offending spot.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is empty; expected a HAR (JSON), pcap, pcapng or replay model file", path.display())]
+    Empty { path: PathBuf },
+    #[error("{} is not a capture replay can read (starts with {magic}); expected a HAR (JSON), pcap, pcapng or replay model file", path.display())]
+    UnknownFormat { path: PathBuf, magic: String },
+    #[error("{}: {message} (at {position})", path.display())]
+    Malformed {
+        path: PathBuf,
+        /// Human-readable position: "entry 12", "byte offset 4096", "packet 7".
+        position: String,
+        message: String,
+    },
+}
+
+impl IngestError {
+    pub fn malformed(path: &Path, position: impl Into<String>, message: impl Into<String>) -> Self {
+        IngestError::Malformed {
+            path: path.to_path_buf(),
+            position: position.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a reader saw: totals, and what it skipped by reason.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IngestStats {
+    /// Entries/requests seen in the capture (kept + skipped + filtered).
+    pub seen: u64,
+    /// Exchanges handed to the sink.
+    pub kept: u64,
+    /// Skipped by reason, e.g. `"data: url"`, `"no response"`, `"tls"`.
+    pub skipped: BTreeMap<String, u64>,
+    /// Non-fatal problems worth telling the user (truncated final block...).
+    pub warnings: Vec<String>,
+}
+
+impl IngestStats {
+    pub fn skip(&mut self, reason: &str) {
+        self.skip_n(reason, 1);
+    }
+
+    pub fn skip_n(&mut self, reason: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.skipped.get_mut(reason) {
+            Some(c) => *c += n,
+            None => {
+                self.skipped.insert(reason.to_string(), n);
+            }
+        }
+    }
+
+    pub fn warn(&mut self, message: impl Into<String>) {
+        // Bounded: a corrupt capture must not grow this without limit.
+        if self.warnings.len() < 100 {
+            self.warnings.push(message.into());
+        }
+    }
+
+    pub fn merge(&mut self, other: &IngestStats) {
+        self.seen += other.seen;
+        self.kept += other.kept;
+        for (k, v) in &other.skipped {
+            self.skip_n(k, *v);
+        }
+        for w in &other.warnings {
+            self.warn(w.clone());
+        }
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// Decides the kind of a capture from its first bytes.
+pub fn detect(path: &Path) -> Result<CaptureKind, IngestError> {
+    let mut f = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut head = [0u8; 64];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(IngestError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    detect_bytes(&head[..n]).ok_or_else(|| {
+        if n == 0 {
+            IngestError::Empty {
+                path: path.to_path_buf(),
+            }
+        } else {
+            IngestError::UnknownFormat {
+                path: path.to_path_buf(),
+                magic: describe_magic(&head[..n.min(8)]),
+            }
+        }
+    })
+}
+
+/// Decides the kind of a capture from its first bytes, if known.
+pub fn detect_bytes(head: &[u8]) -> Option<CaptureKind> {
+    const PCAP_MAGICS: [[u8; 4]; 4] = [
+        [0xd4, 0xc3, 0xb2, 0xa1], // LE µs
+        [0xa1, 0xb2, 0xc3, 0xd4], // BE µs
+        [0x4d, 0x3c, 0xb2, 0xa1], // LE ns
+        [0xa1, 0xb2, 0x3c, 0x4d], // BE ns
+    ];
+    if head.len() >= 4 {
+        let m = [head[0], head[1], head[2], head[3]];
+        if PCAP_MAGICS.contains(&m) {
+            return Some(CaptureKind::Pcap);
+        }
+        if m == [0x0a, 0x0d, 0x0d, 0x0a] {
+            return Some(CaptureKind::Pcapng);
+        }
+    }
+    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        return Some(CaptureKind::Model);
+    }
+    // HAR: JSON object, possibly after a UTF-8 BOM and whitespace.
+    let rest = head.strip_prefix(&[0xef, 0xbb, 0xbf][..]).unwrap_or(head);
+    let first = rest.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first == b'{' {
+        return Some(CaptureKind::Har);
+    }
+    None
+}
+
+fn describe_magic(bytes: &[u8]) -> String {
+    let printable = bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || *b == b' ');
+    if printable {
+        format!("{:?}", String::from_utf8_lossy(bytes))
+    } else {
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("bytes {}", hex.join(" "))
+    }
+}
+
+/// Reads one capture file (HAR, pcap or pcapng) and hands each exchange to
+/// `sink`. Returns what was seen and skipped.
+pub fn read_capture(
+    path: &Path,
+    sink: &mut dyn FnMut(Exchange),
+) -> Result<(CaptureKind, IngestStats), IngestError> {
+    let kind = detect(path)?;
+    let stats = match kind {
+        CaptureKind::Har => {
+            let f = File::open(path).map_err(|source| IngestError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            har::read_har(path, BufReader::with_capacity(1 << 16, f), sink)?
+        }
+        CaptureKind::Pcap | CaptureKind::Pcapng => read_packet_capture(path, sink)?,
+        CaptureKind::Model => {
+            return Err(IngestError::malformed(
+                path,
+                "byte offset 0",
+                "this is a replay model file, not a capture; pass it where a model is accepted (inspect, generate, run)",
+            ))
+        }
+    };
+    Ok((kind, stats))
+}
+
+/// Placeholder until the pcap reader lands (issue 3).
+fn read_packet_capture(
+    path: &Path,
+    _sink: &mut dyn FnMut(Exchange),
+) -> Result<IngestStats, IngestError> {
+    Err(IngestError::malformed(
+        path,
+        "byte offset 0",
+        "pcap/pcapng captures are not supported yet; export a HAR file instead",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_magic_not_extension() {
+        assert_eq!(detect_bytes(b"\xef\xbb\xbf  {\"log\""), Some(CaptureKind::Har));
+        assert_eq!(detect_bytes(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]), Some(CaptureKind::Pcap));
+        assert_eq!(detect_bytes(&[0xa1, 0xb2, 0x3c, 0x4d]), Some(CaptureKind::Pcap));
+        assert_eq!(detect_bytes(&[0x0a, 0x0d, 0x0d, 0x0a]), Some(CaptureKind::Pcapng));
+        assert_eq!(detect_bytes(&[0x1f, 0x8b, 8]), Some(CaptureKind::Model));
+        assert_eq!(detect_bytes(b"\x89PNG\r\n"), None);
+        assert_eq!(detect_bytes(b""), None);
+    }
+}
