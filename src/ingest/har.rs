@@ -1,3 +1,828 @@
-//! HAR reader (stub).
-use super::*;
-pub fn read_har<R: Read>(_path: &Path, _r: R, _sink: &mut dyn FnMut(Exchange)) -> Result<IngestStats, IngestError> { todo!() }
+//! HAR reader (HAR 1.1 and 1.2, and the HARP/JSONP wrapping).
+//!
+//! Streams `log.entries` with a serde `DeserializeSeed`: each entry is
+//! deserialized on its own, turned into an [`Exchange`] and handed to the
+//! sink before the next one is read, so memory does not grow with the
+//! number of entries. Response bodies are skipped without being copied,
+//! except small ones kept for the mock server.
+//!
+//! Real exporters disagree on many details (see `fixtures/README.md`); the
+//! reader accepts missing optional fields, `-1` timings, `null`s, numbers
+//! written as strings, extra `_fields`, any time zone, and entries out of
+//! time order. Entries that cannot be replayed are counted by reason.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+use base64::Engine as _;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::exchange::{Body, BodyKind, Exchange, Response};
+use super::{IngestError, IngestStats};
+
+/// Request bodies longer than this are kept only as a size.
+pub const MAX_REQUEST_BODY_TEXT: usize = 64 * 1024;
+/// Response bodies longer than this are not kept (only their size).
+pub const MAX_RESPONSE_BODY_KEPT: usize = 16 * 1024;
+
+/// Skip reasons, as shown by `inspect`.
+pub mod reason {
+    pub const DATA_URL: &str = "data: url";
+    pub const BLOB_URL: &str = "blob: url";
+    pub const EXTENSION_URL: &str = "browser extension url";
+    pub const OTHER_SCHEME: &str = "non-http url";
+    pub const WEBSOCKET: &str = "websocket";
+    pub const NO_RESPONSE: &str = "no response";
+    pub const INCOMPLETE: &str = "incomplete entry (no method or url)";
+    pub const BAD_URL: &str = "invalid url";
+}
+
+/// Reads a HAR document from `reader` and hands each replayable entry to
+/// `sink` as an [`Exchange`].
+pub fn read_har<R: Read>(
+    path: &Path,
+    reader: R,
+    sink: &mut dyn FnMut(Exchange),
+) -> Result<IngestStats, IngestError> {
+    let mut reader = reader;
+    let prefix = skip_prefix(path, &mut reader)?;
+    let mut ctx = Ctx {
+        client: format!("har:{}", file_label(path)),
+        stats: IngestStats::default(),
+        sink,
+        index: None,
+        saw_log: false,
+        saw_entries: false,
+        missing_time: 0,
+        last_ts: 0,
+    };
+    let chained = std::io::Read::chain(&prefix[..], reader);
+    let mut de = serde_json::Deserializer::from_reader(chained);
+    let result = RootSeed { ctx: &mut ctx }.deserialize(&mut de);
+    if let Err(e) = result {
+        return Err(json_error(path, &ctx, &e));
+    }
+    if !ctx.saw_log {
+        return Err(IngestError::malformed(
+            path,
+            "top level",
+            "not a HAR file: the top-level object has no \"log\" (a single entry or another JSON document?); export the whole HAR from the browser or proxy",
+        ));
+    }
+    if !ctx.saw_entries {
+        return Err(IngestError::malformed(
+            path,
+            "log",
+            "not a HAR file: \"log\" has no \"entries\" array",
+        ));
+    }
+    if ctx.missing_time > 0 {
+        ctx.stats.warn(format!(
+            "{}: {} entries had no usable startedDateTime; they were placed at the previous entry's time",
+            path.display(),
+            ctx.missing_time
+        ));
+    }
+    Ok(ctx.stats)
+}
+
+fn file_label(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Skips a UTF-8 BOM and a HARP (JSONP) prefix like `onInputData(`.
+/// Returns the bytes read past them that belong to the document.
+fn skip_prefix<R: Read>(path: &Path, reader: &mut R) -> Result<Vec<u8>, IngestError> {
+    let mut head = vec![0u8; 256];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(IngestError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    head.truncate(n);
+    let mut start = 0;
+    if head.starts_with(&[0xef, 0xbb, 0xbf]) {
+        start = 3;
+    }
+    let rest = &head[start..];
+    let first = rest.iter().position(|b| !b.is_ascii_whitespace());
+    if let Some(i) = first {
+        let b = rest[i];
+        if b.is_ascii_alphabetic() || b == b'_' || b == b'$' {
+            // HARP: `callback({...});` — accept it, the trailing `);` is
+            // never read because the document ends before it.
+            let ident_end = rest[i..]
+                .iter()
+                .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || *c == b'$' || *c == b'.'))
+                .map(|p| p + i);
+            match ident_end {
+                Some(p) if rest[p..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'(') => {
+                    let paren = rest[p..].iter().position(|c| *c == b'(').unwrap_or(0) + p;
+                    start += paren + 1;
+                }
+                _ => {
+                    return Err(IngestError::malformed(
+                        path,
+                        format!("byte offset {}", start + i),
+                        "not JSON: a HAR file must start with '{'",
+                    ))
+                }
+            }
+        }
+    }
+    Ok(head[start..].to_vec())
+}
+
+fn json_error(path: &Path, ctx: &Ctx<'_>, e: &serde_json::Error) -> IngestError {
+    let at = match (ctx.index, e.line()) {
+        (Some(i), line) if line > 0 => {
+            format!("entry {i}, line {line} column {}", e.column())
+        }
+        (Some(i), _) => format!("entry {i}"),
+        (None, line) if line > 0 => format!("line {line} column {}", e.column()),
+        (None, _) => "start of file".to_string(),
+    };
+    let what = match e.classify() {
+        serde_json::error::Category::Eof => {
+            "the file ends in the middle of the JSON document (truncated export?); re-export the HAR".to_string()
+        }
+        serde_json::error::Category::Syntax => format!("invalid JSON: {}", strip_position(e)),
+        serde_json::error::Category::Data => format!("unexpected HAR content: {}", strip_position(e)),
+        serde_json::error::Category::Io => format!("read error: {}", strip_position(e)),
+    };
+    IngestError::malformed(path, at, what)
+}
+
+/// serde_json appends " at line L column C"; the position is reported on
+/// its own.
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+struct Ctx<'s> {
+    client: String,
+    stats: IngestStats,
+    sink: &'s mut dyn FnMut(Exchange),
+    /// Index of the entry being read, for error positions.
+    index: Option<u64>,
+    saw_log: bool,
+    saw_entries: bool,
+    missing_time: u64,
+    last_ts: i64,
+}
+
+struct RootSeed<'a, 's> {
+    ctx: &'a mut Ctx<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a HAR document (a JSON object with \"log\")")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyBuf>()? {
+            if key.0 == "log" {
+                self.ctx.saw_log = true;
+                map.next_value_seed(LogSeed { ctx: self.ctx })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct LogSeed<'a, 's> {
+    ctx: &'a mut Ctx<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for LogSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LogSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the HAR \"log\" object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<KeyBuf>()? {
+            if key.0 == "entries" {
+                self.ctx.saw_entries = true;
+                map.next_value_seed(EntriesSeed { ctx: self.ctx })?;
+                self.ctx.index = None;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct EntriesSeed<'a, 's> {
+    ctx: &'a mut Ctx<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntriesSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the HAR \"entries\" array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0u64;
+        loop {
+            self.ctx.index = Some(i);
+            match seq.next_element::<RawEntry>()? {
+                Some(entry) => self.ctx.handle(entry),
+                None => break,
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A map key read without allocating for the common short keys.
+struct KeyBuf(String);
+
+impl<'de> Deserialize<'de> for KeyBuf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(KeyBuf)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The entry as found in the file: everything optional, lenient types.
+
+#[derive(Deserialize)]
+struct RawEntry {
+    #[serde(rename = "startedDateTime", default, deserialize_with = "lenient_string")]
+    started: Option<String>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    time: Option<f64>,
+    #[serde(default)]
+    request: Option<RawRequest>,
+    #[serde(default)]
+    response: Option<RawResponse>,
+    #[serde(default)]
+    timings: Option<RawTimings>,
+    #[serde(rename = "_resourceType", default, deserialize_with = "lenient_string")]
+    resource_type: Option<String>,
+    #[serde(rename = "_webSocketMessages", default)]
+    websocket_messages: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawRequest {
+    #[serde(default, deserialize_with = "lenient_string")]
+    method: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    url: Option<String>,
+    #[serde(default)]
+    headers: Option<Vec<RawNameValue>>,
+    #[serde(rename = "postData", default)]
+    post_data: Option<RawPostData>,
+    #[serde(rename = "bodySize", default, deserialize_with = "lenient_f64")]
+    body_size: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawNameValue {
+    #[serde(default, deserialize_with = "lenient_string")]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPostData {
+    #[serde(rename = "mimeType", default, deserialize_with = "lenient_string")]
+    mime: Option<String>,
+    #[serde(default)]
+    text: Option<CappedText<MAX_REQUEST_BODY_TEXT>>,
+    #[serde(default)]
+    params: Option<Vec<RawNameValue>>,
+}
+
+#[derive(Deserialize)]
+struct RawResponse {
+    #[serde(default, deserialize_with = "lenient_f64")]
+    status: Option<f64>,
+    #[serde(default)]
+    headers: Option<Vec<RawNameValue>>,
+    #[serde(default)]
+    content: Option<RawContent>,
+    #[serde(rename = "bodySize", default, deserialize_with = "lenient_f64")]
+    body_size: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawContent {
+    #[serde(default, deserialize_with = "lenient_f64")]
+    size: Option<f64>,
+    #[serde(rename = "mimeType", default, deserialize_with = "lenient_string")]
+    mime: Option<String>,
+    #[serde(default)]
+    text: Option<CappedText<MAX_RESPONSE_BODY_KEPT>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    encoding: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawTimings {
+    #[serde(default, deserialize_with = "lenient_f64")]
+    send: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    wait: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    receive: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    blocked: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    dns: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    connect: Option<f64>,
+}
+
+/// A string kept only when it is at most `CAP` bytes long; longer ones are
+/// skipped (their length is still known).
+struct CappedText<const CAP: usize> {
+    text: Option<String>,
+    len: usize,
+}
+
+impl<'de, const CAP: usize> Deserialize<'de> for CappedText<CAP> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<const CAP: usize>;
+        impl<'de, const CAP: usize> Visitor<'de> for V<CAP> {
+            type Value = CappedText<CAP>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(CappedText {
+                    text: (s.len() <= CAP).then(|| s.to_string()),
+                    len: s.len(),
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(CappedText { text: None, len: 0 })
+            }
+        }
+        d.deserialize_any(V::<CAP>)
+    }
+}
+
+/// Accepts a string, a number (written as its text), or null.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(s.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok(Some(s))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Accepts a number, a numeric string, or null. Non-finite values are `None`.
+fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(v.is_finite().then_some(v))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(s.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+// ---------------------------------------------------------------------------
+// From the raw entry to an exchange.
+
+impl Ctx<'_> {
+    fn handle(&mut self, entry: RawEntry) {
+        self.stats.seen += 1;
+        match self.convert(entry) {
+            Ok(x) => {
+                self.stats.kept += 1;
+                (self.sink)(x);
+            }
+            Err(reason) => self.stats.skip(reason),
+        }
+    }
+
+    fn convert(&mut self, entry: RawEntry) -> Result<Exchange, &'static str> {
+        let request = entry.request.ok_or(reason::INCOMPLETE)?;
+        let url = request.url.as_deref().map(str::trim).unwrap_or("");
+        let method = request.method.as_deref().map(str::trim).unwrap_or("");
+        if url.is_empty() {
+            return Err(reason::INCOMPLETE);
+        }
+        let (scheme, authority, target) = split_url(url)?;
+        if method.is_empty() {
+            return Err(reason::INCOMPLETE);
+        }
+        if entry.websocket_messages.is_some() || scheme == "ws" || scheme == "wss" {
+            return Err(reason::WEBSOCKET);
+        }
+        let headers: Vec<(String, String)> = request
+            .headers
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
+            // HTTP/2 pseudo-headers (`:authority`...) are not real headers.
+            .filter(|(n, _)| !n.starts_with(':') && !n.is_empty())
+            .collect();
+        let upgrade_ws = headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket"));
+        let response = entry.response.ok_or(reason::NO_RESPONSE)?;
+        let status = response.status.unwrap_or(0.0);
+        if status == 101.0 || upgrade_ws {
+            return Err(reason::WEBSOCKET);
+        }
+        if !(100.0..=999.0).contains(&status) {
+            // Chrome writes status 0 for aborted/blocked requests.
+            return Err(reason::NO_RESPONSE);
+        }
+
+        let started_ns = match entry.started.as_deref().and_then(parse_timestamp) {
+            Some(ts) => ts,
+            None => {
+                self.missing_time += 1;
+                self.last_ts
+            }
+        };
+        self.last_ts = started_ns;
+
+        let body = request.post_data.and_then(|p| post_body(p, request.body_size));
+        let timings = entry.timings.unwrap_or_default();
+        let wait_ms = timings.wait.filter(|v| *v >= 0.0);
+        let total_ms = entry.time.filter(|v| *v >= 0.0).or_else(|| {
+            let parts = [
+                timings.blocked,
+                timings.dns,
+                timings.connect,
+                timings.send,
+                timings.wait,
+                timings.receive,
+            ];
+            let known: Vec<f64> = parts.iter().flatten().copied().filter(|v| *v >= 0.0).collect();
+            (!known.is_empty()).then(|| known.iter().sum())
+        });
+        let content = response.content;
+        let mime = content
+            .as_ref()
+            .and_then(|c| c.mime.as_deref())
+            .map(base_mime)
+            .unwrap_or_default();
+        let body_size = content
+            .as_ref()
+            .and_then(|c| c.size)
+            .filter(|v| *v >= 0.0)
+            .or(response.body_size.filter(|v| *v >= 0.0))
+            .map(|v| v as u64);
+        let kept_body = content.and_then(|c| {
+            let text = c.text?.text?;
+            if c.encoding.as_deref() == Some("base64") {
+                base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
+            } else {
+                Some(text.into_bytes())
+            }
+        });
+        let response_headers = response
+            .headers
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
+            .filter(|(n, _)| {
+                let n = n.to_ascii_lowercase();
+                n == "content-type" || n == "set-cookie" || n == "cache-control" || n == "location"
+            })
+            .collect();
+
+        Ok(Exchange {
+            started_ns,
+            method: method.to_ascii_uppercase(),
+            scheme: scheme.to_string(),
+            authority: authority.to_string(),
+            // "http://host?x" has an empty path; the request line says "/?x".
+            target: if target.starts_with('?') {
+                format!("/{target}")
+            } else {
+                target.to_string()
+            },
+            headers,
+            body,
+            response: Some(Response {
+                status: status as u16,
+                mime,
+                body_size,
+                wait_ms,
+                total_ms,
+                headers: response_headers,
+                body: kept_body,
+            }),
+            client: Some(self.client.clone()),
+            resource_type: entry.resource_type.map(|s| s.to_ascii_lowercase()),
+            damaged: false,
+        })
+    }
+}
+
+fn post_body(p: RawPostData, body_size: Option<f64>) -> Option<Body> {
+    let mime = p.mime.unwrap_or_default();
+    let params: Vec<(String, String)> = p
+        .params
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|nv| Some((nv.name?, nv.value.unwrap_or_default())))
+        .collect();
+    let (text, text_len) = match p.text {
+        Some(t) => (t.text, t.len),
+        None => (None, 0),
+    };
+    let size = body_size
+        .filter(|v| *v > 0.0)
+        .map(|v| v as u64)
+        .unwrap_or(text_len as u64);
+    if text.as_deref().is_none_or(str::is_empty) && params.is_empty() && size == 0 {
+        return None;
+    }
+    let lower = mime.to_ascii_lowercase();
+    let kind = if lower.contains("json") {
+        BodyKind::Json
+    } else if lower.contains("x-www-form-urlencoded") || (!params.is_empty() && text.is_none()) {
+        BodyKind::Form
+    } else if lower.starts_with("text/") || lower.contains("xml") || lower.is_empty() {
+        BodyKind::Text
+    } else if lower.starts_with("multipart/") {
+        BodyKind::Text
+    } else {
+        BodyKind::Binary
+    };
+    Some(Body {
+        mime,
+        text,
+        params,
+        size,
+        kind,
+    })
+}
+
+/// `text/html; charset=utf-8` → `text/html`.
+fn base_mime(m: &str) -> String {
+    m.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Splits an absolute URL into scheme, authority and origin-form target,
+/// or returns the skip reason.
+pub fn split_url(url: &str) -> Result<(&str, &str, &str), &'static str> {
+    let colon = url.find(':').ok_or(reason::BAD_URL)?;
+    let scheme = &url[..colon];
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+    {
+        return Err(reason::BAD_URL);
+    }
+    let lower = scheme.to_ascii_lowercase();
+    match lower.as_str() {
+        "http" | "https" | "ws" | "wss" => {}
+        "data" => return Err(reason::DATA_URL),
+        "blob" => return Err(reason::BLOB_URL),
+        "chrome-extension" | "moz-extension" | "safari-extension" | "safari-web-extension"
+        | "ms-browser-extension" => return Err(reason::EXTENSION_URL),
+        _ => return Err(reason::OTHER_SCHEME),
+    }
+    let rest = url[colon + 1..].strip_prefix("//").ok_or(reason::BAD_URL)?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    // Drop userinfo.
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    if authority.is_empty() {
+        return Err(reason::BAD_URL);
+    }
+    let mut target = &rest[end..];
+    if let Some(h) = target.find('#') {
+        target = &target[..h];
+    }
+    if target.is_empty() {
+        target = "/";
+    }
+    Ok((scheme_static(&lower), authority, target))
+}
+
+fn scheme_static(lower: &str) -> &'static str {
+    match lower {
+        "https" => "https",
+        "ws" => "ws",
+        "wss" => "wss",
+        _ => "http",
+    }
+}
+
+/// Parses an ISO 8601 / RFC 3339 timestamp with any time zone and any
+/// number of fractional digits into Unix nanoseconds. A timestamp with no
+/// zone is taken as UTC.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
+        return dt.timestamp_nanos_opt();
+    }
+    // Fractions longer than 9 digits (rare) or offsets without a colon.
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(dt) = chrono::DateTime::parse_from_str(s, fmt) {
+            return dt.timestamp_nanos_opt();
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return dt.and_utc().timestamp_nanos_opt();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> Result<(Vec<Exchange>, IngestStats), IngestError> {
+        let mut out = Vec::new();
+        let stats = read_har(Path::new("t.har"), json.as_bytes(), &mut |x| out.push(x))?;
+        Ok((out, stats))
+    }
+
+    #[test]
+    fn timestamps_with_zones_and_long_fractions() {
+        let a = parse_timestamp("2019-07-30T14:09:02.123Z").unwrap();
+        let b = parse_timestamp("2019-07-30T16:09:02.123+02:00").unwrap();
+        assert_eq!(a, b);
+        // Fiddler: 7 fractional digits.
+        let c = parse_timestamp("2019-07-30T14:09:02.1230000Z").unwrap();
+        assert_eq!(a, c);
+        let d = parse_timestamp("2019-07-30T14:09:02.123").unwrap();
+        assert_eq!(a, d);
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+
+    #[test]
+    fn urls_split_and_skip_reasons() {
+        assert_eq!(
+            split_url("https://a.example:8443/x/y?q=1#frag"),
+            Ok(("https", "a.example:8443", "/x/y?q=1"))
+        );
+        assert_eq!(split_url("http://a.example"), Ok(("http", "a.example", "/")));
+        assert_eq!(split_url("http://a.example?x=1"), Ok(("http", "a.example", "?x=1")));
+        assert_eq!(split_url("data:image/png;base64,AAAA"), Err(reason::DATA_URL));
+        assert_eq!(split_url("blob:https://x/1"), Err(reason::BLOB_URL));
+        assert_eq!(split_url("chrome-extension://abc/x.js"), Err(reason::EXTENSION_URL));
+        assert_eq!(split_url("about:blank"), Err(reason::OTHER_SCHEME));
+        assert_eq!(split_url("not a url"), Err(reason::BAD_URL));
+    }
+
+    #[test]
+    fn lenient_fields_and_skips() {
+        let json = r#"{"log":{"version":"1.2","_x":1,"entries":[
+          {"startedDateTime":"2020-01-01T00:00:01.000Z","time":"12.5",
+           "request":{"method":"get","url":"http://h/a?b=1","headers":[{"name":":authority","value":"h"},{"name":"Accept","value":"*/*"}]},
+           "response":{"status":200,"content":{"size":-1,"mimeType":"application/json; charset=utf-8","text":"{}"},"bodySize":2},
+           "timings":{"wait":-1,"send":1}},
+          {"startedDateTime":"2020-01-01T00:00:00.000Z","request":{"method":"GET","url":"data:x"},"response":{"status":200}},
+          {"startedDateTime":"2020-01-01T00:00:00.000Z","request":{"method":"GET","url":"http://h/x"},"response":{"status":0}},
+          {"startedDateTime":"2020-01-01T00:00:00.000Z","request":{"method":"GET","url":"http://h/x"}},
+          {"request":{}},
+          {"startedDateTime":null,"request":{"method":"POST","url":"http://h/f","postData":{"mimeType":"application/x-www-form-urlencoded","params":[{"name":"a","value":"1"}]}},"response":{"status":"201"}}
+        ]}}"#;
+        let (xs, stats) = read(json).unwrap();
+        assert_eq!(xs.len(), 2);
+        assert_eq!(stats.seen, 6);
+        assert_eq!(stats.kept, 2);
+        assert_eq!(stats.skipped[reason::DATA_URL], 1);
+        assert_eq!(stats.skipped[reason::NO_RESPONSE], 2);
+        assert_eq!(stats.skipped[reason::INCOMPLETE], 1);
+        let a = &xs[0];
+        assert_eq!(a.method, "GET");
+        assert_eq!(a.target, "/a?b=1");
+        assert_eq!(a.headers, vec![("Accept".to_string(), "*/*".to_string())]);
+        let r = a.response.as_ref().unwrap();
+        assert_eq!(r.mime, "application/json");
+        assert_eq!(r.body_size, Some(2));
+        assert_eq!(r.wait_ms, None);
+        assert_eq!(r.total_ms, Some(12.5));
+        assert_eq!(r.body.as_deref(), Some(&b"{}"[..]));
+        let f = &xs[1];
+        assert_eq!(f.response.as_ref().unwrap().status, 201);
+        assert_eq!(f.started_ns, a.started_ns, "missing time takes the previous one");
+        let body = f.body.as_ref().unwrap();
+        assert_eq!(body.kind, BodyKind::Form);
+        assert_eq!(body.params, vec![("a".to_string(), "1".to_string())]);
+        assert_eq!(stats.warnings.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_entry() {
+        let json = r#"{"log":{"entries":[{"request":{"method":"GET","url":"http://h/"},"response":{"status":200}},
+        {"request":{"method":"GET","url":"http://h/"},"response":{"status":200,"headers":[{"name":"a","value":"b"}"#;
+        let err = read(json).unwrap_err().to_string();
+        assert!(err.contains("t.har"), "{err}");
+        assert!(err.contains("entry 1"), "{err}");
+        assert!(err.contains("truncated"), "{err}");
+
+        let err = read(r#"{"log":{"entries":[{"request":{"method":"GET","url":"http://h/"},"response":{"status":200,"headers":5}}]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("entry 0"), "{err}");
+        assert!(err.contains("unexpected HAR content"), "{err}");
+
+        let err = read(r#"{"startedDateTime":"x","request":{}}"#).unwrap_err().to_string();
+        assert!(err.contains("no \"log\""), "{err}");
+    }
+
+    #[test]
+    fn harp_wrapper_and_bom() {
+        let json = "\u{feff}onInputData({\"log\":{\"entries\":[{\"request\":{\"method\":\"GET\",\"url\":\"http://h/\"},\"response\":{\"status\":204}}]}});";
+        let (xs, _) = read(json).unwrap();
+        assert_eq!(xs.len(), 1);
+    }
+}

@@ -188,6 +188,16 @@ pub fn detect_bytes(head: &[u8]) -> Option<CaptureKind> {
     if *first == b'{' {
         return Some(CaptureKind::Har);
     }
+    // HARP: a HAR wrapped as JSONP, `onInputData({...});`.
+    let ident_len = rest
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'$' || **b == b'.')
+        .count();
+    let after = rest.iter().skip_while(|b| b.is_ascii_whitespace()).nth(ident_len);
+    if ident_len > 0 && first.is_ascii_alphabetic() && after == Some(&b'(') {
+        return Some(CaptureKind::Har);
+    }
     None
 }
 
