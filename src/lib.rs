@@ -18,4 +18,6 @@
 pub mod ingest;
 pub mod model;
 pub mod generate;
+pub mod schedule;
 pub mod cli;
+pub mod fsutil;

@@ -1,1 +1,327 @@
-//! generate
+//! Request generation: `generate(&model, &mut rng)` draws one realistic
+//! request from a traffic model.
+//!
+//! Pure and deterministic: the same model and RNG state give the same
+//! request, so a seeded run is reproducible. The endpoint is drawn by
+//! weight; every slot by its pool (recorded values with their frequency,
+//! or a fresh value of the recorded type); optional parameters, headers and
+//! JSON fields appear with their recorded presence. Secret placeholders
+//! (`{{secret:NAME}}`) are left in place for the replayer to fill.
+
+pub mod target;
+
+use rand::Rng;
+use serde_json::Value;
+
+use crate::model::{BodyModel, Endpoint, JsonField, JsonType, Segment, TrafficModel};
+pub use target::Target;
+
+/// One generated request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Index into `model.endpoints`.
+    pub endpoint: usize,
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// Draws a request against the recorded origin.
+pub fn generate<R: Rng + ?Sized>(model: &TrafficModel, rng: &mut R) -> Request {
+    generate_to(model, None, rng)
+}
+
+/// Draws a request; with a target, its origin (and base path) replace the
+/// recorded one.
+pub fn generate_to<R: Rng + ?Sized>(model: &TrafficModel, target: Option<&Target>, rng: &mut R) -> Request {
+    let total = model.requests();
+    let idx = if total == 0 { 0 } else { model.endpoint_at(rng.random_range(0..total)) };
+    generate_endpoint(model, idx, target, rng)
+}
+
+/// Draws a request for one endpoint.
+///
+/// # Panics
+/// If `idx` is not an endpoint index of `model`.
+pub fn generate_endpoint<R: Rng + ?Sized>(
+    model: &TrafficModel,
+    idx: usize,
+    target: Option<&Target>,
+    rng: &mut R,
+) -> Request {
+    let e = &model.endpoints[idx];
+    let mut url = match target {
+        Some(t) => format!("{}://{}{}", t.scheme, t.authority, t.base_path),
+        None => format!("{}://{}", e.scheme, e.host),
+    };
+    push_path(&mut url, e, rng);
+    push_query(&mut url, e, rng);
+
+    let body = e.body.as_ref().and_then(|b| body(b, rng));
+    let mut headers = Vec::with_capacity(e.headers.len() + 1);
+    let mut has_content_type = false;
+    for h in &e.headers {
+        let is_ct = h.name.eq_ignore_ascii_case("content-type");
+        if is_ct && body.is_none() {
+            continue;
+        }
+        if h.presence < 1.0 && rng.random::<f64>() >= h.presence {
+            continue;
+        }
+        has_content_type |= is_ct;
+        headers.push((h.name.clone(), h.pool.sample(rng)));
+    }
+    if let (Some((_, mime)), false) = (&body, has_content_type) {
+        if !mime.is_empty() {
+            headers.push(("Content-Type".to_string(), mime.clone()));
+        }
+    }
+    Request {
+        endpoint: idx,
+        method: e.method.clone(),
+        url,
+        headers,
+        body: body.map(|(b, _)| b),
+    }
+}
+
+fn push_path<R: Rng + ?Sized>(url: &mut String, e: &Endpoint, rng: &mut R) {
+    if e.segments.is_empty() {
+        url.push('/');
+        return;
+    }
+    for s in &e.segments {
+        url.push('/');
+        match s {
+            Segment::Literal(l) => url.push_str(l),
+            Segment::Slot(i) => {
+                let v = e.path_params[*i].pool.sample(rng);
+                encode_into(url, &v, PATH_SAFE);
+            }
+        }
+    }
+}
+
+fn push_query<R: Rng + ?Sized>(url: &mut String, e: &Endpoint, rng: &mut R) {
+    let mut first = true;
+    for q in &e.query {
+        if q.presence < 1.0 && rng.random::<f64>() >= q.presence {
+            continue;
+        }
+        url.push(if first { '?' } else { '&' });
+        first = false;
+        encode_into(url, &q.name, QUERY_SAFE);
+        let v = q.pool.sample(rng);
+        if !v.is_empty() {
+            url.push('=');
+            encode_into(url, &v, QUERY_SAFE);
+        }
+    }
+}
+
+/// Bytes left as they are in a path segment (besides alphanumerics).
+/// `%` stays: recorded path segments are already encoded.
+const PATH_SAFE: &[u8] = b"-._~!$&'()*+,;=:@%";
+/// Bytes left as they are in a query name or value.
+const QUERY_SAFE: &[u8] = b"-._~!$'()*,;:@/";
+
+/// Percent-encodes `v` into `out`, leaving `{{secret:NAME}}` placeholders
+/// intact so the replayer can find them.
+pub fn encode_into(out: &mut String, v: &str, safe: &[u8]) {
+    let bytes = v.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"{{secret:") {
+            if let Some(end) = v[i..].find("}}") {
+                out.push_str(&v[i..i + end + 2]);
+                i += end + 2;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() || safe.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
+            out.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
+        }
+        i += 1;
+    }
+}
+
+/// Generates a body and its mime type, or `None` when this request has
+/// none (by the recorded presence).
+fn body<R: Rng + ?Sized>(b: &BodyModel, rng: &mut R) -> Option<(Vec<u8>, String)> {
+    let presence = match b {
+        BodyModel::Json { presence, .. }
+        | BodyModel::Form { presence, .. }
+        | BodyModel::Text { presence, .. }
+        | BodyModel::Opaque { presence, .. } => *presence,
+    };
+    if presence < 1.0 && rng.random::<f64>() >= presence {
+        return None;
+    }
+    Some(match b {
+        BodyModel::Json {
+            mime,
+            skeleton,
+            fields,
+            ..
+        } => {
+            let mut v = skeleton.clone();
+            fill_json(&mut v, "$", fields, rng);
+            (serde_json::to_vec(&v).unwrap_or_default(), mime.clone())
+        }
+        BodyModel::Form { mime, fields, .. } => {
+            let mut s = String::new();
+            for f in fields {
+                if f.presence < 1.0 && rng.random::<f64>() >= f.presence {
+                    continue;
+                }
+                if !s.is_empty() {
+                    s.push('&');
+                }
+                encode_into(&mut s, &f.name, QUERY_SAFE);
+                s.push('=');
+                encode_into(&mut s, &f.pool.sample(rng), QUERY_SAFE);
+            }
+            (s.into_bytes(), mime.clone())
+        }
+        BodyModel::Text { mime, pool, .. } => (pool.sample(rng).into_bytes(), mime.clone()),
+        BodyModel::Opaque { mime, size, .. } => {
+            let n = (size.sample(rng).round() as usize).min(MAX_OPAQUE_BODY);
+            let bytes = (0..n).map(|_| rng.random::<u8>()).collect();
+            (bytes, mime.clone())
+        }
+    })
+}
+
+/// Generated binary bodies are capped at this size.
+const MAX_OPAQUE_BODY: usize = 8 * 1024 * 1024;
+
+fn field<'f>(fields: &'f [JsonField], path: &str) -> Option<&'f JsonField> {
+    fields
+        .binary_search_by(|f| f.path.as_str().cmp(path))
+        .ok()
+        .map(|i| &fields[i])
+}
+
+fn fill_json<R: Rng + ?Sized>(v: &mut Value, path: &str, fields: &[JsonField], rng: &mut R) {
+    match v {
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                let p = format!("{path}.{k}");
+                let drop = match field(fields, &p) {
+                    Some(f) => f.presence < 1.0 && rng.random::<f64>() >= f.presence,
+                    None => false,
+                };
+                if drop {
+                    map.remove(&k);
+                } else if let Some(child) = map.get_mut(&k) {
+                    fill_json(child, &p, fields, rng);
+                }
+            }
+        }
+        Value::Array(items) => {
+            let p = format!("{path}[]");
+            for item in items.iter_mut() {
+                fill_json(item, &p, fields, rng);
+            }
+        }
+        leaf => {
+            if let Some(f) = field(fields, path) {
+                let s = f.pool.sample(rng);
+                *leaf = match f.json_type {
+                    JsonType::String => Value::String(s),
+                    JsonType::Number => serde_json::from_str::<serde_json::Number>(&s)
+                        .map(Value::Number)
+                        .unwrap_or(Value::String(s)),
+                    JsonType::Bool => Value::Bool(s == "true"),
+                    JsonType::Null => Value::Null,
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{Body, BodyKind, Exchange, Response};
+    use crate::model::{BuildOptions, ModelBuilder};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn model() -> TrafficModel {
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        for i in 0..200 {
+            let (method, target, body) = match i % 4 {
+                0 | 1 => ("GET", format!("/posts/{}?page={}", i % 50, i % 5), None),
+                2 => ("GET", "/users/me".to_string(), None),
+                _ => (
+                    "POST",
+                    "/posts".to_string(),
+                    Some(Body {
+                        mime: "application/json".into(),
+                        text: Some(format!(r#"{{"title":"t{}","n":{},"ok":true}}"#, i % 7, i)),
+                        size: 30,
+                        kind: BodyKind::Json,
+                        ..Default::default()
+                    }),
+                ),
+            };
+            b.observe(&Exchange {
+                started_ns: i * 1_000_000,
+                method: method.into(),
+                scheme: "http".into(),
+                authority: "shop.example:8080".into(),
+                target,
+                headers: vec![("Cookie".into(), "sid=abc".into()), ("Accept".into(), "*/*".into())],
+                body,
+                response: Some(Response { status: 200, ..Default::default() }),
+                ..Default::default()
+            });
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn generates_valid_requests_deterministically() {
+        let m = model();
+        let mut a = ChaCha8Rng::seed_from_u64(5);
+        let mut b = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..100 {
+            let r = generate(&m, &mut a);
+            assert_eq!(r, generate(&m, &mut b));
+            assert!(r.url.starts_with("http://shop.example:8080/"), "{}", r.url);
+            let cookie = r.headers.iter().find(|h| h.0 == "Cookie").unwrap();
+            assert_eq!(cookie.1, "{{secret:cookie}}");
+            if r.method == "POST" {
+                let v: Value = serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+                assert!(v["title"].as_str().unwrap().starts_with('t'));
+                assert!(v["n"].is_number());
+                assert_eq!(v["ok"], Value::Bool(true));
+                assert!(r.headers.iter().any(|h| h.0 == "Content-Type" && h.1 == "application/json"));
+            } else {
+                assert!(r.body.is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn target_replaces_the_origin_and_keeps_placeholders() {
+        let m = model();
+        let t: Target = "https://staging.example/base/".parse().unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let r = generate_to(&m, Some(&t), &mut rng);
+        assert!(r.url.starts_with("https://staging.example/base/"), "{}", r.url);
+        assert!(!r.url.contains("base//"), "{}", r.url);
+        let mut s = String::new();
+        encode_into(&mut s, "a b&{{secret:tok}}/é", QUERY_SAFE);
+        assert_eq!(s, "a%20b%26{{secret:tok}}/%C3%A9");
+    }
+}

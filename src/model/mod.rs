@@ -1,1 +1,261 @@
-//! model
+//! The traffic model: what `replay` learns from a capture.
+//!
+//! [`ModelBuilder`] consumes [`Exchange`](crate::ingest::Exchange)s one at a
+//! time (bounded memory: pools and trie nodes are capped, per request only
+//! 16 bytes are kept for the arrival process) and [`ModelBuilder::finish`]
+//! produces a [`TrafficModel`]:
+//!
+//! - endpoints: method + host + path template (`/posts/{id}`), weights,
+//!   parameter pools for path, query, header and body slots;
+//! - the arrival process: rate over time, inter-arrival distribution,
+//!   burstiness; per-client sessions with transitions and think times;
+//! - responses per endpoint: status mix, size and latency distributions;
+//! - what was skipped and which secrets were scrubbed.
+//!
+//! [`file`] is the versioned on-disk form (gzip JSON), separate from these
+//! in-memory types.
+
+pub mod arrival;
+pub mod builder;
+pub mod file;
+pub mod hist;
+pub mod pool;
+pub mod scrub;
+pub mod template;
+
+use std::collections::BTreeMap;
+
+pub use arrival::{Arrival, Sessions};
+pub use builder::{BuildOptions, ModelBuilder};
+pub use hist::LogHist;
+pub use pool::{Pool, TailType};
+
+use crate::ingest::CaptureKind;
+
+/// A learned traffic model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficModel {
+    pub source: Source,
+    /// Sorted by count, most frequent first.
+    pub endpoints: Vec<Endpoint>,
+    pub arrival: Arrival,
+    pub sessions: Sessions,
+    /// Secrets replaced by placeholders, and where.
+    pub secrets: Vec<SecretUse>,
+    /// Running totals of endpoint counts, for weighted sampling.
+    cumulative: Vec<u64>,
+}
+
+impl TrafficModel {
+    pub fn new(
+        source: Source,
+        endpoints: Vec<Endpoint>,
+        arrival: Arrival,
+        sessions: Sessions,
+        secrets: Vec<SecretUse>,
+    ) -> TrafficModel {
+        let mut acc = 0;
+        let cumulative = endpoints
+            .iter()
+            .map(|e| {
+                acc += e.count;
+                acc
+            })
+            .collect();
+        TrafficModel {
+            source,
+            endpoints,
+            arrival,
+            sessions,
+            secrets,
+            cumulative,
+        }
+    }
+
+    /// Total requests modelled.
+    pub fn requests(&self) -> u64 {
+        self.cumulative.last().copied().unwrap_or(0)
+    }
+
+    /// Picks an endpoint index with probability proportional to its count,
+    /// given a uniform draw in `0..requests()`.
+    pub fn endpoint_at(&self, draw: u64) -> usize {
+        self.cumulative.partition_point(|c| *c <= draw)
+    }
+
+    /// Names of all secret placeholders the model's requests carry.
+    pub fn placeholder_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.secrets.iter().map(|s| s.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// Where the model came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Source {
+    pub files: Vec<SourceFile>,
+    /// Requests seen in all captures (kept + skipped).
+    pub seen: u64,
+    /// Requests modelled.
+    pub kept: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub warnings: Vec<String>,
+    /// False when recorded with `--keep-secrets`.
+    pub scrubbed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFile {
+    pub path: String,
+    pub kind: CaptureKind,
+    pub bytes: u64,
+    pub sha256: String,
+    pub seen: u64,
+    pub kept: u64,
+}
+
+/// One endpoint: method + origin + path template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub method: String,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Host and optional port as recorded.
+    pub host: String,
+    /// Path template, e.g. `/posts/{id}`.
+    pub template: String,
+    pub segments: Vec<Segment>,
+    pub count: u64,
+    /// Share of all requests, `count / total`.
+    pub weight: f64,
+    /// Path slots in the order they appear in the template.
+    pub path_params: Vec<Param>,
+    pub query: Vec<Param>,
+    pub headers: Vec<Param>,
+    pub body: Option<BodyModel>,
+    pub response: ResponseModel,
+}
+
+impl Endpoint {
+    /// `GET /posts/{id}`: the key used in reports and threshold tags.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.template)
+    }
+}
+
+/// A path segment in a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    /// Index into `Endpoint::path_params`.
+    Slot(usize),
+}
+
+/// A slot: a path, query, header or form parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: String,
+    /// Share of the endpoint's requests that carried it.
+    pub presence: f64,
+    pub pool: Pool,
+}
+
+/// How request bodies of an endpoint are generated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyModel {
+    /// A JSON skeleton whose scalar leaves are slots.
+    Json {
+        presence: f64,
+        mime: String,
+        skeleton: serde_json::Value,
+        fields: Vec<JsonField>,
+    },
+    /// `application/x-www-form-urlencoded` fields.
+    Form {
+        presence: f64,
+        mime: String,
+        fields: Vec<Param>,
+    },
+    /// Whole bodies seen verbatim (small text bodies).
+    Text {
+        presence: f64,
+        mime: String,
+        pool: Pool,
+    },
+    /// Binary or large bodies: only their size is modelled.
+    Opaque {
+        presence: f64,
+        mime: String,
+        size: LogHist,
+    },
+}
+
+/// A scalar leaf of a JSON body skeleton.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonField {
+    /// `$.user.id`, `$.items[].sku`.
+    pub path: String,
+    pub presence: f64,
+    pub json_type: JsonType,
+    pub pool: Pool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+impl JsonType {
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Number => "number",
+            JsonType::Bool => "bool",
+            JsonType::Null => "null",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<JsonType> {
+        Some(match s {
+            "string" => JsonType::String,
+            "number" => JsonType::Number,
+            "bool" => JsonType::Bool,
+            "null" => JsonType::Null,
+            _ => return None,
+        })
+    }
+}
+
+/// Responses of one endpoint.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseModel {
+    pub status: BTreeMap<u16, u64>,
+    /// Most common response mime type.
+    pub mime: String,
+    /// Body size, bytes.
+    pub size: LogHist,
+    /// Total time (request start to last byte), ms.
+    pub latency_ms: LogHist,
+    /// Time to first byte, ms.
+    pub wait_ms: LogHist,
+    /// A recorded body (small, 2xx) the mock can serve.
+    pub body: Option<Vec<u8>>,
+}
+
+/// One kind of secret the model replaced by a placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUse {
+    /// Placeholder name: `{{secret:NAME}}`.
+    pub name: String,
+    /// `header`, `query`, `form`, `json`.
+    pub location: String,
+    /// The header, parameter or field name as recorded.
+    pub field: String,
+    /// How many values were scrubbed.
+    pub count: u64,
+}

@@ -1,0 +1,258 @@
+//! The arrival process and client sessions, learned from request times.
+//!
+//! The builder keeps one 16-byte record per request (time, endpoint,
+//! client); here they are sorted and summarised into:
+//!
+//! - [`Arrival`]: capture start/end, the rate over time in bins, the
+//!   inter-arrival distribution ([`LogHist`], microseconds to hours) and its
+//!   coefficient of variation (burstiness);
+//! - [`Sessions`]: per-client request sequences split at long idle gaps,
+//!   with endpoint-to-endpoint transition counts, start/end counts, think
+//!   times and session lengths.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::hist::LogHist;
+
+/// A gap longer than this between two requests of one client starts a new
+/// session.
+pub const SESSION_IDLE_SPLIT_S: f64 = 30.0 * 60.0;
+/// At most this many rate bins.
+const MAX_BINS: f64 = 240.0;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Arrival {
+    /// First request, Unix ns.
+    pub start_ns: i64,
+    /// Last request start, Unix ns.
+    pub end_ns: i64,
+    pub requests: u64,
+    /// Width of a rate bin, seconds.
+    pub bin_s: f64,
+    /// Requests starting in each bin, from `start_ns`.
+    pub bins: Vec<u64>,
+    /// Gaps between consecutive request starts, seconds.
+    pub inter_arrival_s: LogHist,
+}
+
+impl Arrival {
+    /// Recorded duration in seconds (first to last request start; at least
+    /// one bin so a single request still has a rate).
+    pub fn duration_s(&self) -> f64 {
+        let d = (self.end_ns - self.start_ns) as f64 / 1e9;
+        if d > 0.0 {
+            d
+        } else {
+            self.bin_s.max(1.0)
+        }
+    }
+
+    /// Mean request rate over the recording, per second.
+    pub fn mean_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.requests as f64 / self.duration_s()
+        }
+    }
+
+    /// Coefficient of variation of inter-arrival gaps: 1 for Poisson
+    /// arrivals, above 1 for bursty traffic.
+    pub fn burstiness(&self) -> f64 {
+        self.inter_arrival_s.cv()
+    }
+
+    /// Highest bin rate over the mean rate.
+    pub fn peak_to_mean(&self) -> f64 {
+        let peak = self.bins.iter().copied().max().unwrap_or(0) as f64;
+        let mean = self.bins.iter().sum::<u64>() as f64 / self.bins.len().max(1) as f64;
+        if mean > 0.0 {
+            peak / mean
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sessions {
+    /// Distinct clients (connection, IP or cookie, whatever the capture
+    /// knew).
+    pub clients: u64,
+    pub sessions: u64,
+    pub idle_split_s: f64,
+    /// Sessions that started with each endpoint.
+    pub starts: BTreeMap<usize, u64>,
+    /// (from, to) → count of consecutive requests within a session.
+    pub transitions: BTreeMap<(usize, usize), u64>,
+    /// Sessions that ended with each endpoint.
+    pub ends: BTreeMap<usize, u64>,
+    /// Gaps between consecutive requests of a session, seconds.
+    pub think_time_s: LogHist,
+    /// Requests per session.
+    pub length: LogHist,
+}
+
+/// One request as kept for the arrival process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Record {
+    pub ts_ns: i64,
+    pub client: u32,
+    pub endpoint: u32,
+}
+
+/// A "nice" bin width (1, 2, 5 × 10^k seconds) of at least `min_s`.
+fn nice_width(min_s: f64) -> f64 {
+    if min_s <= 0.001 {
+        return 0.001;
+    }
+    let exp = min_s.log10().floor();
+    let base = 10f64.powf(exp);
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if m * base >= min_s * (1.0 - 1e-9) {
+            return m * base;
+        }
+    }
+    10.0 * base
+}
+
+/// Summarises the records (sorted here) into the arrival process.
+pub fn arrival(records: &mut [Record]) -> Arrival {
+    records.sort_unstable();
+    let Some(first) = records.first() else {
+        return Arrival {
+            bin_s: 1.0,
+            ..Default::default()
+        };
+    };
+    let start_ns = first.ts_ns;
+    let end_ns = records.last().map(|r| r.ts_ns).unwrap_or(start_ns);
+    let n = records.len() as f64;
+    let duration = (end_ns - start_ns) as f64 / 1e9;
+    // About 240 bins over the capture, but at least ~4 requests per bin on
+    // average so the curve is a rate, not a copy of the timestamps.
+    let bin_s = if duration > 0.0 {
+        nice_width((duration / MAX_BINS).max(4.0 * duration / n))
+    } else {
+        1.0
+    };
+    let nbins = ((duration / bin_s).floor() as usize + 1).max(1);
+    let mut bins = vec![0u64; nbins];
+    for r in records.iter() {
+        let off = (r.ts_ns - start_ns) as f64 / 1e9;
+        let i = ((off / bin_s) as usize).min(nbins - 1);
+        bins[i] += 1;
+    }
+    let mut gaps = LogHist::new();
+    for w in records.windows(2) {
+        gaps.record((w[1].ts_ns - w[0].ts_ns) as f64 / 1e9);
+    }
+    Arrival {
+        start_ns,
+        end_ns,
+        requests: records.len() as u64,
+        bin_s,
+        bins,
+        inter_arrival_s: gaps,
+    }
+}
+
+/// Splits each client's requests into sessions and counts transitions.
+/// `records` must be sorted by time (as [`arrival`] leaves them).
+pub fn sessions(records: &[Record]) -> Sessions {
+    let mut last: HashMap<u32, (i64, u32, u64)> = HashMap::new();
+    let mut s = Sessions {
+        idle_split_s: SESSION_IDLE_SPLIT_S,
+        ..Default::default()
+    };
+    let split_ns = (SESSION_IDLE_SPLIT_S * 1e9) as i64;
+    for r in records {
+        let ep = r.endpoint;
+        match last.get_mut(&r.client) {
+            Some((ts, prev_ep, len)) if r.ts_ns - *ts <= split_ns => {
+                *s.transitions.entry((*prev_ep as usize, ep as usize)).or_insert(0) += 1;
+                s.think_time_s.record((r.ts_ns - *ts) as f64 / 1e9);
+                *ts = r.ts_ns;
+                *prev_ep = ep;
+                *len += 1;
+            }
+            Some(entry) => {
+                // Idle too long: close the session, start another.
+                *s.ends.entry(entry.1 as usize).or_insert(0) += 1;
+                s.length.record(entry.2 as f64);
+                *s.starts.entry(ep as usize).or_insert(0) += 1;
+                s.sessions += 1;
+                *entry = (r.ts_ns, ep, 1);
+            }
+            None => {
+                *s.starts.entry(ep as usize).or_insert(0) += 1;
+                s.sessions += 1;
+                last.insert(r.client, (r.ts_ns, ep, 1));
+            }
+        }
+    }
+    s.clients = last.len() as u64;
+    for (_, (_, ep, len)) in last {
+        *s.ends.entry(ep as usize).or_insert(0) += 1;
+        s.length.record(len as f64);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(ts_ms: i64, client: u32, endpoint: u32) -> Record {
+        Record {
+            ts_ns: ts_ms * 1_000_000,
+            client,
+            endpoint,
+        }
+    }
+
+    #[test]
+    fn arrival_from_unsorted_records() {
+        let mut rs: Vec<Record> = (0..100).rev().map(|i| rec(i * 100, 0, 0)).collect();
+        let a = arrival(&mut rs);
+        assert_eq!(a.requests, 100);
+        assert!((a.duration_s() - 9.9).abs() < 1e-9);
+        assert!((a.mean_rate() - 100.0 / 9.9).abs() < 1e-6);
+        assert_eq!(a.bins.iter().sum::<u64>(), 100);
+        assert_eq!(a.inter_arrival_s.count, 99);
+        assert!(a.burstiness() < 0.01, "metronome");
+        assert!(a.bins.len() <= 241);
+    }
+
+    #[test]
+    fn bin_width_keeps_a_rate_not_timestamps() {
+        let mut rs: Vec<Record> = (0..10).map(|i| rec(i * 1000, 0, 0)).collect();
+        let a = arrival(&mut rs);
+        // 10 requests over 9 s: ~4 per bin → 5 s bins.
+        assert_eq!(a.bin_s, 5.0);
+        assert_eq!(a.bins, vec![5, 5]);
+    }
+
+    #[test]
+    fn sessions_split_and_transitions() {
+        let mut rs = vec![
+            rec(0, 1, 0),
+            rec(1000, 1, 1),
+            rec(2000, 1, 1),
+            rec(500, 2, 0),
+            // Client 1 comes back an hour later: a new session.
+            rec(3_600_000, 1, 2),
+        ];
+        let _ = arrival(&mut rs);
+        let s = sessions(&rs);
+        assert_eq!(s.clients, 2);
+        assert_eq!(s.sessions, 3);
+        assert_eq!(s.transitions[&(0, 1)], 1);
+        assert_eq!(s.transitions[&(1, 1)], 1);
+        assert_eq!(s.starts[&0], 2);
+        assert_eq!(s.starts[&2], 1);
+        assert_eq!(s.ends.values().sum::<u64>(), 3);
+        assert_eq!(s.think_time_s.count, 2);
+        assert_eq!(s.length.count, 3);
+    }
+}

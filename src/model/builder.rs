@@ -1,0 +1,857 @@
+//! Builds a [`TrafficModel`] from a stream of exchanges.
+//!
+//! `observe` is called once per exchange; everything it keeps is bounded
+//! (pools and trie nodes are capped) except one 16-byte record per request
+//! for the arrival process. Secrets are replaced by placeholders here,
+//! before a value is stored anywhere, so they cannot reach a model file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use serde_json::Value;
+
+use super::arrival::{self, Record};
+use super::hist::LogHist;
+use super::pool::{Pool, PoolAcc};
+use super::scrub;
+use super::template::{PathTrie, TemplateSegment};
+use super::{
+    BodyModel, Endpoint, JsonField, JsonType, Param, ResponseModel, SecretUse, Segment, Source,
+    SourceFile, TrafficModel,
+};
+use crate::ingest::{BodyKind, Exchange, IngestStats};
+
+/// Values kept verbatim per path slot.
+const PATH_TOP_K: usize = 64;
+/// Values kept verbatim per query/header/body slot.
+const PARAM_TOP_K: usize = 32;
+/// Distinct query parameter names tracked per endpoint.
+const MAX_QUERY_NAMES: usize = 64;
+/// Distinct header names tracked per endpoint.
+const MAX_HEADER_NAMES: usize = 48;
+/// Distinct JSON leaf paths tracked per endpoint.
+const MAX_JSON_PATHS: usize = 128;
+/// JSON skeletons deeper than this are modelled as opaque text.
+const MAX_JSON_DEPTH: usize = 16;
+/// Text bodies up to this size are kept verbatim in a pool.
+const MAX_TEXT_BODY: usize = 4096;
+/// Recorded response bodies kept for the mock, per endpoint and in total.
+const MAX_RESPONSE_BODY: usize = 4096;
+const RESPONSE_BODY_BUDGET: usize = 256 * 1024;
+
+/// Request headers that are not modelled: hop-by-hop, computed by the
+/// client, or conditional (they would turn replays into 304s).
+const SKIP_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+    "expect",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "if-range",
+    "http2-settings",
+];
+
+/// Options that change what the model keeps.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Replace secrets by placeholders (the default).
+    pub scrub: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { scrub: true }
+    }
+}
+
+#[derive(Debug, Default)]
+struct EndpointAcc {
+    count: u64,
+    query: BTreeMap<String, PoolAcc>,
+    /// Lower-case name → (name as recorded, values).
+    headers: BTreeMap<String, (String, PoolAcc)>,
+    body: BodyAcc,
+    resp: RespAcc,
+}
+
+#[derive(Debug, Default)]
+struct BodyAcc {
+    count: u64,
+    kinds: BTreeMap<u8, u64>,
+    mimes: PoolAcc,
+    json_count: u64,
+    json_skeleton: Option<Value>,
+    json_fields: BTreeMap<String, (JsonType, PoolAcc)>,
+    form_count: u64,
+    form: BTreeMap<String, PoolAcc>,
+    text: PoolAcc,
+    size: LogHist,
+}
+
+#[derive(Debug, Default)]
+struct RespAcc {
+    status: BTreeMap<u16, u64>,
+    mimes: PoolAcc,
+    size: LogHist,
+    latency: LogHist,
+    wait: LogHist,
+    body: Option<Vec<u8>>,
+}
+
+/// Streams exchanges into a model.
+pub struct ModelBuilder {
+    options: BuildOptions,
+    trie: PathTrie,
+    accs: Vec<EndpointAcc>,
+    /// Accumulator merges: `redirect[i] == i` for live ones.
+    redirect: Vec<u32>,
+    records: Vec<Record>,
+    clients: HashMap<u64, u32>,
+    secrets: BTreeMap<(String, String), (String, u64)>,
+    files: Vec<SourceFile>,
+    stats: IngestStats,
+    damaged: u64,
+}
+
+impl ModelBuilder {
+    pub fn new(options: BuildOptions) -> Self {
+        ModelBuilder {
+            options,
+            trie: PathTrie::new(),
+            accs: Vec::new(),
+            redirect: Vec::new(),
+            records: Vec::new(),
+            clients: HashMap::new(),
+            secrets: BTreeMap::new(),
+            files: Vec::new(),
+            stats: IngestStats::default(),
+            damaged: 0,
+        }
+    }
+
+    /// Records that a capture file was read (for the model's `source`).
+    pub fn add_source(&mut self, file: SourceFile, stats: &IngestStats) {
+        self.files.push(file);
+        self.stats.merge(stats);
+    }
+
+    fn root(&self, mut i: u32) -> u32 {
+        while self.redirect[i as usize] != i {
+            i = self.redirect[i as usize];
+        }
+        i
+    }
+
+    fn apply_merges(&mut self, merges: Vec<(u32, u32)>) {
+        for (from, into) in merges {
+            let (from, into) = (self.root(from), self.root(into));
+            if from == into {
+                continue;
+            }
+            let src = std::mem::take(&mut self.accs[from as usize]);
+            self.accs[into as usize].merge(src);
+            self.redirect[from as usize] = into;
+        }
+    }
+
+    /// Adds one exchange to the model.
+    pub fn observe(&mut self, x: &Exchange) {
+        if x.damaged {
+            self.damaged += 1;
+        }
+        let mut merges = Vec::new();
+        let path = x.path();
+        let leaf = self
+            .trie
+            .insert(&x.scheme, &x.authority, path, &mut |a, b| merges.push((a, b)));
+        self.apply_merges(merges);
+        let accs = &mut self.accs;
+        let redirect = &mut self.redirect;
+        let id = self.trie.leaf_acc(leaf, &x.method, &mut || {
+            accs.push(EndpointAcc::default());
+            redirect.push(accs.len() as u32 - 1);
+            accs.len() as u32 - 1
+        });
+        let id = self.root(id);
+
+        let client = x.client.as_deref().unwrap_or("");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        client.hash(&mut h);
+        let next = self.clients.len() as u32;
+        let client = *self.clients.entry(h.finish()).or_insert(next);
+        self.records.push(Record {
+            ts_ns: x.started_ns,
+            client,
+            endpoint: id,
+        });
+
+        let scrub = self.options.scrub;
+        let mut found: Vec<(&'static str, String)> = Vec::new();
+        let acc = &mut self.accs[id as usize];
+        acc.count += 1;
+        observe_query(acc, x.query(), scrub, &mut found);
+        observe_headers(acc, &x.headers, scrub, &mut found);
+        if let Some(body) = &x.body {
+            observe_body(&mut acc.body, body, scrub, &mut found);
+        }
+        if let Some(r) = &x.response {
+            let ra = &mut acc.resp;
+            *ra.status.entry(r.status).or_insert(0) += 1;
+            if !r.mime.is_empty() {
+                ra.mimes.observe(&r.mime);
+            }
+            if let Some(s) = r.body_size {
+                ra.size.record(s as f64);
+            }
+            if let Some(t) = r.total_ms {
+                ra.latency.record(t);
+            }
+            if let Some(w) = r.wait_ms {
+                ra.wait.record(w);
+            }
+            if ra.body.is_none() && (200..300).contains(&r.status) {
+                if let Some(b) = &r.body {
+                    if b.len() <= MAX_RESPONSE_BODY && !(scrub && body_has_secret(b)) {
+                        ra.body = Some(b.clone());
+                    }
+                }
+            }
+        }
+        for (location, field) in found {
+            let name = scrub::secret_name(&field);
+            let e = self
+                .secrets
+                .entry((location.to_string(), field.to_ascii_lowercase()))
+                .or_insert((name, 0));
+            e.1 += 1;
+        }
+    }
+
+    /// Decides templates and turns the accumulators into a model.
+    pub fn finish(mut self) -> TrafficModel {
+        let mut merges = Vec::new();
+        let leaves = self.trie.finish(&mut |a, b| merges.push((a, b)));
+        self.apply_merges(merges);
+
+        // Endpoint list in a stable order: by count, then key.
+        struct Draft {
+            acc: u32,
+            method: String,
+            scheme: String,
+            host: String,
+            segments: Vec<TemplateSegment>,
+        }
+        let mut drafts: Vec<Draft> = Vec::new();
+        for leaf in &leaves {
+            for (method, acc) in &leaf.leaves {
+                let acc = self.root(*acc);
+                if self.accs[acc as usize].count == 0 {
+                    continue;
+                }
+                drafts.push(Draft {
+                    acc,
+                    method: method.clone(),
+                    scheme: leaf.origin.0.clone(),
+                    host: leaf.origin.1.clone(),
+                    segments: leaf.segments.clone(),
+                });
+            }
+        }
+        let total: u64 = drafts.iter().map(|d| self.accs[d.acc as usize].count).sum();
+        let mut endpoints: Vec<(u32, Endpoint)> = drafts
+            .into_iter()
+            .map(|d| {
+                let acc = std::mem::take(&mut self.accs[d.acc as usize]);
+                (d.acc, finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total))
+            })
+            .collect();
+        endpoints.sort_by(|a, b| {
+            b.1.count
+                .cmp(&a.1.count)
+                .then_with(|| a.1.host.cmp(&b.1.host))
+                .then_with(|| a.1.template.cmp(&b.1.template))
+                .then_with(|| a.1.method.cmp(&b.1.method))
+        });
+        // Response bodies for the mock, most used endpoints first, within
+        // a budget so the model stays small.
+        let mut budget = RESPONSE_BODY_BUDGET;
+        for (_, e) in endpoints.iter_mut() {
+            if let Some(b) = &e.response.body {
+                if b.len() <= budget {
+                    budget -= b.len();
+                } else {
+                    e.response.body = None;
+                }
+            }
+        }
+        let mut index: HashMap<u32, u32> = HashMap::new();
+        for (i, (acc, _)) in endpoints.iter().enumerate() {
+            index.insert(*acc, i as u32);
+        }
+        let mut records = std::mem::take(&mut self.records);
+        for r in records.iter_mut() {
+            let root = self.root(r.endpoint);
+            r.endpoint = index.get(&root).copied().unwrap_or(0);
+        }
+        let arrival = arrival::arrival(&mut records);
+        let sessions = arrival::sessions(&records);
+        drop(records);
+
+        let mut skipped = self.stats.skipped.clone();
+        if self.damaged > 0 {
+            // Kept, but worth knowing: they were reassembled across a gap.
+            skipped.insert("(kept) damaged exchanges".to_string(), self.damaged);
+        }
+        let source = Source {
+            files: self.files,
+            seen: self.stats.seen,
+            kept: total,
+            skipped,
+            warnings: self.stats.warnings.clone(),
+            scrubbed: self.options.scrub,
+        };
+        let secrets = self
+            .secrets
+            .into_iter()
+            .map(|((location, field), (name, count))| SecretUse {
+                name,
+                location,
+                field,
+                count,
+            })
+            .collect();
+        TrafficModel::new(
+            source,
+            endpoints.into_iter().map(|(_, e)| e).collect(),
+            arrival,
+            sessions,
+            secrets,
+        )
+    }
+}
+
+impl EndpointAcc {
+    fn merge(&mut self, o: EndpointAcc) {
+        self.count += o.count;
+        for (k, v) in o.query {
+            self.query.entry(k).or_default().merge(&v);
+        }
+        for (k, (name, v)) in o.headers {
+            self.headers
+                .entry(k)
+                .or_insert_with(|| (name, PoolAcc::new()))
+                .1
+                .merge(&v);
+        }
+        let (b, ob) = (&mut self.body, o.body);
+        b.count += ob.count;
+        for (k, v) in ob.kinds {
+            *b.kinds.entry(k).or_insert(0) += v;
+        }
+        b.mimes.merge(&ob.mimes);
+        b.json_count += ob.json_count;
+        if b.json_skeleton.is_none() {
+            b.json_skeleton = ob.json_skeleton;
+        }
+        for (k, (t, v)) in ob.json_fields {
+            b.json_fields.entry(k).or_insert((t, PoolAcc::new())).1.merge(&v);
+        }
+        b.form_count += ob.form_count;
+        for (k, v) in ob.form {
+            b.form.entry(k).or_default().merge(&v);
+        }
+        b.text.merge(&ob.text);
+        b.size.merge(&ob.size);
+        let (r, or) = (&mut self.resp, o.resp);
+        for (k, v) in or.status {
+            *r.status.entry(k).or_insert(0) += v;
+        }
+        r.mimes.merge(&or.mimes);
+        r.size.merge(&or.size);
+        r.latency.merge(&or.latency);
+        r.wait.merge(&or.wait);
+        if r.body.is_none() {
+            r.body = or.body;
+        }
+    }
+}
+
+/// Replaces a secret value by its placeholder, noting where it was found.
+fn scrubbed<'v>(
+    location: &'static str,
+    name: &str,
+    value: &'v str,
+    name_is_secret: bool,
+    scrub: bool,
+    found: &mut Vec<(&'static str, String)>,
+) -> std::borrow::Cow<'v, str> {
+    if scrub && (name_is_secret || scrub::value_looks_secret(value)) {
+        found.push((location, name.to_string()));
+        std::borrow::Cow::Owned(scrub::placeholder(&scrub::secret_name(name)))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+fn observe_query(acc: &mut EndpointAcc, query: Option<&str>, scrub: bool, found: &mut Vec<(&'static str, String)>) {
+    let Some(q) = query else { return };
+    let mut seen_here: Vec<String> = Vec::new();
+    for (name, value) in form_pairs(q) {
+        if seen_here.contains(&name) {
+            continue; // repeated parameter: the first value stands for it
+        }
+        if !acc.query.contains_key(&name) && acc.query.len() >= MAX_QUERY_NAMES {
+            continue;
+        }
+        let v = scrubbed("query", &name, &value, scrub::is_secret_field(&name), scrub, found);
+        acc.query.entry(name.clone()).or_default().observe(&v);
+        seen_here.push(name);
+    }
+}
+
+fn observe_headers(
+    acc: &mut EndpointAcc,
+    headers: &[(String, String)],
+    scrub: bool,
+    found: &mut Vec<(&'static str, String)>,
+) {
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if SKIP_HEADERS.contains(&lower.as_str()) {
+            continue;
+        }
+        if !acc.headers.contains_key(&lower) && acc.headers.len() >= MAX_HEADER_NAMES {
+            continue;
+        }
+        let v = scrubbed("header", name, value, scrub::is_secret_header(name), scrub, found);
+        let e = acc
+            .headers
+            .entry(lower)
+            .or_insert_with(|| (name.clone(), PoolAcc::new()));
+        // The same header twice in one request counts once.
+        e.1.observe(&v);
+    }
+}
+
+fn body_kind_code(k: BodyKind) -> u8 {
+    match k {
+        BodyKind::Text => 0,
+        BodyKind::Json => 1,
+        BodyKind::Form => 2,
+        BodyKind::Binary => 3,
+    }
+}
+
+fn observe_body(b: &mut BodyAcc, body: &crate::ingest::Body, scrub: bool, found: &mut Vec<(&'static str, String)>) {
+    b.count += 1;
+    b.size.record(body.size as f64);
+    if !body.mime.is_empty() {
+        b.mimes.observe(&body.mime);
+    }
+    let mut kind = body.kind;
+    match kind {
+        BodyKind::Json => {
+            let parsed = body
+                .text
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                .filter(|v| depth(v) <= MAX_JSON_DEPTH);
+            match parsed {
+                Some(mut v) => {
+                    b.json_count += 1;
+                    let mut paths = Vec::new();
+                    collect_json(&mut v, "$", None, &mut paths, scrub, found);
+                    for (path, t, val) in paths {
+                        if !b.json_fields.contains_key(&path) && b.json_fields.len() >= MAX_JSON_PATHS {
+                            continue;
+                        }
+                        b.json_fields.entry(path).or_insert((t, PoolAcc::new())).1.observe(&val);
+                    }
+                    if b.json_skeleton.is_none() {
+                        b.json_skeleton = Some(v);
+                    }
+                }
+                None => kind = BodyKind::Text,
+            }
+        }
+        BodyKind::Form => {
+            b.form_count += 1;
+            let pairs: Vec<(String, String)> = if !body.params.is_empty() {
+                body.params.clone()
+            } else {
+                body.text.as_deref().map(form_pairs).unwrap_or_default()
+            };
+            for (name, value) in pairs {
+                if !b.form.contains_key(&name) && b.form.len() >= MAX_QUERY_NAMES {
+                    continue;
+                }
+                let v = scrubbed("form", &name, &value, scrub::is_secret_field(&name), scrub, found);
+                b.form.entry(name.clone()).or_default().observe(&v);
+            }
+        }
+        BodyKind::Text | BodyKind::Binary => {}
+    }
+    if kind == BodyKind::Text {
+        match body.text.as_deref() {
+            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && text_has_secret(t)) => b.text.observe(t),
+            Some(t) if scrub && text_has_secret(t) => {
+                found.push(("body", "text body".to_string()));
+                kind = BodyKind::Binary;
+            }
+            _ => kind = BodyKind::Binary,
+        }
+    }
+    *b.kinds.entry(body_kind_code(kind)).or_insert(0) += 1;
+}
+
+fn text_has_secret(t: &str) -> bool {
+    let lower = t.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "api_key", "apikey", "authorization"]
+        .iter()
+        .any(|w| lower.contains(w))
+        || t.split(|c: char| c.is_whitespace() || c == '"' || c == '=' || c == '&')
+            .any(scrub::value_looks_secret)
+}
+
+fn body_has_secret(b: &[u8]) -> bool {
+    std::str::from_utf8(b).map(text_has_secret).unwrap_or(false)
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Walks a JSON body: records every scalar leaf by path and replaces
+/// secret leaves in the value itself (which may become the skeleton).
+fn collect_json(
+    v: &mut Value,
+    path: &str,
+    key: Option<&str>,
+    out: &mut Vec<(String, JsonType, String)>,
+    scrub: bool,
+    found: &mut Vec<(&'static str, String)>,
+) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                let p = format!("{path}.{k}");
+                collect_json(child, &p, Some(k), out, scrub, found);
+            }
+        }
+        Value::Array(items) => {
+            let p = format!("{path}[]");
+            for child in items.iter_mut() {
+                collect_json(child, &p, key, out, scrub, found);
+            }
+        }
+        Value::String(s) => {
+            let name = key.unwrap_or("body");
+            let secret = scrub && (scrub::is_secret_field(name) || scrub::value_looks_secret(s));
+            if secret {
+                found.push(("json", name.to_string()));
+                *s = scrub::placeholder(&scrub::secret_name(name));
+            }
+            out.push((path.to_string(), JsonType::String, s.clone()));
+        }
+        Value::Number(n) => {
+            let name = key.unwrap_or("body");
+            if scrub && scrub::is_secret_field(name) {
+                found.push(("json", name.to_string()));
+                let ph = scrub::placeholder(&scrub::secret_name(name));
+                *v = Value::String(ph.clone());
+                out.push((path.to_string(), JsonType::String, ph));
+            } else {
+                out.push((path.to_string(), JsonType::Number, n.to_string()));
+            }
+        }
+        Value::Bool(b) => out.push((path.to_string(), JsonType::Bool, b.to_string())),
+        Value::Null => out.push((path.to_string(), JsonType::Null, "null".to_string())),
+    }
+}
+
+/// Splits `a=1&b=x%20y` into decoded pairs.
+pub fn form_pairs(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// Decodes `%XX` and `+` (form encoding). Invalid escapes stay as they are.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn finish_param(name: String, pool: &PoolAcc, k: usize, count: u64) -> Param {
+    Param {
+        name,
+        presence: if count == 0 {
+            0.0
+        } else {
+            (pool.total() as f64 / count as f64).min(1.0)
+        },
+        pool: pool.finish(k),
+    }
+}
+
+fn top_value(p: &PoolAcc) -> String {
+    p.finish(1).values.into_iter().next().map(|v| v.0).unwrap_or_default()
+}
+
+fn finish_endpoint(
+    method: String,
+    scheme: String,
+    host: String,
+    segments: &[TemplateSegment],
+    acc: EndpointAcc,
+    total: u64,
+) -> Endpoint {
+    let mut path_params = Vec::new();
+    let segs = segments
+        .iter()
+        .map(|s| match s {
+            TemplateSegment::Literal(l) => Segment::Literal(l.clone()),
+            TemplateSegment::Slot { name, values } => {
+                path_params.push(Param {
+                    name: name.clone(),
+                    presence: 1.0,
+                    pool: values.finish(PATH_TOP_K),
+                });
+                Segment::Slot(path_params.len() - 1)
+            }
+        })
+        .collect();
+    let count = acc.count;
+    let query = acc
+        .query
+        .iter()
+        .map(|(n, p)| finish_param(n.clone(), p, PARAM_TOP_K, count))
+        .collect();
+    let headers = acc
+        .headers
+        .values()
+        .map(|(n, p)| finish_param(n.clone(), p, PARAM_TOP_K, count))
+        .collect();
+    let body = finish_body(acc.body, count);
+    let r = acc.resp;
+    Endpoint {
+        method,
+        scheme,
+        host,
+        template: super::template::render(segments),
+        segments: segs,
+        count,
+        weight: if total == 0 { 0.0 } else { count as f64 / total as f64 },
+        path_params,
+        query,
+        headers,
+        body,
+        response: ResponseModel {
+            status: r.status,
+            mime: top_value(&r.mimes),
+            size: r.size,
+            latency_ms: r.latency,
+            wait_ms: r.wait,
+            body: r.body,
+        },
+    }
+}
+
+fn finish_body(b: BodyAcc, count: u64) -> Option<BodyModel> {
+    if b.count == 0 {
+        return None;
+    }
+    let presence = (b.count as f64 / count.max(1) as f64).min(1.0);
+    let mime = top_value(&b.mimes);
+    let kind = b
+        .kinds
+        .iter()
+        .max_by(|a, c| a.1.cmp(c.1).then_with(|| c.0.cmp(a.0)))
+        .map(|(k, _)| *k)
+        .unwrap_or(3);
+    Some(match kind {
+        1 if b.json_skeleton.is_some() => BodyModel::Json {
+            presence,
+            mime: if mime.is_empty() { "application/json".into() } else { mime },
+            skeleton: b.json_skeleton.unwrap_or(Value::Null),
+            fields: b
+                .json_fields
+                .iter()
+                .map(|(path, (t, p))| JsonField {
+                    path: path.clone(),
+                    presence: (p.total() as f64 / b.json_count.max(1) as f64).min(1.0),
+                    json_type: *t,
+                    pool: p.finish(PARAM_TOP_K),
+                })
+                .collect(),
+        },
+        2 => BodyModel::Form {
+            presence,
+            mime: if mime.is_empty() {
+                "application/x-www-form-urlencoded".into()
+            } else {
+                mime
+            },
+            fields: b
+                .form
+                .iter()
+                .map(|(n, p)| finish_param(n.clone(), p, PARAM_TOP_K, b.form_count))
+                .collect(),
+        },
+        0 if b.text.total() > 0 => BodyModel::Text {
+            presence,
+            mime,
+            pool: Pool::new(
+                b.text.finish(8).values,
+                0,
+                super::pool::TailType::None,
+            ),
+        },
+        _ => BodyModel::Opaque {
+            presence,
+            mime,
+            size: b.size,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{Body, Response};
+
+    fn ex(ts_ms: i64, method: &str, target: &str) -> Exchange {
+        Exchange {
+            started_ns: ts_ms * 1_000_000,
+            method: method.into(),
+            scheme: "https".into(),
+            authority: "api.example.com".into(),
+            target: target.into(),
+            headers: vec![
+                ("Accept".into(), "application/json".into()),
+                ("Authorization".into(), "Bearer s3cr3t-t0ken".into()),
+            ],
+            response: Some(Response {
+                status: 200,
+                mime: "application/json".into(),
+                body_size: Some(120),
+                total_ms: Some(30.0),
+                wait_ms: Some(25.0),
+                ..Default::default()
+            }),
+            client: Some("c1".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn builds_endpoints_weights_and_scrubs() {
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        for i in 0..30 {
+            b.observe(&ex(i * 10, "GET", &format!("/posts/{}?page={}&access_token=abc{i}", i * 7, i % 3)));
+        }
+        for i in 0..10 {
+            let mut x = ex(i * 10 + 5, "POST", "/posts");
+            x.body = Some(Body {
+                mime: "application/json".into(),
+                text: Some(format!(r#"{{"title":"t{i}","tags":["a","b"],"password":"hunter2"}}"#)),
+                size: 40,
+                kind: BodyKind::Json,
+                ..Default::default()
+            });
+            b.observe(&x);
+        }
+        let m = b.finish();
+        assert_eq!(m.requests(), 40);
+        assert_eq!(m.endpoints.len(), 2);
+        let get = &m.endpoints[0];
+        assert_eq!(get.key(), "GET /posts/{id}");
+        assert_eq!(get.count, 30);
+        assert!((m.endpoints.iter().map(|e| e.weight).sum::<f64>() - 1.0).abs() < 1e-12);
+        let page = get.query.iter().find(|q| q.name == "page").unwrap();
+        assert_eq!(page.presence, 1.0);
+        assert_eq!(page.pool.values.len(), 3);
+        let tok = get.query.iter().find(|q| q.name == "access_token").unwrap();
+        assert_eq!(tok.pool.values, vec![("{{secret:access_token}}".to_string(), 30)]);
+        let auth = get.headers.iter().find(|h| h.name == "Authorization").unwrap();
+        assert_eq!(auth.pool.values[0].0, "{{secret:authorization}}");
+        let post = &m.endpoints[1];
+        match post.body.as_ref().unwrap() {
+            BodyModel::Json { skeleton, fields, .. } => {
+                assert_eq!(skeleton["password"], "{{secret:password}}");
+                assert!(fields.iter().any(|f| f.path == "$.tags[]"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let names = m.placeholder_names();
+        assert_eq!(names, vec!["access_token", "authorization", "password"]);
+        // No secret value anywhere in the model's debug form.
+        let dump = format!("{m:?}");
+        assert!(!dump.contains("s3cr3t"));
+        assert!(!dump.contains("hunter2"));
+        assert!(!dump.contains("abc1"));
+    }
+
+    #[test]
+    fn keep_secrets_keeps_them() {
+        let mut b = ModelBuilder::new(BuildOptions { scrub: false });
+        b.observe(&ex(0, "GET", "/x"));
+        let m = b.finish();
+        assert!(format!("{m:?}").contains("s3cr3t-t0ken"));
+        assert!(m.secrets.is_empty());
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b+c%zz%4"), "a b c%zz%4");
+        assert_eq!(form_pairs("a=1&b&c=%3D"), vec![
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), String::new()),
+            ("c".to_string(), "=".to_string()),
+        ]);
+    }
+}

@@ -1,0 +1,847 @@
+//! The model file: gzip-compressed JSON, format `replay-model`, version 1.
+//!
+//! The on-disk types here are separate from the in-memory model so the
+//! wire format changes only on purpose; `docs/model-format.md` documents
+//! every field. Loading rejects other formats and versions, non-gzip input
+//! and decompression bombs (a cap on the decompressed size), and validates
+//! what it reads, so a hand-edited file fails with a message naming the
+//! field rather than misbehaving later.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+
+use super::arrival::{Arrival, Sessions};
+use super::hist::{LogHist, BINS_PER_DECADE};
+use super::pool::{Alphabet, Pool, TailType};
+use super::{
+    BodyModel, Endpoint, JsonField, JsonType, Param, ResponseModel, SecretUse, Segment, Source,
+    SourceFile, TrafficModel,
+};
+use crate::ingest::CaptureKind;
+
+pub const FORMAT: &str = "replay-model";
+pub const VERSION: u32 = 1;
+/// A model file never needs more than this once decompressed.
+pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelFileError {
+    #[error("cannot read model {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a replay model: it is not gzip-compressed (record one with `replay record CAPTURE -o MODEL`)", path.display())]
+    NotGzip { path: PathBuf },
+    #[error("{} is not a replay model: the gzip data is corrupt or truncated at byte {offset} of the decompressed stream ({source})", path.display())]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} decompresses to more than {} MiB; a replay model is never that large (a decompression bomb?)", path.display(), MAX_DECOMPRESSED / (1024 * 1024))]
+    TooLarge { path: PathBuf },
+    #[error("{} is not a replay model: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error("{} is a {format} file version {version}; this replay reads {FORMAT} version {VERSION} (re-record the model with this version of replay)", path.display())]
+    Version {
+        path: PathBuf,
+        format: String,
+        version: u64,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// On-disk types (version 1).
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct ModelV1 {
+    format: String,
+    version: u64,
+    created_by: String,
+    source: SourceV1,
+    arrival: ArrivalV1,
+    sessions: SessionsV1,
+    endpoints: Vec<EndpointV1>,
+    secrets: Vec<SecretV1>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct SourceV1 {
+    files: Vec<SourceFileV1>,
+    seen: u64,
+    kept: u64,
+    skipped: BTreeMap<String, u64>,
+    #[serde(default)]
+    warnings: Vec<String>,
+    scrubbed: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct SourceFileV1 {
+    path: String,
+    kind: CaptureKind,
+    bytes: u64,
+    sha256: String,
+    seen: u64,
+    kept: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct ArrivalV1 {
+    start: String,
+    start_ns: i64,
+    end_ns: i64,
+    requests: u64,
+    duration_s: f64,
+    mean_rate_rps: f64,
+    burstiness_cv: f64,
+    bin_s: f64,
+    bins: Vec<u64>,
+    inter_arrival_s: HistV1,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct SessionsV1 {
+    clients: u64,
+    sessions: u64,
+    idle_split_s: f64,
+    /// `[endpoint, count]`
+    starts: Vec<[u64; 2]>,
+    /// `[from, to, count]`
+    transitions: Vec<[u64; 3]>,
+    /// `[endpoint, count]`
+    ends: Vec<[u64; 2]>,
+    think_time_s: HistV1,
+    length: HistV1,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct HistV1 {
+    count: u64,
+    sum: f64,
+    sum_sq: f64,
+    min: f64,
+    max: f64,
+    zeros: u64,
+    bins_per_decade: f64,
+    /// `[bin, count]`, bin `i` covering `[10^(i/d), 10^((i+1)/d))`.
+    bins: Vec<(i32, u64)>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct EndpointV1 {
+    method: String,
+    scheme: String,
+    host: String,
+    template: String,
+    count: u64,
+    weight: f64,
+    path: Vec<PathParamV1>,
+    query: Vec<ParamV1>,
+    headers: Vec<ParamV1>,
+    body: Option<BodyV1>,
+    response: ResponseV1,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct PathParamV1 {
+    /// Index of the segment in the template (0 = first after `/`).
+    segment: usize,
+    name: String,
+    pool: PoolV1,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct ParamV1 {
+    name: String,
+    presence: f64,
+    pool: PoolV1,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct PoolV1 {
+    values: Vec<(String, u64)>,
+    tail_count: u64,
+    tail: TailV1,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum TailV1 {
+    None,
+    IntRange { min: i64, max: i64 },
+    Uuid,
+    Hex { len: usize, upper: bool },
+    Text { min_len: usize, max_len: usize, alphabet: String },
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum BodyV1 {
+    Json {
+        presence: f64,
+        mime: String,
+        skeleton: serde_json::Value,
+        fields: Vec<JsonFieldV1>,
+    },
+    Form {
+        presence: f64,
+        mime: String,
+        fields: Vec<ParamV1>,
+    },
+    Text {
+        presence: f64,
+        mime: String,
+        pool: PoolV1,
+    },
+    Opaque {
+        presence: f64,
+        mime: String,
+        size_bytes: HistV1,
+    },
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct JsonFieldV1 {
+    path: String,
+    presence: f64,
+    #[serde(rename = "type")]
+    json_type: String,
+    pool: PoolV1,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct ResponseV1 {
+    status: BTreeMap<String, u64>,
+    mime: String,
+    size_bytes: HistV1,
+    latency_ms: HistV1,
+    wait_ms: HistV1,
+    #[serde(default)]
+    body_base64: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct SecretV1 {
+    name: String,
+    location: String,
+    field: String,
+    count: u64,
+}
+
+// ---------------------------------------------------------------------------
+// Saving.
+
+/// The model as gzip-compressed JSON bytes.
+pub fn to_bytes(model: &TrafficModel) -> Vec<u8> {
+    let v1 = to_v1(model);
+    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail; serializing plain data cannot either.
+    serde_json::to_writer(&mut enc, &v1).expect("serializing a model to memory");
+    enc.finish().expect("compressing to memory")
+}
+
+/// Writes the model atomically: a temporary file in the same directory,
+/// then a rename, so a crash never leaves a half-written model.
+pub fn save(model: &TrafficModel, path: &Path) -> std::io::Result<()> {
+    crate::fsutil::write_atomic(path, &to_bytes(model))
+}
+
+fn hist_v1(h: &LogHist) -> HistV1 {
+    HistV1 {
+        count: h.count,
+        sum: h.sum,
+        sum_sq: h.sum_sq,
+        min: h.min,
+        max: h.max,
+        zeros: h.zeros,
+        bins_per_decade: BINS_PER_DECADE,
+        bins: h.bins.iter().map(|(k, v)| (*k, *v)).collect(),
+    }
+}
+
+fn pool_v1(p: &Pool) -> PoolV1 {
+    PoolV1 {
+        values: p.values.clone(),
+        tail_count: p.tail_count,
+        tail: match &p.tail {
+            TailType::None => TailV1::None,
+            TailType::IntRange { min, max } => TailV1::IntRange { min: *min, max: *max },
+            TailType::Uuid => TailV1::Uuid,
+            TailType::Hex { len, upper } => TailV1::Hex { len: *len, upper: *upper },
+            TailType::Text {
+                min_len,
+                max_len,
+                alphabet,
+            } => TailV1::Text {
+                min_len: *min_len,
+                max_len: *max_len,
+                alphabet: alphabet.name().to_string(),
+            },
+        },
+    }
+}
+
+fn param_v1(p: &Param) -> ParamV1 {
+    ParamV1 {
+        name: p.name.clone(),
+        presence: p.presence,
+        pool: pool_v1(&p.pool),
+    }
+}
+
+fn to_v1(m: &TrafficModel) -> ModelV1 {
+    let a = &m.arrival;
+    let start = chrono::DateTime::from_timestamp_nanos(a.start_ns).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    ModelV1 {
+        format: FORMAT.to_string(),
+        version: VERSION as u64,
+        created_by: format!("replay {}", env!("CARGO_PKG_VERSION")),
+        source: SourceV1 {
+            files: m
+                .source
+                .files
+                .iter()
+                .map(|f| SourceFileV1 {
+                    path: f.path.clone(),
+                    kind: f.kind,
+                    bytes: f.bytes,
+                    sha256: f.sha256.clone(),
+                    seen: f.seen,
+                    kept: f.kept,
+                })
+                .collect(),
+            seen: m.source.seen,
+            kept: m.source.kept,
+            skipped: m.source.skipped.clone(),
+            warnings: m.source.warnings.clone(),
+            scrubbed: m.source.scrubbed,
+        },
+        arrival: ArrivalV1 {
+            start,
+            start_ns: a.start_ns,
+            end_ns: a.end_ns,
+            requests: a.requests,
+            duration_s: a.duration_s(),
+            mean_rate_rps: a.mean_rate(),
+            burstiness_cv: a.burstiness(),
+            bin_s: a.bin_s,
+            bins: a.bins.clone(),
+            inter_arrival_s: hist_v1(&a.inter_arrival_s),
+        },
+        sessions: SessionsV1 {
+            clients: m.sessions.clients,
+            sessions: m.sessions.sessions,
+            idle_split_s: m.sessions.idle_split_s,
+            starts: m.sessions.starts.iter().map(|(k, v)| [*k as u64, *v]).collect(),
+            transitions: m
+                .sessions
+                .transitions
+                .iter()
+                .map(|((f, t), c)| [*f as u64, *t as u64, *c])
+                .collect(),
+            ends: m.sessions.ends.iter().map(|(k, v)| [*k as u64, *v]).collect(),
+            think_time_s: hist_v1(&m.sessions.think_time_s),
+            length: hist_v1(&m.sessions.length),
+        },
+        endpoints: m.endpoints.iter().map(endpoint_v1).collect(),
+        secrets: m
+            .secrets
+            .iter()
+            .map(|s| SecretV1 {
+                name: s.name.clone(),
+                location: s.location.clone(),
+                field: s.field.clone(),
+                count: s.count,
+            })
+            .collect(),
+    }
+}
+
+fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
+    let path = e
+        .segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            Segment::Slot(p) => e.path_params.get(*p).map(|param| PathParamV1 {
+                segment: i,
+                name: param.name.clone(),
+                pool: pool_v1(&param.pool),
+            }),
+            Segment::Literal(_) => None,
+        })
+        .collect();
+    EndpointV1 {
+        method: e.method.clone(),
+        scheme: e.scheme.clone(),
+        host: e.host.clone(),
+        template: e.template.clone(),
+        count: e.count,
+        weight: e.weight,
+        path,
+        query: e.query.iter().map(param_v1).collect(),
+        headers: e.headers.iter().map(param_v1).collect(),
+        body: e.body.as_ref().map(|b| match b {
+            BodyModel::Json {
+                presence,
+                mime,
+                skeleton,
+                fields,
+            } => BodyV1::Json {
+                presence: *presence,
+                mime: mime.clone(),
+                skeleton: skeleton.clone(),
+                fields: fields
+                    .iter()
+                    .map(|f| JsonFieldV1 {
+                        path: f.path.clone(),
+                        presence: f.presence,
+                        json_type: f.json_type.name().to_string(),
+                        pool: pool_v1(&f.pool),
+                    })
+                    .collect(),
+            },
+            BodyModel::Form { presence, mime, fields } => BodyV1::Form {
+                presence: *presence,
+                mime: mime.clone(),
+                fields: fields.iter().map(param_v1).collect(),
+            },
+            BodyModel::Text { presence, mime, pool } => BodyV1::Text {
+                presence: *presence,
+                mime: mime.clone(),
+                pool: pool_v1(pool),
+            },
+            BodyModel::Opaque { presence, mime, size } => BodyV1::Opaque {
+                presence: *presence,
+                mime: mime.clone(),
+                size_bytes: hist_v1(size),
+            },
+        }),
+        response: ResponseV1 {
+            status: e.response.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            mime: e.response.mime.clone(),
+            size_bytes: hist_v1(&e.response.size),
+            latency_ms: hist_v1(&e.response.latency_ms),
+            wait_ms: hist_v1(&e.response.wait_ms),
+            body_base64: e
+                .response
+                .body
+                .as_ref()
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading.
+
+/// Loads and validates a model file.
+pub fn load(path: &Path) -> Result<TrafficModel, ModelFileError> {
+    let f = std::fs::File::open(path).map_err(|source| ModelFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_reader(path, f)
+}
+
+/// Loads a model from gzip bytes; `path` names it in errors.
+pub fn from_reader<R: Read>(path: &Path, mut r: R) -> Result<TrafficModel, ModelFileError> {
+    let mut magic = [0u8; 2];
+    let mut n = 0;
+    while n < 2 {
+        match r.read(&mut magic[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(ModelFileError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    if n < 2 || magic != [0x1f, 0x8b] {
+        return Err(ModelFileError::NotGzip {
+            path: path.to_path_buf(),
+        });
+    }
+    let dec = GzDecoder::new(std::io::Read::chain(&magic[..], r));
+    let mut json = Vec::new();
+    let mut limited = dec.take(MAX_DECOMPRESSED + 1);
+    if let Err(source) = limited.read_to_end(&mut json) {
+        return Err(ModelFileError::Corrupt {
+            path: path.to_path_buf(),
+            offset: json.len() as u64,
+            source,
+        });
+    }
+    if json.len() as u64 > MAX_DECOMPRESSED {
+        return Err(ModelFileError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let invalid = |message: String| ModelFileError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let header: Header = serde_json::from_slice(&json)
+        .map_err(|e| invalid(format!("no format/version header ({e})")))?;
+    if header.format != FORMAT || header.version != VERSION as u64 {
+        return Err(ModelFileError::Version {
+            path: path.to_path_buf(),
+            format: header.format,
+            version: header.version,
+        });
+    }
+    let v1: ModelV1 = serde_json::from_slice(&json).map_err(|e| invalid(format!("{e}")))?;
+    from_v1(v1).map_err(invalid)
+}
+
+fn hist_from(h: HistV1, what: &str) -> Result<LogHist, String> {
+    if h.bins_per_decade != BINS_PER_DECADE {
+        return Err(format!("{what}: bins_per_decade must be {BINS_PER_DECADE}"));
+    }
+    let binned: u64 = h.bins.iter().map(|b| b.1).fold(h.zeros, u64::saturating_add);
+    if binned != h.count {
+        return Err(format!(
+            "{what}: bin counts add up to {binned}, but count says {}",
+            h.count
+        ));
+    }
+    if h.count > 0 && !(h.min.is_finite() && h.max.is_finite() && h.min >= 0.0 && h.min <= h.max) {
+        return Err(format!("{what}: min/max are not a valid range"));
+    }
+    let mut bins = BTreeMap::new();
+    for (k, v) in h.bins {
+        if !(-400..=400).contains(&k) {
+            return Err(format!("{what}: bin {k} is out of range"));
+        }
+        *bins.entry(k).or_insert(0) += v;
+    }
+    Ok(LogHist {
+        bins,
+        zeros: h.zeros,
+        count: h.count,
+        sum: h.sum,
+        sum_sq: h.sum_sq,
+        min: h.min,
+        max: h.max,
+    })
+}
+
+fn pool_from(p: PoolV1, what: &str) -> Result<Pool, String> {
+    let tail = match p.tail {
+        TailV1::None => TailType::None,
+        TailV1::IntRange { min, max } if min <= max => TailType::IntRange { min, max },
+        TailV1::IntRange { .. } => return Err(format!("{what}: int_range has min > max")),
+        TailV1::Uuid => TailType::Uuid,
+        TailV1::Hex { len, upper } if (1..=4096).contains(&len) => TailType::Hex { len, upper },
+        TailV1::Hex { len, .. } => return Err(format!("{what}: hex length {len} is out of range")),
+        TailV1::Text {
+            min_len,
+            max_len,
+            alphabet,
+        } => {
+            if min_len > max_len || max_len > 4096 {
+                return Err(format!("{what}: text length range {min_len}..{max_len} is invalid"));
+            }
+            let alphabet = Alphabet::from_name(&alphabet)
+                .ok_or_else(|| format!("{what}: unknown alphabet {alphabet:?}"))?;
+            TailType::Text {
+                min_len,
+                max_len,
+                alphabet,
+            }
+        }
+    };
+    let listed = p.values.iter().map(|v| v.1).fold(0u64, u64::saturating_add);
+    if listed.checked_add(p.tail_count).is_none() {
+        return Err(format!("{what}: counts overflow"));
+    }
+    Ok(Pool::new(p.values, p.tail_count, tail))
+}
+
+fn presence(v: f64, what: &str) -> Result<f64, String> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{what}: presence {v} is not between 0 and 1"))
+    }
+}
+
+fn param_from(p: ParamV1, what: &str) -> Result<Param, String> {
+    let w = format!("{what} {:?}", p.name);
+    Ok(Param {
+        presence: presence(p.presence, &w)?,
+        pool: pool_from(p.pool, &w)?,
+        name: p.name,
+    })
+}
+
+fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
+    let source = Source {
+        files: v
+            .source
+            .files
+            .into_iter()
+            .map(|f| SourceFile {
+                path: f.path,
+                kind: f.kind,
+                bytes: f.bytes,
+                sha256: f.sha256,
+                seen: f.seen,
+                kept: f.kept,
+            })
+            .collect(),
+        seen: v.source.seen,
+        kept: v.source.kept,
+        skipped: v.source.skipped,
+        warnings: v.source.warnings,
+        scrubbed: v.source.scrubbed,
+    };
+    let n = v.endpoints.len();
+    let a = v.arrival;
+    if !(a.bin_s.is_finite() && a.bin_s > 0.0) {
+        return Err("arrival.bin_s must be a positive number".into());
+    }
+    if a.end_ns < a.start_ns {
+        return Err("arrival.end_ns is before arrival.start_ns".into());
+    }
+    let arrival = Arrival {
+        start_ns: a.start_ns,
+        end_ns: a.end_ns,
+        requests: a.requests,
+        bin_s: a.bin_s,
+        bins: a.bins,
+        inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
+    };
+    let s = v.sessions;
+    let ep = |i: u64, what: &str| -> Result<usize, String> {
+        if (i as usize) < n {
+            Ok(i as usize)
+        } else {
+            Err(format!("sessions.{what}: endpoint {i} does not exist ({n} endpoints)"))
+        }
+    };
+    let mut starts = BTreeMap::new();
+    for [e, c] in s.starts {
+        starts.insert(ep(e, "starts")?, c);
+    }
+    let mut ends = BTreeMap::new();
+    for [e, c] in s.ends {
+        ends.insert(ep(e, "ends")?, c);
+    }
+    let mut transitions = BTreeMap::new();
+    for [f, t, c] in s.transitions {
+        transitions.insert((ep(f, "transitions")?, ep(t, "transitions")?), c);
+    }
+    let sessions = Sessions {
+        clients: s.clients,
+        sessions: s.sessions,
+        idle_split_s: s.idle_split_s,
+        starts,
+        transitions,
+        ends,
+        think_time_s: hist_from(s.think_time_s, "sessions.think_time_s")?,
+        length: hist_from(s.length, "sessions.length")?,
+    };
+    let total: u64 = v.endpoints.iter().map(|e| e.count).fold(0, u64::saturating_add);
+    let mut endpoints = Vec::with_capacity(n);
+    for (i, e) in v.endpoints.into_iter().enumerate() {
+        endpoints.push(endpoint_from(e, i, total)?);
+    }
+    let secrets = v
+        .secrets
+        .into_iter()
+        .map(|s| SecretUse {
+            name: s.name,
+            location: s.location,
+            field: s.field,
+            count: s.count,
+        })
+        .collect();
+    Ok(TrafficModel::new(source, endpoints, arrival, sessions, secrets))
+}
+
+fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String> {
+    let what = format!("endpoints[{i}] ({} {})", e.method, e.template);
+    if !e.template.starts_with('/') {
+        return Err(format!("{what}: template must start with '/'"));
+    }
+    if e.method.is_empty() || !e.method.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(format!("{what}: method {:?} is not a valid HTTP method", e.method));
+    }
+    let raw: Vec<&str> = super::template::split_path(&e.template).collect();
+    let mut segments: Vec<Segment> = raw.iter().map(|s| Segment::Literal(s.to_string())).collect();
+    let mut path_params = Vec::new();
+    for p in e.path {
+        if p.segment >= segments.len() {
+            return Err(format!("{what}: path slot {:?} points at segment {} of {}", p.name, p.segment, segments.len()));
+        }
+        segments[p.segment] = Segment::Slot(path_params.len());
+        let w = format!("{what} path slot {:?}", p.name);
+        path_params.push(Param {
+            pool: pool_from(p.pool, &w)?,
+            name: p.name,
+            presence: 1.0,
+        });
+    }
+    let query = e
+        .query
+        .into_iter()
+        .map(|p| param_from(p, &format!("{what} query")))
+        .collect::<Result<_, _>>()?;
+    let headers = e
+        .headers
+        .into_iter()
+        .map(|p| param_from(p, &format!("{what} header")))
+        .collect::<Result<_, _>>()?;
+    let body = match e.body {
+        None => None,
+        Some(BodyV1::Json {
+            presence: pr,
+            mime,
+            skeleton,
+            fields,
+        }) => Some(BodyModel::Json {
+            presence: presence(pr, &what)?,
+            mime,
+            skeleton,
+            fields: fields
+                .into_iter()
+                .map(|f| {
+                    let w = format!("{what} body field {:?}", f.path);
+                    Ok(JsonField {
+                        presence: presence(f.presence, &w)?,
+                        json_type: JsonType::from_name(&f.json_type)
+                            .ok_or_else(|| format!("{w}: unknown type {:?}", f.json_type))?,
+                        pool: pool_from(f.pool, &w)?,
+                        path: f.path,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+        }),
+        Some(BodyV1::Form { presence: pr, mime, fields }) => Some(BodyModel::Form {
+            presence: presence(pr, &what)?,
+            mime,
+            fields: fields
+                .into_iter()
+                .map(|p| param_from(p, &format!("{what} form field")))
+                .collect::<Result<_, _>>()?,
+        }),
+        Some(BodyV1::Text { presence: pr, mime, pool }) => Some(BodyModel::Text {
+            presence: presence(pr, &what)?,
+            mime,
+            pool: pool_from(pool, &format!("{what} text body"))?,
+        }),
+        Some(BodyV1::Opaque {
+            presence: pr,
+            mime,
+            size_bytes,
+        }) => Some(BodyModel::Opaque {
+            presence: presence(pr, &what)?,
+            mime,
+            size: hist_from(size_bytes, &format!("{what} body size"))?,
+        }),
+    };
+    let mut status = BTreeMap::new();
+    for (k, v) in e.response.status {
+        let code: u16 = k
+            .parse()
+            .ok()
+            .filter(|c| (100..=999).contains(c))
+            .ok_or_else(|| format!("{what}: response status {k:?} is not an HTTP status code"))?;
+        status.insert(code, v);
+    }
+    let body_bytes = match e.response.body_base64 {
+        Some(b) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|err| format!("{what}: response body_base64: {err}"))?,
+        ),
+        None => None,
+    };
+    Ok(Endpoint {
+        weight: if total == 0 { 0.0 } else { e.count as f64 / total as f64 },
+        method: e.method,
+        scheme: e.scheme,
+        host: e.host,
+        template: e.template,
+        segments,
+        count: e.count,
+        path_params,
+        query,
+        headers,
+        body,
+        response: ResponseModel {
+            status,
+            mime: e.response.mime,
+            size: hist_from(e.response.size_bytes, &format!("{what} response size"))?,
+            latency_ms: hist_from(e.response.latency_ms, &format!("{what} response latency"))?,
+            wait_ms: hist_from(e.response.wait_ms, &format!("{what} response wait"))?,
+            body: body_bytes,
+        },
+    })
+}
+
+/// Writes a gzip stream of `json` (for tests that need odd files).
+#[doc(hidden)]
+pub fn gzip(json: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(json);
+    enc.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_other_formats_versions_and_bombs() {
+        let p = Path::new("m.model.gz");
+        let e = from_reader(p, &b"{\"format\":\"replay-model\"}"[..]).unwrap_err();
+        assert!(matches!(e, ModelFileError::NotGzip { .. }), "{e}");
+        let e = from_reader(p, &gzip(br#"{"format":"replay-model","version":2}"#)[..]).unwrap_err();
+        assert!(e.to_string().contains("version 2"), "{e}");
+        let e = from_reader(p, &gzip(br#"{"format":"other","version":1}"#)[..]).unwrap_err();
+        assert!(matches!(e, ModelFileError::Version { .. }), "{e}");
+        let e = from_reader(p, &gzip(b"[1,2")[..]).unwrap_err();
+        assert!(matches!(e, ModelFileError::Invalid { .. }), "{e}");
+        // Truncated gzip.
+        let full = gzip(br#"{"format":"replay-model","version":1}"#);
+        let e = from_reader(p, &full[..full.len() / 2]).unwrap_err();
+        assert!(matches!(e, ModelFileError::Corrupt { .. }), "{e}");
+    }
+
+    #[test]
+    fn bomb_is_stopped_by_the_cap() {
+        // 100 MiB of spaces compress to ~100 KB; streamed, never held whole
+        // beyond the cap.
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..100 {
+            enc.write_all(&chunk).unwrap();
+        }
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 1 << 20);
+        let e = from_reader(Path::new("bomb.gz"), &bomb[..]).unwrap_err();
+        assert!(matches!(e, ModelFileError::TooLarge { .. }), "{e}");
+    }
+}

@@ -1,0 +1,245 @@
+//! A log-spaced histogram for positive quantities that span many orders of
+//! magnitude: inter-arrival gaps (microseconds to minutes), think times,
+//! latencies, body sizes.
+//!
+//! Bins are `BINS_PER_DECADE` per power of ten (about 12% wide), stored
+//! sparsely, so the histogram is small whatever the range and the number of
+//! values. Zero gets a bin of its own (many HAR entries share a millisecond).
+//! It can be sampled (uniform in log space within a bin, clamped to the
+//! observed min/max) and merged exactly.
+
+use rand::Rng;
+use std::collections::BTreeMap;
+
+/// Bins per power of ten.
+pub const BINS_PER_DECADE: f64 = 20.0;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogHist {
+    /// Bin index → count. Bin `i` covers `[10^(i/20), 10^((i+1)/20))`.
+    pub bins: BTreeMap<i32, u64>,
+    /// Values equal to zero.
+    pub zeros: u64,
+    pub count: u64,
+    pub sum: f64,
+    pub sum_sq: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl LogHist {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn bin_of(v: f64) -> i32 {
+        (v.log10() * BINS_PER_DECADE).floor().clamp(-400.0, 400.0) as i32
+    }
+
+    fn bin_low(i: i32) -> f64 {
+        10f64.powf(i as f64 / BINS_PER_DECADE)
+    }
+
+    /// Records a value. Negative and non-finite values are ignored.
+    pub fn record(&mut self, v: f64) {
+        self.record_n(v, 1)
+    }
+
+    pub fn record_n(&mut self, v: f64, n: u64) {
+        if !v.is_finite() || v < 0.0 || n == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.min = v;
+            self.max = v;
+        } else {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.count += n;
+        self.sum += v * n as f64;
+        self.sum_sq += v * v * n as f64;
+        if v == 0.0 {
+            self.zeros += n;
+        } else {
+            *self.bins.entry(Self::bin_of(v)).or_insert(0) += n;
+        }
+    }
+
+    pub fn merge(&mut self, other: &LogHist) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.min = other.min;
+            self.max = other.max;
+        } else {
+            self.min = self.min.min(other.min);
+            self.max = self.max.max(other.max);
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+        self.zeros += other.zeros;
+        for (k, v) in &other.bins {
+            *self.bins.entry(*k).or_insert(0) += v;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+
+    pub fn stddev(&self) -> f64 {
+        if self.count < 2 {
+            return 0.0;
+        }
+        let n = self.count as f64;
+        let var = (self.sum_sq - self.sum * self.sum / n) / (n - 1.0);
+        var.max(0.0).sqrt()
+    }
+
+    /// Coefficient of variation (stddev / mean): 1 for a Poisson process,
+    /// above 1 for bursty traffic, 0 for a metronome.
+    pub fn cv(&self) -> f64 {
+        let m = self.mean();
+        if m <= 0.0 {
+            0.0
+        } else {
+            self.stddev() / m
+        }
+    }
+
+    /// The value at quantile `q` in `[0, 1]`, interpolated within its bin.
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let q = q.clamp(0.0, 1.0);
+        let rank = q * self.count as f64;
+        if rank <= self.zeros as f64 && self.zeros > 0 {
+            return 0.0;
+        }
+        let mut seen = self.zeros as f64;
+        for (&i, &c) in &self.bins {
+            let next = seen + c as f64;
+            if rank <= next {
+                let frac = if c == 0 { 0.0 } else { (rank - seen) / c as f64 };
+                let lo = Self::bin_low(i).max(self.min);
+                let hi = Self::bin_low(i + 1).min(self.max);
+                if hi <= lo {
+                    return lo;
+                }
+                // Interpolate in log space.
+                return (lo.ln() + frac * (hi.ln() - lo.ln())).exp();
+            }
+            seen = next;
+        }
+        self.max
+    }
+
+    /// Draws a value distributed like the recorded ones.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let mut pick = rng.random_range(0..self.count);
+        if pick < self.zeros {
+            return 0.0;
+        }
+        pick -= self.zeros;
+        for (&i, &c) in &self.bins {
+            if pick < c {
+                let lo = Self::bin_low(i).max(self.min);
+                let hi = Self::bin_low(i + 1).min(self.max);
+                if hi <= lo {
+                    return lo;
+                }
+                let u: f64 = rng.random();
+                return (lo.ln() + u * (hi.ln() - lo.ln())).exp();
+            }
+            pick -= c;
+        }
+        self.max
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn quantiles_are_within_a_bin() {
+        let mut h = LogHist::new();
+        for i in 1..=10_000 {
+            h.record(i as f64 * 1e-6); // 1 µs .. 10 ms
+        }
+        let p50 = h.quantile(0.5);
+        assert!((p50 / 5e-3 - 1.0).abs() < 0.13, "p50 {p50}");
+        let p99 = h.quantile(0.99);
+        assert!((p99 / 9.9e-3 - 1.0).abs() < 0.13, "p99 {p99}");
+        assert_eq!(h.quantile(1.0), h.max);
+        assert!(h.bins.len() <= 81, "4 decades × 20 bins, got {}", h.bins.len());
+    }
+
+    #[test]
+    fn merge_equals_recording_together() {
+        let (mut a, mut b, mut all) = (LogHist::new(), LogHist::new(), LogHist::new());
+        for i in 0..1000 {
+            let v = (i % 37) as f64 * 0.25;
+            if i % 3 == 0 {
+                a.record(v)
+            } else {
+                b.record(v)
+            }
+            all.record(v);
+        }
+        a.merge(&b);
+        assert_eq!(a.bins, all.bins);
+        assert_eq!(a.zeros, all.zeros);
+        assert_eq!(a.count, all.count);
+        assert_eq!((a.min, a.max), (all.min, all.max));
+    }
+
+    #[test]
+    fn samples_follow_the_distribution() {
+        let mut h = LogHist::new();
+        for _ in 0..900 {
+            h.record(0.001);
+        }
+        for _ in 0..100 {
+            h.record(10.0);
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let n = 20_000;
+        let big = (0..n).filter(|_| h.sample(&mut rng) > 1.0).count();
+        let share = big as f64 / n as f64;
+        assert!((share - 0.1).abs() < 0.01, "share {share}");
+        // Samples never leave the observed range.
+        for _ in 0..1000 {
+            let v = h.sample(&mut rng);
+            assert!((0.001..=10.0).contains(&v), "{v}");
+        }
+    }
+
+    #[test]
+    fn cv_of_constant_is_zero_and_ignores_garbage() {
+        let mut h = LogHist::new();
+        for _ in 0..10 {
+            h.record(2.0);
+        }
+        h.record(f64::NAN);
+        h.record(-1.0);
+        assert_eq!(h.count, 10);
+        assert!(h.cv() < 1e-6);
+    }
+}

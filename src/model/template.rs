@@ -1,0 +1,524 @@
+//! Path template inference.
+//!
+//! Paths go into a trie per origin, one node per segment. A segment that is
+//! an integer, UUID, hex id or date goes to a typed slot child straight
+//! away (`/posts/17` and `/posts/4242` share `/posts/{id}`). Other segments
+//! stay literal until their position proves to be high-cardinality under
+//! the same prefix — many distinct values each seen rarely
+//! (`/users/alice`, `/users/bob`, … → `/users/{slug}`) — while popular
+//! literals at the same spot stay (`/api/v1/users/me`). A node whose literal
+//! children exceed a cap is collapsed while streaming, so memory stays
+//! bounded whatever the number of distinct paths.
+//!
+//! Leaves hold caller-owned accumulator ids per method; when two subtrees
+//! merge, the caller is told which accumulator merges into which.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::pool::{kind_of, PoolAcc, ValueKind};
+
+/// Literal children a node may hold before it is collapsed while streaming.
+const LITERAL_CAP: usize = 256;
+/// Below this many rare literal siblings nothing is collapsed.
+const MIN_RARE_SIBLINGS: usize = 8;
+
+pub type NodeId = usize;
+
+/// What a node stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    Root,
+    Literal(String),
+    Typed(ValueKind),
+    /// Collapsed high-cardinality literals.
+    Wild,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    kind: Option<NodeKind>,
+    literals: HashMap<String, NodeId>,
+    typed: BTreeMap<ValueKind, NodeId>,
+    wild: Option<NodeId>,
+    /// Requests whose path passed through this node.
+    hits: u64,
+    /// Values seen at this position (slot nodes only).
+    values: PoolAcc,
+    /// Accumulator id per method for paths ending here.
+    leaves: Vec<(String, u32)>,
+    /// Dead after being merged into another node.
+    dead: bool,
+}
+
+/// One finished template: its segments and the leaf accumulators.
+#[derive(Debug, Clone)]
+pub struct TemplateLeaf {
+    pub origin: (String, String),
+    pub segments: Vec<TemplateSegment>,
+    pub leaves: Vec<(String, u32)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TemplateSegment {
+    Literal(String),
+    Slot { name: String, values: PoolAcc },
+}
+
+impl TemplateLeaf {
+    /// `/posts/{id}`.
+    pub fn template(&self) -> String {
+        render(&self.segments)
+    }
+}
+
+/// Renders segments as a template string.
+pub fn render(segments: &[TemplateSegment]) -> String {
+    let mut s = String::new();
+    for seg in segments {
+        s.push('/');
+        match seg {
+            TemplateSegment::Literal(l) => s.push_str(l),
+            TemplateSegment::Slot { name, .. } => {
+                s.push('{');
+                s.push_str(name);
+                s.push('}');
+            }
+        }
+    }
+    if s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+/// Splits a path into segments: `/a/b/` → `["a", "b", ""]`, `/` → `[]`.
+pub fn split_path(path: &str) -> impl Iterator<Item = &str> {
+    let p = path.strip_prefix('/').unwrap_or(path);
+    let empty = p.is_empty();
+    p.split('/').filter(move |_| !empty)
+}
+
+/// The trie of all paths seen, per origin (scheme, authority).
+#[derive(Debug, Default)]
+pub struct PathTrie {
+    nodes: Vec<Node>,
+    roots: BTreeMap<(String, String), NodeId>,
+}
+
+impl PathTrie {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn new_node(&mut self, kind: NodeKind) -> NodeId {
+        self.nodes.push(Node {
+            kind: Some(kind),
+            ..Default::default()
+        });
+        self.nodes.len() - 1
+    }
+
+    /// Walks (and extends) the trie along `path` and returns the leaf node.
+    /// `merge(from, into)` is called when accumulators must be combined
+    /// because a node was collapsed.
+    pub fn insert(
+        &mut self,
+        scheme: &str,
+        authority: &str,
+        path: &str,
+        merge: &mut dyn FnMut(u32, u32),
+    ) -> NodeId {
+        let key = (scheme.to_string(), authority.to_ascii_lowercase());
+        let root = match self.roots.get(&key) {
+            Some(r) => *r,
+            None => {
+                let r = self.new_node(NodeKind::Root);
+                self.roots.insert(key, r);
+                r
+            }
+        };
+        let mut node = root;
+        self.nodes[node].hits += 1;
+        for seg in split_path(path) {
+            node = self.child(node, seg, merge);
+            self.nodes[node].hits += 1;
+        }
+        node
+    }
+
+    fn child(&mut self, node: NodeId, seg: &str, merge: &mut dyn FnMut(u32, u32)) -> NodeId {
+        let kind = kind_of(seg);
+        if kind != ValueKind::Text {
+            let id = match self.nodes[node].typed.get(&kind) {
+                Some(id) => *id,
+                None => {
+                    let id = self.new_node(NodeKind::Typed(kind));
+                    self.nodes[node].typed.insert(kind, id);
+                    id
+                }
+            };
+            self.nodes[id].values.observe(seg);
+            return id;
+        }
+        if let Some(id) = self.nodes[node].literals.get(seg) {
+            return *id;
+        }
+        if let Some(w) = self.nodes[node].wild {
+            self.nodes[w].values.observe(seg);
+            return w;
+        }
+        let id = self.new_node(NodeKind::Literal(seg.to_string()));
+        self.nodes[node].literals.insert(seg.to_string(), id);
+        if self.nodes[node].literals.len() > LITERAL_CAP {
+            self.collapse(node, merge, true);
+            // The new segment may have been folded into the wild child.
+            if let Some(id) = self.nodes[node].literals.get(seg) {
+                return *id;
+            }
+            let w = self.nodes[node].wild.expect("collapse creates a wild child");
+            return w;
+        }
+        id
+    }
+
+    /// Registers the accumulator for `method` at `leaf`, or returns the one
+    /// already there.
+    pub fn leaf_acc(&mut self, leaf: NodeId, method: &str, make: &mut dyn FnMut() -> u32) -> u32 {
+        if let Some((_, id)) = self.nodes[leaf].leaves.iter().find(|(m, _)| m == method) {
+            return *id;
+        }
+        let id = make();
+        self.nodes[leaf].leaves.push((method.to_string(), id));
+        id
+    }
+
+    /// Folds rare literal children of `node` into its wild child. With
+    /// `streaming`, at least half of the literals are folded (the cap was
+    /// hit); otherwise only when the rare ones dominate.
+    fn collapse(&mut self, node: NodeId, merge: &mut dyn FnMut(u32, u32), streaming: bool) {
+        let mut lits: Vec<(String, NodeId, u64)> = self.nodes[node]
+            .literals
+            .iter()
+            .map(|(k, id)| (k.clone(), *id, self.nodes[*id].hits))
+            .collect();
+        if lits.is_empty() {
+            return;
+        }
+        let total: u64 = lits.iter().map(|l| l.2).sum();
+        let is_rare = |hits: u64| hits < 3 || hits * 20 < total;
+        let rare = lits.iter().filter(|l| is_rare(l.2)).count();
+        let fold: Vec<(String, NodeId, u64)> = if streaming {
+            // Keep the most popular quarter, fold the rest.
+            lits.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+            let keep = lits.len() / 4;
+            lits.split_off(keep)
+        } else if self.nodes[node].wild.is_some() {
+            lits.into_iter().filter(|l| is_rare(l.2)).collect()
+        } else if rare >= MIN_RARE_SIBLINGS && rare * 2 >= lits.len() {
+            let rare: Vec<(String, NodeId, u64)> = lits.into_iter().filter(|l| is_rare(l.2)).collect();
+            // Ids lead to subtrees of one shape (`/users/{slug}/avatar`);
+            // distinct resources lead to different ones (`/posts/{id}`,
+            // `/files/{uuid}`): only the former collapse.
+            let mut shapes: HashMap<Vec<String>, usize> = HashMap::new();
+            for (_, id, _) in &rare {
+                *shapes.entry(self.shape(*id)).or_insert(0) += 1;
+            }
+            let dominant = shapes.values().copied().max().unwrap_or(0);
+            if dominant * 2 < rare.len() {
+                return;
+            }
+            rare
+        } else {
+            return;
+        };
+        if fold.is_empty() {
+            return;
+        }
+        let wild = match self.nodes[node].wild {
+            Some(w) => w,
+            None => {
+                let w = self.new_node(NodeKind::Wild);
+                self.nodes[node].wild = Some(w);
+                w
+            }
+        };
+        for (key, id, hits) in fold {
+            self.nodes[node].literals.remove(&key);
+            self.nodes[wild].values.observe_n(&key, hits);
+            self.merge_into(id, wild, merge, false);
+        }
+    }
+
+    /// The next level under a node: what a path can continue with.
+    fn shape(&self, node: NodeId) -> Vec<String> {
+        let n = &self.nodes[node];
+        let mut out: Vec<String> = n.literals.keys().cloned().collect();
+        out.extend(n.typed.keys().map(|k| format!("{{{k:?}}}")));
+        if n.wild.is_some() {
+            out.push("{*}".into());
+        }
+        if !n.leaves.is_empty() {
+            out.push("$".into());
+        }
+        out.sort();
+        out
+    }
+
+    /// Merges subtree `src` into `dst`. `with_values` merges slot values
+    /// too (for typed/wild nodes being combined).
+    fn merge_into(&mut self, src: NodeId, dst: NodeId, merge: &mut dyn FnMut(u32, u32), with_values: bool) {
+        if src == dst {
+            return;
+        }
+        let s = std::mem::take(&mut self.nodes[src]);
+        self.nodes[src].dead = true;
+        self.nodes[dst].hits += s.hits;
+        if with_values {
+            self.nodes[dst].values.merge(&s.values);
+        }
+        for (method, acc) in s.leaves {
+            match self.nodes[dst].leaves.iter().find(|(m, _)| *m == method) {
+                Some((_, into)) => merge(acc, *into),
+                None => self.nodes[dst].leaves.push((method, acc)),
+            }
+        }
+        for (k, c) in s.literals {
+            match self.nodes[dst].literals.get(&k) {
+                Some(d) => {
+                    let d = *d;
+                    self.merge_into(c, d, merge, true);
+                }
+                None => {
+                    if let Some(w) = self.nodes[dst].wild {
+                        let hits = self.nodes[c].hits;
+                        self.nodes[w].values.observe_n(&k, hits);
+                        self.merge_into(c, w, merge, false);
+                    } else {
+                        self.nodes[dst].literals.insert(k, c);
+                    }
+                }
+            }
+        }
+        for (kind, c) in s.typed {
+            match self.nodes[dst].typed.get(&kind) {
+                Some(d) => {
+                    let d = *d;
+                    self.merge_into(c, d, merge, true);
+                }
+                None => {
+                    self.nodes[dst].typed.insert(kind, c);
+                }
+            }
+        }
+        if let Some(c) = s.wild {
+            match self.nodes[dst].wild {
+                Some(d) => self.merge_into(c, d, merge, true),
+                None => self.nodes[dst].wild = Some(c),
+            }
+        }
+    }
+
+    /// Decides the final templates: collapses high-cardinality literal
+    /// positions top-down, then lists every leaf with its template.
+    pub fn finish(&mut self, merge: &mut dyn FnMut(u32, u32)) -> Vec<TemplateLeaf> {
+        let roots: Vec<((String, String), NodeId)> =
+            self.roots.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut out = Vec::new();
+        for (origin, root) in roots {
+            self.finish_node(root, merge);
+            let mut path = Vec::new();
+            self.collect(root, &origin, &mut path, &mut out);
+        }
+        out
+    }
+
+    fn finish_node(&mut self, node: NodeId, merge: &mut dyn FnMut(u32, u32)) {
+        self.collapse(node, merge, false);
+        let mut children: Vec<NodeId> = self.nodes[node].literals.values().copied().collect();
+        children.extend(self.nodes[node].typed.values().copied());
+        children.extend(self.nodes[node].wild);
+        children.sort_unstable();
+        for c in children {
+            self.finish_node(c, merge);
+        }
+    }
+
+    fn collect(
+        &self,
+        node: NodeId,
+        origin: &(String, String),
+        path: &mut Vec<NodeId>,
+        out: &mut Vec<TemplateLeaf>,
+    ) {
+        let n = &self.nodes[node];
+        if !n.leaves.is_empty() {
+            out.push(TemplateLeaf {
+                origin: origin.clone(),
+                segments: self.segments(path),
+                leaves: n.leaves.clone(),
+            });
+        }
+        let mut lits: Vec<(&String, &NodeId)> = n.literals.iter().collect();
+        lits.sort();
+        let mut children: Vec<NodeId> = lits.into_iter().map(|(_, id)| *id).collect();
+        children.extend(n.typed.values().copied());
+        children.extend(n.wild);
+        for c in children {
+            path.push(c);
+            self.collect(c, origin, path, out);
+            path.pop();
+        }
+    }
+
+    fn segments(&self, path: &[NodeId]) -> Vec<TemplateSegment> {
+        let mut used: HashMap<&'static str, usize> = HashMap::new();
+        path.iter()
+            .map(|id| {
+                let n = &self.nodes[*id];
+                let base = match n.kind.as_ref() {
+                    Some(NodeKind::Literal(l)) => return TemplateSegment::Literal(l.clone()),
+                    Some(NodeKind::Typed(ValueKind::Date)) => "date",
+                    Some(NodeKind::Typed(_)) => "id",
+                    Some(NodeKind::Wild) => "slug",
+                    Some(NodeKind::Root) | None => "slot",
+                };
+                let k = used.entry(base).or_insert(0);
+                *k += 1;
+                let name = if *k == 1 { base.to_string() } else { format!("{base}{k}") };
+                TemplateSegment::Slot {
+                    name,
+                    values: n.values.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Live nodes, for tests of the memory bound.
+    pub fn live_nodes(&self) -> usize {
+        self.nodes.iter().filter(|n| !n.dead).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inserts paths (one accumulator per distinct method+leaf) and returns
+    /// the sorted list of templates with their request counts.
+    fn templates(paths: &[&str]) -> Vec<(String, u64)> {
+        let mut trie = PathTrie::new();
+        let mut counts: Vec<u64> = Vec::new();
+        let mut redirect: Vec<u32> = Vec::new();
+        fn root(r: &[u32], mut i: u32) -> u32 {
+            while r[i as usize] != i {
+                i = r[i as usize];
+            }
+            i
+        }
+        for p in paths {
+            let mut merges = Vec::new();
+            let leaf = trie.insert("http", "h", p, &mut |a, b| merges.push((a, b)));
+            for (a, b) in merges {
+                redirect[a as usize] = b;
+            }
+            let id = trie.leaf_acc(leaf, "GET", &mut || {
+                counts.push(0);
+                redirect.push(redirect.len() as u32);
+                (counts.len() - 1) as u32
+            });
+            let id = root(&redirect, id);
+            counts[id as usize] += 1;
+        }
+        let mut merges = Vec::new();
+        let leaves = trie.finish(&mut |a, b| merges.push((a, b)));
+        for (a, b) in merges {
+            redirect[a as usize] = b;
+        }
+        // Fold counts along redirects.
+        let mut total = vec![0u64; counts.len()];
+        for (i, c) in counts.iter().enumerate() {
+            total[root(&redirect, i as u32) as usize] += c;
+        }
+        let mut out: Vec<(String, u64)> = leaves
+            .iter()
+            .map(|l| (l.template(), l.leaves.iter().map(|(_, id)| total[root(&redirect, *id) as usize]).sum()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn typed_segments_become_slots() {
+        let t = templates(&[
+            "/posts/17",
+            "/posts/4242",
+            "/files/550e8400-e29b-41d4-a716-446655440000",
+            "/commits/da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "/reports/2024-01-31/summary",
+            "/users/7/posts/9",
+        ]);
+        assert_eq!(
+            t,
+            vec![
+                ("/commits/{id}".to_string(), 1),
+                ("/files/{id}".to_string(), 1),
+                ("/posts/{id}".to_string(), 2),
+                ("/reports/{date}/summary".to_string(), 1),
+                ("/users/{id}/posts/{id2}".to_string(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn popular_literals_stay_rare_ones_collapse() {
+        let mut paths = vec![];
+        for _ in 0..50 {
+            paths.push("/api/v1/users/me".to_string());
+        }
+        for i in 0..40 {
+            paths.push(format!("/api/v1/users/{i}"));
+        }
+        for name in ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"] {
+            paths.push(format!("/profiles/{name}/avatar"));
+        }
+        for res in ["users", "posts", "tags", "comments", "likes", "feeds"] {
+            for _ in 0..10 {
+                paths.push(format!("/api/v2/{res}"));
+            }
+        }
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let t = templates(&refs);
+        let names: Vec<&str> = t.iter().map(|(s, _)| s.as_str()).collect();
+        assert!(names.contains(&"/api/v1/users/me"), "{names:?}");
+        assert!(names.contains(&"/api/v1/users/{id}"), "{names:?}");
+        assert!(names.contains(&"/profiles/{slug}/avatar"), "{names:?}");
+        assert!(names.contains(&"/api/v2/comments"), "{names:?}");
+        assert_eq!(t.iter().map(|x| x.1).sum::<u64>(), paths.len() as u64);
+        assert_eq!(
+            t.iter().find(|x| x.0 == "/profiles/{slug}/avatar").unwrap().1,
+            8
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded_by_collapsing_while_streaming() {
+        let paths: Vec<String> = (0..20_000).map(|i| format!("/blog/post-title-{i}/comments")).collect();
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let mut trie = PathTrie::new();
+        for p in &refs {
+            trie.insert("http", "h", p, &mut |_, _| {});
+        }
+        assert!(trie.live_nodes() < 2 * LITERAL_CAP + 10, "{}", trie.live_nodes());
+        let t = templates(&refs);
+        assert_eq!(t, vec![("/blog/{slug}/comments".to_string(), 20_000)]);
+    }
+
+    #[test]
+    fn root_and_trailing_slash() {
+        let t = templates(&["/", "/a/", "/a"]);
+        assert_eq!(
+            t,
+            vec![("/".to_string(), 1), ("/a".to_string(), 1), ("/a/".to_string(), 1)]
+        );
+    }
+}

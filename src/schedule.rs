@@ -1,0 +1,249 @@
+//! The schedule: intended send times, apart from execution.
+//!
+//! A [`Schedule`] yields offsets (seconds from the start of the run) at
+//! which requests are meant to be sent. It is a pure function of the
+//! model's arrival process, the options and the seed, so a run is
+//! reproducible and shards can split one global schedule.
+//!
+//! `recorded` arrivals reproduce both the shape over time and the
+//! burstiness: gaps are drawn from the recorded inter-arrival distribution
+//! (normalised to a mean of one request) in "operational time", which the
+//! recorded rate curve then maps to wall-clock time (the time-change
+//! construction of an inhomogeneous arrival process). Scaling by `s`
+//! compresses the curve, so `--scale 2x` sends twice the requests over the
+//! same duration with the same shape. Beyond the recorded duration the
+//! curve repeats. A ramp-up warps the start so the rate grows linearly from
+//! zero.
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp1};
+
+use crate::model::Arrival;
+
+/// How arrivals are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArrivalMode {
+    /// Recorded gaps, modulated by the recorded rate curve.
+    #[default]
+    Recorded,
+    /// Exponential gaps at a constant mean rate.
+    Poisson,
+    /// Evenly spaced at a constant rate.
+    Constant,
+}
+
+/// What the schedule should do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleSpec {
+    pub mode: ArrivalMode,
+    /// Multiplier over the recorded rate (2.0 for `--scale 2x`).
+    pub scale: f64,
+    /// Stop after this many seconds; `None` = unbounded (the caller stops).
+    pub duration_s: Option<f64>,
+    /// Ramp the rate linearly from zero over this many seconds.
+    pub ramp_up_s: f64,
+}
+
+impl Default for ScheduleSpec {
+    fn default() -> Self {
+        ScheduleSpec {
+            mode: ArrivalMode::Recorded,
+            scale: 1.0,
+            duration_s: None,
+            ramp_up_s: 0.0,
+        }
+    }
+}
+
+/// Intended send offsets in seconds, increasing.
+pub struct Schedule<'a, R> {
+    arrival: &'a Arrival,
+    spec: ScheduleSpec,
+    rng: R,
+    /// Operational time: expected requests so far at scale 1.
+    u: f64,
+    /// `cumulative[i]` = requests in bins before `i`; last = total.
+    cumulative: Vec<f64>,
+    mean_gap: f64,
+    first: bool,
+}
+
+impl<'a, R: Rng> Schedule<'a, R> {
+    pub fn new(arrival: &'a Arrival, spec: ScheduleSpec, rng: R) -> Self {
+        let mut cumulative = Vec::with_capacity(arrival.bins.len() + 1);
+        let mut acc = 0.0;
+        cumulative.push(0.0);
+        for b in &arrival.bins {
+            acc += *b as f64;
+            cumulative.push(acc);
+        }
+        Schedule {
+            arrival,
+            spec,
+            rng,
+            u: 0.0,
+            cumulative,
+            mean_gap: arrival.inter_arrival_s.mean(),
+            first: true,
+        }
+    }
+
+    /// The mean rate this schedule aims at (requests per second), before
+    /// ramp-up.
+    pub fn intended_rate(&self) -> f64 {
+        self.arrival.mean_rate() * self.spec.scale
+    }
+
+    /// Recorded-curve time for operational time `u` (requests).
+    fn curve_time(&self, u: f64) -> f64 {
+        let total = *self.cumulative.last().unwrap_or(&0.0);
+        let period = self.arrival.bins.len() as f64 * self.arrival.bin_s;
+        if total <= 0.0 || period <= 0.0 {
+            return u / self.arrival.mean_rate().max(1e-9);
+        }
+        let k = (u / total).floor();
+        let r = u - k * total;
+        // First bin whose end is past r.
+        let i = self.cumulative[1..].partition_point(|c| *c <= r);
+        let i = i.min(self.arrival.bins.len() - 1);
+        let in_bin = self.arrival.bins[i] as f64;
+        let frac = if in_bin > 0.0 {
+            ((r - self.cumulative[i]) / in_bin).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        k * period + (i as f64 + frac) * self.arrival.bin_s
+    }
+
+    /// Maps full-rate time to ramped time (intensity × t/R while t < R).
+    fn ramp(&self, tau: f64) -> f64 {
+        let r = self.spec.ramp_up_s;
+        if r <= 0.0 {
+            tau
+        } else if tau < r / 2.0 {
+            (2.0 * r * tau).sqrt()
+        } else {
+            tau + r / 2.0
+        }
+    }
+
+    fn next_offset(&mut self) -> f64 {
+        let scale = self.spec.scale.max(1e-12);
+        let rate = (self.arrival.mean_rate() * scale).max(1e-12);
+        match self.spec.mode {
+            ArrivalMode::Constant => {
+                let t = if self.first { 0.0 } else { self.u + 1.0 / rate };
+                self.u = t;
+                self.first = false;
+                self.ramp(t)
+            }
+            ArrivalMode::Poisson => {
+                let g: f64 = Exp1.sample(&mut self.rng);
+                self.u += g / rate;
+                self.ramp(self.u)
+            }
+            ArrivalMode::Recorded => {
+                let step = if self.mean_gap > 0.0 {
+                    self.arrival.inter_arrival_s.sample(&mut self.rng) / self.mean_gap
+                } else {
+                    Exp1.sample(&mut self.rng)
+                };
+                if self.first {
+                    // Start at a random point of the first gap so the run
+                    // does not begin with a burst by construction.
+                    self.u = step * self.rng.random::<f64>();
+                    self.first = false;
+                } else {
+                    self.u += step;
+                }
+                let t = self.curve_time(self.u) / scale;
+                self.ramp(t)
+            }
+        }
+    }
+}
+
+impl<R: Rng> Iterator for Schedule<'_, R> {
+    type Item = f64;
+
+    fn next(&mut self) -> Option<f64> {
+        let t = self.next_offset();
+        match self.spec.duration_s {
+            Some(d) if t >= d => None,
+            _ => Some(t),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::arrival::{arrival, Record};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// A bursty recording: 60 s, busy first half (3 req/s), quiet second
+    /// half (1 req/s).
+    fn recorded() -> Arrival {
+        let mut rs = Vec::new();
+        let mut t = 0i64;
+        while t < 30_000 {
+            rs.push(Record { ts_ns: t * 1_000_000, client: 0, endpoint: 0 });
+            t += 333;
+        }
+        while t < 60_000 {
+            rs.push(Record { ts_ns: t * 1_000_000, client: 0, endpoint: 0 });
+            t += 1000;
+        }
+        arrival(&mut rs)
+    }
+
+    fn count(a: &Arrival, spec: ScheduleSpec, seed: u64) -> Vec<f64> {
+        Schedule::new(a, spec, ChaCha8Rng::seed_from_u64(seed)).collect()
+    }
+
+    #[test]
+    fn scale_multiplies_the_count_and_keeps_the_shape() {
+        let a = recorded();
+        let n = a.requests as f64;
+        let d = a.duration_s();
+        for mode in [ArrivalMode::Recorded, ArrivalMode::Poisson, ArrivalMode::Constant] {
+            let one = count(&a, ScheduleSpec { mode, scale: 1.0, duration_s: Some(d * 10.0), ramp_up_s: 0.0 }, 1);
+            let two = count(&a, ScheduleSpec { mode, scale: 2.0, duration_s: Some(d * 10.0), ramp_up_s: 0.0 }, 1);
+            let r1 = one.len() as f64 / (n * 10.0);
+            let r2 = two.len() as f64 / (n * 20.0);
+            assert!((r1 - 1.0).abs() < 0.05, "{mode:?} 1x: {r1}");
+            assert!((r2 - 1.0).abs() < 0.05, "{mode:?} 2x: {r2}");
+            assert!(one.windows(2).all(|w| w[0] <= w[1]), "increasing");
+        }
+        // Recorded shape: the busy first half has ~3× the quiet half.
+        let s = count(&a, ScheduleSpec { duration_s: Some(d), ..Default::default() }, 2);
+        let busy = s.iter().filter(|t| **t < 30.0).count() as f64;
+        let quiet = s.iter().filter(|t| **t >= 30.0).count() as f64;
+        assert!(busy / quiet > 2.3 && busy / quiet < 3.8, "{busy} vs {quiet}");
+    }
+
+    #[test]
+    fn deterministic_for_a_seed() {
+        let a = recorded();
+        let spec = ScheduleSpec { duration_s: Some(20.0), ..Default::default() };
+        assert_eq!(count(&a, spec.clone(), 9), count(&a, spec.clone(), 9));
+        assert_ne!(count(&a, spec.clone(), 9), count(&a, spec, 10));
+    }
+
+    #[test]
+    fn ramp_up_starts_slow() {
+        let a = recorded();
+        let spec = ScheduleSpec {
+            mode: ArrivalMode::Constant,
+            scale: 10.0,
+            duration_s: Some(20.0),
+            ramp_up_s: 10.0,
+        };
+        let s = count(&a, spec, 1);
+        let first = s.iter().filter(|t| **t < 5.0).count() as f64;
+        let second = s.iter().filter(|t| **t >= 5.0 && **t < 10.0).count() as f64;
+        // Linear ramp: the second 5 s carry 3× the first.
+        assert!((second / first - 3.0).abs() < 0.3, "{first} {second}");
+    }
+}
