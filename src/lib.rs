@@ -15,9 +15,9 @@
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages.
 
-pub mod ingest;
-pub mod model;
-pub mod generate;
-pub mod schedule;
 pub mod cli;
 pub mod fsutil;
+pub mod generate;
+pub mod ingest;
+pub mod model;
+pub mod schedule;

@@ -1,1 +1,25 @@
-fn main() {}
+//! The `replay` binary: parse, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match replay::cli::Cli::try_parse_from(replay::cli::with_default_command(
+        std::env::args_os(),
+    )) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match replay::cli::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(replay::cli::exit_code_for(&e))
+        }
+    }
+}

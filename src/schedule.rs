@@ -188,11 +188,19 @@ mod tests {
         let mut rs = Vec::new();
         let mut t = 0i64;
         while t < 30_000 {
-            rs.push(Record { ts_ns: t * 1_000_000, client: 0, endpoint: 0 });
+            rs.push(Record {
+                ts_ns: t * 1_000_000,
+                client: 0,
+                endpoint: 0,
+            });
             t += 333;
         }
         while t < 60_000 {
-            rs.push(Record { ts_ns: t * 1_000_000, client: 0, endpoint: 0 });
+            rs.push(Record {
+                ts_ns: t * 1_000_000,
+                client: 0,
+                endpoint: 0,
+            });
             t += 1000;
         }
         arrival(&mut rs)
@@ -207,9 +215,31 @@ mod tests {
         let a = recorded();
         let n = a.requests as f64;
         let d = a.duration_s();
-        for mode in [ArrivalMode::Recorded, ArrivalMode::Poisson, ArrivalMode::Constant] {
-            let one = count(&a, ScheduleSpec { mode, scale: 1.0, duration_s: Some(d * 10.0), ramp_up_s: 0.0 }, 1);
-            let two = count(&a, ScheduleSpec { mode, scale: 2.0, duration_s: Some(d * 10.0), ramp_up_s: 0.0 }, 1);
+        for mode in [
+            ArrivalMode::Recorded,
+            ArrivalMode::Poisson,
+            ArrivalMode::Constant,
+        ] {
+            let one = count(
+                &a,
+                ScheduleSpec {
+                    mode,
+                    scale: 1.0,
+                    duration_s: Some(d * 10.0),
+                    ramp_up_s: 0.0,
+                },
+                1,
+            );
+            let two = count(
+                &a,
+                ScheduleSpec {
+                    mode,
+                    scale: 2.0,
+                    duration_s: Some(d * 10.0),
+                    ramp_up_s: 0.0,
+                },
+                1,
+            );
             let r1 = one.len() as f64 / (n * 10.0);
             let r2 = two.len() as f64 / (n * 20.0);
             assert!((r1 - 1.0).abs() < 0.05, "{mode:?} 1x: {r1}");
@@ -217,16 +247,29 @@ mod tests {
             assert!(one.windows(2).all(|w| w[0] <= w[1]), "increasing");
         }
         // Recorded shape: the busy first half has ~3× the quiet half.
-        let s = count(&a, ScheduleSpec { duration_s: Some(d), ..Default::default() }, 2);
+        let s = count(
+            &a,
+            ScheduleSpec {
+                duration_s: Some(d),
+                ..Default::default()
+            },
+            2,
+        );
         let busy = s.iter().filter(|t| **t < 30.0).count() as f64;
         let quiet = s.iter().filter(|t| **t >= 30.0).count() as f64;
-        assert!(busy / quiet > 2.3 && busy / quiet < 3.8, "{busy} vs {quiet}");
+        assert!(
+            busy / quiet > 2.3 && busy / quiet < 3.8,
+            "{busy} vs {quiet}"
+        );
     }
 
     #[test]
     fn deterministic_for_a_seed() {
         let a = recorded();
-        let spec = ScheduleSpec { duration_s: Some(20.0), ..Default::default() };
+        let spec = ScheduleSpec {
+            duration_s: Some(20.0),
+            ..Default::default()
+        };
         assert_eq!(count(&a, spec.clone(), 9), count(&a, spec.clone(), 9));
         assert_ne!(count(&a, spec.clone(), 9), count(&a, spec, 10));
     }

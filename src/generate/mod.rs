@@ -35,9 +35,17 @@ pub fn generate<R: Rng + ?Sized>(model: &TrafficModel, rng: &mut R) -> Request {
 
 /// Draws a request; with a target, its origin (and base path) replace the
 /// recorded one.
-pub fn generate_to<R: Rng + ?Sized>(model: &TrafficModel, target: Option<&Target>, rng: &mut R) -> Request {
+pub fn generate_to<R: Rng + ?Sized>(
+    model: &TrafficModel,
+    target: Option<&Target>,
+    rng: &mut R,
+) -> Request {
     let total = model.requests();
-    let idx = if total == 0 { 0 } else { model.endpoint_at(rng.random_range(0..total)) };
+    let idx = if total == 0 {
+        0
+    } else {
+        model.endpoint_at(rng.random_range(0..total))
+    };
     generate_endpoint(model, idx, target, rng)
 }
 
@@ -280,9 +288,15 @@ mod tests {
                 scheme: "http".into(),
                 authority: "shop.example:8080".into(),
                 target,
-                headers: vec![("Cookie".into(), "sid=abc".into()), ("Accept".into(), "*/*".into())],
+                headers: vec![
+                    ("Cookie".into(), "sid=abc".into()),
+                    ("Accept".into(), "*/*".into()),
+                ],
                 body,
-                response: Some(Response { status: 200, ..Default::default() }),
+                response: Some(Response {
+                    status: 200,
+                    ..Default::default()
+                }),
                 ..Default::default()
             });
         }
@@ -305,7 +319,10 @@ mod tests {
                 assert!(v["title"].as_str().unwrap().starts_with('t'));
                 assert!(v["n"].is_number());
                 assert_eq!(v["ok"], Value::Bool(true));
-                assert!(r.headers.iter().any(|h| h.0 == "Content-Type" && h.1 == "application/json"));
+                assert!(r
+                    .headers
+                    .iter()
+                    .any(|h| h.0 == "Content-Type" && h.1 == "application/json"));
             } else {
                 assert!(r.body.is_none());
             }
@@ -318,7 +335,11 @@ mod tests {
         let t: Target = "https://staging.example/base/".parse().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let r = generate_to(&m, Some(&t), &mut rng);
-        assert!(r.url.starts_with("https://staging.example/base/"), "{}", r.url);
+        assert!(
+            r.url.starts_with("https://staging.example/base/"),
+            "{}",
+            r.url
+        );
         assert!(!r.url.contains("base//"), "{}", r.url);
         let mut s = String::new();
         encode_into(&mut s, "a b&{{secret:tok}}/é", QUERY_SAFE);

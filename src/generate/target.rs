@@ -22,16 +22,22 @@ impl FromStr for Target {
             .ok_or_else(|| format!("'{s}' is not a URL; write it like http://127.0.0.1:8080"))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
-            return Err(format!("'{s}': only http:// and https:// targets are supported"));
+            return Err(format!(
+                "'{s}': only http:// and https:// targets are supported"
+            ));
         }
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = &rest[..end];
         if authority.is_empty() || authority.contains('@') || authority.contains(' ') {
-            return Err(format!("'{s}' has no valid host; write it like http://127.0.0.1:8080"));
+            return Err(format!(
+                "'{s}' has no valid host; write it like http://127.0.0.1:8080"
+            ));
         }
         let path = &rest[end..];
         if path.contains(['?', '#']) {
-            return Err(format!("'{s}': a target may carry a base path but no query or fragment"));
+            return Err(format!(
+                "'{s}': a target may carry a base path but no query or fragment"
+            ));
         }
         Ok(Target {
             scheme,

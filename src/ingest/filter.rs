@@ -32,11 +32,23 @@ impl Filter {
     /// Compiles the globs; a bad glob is an error naming the flag.
     pub fn new(spec: &FilterSpec) -> Result<Filter, String> {
         Ok(Filter {
-            include_hosts: spec.include_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
-            exclude_hosts: spec.exclude_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            include_hosts: spec
+                .include_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            exclude_hosts: spec
+                .exclude_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
             include_paths: globs(&spec.include_paths, "--include-path")?,
             exclude_paths: globs(&spec.exclude_paths, "--exclude-path")?,
-            methods: spec.methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+            methods: spec
+                .methods
+                .iter()
+                .map(|m| m.to_ascii_uppercase())
+                .collect(),
             api_only: spec.api_only,
         })
     }
@@ -44,7 +56,9 @@ impl Filter {
     /// `None` when the exchange is kept, else the skip reason.
     pub fn rejects(&self, x: &Exchange) -> Option<&'static str> {
         let host = x.host().to_ascii_lowercase();
-        if !self.include_hosts.is_empty() && !self.include_hosts.iter().any(|h| host_matches(&host, h)) {
+        if !self.include_hosts.is_empty()
+            && !self.include_hosts.iter().any(|h| host_matches(&host, h))
+        {
             return Some("filtered: host (--include-host)");
         }
         if self.exclude_hosts.iter().any(|h| host_matches(&host, h)) {
@@ -61,7 +75,7 @@ impl Filter {
                 return Some("filtered: path (--exclude-path)");
             }
         }
-        if !self.methods.is_empty() && !self.methods.iter().any(|m| *m == x.method) {
+        if !self.methods.is_empty() && !self.methods.contains(&x.method) {
             return Some("filtered: method (--method)");
         }
         if self.api_only && is_static_asset(x) {
@@ -93,12 +107,20 @@ fn globs(patterns: &[String], flag: &str) -> Result<Option<GlobSet>, String> {
 }
 
 const STATIC_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff", "woff", "woff2",
-    "ttf", "otf", "eot", "css", "js", "mjs", "map", "mp4", "webm", "mp3", "ogg", "wav", "flac",
+    "png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff", "woff",
+    "woff2", "ttf", "otf", "eot", "css", "js", "mjs", "map", "mp4", "webm", "mp3", "ogg", "wav",
+    "flac",
 ];
 
 const STATIC_RESOURCE_TYPES: &[&str] = &[
-    "image", "font", "stylesheet", "script", "media", "manifest", "texttrack", "imageset",
+    "image",
+    "font",
+    "stylesheet",
+    "script",
+    "media",
+    "manifest",
+    "texttrack",
+    "imageset",
 ];
 
 /// Images, fonts, stylesheets and scripts, by `_resourceType`, response
@@ -163,12 +185,23 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(f.rejects(&x("GET", "api.example.com", "/users/1", "application/json")), None);
-        assert!(f.rejects(&x("GET", "cdn.other.net", "/users/1", "")).is_some());
-        assert!(f.rejects(&x("GET", "example.com", "/admin/x/y", "")).is_some());
+        assert_eq!(
+            f.rejects(&x("GET", "api.example.com", "/users/1", "application/json")),
+            None
+        );
+        assert!(f
+            .rejects(&x("GET", "cdn.other.net", "/users/1", ""))
+            .is_some());
+        assert!(f
+            .rejects(&x("GET", "example.com", "/admin/x/y", ""))
+            .is_some());
         assert!(f.rejects(&x("DELETE", "example.com", "/u", "")).is_some());
-        assert!(f.rejects(&x("GET", "example.com", "/a/logo.PNG", "")).is_some());
-        assert!(f.rejects(&x("GET", "example.com", "/app", "text/css")).is_some());
+        assert!(f
+            .rejects(&x("GET", "example.com", "/a/logo.PNG", ""))
+            .is_some());
+        assert!(f
+            .rejects(&x("GET", "example.com", "/app", "text/css"))
+            .is_some());
         assert!(f.rejects(&x("GET", "notexample.com", "/", "")).is_some());
     }
 

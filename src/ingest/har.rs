@@ -126,7 +126,9 @@ fn skip_prefix<R: Read>(path: &Path, reader: &mut R) -> Result<Vec<u8>, IngestEr
             // never read because the document ends before it.
             let ident_end = rest[i..]
                 .iter()
-                .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || *c == b'$' || *c == b'.'))
+                .position(|c| {
+                    !(c.is_ascii_alphanumeric() || *c == b'_' || *c == b'$' || *c == b'.')
+                })
                 .map(|p| p + i);
             match ident_end {
                 Some(p) if rest[p..].iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'(') => {
@@ -291,7 +293,11 @@ impl<'de> Deserialize<'de> for KeyBuf {
 
 #[derive(Deserialize)]
 struct RawEntry {
-    #[serde(rename = "startedDateTime", default, deserialize_with = "lenient_string")]
+    #[serde(
+        rename = "startedDateTime",
+        default,
+        deserialize_with = "lenient_string"
+    )]
     started: Option<String>,
     #[serde(default, deserialize_with = "lenient_f64")]
     time: Option<f64>,
@@ -440,6 +446,16 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
         }
+        // Some exporters put JSON values where HAR says string (e.g.
+        // chrome-har's postData.params values): keep them as JSON text.
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            Ok(Some(v.to_string()))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Ok(Some(v.to_string()))
+        }
     }
     d.deserialize_any(V)
 }
@@ -533,7 +549,9 @@ impl Ctx<'_> {
         };
         self.last_ts = started_ns;
 
-        let body = request.post_data.and_then(|p| post_body(p, request.body_size));
+        let body = request
+            .post_data
+            .and_then(|p| post_body(p, request.body_size));
         let timings = entry.timings.unwrap_or_default();
         let wait_ms = timings.wait.filter(|v| *v >= 0.0);
         let total_ms = entry.time.filter(|v| *v >= 0.0).or_else(|| {
@@ -545,7 +563,12 @@ impl Ctx<'_> {
                 timings.wait,
                 timings.receive,
             ];
-            let known: Vec<f64> = parts.iter().flatten().copied().filter(|v| *v >= 0.0).collect();
+            let known: Vec<f64> = parts
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| *v >= 0.0)
+                .collect();
             (!known.is_empty()).then(|| known.iter().sum())
         });
         let content = response.content;
@@ -563,7 +586,9 @@ impl Ctx<'_> {
         let kept_body = content.and_then(|c| {
             let text = c.text?.text?;
             if c.encoding.as_deref() == Some("base64") {
-                base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .ok()
             } else {
                 Some(text.into_bytes())
             }
@@ -632,9 +657,11 @@ fn post_body(p: RawPostData, body_size: Option<f64>) -> Option<Body> {
         BodyKind::Json
     } else if lower.contains("x-www-form-urlencoded") || (!params.is_empty() && text.is_none()) {
         BodyKind::Form
-    } else if lower.starts_with("text/") || lower.contains("xml") || lower.is_empty() {
-        BodyKind::Text
-    } else if lower.starts_with("multipart/") {
+    } else if lower.starts_with("text/")
+        || lower.contains("xml")
+        || lower.is_empty()
+        || lower.starts_with("multipart/")
+    {
         BodyKind::Text
     } else {
         BodyKind::Binary
@@ -650,7 +677,11 @@ fn post_body(p: RawPostData, body_size: Option<f64>) -> Option<Body> {
 
 /// `text/html; charset=utf-8` → `text/html`.
 fn base_mime(m: &str) -> String {
-    m.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    m.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Splits an absolute URL into scheme, authority and origin-form target,
@@ -670,7 +701,10 @@ pub fn split_url(url: &str) -> Result<(&str, &str, &str), &'static str> {
         "http" | "https" | "ws" | "wss" => {}
         "data" => return Err(reason::DATA_URL),
         "blob" => return Err(reason::BLOB_URL),
-        "chrome-extension" | "moz-extension" | "safari-extension" | "safari-web-extension"
+        "chrome-extension"
+        | "moz-extension"
+        | "safari-extension"
+        | "safari-web-extension"
         | "ms-browser-extension" => return Err(reason::EXTENSION_URL),
         _ => return Err(reason::OTHER_SCHEME),
     }
@@ -752,11 +786,23 @@ mod tests {
             split_url("https://a.example:8443/x/y?q=1#frag"),
             Ok(("https", "a.example:8443", "/x/y?q=1"))
         );
-        assert_eq!(split_url("http://a.example"), Ok(("http", "a.example", "/")));
-        assert_eq!(split_url("http://a.example?x=1"), Ok(("http", "a.example", "?x=1")));
-        assert_eq!(split_url("data:image/png;base64,AAAA"), Err(reason::DATA_URL));
+        assert_eq!(
+            split_url("http://a.example"),
+            Ok(("http", "a.example", "/"))
+        );
+        assert_eq!(
+            split_url("http://a.example?x=1"),
+            Ok(("http", "a.example", "?x=1"))
+        );
+        assert_eq!(
+            split_url("data:image/png;base64,AAAA"),
+            Err(reason::DATA_URL)
+        );
         assert_eq!(split_url("blob:https://x/1"), Err(reason::BLOB_URL));
-        assert_eq!(split_url("chrome-extension://abc/x.js"), Err(reason::EXTENSION_URL));
+        assert_eq!(
+            split_url("chrome-extension://abc/x.js"),
+            Err(reason::EXTENSION_URL)
+        );
         assert_eq!(split_url("about:blank"), Err(reason::OTHER_SCHEME));
         assert_eq!(split_url("not a url"), Err(reason::BAD_URL));
     }
@@ -793,7 +839,10 @@ mod tests {
         assert_eq!(r.body.as_deref(), Some(&b"{}"[..]));
         let f = &xs[1];
         assert_eq!(f.response.as_ref().unwrap().status, 201);
-        assert_eq!(f.started_ns, a.started_ns, "missing time takes the previous one");
+        assert_eq!(
+            f.started_ns, a.started_ns,
+            "missing time takes the previous one"
+        );
         let body = f.body.as_ref().unwrap();
         assert_eq!(body.kind, BodyKind::Form);
         assert_eq!(body.params, vec![("a".to_string(), "1".to_string())]);
@@ -815,7 +864,9 @@ mod tests {
         assert!(err.contains("entry 0"), "{err}");
         assert!(err.contains("unexpected HAR content"), "{err}");
 
-        let err = read(r#"{"startedDateTime":"x","request":{}}"#).unwrap_err().to_string();
+        let err = read(r#"{"startedDateTime":"x","request":{}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no \"log\""), "{err}");
     }
 

@@ -170,7 +170,9 @@ pub fn sessions(records: &[Record]) -> Sessions {
         let ep = r.endpoint;
         match last.get_mut(&r.client) {
             Some((ts, prev_ep, len)) if r.ts_ns - *ts <= split_ns => {
-                *s.transitions.entry((*prev_ep as usize, ep as usize)).or_insert(0) += 1;
+                *s.transitions
+                    .entry((*prev_ep as usize, ep as usize))
+                    .or_insert(0) += 1;
                 s.think_time_s.record((r.ts_ns - *ts) as f64 / 1e9);
                 *ts = r.ts_ns;
                 *prev_ep = ep;

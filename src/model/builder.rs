@@ -172,7 +172,9 @@ impl ModelBuilder {
         let path = x.path();
         let leaf = self
             .trie
-            .insert(&x.scheme, &x.authority, path, &mut |a, b| merges.push((a, b)));
+            .insert(&x.scheme, &x.authority, path, &mut |a, b| {
+                merges.push((a, b))
+            });
         self.apply_merges(merges);
         let accs = &mut self.accs;
         let redirect = &mut self.redirect;
@@ -271,7 +273,10 @@ impl ModelBuilder {
             .into_iter()
             .map(|d| {
                 let acc = std::mem::take(&mut self.accs[d.acc as usize]);
-                (d.acc, finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total))
+                (
+                    d.acc,
+                    finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total),
+                )
             })
             .collect();
         endpoints.sort_by(|a, b| {
@@ -363,7 +368,11 @@ impl EndpointAcc {
             b.json_skeleton = ob.json_skeleton;
         }
         for (k, (t, v)) in ob.json_fields {
-            b.json_fields.entry(k).or_insert((t, PoolAcc::new())).1.merge(&v);
+            b.json_fields
+                .entry(k)
+                .or_insert((t, PoolAcc::new()))
+                .1
+                .merge(&v);
         }
         b.form_count += ob.form_count;
         for (k, v) in ob.form {
@@ -402,7 +411,12 @@ fn scrubbed<'v>(
     }
 }
 
-fn observe_query(acc: &mut EndpointAcc, query: Option<&str>, scrub: bool, found: &mut Vec<(&'static str, String)>) {
+fn observe_query(
+    acc: &mut EndpointAcc,
+    query: Option<&str>,
+    scrub: bool,
+    found: &mut Vec<(&'static str, String)>,
+) {
     let Some(q) = query else { return };
     let mut seen_here: Vec<String> = Vec::new();
     for (name, value) in form_pairs(q) {
@@ -412,7 +426,14 @@ fn observe_query(acc: &mut EndpointAcc, query: Option<&str>, scrub: bool, found:
         if !acc.query.contains_key(&name) && acc.query.len() >= MAX_QUERY_NAMES {
             continue;
         }
-        let v = scrubbed("query", &name, &value, scrub::is_secret_field(&name), scrub, found);
+        let v = scrubbed(
+            "query",
+            &name,
+            &value,
+            scrub::is_secret_field(&name),
+            scrub,
+            found,
+        );
         acc.query.entry(name.clone()).or_default().observe(&v);
         seen_here.push(name);
     }
@@ -432,7 +453,14 @@ fn observe_headers(
         if !acc.headers.contains_key(&lower) && acc.headers.len() >= MAX_HEADER_NAMES {
             continue;
         }
-        let v = scrubbed("header", name, value, scrub::is_secret_header(name), scrub, found);
+        let v = scrubbed(
+            "header",
+            name,
+            value,
+            scrub::is_secret_header(name),
+            scrub,
+            found,
+        );
         let e = acc
             .headers
             .entry(lower)
@@ -451,7 +479,12 @@ fn body_kind_code(k: BodyKind) -> u8 {
     }
 }
 
-fn observe_body(b: &mut BodyAcc, body: &crate::ingest::Body, scrub: bool, found: &mut Vec<(&'static str, String)>) {
+fn observe_body(
+    b: &mut BodyAcc,
+    body: &crate::ingest::Body,
+    scrub: bool,
+    found: &mut Vec<(&'static str, String)>,
+) {
     b.count += 1;
     b.size.record(body.size as f64);
     if !body.mime.is_empty() {
@@ -471,10 +504,16 @@ fn observe_body(b: &mut BodyAcc, body: &crate::ingest::Body, scrub: bool, found:
                     let mut paths = Vec::new();
                     collect_json(&mut v, "$", None, &mut paths, scrub, found);
                     for (path, t, val) in paths {
-                        if !b.json_fields.contains_key(&path) && b.json_fields.len() >= MAX_JSON_PATHS {
+                        if !b.json_fields.contains_key(&path)
+                            && b.json_fields.len() >= MAX_JSON_PATHS
+                        {
                             continue;
                         }
-                        b.json_fields.entry(path).or_insert((t, PoolAcc::new())).1.observe(&val);
+                        b.json_fields
+                            .entry(path)
+                            .or_insert((t, PoolAcc::new()))
+                            .1
+                            .observe(&val);
                     }
                     if b.json_skeleton.is_none() {
                         b.json_skeleton = Some(v);
@@ -494,7 +533,14 @@ fn observe_body(b: &mut BodyAcc, body: &crate::ingest::Body, scrub: bool, found:
                 if !b.form.contains_key(&name) && b.form.len() >= MAX_QUERY_NAMES {
                     continue;
                 }
-                let v = scrubbed("form", &name, &value, scrub::is_secret_field(&name), scrub, found);
+                let v = scrubbed(
+                    "form",
+                    &name,
+                    &value,
+                    scrub::is_secret_field(&name),
+                    scrub,
+                    found,
+                );
                 b.form.entry(name.clone()).or_default().observe(&v);
             }
         }
@@ -502,7 +548,9 @@ fn observe_body(b: &mut BodyAcc, body: &crate::ingest::Body, scrub: bool, found:
     }
     if kind == BodyKind::Text {
         match body.text.as_deref() {
-            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && text_has_secret(t)) => b.text.observe(t),
+            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && text_has_secret(t)) => {
+                b.text.observe(t)
+            }
             Some(t) if scrub && text_has_secret(t) => {
                 found.push(("body", "text body".to_string()));
                 kind = BodyKind::Binary;
@@ -515,9 +563,17 @@ fn observe_body(b: &mut BodyAcc, body: &crate::ingest::Body, scrub: bool, found:
 
 fn text_has_secret(t: &str) -> bool {
     let lower = t.to_ascii_lowercase();
-    ["password", "passwd", "secret", "token", "api_key", "apikey", "authorization"]
-        .iter()
-        .any(|w| lower.contains(w))
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "authorization",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
         || t.split(|c: char| c.is_whitespace() || c == '"' || c == '=' || c == '&')
             .any(scrub::value_looks_secret)
 }
@@ -601,15 +657,13 @@ pub fn percent_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -639,7 +693,12 @@ fn finish_param(name: String, pool: &PoolAcc, k: usize, count: u64) -> Param {
 }
 
 fn top_value(p: &PoolAcc) -> String {
-    p.finish(1).values.into_iter().next().map(|v| v.0).unwrap_or_default()
+    p.finish(1)
+        .values
+        .into_iter()
+        .next()
+        .map(|v| v.0)
+        .unwrap_or_default()
 }
 
 fn finish_endpoint(
@@ -685,7 +744,11 @@ fn finish_endpoint(
         template: super::template::render(segments),
         segments: segs,
         count,
-        weight: if total == 0 { 0.0 } else { count as f64 / total as f64 },
+        weight: if total == 0 {
+            0.0
+        } else {
+            count as f64 / total as f64
+        },
         path_params,
         query,
         headers,
@@ -716,7 +779,11 @@ fn finish_body(b: BodyAcc, count: u64) -> Option<BodyModel> {
     Some(match kind {
         1 if b.json_skeleton.is_some() => BodyModel::Json {
             presence,
-            mime: if mime.is_empty() { "application/json".into() } else { mime },
+            mime: if mime.is_empty() {
+                "application/json".into()
+            } else {
+                mime
+            },
             skeleton: b.json_skeleton.unwrap_or(Value::Null),
             fields: b
                 .json_fields
@@ -745,11 +812,7 @@ fn finish_body(b: BodyAcc, count: u64) -> Option<BodyModel> {
         0 if b.text.total() > 0 => BodyModel::Text {
             presence,
             mime,
-            pool: Pool::new(
-                b.text.finish(8).values,
-                0,
-                super::pool::TailType::None,
-            ),
+            pool: Pool::new(b.text.finish(8).values, 0, super::pool::TailType::None),
         },
         _ => BodyModel::Opaque {
             presence,
@@ -792,13 +855,19 @@ mod tests {
     fn builds_endpoints_weights_and_scrubs() {
         let mut b = ModelBuilder::new(BuildOptions::default());
         for i in 0..30 {
-            b.observe(&ex(i * 10, "GET", &format!("/posts/{}?page={}&access_token=abc{i}", i * 7, i % 3)));
+            b.observe(&ex(
+                i * 10,
+                "GET",
+                &format!("/posts/{}?page={}&access_token=abc{i}", i * 7, i % 3),
+            ));
         }
         for i in 0..10 {
             let mut x = ex(i * 10 + 5, "POST", "/posts");
             x.body = Some(Body {
                 mime: "application/json".into(),
-                text: Some(format!(r#"{{"title":"t{i}","tags":["a","b"],"password":"hunter2"}}"#)),
+                text: Some(format!(
+                    r#"{{"title":"t{i}","tags":["a","b"],"password":"hunter2"}}"#
+                )),
                 size: 40,
                 kind: BodyKind::Json,
                 ..Default::default()
@@ -816,12 +885,21 @@ mod tests {
         assert_eq!(page.presence, 1.0);
         assert_eq!(page.pool.values.len(), 3);
         let tok = get.query.iter().find(|q| q.name == "access_token").unwrap();
-        assert_eq!(tok.pool.values, vec![("{{secret:access_token}}".to_string(), 30)]);
-        let auth = get.headers.iter().find(|h| h.name == "Authorization").unwrap();
+        assert_eq!(
+            tok.pool.values,
+            vec![("{{secret:access_token}}".to_string(), 30)]
+        );
+        let auth = get
+            .headers
+            .iter()
+            .find(|h| h.name == "Authorization")
+            .unwrap();
         assert_eq!(auth.pool.values[0].0, "{{secret:authorization}}");
         let post = &m.endpoints[1];
         match post.body.as_ref().unwrap() {
-            BodyModel::Json { skeleton, fields, .. } => {
+            BodyModel::Json {
+                skeleton, fields, ..
+            } => {
                 assert_eq!(skeleton["password"], "{{secret:password}}");
                 assert!(fields.iter().any(|f| f.path == "$.tags[]"));
             }
@@ -848,10 +926,13 @@ mod tests {
     #[test]
     fn percent_decoding() {
         assert_eq!(percent_decode("a%20b+c%zz%4"), "a b c%zz%4");
-        assert_eq!(form_pairs("a=1&b&c=%3D"), vec![
-            ("a".to_string(), "1".to_string()),
-            ("b".to_string(), String::new()),
-            ("c".to_string(), "=".to_string()),
-        ]);
+        assert_eq!(
+            form_pairs("a=1&b&c=%3D"),
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("b".to_string(), String::new()),
+                ("c".to_string(), "=".to_string()),
+            ]
+        );
     }
 }

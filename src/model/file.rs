@@ -184,10 +184,20 @@ struct PoolV1 {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum TailV1 {
     None,
-    IntRange { min: i64, max: i64 },
+    IntRange {
+        min: i64,
+        max: i64,
+    },
     Uuid,
-    Hex { len: usize, upper: bool },
-    Text { min_len: usize, max_len: usize, alphabet: String },
+    Hex {
+        len: usize,
+        upper: bool,
+    },
+    Text {
+        min_len: usize,
+        max_len: usize,
+        alphabet: String,
+    },
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -281,9 +291,15 @@ fn pool_v1(p: &Pool) -> PoolV1 {
         tail_count: p.tail_count,
         tail: match &p.tail {
             TailType::None => TailV1::None,
-            TailType::IntRange { min, max } => TailV1::IntRange { min: *min, max: *max },
+            TailType::IntRange { min, max } => TailV1::IntRange {
+                min: *min,
+                max: *max,
+            },
             TailType::Uuid => TailV1::Uuid,
-            TailType::Hex { len, upper } => TailV1::Hex { len: *len, upper: *upper },
+            TailType::Hex { len, upper } => TailV1::Hex {
+                len: *len,
+                upper: *upper,
+            },
             TailType::Text {
                 min_len,
                 max_len,
@@ -307,7 +323,8 @@ fn param_v1(p: &Param) -> ParamV1 {
 
 fn to_v1(m: &TrafficModel) -> ModelV1 {
     let a = &m.arrival;
-    let start = chrono::DateTime::from_timestamp_nanos(a.start_ns).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let start = chrono::DateTime::from_timestamp_nanos(a.start_ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     ModelV1 {
         format: FORMAT.to_string(),
         version: VERSION as u64,
@@ -348,14 +365,24 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             clients: m.sessions.clients,
             sessions: m.sessions.sessions,
             idle_split_s: m.sessions.idle_split_s,
-            starts: m.sessions.starts.iter().map(|(k, v)| [*k as u64, *v]).collect(),
+            starts: m
+                .sessions
+                .starts
+                .iter()
+                .map(|(k, v)| [*k as u64, *v])
+                .collect(),
             transitions: m
                 .sessions
                 .transitions
                 .iter()
                 .map(|((f, t), c)| [*f as u64, *t as u64, *c])
                 .collect(),
-            ends: m.sessions.ends.iter().map(|(k, v)| [*k as u64, *v]).collect(),
+            ends: m
+                .sessions
+                .ends
+                .iter()
+                .map(|(k, v)| [*k as u64, *v])
+                .collect(),
             think_time_s: hist_v1(&m.sessions.think_time_s),
             length: hist_v1(&m.sessions.length),
         },
@@ -417,24 +444,41 @@ fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
                     })
                     .collect(),
             },
-            BodyModel::Form { presence, mime, fields } => BodyV1::Form {
+            BodyModel::Form {
+                presence,
+                mime,
+                fields,
+            } => BodyV1::Form {
                 presence: *presence,
                 mime: mime.clone(),
                 fields: fields.iter().map(param_v1).collect(),
             },
-            BodyModel::Text { presence, mime, pool } => BodyV1::Text {
+            BodyModel::Text {
+                presence,
+                mime,
+                pool,
+            } => BodyV1::Text {
                 presence: *presence,
                 mime: mime.clone(),
                 pool: pool_v1(pool),
             },
-            BodyModel::Opaque { presence, mime, size } => BodyV1::Opaque {
+            BodyModel::Opaque {
+                presence,
+                mime,
+                size,
+            } => BodyV1::Opaque {
                 presence: *presence,
                 mime: mime.clone(),
                 size_bytes: hist_v1(size),
             },
         }),
         response: ResponseV1 {
-            status: e.response.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            status: e
+                .response
+                .status
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             mime: e.response.mime.clone(),
             size_bytes: hist_v1(&e.response.size),
             latency_ms: hist_v1(&e.response.latency_ms),
@@ -518,7 +562,11 @@ fn hist_from(h: HistV1, what: &str) -> Result<LogHist, String> {
     if h.bins_per_decade != BINS_PER_DECADE {
         return Err(format!("{what}: bins_per_decade must be {BINS_PER_DECADE}"));
     }
-    let binned: u64 = h.bins.iter().map(|b| b.1).fold(h.zeros, u64::saturating_add);
+    let binned: u64 = h
+        .bins
+        .iter()
+        .map(|b| b.1)
+        .fold(h.zeros, u64::saturating_add);
     if binned != h.count {
         return Err(format!(
             "{what}: bin counts add up to {binned}, but count says {}",
@@ -560,7 +608,9 @@ fn pool_from(p: PoolV1, what: &str) -> Result<Pool, String> {
             alphabet,
         } => {
             if min_len > max_len || max_len > 4096 {
-                return Err(format!("{what}: text length range {min_len}..{max_len} is invalid"));
+                return Err(format!(
+                    "{what}: text length range {min_len}..{max_len} is invalid"
+                ));
             }
             let alphabet = Alphabet::from_name(&alphabet)
                 .ok_or_else(|| format!("{what}: unknown alphabet {alphabet:?}"))?;
@@ -637,7 +687,9 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         if (i as usize) < n {
             Ok(i as usize)
         } else {
-            Err(format!("sessions.{what}: endpoint {i} does not exist ({n} endpoints)"))
+            Err(format!(
+                "sessions.{what}: endpoint {i} does not exist ({n} endpoints)"
+            ))
         }
     };
     let mut starts = BTreeMap::new();
@@ -662,7 +714,11 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         think_time_s: hist_from(s.think_time_s, "sessions.think_time_s")?,
         length: hist_from(s.length, "sessions.length")?,
     };
-    let total: u64 = v.endpoints.iter().map(|e| e.count).fold(0, u64::saturating_add);
+    let total: u64 = v
+        .endpoints
+        .iter()
+        .map(|e| e.count)
+        .fold(0, u64::saturating_add);
     let mut endpoints = Vec::with_capacity(n);
     for (i, e) in v.endpoints.into_iter().enumerate() {
         endpoints.push(endpoint_from(e, i, total)?);
@@ -677,7 +733,9 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
             count: s.count,
         })
         .collect();
-    Ok(TrafficModel::new(source, endpoints, arrival, sessions, secrets))
+    Ok(TrafficModel::new(
+        source, endpoints, arrival, sessions, secrets,
+    ))
 }
 
 fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String> {
@@ -685,15 +743,31 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
     if !e.template.starts_with('/') {
         return Err(format!("{what}: template must start with '/'"));
     }
-    if e.method.is_empty() || !e.method.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(format!("{what}: method {:?} is not a valid HTTP method", e.method));
+    if e.method.is_empty()
+        || !e
+            .method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "{what}: method {:?} is not a valid HTTP method",
+            e.method
+        ));
     }
     let raw: Vec<&str> = super::template::split_path(&e.template).collect();
-    let mut segments: Vec<Segment> = raw.iter().map(|s| Segment::Literal(s.to_string())).collect();
+    let mut segments: Vec<Segment> = raw
+        .iter()
+        .map(|s| Segment::Literal(s.to_string()))
+        .collect();
     let mut path_params = Vec::new();
     for p in e.path {
         if p.segment >= segments.len() {
-            return Err(format!("{what}: path slot {:?} points at segment {} of {}", p.name, p.segment, segments.len()));
+            return Err(format!(
+                "{what}: path slot {:?} points at segment {} of {}",
+                p.name,
+                p.segment,
+                segments.len()
+            ));
         }
         segments[p.segment] = Segment::Slot(path_params.len());
         let w = format!("{what} path slot {:?}", p.name);
@@ -738,7 +812,11 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
                 })
                 .collect::<Result<_, String>>()?,
         }),
-        Some(BodyV1::Form { presence: pr, mime, fields }) => Some(BodyModel::Form {
+        Some(BodyV1::Form {
+            presence: pr,
+            mime,
+            fields,
+        }) => Some(BodyModel::Form {
             presence: presence(pr, &what)?,
             mime,
             fields: fields
@@ -746,7 +824,11 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
                 .map(|p| param_from(p, &format!("{what} form field")))
                 .collect::<Result<_, _>>()?,
         }),
-        Some(BodyV1::Text { presence: pr, mime, pool }) => Some(BodyModel::Text {
+        Some(BodyV1::Text {
+            presence: pr,
+            mime,
+            pool,
+        }) => Some(BodyModel::Text {
             presence: presence(pr, &what)?,
             mime,
             pool: pool_from(pool, &format!("{what} text body"))?,
@@ -779,7 +861,11 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
         None => None,
     };
     Ok(Endpoint {
-        weight: if total == 0 { 0.0 } else { e.count as f64 / total as f64 },
+        weight: if total == 0 {
+            0.0
+        } else {
+            e.count as f64 / total as f64
+        },
         method: e.method,
         scheme: e.scheme,
         host: e.host,

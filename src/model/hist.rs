@@ -132,7 +132,11 @@ impl LogHist {
         for (&i, &c) in &self.bins {
             let next = seen + c as f64;
             if rank <= next {
-                let frac = if c == 0 { 0.0 } else { (rank - seen) / c as f64 };
+                let frac = if c == 0 {
+                    0.0
+                } else {
+                    (rank - seen) / c as f64
+                };
                 let lo = Self::bin_low(i).max(self.min);
                 let hi = Self::bin_low(i + 1).min(self.max);
                 if hi <= lo {
@@ -188,7 +192,11 @@ mod tests {
         let p99 = h.quantile(0.99);
         assert!((p99 / 9.9e-3 - 1.0).abs() < 0.13, "p99 {p99}");
         assert_eq!(h.quantile(1.0), h.max);
-        assert!(h.bins.len() <= 81, "4 decades × 20 bins, got {}", h.bins.len());
+        assert!(
+            h.bins.len() <= 81,
+            "4 decades × 20 bins, got {}",
+            h.bins.len()
+        );
     }
 
     #[test]

@@ -319,7 +319,8 @@ impl PoolAcc {
 
     /// The finished pool with at most `k` values kept verbatim.
     pub fn finish(&self, k: usize) -> Pool {
-        let mut values: Vec<(String, u64)> = self.counts.iter().map(|(s, c)| (s.clone(), *c)).collect();
+        let mut values: Vec<(String, u64)> =
+            self.counts.iter().map(|(s, c)| (s.clone(), *c)).collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         values.truncate(k);
         let kept: u64 = values.iter().map(|(_, c)| c).sum();
@@ -357,7 +358,11 @@ impl Pool {
             .collect();
         // A tail with no type cannot produce values: give its mass to the
         // listed ones.
-        let tail_count = if tail == TailType::None { 0 } else { tail_count };
+        let tail_count = if tail == TailType::None {
+            0
+        } else {
+            tail_count
+        };
         Pool {
             values,
             tail_count,
@@ -401,11 +406,24 @@ fn sample_tail<R: Rng + ?Sized>(tail: &TailType, rng: &mut R) -> String {
             // Version 4, variant 1.
             let a = (a & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
             let h = format!("{a:032x}");
-            format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            )
         }
         TailType::Hex { len, upper } => {
-            let digits: &[u8] = if *upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
-            (0..*len).map(|_| digits[rng.random_range(0..16)] as char).collect()
+            let digits: &[u8] = if *upper {
+                b"0123456789ABCDEF"
+            } else {
+                b"0123456789abcdef"
+            };
+            (0..*len)
+                .map(|_| digits[rng.random_range(0..16)] as char)
+                .collect()
         }
         TailType::Text {
             min_len,
@@ -414,7 +432,9 @@ fn sample_tail<R: Rng + ?Sized>(tail: &TailType, rng: &mut R) -> String {
         } => {
             let len = rng.random_range(*min_len.min(max_len)..=*max_len);
             let cs = alphabet.chars();
-            (0..len).map(|_| cs[rng.random_range(0..cs.len())] as char).collect()
+            (0..len)
+                .map(|_| cs[rng.random_range(0..cs.len())] as char)
+                .collect()
         }
     }
 }
@@ -427,12 +447,22 @@ mod tests {
     #[test]
     fn classifies_values() {
         assert_eq!(kind_of("4242"), ValueKind::Int);
-        assert_eq!(kind_of("550e8400-e29b-41d4-a716-446655440000"), ValueKind::Uuid);
+        assert_eq!(
+            kind_of("550e8400-e29b-41d4-a716-446655440000"),
+            ValueKind::Uuid
+        );
         assert_eq!(kind_of("5f2b9c1e8a7d"), ValueKind::Hex);
-        assert_eq!(kind_of("da39a3ee5e6b4b0d3255bfef95601890afd80709"), ValueKind::Hex);
+        assert_eq!(
+            kind_of("da39a3ee5e6b4b0d3255bfef95601890afd80709"),
+            ValueKind::Hex
+        );
         assert_eq!(kind_of("2024-01-31"), ValueKind::Date);
         assert_eq!(kind_of("facade"), ValueKind::Text);
-        assert_eq!(kind_of("deadbeef"), ValueKind::Text, "all letters is a word");
+        assert_eq!(
+            kind_of("deadbeef"),
+            ValueKind::Text,
+            "all letters is a word"
+        );
         assert_eq!(kind_of("v1"), ValueKind::Text);
         assert_eq!(kind_of(""), ValueKind::Text);
     }
@@ -455,7 +485,13 @@ mod tests {
         assert_eq!(pool.values[0], ("1".to_string(), 1000));
         assert_eq!(pool.values[1], ("2".to_string(), 500));
         assert_eq!(pool.total(), acc.total());
-        assert_eq!(pool.tail, TailType::IntRange { min: 1, max: 1_099_999 });
+        assert_eq!(
+            pool.tail,
+            TailType::IntRange {
+                min: 1,
+                max: 1_099_999
+            }
+        );
     }
 
     #[test]
@@ -463,7 +499,10 @@ mod tests {
         let pool = Pool::new(
             vec![("a".into(), 60), ("b".into(), 30)],
             10,
-            TailType::Hex { len: 6, upper: false },
+            TailType::Hex {
+                len: 6,
+                upper: false,
+            },
         );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let n = 30_000;

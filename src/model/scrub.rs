@@ -132,13 +132,36 @@ mod tests {
 
     #[test]
     fn names_that_are_secret() {
-        for h in ["Authorization", "Cookie", "X-API-Key", "X-Auth-Token", "X-CSRF-Token", "x-session-id"] {
+        for h in [
+            "Authorization",
+            "Cookie",
+            "X-API-Key",
+            "X-Auth-Token",
+            "X-CSRF-Token",
+            "x-session-id",
+        ] {
             assert!(is_secret_header(h), "{h}");
         }
-        for h in ["Accept", "User-Agent", "Content-Type", "X-Author", "Keep-Alive", "Referer"] {
+        for h in [
+            "Accept",
+            "User-Agent",
+            "Content-Type",
+            "X-Author",
+            "Keep-Alive",
+            "Referer",
+        ] {
             assert!(!is_secret_header(h), "{h}");
         }
-        for f in ["access_token", "password", "api_key", "apiKey", "client_secret", "sessionid", "key", "sig"] {
+        for f in [
+            "access_token",
+            "password",
+            "api_key",
+            "apiKey",
+            "client_secret",
+            "sessionid",
+            "key",
+            "sig",
+        ] {
             assert!(is_secret_field(f), "{f}");
         }
         for f in ["author", "keyword", "monkey", "page", "q", "id", "authors"] {

@@ -175,7 +175,9 @@ impl PathTrie {
             if let Some(id) = self.nodes[node].literals.get(seg) {
                 return *id;
             }
-            let w = self.nodes[node].wild.expect("collapse creates a wild child");
+            let w = self.nodes[node]
+                .wild
+                .expect("collapse creates a wild child");
             return w;
         }
         id
@@ -215,7 +217,8 @@ impl PathTrie {
         } else if self.nodes[node].wild.is_some() {
             lits.into_iter().filter(|l| is_rare(l.2)).collect()
         } else if rare >= MIN_RARE_SIBLINGS && rare * 2 >= lits.len() {
-            let rare: Vec<(String, NodeId, u64)> = lits.into_iter().filter(|l| is_rare(l.2)).collect();
+            let rare: Vec<(String, NodeId, u64)> =
+                lits.into_iter().filter(|l| is_rare(l.2)).collect();
             // Ids lead to subtrees of one shape (`/users/{slug}/avatar`);
             // distinct resources lead to different ones (`/posts/{id}`,
             // `/files/{uuid}`): only the former collapse.
@@ -266,7 +269,13 @@ impl PathTrie {
 
     /// Merges subtree `src` into `dst`. `with_values` merges slot values
     /// too (for typed/wild nodes being combined).
-    fn merge_into(&mut self, src: NodeId, dst: NodeId, merge: &mut dyn FnMut(u32, u32), with_values: bool) {
+    fn merge_into(
+        &mut self,
+        src: NodeId,
+        dst: NodeId,
+        merge: &mut dyn FnMut(u32, u32),
+        with_values: bool,
+    ) {
         if src == dst {
             return;
         }
@@ -384,7 +393,11 @@ impl PathTrie {
                 };
                 let k = used.entry(base).or_insert(0);
                 *k += 1;
-                let name = if *k == 1 { base.to_string() } else { format!("{base}{k}") };
+                let name = if *k == 1 {
+                    base.to_string()
+                } else {
+                    format!("{base}{k}")
+                };
                 TemplateSegment::Slot {
                     name,
                     values: n.values.clone(),
@@ -441,7 +454,15 @@ mod tests {
         }
         let mut out: Vec<(String, u64)> = leaves
             .iter()
-            .map(|l| (l.template(), l.leaves.iter().map(|(_, id)| total[root(&redirect, *id) as usize]).sum()))
+            .map(|l| {
+                (
+                    l.template(),
+                    l.leaves
+                        .iter()
+                        .map(|(_, id)| total[root(&redirect, *id) as usize])
+                        .sum(),
+                )
+            })
             .collect();
         out.sort();
         out
@@ -478,7 +499,9 @@ mod tests {
         for i in 0..40 {
             paths.push(format!("/api/v1/users/{i}"));
         }
-        for name in ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"] {
+        for name in [
+            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+        ] {
             paths.push(format!("/profiles/{name}/avatar"));
         }
         for res in ["users", "posts", "tags", "comments", "likes", "feeds"] {
@@ -495,20 +518,29 @@ mod tests {
         assert!(names.contains(&"/api/v2/comments"), "{names:?}");
         assert_eq!(t.iter().map(|x| x.1).sum::<u64>(), paths.len() as u64);
         assert_eq!(
-            t.iter().find(|x| x.0 == "/profiles/{slug}/avatar").unwrap().1,
+            t.iter()
+                .find(|x| x.0 == "/profiles/{slug}/avatar")
+                .unwrap()
+                .1,
             8
         );
     }
 
     #[test]
     fn memory_is_bounded_by_collapsing_while_streaming() {
-        let paths: Vec<String> = (0..20_000).map(|i| format!("/blog/post-title-{i}/comments")).collect();
+        let paths: Vec<String> = (0..20_000)
+            .map(|i| format!("/blog/post-title-{i}/comments"))
+            .collect();
         let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
         let mut trie = PathTrie::new();
         for p in &refs {
             trie.insert("http", "h", p, &mut |_, _| {});
         }
-        assert!(trie.live_nodes() < 2 * LITERAL_CAP + 10, "{}", trie.live_nodes());
+        assert!(
+            trie.live_nodes() < 2 * LITERAL_CAP + 10,
+            "{}",
+            trie.live_nodes()
+        );
         let t = templates(&refs);
         assert_eq!(t, vec![("/blog/{slug}/comments".to_string(), 20_000)]);
     }
@@ -518,7 +550,11 @@ mod tests {
         let t = templates(&["/", "/a/", "/a"]);
         assert_eq!(
             t,
-            vec![("/".to_string(), 1), ("/a".to_string(), 1), ("/a/".to_string(), 1)]
+            vec![
+                ("/".to_string(), 1),
+                ("/a".to_string(), 1),
+                ("/a/".to_string(), 1)
+            ]
         );
     }
 }

@@ -1,0 +1,191 @@
+//! `replay generate MODEL -n N`: requests as data, nothing sent.
+
+use std::io::Write;
+
+use anyhow::Context;
+use base64::Engine as _;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Map, Value};
+
+use super::{GenerateArgs, GenerateFormat, UsageError};
+use crate::generate::{generate_to, Request};
+use crate::model::TrafficModel;
+use crate::schedule::{Schedule, ScheduleSpec};
+
+pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
+    if let Some(out) = &args.output {
+        crate::fsutil::check_writable(out).map_err(|e| {
+            UsageError(format!(
+                "cannot write to {}: {e}; choose another path with -o",
+                out.display()
+            ))
+        })?;
+    }
+    let input = super::load_input(&args.inputs, &args.filters)?;
+    let model = input.model;
+    if model.requests() == 0 {
+        return Err(
+            UsageError("the model has no endpoints to generate requests from".into()).into(),
+        );
+    }
+    let seed = args.seed.unwrap_or_else(rand::random::<u64>);
+    if args.seed.is_none() {
+        eprintln!("seed {seed} (pass --seed {seed} to draw the same requests again)");
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(_) => Box::new(&mut buf),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let requests = draw(&model, &args, seed);
+    let result = match args.format {
+        GenerateFormat::Jsonl => write_jsonl(&mut out, &model, requests),
+        GenerateFormat::Har => write_har(&mut out, &model, requests),
+    };
+    match result {
+        // A closed pipe (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        other => other.context("cannot write the generated requests")?,
+    }
+    drop(out);
+    if let Some(path) = &args.output {
+        crate::fsutil::write_atomic(path, &buf)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(0)
+}
+
+/// The requests with their scheduled offsets. Two RNG streams from one
+/// seed: one for the schedule, one for the requests.
+fn draw<'m>(
+    model: &'m TrafficModel,
+    args: &'m GenerateArgs,
+    seed: u64,
+) -> impl Iterator<Item = (f64, Request)> + 'm {
+    let schedule = Schedule::new(
+        &model.arrival,
+        ScheduleSpec {
+            scale: args.scale,
+            ..Default::default()
+        },
+        ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0fa1_17e5),
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let target = args.target.clone();
+    schedule
+        .take(args.count as usize)
+        .map(move |at| (at, generate_to(model, target.as_ref(), &mut rng)))
+}
+
+fn body_fields(r: &Request, obj: &mut Map<String, Value>) {
+    match &r.body {
+        None => {
+            obj.insert("body".into(), Value::Null);
+        }
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(s) => {
+                obj.insert("body".into(), Value::String(s.to_string()));
+            }
+            Err(_) => {
+                obj.insert("body".into(), Value::Null);
+                obj.insert(
+                    "body_base64".into(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+                );
+            }
+        },
+    }
+}
+
+fn write_jsonl(
+    out: &mut dyn Write,
+    model: &TrafficModel,
+    requests: impl Iterator<Item = (f64, Request)>,
+) -> std::io::Result<()> {
+    for (at, r) in requests {
+        let mut headers = Map::new();
+        for (n, v) in &r.headers {
+            headers.insert(n.clone(), Value::String(v.clone()));
+        }
+        let mut obj = Map::new();
+        obj.insert("at_s".into(), json!((at * 1e6).round() / 1e6));
+        obj.insert(
+            "endpoint".into(),
+            Value::String(model.endpoints[r.endpoint].template.clone()),
+        );
+        obj.insert("method".into(), Value::String(r.method.clone()));
+        obj.insert("url".into(), Value::String(r.url.clone()));
+        obj.insert("headers".into(), Value::Object(headers));
+        body_fields(&r, &mut obj);
+        serde_json::to_writer(&mut *out, &Value::Object(obj))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+fn write_har(
+    out: &mut dyn Write,
+    model: &TrafficModel,
+    requests: impl Iterator<Item = (f64, Request)>,
+) -> std::io::Result<()> {
+    let start_ns = model.arrival.start_ns;
+    let entries: Vec<Value> = requests
+        .map(|(at, r)| {
+            let ts = start_ns + (at * 1e9) as i64;
+            let started = chrono::DateTime::from_timestamp_nanos(ts).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let query: Vec<Value> = match r.url.split_once('?') {
+                Some((_, q)) => crate::model::builder::form_pairs(q)
+                    .into_iter()
+                    .map(|(n, v)| json!({"name": n, "value": v}))
+                    .collect(),
+                None => vec![],
+            };
+            let mut request = json!({
+                "method": r.method,
+                "url": r.url,
+                "httpVersion": "HTTP/1.1",
+                "cookies": [],
+                "headers": r.headers.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
+                "queryString": query,
+                "headersSize": -1,
+                "bodySize": r.body.as_ref().map(|b| b.len() as i64).unwrap_or(0),
+            });
+            if let Some(b) = &r.body {
+                let mime = r
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                request["postData"] = match std::str::from_utf8(b) {
+                    Ok(s) => json!({"mimeType": mime, "text": s}),
+                    Err(_) => json!({"mimeType": mime, "text": base64::engine::general_purpose::STANDARD.encode(b), "encoding": "base64"}),
+                };
+            }
+            json!({
+                "startedDateTime": started,
+                "time": 0,
+                "request": request,
+                "response": {
+                    "status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
+                    "content": {"size": 0, "mimeType": ""}, "redirectURL": "", "headersSize": -1, "bodySize": -1,
+                    "comment": "generated by replay: not sent",
+                },
+                "cache": {},
+                "timings": {"send": 0, "wait": 0, "receive": 0},
+                "_endpoint": model.endpoints[r.endpoint].template,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "replay", "version": env!("CARGO_PKG_VERSION")},
+            "entries": entries,
+        }
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}

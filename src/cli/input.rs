@@ -1,0 +1,126 @@
+//! Turning the user's input paths into a model: a model file is loaded, a
+//! list of captures is recorded in memory through the filters.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use super::{FilterArgs, UsageError};
+use crate::ingest::filter::{Filter, FilterSpec};
+use crate::ingest::{self, CaptureKind};
+use crate::model::{self, BuildOptions, ModelBuilder, SourceFile, TrafficModel};
+
+/// What the inputs turned out to be.
+pub struct Input {
+    pub model: TrafficModel,
+    /// True when the inputs were captures modelled on the fly.
+    pub from_captures: bool,
+}
+
+impl FilterArgs {
+    fn spec(&self) -> FilterSpec {
+        FilterSpec {
+            include_hosts: self.include_host.clone(),
+            exclude_hosts: self.exclude_host.clone(),
+            include_paths: self.include_path.clone(),
+            exclude_paths: self.exclude_path.clone(),
+            methods: self.method.clone(),
+            api_only: self.api_only,
+        }
+    }
+
+    fn any(&self) -> bool {
+        !(self.include_host.is_empty()
+            && self.exclude_host.is_empty()
+            && self.include_path.is_empty()
+            && self.exclude_path.is_empty()
+            && self.method.is_empty()
+            && !self.api_only
+            && !self.keep_secrets)
+    }
+}
+
+/// Loads a model file, or models the captures.
+pub fn load_input(inputs: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Input> {
+    if inputs.len() == 1 && ingest::detect(&inputs[0])? == CaptureKind::Model {
+        if filters.any() {
+            return Err(UsageError(format!(
+                "{} is a model file; filters and --keep-secrets apply when recording from captures (replay record CAPTURE ... -o MODEL)",
+                inputs[0].display()
+            ))
+            .into());
+        }
+        let model = model::file::load(&inputs[0])?;
+        return Ok(Input {
+            model,
+            from_captures: false,
+        });
+    }
+    Ok(Input {
+        model: record(inputs, filters)?,
+        from_captures: true,
+    })
+}
+
+/// Reads every capture through the filters into one model.
+pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<TrafficModel> {
+    let filter = Filter::new(&filters.spec()).map_err(UsageError)?;
+    let mut builder = ModelBuilder::new(BuildOptions {
+        scrub: !filters.keep_secrets,
+    });
+    for path in captures {
+        let kind = ingest::detect(path)?;
+        if kind == CaptureKind::Model {
+            return Err(UsageError(format!(
+                "{} is a model file, not a capture; record from HAR/pcap captures, or pass the model alone",
+                path.display()
+            ))
+            .into());
+        }
+        let mut filtered: std::collections::BTreeMap<&'static str, u64> = Default::default();
+        let b = &mut builder;
+        let (_, mut stats) = ingest::read_capture(path, &mut |x| match filter.rejects(&x) {
+            Some(reason) => *filtered.entry(reason).or_insert(0) += 1,
+            None => b.observe(&x),
+        })?;
+        for (reason, n) in filtered {
+            stats.kept = stats.kept.saturating_sub(n);
+            stats.skip_n(reason, n);
+        }
+        let (bytes, sha256) = hash_file(path)?;
+        builder.add_source(
+            SourceFile {
+                path: path.display().to_string(),
+                kind,
+                bytes,
+                sha256,
+                seen: stats.seen,
+                kept: stats.kept,
+            },
+            &stats,
+        );
+    }
+    Ok(builder.finish())
+}
+
+fn hash_file(path: &Path) -> anyhow::Result<(u64, String)> {
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        h.update(&buf[..k]);
+    }
+    let digest = h.finalize();
+    Ok((n, digest.iter().map(|b| format!("{b:02x}")).collect()))
+}

@@ -1,0 +1,429 @@
+//! `replay inspect MODEL|CAPTURE`: what a model learned, as a table or as
+//! a JSON document (`--json`, documented in docs/inspect-json.md).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use serde_json::{json, Value};
+
+use super::fmt;
+use super::record::format_rate;
+use super::InspectArgs;
+use crate::model::{BodyModel, Endpoint, LogHist, Param, Pool, TailType, TrafficModel};
+
+pub fn run(args: InspectArgs) -> anyhow::Result<u8> {
+    let input = super::load_input(&args.inputs, &args.filters)?;
+    let out = if args.json {
+        let mut s = serde_json::to_string_pretty(&document(&input.model, args.top))?;
+        s.push('\n');
+        s
+    } else {
+        table(&input.model, args.top)
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        other => other.map(|_| 0).map_err(Into::into),
+    }
+}
+
+fn status_mix(e: &Endpoint) -> Vec<(u16, f64)> {
+    let total: u64 = e.response.status.values().sum();
+    let mut v: Vec<(u16, f64)> = e
+        .response
+        .status
+        .iter()
+        .map(|(k, c)| (*k, *c as f64 / total.max(1) as f64))
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+fn hist_json(h: &LogHist) -> Value {
+    if h.is_empty() {
+        return Value::Null;
+    }
+    json!({
+        "count": h.count,
+        "mean": h.mean(),
+        "p50": h.quantile(0.5),
+        "p90": h.quantile(0.9),
+        "p95": h.quantile(0.95),
+        "p99": h.quantile(0.99),
+        "max": h.max,
+    })
+}
+
+fn tail_json(t: &TailType) -> Value {
+    match t {
+        TailType::None => Value::Null,
+        TailType::IntRange { min, max } => json!({"type": "int_range", "min": min, "max": max}),
+        TailType::Uuid => json!({"type": "uuid"}),
+        TailType::Hex { len, .. } => json!({"type": "hex", "len": len}),
+        TailType::Text {
+            min_len,
+            max_len,
+            alphabet,
+        } => {
+            json!({"type": "text", "min_len": min_len, "max_len": max_len, "alphabet": alphabet.name()})
+        }
+    }
+}
+
+fn pool_json(p: &Pool, top: usize) -> Value {
+    let total = p.total().max(1) as f64;
+    json!({
+        "distinct_kept": p.values.len(),
+        "top": p.values.iter().take(top).map(|(v, c)| json!({"value": v, "count": c, "share": *c as f64 / total})).collect::<Vec<_>>(),
+        "tail_share": p.tail_count as f64 / total,
+        "tail": tail_json(&p.tail),
+    })
+}
+
+fn param_json(p: &Param, top: usize) -> Value {
+    json!({"name": p.name, "presence": p.presence, "pool": pool_json(&p.pool, top)})
+}
+
+/// The `--json` document.
+pub fn document(m: &TrafficModel, top: usize) -> Value {
+    let a = &m.arrival;
+    let ts = |ns: i64| {
+        chrono::DateTime::from_timestamp_nanos(ns)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    };
+    json!({
+        "requests": m.requests(),
+        "duration_s": a.duration_s(),
+        "mean_rate_rps": a.mean_rate(),
+        "burstiness_cv": a.burstiness(),
+        "peak_to_mean": a.peak_to_mean(),
+        "start": ts(a.start_ns),
+        "end": ts(a.end_ns),
+        "inter_arrival_s": hist_json(&a.inter_arrival_s),
+        "rate": {"bin_s": a.bin_s, "counts": a.bins},
+        "sessions": {
+            "clients": m.sessions.clients,
+            "sessions": m.sessions.sessions,
+            "think_time_s": hist_json(&m.sessions.think_time_s),
+            "length": hist_json(&m.sessions.length),
+            "transitions": m.sessions.transitions.len(),
+        },
+        "endpoints": m.endpoints.iter().map(|e| json!({
+            "method": e.method,
+            "scheme": e.scheme,
+            "host": e.host,
+            "template": e.template,
+            "count": e.count,
+            "weight": e.weight,
+            "status": e.response.status.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "latency_ms": hist_json(&e.response.latency_ms),
+            "wait_ms": hist_json(&e.response.wait_ms),
+            "response_size_bytes": hist_json(&e.response.size),
+            "path_params": e.path_params.iter().map(|p| param_json(p, top)).collect::<Vec<_>>(),
+            "query": e.query.iter().map(|p| param_json(p, top)).collect::<Vec<_>>(),
+            "headers": e.headers.iter().map(|p| param_json(p, top)).collect::<Vec<_>>(),
+            "body": e.body.as_ref().map(body_kind),
+        })).collect::<Vec<_>>(),
+        "skipped": m.source.skipped,
+        "secrets": m.secrets.iter().map(|s| json!({
+            "placeholder": crate::model::scrub::placeholder(&s.name),
+            "name": s.name, "location": s.location, "field": s.field, "count": s.count,
+        })).collect::<Vec<_>>(),
+        "scrubbed": m.source.scrubbed,
+        "warnings": m.source.warnings,
+        "source": {
+            "seen": m.source.seen,
+            "kept": m.source.kept,
+            "files": m.source.files.iter().map(|f| json!({
+                "path": f.path, "kind": f.kind, "bytes": f.bytes, "sha256": f.sha256, "seen": f.seen, "kept": f.kept,
+            })).collect::<Vec<_>>(),
+        },
+    })
+}
+
+fn body_kind(b: &BodyModel) -> Value {
+    match b {
+        BodyModel::Json {
+            presence,
+            mime,
+            fields,
+            ..
+        } => {
+            json!({"kind": "json", "presence": presence, "mime": mime, "fields": fields.iter().map(|f| &f.path).collect::<Vec<_>>()})
+        }
+        BodyModel::Form {
+            presence,
+            mime,
+            fields,
+        } => {
+            json!({"kind": "form", "presence": presence, "mime": mime, "fields": fields.iter().map(|f| &f.name).collect::<Vec<_>>()})
+        }
+        BodyModel::Text {
+            presence,
+            mime,
+            pool,
+        } => {
+            json!({"kind": "text", "presence": presence, "mime": mime, "distinct": pool.values.len()})
+        }
+        BodyModel::Opaque {
+            presence,
+            mime,
+            size,
+        } => {
+            json!({"kind": "opaque", "presence": presence, "mime": mime, "size_bytes": hist_json(size)})
+        }
+    }
+}
+
+fn pool_line(p: &Pool, top: usize) -> String {
+    let total = p.total().max(1) as f64;
+    let mut parts: Vec<String> = p
+        .values
+        .iter()
+        .take(top)
+        .map(|(v, c)| {
+            format!(
+                "{} ({})",
+                fmt::cut(if v.is_empty() { "\"\"" } else { v }, 40),
+                fmt::percent(*c as f64 / total)
+            )
+        })
+        .collect();
+    let listed_rest: u64 = p.values.iter().skip(top).map(|v| v.1).sum();
+    if listed_rest > 0 {
+        parts.push(format!(
+            "{} more ({})",
+            p.values.len() - top,
+            fmt::percent(listed_rest as f64 / total)
+        ));
+    }
+    if p.tail_count > 0 {
+        let tail = match &p.tail {
+            TailType::None => String::new(),
+            TailType::IntRange { min, max } => format!("ints {min}..{max}"),
+            TailType::Uuid => "uuids".into(),
+            TailType::Hex { len, .. } => format!("hex[{len}]"),
+            TailType::Text {
+                min_len,
+                max_len,
+                alphabet,
+            } => format!("{} text[{min_len}..{max_len}]", alphabet.name()),
+        };
+        parts.push(format!(
+            "+ {tail} ({})",
+            fmt::percent(p.tail_count as f64 / total)
+        ));
+    }
+    parts.join(", ")
+}
+
+/// The readable table.
+pub fn table(m: &TrafficModel, top: usize) -> String {
+    let mut s = String::new();
+    let a = &m.arrival;
+    for f in &m.source.files {
+        let _ = writeln!(
+            s,
+            "source    {} ({}, {}, sha256 {})",
+            f.path,
+            f.kind,
+            fmt::bytes(f.bytes as f64),
+            &f.sha256[..f.sha256.len().min(12)]
+        );
+    }
+    let skipped: u64 = m
+        .source
+        .skipped
+        .iter()
+        .filter(|(k, _)| !k.starts_with("(kept)"))
+        .map(|(_, v)| v)
+        .sum();
+    let _ = writeln!(
+        s,
+        "requests  {} modelled ({} seen, {} skipped)",
+        fmt::count(m.requests()),
+        fmt::count(m.source.seen),
+        fmt::count(skipped)
+    );
+    let start = chrono::DateTime::from_timestamp_nanos(a.start_ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let _ = writeln!(s, "duration  {} from {start}", fmt::seconds(a.duration_s()));
+    let _ = writeln!(
+        s,
+        "rate      {} req/s mean, peak/mean {:.1}, burstiness (CV of gaps) {:.2}",
+        format_rate(a.mean_rate()),
+        a.peak_to_mean(),
+        a.burstiness()
+    );
+    let g = &a.inter_arrival_s;
+    if !g.is_empty() {
+        let _ = writeln!(
+            s,
+            "gaps      p50 {}  p90 {}  p99 {}  max {}",
+            fmt::seconds(g.quantile(0.5)),
+            fmt::seconds(g.quantile(0.9)),
+            fmt::seconds(g.quantile(0.99)),
+            fmt::seconds(g.max)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "over time {} (bins of {})",
+        fmt::sparkline(&a.bins, 60),
+        fmt::seconds(a.bin_s)
+    );
+    let ss = &m.sessions;
+    let _ = writeln!(
+        s,
+        "sessions  {} clients, {} sessions, think time p50 {}, {} transitions",
+        ss.clients,
+        ss.sessions,
+        fmt::seconds(ss.think_time_s.quantile(0.5)),
+        ss.transitions.len()
+    );
+
+    let _ = writeln!(s, "\nendpoints ({})", m.endpoints.len());
+    let tw = m
+        .endpoints
+        .iter()
+        .map(|e| e.template.chars().count().min(50))
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let hw = m
+        .endpoints
+        .iter()
+        .map(|e| e.host.len().min(30))
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        s,
+        "  {:<7} {:<hw$} {:<tw$} {:>8} {:>7}  {:<22} {:>9} {:>9}",
+        "METHOD", "HOST", "TEMPLATE", "COUNT", "WEIGHT", "STATUS", "P50", "P95"
+    );
+    for e in &m.endpoints {
+        let mix: Vec<String> = status_mix(e)
+            .iter()
+            .take(3)
+            .map(|(c, f)| format!("{c}:{:.0}%", f * 100.0))
+            .collect();
+        let lat = &e.response.latency_ms;
+        let (p50, p95) = if lat.is_empty() {
+            ("-".into(), "-".into())
+        } else {
+            (
+                fmt::millis(lat.quantile(0.5)),
+                fmt::millis(lat.quantile(0.95)),
+            )
+        };
+        let _ = writeln!(
+            s,
+            "  {:<7} {:<hw$} {:<tw$} {:>8} {:>7}  {:<22} {:>9} {:>9}",
+            e.method,
+            fmt::cut(&e.host, 30),
+            fmt::cut(&e.template, 50),
+            fmt::count(e.count),
+            fmt::percent(e.weight),
+            mix.join(" "),
+            p50,
+            p95
+        );
+    }
+
+    let mut params = String::new();
+    for e in &m.endpoints {
+        let mut lines = Vec::new();
+        for p in &e.path_params {
+            lines.push(format!(
+                "    path {{{}}}: {}",
+                p.name,
+                pool_line(&p.pool, top)
+            ));
+        }
+        for q in &e.query {
+            lines.push(format!(
+                "    query {} ({}): {}",
+                q.name,
+                fmt::percent(q.presence),
+                pool_line(&q.pool, top)
+            ));
+        }
+        if let Some(b) = &e.body {
+            match b {
+                BodyModel::Json { fields, .. } => {
+                    for f in fields.iter().take(12) {
+                        lines.push(format!(
+                            "    json {} ({}): {}",
+                            f.path,
+                            fmt::percent(f.presence),
+                            pool_line(&f.pool, top)
+                        ));
+                    }
+                    if fields.len() > 12 {
+                        lines.push(format!("    json … {} more fields", fields.len() - 12));
+                    }
+                }
+                BodyModel::Form { fields, .. } => {
+                    for f in fields {
+                        lines.push(format!(
+                            "    form {} ({}): {}",
+                            f.name,
+                            fmt::percent(f.presence),
+                            pool_line(&f.pool, top)
+                        ));
+                    }
+                }
+                BodyModel::Text { mime, pool, .. } => lines.push(format!(
+                    "    body {mime}: {} distinct bodies",
+                    pool.values.len()
+                )),
+                BodyModel::Opaque { mime, size, .. } => lines.push(format!(
+                    "    body {mime}: opaque, size p50 {}",
+                    fmt::bytes(size.quantile(0.5))
+                )),
+            }
+        }
+        if !lines.is_empty() {
+            let _ = writeln!(params, "  {} {}{}", e.method, e.host, e.template);
+            for l in lines {
+                let _ = writeln!(params, "{l}");
+            }
+        }
+    }
+    if !params.is_empty() {
+        let _ = writeln!(s, "\nparameters (top {top} values)");
+        s.push_str(&params);
+    }
+
+    if !m.source.skipped.is_empty() {
+        let _ = writeln!(s, "\nskipped");
+        let mut reasons: Vec<(&String, &u64)> = m.source.skipped.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (r, c) in reasons {
+            let _ = writeln!(s, "  {:<40} {:>8}", r, fmt::count(*c));
+        }
+    }
+    if !m.secrets.is_empty() {
+        let _ = writeln!(s, "\nscrubbed secrets (supply with -H 'Name: value' or --secret NAME=VALUE when replaying)");
+        for sec in &m.secrets {
+            let _ = writeln!(
+                s,
+                "  {:<32} {:<7} {:<28} {:>6} values",
+                crate::model::scrub::placeholder(&sec.name),
+                sec.location,
+                fmt::cut(&sec.field, 28),
+                fmt::count(sec.count)
+            );
+        }
+    } else if !m.source.scrubbed {
+        let _ = writeln!(s, "\nsecrets were kept (recorded with --keep-secrets)");
+    }
+    for w in &m.source.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    s
+}

@@ -1,0 +1,267 @@
+//! The command line: what the user typed (clap-derive structs, whose `///`
+//! comments are the help text), and `run`, which reads like a table of
+//! contents of the commands.
+//!
+//! Exit codes: 0 success (all thresholds pass), 99 a threshold was crossed,
+//! 2 bad usage or unusable input, 1 any other failure.
+
+mod fmt;
+mod generate;
+mod input;
+mod inspect;
+mod record;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use input::{load_input, Input};
+
+/// Exit code for bad usage or unusable input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for any other failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Learn a traffic model from real captures (HAR, pcap, pcapng) and replay
+/// statistically similar load at a scaled rate.
+#[derive(Debug, Parser)]
+#[command(name = "replay", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a traffic model from captures and save it.
+    Record(RecordArgs),
+    /// Show what a model (or a capture, modelled on the fly) contains.
+    Inspect(InspectArgs),
+    /// Draw realistic requests from a model as data; nothing is sent.
+    Generate(GenerateArgs),
+}
+
+/// Filters that choose which captured requests are modelled.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Keep only requests to this host (and its subdomains). Repeatable.
+    #[arg(long = "include-host", value_name = "HOST")]
+    pub include_host: Vec<String>,
+    /// Drop requests to this host (and its subdomains). Repeatable.
+    #[arg(long = "exclude-host", value_name = "HOST")]
+    pub exclude_host: Vec<String>,
+    /// Keep only paths matching this glob (e.g. '/api/**'). Repeatable.
+    #[arg(long = "include-path", value_name = "GLOB")]
+    pub include_path: Vec<String>,
+    /// Drop paths matching this glob. Repeatable.
+    #[arg(long = "exclude-path", value_name = "GLOB")]
+    pub exclude_path: Vec<String>,
+    /// Keep only these methods (e.g. --method GET --method POST).
+    #[arg(long = "method", value_name = "METHOD")]
+    pub method: Vec<String>,
+    /// Drop static assets: images, fonts, stylesheets, scripts (by
+    /// resource type, mime type or extension).
+    #[arg(long = "api-only")]
+    pub api_only: bool,
+    /// Keep credentials (Authorization, cookies, tokens...) in the model
+    /// instead of replacing them with {{secret:NAME}} placeholders.
+    #[arg(long = "keep-secrets")]
+    pub keep_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Capture files: HAR, pcap or pcapng (detected by content). Several
+    /// captures merge into one model.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+    /// Where to write the model (gzip JSON, e.g. shop.model.gz).
+    #[arg(short = 'o', long = "output", value_name = "MODEL")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A model file, or capture files to model on the fly.
+    #[arg(required = true, value_name = "MODEL|CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// Print a machine-readable JSON document (see docs/inspect-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Top values shown per parameter.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// Output formats of `generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenerateFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// A HAR 1.2 document whose entries carry the requests.
+    Har,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A model file, or capture files to model on the fly.
+    #[arg(required = true, value_name = "MODEL|CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// Number of requests to draw.
+    #[arg(short = 'n', long = "count", default_value_t = 10, value_name = "N")]
+    pub count: u64,
+    /// Seed for the random draws; the same seed gives the same requests.
+    /// Without it a seed is chosen and printed to stderr.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GenerateFormat::Jsonl)]
+    pub format: GenerateFormat,
+    /// Base URL replacing the recorded origin (e.g. http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<crate::generate::Target>,
+    /// Rate multiplier for the at_s offsets (2x, 0.5x, 150%).
+    #[arg(long, default_value = "1x", value_parser = parse_scale)]
+    pub scale: f64,
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// Parses `2x`, `0.5x`, `150%` or a bare number into a multiplier.
+pub fn parse_scale(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, div) = if let Some(n) = t.strip_suffix('%') {
+        (n, 100.0)
+    } else if let Some(n) = t.strip_suffix(['x', 'X']) {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a scale; write 2x, 0.5x or 150%"))?;
+    let v = v / div;
+    if !(v.is_finite() && v > 0.0 && v <= 1e6) {
+        return Err(format!(
+            "'{s}' is out of range; the scale must be above 0 (e.g. 0.5x) and at most 1000000x"
+        ));
+    }
+    Ok(v)
+}
+
+const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "help"];
+
+/// `replay capture.har --scale 2x` means `replay run capture.har ...`:
+/// insert `run` when the first argument is not a subcommand or a flag.
+pub fn with_default_command(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut v: Vec<OsString> = args.into_iter().collect();
+    if let Some(first) = v.get(1) {
+        let s = first.to_string_lossy();
+        if !s.starts_with('-') && !SUBCOMMANDS.contains(&s.as_ref()) && v.len() > 1 && has_run() {
+            v.insert(1, OsString::from("run"));
+        }
+    }
+    v
+}
+
+/// Whether the `run` command exists in this build.
+fn has_run() -> bool {
+    SUBCOMMANDS.contains(&"run")
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Record(args) => record::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Generate(args) => generate::run(args),
+    }
+}
+
+/// An error that is the user's to fix (bad flag value, unusable input):
+/// exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Maps an error to the exit code: 2 for bad usage or unusable input, 1
+/// for anything else.
+pub fn exit_code_for(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.is::<UsageError>()
+            || cause.is::<crate::ingest::IngestError>()
+            || cause.is::<crate::model::file::ModelFileError>()
+        {
+            return EXIT_USAGE;
+        }
+    }
+    EXIT_FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scales() {
+        assert_eq!(parse_scale("2x"), Ok(2.0));
+        assert_eq!(parse_scale("0.5x"), Ok(0.5));
+        assert_eq!(parse_scale("150%"), Ok(1.5));
+        assert_eq!(parse_scale("3"), Ok(3.0));
+        assert!(parse_scale("0x").is_err());
+        assert!(parse_scale("-1x").is_err());
+        assert!(parse_scale("fast").is_err());
+    }
+
+    #[test]
+    fn record_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "replay",
+            "record",
+            "a.har",
+            "b.pcap",
+            "-o",
+            "m.gz",
+            "--include-host",
+            "api.x",
+            "--method",
+            "GET",
+            "--api-only",
+            "--keep-secrets",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Record(r) => {
+                assert_eq!(r.captures.len(), 2);
+                assert!(r.filters.api_only && r.filters.keep_secrets);
+                assert_eq!(r.filters.method, vec!["GET"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["replay", "record", "a.har"]).is_err(),
+            "-o is required"
+        );
+        assert!(
+            Cli::try_parse_from(["replay", "generate", "m.gz", "--target", "ftp://x"]).is_err()
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! `replay record CAPTURE... -o MODEL`.
+
+use anyhow::Context;
+
+use super::fmt;
+use super::{RecordArgs, UsageError};
+use crate::model::{self, TrafficModel};
+
+pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
+    // Fail before the (possibly long) read if the output cannot be written.
+    crate::fsutil::check_writable(&args.output).map_err(|e| {
+        UsageError(format!(
+            "cannot write the model to {}: {e}; choose another path with -o",
+            args.output.display()
+        ))
+    })?;
+    let started = std::time::Instant::now();
+    let model = super::input::record(&args.captures, &args.filters)?;
+    if model.requests() == 0 {
+        return Err(UsageError(format!(
+            "no request in {} could be modelled ({}); check the filters or the capture",
+            args.captures
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            skipped_summary(&model, 4)
+        ))
+        .into());
+    }
+    model::file::save(&model, &args.output)
+        .with_context(|| format!("cannot write the model to {}", args.output.display()))?;
+    if !args.quiet {
+        let size = std::fs::metadata(&args.output)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        eprint!(
+            "{}",
+            summary(
+                &model,
+                &args.output.display().to_string(),
+                size,
+                started.elapsed()
+            )
+        );
+    }
+    Ok(0)
+}
+
+fn skipped_summary(m: &TrafficModel, n: usize) -> String {
+    let mut reasons: Vec<(&String, &u64)> = m.source.skipped.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1));
+    if reasons.is_empty() {
+        return "nothing skipped".into();
+    }
+    reasons
+        .iter()
+        .take(n)
+        .map(|(r, c)| format!("{} {r}", fmt::count(**c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The short summary `record` prints to stderr.
+fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) -> String {
+    let input_bytes: u64 = m.source.files.iter().map(|f| f.bytes).sum();
+    let mut s = format!(
+        "recorded {} requests from {} file{} ({}) in {}\n",
+        fmt::count(m.requests()),
+        m.source.files.len(),
+        if m.source.files.len() == 1 { "" } else { "s" },
+        fmt::bytes(input_bytes as f64),
+        fmt::seconds(took.as_secs_f64()),
+    );
+    let skipped: u64 = m
+        .source
+        .skipped
+        .iter()
+        .filter(|(k, _)| !k.starts_with("(kept)"))
+        .map(|(_, v)| v)
+        .sum();
+    if skipped > 0 {
+        s += &format!(
+            "  skipped {}: {}\n",
+            fmt::count(skipped),
+            skipped_summary(m, 5)
+        );
+    }
+    s += &format!(
+        "  {} endpoints, {} req/s over {}, burstiness {:.2}\n",
+        m.endpoints.len(),
+        format_rate(m.arrival.mean_rate()),
+        fmt::seconds(m.arrival.duration_s()),
+        m.arrival.burstiness()
+    );
+    if !m.secrets.is_empty() {
+        let names = m.placeholder_names();
+        s += &format!(
+            "  scrubbed {} secret{} ({}); supply them with -H or --secret NAME=VALUE when replaying\n",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        );
+    } else if !m.source.scrubbed {
+        s += "  --keep-secrets: credentials were kept verbatim in the model\n";
+    }
+    for w in &m.source.warnings {
+        s += &format!("  warning: {w}\n");
+    }
+    s += &format!("  wrote {out} ({})\n", fmt::bytes(size as f64));
+    s
+}
+
+/// Rates below 10/s get two decimals.
+pub fn format_rate(r: f64) -> String {
+    if r < 10.0 {
+        format!("{r:.2}")
+    } else {
+        format!("{r:.1}")
+    }
+}
