@@ -12,6 +12,8 @@
 //!   versioned on-disk model file.
 //! - [`generate`]: `generate(&model, &mut rng)` → a concrete request; pure and
 //!   deterministic for a seed.
+//! - [`metrics`]: executor samples → HdrHistograms per metric × endpoint ×
+//!   status class and counters; exact merge, interval time series.
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages.
 
@@ -19,3 +21,5 @@ pub mod ingest;
 pub mod model;
 pub mod generate;
 pub mod cli;
+
+pub mod metrics;
