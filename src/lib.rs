@@ -14,6 +14,8 @@
 //!   deterministic for a seed.
 //! - [`metrics`]: executor samples → HdrHistograms per metric × endpoint ×
 //!   status class and counters; exact merge, interval time series.
+//! - [`threshold`]: k6 threshold expressions, parsed and evaluated against
+//!   a [`metrics::Recorder`].
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages.
 
@@ -23,3 +25,4 @@ pub mod generate;
 pub mod cli;
 
 pub mod metrics;
+pub mod threshold;

@@ -224,6 +224,26 @@ impl Sample {
     }
 }
 
+/// What reports and tag filters know about an endpoint of the model. The
+/// engine builds these from the model's endpoint list, same order as
+/// [`Sample::endpoint`] indexes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointDesc {
+    pub method: String,
+    pub host: String,
+    /// Path template, e.g. `/posts/{id}`.
+    pub template: String,
+    /// Share of the recorded requests (0..=1).
+    pub recorded_share: f64,
+}
+
+impl EndpointDesc {
+    /// `METHOD template`, e.g. `GET /posts/{id}`: the `endpoint` tag value.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.method, self.template)
+    }
+}
+
 /// A scheduled request that was not sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dropped {
@@ -252,9 +272,10 @@ pub struct EndpointCounters {
     pub failed: u64,
     pub data_sent: u64,
     pub data_received: u64,
-    /// Responses by status code.
+    /// Responses by status code (requests that ended without an error).
     pub status: BTreeMap<u16, u64>,
-    /// Failures by kind.
+    /// Requests that ended with an error, by kind (a sample with neither a
+    /// status nor an error counts as `other`).
     pub errors: BTreeMap<ErrorKind, u64>,
     /// Requests not sent, by reason.
     pub dropped: BTreeMap<DropReason, u64>,
@@ -343,11 +364,12 @@ impl Recorder {
         c.failed += u64::from(s.failed());
         c.data_sent += s.bytes_sent;
         c.data_received += s.bytes_received;
-        if let Some(code) = s.status {
-            *c.status.entry(code).or_default() += 1;
-        }
-        if let Some(kind) = s.error {
-            *c.errors.entry(kind).or_default() += 1;
+        // Exactly one of status / error is counted, so that
+        // requests == Σ status + Σ errors and the class matches.
+        match (s.error, s.status) {
+            (None, Some(code)) => *c.status.entry(code).or_default() += 1,
+            (Some(kind), _) => *c.errors.entry(kind).or_default() += 1,
+            (None, None) => *c.errors.entry(ErrorKind::Other).or_default() += 1,
         }
         for &metric in TrendMetric::ALL {
             if let Some(d) = s.trend(metric) {

@@ -153,6 +153,10 @@ fn counters_classes_and_k6_failure_semantics() {
     );
     assert_eq!(t.errors.get(&ErrorKind::Timeout), Some(&1));
     assert_eq!(t.status.get(&503), Some(&1));
+    assert_eq!(
+        t.requests,
+        t.status.values().sum::<u64>() + t.errors.values().sum::<u64>()
+    );
     assert_eq!(t.data_sent, 500);
     assert_eq!(t.status_in(StatusClass::ClientError), 1);
     let classes: Vec<_> = r
