@@ -16,6 +16,8 @@
 //!   status class and counters; exact merge, interval time series.
 //! - [`threshold`]: k6 threshold expressions, parsed and evaluated against
 //!   a [`metrics::Recorder`].
+//! - [`report`]: the end-of-run summary type and its exports (JSON summary,
+//!   text report, NDJSON time series), written atomically.
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages.
 
@@ -25,4 +27,5 @@ pub mod generate;
 pub mod cli;
 
 pub mod metrics;
+pub mod report;
 pub mod threshold;

@@ -174,6 +174,9 @@ pub struct Threshold {
     pub value: f64,
     /// The part after the colon, k6's key for this threshold (`p(95)<500ms`).
     pub condition: String,
+    /// The part before the colon: the metric, with its tags if any
+    /// (`http_req_duration{status:5xx}`), k6's (sub)metric name.
+    pub series: String,
 }
 
 /// A threshold expression that could not be parsed, pointing at the bad
@@ -204,6 +207,17 @@ impl ThresholdError {
     }
 }
 
+/// The data a threshold looks at (its metric, narrowed by its tags).
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Trend metrics: the merged histogram (µs).
+    Trend(Histogram<u64>),
+    /// `http_req_failed`: requests and how many failed.
+    Rate { n: u64, failed: u64 },
+    /// Counters.
+    Count(u64),
+}
+
 /// The outcome of one threshold.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThresholdResult {
@@ -211,6 +225,8 @@ pub struct ThresholdResult {
     pub expr: String,
     /// The metric name, e.g. `http_req_duration`.
     pub metric: String,
+    /// The metric with its tags, e.g. `http_req_duration{status:5xx}`.
+    pub series: String,
     /// The part after the colon, k6's threshold key, e.g. `p(95)<500ms`.
     pub condition: String,
     pub ok: bool,
@@ -449,6 +465,7 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
         op,
         value,
         condition: expr[colon + 1..].trim().to_string(),
+        series: expr[..colon].trim().to_string(),
     })
 }
 
@@ -622,13 +639,8 @@ impl Threshold {
         })
     }
 
-    /// The observed value (ms for trends), `None` without data.
-    pub fn observe(
-        &self,
-        rec: &Recorder,
-        endpoints: &[EndpointDesc],
-        elapsed: Duration,
-    ) -> Option<f64> {
+    /// What the threshold's metric and tag filters select from a recorder.
+    pub fn select(&self, rec: &Recorder, endpoints: &[EndpointDesc]) -> Selection {
         let has_tag_filter = self
             .filters
             .iter()
@@ -636,40 +648,40 @@ impl Threshold {
         let ep_ok = |i: usize| !has_tag_filter || self.endpoint_selected(i, endpoints);
         let status = self.status_filter();
         match self.metric {
-            Metric::Trend(t) => {
-                let h = rec.trend_where(t, |ep, class| {
-                    ep_ok(ep)
-                        && match status {
-                            None => true,
-                            Some(StatusFilter::Class(c)) => c == class,
-                            Some(StatusFilter::Code(_)) => false, // rejected by the parser
-                        }
-                });
-                trend_agg(&h, self.agg)
-            }
+            Metric::Trend(t) => Selection::Trend(rec.trend_where(t, |ep, class| {
+                ep_ok(ep)
+                    && match status {
+                        None => true,
+                        Some(StatusFilter::Class(c)) => c == class,
+                        Some(StatusFilter::Code(_)) => false, // rejected by the parser
+                    }
+            })),
             Metric::Failed => {
                 let (n, failed) = selected(rec, &ep_ok, |c| requests_with(c, status));
-                (n > 0).then(|| failed as f64 / n as f64)
+                Selection::Rate { n, failed }
             }
-            Metric::Reqs => {
-                let (n, _) = selected(rec, &ep_ok, |c| requests_with(c, status));
-                count_agg(n, self.agg, elapsed)
+            Metric::Reqs => Selection::Count(selected(rec, &ep_ok, |c| requests_with(c, status)).0),
+            Metric::Dropped => {
+                Selection::Count(selected(rec, &ep_ok, |c| (c.dropped_total(), 0)).0)
             }
-            Metric::Dropped => count_agg(
-                selected(rec, &ep_ok, |c| (c.dropped_total(), 0)).0,
-                self.agg,
-                elapsed,
-            ),
-            Metric::DataSent => count_agg(
-                selected(rec, &ep_ok, |c| (c.data_sent, 0)).0,
-                self.agg,
-                elapsed,
-            ),
-            Metric::DataReceived => count_agg(
-                selected(rec, &ep_ok, |c| (c.data_received, 0)).0,
-                self.agg,
-                elapsed,
-            ),
+            Metric::DataSent => Selection::Count(selected(rec, &ep_ok, |c| (c.data_sent, 0)).0),
+            Metric::DataReceived => {
+                Selection::Count(selected(rec, &ep_ok, |c| (c.data_received, 0)).0)
+            }
+        }
+    }
+
+    /// The observed value (ms for trends), `None` without data.
+    pub fn observe(
+        &self,
+        rec: &Recorder,
+        endpoints: &[EndpointDesc],
+        elapsed: Duration,
+    ) -> Option<f64> {
+        match self.select(rec, endpoints) {
+            Selection::Trend(h) => trend_agg(&h, self.agg),
+            Selection::Rate { n, failed } => (n > 0).then(|| failed as f64 / n as f64),
+            Selection::Count(n) => count_agg(n, self.agg, elapsed),
         }
     }
 
@@ -685,6 +697,7 @@ impl Threshold {
         ThresholdResult {
             expr: self.expr.clone(),
             metric: self.metric.as_str().to_string(),
+            series: self.series.clone(),
             condition: self.condition.clone(),
             ok: observed.map_or(true, |v| self.op.holds(v, self.value)),
             observed,

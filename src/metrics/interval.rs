@@ -305,27 +305,32 @@ impl Drift {
         &self.points
     }
 
-    /// Compare the first and last tenth of the run (at least one point
-    /// each). `None` with fewer than two points.
+    /// Compare the first and last tenth of the run; see [`drift_summary`].
     pub fn summary(&self) -> Option<DriftSummary> {
-        if self.points.len() < 2 {
-            return None;
-        }
-        let n = (self.points.len() / 10).max(1);
-        let part = |ps: &[DriftPoint]| {
-            let mut acc = ps[0].clone();
-            for p in &ps[1..] {
-                acc.absorb(p);
-            }
-            acc
-        };
-        let first = part(&self.points[..n]);
-        let last = part(&self.points[self.points.len() - n..]);
-        Some(DriftSummary {
-            first_p95_ms: first.p95_ms,
-            last_p95_ms: last.p95_ms,
-            first_error_rate: first.error_rate(),
-            last_error_rate: last.error_rate(),
-        })
+        drift_summary(&self.points)
     }
+}
+
+/// Compare the first and last tenth of a drift series (at least one point
+/// each). `None` with fewer than two points.
+pub fn drift_summary(points: &[DriftPoint]) -> Option<DriftSummary> {
+    if points.len() < 2 {
+        return None;
+    }
+    let n = (points.len() / 10).max(1);
+    let part = |ps: &[DriftPoint]| {
+        let mut acc = ps[0].clone();
+        for p in &ps[1..] {
+            acc.absorb(p);
+        }
+        acc
+    };
+    let first = part(&points[..n]);
+    let last = part(&points[points.len() - n..]);
+    Some(DriftSummary {
+        first_p95_ms: first.p95_ms,
+        last_p95_ms: last.p95_ms,
+        first_error_rate: first.error_rate(),
+        last_error_rate: last.error_rate(),
+    })
 }

@@ -31,7 +31,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 pub use interval::{
-    Drift, DriftPoint, DriftSummary, IntervalEndpoint, IntervalStats, IntervalWindow,
+    drift_summary, Drift, DriftPoint, DriftSummary, IntervalEndpoint, IntervalStats, IntervalWindow,
 };
 
 /// Why a request failed without a usable response.

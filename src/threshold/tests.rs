@@ -38,6 +38,8 @@ fn parses_the_k6_examples() {
     );
     assert_eq!(d.agg, Agg::P(99.0));
     assert_eq!(d.condition, "p(99)<300ms");
+    assert_eq!(d.series, "http_req_duration{endpoint:GET /posts/{id}}");
+    assert_eq!(a.series, "http_req_duration");
 
     let e = t("http_req_duration{status:5xx}: max<2s");
     assert_eq!(
