@@ -10,14 +10,23 @@
 //! - [`model`]: exchanges → [`model::TrafficModel`] (endpoint templates,
 //!   parameter pools, arrival process, sessions, responses), and the
 //!   versioned on-disk model file.
+//! - [`schedule`]: intended send times from the arrival process, seeded.
 //! - [`generate`]: `generate(&model, &mut rng)` → a concrete request; pure and
 //!   deterministic for a seed.
+//! - [`metrics`]: executor samples → HdrHistograms per metric × endpoint ×
+//!   status class and counters; exact merge, interval time series.
+//! - [`threshold`]: k6 threshold expressions, parsed and evaluated against
+//!   a [`metrics::Recorder`].
+//! - [`report`]: the end-of-run summary type and its exports (JSON summary,
+//!   text report, NDJSON time series), written atomically.
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages.
 
 pub mod cli;
-pub mod fsutil;
 pub mod generate;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
+pub mod report;
 pub mod schedule;
+pub mod threshold;

@@ -15,12 +15,8 @@ use crate::schedule::{Schedule, ScheduleSpec};
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     if let Some(out) = &args.output {
-        crate::fsutil::check_writable(out).map_err(|e| {
-            UsageError(format!(
-                "cannot write to {}: {e}; choose another path with -o",
-                out.display()
-            ))
-        })?;
+        crate::report::file::check_output_path(out, "-o")
+            .map_err(|e| UsageError(format!("{e}; choose another path with -o")))?;
     }
     let input = super::load_input(&args.inputs, &args.filters)?;
     let model = input.model;
@@ -50,7 +46,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     }
     drop(out);
     if let Some(path) = &args.output {
-        crate::fsutil::write_atomic(path, &buf)
+        crate::report::file::write_atomic(path, &buf)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(0)

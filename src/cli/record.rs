@@ -8,12 +8,8 @@ use crate::model::{self, TrafficModel};
 
 pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     // Fail before the (possibly long) read if the output cannot be written.
-    crate::fsutil::check_writable(&args.output).map_err(|e| {
-        UsageError(format!(
-            "cannot write the model to {}: {e}; choose another path with -o",
-            args.output.display()
-        ))
-    })?;
+    crate::report::file::check_output_path(&args.output, "-o")
+        .map_err(|e| UsageError(format!("{e}; choose another path with -o")))?;
     let started = std::time::Instant::now();
     let model = super::input::record(&args.captures, &args.filters)?;
     if model.requests() == 0 {

@@ -269,7 +269,7 @@ pub fn to_bytes(model: &TrafficModel) -> Vec<u8> {
 /// Writes the model atomically: a temporary file in the same directory,
 /// then a rename, so a crash never leaves a half-written model.
 pub fn save(model: &TrafficModel, path: &Path) -> std::io::Result<()> {
-    crate::fsutil::write_atomic(path, &to_bytes(model))
+    crate::report::file::write_atomic(path, &to_bytes(model))
 }
 
 fn hist_v1(h: &LogHist) -> HistV1 {

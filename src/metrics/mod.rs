@@ -1,0 +1,580 @@
+//! Metrics: what the executor measured, recorded into bounded memory.
+//!
+//! The executor hands over one [`Sample`] per finished (or failed) request
+//! and one [`Dropped`] per scheduled request it could not send. A
+//! [`Recorder`] keeps, per trend metric × endpoint × status class, an
+//! HdrHistogram (microseconds, 3 significant digits, see [`hist`]) and plain
+//! counters. Memory depends on the number of endpoints and on the value range,
+//! never on run length: a sample is folded into histograms and counters and
+//! then forgotten.
+//!
+//! Recorders are built per worker and combined with [`Recorder::merge`],
+//! which is exact (histogram addition, counter sums). Histograms serialize
+//! with [`hist::encode`] so shard summaries merge exactly later.
+//!
+//! Warmup samples are counted (see [`Recorder::warmup`]) and otherwise
+//! ignored: they never reach a histogram, a counter or a threshold.
+//!
+//! Every `every` seconds the engine calls [`Recorder::take_interval`] for a
+//! time-series point ([`IntervalStats`]); the recorder also keeps a bounded
+//! [`Drift`] series (p95 and error rate over time) for soak runs.
+
+pub mod hist;
+mod interval;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+pub use interval::{
+    drift_summary, Drift, DriftPoint, DriftSummary, IntervalEndpoint, IntervalStats, IntervalWindow,
+};
+
+/// Why a request failed without a usable response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    ConnectRefused,
+    ConnectTimeout,
+    Reset,
+    Timeout,
+    Protocol,
+    Tls,
+    Other,
+}
+
+/// Why a scheduled request was not sent (the schedule could not be kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Every allowed connection was busy (`--connections`).
+    ConnectionCap,
+    /// `--max-in-flight` requests were already outstanding.
+    MaxInFlight,
+    /// The generator fell behind the schedule (CPU saturated).
+    GeneratorBehind,
+}
+
+macro_rules! names {
+    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),*];
+            /// The stable snake_case name used in JSON and in reports.
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$variant => $name),* }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let names: Vec<_> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown {} '{s}'; expected one of {}", stringify!($ty), names.join(", "))
+                })
+            }
+        }
+    };
+}
+
+names!(ErrorKind {
+    ConnectRefused => "connect_refused",
+    ConnectTimeout => "connect_timeout",
+    Reset => "reset",
+    Timeout => "timeout",
+    Protocol => "protocol",
+    Tls => "tls",
+    Other => "other",
+});
+
+names!(DropReason {
+    ConnectionCap => "connection_cap",
+    MaxInFlight => "max_in_flight",
+    GeneratorBehind => "generator_behind",
+});
+
+/// A response's status class, or `Error` when there was no usable response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum StatusClass {
+    #[serde(rename = "1xx")]
+    Informational,
+    #[serde(rename = "2xx")]
+    Success,
+    #[serde(rename = "3xx")]
+    Redirection,
+    #[serde(rename = "4xx")]
+    ClientError,
+    #[serde(rename = "5xx")]
+    ServerError,
+    #[serde(rename = "error")]
+    Error,
+}
+
+names!(StatusClass {
+    Informational => "1xx",
+    Success => "2xx",
+    Redirection => "3xx",
+    ClientError => "4xx",
+    ServerError => "5xx",
+    Error => "error",
+});
+
+impl StatusClass {
+    /// The class of a status code; codes outside 100..=599 count as `Error`.
+    pub fn of_status(status: u16) -> StatusClass {
+        match status / 100 {
+            1 => StatusClass::Informational,
+            2 => StatusClass::Success,
+            3 => StatusClass::Redirection,
+            4 => StatusClass::ClientError,
+            5 => StatusClass::ServerError,
+            _ => StatusClass::Error,
+        }
+    }
+}
+
+/// The trend (distribution) metrics, with their k6 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TrendMetric {
+    /// From the INTENDED send time to the end of the response
+    /// (coordinated-omission corrected).
+    #[serde(rename = "http_req_duration")]
+    Duration,
+    /// From the actual send to the end of the response (uncorrected).
+    #[serde(rename = "http_req_service_time")]
+    ServiceTime,
+    /// Time to first byte, from the actual send.
+    #[serde(rename = "http_req_waiting")]
+    Waiting,
+    /// Connection setup, for requests that opened a new connection.
+    #[serde(rename = "http_req_connecting")]
+    Connecting,
+    /// Actual send − intended send.
+    #[serde(rename = "schedule_lag")]
+    ScheduleLag,
+}
+
+names!(TrendMetric {
+    Duration => "http_req_duration",
+    ServiceTime => "http_req_service_time",
+    Waiting => "http_req_waiting",
+    Connecting => "http_req_connecting",
+    ScheduleLag => "schedule_lag",
+});
+
+/// One finished or failed request, as the executor hands it over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Index into the model's endpoint list.
+    pub endpoint: usize,
+    /// Response status, when a response head arrived.
+    pub status: Option<u16>,
+    /// Why the request failed, when it did not complete normally.
+    pub error: Option<ErrorKind>,
+    /// Intended send time → end (coordinated-omission corrected).
+    pub duration: Duration,
+    /// Actual send → end.
+    pub service_time: Duration,
+    /// Actual send → first response byte.
+    pub waiting: Duration,
+    /// Connection setup time, when this request opened a new connection.
+    pub connecting: Option<Duration>,
+    /// Actual send − intended send.
+    pub schedule_lag: Duration,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// When the request ended, as an offset since the run started.
+    pub at: Duration,
+    /// Sent during `--warmup`: counted, not measured.
+    pub warmup: bool,
+}
+
+impl Sample {
+    /// The status class this sample is filed under: its status's class, or
+    /// `Error` when it failed with an error or had no status.
+    pub fn class(&self) -> StatusClass {
+        match (self.error, self.status) {
+            (None, Some(s)) => StatusClass::of_status(s),
+            _ => StatusClass::Error,
+        }
+    }
+
+    /// k6's `http_req_failed`: an error, or a status outside 200..=399.
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || !matches!(self.status, Some(200..=399))
+    }
+
+    fn trend(&self, metric: TrendMetric) -> Option<Duration> {
+        match metric {
+            TrendMetric::Duration => Some(self.duration),
+            TrendMetric::ServiceTime => Some(self.service_time),
+            TrendMetric::Waiting => Some(self.waiting),
+            TrendMetric::Connecting => self.connecting,
+            TrendMetric::ScheduleLag => Some(self.schedule_lag),
+        }
+    }
+}
+
+/// What reports and tag filters know about an endpoint of the model. The
+/// engine builds these from the model's endpoint list, same order as
+/// [`Sample::endpoint`] indexes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointDesc {
+    pub method: String,
+    pub host: String,
+    /// Path template, e.g. `/posts/{id}`.
+    pub template: String,
+    /// Share of the recorded requests (0..=1).
+    pub recorded_share: f64,
+}
+
+impl EndpointDesc {
+    /// `METHOD template`, e.g. `GET /posts/{id}`: the `endpoint` tag value.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.method, self.template)
+    }
+}
+
+/// A scheduled request that was not sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropped {
+    pub endpoint: usize,
+    pub reason: DropReason,
+    /// Its intended send time, as an offset since the run started.
+    pub at: Duration,
+    /// Scheduled during `--warmup`.
+    pub warmup: bool,
+}
+
+/// Which histogram: metric × endpoint × status class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HistKey {
+    pub metric: TrendMetric,
+    pub endpoint: usize,
+    pub class: StatusClass,
+}
+
+/// Plain counters for one endpoint. Totals are sums over endpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCounters {
+    /// Samples recorded (`http_reqs`): every sent request, failed or not.
+    pub requests: u64,
+    /// Samples with [`Sample::failed`] (`http_req_failed` true values).
+    pub failed: u64,
+    pub data_sent: u64,
+    pub data_received: u64,
+    /// Responses by status code (requests that ended without an error).
+    pub status: BTreeMap<u16, u64>,
+    /// Requests that ended with an error, by kind (a sample with neither a
+    /// status nor an error counts as `other`).
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Requests not sent, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
+}
+
+impl EndpointCounters {
+    fn merge(&mut self, o: &EndpointCounters) {
+        self.requests += o.requests;
+        self.failed += o.failed;
+        self.data_sent += o.data_sent;
+        self.data_received += o.data_received;
+        for (k, v) in &o.status {
+            *self.status.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.errors {
+            *self.errors.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.dropped {
+            *self.dropped.entry(*k).or_default() += v;
+        }
+    }
+
+    /// Requests not sent, all reasons.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    /// Responses (not errors) with a status in `class`.
+    pub fn status_in(&self, class: StatusClass) -> u64 {
+        self.status
+            .iter()
+            .filter(|(s, _)| StatusClass::of_status(**s) == class)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// What happened during warmup: counted, excluded from results.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarmupCounts {
+    pub requests: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
+const METRICS: usize = 5;
+const CLASSES: usize = 6;
+type EndpointHists = [[Option<Histogram<u64>>; CLASSES]; METRICS];
+
+fn metric_index(m: TrendMetric) -> usize {
+    m as usize
+}
+
+fn class_index(c: StatusClass) -> usize {
+    c as usize
+}
+
+/// Histograms and counters for one worker or for a whole run.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    /// Histograms indexed `[endpoint][metric][class]`, created on first use
+    /// (a plain index on the hot path, no map lookup).
+    hists: Vec<EndpointHists>,
+    endpoints: Vec<EndpointCounters>,
+    warmup: WarmupCounts,
+    window: IntervalWindow,
+    last_interval_at: Duration,
+    drift: Drift,
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    /// Fold one finished or failed request into the recorder.
+    pub fn record(&mut self, s: &Sample) {
+        if s.warmup {
+            self.warmup.requests += 1;
+            self.warmup.failed += u64::from(s.failed());
+            return;
+        }
+        let class = s.class();
+        let c = self.endpoint_mut(s.endpoint);
+        c.requests += 1;
+        c.failed += u64::from(s.failed());
+        c.data_sent += s.bytes_sent;
+        c.data_received += s.bytes_received;
+        // Exactly one of status / error is counted, so that
+        // requests == Σ status + Σ errors and the class matches.
+        match (s.error, s.status) {
+            (None, Some(code)) => *c.status.entry(code).or_default() += 1,
+            (Some(kind), _) => *c.errors.entry(kind).or_default() += 1,
+            (None, None) => *c.errors.entry(ErrorKind::Other).or_default() += 1,
+        }
+        for &metric in TrendMetric::ALL {
+            if let Some(d) = s.trend(metric) {
+                let key = HistKey {
+                    metric,
+                    endpoint: s.endpoint,
+                    class,
+                };
+                hist::record(self.hist_mut(key), d);
+            }
+        }
+        self.window.record(s);
+    }
+
+    /// Count one scheduled request that could not be sent.
+    pub fn record_dropped(&mut self, d: &Dropped) {
+        if d.warmup {
+            self.warmup.dropped += 1;
+            return;
+        }
+        *self
+            .endpoint_mut(d.endpoint)
+            .dropped
+            .entry(d.reason)
+            .or_default() += 1;
+        self.window.record_dropped();
+    }
+
+    fn hist_mut(&mut self, key: HistKey) -> &mut Histogram<u64> {
+        if self.hists.len() <= key.endpoint {
+            self.hists.resize_with(key.endpoint + 1, Default::default);
+        }
+        self.hists[key.endpoint][metric_index(key.metric)][class_index(key.class)]
+            .get_or_insert_with(hist::new_histogram)
+    }
+
+    fn endpoint_mut(&mut self, endpoint: usize) -> &mut EndpointCounters {
+        if self.endpoints.len() <= endpoint {
+            self.endpoints
+                .resize_with(endpoint + 1, EndpointCounters::default);
+        }
+        &mut self.endpoints[endpoint]
+    }
+
+    /// Add everything `other` recorded into `self`, exactly: histograms are
+    /// added bucket by bucket, counters summed. This includes the pending
+    /// (not yet taken) interval window. The [`Drift`] series is not merged:
+    /// it belongs to the recorder [`take_interval`](Self::take_interval) is
+    /// called on.
+    pub fn merge(&mut self, other: &Recorder) {
+        for (key, h) in other.histograms() {
+            hist::add(self.hist_mut(key), h);
+        }
+        for (i, c) in other.endpoints.iter().enumerate() {
+            self.endpoint_mut(i).merge(c);
+        }
+        self.warmup.requests += other.warmup.requests;
+        self.warmup.failed += other.warmup.failed;
+        self.warmup.dropped += other.warmup.dropped;
+        self.window.merge(&other.window);
+    }
+
+    /// Insert a histogram (e.g. decoded from a summary) by adding it to
+    /// whatever is already recorded under `key`.
+    pub fn add_histogram(&mut self, key: HistKey, h: &Histogram<u64>) {
+        hist::add(self.hist_mut(key), h);
+        // Make sure the endpoint exists so reports list it.
+        self.endpoint_mut(key.endpoint);
+    }
+
+    /// Add counters (e.g. decoded from a summary) for one endpoint.
+    pub fn add_counters(&mut self, endpoint: usize, c: &EndpointCounters) {
+        self.endpoint_mut(endpoint).merge(c);
+    }
+
+    /// Add warmup counts (e.g. decoded from a summary).
+    pub fn add_warmup(&mut self, w: WarmupCounts) {
+        self.warmup.requests += w.requests;
+        self.warmup.failed += w.failed;
+        self.warmup.dropped += w.dropped;
+    }
+
+    /// Every non-empty histogram, in key order (metric, endpoint, class).
+    pub fn histograms(&self) -> impl Iterator<Item = (HistKey, &Histogram<u64>)> + '_ {
+        TrendMetric::ALL.iter().flat_map(move |&metric| {
+            self.hists
+                .iter()
+                .enumerate()
+                .flat_map(move |(endpoint, per_metric)| {
+                    StatusClass::ALL.iter().filter_map(move |&class| {
+                        per_metric[metric_index(metric)][class_index(class)]
+                            .as_ref()
+                            .filter(|h| !h.is_empty())
+                            .map(|h| {
+                                (
+                                    HistKey {
+                                        metric,
+                                        endpoint,
+                                        class,
+                                    },
+                                    h,
+                                )
+                            })
+                    })
+                })
+        })
+    }
+
+    /// One merged histogram of `metric` over the endpoints and classes that
+    /// `select` accepts. Empty when nothing matches.
+    pub fn trend_where(
+        &self,
+        metric: TrendMetric,
+        mut select: impl FnMut(usize, StatusClass) -> bool,
+    ) -> Histogram<u64> {
+        let mut out = hist::new_histogram();
+        for (k, h) in self.histograms() {
+            if k.metric == metric && select(k.endpoint, k.class) {
+                hist::add(&mut out, h);
+            }
+        }
+        out
+    }
+
+    /// One merged histogram of `metric` over everything.
+    pub fn trend(&self, metric: TrendMetric) -> Histogram<u64> {
+        self.trend_where(metric, |_, _| true)
+    }
+
+    /// Per-endpoint counters, indexed by endpoint. May be shorter than the
+    /// model's endpoint list (endpoints never seen have no entry).
+    pub fn endpoints(&self) -> &[EndpointCounters] {
+        &self.endpoints
+    }
+
+    /// Counters for one endpoint (zero when never seen).
+    pub fn endpoint(&self, endpoint: usize) -> EndpointCounters {
+        self.endpoints.get(endpoint).cloned().unwrap_or_default()
+    }
+
+    /// Counters summed over all endpoints.
+    pub fn totals(&self) -> EndpointCounters {
+        let mut t = EndpointCounters::default();
+        for c in &self.endpoints {
+            t.merge(c);
+        }
+        t
+    }
+
+    /// Warmup counts (excluded from everything else).
+    pub fn warmup(&self) -> WarmupCounts {
+        self.warmup
+    }
+
+    /// Approximate heap bytes held by histograms (counts arrays), including
+    /// the pending interval window. For memory-bound tests and diagnostics.
+    pub fn heap_bytes(&self) -> usize {
+        self.histograms()
+            .map(|(_, h)| hist::heap_bytes(h))
+            .sum::<usize>()
+            + self.window.heap_bytes()
+    }
+
+    /// Close the current interval at `now` (offset since run start) and
+    /// return its statistics; also appends a point to [`drift`](Self::drift).
+    /// Call it on one recorder every interval (default 1 s).
+    pub fn take_interval(&mut self, now: Duration) -> IntervalStats {
+        let mut window = std::mem::take(&mut self.window);
+        let stats = self.interval_stats(&window, now);
+        // Reset in place: keeps the histograms' allocations for the next
+        // interval.
+        window.reset();
+        self.window = window;
+        stats
+    }
+
+    fn interval_stats(&mut self, window: &IntervalWindow, now: Duration) -> IntervalStats {
+        let span = now.saturating_sub(self.last_interval_at);
+        self.last_interval_at = now;
+        let stats = window.stats(now, span);
+        self.drift.push(&stats);
+        stats
+    }
+
+    /// Take the pending interval window, leaving an empty one. With
+    /// per-worker recorders, take every worker's window, [`merge`] them
+    /// (`IntervalWindow::merge`) and pass the result to
+    /// [`close_interval`](Self::close_interval) on one recorder.
+    ///
+    /// [`merge`]: IntervalWindow::merge
+    pub fn take_window(&mut self) -> IntervalWindow {
+        std::mem::take(&mut self.window)
+    }
+
+    /// Turn a window into an interval point ending at `now`, and append it
+    /// to the drift series.
+    pub fn close_interval(&mut self, window: IntervalWindow, now: Duration) -> IntervalStats {
+        self.interval_stats(&window, now)
+    }
+
+    /// The bounded p95 / error-rate series over the run (for soak drift).
+    pub fn drift(&self) -> &Drift {
+        &self.drift
+    }
+}
+
+#[cfg(test)]
+mod tests;

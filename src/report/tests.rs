@@ -1,0 +1,380 @@
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::*;
+use crate::metrics::{Dropped, Sample};
+use crate::threshold::{evaluate, parse, Threshold};
+
+fn endpoints() -> Vec<EndpointDesc> {
+    vec![
+        EndpointDesc {
+            method: "GET".into(),
+            host: "api.example.com".into(),
+            template: "/posts/{id}".into(),
+            recorded_share: 0.7,
+        },
+        EndpointDesc {
+            method: "POST".into(),
+            host: "api.example.com".into(),
+            template: "/posts".into(),
+            recorded_share: 0.3,
+        },
+    ]
+}
+
+fn meta() -> RunMeta {
+    RunMeta {
+        seed: 42,
+        duration_s: 10.0,
+        intended_rate: 11.0,
+        scale: Some(2.0),
+        target: "http://127.0.0.1:8080".into(),
+        command: "replay shop.model.gz --scale 2x --seed 42".into(),
+        endpoints: endpoints(),
+    }
+}
+
+/// Deterministic samples: n-th sample of a fixed pattern.
+fn nth(i: u64) -> Sample {
+    let endpoint = if i % 10 < 7 { 0 } else { 1 };
+    let (status, error) = match i % 25 {
+        0 => (None, Some(ErrorKind::Timeout)),
+        5 => (Some(503), None),
+        _ => (Some(if endpoint == 0 { 200 } else { 201 }), None),
+    };
+    let d = Duration::from_micros(1000 + i * 137 % 50_000);
+    Sample {
+        endpoint,
+        status,
+        error,
+        duration: d,
+        service_time: d * 9 / 10,
+        waiting: d / 2,
+        connecting: (i % 20 == 0).then(|| Duration::from_micros(300 + i)),
+        schedule_lag: Duration::from_micros(i % 200),
+        bytes_sent: 100,
+        bytes_received: 1000 + i % 7,
+        at: Duration::from_millis(i * 10),
+        warmup: i < 5,
+    }
+}
+
+fn record(rec: &mut Recorder, range: std::ops::Range<u64>) {
+    for i in range {
+        rec.record(&nth(i));
+        if i % 50 == 0 {
+            rec.record_dropped(&Dropped {
+                endpoint: (i % 2) as usize,
+                reason: DropReason::ConnectionCap,
+                at: Duration::from_millis(i),
+                warmup: i < 5,
+            });
+        }
+        if i % 100 == 99 {
+            rec.take_interval(Duration::from_secs(i / 100 + 1));
+        }
+    }
+}
+
+fn thresholds() -> Vec<Threshold> {
+    [
+        "http_req_duration: p(95)<500ms",
+        "http_req_failed: rate<0.01",
+        "http_reqs: rate>100",
+        "http_req_duration{endpoint:GET /posts/{id}}: p(99)<300ms",
+        "http_req_duration{status:5xx}: max<1s",
+    ]
+    .iter()
+    .map(|t| parse(t).unwrap())
+    .collect()
+}
+
+fn build(rec: &Recorder) -> Summary {
+    let ths = thresholds();
+    let results = evaluate(&ths, rec, &endpoints(), Duration::from_secs(10));
+    Summary::build(rec, &meta(), &ths, &results)
+}
+
+fn known() -> Summary {
+    let mut rec = Recorder::new();
+    record(&mut rec, 0..1000);
+    build(&rec)
+}
+
+/// `path: type` lines for every value in the JSON; array elements share
+/// the path `[]`.
+fn shape(v: &serde_json::Value, path: &str, out: &mut BTreeSet<String>) {
+    use serde_json::Value::*;
+    let ty = match v {
+        Null => "null",
+        Bool(_) => "bool",
+        Number(n) if n.is_u64() => "uint",
+        Number(_) => "number",
+        String(_) => "string",
+        Array(_) => "array",
+        Object(_) => "object",
+    };
+    out.insert(format!("{path}: {ty}"));
+    match v {
+        Array(items) => items
+            .iter()
+            .for_each(|i| shape(i, &format!("{path}[]"), out)),
+        Object(m) => m
+            .iter()
+            .for_each(|(k, i)| shape(i, &format!("{path}.{k}"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn summary_json_shape_is_pinned() {
+    let v = serde_json::to_value(known()).unwrap();
+    let mut lines = BTreeSet::new();
+    shape(&v, "$", &mut lines);
+    let actual: String = lines.into_iter().map(|l| l + "\n").collect();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/report/testdata/summary-shape.txt"
+    );
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "summary JSON shape changed (a contract: update docs/summary-format.md, then rerun \
+         with UPDATE_SNAPSHOTS=1 to accept):\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+#[test]
+fn summary_values_follow_k6_semantics() {
+    let s = known();
+    // 995 measured samples (i = 5..1000; 0..5 is warmup): a timeout when
+    // i % 25 == 0 (39, i = 0 was warmup), a 503 when i % 25 == 5 (40).
+    assert_eq!(s.requests.sent, 995);
+    assert_eq!(s.requests.warmup, 5);
+    assert_eq!(s.requests.warmup_dropped, 1);
+    assert_eq!(s.requests.dropped, 19);
+    assert_eq!(s.requests.intended, 995 + 19);
+    assert_eq!(s.requests.completed, 995 - 39);
+    assert_eq!(s.requests.failed, 79);
+    assert_eq!(s.errors, BTreeMap::from([("timeout".to_string(), 39)]));
+    assert_eq!(
+        s.dropped,
+        BTreeMap::from([("connection_cap".to_string(), 19)])
+    );
+    assert_eq!(s.achieved_rate, 99.5);
+    let failed = &s.metrics["http_req_failed"];
+    assert_eq!(
+        (failed.passes, failed.fails),
+        (Some(79), Some(916)),
+        "passes = failed requests, as k6"
+    );
+    assert_eq!(failed.rate, Some(79.0 / 995.0));
+    assert_eq!(failed.value, failed.rate);
+    let reqs = &s.metrics["http_reqs"];
+    assert_eq!((reqs.count, reqs.rate), (Some(995), Some(99.5)));
+    let d = &s.metrics["http_req_duration"];
+    assert_eq!(d.count, Some(995));
+    assert!(d.min.unwrap() >= 1.0 && d.max.unwrap() <= 51.0, "{d:?}");
+    assert!(d.p90 <= d.p95 && d.p95 <= d.p99 && d.p99 <= d.p999);
+    // Thresholds: k6 keys under the (sub)metric, {"ok": bool}.
+    assert_eq!(d.thresholds["p(95)<500ms"], ThresholdOk { ok: true });
+    assert_eq!(
+        s.metrics["http_req_failed"].thresholds["rate<0.01"],
+        ThresholdOk { ok: false }
+    );
+    assert_eq!(
+        s.metrics["http_reqs"].thresholds["rate>100"],
+        ThresholdOk { ok: false }
+    );
+    let sub = &s.metrics["http_req_duration{endpoint:GET /posts/{id}}"];
+    assert_eq!(sub.thresholds["p(99)<300ms"], ThresholdOk { ok: true });
+    assert_eq!(sub.count, Some(s.endpoints[0].count));
+    assert_eq!(s.metrics["http_req_duration{status:5xx}"].count, Some(40));
+    assert!(!s.thresholds_ok());
+    // Endpoints.
+    let e = &s.endpoints[0];
+    assert_eq!(
+        (e.method.as_str(), e.template.as_str()),
+        ("GET", "/posts/{id}")
+    );
+    assert_eq!(e.count + s.endpoints[1].count, 995);
+    assert!((e.replayed_share - e.count as f64 / 995.0).abs() < 1e-12);
+    assert_eq!(
+        e.status.values().sum::<u64>() + e.errors.values().sum::<u64>(),
+        e.count
+    );
+    assert!(e.http_req_duration.p95 > 0.0);
+    // One histogram per metric × endpoint × class seen.
+    assert!(s
+        .histograms
+        .iter()
+        .any(|h| h.metric == "http_req_connecting" && h.status == "2xx"));
+    assert_eq!(s.drift.len(), 10);
+}
+
+fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) if !(x.is_u64() && y.is_u64()) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+                "{path}: {x} != {y}"
+            );
+        }
+        (Array(x), Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_json_close(x, y, &format!("{path}[{i}]"));
+            }
+        }
+        (Object(x), Object(y)) => {
+            assert_eq!(
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>(),
+                "{path}"
+            );
+            for (k, v) in x {
+                assert_json_close(v, &y[k], &format!("{path}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+#[test]
+fn json_round_trips_and_is_checked() {
+    let s = known();
+    let text = s.to_json();
+    let back = Summary::from_json(&text).unwrap();
+    // serde_json's float parsing may differ in the last bit; compare values
+    // with a relative tolerance, everything else exactly.
+    assert_json_close(
+        &serde_json::to_value(&back).unwrap(),
+        &serde_json::to_value(&s).unwrap(),
+        "$",
+    );
+    assert!(matches!(
+        Summary::from_json("{}"),
+        Err(MergeError::NotASummary)
+    ));
+    let v2 = text.replace("\"version\": 1", "\"version\": 2");
+    let e = Summary::from_json(&v2).unwrap_err();
+    assert!(
+        e.to_string().contains("version Some(2) is not supported"),
+        "{e}"
+    );
+}
+
+#[test]
+fn merging_shard_summaries_is_exact() {
+    // Three shards record disjoint parts of the same run.
+    let mut shards = Vec::new();
+    for r in [0..300, 300..650, 650..1000] {
+        let mut rec = Recorder::new();
+        record(&mut rec, r);
+        let s = build(&rec);
+        // Through JSON text, as `replay merge` would read them.
+        shards.push(Summary::from_json(&s.to_json()).unwrap());
+    }
+    let merged = merge_summaries(&shards).unwrap();
+    assert_eq!(merged.thresholds.len(), 5);
+    let ths: Vec<_> = merged
+        .thresholds
+        .iter()
+        .map(|t| parse(t).unwrap())
+        .collect();
+    let results = evaluate(
+        &ths,
+        &merged.recorder,
+        &merged.meta.endpoints,
+        Duration::from_secs(10),
+    );
+    let mut m = Summary::build(&merged.recorder, &merged.meta, &ths, &results);
+    let mut whole = known();
+    assert_eq!(
+        merged.meta.intended_rate, 33.0,
+        "shard intended rates add up"
+    );
+    // Not merged: the drift series, and the intended rate is per shard here.
+    m.drift.clear();
+    whole.drift.clear();
+    m.intended_rate = whole.intended_rate;
+    assert_eq!(m, whole);
+}
+
+#[test]
+fn merge_rejects_different_models_and_bad_histograms() {
+    let a = known();
+    let mut b = known();
+    b.endpoints[1].template = "/users".into();
+    let e = merge_summaries(&[a.clone(), b]).unwrap_err();
+    assert!(
+        e.to_string().contains("summary 1 has different endpoints"),
+        "{e}"
+    );
+    let mut c = known();
+    c.histograms[0].data = "AAAA".into();
+    let e = merge_summaries(&[a, c]).unwrap_err();
+    assert!(e.to_string().starts_with("summary 1: histogram 0:"), "{e}");
+}
+
+#[test]
+fn text_report_has_the_right_lines() {
+    let s = known();
+    let text = text::render(&s, text::TextOptions { color: false });
+    assert!(!text.contains('\x1b'), "no colour unless asked");
+    for needle in [
+        "replay: 995 requests in 10.0s against http://127.0.0.1:8080",
+        "requests........................: intended=1014 sent=995 completed=956 dropped=19 (warmup: 5 sent, 1 dropped, not counted)",
+        "rate............................: achieved=99.50/s intended=11.00/s (904.5% of intended), scale 2x",
+        "http_req_failed.................: 7.94% 79 out of 995",
+        "http_reqs.......................: 995 99.50/s",
+        "dropped_requests................: 19 1.90/s (connection_cap 19)",
+        "errors..........................: timeout 39",
+        "✓ http_req_duration: p(95)<500ms  p(95)=",
+        "✗ http_req_failed: rate<0.01  rate=7.94%",
+        "✗ http_reqs: rate>100  rate=99.50/s",
+        "seed 42; reproduce with: replay shop.model.gz --scale 2x --seed 42",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let duration = text
+        .lines()
+        .find(|l| l.contains("http_req_duration...."))
+        .unwrap();
+    for k in [
+        "avg=", "min=", "med=", "p(90)=", "p(95)=", "p(99)=", "p(99.9)=", "max=",
+    ] {
+        assert!(duration.contains(k), "{duration}");
+    }
+    let get = text
+        .lines()
+        .find(|l| l.contains("GET /posts/{id}") && !l.contains('✓'))
+        .unwrap();
+    assert!(get.contains("70.00%"), "recorded share: {get}");
+    let header = text
+        .lines()
+        .find(|l| l.contains("endpoint") && l.contains("p95"))
+        .unwrap();
+    assert!(
+        header.contains("recorded") && header.contains("replayed") && header.contains("errors")
+    );
+    // With colour: marks are painted.
+    let coloured = text::render(&s, text::TextOptions { color: true });
+    assert!(coloured.contains("\x1b[32m✓\x1b[0m") && coloured.contains("\x1b[31m✗\x1b[0m"));
+}
+
+#[test]
+fn human_units() {
+    use text::{human_bytes, human_ms};
+    assert_eq!(human_ms(0.0426), "43µs");
+    assert_eq!(human_ms(12.345), "12.35ms");
+    assert_eq!(human_ms(1500.0), "1.50s");
+    assert_eq!(human_ms(125_000.0), "2m05s");
+    assert_eq!(human_bytes(999), "999 B");
+    assert_eq!(human_bytes(1_234_567), "1.2 MB");
+}

@@ -1,0 +1,290 @@
+//! The end-of-run text report, k6-like, rendered from a [`Summary`].
+//!
+//! Pure: a `String` out, colour (ANSI) only when `color` is true. The caller
+//! decides colour once (TTY, `NO_COLOR`) and prints to stdout.
+
+use std::fmt::Write as _;
+
+use super::{MetricSummary, Summary};
+use crate::metrics::drift_summary;
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+/// Options for [`render`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    pub color: bool,
+}
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("{code}{s}{RESET}")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// A duration given in milliseconds, in human units: `850µs`, `12.34ms`,
+/// `1.50s`, `2m05s`.
+pub fn human_ms(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{:.0}µs", ms * 1000.0)
+    } else if ms < 1000.0 {
+        format!("{ms:.2}ms")
+    } else if ms < 60_000.0 {
+        format!("{:.2}s", ms / 1000.0)
+    } else {
+        let s = (ms / 1000.0).round() as u64;
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// A byte count in human units (decimal, as k6): `512 B`, `1.2 kB`, `3.4 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+fn label(name: &str) -> String {
+    let dots = 32usize.saturating_sub(name.chars().count());
+    format!("  {name}{}:", ".".repeat(dots))
+}
+
+fn trend_line(m: &MetricSummary) -> String {
+    if m.count == Some(0) {
+        return " no data".to_string();
+    }
+    let f = |v: Option<f64>| human_ms(v.unwrap_or(0.0));
+    format!(
+        " avg={} min={} med={} p(90)={} p(95)={} p(99)={} p(99.9)={} max={}",
+        f(m.avg),
+        f(m.min),
+        f(m.med),
+        f(m.p90),
+        f(m.p95),
+        f(m.p99),
+        f(m.p999),
+        f(m.max)
+    )
+}
+
+fn kv_list(m: &std::collections::BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Render the report.
+pub fn render(s: &Summary, opts: TextOptions) -> String {
+    let st = Style { color: opts.color };
+    let mut out = String::new();
+    let w = &mut out;
+    let r = &s.requests;
+
+    let _ = writeln!(
+        w,
+        "\n  replay: {} requests in {:.1}s against {}\n",
+        r.sent, s.duration_s, s.target
+    );
+
+    // Requests and rate.
+    let _ = writeln!(
+        w,
+        "{} intended={} sent={} completed={} dropped={}{}",
+        label("requests"),
+        r.intended,
+        r.sent,
+        r.completed,
+        r.dropped,
+        if r.warmup > 0 || r.warmup_dropped > 0 {
+            format!(
+                " (warmup: {} sent, {} dropped, not counted)",
+                r.warmup, r.warmup_dropped
+            )
+        } else {
+            String::new()
+        }
+    );
+    let ratio = if s.intended_rate > 0.0 {
+        format!(
+            " ({:.1}% of intended)",
+            s.achieved_rate / s.intended_rate * 100.0
+        )
+    } else {
+        String::new()
+    };
+    let scale = s.scale.map(|x| format!(", scale {x}x")).unwrap_or_default();
+    let _ = writeln!(
+        w,
+        "{} achieved={:.2}/s intended={:.2}/s{ratio}{scale}",
+        label("rate"),
+        s.achieved_rate,
+        s.intended_rate
+    );
+    let _ = writeln!(w);
+
+    // Metrics (overall, in k6's alphabetical order).
+    for (name, m) in &s.metrics {
+        if name.contains('{') {
+            continue; // sub-metrics are shown with their thresholds
+        }
+        let line = match name.as_str() {
+            "http_req_failed" => format!(
+                " {} {} out of {}",
+                pct(m.rate.unwrap_or(0.0)),
+                m.passes.unwrap_or(0),
+                m.passes.unwrap_or(0) + m.fails.unwrap_or(0)
+            ),
+            "data_sent" | "data_received" => format!(
+                " {} {}/s",
+                human_bytes(m.count.unwrap_or(0)),
+                human_bytes(m.rate.unwrap_or(0.0) as u64)
+            ),
+            "http_reqs" | "dropped_requests" => {
+                let mut l = format!(" {} {:.2}/s", m.count.unwrap_or(0), m.rate.unwrap_or(0.0));
+                if name == "dropped_requests" && !s.dropped.is_empty() {
+                    let _ = write!(l, " ({})", kv_list(&s.dropped));
+                }
+                l
+            }
+            _ => trend_line(m),
+        };
+        let _ = writeln!(w, "{}{line}", label(name));
+    }
+    if !s.errors.is_empty() {
+        let _ = writeln!(w, "{} {}", label("errors"), kv_list(&s.errors));
+    }
+
+    // Endpoints.
+    if !s.endpoints.is_empty() {
+        let _ = writeln!(w, "\n  endpoints");
+        let header = [
+            "endpoint", "count", "recorded", "replayed", "p50", "p95", "p99", "errors",
+        ];
+        let rows: Vec<[String; 8]> = s
+            .endpoints
+            .iter()
+            .map(|e| {
+                let d = &e.http_req_duration;
+                let has = e.count > 0;
+                let t = |v: f64| if has { human_ms(v) } else { "-".into() };
+                [
+                    format!("{} {}", e.method, e.template),
+                    e.count.to_string(),
+                    pct(e.recorded_share),
+                    pct(e.replayed_share),
+                    t(d.p50),
+                    t(d.p95),
+                    t(d.p99),
+                    pct(e.error_rate),
+                ]
+            })
+            .collect();
+        let mut widths = header.map(|h| h.chars().count());
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let fmt_row = |cells: &[String]| {
+            let mut l = String::from("   ");
+            for (i, (c, wd)) in cells.iter().zip(widths).enumerate() {
+                let pad = wd - c.chars().count();
+                if i == 0 {
+                    let _ = write!(l, " {c}{}", " ".repeat(pad));
+                } else {
+                    let _ = write!(l, "  {}{c}", " ".repeat(pad));
+                }
+            }
+            l
+        };
+        let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+        let _ = writeln!(w, "{}", st.paint(DIM, &fmt_row(&head)));
+        for row in &rows {
+            let _ = writeln!(w, "{}", fmt_row(row));
+        }
+    }
+
+    // Thresholds.
+    if !s.thresholds.is_empty() {
+        let _ = writeln!(w, "\n  thresholds");
+        for t in &s.thresholds {
+            let mark = if t.ok {
+                st.paint(GREEN, "✓")
+            } else {
+                st.paint(RED, "✗")
+            };
+            let observed = match t.observed {
+                None => "no data".to_string(),
+                Some(v) => {
+                    let agg = t
+                        .condition
+                        .split(['<', '>', '=', '!'])
+                        .next()
+                        .unwrap_or("")
+                        .trim();
+                    let value = if t.metric.starts_with("http_req_duration")
+                        || t.metric.starts_with("http_req_service_time")
+                        || t.metric.starts_with("http_req_waiting")
+                        || t.metric.starts_with("http_req_connecting")
+                        || t.metric == "schedule_lag"
+                    {
+                        human_ms(v)
+                    } else if t.metric == "http_req_failed" {
+                        pct(v)
+                    } else if agg == "rate" {
+                        format!("{v:.2}/s")
+                    } else {
+                        format!("{v}")
+                    };
+                    format!("{agg}={value}")
+                }
+            };
+            let _ = writeln!(w, "    {mark} {}  {}", t.expr, st.paint(DIM, &observed));
+        }
+    }
+
+    // Drift (soak): only meaningful with a series of some length.
+    if s.drift.len() >= 10 {
+        if let Some(d) = drift_summary(&s.drift) {
+            let p = |v: Option<f64>| v.map(human_ms).unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                w,
+                "\n  drift (first → last tenth): p95 {} → {}, error rate {} → {}",
+                p(d.first_p95_ms),
+                p(d.last_p95_ms),
+                pct(d.first_error_rate),
+                pct(d.last_error_rate)
+            );
+        }
+    }
+
+    let _ = writeln!(w, "\n  seed {}; reproduce with: {}", s.seed, s.command);
+    out
+}

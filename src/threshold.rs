@@ -1,0 +1,819 @@
+//! Thresholds: k6 pass/fail expressions, parsed once and evaluated against
+//! a [`Recorder`].
+//!
+//! Syntax (one expression per `--threshold`, as k6 allows one per string):
+//!
+//! ```text
+//! METRIC[{TAG:VALUE[, TAG:VALUE]...}]: AGG OP VALUE[UNIT]
+//! http_req_duration: p(95)<500ms
+//! http_req_failed: rate<0.01
+//! http_reqs: rate>100
+//! http_req_duration{endpoint:GET /posts/{id}}: p(99)<300ms
+//! http_req_duration{status:5xx}: max<2s
+//! ```
+//!
+//! - Trend metrics (`http_req_duration`, `http_req_service_time`,
+//!   `http_req_waiting`, `http_req_connecting`, `schedule_lag`) take `avg`,
+//!   `min`, `max`, `med` and `p(N)` (N may be decimal: `p(99.9)`); values
+//!   are milliseconds unless a unit is given (`us`/`µs`, `ms`, `s`, `m`).
+//! - `http_req_failed` takes `rate` (fraction of failed requests, 0..1).
+//! - Counters (`http_reqs`, `dropped_requests`, `data_sent`,
+//!   `data_received`) take `count` and `rate` (per second of run time).
+//! - Operators: `<`, `<=`, `>`, `>=`, `==` (also `===`), `!=`.
+//! - Tags: `endpoint` (`METHOD /template`, or just `/template` for every
+//!   method; values may contain balanced braces), `method`, and `status`
+//!   (a class `2xx`, `5xx`, `error`, or a code `200`; trend metrics keep one
+//!   histogram per status *class*, so they take classes only). Tags are
+//!   AND-ed. `data_*` and `dropped_requests` take no `status` tag.
+//!
+//! A threshold whose metric has no data (no matching samples) passes, as in
+//! k6.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::metrics::{EndpointCounters, EndpointDesc, Recorder, StatusClass, TrendMetric};
+
+/// A metric a threshold can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Trend(TrendMetric),
+    /// `http_req_failed` (a rate).
+    Failed,
+    /// `http_reqs`.
+    Reqs,
+    /// `dropped_requests`.
+    Dropped,
+    DataSent,
+    DataReceived,
+}
+
+impl Metric {
+    pub const ALL: &'static [Metric] = &[
+        Metric::Trend(TrendMetric::Duration),
+        Metric::Trend(TrendMetric::ServiceTime),
+        Metric::Trend(TrendMetric::Waiting),
+        Metric::Trend(TrendMetric::Connecting),
+        Metric::Trend(TrendMetric::ScheduleLag),
+        Metric::Failed,
+        Metric::Reqs,
+        Metric::Dropped,
+        Metric::DataSent,
+        Metric::DataReceived,
+    ];
+
+    /// The k6 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Trend(t) => t.as_str(),
+            Metric::Failed => "http_req_failed",
+            Metric::Reqs => "http_reqs",
+            Metric::Dropped => "dropped_requests",
+            Metric::DataSent => "data_sent",
+            Metric::DataReceived => "data_received",
+        }
+    }
+
+    fn aggs(self) -> &'static str {
+        match self {
+            Metric::Trend(_) => "avg, min, med, max, p(N)",
+            Metric::Failed => "rate",
+            _ => "count, rate",
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the metric is reduced to one number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Agg {
+    Avg,
+    Min,
+    Max,
+    Med,
+    /// Percentile, 0 < N <= 100.
+    P(f64),
+    Rate,
+    Count,
+}
+
+impl fmt::Display for Agg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Agg::Avg => f.write_str("avg"),
+            Agg::Min => f.write_str("min"),
+            Agg::Max => f.write_str("max"),
+            Agg::Med => f.write_str("med"),
+            Agg::P(n) => write!(f, "p({n})"),
+            Agg::Rate => f.write_str("rate"),
+            Agg::Count => f.write_str("count"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Op {
+    pub fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+            Op::Eq => observed == limit,
+            Op::Ne => observed != limit,
+        }
+    }
+}
+
+/// A `status` tag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Class(StatusClass),
+    Code(u16),
+}
+
+/// One `{tag:value}` filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagFilter {
+    /// `METHOD /template` or `/template`.
+    Endpoint {
+        value: String,
+        column: usize,
+    },
+    Method(String),
+    Status(StatusFilter),
+}
+
+/// A parsed threshold expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The expression as the user wrote it (trimmed).
+    pub expr: String,
+    pub metric: Metric,
+    pub filters: Vec<TagFilter>,
+    pub agg: Agg,
+    pub op: Op,
+    /// The limit, in milliseconds for trend metrics.
+    pub value: f64,
+    /// The part after the colon, k6's key for this threshold (`p(95)<500ms`).
+    pub condition: String,
+    /// The part before the colon: the metric, with its tags if any
+    /// (`http_req_duration{status:5xx}`), k6's (sub)metric name.
+    pub series: String,
+}
+
+/// A threshold expression that could not be parsed, pointing at the bad
+/// part: `"<message> at column <N> in '<expr>'[; <hint>]"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at column {column} in '{expr}'{}", hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
+pub struct ThresholdError {
+    pub expr: String,
+    /// 1-based column (in characters) of the bad part.
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ThresholdError {
+    /// The expression with a caret under the bad part, for terminals:
+    ///
+    /// ```text
+    /// http_req_duration: p95<500ms
+    ///                    ^
+    /// ```
+    pub fn caret(&self) -> String {
+        format!(
+            "{}\n{}^",
+            self.expr,
+            " ".repeat(self.column.saturating_sub(1))
+        )
+    }
+}
+
+/// The data a threshold looks at (its metric, narrowed by its tags).
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Trend metrics: the merged histogram (µs).
+    Trend(Histogram<u64>),
+    /// `http_req_failed`: requests and how many failed.
+    Rate { n: u64, failed: u64 },
+    /// Counters.
+    Count(u64),
+}
+
+/// The outcome of one threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ThresholdResult {
+    /// The full expression, e.g. `http_req_duration: p(95)<500ms`.
+    pub expr: String,
+    /// The metric name, e.g. `http_req_duration`.
+    pub metric: String,
+    /// The metric with its tags, e.g. `http_req_duration{status:5xx}`.
+    pub series: String,
+    /// The part after the colon, k6's threshold key, e.g. `p(95)<500ms`.
+    pub condition: String,
+    pub ok: bool,
+    /// The observed aggregate (ms for trends); `None` when there was no
+    /// data, which passes.
+    pub observed: Option<f64>,
+}
+
+struct Parser<'a> {
+    expr: &'a str,
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, at: usize, message: impl Into<String>, hint: Option<String>) -> ThresholdError {
+        ThresholdError {
+            expr: self.expr.to_string(),
+            column: self.expr[..at.min(self.expr.len())].chars().count() + 1,
+            message: message.into(),
+            hint,
+        }
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.expr[self.pos..]
+    }
+
+    fn skip_ws(&mut self) {
+        let trimmed = self.rest().trim_start();
+        self.pos = self.expr.len() - trimmed.len();
+    }
+
+    fn eat(&mut self, s: &str) -> bool {
+        if self.rest().starts_with(s) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn take_while(&mut self, f: impl Fn(char) -> bool) -> &'a str {
+        let rest = self.rest();
+        let end = rest.find(|c| !f(c)).unwrap_or(rest.len());
+        self.pos += end;
+        &rest[..end]
+    }
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+impl FromStr for Threshold {
+    type Err = ThresholdError;
+    fn from_str(s: &str) -> Result<Threshold, ThresholdError> {
+        parse(s)
+    }
+}
+
+/// Parse one threshold expression.
+pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
+    let expr = expr.trim();
+    let mut p = Parser { expr, pos: 0 };
+
+    // METRIC
+    let start = p.pos;
+    let name = p.take_while(is_ident);
+    if name.is_empty() {
+        return Err(p.err(start, "expected a metric name", Some(known_metrics())));
+    }
+    let metric = Metric::ALL
+        .iter()
+        .copied()
+        .find(|m| m.as_str() == name)
+        .ok_or_else(|| {
+            p.err(
+                start,
+                format!("unknown metric '{name}'"),
+                Some(known_metrics()),
+            )
+        })?;
+
+    // {TAGS}
+    let mut filters = Vec::new();
+    if p.rest().starts_with('{') {
+        filters = parse_tags(&mut p, metric)?;
+    }
+
+    // :
+    p.skip_ws();
+    let colon = p.pos;
+    if !p.eat(":") {
+        return Err(p.err(
+            p.pos,
+            "expected ':' after the metric",
+            Some(format!("write '{name}: {}<…'", first_agg(metric))),
+        ));
+    }
+    p.skip_ws();
+
+    // AGG
+    let agg_start = p.pos;
+    let word = p.take_while(is_ident);
+    let agg = match word {
+        "avg" => Agg::Avg,
+        "min" => Agg::Min,
+        "max" => Agg::Max,
+        "med" => Agg::Med,
+        "rate" => Agg::Rate,
+        "count" => Agg::Count,
+        "p" if p.rest().starts_with('(') => {
+            p.eat("(");
+            let n_start = p.pos;
+            let n = p.take_while(|c| c.is_ascii_digit() || c == '.');
+            let n: f64 = n.parse().map_err(|_| {
+                p.err(
+                    n_start,
+                    "expected a percentile number",
+                    Some("write e.g. p(95) or p(99.9)".into()),
+                )
+            })?;
+            if !(n > 0.0 && n <= 100.0) {
+                return Err(p.err(
+                    n_start,
+                    format!("percentile {n} is out of range"),
+                    Some("use 0 < N <= 100".into()),
+                ));
+            }
+            if !p.eat(")") {
+                return Err(p.err(p.pos, "expected ')' closing the percentile", None));
+            }
+            Agg::P(n)
+        }
+        "" => {
+            return Err(p.err(
+                agg_start,
+                "expected an aggregation",
+                Some(format!("{metric} takes {}", metric.aggs())),
+            ))
+        }
+        w => {
+            let hint = match w
+                .strip_prefix('p')
+                .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+            {
+                Some(digits) => format!("write p({digits})"),
+                None => format!("{metric} takes {}", metric.aggs()),
+            };
+            return Err(p.err(agg_start, format!("unknown aggregation '{w}'"), Some(hint)));
+        }
+    };
+    let agg_ok = match metric {
+        Metric::Trend(_) => matches!(agg, Agg::Avg | Agg::Min | Agg::Max | Agg::Med | Agg::P(_)),
+        Metric::Failed => agg == Agg::Rate,
+        _ => matches!(agg, Agg::Count | Agg::Rate),
+    };
+    if !agg_ok {
+        return Err(p.err(
+            agg_start,
+            format!("aggregation '{agg}' does not apply to {metric}"),
+            Some(format!("{metric} takes {}", metric.aggs())),
+        ));
+    }
+
+    // OP
+    p.skip_ws();
+    let op_start = p.pos;
+    let op = if p.eat("<=") {
+        Op::Le
+    } else if p.eat(">=") {
+        Op::Ge
+    } else if p.eat("===") || p.eat("==") {
+        Op::Eq
+    } else if p.eat("!==") || p.eat("!=") {
+        Op::Ne
+    } else if p.eat("<") {
+        Op::Lt
+    } else if p.eat(">") {
+        Op::Gt
+    } else {
+        return Err(p.err(
+            op_start,
+            "expected a comparison",
+            Some("use one of <, <=, >, >=, ==, !=".into()),
+        ));
+    };
+
+    // VALUE[UNIT]
+    p.skip_ws();
+    let num_start = p.pos;
+    let num = p.take_while(|c| c.is_ascii_digit() || c == '.' || c == '-');
+    let mut value: f64 = num
+        .parse()
+        .map_err(|_| p.err(num_start, "expected a number", None))?;
+    if !value.is_finite() {
+        return Err(p.err(num_start, "expected a finite number", None));
+    }
+    let unit_start = p.pos;
+    let unit = p.take_while(|c| c.is_alphabetic());
+    match (metric, unit) {
+        (Metric::Trend(_), "" | "ms") => {}
+        (Metric::Trend(_), "us" | "µs" | "μs") => value /= 1000.0,
+        (Metric::Trend(_), "s") => value *= 1000.0,
+        (Metric::Trend(_), "m") => value *= 60_000.0,
+        (Metric::Trend(_), u) => {
+            return Err(p.err(
+                unit_start,
+                format!("unknown time unit '{u}'"),
+                Some("use us, ms, s or m (ms when omitted)".into()),
+            ))
+        }
+        (_, "") => {}
+        (_, u) => {
+            return Err(p.err(
+                unit_start,
+                format!("unexpected unit '{u}'"),
+                Some(format!("{metric} {agg} is a plain number")),
+            ))
+        }
+    }
+    p.skip_ws();
+    if !p.rest().is_empty() {
+        return Err(p.err(
+            p.pos,
+            format!("unexpected '{}' after the value", p.rest()),
+            Some("one expression per --threshold; repeat the flag for more".into()),
+        ));
+    }
+
+    Ok(Threshold {
+        expr: expr.to_string(),
+        metric,
+        filters,
+        agg,
+        op,
+        value,
+        condition: expr[colon + 1..].trim().to_string(),
+        series: expr[..colon].trim().to_string(),
+    })
+}
+
+fn known_metrics() -> String {
+    let names: Vec<_> = Metric::ALL.iter().map(|m| m.as_str()).collect();
+    format!("known metrics: {}", names.join(", "))
+}
+
+fn first_agg(m: Metric) -> &'static str {
+    match m {
+        Metric::Trend(_) => "p(95)",
+        _ => "rate",
+    }
+}
+
+/// Parse `{key:value, ...}`; `p` is at the `{`. Values may contain balanced
+/// braces (`{endpoint:GET /posts/{id}}`).
+fn parse_tags(p: &mut Parser<'_>, metric: Metric) -> Result<Vec<TagFilter>, ThresholdError> {
+    let open = p.pos;
+    p.eat("{");
+    let mut filters = Vec::new();
+    loop {
+        p.skip_ws();
+        let key_start = p.pos;
+        let key = p.take_while(is_ident);
+        if key.is_empty() {
+            return Err(p.err(
+                key_start,
+                "expected a tag name",
+                Some("tags are endpoint, method, status".into()),
+            ));
+        }
+        p.skip_ws();
+        if !p.eat(":") {
+            return Err(p.err(p.pos, format!("expected ':' after tag '{key}'"), None));
+        }
+        // Value: up to ',' or '}' at brace depth 0.
+        let value_start = p.pos;
+        let mut depth = 0usize;
+        let mut end = None;
+        for (i, c) in p.rest().char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth > 0 => depth -= 1,
+                '}' | ',' if depth == 0 => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            return Err(p.err(
+                open,
+                "unclosed '{' in tag filter",
+                Some("close it with '}' before the ':'".into()),
+            ));
+        };
+        let raw = &p.rest()[..end];
+        let value = raw.trim();
+        let value_col = value_start + (raw.len() - raw.trim_start().len());
+        p.pos += end;
+        if value.is_empty() {
+            return Err(p.err(value_col, format!("empty value for tag '{key}'"), None));
+        }
+        let filter = match key {
+            "endpoint" | "name" => TagFilter::Endpoint {
+                value: value.to_string(),
+                column: p.expr[..value_col].chars().count() + 1,
+            },
+            "method" => TagFilter::Method(value.to_ascii_uppercase()),
+            "status" => {
+                let f = parse_status(value).ok_or_else(|| {
+                    p.err(
+                        value_col,
+                        format!("bad status '{value}'"),
+                        Some("use a class (1xx..5xx, error) or a code (100..599)".into()),
+                    )
+                })?;
+                match (metric, f) {
+                    (Metric::Dropped | Metric::DataSent | Metric::DataReceived, _) => {
+                        return Err(p.err(
+                            key_start,
+                            format!("tag 'status' does not apply to {metric}"),
+                            Some("filter it by endpoint or method".into()),
+                        ));
+                    }
+                    (Metric::Trend(_), StatusFilter::Code(c)) => {
+                        return Err(p.err(
+                            value_col,
+                            format!("{metric} is kept per status class, not per code"),
+                            Some(format!("write {{status:{}}}", StatusClass::of_status(c))),
+                        ));
+                    }
+                    _ => {}
+                }
+                TagFilter::Status(f)
+            }
+            other => {
+                return Err(p.err(
+                    key_start,
+                    format!("unknown tag '{other}'"),
+                    Some("tags are endpoint, method, status".into()),
+                ));
+            }
+        };
+        filters.push(filter);
+        if p.eat("}") {
+            return Ok(filters);
+        }
+        p.eat(",");
+    }
+}
+
+fn parse_status(v: &str) -> Option<StatusFilter> {
+    if let Ok(c) = v.parse::<StatusClass>() {
+        return Some(StatusFilter::Class(c));
+    }
+    if let Some(c) = v
+        .strip_suffix("XX")
+        .and_then(|d| format!("{d}xx").parse().ok())
+    {
+        return Some(StatusFilter::Class(c));
+    }
+    match v.parse::<u16>() {
+        Ok(code @ 100..=599) => Some(StatusFilter::Code(code)),
+        _ => None,
+    }
+}
+
+impl Threshold {
+    /// Check the `endpoint` filters against the model's endpoints, so a typo
+    /// is a usage error before load starts rather than a silent pass.
+    pub fn check_endpoints(&self, endpoints: &[EndpointDesc]) -> Result<(), ThresholdError> {
+        for f in &self.filters {
+            if let TagFilter::Endpoint { value, column } = f {
+                if !endpoints.iter().any(|e| endpoint_matches(value, e)) {
+                    let mut names: Vec<_> =
+                        endpoints.iter().map(EndpointDesc::name).take(5).collect();
+                    if endpoints.len() > 5 {
+                        names.push("…".into());
+                    }
+                    return Err(ThresholdError {
+                        expr: self.expr.clone(),
+                        column: *column,
+                        message: format!("no endpoint of the model is '{value}'"),
+                        hint: Some(format!("endpoints are: {}", names.join(", "))),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn endpoint_selected(&self, idx: usize, endpoints: &[EndpointDesc]) -> bool {
+        self.filters.iter().all(|f| match f {
+            TagFilter::Endpoint { value, .. } => endpoints
+                .get(idx)
+                .is_some_and(|e| endpoint_matches(value, e)),
+            TagFilter::Method(m) => endpoints
+                .get(idx)
+                .is_some_and(|e| e.method.eq_ignore_ascii_case(m)),
+            TagFilter::Status(_) => true,
+        })
+    }
+
+    fn status_filter(&self) -> Option<StatusFilter> {
+        self.filters.iter().find_map(|f| match f {
+            TagFilter::Status(s) => Some(*s),
+            _ => None,
+        })
+    }
+
+    /// What the threshold's metric and tag filters select from a recorder.
+    pub fn select(&self, rec: &Recorder, endpoints: &[EndpointDesc]) -> Selection {
+        let has_tag_filter = self
+            .filters
+            .iter()
+            .any(|f| !matches!(f, TagFilter::Status(_)));
+        let ep_ok = |i: usize| !has_tag_filter || self.endpoint_selected(i, endpoints);
+        let status = self.status_filter();
+        match self.metric {
+            Metric::Trend(t) => Selection::Trend(rec.trend_where(t, |ep, class| {
+                ep_ok(ep)
+                    && match status {
+                        None => true,
+                        Some(StatusFilter::Class(c)) => c == class,
+                        Some(StatusFilter::Code(_)) => false, // rejected by the parser
+                    }
+            })),
+            Metric::Failed => {
+                let (n, failed) = selected(rec, &ep_ok, |c| requests_with(c, status));
+                Selection::Rate { n, failed }
+            }
+            Metric::Reqs => Selection::Count(selected(rec, &ep_ok, |c| requests_with(c, status)).0),
+            Metric::Dropped => {
+                Selection::Count(selected(rec, &ep_ok, |c| (c.dropped_total(), 0)).0)
+            }
+            Metric::DataSent => Selection::Count(selected(rec, &ep_ok, |c| (c.data_sent, 0)).0),
+            Metric::DataReceived => {
+                Selection::Count(selected(rec, &ep_ok, |c| (c.data_received, 0)).0)
+            }
+        }
+    }
+
+    /// The observed value (ms for trends), `None` without data.
+    pub fn observe(
+        &self,
+        rec: &Recorder,
+        endpoints: &[EndpointDesc],
+        elapsed: Duration,
+    ) -> Option<f64> {
+        match self.select(rec, endpoints) {
+            Selection::Trend(h) => trend_agg(&h, self.agg),
+            Selection::Rate { n, failed } => (n > 0).then(|| failed as f64 / n as f64),
+            Selection::Count(n) => count_agg(n, self.agg, elapsed),
+        }
+    }
+
+    /// Evaluate against the recorder; `elapsed` is the measured run time
+    /// (for `rate` of counters).
+    pub fn evaluate(
+        &self,
+        rec: &Recorder,
+        endpoints: &[EndpointDesc],
+        elapsed: Duration,
+    ) -> ThresholdResult {
+        let observed = self.observe(rec, endpoints, elapsed);
+        ThresholdResult {
+            expr: self.expr.clone(),
+            metric: self.metric.as_str().to_string(),
+            series: self.series.clone(),
+            condition: self.condition.clone(),
+            ok: observed.is_none_or(|v| self.op.holds(v, self.value)),
+            observed,
+        }
+    }
+
+    /// Whether a failure now can still turn into a pass by the end of the
+    /// run: counts only grow, so `count > N` (or `>=`, `==`, `!=`) failing
+    /// mid-run proves nothing.
+    fn can_recover(&self) -> bool {
+        matches!(
+            self.metric,
+            Metric::Reqs | Metric::Dropped | Metric::DataSent | Metric::DataReceived
+        ) && self.agg == Agg::Count
+            && !matches!(self.op, Op::Lt | Op::Le)
+    }
+}
+
+fn endpoint_matches(value: &str, e: &EndpointDesc) -> bool {
+    if value.starts_with('/') {
+        value == e.template
+    } else {
+        match value.split_once(char::is_whitespace) {
+            Some((m, t)) => m.eq_ignore_ascii_case(&e.method) && t.trim() == e.template,
+            None => false,
+        }
+    }
+}
+
+/// (requests, failed) among an endpoint's requests matching `status`.
+fn requests_with(c: &EndpointCounters, status: Option<StatusFilter>) -> (u64, u64) {
+    let failed_code = |code: u16| !(200..=399).contains(&code);
+    match status {
+        None => (c.requests, c.failed),
+        Some(StatusFilter::Class(StatusClass::Error)) => {
+            let n = c.errors.values().sum();
+            (n, n)
+        }
+        Some(StatusFilter::Class(class)) => c
+            .status
+            .iter()
+            .filter(|(code, _)| StatusClass::of_status(**code) == class)
+            .fold((0, 0), |(n, f), (code, k)| {
+                (n + k, f + if failed_code(*code) { *k } else { 0 })
+            }),
+        Some(StatusFilter::Code(code)) => {
+            let n = c.status.get(&code).copied().unwrap_or(0);
+            (n, if failed_code(code) { n } else { 0 })
+        }
+    }
+}
+
+fn selected(
+    rec: &Recorder,
+    ep_ok: &dyn Fn(usize) -> bool,
+    f: impl Fn(&EndpointCounters) -> (u64, u64),
+) -> (u64, u64) {
+    rec.endpoints()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ep_ok(*i))
+        .map(|(_, c)| f(c))
+        .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
+}
+
+fn count_agg(n: u64, agg: Agg, elapsed: Duration) -> Option<f64> {
+    match agg {
+        Agg::Rate => (elapsed > Duration::ZERO).then(|| n as f64 / elapsed.as_secs_f64()),
+        _ => Some(n as f64),
+    }
+}
+
+fn trend_agg(h: &Histogram<u64>, agg: Agg) -> Option<f64> {
+    if h.is_empty() {
+        return None;
+    }
+    let us = match agg {
+        Agg::Avg => h.mean(),
+        Agg::Min => h.min() as f64,
+        Agg::Max => h.max() as f64,
+        Agg::Med => h.value_at_quantile(0.5) as f64,
+        Agg::P(n) => h.value_at_quantile(n / 100.0) as f64,
+        Agg::Rate | Agg::Count => return None,
+    };
+    Some(us / 1000.0)
+}
+
+/// Evaluate every threshold at the end of a run.
+pub fn evaluate(
+    thresholds: &[Threshold],
+    rec: &Recorder,
+    endpoints: &[EndpointDesc],
+    elapsed: Duration,
+) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|t| t.evaluate(rec, endpoints, elapsed))
+        .collect()
+}
+
+/// For `--abort-on-fail`: the thresholds already lost at this point of the
+/// run (failing now, and not a growing count that may still pass). Empty
+/// means keep going.
+pub fn lost_mid_run(
+    thresholds: &[Threshold],
+    rec: &Recorder,
+    endpoints: &[EndpointDesc],
+    elapsed: Duration,
+) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .filter(|t| !t.can_recover())
+        .map(|t| t.evaluate(rec, endpoints, elapsed))
+        .filter(|r| !r.ok)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,337 @@
+use super::*;
+use crate::metrics::{DropReason, Dropped, ErrorKind, Sample};
+
+fn t(s: &str) -> Threshold {
+    parse(s).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn err(s: &str) -> ThresholdError {
+    parse(s).expect_err(s)
+}
+
+#[test]
+fn parses_the_k6_examples() {
+    let a = t("http_req_duration: p(95)<500ms");
+    assert_eq!(a.metric, Metric::Trend(TrendMetric::Duration));
+    assert_eq!((a.agg, a.op, a.value), (Agg::P(95.0), Op::Lt, 500.0));
+    assert_eq!(a.condition, "p(95)<500ms");
+
+    let b = t("http_req_failed: rate<0.01");
+    assert_eq!(
+        (b.metric, b.agg, b.op, b.value),
+        (Metric::Failed, Agg::Rate, Op::Lt, 0.01)
+    );
+
+    let c = t("http_reqs: rate>100");
+    assert_eq!(
+        (c.metric, c.agg, c.op, c.value),
+        (Metric::Reqs, Agg::Rate, Op::Gt, 100.0)
+    );
+
+    let d = t("http_req_duration{endpoint:GET /posts/{id}}: p(99)<300ms");
+    assert_eq!(
+        d.filters,
+        vec![TagFilter::Endpoint {
+            value: "GET /posts/{id}".into(),
+            column: 28
+        }]
+    );
+    assert_eq!(d.agg, Agg::P(99.0));
+    assert_eq!(d.condition, "p(99)<300ms");
+    assert_eq!(d.series, "http_req_duration{endpoint:GET /posts/{id}}");
+    assert_eq!(a.series, "http_req_duration");
+
+    let e = t("http_req_duration{status:5xx}: max<2s");
+    assert_eq!(
+        e.filters,
+        vec![TagFilter::Status(StatusFilter::Class(
+            StatusClass::ServerError
+        ))]
+    );
+    assert_eq!(e.value, 2000.0);
+}
+
+#[test]
+fn parses_every_aggregation_operator_and_unit() {
+    assert_eq!(t("schedule_lag: p(99.9)<=1ms").agg, Agg::P(99.9));
+    assert_eq!(t("http_req_waiting: med>=10").value, 10.0);
+    assert_eq!(t("http_req_waiting: avg==10us").value, 0.01);
+    assert_eq!(t("http_req_waiting: avg===10µs").op, Op::Eq);
+    assert_eq!(t("http_req_connecting: min!=1.5s").value, 1500.0);
+    assert_eq!(t("http_req_service_time: max<2m").value, 120_000.0);
+    assert_eq!(t("  dropped_requests : count == 0 ").op, Op::Eq);
+    assert_eq!(t("data_sent: count>1000").agg, Agg::Count);
+    assert_eq!(t("data_received: rate>1").agg, Agg::Rate);
+    let f = t("http_reqs{method:post, status:200}: count>=1");
+    assert_eq!(
+        f.filters,
+        vec![
+            TagFilter::Method("POST".into()),
+            TagFilter::Status(StatusFilter::Code(200))
+        ]
+    );
+    let g = t("http_req_duration{ endpoint : GET /a/{x}/b/{y} , status:2xx}: p(90) < 100");
+    assert_eq!(
+        g.filters,
+        vec![
+            TagFilter::Endpoint {
+                value: "GET /a/{x}/b/{y}".into(),
+                column: 31
+            },
+            TagFilter::Status(StatusFilter::Class(StatusClass::Success))
+        ]
+    );
+    assert_eq!(g.condition, "p(90) < 100");
+}
+
+#[test]
+fn errors_point_at_the_bad_part() {
+    let e = err("http_req_duration: p95<500ms");
+    assert_eq!(
+        e.to_string(),
+        "unknown aggregation 'p95' at column 20 in 'http_req_duration: p95<500ms'; write p(95)"
+    );
+    assert_eq!(
+        e.caret(),
+        "http_req_duration: p95<500ms\n                   ^"
+    );
+
+    let e = err("http_req_duraton: p(95)<500");
+    assert_eq!(e.column, 1);
+    assert!(
+        e.to_string()
+            .starts_with("unknown metric 'http_req_duraton' at column 1"),
+        "{e}"
+    );
+    assert!(e.hint.unwrap().contains("http_req_duration"));
+
+    let e = err("http_req_failed: p(95)<0.1");
+    assert_eq!(e.column, 18);
+    assert!(
+        e.to_string()
+            .contains("'p(95)' does not apply to http_req_failed"),
+        "{e}"
+    );
+    assert!(e.to_string().ends_with("http_req_failed takes rate"), "{e}");
+
+    assert_eq!(err("http_req_duration: p(95)<500ks").column, 29);
+    assert!(err("http_req_duration: p(95)<500ks")
+        .to_string()
+        .contains("unknown time unit 'ks'"));
+    assert_eq!(err("http_req_duration p(95)<500").column, 19);
+    assert_eq!(err("http_req_duration: p(95)~500").column, 25);
+    assert_eq!(err("http_req_duration: p(95)<").column, 26);
+    assert_eq!(err("http_req_duration: p(0)<5").column, 22);
+    assert_eq!(err("http_req_duration: p(101)<5").column, 22);
+    assert_eq!(err("http_req_duration: p(95<5").column, 24);
+    assert_eq!(err("http_req_duration: p(95)<5ms, p(99)<9").column, 29);
+    assert_eq!(err("http_reqs: rate>100ms").column, 20);
+    assert_eq!(
+        err("http_req_duration{endpoint:GET /posts/{id}: p(99)<300ms").column,
+        18
+    );
+    assert!(
+        err("http_req_duration{endpoint:GET /posts/{id}: p(99)<300ms")
+            .to_string()
+            .contains("unclosed '{'")
+    );
+    assert_eq!(err("http_req_duration{url:x}: p(99)<3").column, 19);
+    assert_eq!(err("http_req_duration{status:7xx}: p(99)<3").column, 26);
+    assert_eq!(err("data_sent{status:5xx}: count<3").column, 11);
+    assert_eq!(err("http_req_duration{endpoint:}: p(99)<3").column, 28);
+    // An exact code on a trend: we keep histograms per class.
+    let e = err("http_req_duration{status:200}: p(95)<500");
+    assert_eq!(e.column, 26);
+    assert_eq!(e.hint.as_deref(), Some("write {status:2xx}"));
+    // Multi-byte characters before the error still give a character column.
+    assert_eq!(
+        err("http_req_duration{endpoint:GET /é}: p(9x)<1").column,
+        40
+    );
+}
+
+fn desc(method: &str, template: &str) -> EndpointDesc {
+    EndpointDesc {
+        method: method.into(),
+        host: "api.example.com".into(),
+        template: template.into(),
+        recorded_share: 0.5,
+    }
+}
+
+fn sample(endpoint: usize, status: Option<u16>, ms: u64) -> Sample {
+    let d = Duration::from_millis(ms);
+    Sample {
+        endpoint,
+        status,
+        error: if status.is_none() {
+            Some(ErrorKind::Reset)
+        } else {
+            None
+        },
+        duration: d,
+        service_time: d / 2,
+        waiting: d / 4,
+        connecting: None,
+        schedule_lag: Duration::from_micros(100),
+        bytes_sent: 10,
+        bytes_received: 100,
+        at: d,
+        warmup: false,
+    }
+}
+
+/// Endpoint 0 (GET /posts/{id}): 90 × 200 at 10..=99 ms, 10 × 503 at 1000 ms.
+/// Endpoint 1 (POST /posts): 50 × 201 at 5 ms, 1 reset.
+fn known_run() -> (Recorder, Vec<EndpointDesc>) {
+    let mut r = Recorder::new();
+    for i in 10..100 {
+        r.record(&sample(0, Some(200), i));
+    }
+    for _ in 0..10 {
+        r.record(&sample(0, Some(503), 1000));
+    }
+    for _ in 0..50 {
+        r.record(&sample(1, Some(201), 5));
+    }
+    r.record(&sample(1, None, 30_000));
+    r.record_dropped(&Dropped {
+        endpoint: 1,
+        reason: DropReason::ConnectionCap,
+        at: Duration::ZERO,
+        warmup: false,
+    });
+    (r, vec![desc("GET", "/posts/{id}"), desc("POST", "/posts")])
+}
+
+fn check(expr: &str) -> (bool, Option<f64>) {
+    let (r, eps) = known_run();
+    let th = t(expr);
+    th.check_endpoints(&eps).unwrap();
+    let res = th.evaluate(&r, &eps, Duration::from_secs(10));
+    assert_eq!(res.expr, expr.trim());
+    (res.ok, res.observed)
+}
+
+#[test]
+fn evaluates_pass_and_fail_on_known_data() {
+    // 151 requests, 11 failed.
+    assert_eq!(check("http_reqs: count==151"), (true, Some(151.0)));
+    assert_eq!(check("http_reqs: rate>15"), (true, Some(15.1)));
+    assert!(!check("http_reqs: rate>16").0);
+    let (ok, rate) = check("http_req_failed: rate<0.01");
+    assert!(!ok);
+    assert!((rate.unwrap() - 11.0 / 151.0).abs() < 1e-12);
+    assert!(check("http_req_failed: rate<0.1").0);
+    // Per endpoint: GET has 10% 503s, POST 1/51 errors.
+    assert_eq!(
+        check("http_req_failed{endpoint:GET /posts/{id}}: rate<0.1"),
+        (false, Some(0.1))
+    );
+    assert!(check("http_req_failed{endpoint:POST /posts}: rate<0.02").0);
+    assert!(check("http_req_failed{method:post}: rate<0.02").0);
+    // p(99) of GET is the 1000 ms 503s; of the 2xx only it is < 100 ms.
+    let (ok, p99) = check("http_req_duration{endpoint:GET /posts/{id}}: p(99)<300ms");
+    assert!(!ok);
+    assert!((p99.unwrap() - 1000.0).abs() <= 1.0, "{p99:?}");
+    let (ok, p99) = check("http_req_duration{endpoint:GET /posts/{id},status:2xx}: p(99)<300ms");
+    assert!(ok);
+    assert!((p99.unwrap() - 99.0).abs() <= 0.1, "{p99:?}");
+    // Template alone matches every method.
+    assert_eq!(
+        check("http_reqs{endpoint:/posts}: count==51"),
+        (true, Some(51.0))
+    );
+    // Status filters.
+    assert_eq!(
+        check("http_reqs{status:5xx}: count==10"),
+        (true, Some(10.0))
+    );
+    assert_eq!(
+        check("http_reqs{status:201}: count==50"),
+        (true, Some(50.0))
+    );
+    assert_eq!(
+        check("http_req_failed{status:error}: rate==1"),
+        (true, Some(1.0))
+    );
+    assert_eq!(
+        check("http_req_failed{status:2xx}: rate==0"),
+        (true, Some(0.0))
+    );
+    let (_, max) = check("http_req_duration{status:error}: max>=30s");
+    assert!((max.unwrap() - 30_000.0).abs() <= 30.0, "{max:?}");
+    assert!(check("http_req_duration{status:error}: max>=30s").0);
+    // Trend aggregations in ms, units converted.
+    let (_, min) = check("http_req_duration: min<1s");
+    assert_eq!(min, Some(5.0));
+    assert!(check("http_req_duration: med<60").0);
+    assert!(
+        !check("http_req_duration: avg<100").0,
+        "avg is pulled up by the 30 s reset"
+    );
+    assert!(check("schedule_lag: p(99.9)<=0.1ms").0);
+    assert!(check("schedule_lag: p(99.9)<=100us").0);
+    assert!(!check("schedule_lag: p(99.9)<99us").0);
+    // Counters.
+    assert_eq!(check("dropped_requests: count<1"), (false, Some(1.0)));
+    assert_eq!(
+        check("dropped_requests{endpoint:GET /posts/{id}}: count<1"),
+        (true, Some(0.0))
+    );
+    assert_eq!(check("data_sent: count==1510"), (true, Some(1510.0)));
+    assert_eq!(check("data_received: rate==1510"), (true, Some(1510.0)));
+}
+
+#[test]
+fn no_data_passes_like_k6() {
+    let (r, eps) = known_run();
+    let th = t("http_req_connecting: p(95)<1ms");
+    let res = th.evaluate(&r, &eps, Duration::from_secs(1));
+    assert_eq!((res.ok, res.observed), (true, None));
+    let empty = Recorder::new();
+    let res = t("http_req_failed: rate<0.01").evaluate(&empty, &eps, Duration::from_secs(1));
+    assert_eq!((res.ok, res.observed), (true, None));
+    // But a count of zero is data.
+    let res = t("http_reqs: count>0").evaluate(&empty, &eps, Duration::from_secs(1));
+    assert_eq!((res.ok, res.observed), (false, Some(0.0)));
+}
+
+#[test]
+fn unknown_endpoint_is_a_usage_error() {
+    let (_, eps) = known_run();
+    let th = t("http_req_duration{endpoint:GET /post/{id}}: p(99)<300ms");
+    let e = th.check_endpoints(&eps).unwrap_err();
+    assert_eq!(e.column, 28);
+    assert!(
+        e.to_string()
+            .contains("no endpoint of the model is 'GET /post/{id}'"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("GET /posts/{id}, POST /posts"),
+        "{e}"
+    );
+}
+
+#[test]
+fn mid_run_abort_ignores_counts_that_can_still_grow() {
+    let (r, eps) = known_run();
+    let ths = [
+        t("http_reqs: count>1000"),        // failing now, may still pass
+        t("dropped_requests: count<1"),    // lost for good
+        t("http_req_failed: rate<0.01"),   // failing now
+        t("http_req_duration: p(95)<10s"), // passing
+    ];
+    let lost = lost_mid_run(&ths, &r, &eps, Duration::from_secs(10));
+    let exprs: Vec<_> = lost.iter().map(|l| l.expr.as_str()).collect();
+    assert_eq!(
+        exprs,
+        ["dropped_requests: count<1", "http_req_failed: rate<0.01"]
+    );
+    let all = evaluate(&ths, &r, &eps, Duration::from_secs(10));
+    assert_eq!(
+        all.iter().map(|r| r.ok).collect::<Vec<_>>(),
+        [false, false, false, true]
+    );
+}
