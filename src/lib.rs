@@ -23,9 +23,11 @@
 //!   drive the stages.
 
 pub mod cli;
+pub mod execute;
 pub mod generate;
 pub mod ingest;
 pub mod metrics;
+pub mod mock;
 pub mod model;
 pub mod report;
 pub mod schedule;

@@ -21,7 +21,7 @@ use rand_distr::{Distribution, Exp1};
 use crate::model::Arrival;
 
 /// How arrivals are spaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ArrivalMode {
     /// Recorded gaps, modulated by the recorded rate curve.
     #[default]
@@ -42,6 +42,11 @@ pub struct ScheduleSpec {
     pub duration_s: Option<f64>,
     /// Ramp the rate linearly from zero over this many seconds.
     pub ramp_up_s: f64,
+    /// A load shape over time: `(until_s, factor)` steps, each factor in
+    /// `(0, 1]` of `scale` (the peak). Implemented by thinning: arrivals
+    /// are drawn at the peak rate and kept with probability `factor`.
+    /// Empty = constant.
+    pub shape: Vec<(f64, f64)>,
 }
 
 impl Default for ScheduleSpec {
@@ -51,6 +56,7 @@ impl Default for ScheduleSpec {
             scale: 1.0,
             duration_s: None,
             ramp_up_s: 0.0,
+            shape: Vec::new(),
         }
     }
 }
@@ -94,11 +100,14 @@ impl<'a, R: Rng> Schedule<'a, R> {
         self.arrival.mean_rate() * self.spec.scale
     }
 
-    /// Recorded-curve time for operational time `u` (requests).
+    /// Recorded-curve time for operational time `u` (requests). The curve
+    /// spans the recorded duration (the last bin may be partial) and
+    /// repeats after it.
     fn curve_time(&self, u: f64) -> f64 {
         let total = *self.cumulative.last().unwrap_or(&0.0);
-        let period = self.arrival.bins.len() as f64 * self.arrival.bin_s;
-        if total <= 0.0 || period <= 0.0 {
+        let period = self.arrival.duration_s();
+        let w = self.arrival.bin_s;
+        if total <= 0.0 || period <= 0.0 || self.arrival.bins.is_empty() {
             return u / self.arrival.mean_rate().max(1e-9);
         }
         let k = (u / total).floor();
@@ -112,7 +121,9 @@ impl<'a, R: Rng> Schedule<'a, R> {
         } else {
             0.0
         };
-        k * period + (i as f64 + frac) * self.arrival.bin_s
+        let lo = i as f64 * w;
+        let hi = ((i + 1) as f64 * w).min(period).max(lo);
+        k * period + lo + frac * (hi - lo)
     }
 
     /// Maps full-rate time to ramped time (intensity × t/R while t < R).
@@ -167,10 +178,23 @@ impl<R: Rng> Iterator for Schedule<'_, R> {
     type Item = f64;
 
     fn next(&mut self) -> Option<f64> {
-        let t = self.next_offset();
-        match self.spec.duration_s {
-            Some(d) if t >= d => None,
-            _ => Some(t),
+        loop {
+            let t = self.next_offset();
+            if let Some(d) = self.spec.duration_s {
+                if t >= d {
+                    return None;
+                }
+            }
+            let factor = self
+                .spec
+                .shape
+                .iter()
+                .find(|(until, _)| t < *until)
+                .map(|(_, f)| *f)
+                .unwrap_or(1.0);
+            if factor >= 1.0 || self.rng.random::<f64>() < factor {
+                return Some(t);
+            }
         }
     }
 }
@@ -226,7 +250,7 @@ mod tests {
                     mode,
                     scale: 1.0,
                     duration_s: Some(d * 10.0),
-                    ramp_up_s: 0.0,
+                    ..Default::default()
                 },
                 1,
             );
@@ -236,7 +260,7 @@ mod tests {
                     mode,
                     scale: 2.0,
                     duration_s: Some(d * 10.0),
-                    ramp_up_s: 0.0,
+                    ..Default::default()
                 },
                 1,
             );
@@ -275,6 +299,22 @@ mod tests {
     }
 
     #[test]
+    fn shape_steps_thin_the_rate() {
+        let a = recorded();
+        let spec = ScheduleSpec {
+            mode: ArrivalMode::Poisson,
+            scale: 4.0,
+            duration_s: Some(300.0),
+            shape: vec![(100.0, 0.25), (200.0, 1.0), (f64::INFINITY, 0.25)],
+            ..Default::default()
+        };
+        let s = count(&a, spec, 3);
+        let base = s.iter().filter(|t| **t < 100.0).count() as f64;
+        let peak = s.iter().filter(|t| **t >= 100.0 && **t < 200.0).count() as f64;
+        assert!((peak / base - 4.0).abs() < 0.6, "{base} {peak}");
+    }
+
+    #[test]
     fn ramp_up_starts_slow() {
         let a = recorded();
         let spec = ScheduleSpec {
@@ -282,6 +322,7 @@ mod tests {
             scale: 10.0,
             duration_s: Some(20.0),
             ramp_up_s: 10.0,
+            ..Default::default()
         };
         let s = count(&a, spec, 1);
         let first = s.iter().filter(|t| **t < 5.0).count() as f64;

@@ -9,7 +9,9 @@ mod fmt;
 mod generate;
 mod input;
 mod inspect;
+mod progress;
 mod record;
+pub mod run;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,6 +42,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Draw realistic requests from a model as data; nothing is sent.
     Generate(GenerateArgs),
+    /// Replay a model's traffic (the default command: `replay INPUT`).
+    Run(Box<RunArgs>),
 }
 
 /// Filters that choose which captured requests are modelled.
@@ -138,6 +142,100 @@ pub struct GenerateArgs {
     pub filters: FilterArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A model file, or capture files (HAR, pcap, pcapng) modelled first.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Where to send load (scheme, host, port, optional base path). Without
+    /// it, replay starts a mock of the recorded service on 127.0.0.1 and
+    /// replays against that; it never sends to recorded hosts by itself.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<crate::generate::Target>,
+    /// Rate multiplier over the recorded rate: 2x, 0.5x, 150%.
+    #[arg(long, default_value = "1x", value_parser = parse_scale)]
+    pub scale: f64,
+    /// An absolute mean rate instead of --scale: 100/s, 6000/m.
+    #[arg(long, value_parser = run::parse_rate, conflicts_with = "scale", value_name = "N/s")]
+    pub rate: Option<f64>,
+    /// How long to send (30s, 5m, 1h). Default: the recorded duration (the
+    /// rate curve repeats when longer).
+    #[arg(long, value_parser = run::parse_duration, value_name = "DURATION")]
+    pub duration: Option<std::time::Duration>,
+    /// Ramp the rate up from zero over this long.
+    #[arg(long = "ramp-up", value_parser = run::parse_duration, value_name = "DURATION")]
+    pub ramp_up: Option<std::time::Duration>,
+    /// Send for this long first without counting the results (reported
+    /// separately); added before --duration.
+    #[arg(long, value_parser = run::parse_duration, value_name = "DURATION")]
+    pub warmup: Option<std::time::Duration>,
+    /// Arrival process: recorded gaps and rate curve, or the classics.
+    #[arg(long, value_enum, default_value_t = crate::schedule::ArrivalMode::Recorded)]
+    pub arrival: crate::schedule::ArrivalMode,
+    /// Test type (k6 guide): smoke, load, stress, spike, soak.
+    #[arg(long, value_enum)]
+    pub profile: Option<run::Profile>,
+    /// Scales for --profile stress (e.g. --stress-steps 1x,2x,3x).
+    #[arg(long = "stress-steps", value_delimiter = ',', value_parser = parse_scale, value_name = "SCALES")]
+    pub stress_steps: Vec<f64>,
+    /// With --profile stress, a step whose error rate exceeds this fails.
+    #[arg(
+        long = "stress-max-errors",
+        default_value_t = 0.05,
+        value_name = "RATE"
+    )]
+    pub stress_max_errors: f64,
+    /// Seed for schedule and requests; the run is reproducible from it.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A header for every request ('Name: value'); also fills the
+    /// {{secret:name}} placeholder of that header. Repeatable.
+    #[arg(short = 'H', long = "header", value_parser = run::parse_header, value_name = "'NAME: VALUE'")]
+    pub headers: Vec<(String, String)>,
+    /// A value for a {{secret:NAME}} placeholder. Repeatable.
+    #[arg(long = "secret", value_parser = run::parse_secret, value_name = "NAME=VALUE")]
+    pub secrets: Vec<(String, String)>,
+    /// Cap on open connections.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub connections: usize,
+    /// Cap on requests awaiting a response (default: --connections for
+    /// HTTP/1.1).
+    #[arg(long = "max-in-flight", value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "30s", value_parser = run::parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
+    /// Accept any TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Use HTTP/2 (h2c prior knowledge on http://, ALPN on https://).
+    #[arg(long)]
+    pub http2: bool,
+    /// k6 threshold, e.g. 'http_req_duration: p(95)<500ms'. Repeatable.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Stop as soon as a threshold can no longer pass.
+    #[arg(long = "abort-on-fail")]
+    pub abort_on_fail: bool,
+    /// Write the end-of-run summary as JSON (k6 layout plus histograms).
+    #[arg(long = "summary-export", value_name = "FILE.json")]
+    pub summary_export: Option<PathBuf>,
+    /// Per-interval time series: json=FILE.ndjson.
+    #[arg(long = "out", value_parser = run::parse_out, value_name = "json=FILE")]
+    pub out: Option<PathBuf>,
+    /// Latency of the built-in mock (used without --target).
+    #[arg(long = "mock-latency", value_enum, default_value_t = run::MockLatency::Recorded)]
+    pub mock_latency: run::MockLatency,
+    /// Worker threads of the load generator (default: CPU cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress output; the summary is still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
 /// Parses `2x`, `0.5x`, `150%` or a bare number into a multiplier.
 pub fn parse_scale(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -161,7 +259,7 @@ pub fn parse_scale(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "help"];
+const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "run", "help"];
 
 /// `replay capture.har --scale 2x` means `replay run capture.har ...`:
 /// insert `run` when the first argument is not a subcommand or a flag.
@@ -169,16 +267,11 @@ pub fn with_default_command(args: impl IntoIterator<Item = OsString>) -> Vec<OsS
     let mut v: Vec<OsString> = args.into_iter().collect();
     if let Some(first) = v.get(1) {
         let s = first.to_string_lossy();
-        if !s.starts_with('-') && !SUBCOMMANDS.contains(&s.as_ref()) && v.len() > 1 && has_run() {
+        if !s.starts_with('-') && !SUBCOMMANDS.contains(&s.as_ref()) {
             v.insert(1, OsString::from("run"));
         }
     }
     v
-}
-
-/// Whether the `run` command exists in this build.
-fn has_run() -> bool {
-    SUBCOMMANDS.contains(&"run")
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -187,6 +280,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Record(args) => record::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Run(args) => run::run(*args),
     }
 }
 

@@ -1,0 +1,645 @@
+//! `replay INPUT [options]` (same as `replay run INPUT`): replay a model's
+//! traffic against a target — or the built-in mock — and report.
+//!
+//! Reads as the stages of a run: plan (flags → typed values, outputs
+//! checked before any load), target (given, or the mock started), load
+//! (the executor, with live progress and the time series), report
+//! (summary text, JSON export, thresholds → exit code).
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::{RunArgs, UsageError};
+use crate::execute::{self, Plan};
+use crate::generate::Target;
+use crate::metrics::EndpointDesc;
+use crate::model::TrafficModel;
+use crate::report::{self, ndjson::IntervalWriter, RunMeta, Summary};
+use crate::schedule::{ArrivalMode, ScheduleSpec};
+use crate::threshold::{self, Threshold};
+
+/// Exit code when a threshold was crossed (as k6).
+pub const EXIT_THRESHOLD: u8 = 99;
+/// Exit code after Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The load shapes of the k6 guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// A trickle (1 req/s) for 30 s to check the setup.
+    Smoke,
+    /// Steady at --scale for --duration (the default).
+    Load,
+    /// Step the scale up (1x, 2x, 4x… or --stress-steps) until a
+    /// threshold breaks; report the largest scale that passed.
+    Stress,
+    /// Baseline, a step to the peak scale, and back.
+    Spike,
+    /// A long steady run (default 1 h) watching p95 and errors drift.
+    Soak,
+}
+
+/// Latency of the built-in mock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MockLatency {
+    /// Answer after a delay drawn from the recorded latencies.
+    Recorded,
+    /// Answer at once.
+    None,
+}
+
+impl From<MockLatency> for crate::mock::LatencyMode {
+    fn from(m: MockLatency) -> Self {
+        match m {
+            MockLatency::Recorded => crate::mock::LatencyMode::Recorded,
+            MockLatency::None => crate::mock::LatencyMode::None,
+        }
+    }
+}
+
+/// Parses `30s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        return secs(v, s);
+    }
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = t.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        while let Some(n) = chars.peek() {
+            if n.is_ascii_alphabetic() || *n == 'µ' {
+                unit.push(*n);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let v: f64 = num
+            .parse()
+            .map_err(|_| format!("'{s}' is not a duration; write 30s, 5m, 1h or 500ms"))?;
+        num.clear();
+        total += v * match unit.as_str() {
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(format!("'{s}': unknown unit '{unit}'; use ms, s, m or h")),
+        };
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return Err(format!(
+            "'{s}' is not a duration; write 30s, 5m, 1h or 500ms"
+        ));
+    }
+    secs(total, s)
+}
+
+fn secs(v: f64, s: &str) -> Result<Duration, String> {
+    if v.is_finite() && (0.0..=1e7).contains(&v) {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!("'{s}' is out of range"))
+    }
+}
+
+/// Parses `100/s`, `100`, `6000/m` into requests per second.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, per) = match t.split_once('/') {
+        Some((n, "s")) => (n, 1.0),
+        Some((n, "m")) => (n, 60.0),
+        Some((n, "h")) => (n, 3600.0),
+        Some(_) => return Err(format!("'{s}': write the rate as 100/s, 6000/m or 100")),
+        None => (t, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a rate; write it as 100/s"))?;
+    let r = v / per;
+    if r.is_finite() && r > 0.0 && r <= 1e7 {
+        Ok(r)
+    } else {
+        Err(format!("'{s}' is out of range"))
+    }
+}
+
+/// `--secret name=value`.
+pub fn parse_secret(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.to_string())),
+        _ => Err(format!("'{s}': write --secret NAME=VALUE")),
+    }
+}
+
+/// `-H 'Name: value'`.
+pub fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((n, v)) if !n.trim().is_empty() && !n.contains(' ') => {
+            Ok((n.trim().to_string(), v.trim().to_string()))
+        }
+        _ => Err(format!("'{s}': write -H 'Name: value'")),
+    }
+}
+
+/// `--out json=FILE.ndjson`.
+pub fn parse_out(s: &str) -> Result<PathBuf, String> {
+    match s.split_once('=') {
+        Some(("json", p)) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(format!("'{s}': the only output is json=FILE.ndjson")),
+    }
+}
+
+/// One load phase: a schedule and the scale it is reported at.
+struct Step {
+    spec: ScheduleSpec,
+    label: String,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    // Plan: everything the user typed, checked before any load is sent.
+    let thresholds: Vec<Threshold> = args
+        .thresholds
+        .iter()
+        .map(|t| {
+            threshold::parse(t).map_err(|e| UsageError(format!("--threshold: {e}\n{}", e.caret())))
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(p) = &args.summary_export {
+        report::file::check_output_path(p, "--summary-export")
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
+    if let Some(p) = &args.out {
+        report::file::check_output_path(p, "--out").map_err(|e| UsageError(e.to_string()))?;
+    }
+    let input = super::load_input(&args.inputs, &args.filters)?;
+    let model = Arc::new(input.model);
+    if model.requests() == 0 {
+        return Err(UsageError("the model has no requests to replay".into()).into());
+    }
+    let endpoints: Vec<EndpointDesc> = model
+        .endpoints
+        .iter()
+        .map(|e| EndpointDesc {
+            method: e.method.clone(),
+            host: e.host.clone(),
+            template: e.template.clone(),
+            recorded_share: e.weight,
+        })
+        .collect();
+    for t in &thresholds {
+        t.check_endpoints(&endpoints)
+            .map_err(|e| UsageError(format!("--threshold: {e}\n{}", e.caret())))?;
+    }
+    let seed = args.seed.unwrap_or_else(rand::random::<u64>);
+    let steps = steps(&args, &model)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_async(args, model, endpoints, thresholds, seed, steps))
+}
+
+fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
+    let recorded_rate = model.arrival.mean_rate();
+    let base_scale = match args.rate {
+        Some(r) => r / recorded_rate.max(1e-12),
+        None => args.scale,
+    };
+    let recorded = Duration::from_secs_f64(model.arrival.duration_s());
+    let mode = args.arrival;
+    let spec = |scale: f64, duration: Duration, mode: ArrivalMode| ScheduleSpec {
+        mode,
+        scale,
+        duration_s: Some(
+            duration.as_secs_f64() + args.warmup.map(|w| w.as_secs_f64()).unwrap_or(0.0),
+        ),
+        ramp_up_s: args.ramp_up.map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        shape: Vec::new(),
+    };
+    let label = |scale: f64| match args.rate {
+        Some(_) => format!("{:.1} req/s", scale * recorded_rate),
+        None => format!("{}x", trim_float(scale)),
+    };
+    Ok(match args.profile {
+        None | Some(Profile::Load) => {
+            let d = args.duration.unwrap_or(recorded);
+            vec![Step {
+                spec: spec(base_scale, d, mode),
+                label: label(base_scale),
+            }]
+        }
+        Some(Profile::Smoke) => {
+            let d = args.duration.unwrap_or(Duration::from_secs(30));
+            let scale = match args.rate {
+                Some(_) => base_scale,
+                None => (1.0 / recorded_rate.max(1e-12)).min(base_scale),
+            };
+            vec![Step {
+                spec: spec(scale, d, ArrivalMode::Constant),
+                label: format!("smoke {}", label(scale)),
+            }]
+        }
+        Some(Profile::Soak) => {
+            let d = args.duration.unwrap_or(Duration::from_secs(3600));
+            vec![Step {
+                spec: spec(base_scale, d, mode),
+                label: format!("soak {}", label(base_scale)),
+            }]
+        }
+        Some(Profile::Spike) => {
+            // Baseline 1x, the peak (--scale, default 4x) in the middle
+            // third, back to 1x.
+            let d = args
+                .duration
+                .unwrap_or(recorded.max(Duration::from_secs(60)));
+            let peak = if args.scale == 1.0 && args.rate.is_none() {
+                4.0
+            } else {
+                base_scale.max(1.0)
+            };
+            let third = d.as_secs_f64() / 3.0;
+            let w = args.warmup.map(|w| w.as_secs_f64()).unwrap_or(0.0);
+            let mut s = spec(peak, d, mode);
+            s.shape = vec![
+                (w + third, 1.0 / peak),
+                (w + 2.0 * third, 1.0),
+                (f64::INFINITY, 1.0 / peak),
+            ];
+            vec![Step {
+                spec: s,
+                label: format!("spike 1x → {}x → 1x", trim_float(peak)),
+            }]
+        }
+        Some(Profile::Stress) => {
+            let d = args.duration.unwrap_or(Duration::from_secs(30));
+            let scales: Vec<f64> = if args.stress_steps.is_empty() {
+                let start = base_scale;
+                (0..6).map(|i| start * 2f64.powi(i)).collect()
+            } else {
+                args.stress_steps.clone()
+            };
+            scales
+                .into_iter()
+                .map(|s| Step {
+                    spec: spec(s, d, mode),
+                    label: label(s),
+                })
+                .collect()
+        }
+    })
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+async fn run_async(
+    args: RunArgs,
+    model: Arc<TrafficModel>,
+    endpoints: Vec<EndpointDesc>,
+    thresholds: Vec<Threshold>,
+    seed: u64,
+    steps: Vec<Step>,
+) -> anyhow::Result<u8> {
+    // Target: the given one, or the built-in mock on 127.0.0.1.
+    let (target, mock) = match &args.target {
+        Some(t) => (t.clone(), None),
+        None => {
+            let handle = crate::mock::spawn(
+                &model,
+                crate::mock::MockOptions {
+                    latency: args.mock_latency.into(),
+                    seed,
+                },
+            )
+            .await
+            .context("cannot start the built-in mock")?;
+            let t: Target = format!("http://{}", handle.addr())
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))?;
+            if !args.quiet {
+                eprintln!(
+                    "no --target: replaying against the built-in mock of the recorded service on {t} (recorded statuses, sizes{})",
+                    if args.mock_latency == MockLatency::Recorded { " and latencies" } else { "" }
+                );
+            }
+            (t, Some(handle))
+        }
+    };
+
+    // Ctrl-C / SIGTERM: the first stops sending and writes the partial
+    // report; a second one exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    spawn_signal_handler(stop.clone(), interrupted.clone());
+
+    let command = reproduce_command(&args, seed);
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let out = match &args.out {
+        Some(p) => Some(Arc::new(Mutex::new(
+            IntervalWriter::create(p, &endpoints)
+                .with_context(|| format!("cannot write --out file {}", p.display()))?,
+        ))),
+        None => None,
+    };
+
+    let mut results: Vec<(String, Summary)> = Vec::new();
+    let mut breaking: Option<String> = None;
+    let mut last_passing: Option<String> = None;
+    let stress = args.profile == Some(Profile::Stress);
+    for (i, step) in steps.iter().enumerate() {
+        let plan = Plan {
+            target: target.clone(),
+            schedule: step.spec.clone(),
+            warmup: args.warmup.unwrap_or(Duration::ZERO),
+            seed: seed.wrapping_add(i as u64),
+            connections: args.connections,
+            max_in_flight: args.max_in_flight.unwrap_or(if args.http2 {
+                10_000
+            } else {
+                args.connections
+            }),
+            timeout: args.timeout,
+            connect_timeout: args.timeout.min(Duration::from_secs(10)),
+            http2: args.http2,
+            insecure: args.insecure,
+            headers: args.headers.clone(),
+            secrets: args.secrets.iter().cloned().collect::<HashMap<_, _>>(),
+            interval: Duration::from_secs(1),
+            drain: args.timeout,
+        };
+        let total = step.spec.duration_s.unwrap_or(0.0);
+        let progress = super::progress::Progress::new(args.quiet, &step.label, total);
+        let hook = {
+            let ths = thresholds.clone();
+            let eps = endpoints.clone();
+            let out = out.clone();
+            let abort = args.abort_on_fail;
+            let progress = progress.clone();
+            let intended_rate = model.arrival.mean_rate() * step.spec.scale;
+            Box::new(
+                move |stats: &crate::metrics::IntervalStats,
+                      rec: &crate::metrics::Recorder,
+                      elapsed: Duration| {
+                    if let Some(o) = &out {
+                        if let Ok(mut w) = o.lock() {
+                            let _ = w.write(stats);
+                        }
+                    }
+                    progress.update(stats, rec, elapsed, intended_rate);
+                    if abort {
+                        let lost = threshold::lost_mid_run(&ths, rec, &eps, elapsed);
+                        if !lost.is_empty() {
+                            progress.message(&format!(
+                                "--abort-on-fail: {} crossed; stopping",
+                                lost[0].expr
+                            ));
+                            return false;
+                        }
+                    }
+                    true
+                },
+            ) as execute::IntervalHook
+        };
+        let outcome = execute::run(model.clone(), plan, stop.clone(), Some(hook)).await?;
+        progress.finish();
+        let measured = outcome.measured.as_secs_f64().max(1e-9);
+        let results_th =
+            threshold::evaluate(&thresholds, &outcome.recorder, &endpoints, outcome.measured);
+        let meta = RunMeta {
+            seed: seed.wrapping_add(i as u64),
+            duration_s: measured,
+            intended_rate: outcome.intended as f64 / measured,
+            scale: if args.rate.is_some() {
+                None
+            } else {
+                Some(step.spec.scale)
+            },
+            target: target.to_string(),
+            command: command.clone(),
+            endpoints: endpoints.clone(),
+        };
+        let summary = Summary::build(&outcome.recorder, &meta, &thresholds, &results_th);
+        let ok =
+            summary.thresholds_ok() && (!stress || error_rate(&summary) <= args.stress_max_errors);
+        if stress {
+            if ok && !outcome.stopped {
+                last_passing = Some(step.label.clone());
+            } else if breaking.is_none() {
+                breaking = Some(step.label.clone());
+            }
+        }
+        results.push((step.label.clone(), summary));
+        if outcome.stopped || (stress && !ok) {
+            break;
+        }
+    }
+
+    if let Some(m) = mock {
+        let _ = m.shutdown().await;
+    }
+    if let Some(o) = out {
+        if let Ok(w) = Arc::try_unwrap(o)
+            .map_err(|_| ())
+            .and_then(|m| m.into_inner().map_err(|_| ()))
+        {
+            w.finish().context("cannot finish the --out file")?;
+        }
+    }
+
+    // Report: text to stdout, JSON export atomically.
+    let Some((_, last)) = results.last() else {
+        return Ok(0);
+    };
+    let mut text = String::new();
+    if stress {
+        text += "stress steps:\n";
+        for (label, s) in &results {
+            text += &format!(
+                "  {:<14} {}  p95 {:>9}  errors {:>6.2}%  achieved {:.1} req/s\n",
+                label,
+                if s.thresholds_ok() && error_rate(s) <= args.stress_max_errors {
+                    "✓"
+                } else {
+                    "✗"
+                },
+                report::text::human_ms(p95_ms(s)),
+                error_rate(s) * 100.0,
+                s.achieved_rate
+            );
+        }
+        text += &format!(
+            "breaking point: {}\n\n",
+            match (&last_passing, &breaking) {
+                (Some(p), Some(b)) => format!("largest scale that passed: {p} (failed at {b})"),
+                (Some(p), None) => format!("none found; every step passed up to {p}"),
+                (None, Some(b)) => format!("the first step ({b}) already failed"),
+                (None, None) => "no step ran".into(),
+            }
+        );
+    }
+    text += &report::text::render(last, report::text::TextOptions { color });
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    if let Some(p) = &args.summary_export {
+        let mut json = last.to_json();
+        if stress {
+            json = add_stress(&json, &results, &last_passing, &breaking);
+        }
+        report::file::write_atomic(p, json.as_bytes())
+            .with_context(|| format!("cannot write --summary-export file {}", p.display()))?;
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    // A stress run passes when its first step (the scale asked for) held;
+    // the breaking point above it is the finding, not a failure.
+    let passed = if stress {
+        last_passing.is_some()
+    } else {
+        last.thresholds_ok()
+    };
+    Ok(if passed { 0 } else { EXIT_THRESHOLD })
+}
+
+fn error_rate(s: &Summary) -> f64 {
+    if s.requests.sent == 0 {
+        0.0
+    } else {
+        s.requests.failed as f64 / s.requests.sent as f64
+    }
+}
+
+fn p95_ms(s: &Summary) -> f64 {
+    s.metrics
+        .get("http_req_duration")
+        .and_then(|m| m.p95)
+        .unwrap_or(0.0)
+}
+
+fn add_stress(
+    json: &str,
+    results: &[(String, Summary)],
+    passing: &Option<String>,
+    breaking: &Option<String>,
+) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return json.to_string();
+    };
+    v["stress"] = serde_json::json!({
+        "largest_passing_step": passing,
+        "first_failing_step": breaking,
+        "steps": results.iter().map(|(label, s)| serde_json::json!({
+            "step": label,
+            "scale": s.scale,
+            "thresholds_ok": s.thresholds_ok(),
+            "error_rate": error_rate(s),
+            "p95_ms": p95_ms(s),
+            "achieved_rate": s.achieved_rate,
+        })).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_else(|_| json.to_string())
+}
+
+fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let got = match term.as_mut() {
+                Some(t) => tokio::select! {
+                    r = tokio::signal::ctrl_c() => r.is_ok(),
+                    r = t.recv() => r.is_some(),
+                },
+                None => tokio::signal::ctrl_c().await.is_ok(),
+            };
+            #[cfg(not(unix))]
+            let got = tokio::signal::ctrl_c().await.is_ok();
+            if !got {
+                return;
+            }
+            if interrupted.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted twice: exiting without a report");
+                std::process::exit(EXIT_INTERRUPTED as i32);
+            }
+            eprintln!("\ninterrupted: stopping, waiting briefly for in-flight requests, then writing the report (Ctrl-C again to exit at once)");
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
+/// The command line that reproduces this run, seed included.
+fn reproduce_command(args: &RunArgs, seed: u64) -> String {
+    let mut parts: Vec<String> = std::env::args().map(|a| shell_quote(&a)).collect();
+    if args.seed.is_none() {
+        parts.push(format!("--seed {seed}"));
+    }
+    parts.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_rates_and_flags() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5").is_ok());
+        assert_eq!(parse_rate("100/s"), Ok(100.0));
+        assert_eq!(parse_rate("600/m"), Ok(10.0));
+        assert!(parse_rate("0/s").is_err());
+        assert_eq!(parse_secret("tok=a=b"), Ok(("tok".into(), "a=b".into())));
+        assert!(parse_secret("=x").is_err());
+        assert_eq!(
+            parse_header("Authorization: Bearer x"),
+            Ok(("Authorization".into(), "Bearer x".into()))
+        );
+        assert!(parse_header("nocolon").is_err());
+        assert_eq!(parse_out("json=a.ndjson"), Ok(PathBuf::from("a.ndjson")));
+        assert!(parse_out("csv=a").is_err());
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

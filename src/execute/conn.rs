@@ -1,0 +1,232 @@
+//! Connections to the target: TCP, optionally TLS (rustls, ALPN for h2),
+//! then an HTTP/1.1 or HTTP/2 handshake with hyper.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+
+use crate::metrics::ErrorKind;
+
+/// How to reach the target.
+#[derive(Clone)]
+pub struct Connector {
+    pub host: String,
+    pub port: u16,
+    pub tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+    pub http2: bool,
+    pub connect_timeout: Duration,
+}
+
+/// A ready connection.
+pub enum Sender {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Connector {
+    pub fn new(
+        scheme: &str,
+        authority: &str,
+        http2: bool,
+        insecure: bool,
+        connect_timeout: Duration,
+    ) -> Result<Connector, String> {
+        let tls = scheme == "https";
+        let (host, port) = split_authority(authority, if tls { 443 } else { 80 })?;
+        let tls = if tls {
+            let mut config = if insecure {
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerify))
+                .with_no_client_auth()
+            } else {
+                let roots = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+            };
+            config.alpn_protocols = if http2 {
+                vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+            } else {
+                vec![b"http/1.1".to_vec()]
+            };
+            let name =
+                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                    .map_err(|e| format!("'{host}' is not a valid TLS server name: {e}"))?;
+            Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+        } else {
+            None
+        };
+        Ok(Connector {
+            host,
+            port,
+            tls,
+            http2,
+            connect_timeout,
+        })
+    }
+
+    /// Opens a connection and performs the HTTP handshake; the connection
+    /// driver is spawned on the runtime.
+    pub async fn connect(&self) -> Result<Sender, ErrorKind> {
+        let addr = (self.host.trim_matches(['[', ']']), self.port);
+        let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(ErrorKind::ConnectTimeout),
+            Ok(Err(e)) => return Err(classify_io(&e, true)),
+            Ok(Ok(s)) => s,
+        };
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => self.handshake(tcp, self.http2).await,
+            Some((tls, name)) => {
+                let stream = match tokio::time::timeout(
+                    self.connect_timeout,
+                    tls.connect(name.clone(), tcp),
+                )
+                .await
+                {
+                    Err(_) => return Err(ErrorKind::ConnectTimeout),
+                    Ok(Err(_)) => return Err(ErrorKind::Tls),
+                    Ok(Ok(s)) => s,
+                };
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                self.handshake(stream, h2).await
+            }
+        }
+    }
+
+    async fn handshake<S>(&self, io: S, h2: bool) -> Result<Sender, ErrorKind>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(io);
+        if h2 {
+            let (send, conn) = http2::handshake(TokioExecutor::new(), io)
+                .await
+                .map_err(|e| classify_hyper(&e))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok(Sender::H2(send))
+        } else {
+            let (send, conn) = http1::handshake(io).await.map_err(|e| classify_hyper(&e))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok(Sender::H1(send))
+        }
+    }
+}
+
+/// `host:port`, `[v6]:port` or a bare host.
+fn split_authority(authority: &str, default_port: u16) -> Result<(String, u16), String> {
+    let host = crate::ingest::exchange::host_of(authority);
+    let rest = &authority[host.len()..];
+    let port = match rest.strip_prefix(':') {
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("'{authority}' has an invalid port"))?,
+        None => default_port,
+    };
+    if host.is_empty() {
+        return Err(format!("'{authority}' has no host"));
+    }
+    Ok((host.to_string(), port))
+}
+
+/// Names an I/O error the way the summary counts it.
+pub fn classify_io(e: &std::io::Error, connecting: bool) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => ErrorKind::ConnectRefused,
+        K::TimedOut if connecting => ErrorKind::ConnectTimeout,
+        K::TimedOut => ErrorKind::Timeout,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            ErrorKind::Reset
+        }
+        K::InvalidData => ErrorKind::Protocol,
+        _ if connecting => ErrorKind::ConnectRefused,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// Names a hyper error the way the summary counts it.
+pub fn classify_hyper(e: &hyper::Error) -> ErrorKind {
+    if e.is_parse() || e.is_parse_status() || e.is_user() {
+        return ErrorKind::Protocol;
+    }
+    if e.is_timeout() {
+        return ErrorKind::Timeout;
+    }
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return ErrorKind::Reset;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return classify_io(io, false);
+        }
+        source = s.source();
+    }
+    ErrorKind::Other
+}
+
+/// `--insecure`: accept any certificate.
+#[derive(Debug)]
+struct NoVerify;
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &rustls::pki_types::CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
