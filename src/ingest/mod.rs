@@ -9,8 +9,9 @@
 //! its extension: see [`detect`].
 
 pub mod exchange;
-pub mod har;
 pub mod filter;
+pub mod har;
+pub mod pcap;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -192,9 +193,7 @@ pub fn detect_bytes(head: &[u8]) -> Option<CaptureKind> {
 }
 
 fn describe_magic(bytes: &[u8]) -> String {
-    let printable = bytes
-        .iter()
-        .all(|b| b.is_ascii_graphic() || *b == b' ');
+    let printable = bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
     if printable {
         format!("{:?}", String::from_utf8_lossy(bytes))
     } else {
@@ -230,16 +229,12 @@ pub fn read_capture(
     Ok((kind, stats))
 }
 
-/// Placeholder until the pcap reader lands (issue 3).
+/// pcap and pcapng: see [`pcap`].
 fn read_packet_capture(
     path: &Path,
-    _sink: &mut dyn FnMut(Exchange),
+    sink: &mut dyn FnMut(Exchange),
 ) -> Result<IngestStats, IngestError> {
-    Err(IngestError::malformed(
-        path,
-        "byte offset 0",
-        "pcap/pcapng captures are not supported yet; export a HAR file instead",
-    ))
+    pcap::read_pcap(path, sink)
 }
 
 #[cfg(test)]
@@ -248,10 +243,22 @@ mod tests {
 
     #[test]
     fn detects_by_magic_not_extension() {
-        assert_eq!(detect_bytes(b"\xef\xbb\xbf  {\"log\""), Some(CaptureKind::Har));
-        assert_eq!(detect_bytes(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]), Some(CaptureKind::Pcap));
-        assert_eq!(detect_bytes(&[0xa1, 0xb2, 0x3c, 0x4d]), Some(CaptureKind::Pcap));
-        assert_eq!(detect_bytes(&[0x0a, 0x0d, 0x0d, 0x0a]), Some(CaptureKind::Pcapng));
+        assert_eq!(
+            detect_bytes(b"\xef\xbb\xbf  {\"log\""),
+            Some(CaptureKind::Har)
+        );
+        assert_eq!(
+            detect_bytes(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]),
+            Some(CaptureKind::Pcap)
+        );
+        assert_eq!(
+            detect_bytes(&[0xa1, 0xb2, 0x3c, 0x4d]),
+            Some(CaptureKind::Pcap)
+        );
+        assert_eq!(
+            detect_bytes(&[0x0a, 0x0d, 0x0d, 0x0a]),
+            Some(CaptureKind::Pcapng)
+        );
         assert_eq!(detect_bytes(&[0x1f, 0x8b, 8]), Some(CaptureKind::Model));
         assert_eq!(detect_bytes(b"\x89PNG\r\n"), None);
         assert_eq!(detect_bytes(b""), None);
