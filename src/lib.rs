@@ -15,7 +15,7 @@
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages.
 
-pub mod cli;
-pub mod generate;
 pub mod ingest;
 pub mod model;
+pub mod generate;
+pub mod cli;

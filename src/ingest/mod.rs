@@ -9,8 +9,8 @@
 //! its extension: see [`detect`].
 
 pub mod exchange;
-pub mod filter;
 pub mod har;
+pub mod filter;
 pub mod pcap;
 
 use std::collections::BTreeMap;
@@ -193,7 +193,9 @@ pub fn detect_bytes(head: &[u8]) -> Option<CaptureKind> {
 }
 
 fn describe_magic(bytes: &[u8]) -> String {
-    let printable = bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+    let printable = bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || *b == b' ');
     if printable {
         format!("{:?}", String::from_utf8_lossy(bytes))
     } else {
@@ -243,22 +245,10 @@ mod tests {
 
     #[test]
     fn detects_by_magic_not_extension() {
-        assert_eq!(
-            detect_bytes(b"\xef\xbb\xbf  {\"log\""),
-            Some(CaptureKind::Har)
-        );
-        assert_eq!(
-            detect_bytes(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]),
-            Some(CaptureKind::Pcap)
-        );
-        assert_eq!(
-            detect_bytes(&[0xa1, 0xb2, 0x3c, 0x4d]),
-            Some(CaptureKind::Pcap)
-        );
-        assert_eq!(
-            detect_bytes(&[0x0a, 0x0d, 0x0d, 0x0a]),
-            Some(CaptureKind::Pcapng)
-        );
+        assert_eq!(detect_bytes(b"\xef\xbb\xbf  {\"log\""), Some(CaptureKind::Har));
+        assert_eq!(detect_bytes(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]), Some(CaptureKind::Pcap));
+        assert_eq!(detect_bytes(&[0xa1, 0xb2, 0x3c, 0x4d]), Some(CaptureKind::Pcap));
+        assert_eq!(detect_bytes(&[0x0a, 0x0d, 0x0d, 0x0a]), Some(CaptureKind::Pcapng));
         assert_eq!(detect_bytes(&[0x1f, 0x8b, 8]), Some(CaptureKind::Model));
         assert_eq!(detect_bytes(b"\x89PNG\r\n"), None);
         assert_eq!(detect_bytes(b""), None);
