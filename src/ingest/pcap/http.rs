@@ -355,12 +355,12 @@ impl HttpConn {
     }
 
     /// Direction `dir` closed (FIN reached in sequence) at `ts`.
-    pub fn fin(&mut self, dir: usize, ts: i64, out: &mut Out<'_>) {
+    pub fn fin(&mut self, dir: usize, _ts: i64, out: &mut Out<'_>) {
         if self.mode != Mode::Http || self.client == Some(dir) {
             return;
         }
         if let State::Body(Framing::Close) = self.sides[dir].state {
-            self.end_message(dir, Some(ts), out);
+            self.end_message(dir, None, out);
         }
     }
 
@@ -397,6 +397,18 @@ impl HttpConn {
                     data = scan(side, ts, data, true);
                 }
                 State::Head => {
+                    if side.buf.is_empty() {
+                        // Stray CRLFs between messages (RFC 9112 2.2).
+                        let lead = data
+                            .iter()
+                            .take_while(|b| **b == b'\r' || **b == b'\n')
+                            .count();
+                        data = &data[lead..];
+                        if data.is_empty() {
+                            return;
+                        }
+                        side.first_ts = ts;
+                    }
                     let Some(used) = take_head(side, data) else {
                         if side.buf.len() > MAX_HEAD {
                             out.stats.skip("damaged exchange");
@@ -517,6 +529,18 @@ impl HttpConn {
                     data = scan(side, ts, data, false);
                 }
                 State::Head => {
+                    if side.buf.is_empty() {
+                        // Stray CRLFs between messages (RFC 9112 2.2).
+                        let lead = data
+                            .iter()
+                            .take_while(|b| **b == b'\r' || **b == b'\n')
+                            .count();
+                        data = &data[lead..];
+                        if data.is_empty() {
+                            return;
+                        }
+                        side.first_ts = ts;
+                    }
                     let Some(used) = take_head(side, data) else {
                         if side.buf.len() > MAX_HEAD {
                             side.buf.clear();

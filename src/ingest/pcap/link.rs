@@ -144,11 +144,18 @@ fn from_ether_type(ether_type: u16, data: &[u8]) -> LaxSlicedPacket<'_> {
 }
 
 fn pppoe(data: &[u8], missing: u32) -> Decoded<'_> {
-    let (Some(proto), Some(ip)) = (data.get(6..8), data.get(8..)) else {
-        return Decoded::NonIp;
+    // The PPP protocol field is 2 bytes, or 1 when compressed (PFC: an odd
+    // first byte).
+    let (proto, ip) = match data.get(6) {
+        Some(&b) if b & 1 == 1 => (u16::from(b), data.get(7..)),
+        Some(&b) => match data.get(7) {
+            Some(&c) => (u16::from_be_bytes([b, c]), data.get(8..)),
+            None => return Decoded::NonIp,
+        },
+        None => return Decoded::NonIp,
     };
-    match u16::from_be_bytes([proto[0], proto[1]]) {
-        0x0021 | 0x0057 => match LaxSlicedPacket::from_ip(ip) {
+    match (proto, ip) {
+        (0x0021 | 0x0057, Some(ip)) => match LaxSlicedPacket::from_ip(ip) {
             Ok(p) => transport(&p, missing),
             Err(_) => Decoded::NonIp,
         },
@@ -304,6 +311,9 @@ mod tests {
         null.extend_from_slice(&ip);
         let mut lo = 2u32.to_be_bytes().to_vec();
         lo.extend_from_slice(&ip);
+        let mut pfc = vec![0u8; 12];
+        pfc.extend_from_slice(&[0x88, 0x64, 0x11, 0, 0, 1, 0, 0, 0x21]);
+        pfc.extend_from_slice(&ip);
         let mut pppoe = vec![0u8; 12];
         pppoe.extend_from_slice(&[0x88, 0x64, 0x11, 0, 0, 1, 0, 0, 0x00, 0x21]);
         pppoe.extend_from_slice(&ip);
@@ -316,6 +326,7 @@ mod tests {
             (linktype::ETHERNET, &eth),
             (linktype::ETHERNET, &qinq),
             (linktype::ETHERNET, &pppoe),
+            (linktype::ETHERNET, &pfc),
             (linktype::LINUX_SLL, &sll),
             (linktype::LINUX_SLL2, &sll2),
             (linktype::NULL, &null),

@@ -29,6 +29,8 @@ pub const OOO_CAP: usize = 1 << 20;
 pub const IDLE_NS: i64 = 120_000_000_000;
 /// Capture time a closed connection's tombstone is kept.
 const TOMBSTONE_NS: i64 = 30_000_000_000;
+/// Capture time a reset connection is kept for stragglers.
+const RESET_NS: i64 = 5_000_000_000;
 /// Above this many tracked connections, idle limits shrink.
 const MANY_CONNS: usize = 50_000;
 
@@ -110,6 +112,8 @@ struct Conn {
     http: HttpConn,
     last_ts: i64,
     closed: bool,
+    /// A RST was seen: finish soon after it goes quiet.
+    reset: bool,
 }
 
 /// All tracked connections.
@@ -197,7 +201,12 @@ impl Tracker {
         };
         conn.last_ts = ts;
         if seg.rst {
-            finish(conn, out);
+            // A reset ends close-delimited messages, but the connection is
+            // only dropped once idle: middleboxes and evasion tests send
+            // resets the endpoints ignore, and data may still follow.
+            conn.reset = true;
+            conn.http.fin(0, ts, out);
+            conn.http.fin(1, ts, out);
             return;
         }
         let Conn { halves, http, .. } = conn;
@@ -273,7 +282,7 @@ impl Tracker {
             if c.closed {
                 return age < tomb;
             }
-            if age < idle {
+            if age < idle && !(c.reset && age >= RESET_NS) {
                 return true;
             }
             finish(c, out);
@@ -300,6 +309,7 @@ impl Conn {
             http: HttpConn::new([key.a.socket_addr(), key.b.socket_addr()], client),
             last_ts: 0,
             closed: false,
+            reset: false,
         }
     }
 }
