@@ -19,8 +19,6 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use memchr::memmem;
-
 use super::Out;
 use crate::ingest::{Body, BodyKind, Exchange, Response};
 
@@ -35,17 +33,14 @@ const MAX_SCAN: u64 = 256 * 1024;
 const SCAN_KEEP: usize = 8 * 1024;
 /// Client bytes gathered to classify a connection seen from its start.
 const PROBE: usize = 4096;
-const MAX_HEADERS: usize = 128;
+const MAX_HEADERS: usize = 96;
 
 /// Response headers worth keeping for the model (names lower case).
 const KEPT_RESPONSE_HEADERS: &[&str] = &[
     "content-type",
-    "content-length",
     "content-encoding",
-    "transfer-encoding",
     "cache-control",
     "location",
-    "server",
     "set-cookie",
 ];
 
@@ -144,6 +139,8 @@ pub struct HttpConn {
     client: Option<usize>,
     /// Addresses of the sender of direction 0 and direction 1.
     peers: [SocketAddr; 2],
+    /// `peers` as text, filled on first use.
+    names: [String; 2],
     sides: [Side; 2],
     pending: VecDeque<Pending>,
     /// The last pending request is still receiving its body.
@@ -160,6 +157,7 @@ impl HttpConn {
             mode: Mode::Unknown,
             client,
             peers,
+            names: [String::new(), String::new()],
             sides: [Side::new(), Side::new()],
             pending: VecDeque::new(),
             req_open: false,
@@ -176,6 +174,15 @@ impl HttpConn {
                 .iter()
                 .map(|p| p.body.capacity() + p.resp_body.as_ref().map_or(0, Vec::capacity))
                 .sum::<usize>()
+    }
+
+    /// `ip:port` of the sender of direction `dir`, formatted once.
+    fn peer_name(&mut self, dir: usize) -> &str {
+        let i = dir & 1;
+        if self.names[i].is_empty() {
+            self.names[i] = self.peers[i].to_string();
+        }
+        &self.names[i]
     }
 
     pub fn peers(&self) -> [SocketAddr; 2] {
@@ -409,6 +416,15 @@ impl HttpConn {
                         }
                         side.first_ts = ts;
                     }
+                    if side.buf.is_empty() {
+                        // Whole head in this segment: parse it in place.
+                        if let Some(end) = head_end(&data[..data.len().min(MAX_HEAD)]) {
+                            let first_ts = self.sides[dir].first_ts;
+                            self.request_head(&data[..end], first_ts, ts, out);
+                            data = &data[end..];
+                            continue;
+                        }
+                    }
                     let Some(used) = take_head(side, data) else {
                         if side.buf.len() > MAX_HEAD {
                             out.stats.skip("damaged exchange");
@@ -448,31 +464,48 @@ impl HttpConn {
     fn request_head(&mut self, head: &[u8], first_ts: i64, ts: i64, out: &mut Out<'_>) {
         out.stats.seen += 1;
         let dir = self.client.unwrap_or(0);
-        let Some(line) = request_line(head) else {
-            out.stats.skip("damaged exchange");
-            self.sides[dir].state = State::Scan;
-            return;
-        };
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let hs = match head
-            .get(line.len..)
-            .map(|h| httparse::parse_headers(h, &mut headers))
-        {
-            Some(Ok(httparse::Status::Complete((_, hs)))) => hs,
-            _ => &[][..],
-        };
+        // httparse first; the lenient request line (odd versions such as
+        // `HTTP/1.0.8`) only when it refuses.
+        let mut uninit =
+            [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut fallback: Vec<httparse::Header<'_>> = Vec::new();
+        let mut req = httparse::Request::new(&mut []);
+        let parsed = matches!(
+            req.parse_with_uninit_headers(head, &mut uninit),
+            Ok(httparse::Status::Complete(_))
+        );
+        let (method, target, hs): (&[u8], &[u8], &[httparse::Header<'_>]) =
+            match (parsed, req.method, req.path) {
+                (true, Some(m), Some(p)) => (m.as_bytes(), p.as_bytes(), &*req.headers),
+                _ => {
+                    let Some(line) = request_line(head) else {
+                        out.stats.skip("damaged exchange");
+                        self.sides[dir].state = State::Scan;
+                        return;
+                    };
+                    fallback.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
+                    let hs = match head
+                        .get(line.len..)
+                        .map(|h| httparse::parse_headers(h, &mut fallback))
+                    {
+                        Some(Ok(httparse::Status::Complete((_, hs)))) => hs,
+                        _ => &[][..],
+                    };
+                    (line.method, line.target, hs)
+                }
+            };
         let mut ex = Exchange {
             started_ns: first_ts,
-            method: String::from_utf8_lossy(line.method).into_owned(),
+            method: text(method),
             scheme: "http".into(),
-            target: String::from_utf8_lossy(line.target).into_owned(),
-            client: Some(self.peers[dir].to_string()),
+            target: text(target),
+            client: Some(self.peer_name(dir).to_string()),
             ..Default::default()
         };
         let mut framing = Framing::Length(0);
         let mut mime = String::new();
         for h in hs.iter() {
-            let value = String::from_utf8_lossy(h.value).trim().to_string();
+            let value = text(h.value.trim_ascii());
             if h.name.eq_ignore_ascii_case("host") && ex.authority.is_empty() {
                 ex.authority = value.clone();
             } else if h.name.eq_ignore_ascii_case("content-type") {
@@ -487,9 +520,8 @@ impl HttpConn {
             ex.headers.push((h.name.to_string(), value));
         }
         if ex.authority.is_empty() {
-            ex.authority = self.peers[1 - dir].to_string();
+            ex.authority = self.peer_name(1 - dir).to_string();
         }
-        let method = line.method;
         let has_body = !matches!(framing, Framing::Length(0));
         let p = Pending {
             ex,
@@ -540,6 +572,15 @@ impl HttpConn {
                             return;
                         }
                         side.first_ts = ts;
+                    }
+                    if side.buf.is_empty() {
+                        // Whole head in this segment: parse it in place.
+                        if let Some(end) = head_end(&data[..data.len().min(MAX_HEAD)]) {
+                            let first_ts = self.sides[dir].first_ts;
+                            self.response_head(&data[..end], first_ts, ts, out);
+                            data = &data[end..];
+                            continue;
+                        }
                     }
                     let Some(used) = take_head(side, data) else {
                         if side.buf.len() > MAX_HEAD {
@@ -645,7 +686,7 @@ impl HttpConn {
                 .iter()
                 .any(|k| h.name.eq_ignore_ascii_case(k))
             {
-                let mut v = String::from_utf8_lossy(h.value).trim().to_string();
+                let mut v = text(h.value.trim_ascii());
                 if h.name.eq_ignore_ascii_case("set-cookie") {
                     // The cookie's name only: values are secrets.
                     v = v.split('=').next().unwrap_or("").trim().to_string();
@@ -824,15 +865,21 @@ fn take_head(side: &mut Side, data: &[u8]) -> Option<usize> {
 
 /// Position just after the blank line ending a head (CRLFCRLF or LFLF).
 fn head_end(hay: &[u8]) -> Option<usize> {
-    let crlf = memmem::find(hay, b"\r\n\r\n").map(|i| i + 4);
-    // Bare-LF heads are rare; only look for them if CRLF is absent early.
-    let lf = match crlf {
-        Some(c) => memmem::find(&hay[..c], b"\n\n").map(|i| i + 2),
-        None => memmem::find(hay, b"\n\n").map(|i| i + 2),
-    };
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    for nl in memchr::memchr_iter(b'\n', hay) {
+        match hay.get(nl + 1) {
+            Some(b'\n') => return Some(nl + 2),
+            Some(b'\r') if hay.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Bytes as a String, replacing invalid UTF-8 (the fast check first).
+fn text(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
 }
 

@@ -218,7 +218,10 @@ fn read_blocks(
                     }
                     PcapBlockOwned::NG(_) => {}
                 }
-                reader.consume(len);
+                // No shift here: refill() shifts the (small) unread rest
+                // once the buffer runs dry, instead of moving up to half the
+                // buffer every time the read position passes its middle.
+                reader.consume_noshift(len);
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
