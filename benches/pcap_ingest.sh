@@ -31,7 +31,9 @@ echo "capture: $cap ($(awk -v s="$size" 'BEGIN{printf "%.1f MB", s/1e6}'))"
 
 cargo build --release --locked --bin replay --example pcap_count >/dev/null 2>&1 ||
   cargo build --release --bin replay --example pcap_count
-if target/release/replay record --help >/dev/null 2>&1; then
+# A real subcommand exits 0 and prints usage (the skeleton's empty main also
+# exits 0, so the exit status alone is not enough).
+if target/release/replay record --help 2>&1 | grep -qi 'usage'; then
   runner=(target/release/replay record "$cap" -o /dev/null)
   how="replay record"
 else
