@@ -11,6 +11,7 @@
 pub mod exchange;
 pub mod filter;
 pub mod har;
+pub mod pcap;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -241,16 +242,12 @@ pub fn read_capture(
     Ok((kind, stats))
 }
 
-/// Placeholder until the pcap reader lands (issue 3).
+/// pcap and pcapng: see [`pcap`].
 fn read_packet_capture(
     path: &Path,
-    _sink: &mut dyn FnMut(Exchange),
+    sink: &mut dyn FnMut(Exchange),
 ) -> Result<IngestStats, IngestError> {
-    Err(IngestError::malformed(
-        path,
-        "byte offset 0",
-        "pcap/pcapng captures are not supported yet; export a HAR file instead",
-    ))
+    pcap::read_pcap(path, sink)
 }
 
 #[cfg(test)]

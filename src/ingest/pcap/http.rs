@@ -1,0 +1,1124 @@
+//! HTTP/1.x over one reassembled TCP connection, both directions.
+//!
+//! The TCP layer hands in contiguous bytes per direction (with the capture
+//! time of the packet that carried them), gaps (bytes the capture lost) and
+//! FINs. This module frames messages (Content-Length, chunked with trailers,
+//! close-delimited, HEAD/204/304/1xx without body), pairs responses with
+//! requests in FIFO order (so pipelining works) and builds [`Exchange`]s.
+//!
+//! Request heads are parsed with a lenient request line (tshark also accepts
+//! versions like `HTTP/1.0.8`) and `httparse::parse_headers`; responses with
+//! `httparse::Response`. A connection is recognised as HTTP by content, on
+//! any port; TLS, HTTP/2 prior knowledge and other protocols are detected
+//! from the client's first bytes and counted, not parsed.
+//!
+//! Memory per connection is bounded: heads are capped at [`MAX_HEAD`],
+//! kept bodies at [`BODY_CAP`], resync scanning at [`MAX_SCAN`]; body bytes
+//! beyond the kept prefix are only counted.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use super::Out;
+use crate::ingest::{Body, BodyKind, Exchange, Response};
+
+/// Largest request or response head we buffer before calling it damaged.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Request body text and response bodies are kept up to this size.
+pub const BODY_CAP: usize = 64 * 1024;
+/// Bytes scanned for a message start (after a gap or mid-stream pickup)
+/// before a connection that never showed HTTP is called non-HTTP.
+const MAX_SCAN: u64 = 256 * 1024;
+/// Bytes of a partial line kept while scanning for a message start.
+const SCAN_KEEP: usize = 8 * 1024;
+/// Client bytes gathered to classify a connection seen from its start.
+const PROBE: usize = 4096;
+const MAX_HEADERS: usize = 96;
+
+/// Response headers worth keeping for the model (names lower case).
+const KEPT_RESPONSE_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "cache-control",
+    "location",
+    "set-cookie",
+];
+
+/// What the connection turned out to carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// No client bytes classified yet.
+    Unknown,
+    Http,
+    /// Not parsed any further (TLS, HTTP/2, other protocol, upgraded).
+    Opaque,
+}
+
+#[derive(Debug)]
+enum Framing {
+    Length(u64),
+    Chunked(Chunk),
+    /// Until the connection closes (responses only).
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading the chunk-size line (bytes are gathered in `line`).
+    Size,
+    Data(u64),
+    /// The CRLF after chunk data.
+    DataEnd,
+    /// Trailer lines until an empty one.
+    Trailer,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Looking for the start of a message at a line start.
+    Scan,
+    Head,
+    Body(Framing),
+}
+
+/// One direction's parser state.
+#[derive(Debug)]
+struct Side {
+    state: State,
+    /// Head bytes, partial chunk-size/trailer line, or scan carry-over.
+    buf: Vec<u8>,
+    /// Scanning: whether `buf[0]` is at a line start.
+    line_start: bool,
+    /// Capture time of the packet that carried the first byte in `buf`.
+    first_ts: i64,
+    /// Bytes scanned without finding a message (bounded by MAX_SCAN).
+    scanned: u64,
+    /// A gap hit this side since the last message start.
+    lost_sync: bool,
+}
+
+impl Side {
+    fn new() -> Self {
+        Side {
+            state: State::Scan,
+            buf: Vec::new(),
+            line_start: true,
+            first_ts: 0,
+            scanned: 0,
+            lost_sync: false,
+        }
+    }
+}
+
+/// A request seen, waiting for (or receiving) its response.
+#[derive(Debug)]
+struct Pending {
+    ex: Exchange,
+    req_last_ts: i64,
+    req_done: bool,
+    body: Vec<u8>,
+    body_size: u64,
+    body_mime: String,
+    has_body: bool,
+    // Response side.
+    resp: Option<Response>,
+    resp_first_ts: i64,
+    resp_last_ts: i64,
+    resp_body: Option<Vec<u8>>,
+    resp_body_size: u64,
+    /// Method is HEAD / CONNECT (framing of the response depends on it).
+    head: bool,
+    connect: bool,
+}
+
+/// HTTP state of one TCP connection.
+#[derive(Debug)]
+pub struct HttpConn {
+    mode: Mode,
+    /// Index (0 or 1) of the direction that carries requests, when known.
+    client: Option<usize>,
+    /// Addresses of the sender of direction 0 and direction 1.
+    peers: [SocketAddr; 2],
+    /// `peers` as text, filled on first use.
+    names: [String; 2],
+    sides: [Side; 2],
+    pending: VecDeque<Pending>,
+    /// The last pending request is still receiving its body.
+    req_open: bool,
+    /// Bytes seen while `Unknown`, to give up on non-HTTP.
+    unknown_bytes: u64,
+    /// 101/CONNECT: after the current response the connection is opaque.
+    upgrade_after: bool,
+}
+
+impl HttpConn {
+    pub fn new(peers: [SocketAddr; 2], client: Option<usize>) -> Self {
+        HttpConn {
+            mode: Mode::Unknown,
+            client,
+            peers,
+            names: [String::new(), String::new()],
+            sides: [Side::new(), Side::new()],
+            pending: VecDeque::new(),
+            req_open: false,
+            unknown_bytes: 0,
+            upgrade_after: false,
+        }
+    }
+
+    /// Bytes this connection holds in buffers (for the memory cap).
+    pub fn buffered(&self) -> usize {
+        self.sides.iter().map(|s| s.buf.capacity()).sum::<usize>()
+            + self
+                .pending
+                .iter()
+                .map(|p| p.body.capacity() + p.resp_body.as_ref().map_or(0, Vec::capacity))
+                .sum::<usize>()
+    }
+
+    /// `ip:port` of the sender of direction `dir`, formatted once.
+    fn peer_name(&mut self, dir: usize) -> &str {
+        let i = dir & 1;
+        if self.names[i].is_empty() {
+            self.names[i] = self.peers[i].to_string();
+        }
+        &self.names[i]
+    }
+
+    pub fn peers(&self) -> [SocketAddr; 2] {
+        self.peers
+    }
+
+    pub fn is_opaque(&self) -> bool {
+        self.mode == Mode::Opaque
+    }
+
+    /// Contiguous bytes from direction `dir`, carried by a packet at `ts`.
+    pub fn data(&mut self, dir: usize, ts: i64, data: &[u8], out: &mut Out<'_>) {
+        if data.is_empty() || self.mode == Mode::Opaque {
+            return;
+        }
+        if self.mode == Mode::Unknown && !self.classify(dir, ts, data, out) {
+            return;
+        }
+        if self.client == Some(dir) {
+            self.request_bytes(ts, data, out);
+        } else {
+            self.response_bytes(ts, data, out);
+        }
+    }
+
+    /// Decides from the first bytes what the connection carries. Returns
+    /// whether to go on parsing `data` as HTTP (false: consumed or ignored).
+    fn classify(&mut self, dir: usize, ts: i64, data: &[u8], out: &mut Out<'_>) -> bool {
+        let Some(client) = self.client else {
+            return self.classify_midstream(dir, ts, data, out);
+        };
+        if client != dir {
+            // Servers do not speak first in HTTP; a banner (SSH, SMTP...)
+            // is ignored until the client shows what it speaks.
+            return false;
+        }
+        // Gather the client's first line (it may span segments).
+        let side = &mut self.sides[dir];
+        if side.buf.is_empty() {
+            side.first_ts = ts;
+        }
+        let room = PROBE.saturating_sub(side.buf.len());
+        side.buf.extend_from_slice(&data[..data.len().min(room)]);
+        let probe = &side.buf;
+        if probe.len() >= 3 && probe[0] == 0x16 && probe[1] == 0x03 && probe[2] <= 0x04 {
+            return self.opaque(out, "tls");
+        }
+        if probe.starts_with(b"PRI * HTTP/2.0") {
+            return self.opaque(out, "http/2");
+        }
+        match starts_message(probe, true) {
+            Some(true) => {
+                self.mode = Mode::Http;
+                let probe = std::mem::take(&mut self.sides[dir].buf);
+                let first_ts = self.sides[dir].first_ts;
+                self.request_bytes(first_ts, &probe, out);
+                if let Some(p) = self
+                    .pending
+                    .back_mut()
+                    .filter(|_| self.sides[dir].buf.is_empty())
+                {
+                    p.req_last_ts = p.req_last_ts.max(ts);
+                }
+                if data.len() > room {
+                    self.request_bytes(ts, &data[room..], out);
+                }
+                false
+            }
+            None if probe.len() < PROBE => false,
+            _ => self.opaque(out, "non-http tcp"),
+        }
+    }
+
+    /// Mid-stream pickup with nothing recognised yet: look for a request
+    /// line in either direction (which also tells the direction) or a
+    /// status line at a segment start; give up after MAX_SCAN bytes.
+    fn classify_midstream(&mut self, dir: usize, ts: i64, data: &[u8], out: &mut Out<'_>) -> bool {
+        if data.starts_with(b"HTTP/1.") && starts_message(data, false) == Some(true) {
+            self.client = Some(1 - dir);
+            self.mode = Mode::Http;
+            self.sides[1 - dir] = Side::new();
+            return true;
+        }
+        let rest = scan(&mut self.sides[dir], ts, data, true);
+        if matches!(self.sides[dir].state, State::Head) {
+            self.client = Some(dir);
+            self.mode = Mode::Http;
+            self.sides[1 - dir] = Side::new();
+            self.request_bytes(ts, rest, out);
+            return false;
+        }
+        self.unknown_bytes = self.unknown_bytes.saturating_add(data.len() as u64);
+        if self.unknown_bytes > MAX_SCAN {
+            self.opaque(out, "non-http tcp");
+        }
+        false
+    }
+
+    fn opaque(&mut self, out: &mut Out<'_>, reason: &str) -> bool {
+        self.mode = Mode::Opaque;
+        out.stats.skip(reason);
+        for s in &mut self.sides {
+            s.buf = Vec::new();
+        }
+        false
+    }
+
+    /// `len` bytes of direction `dir` are missing from the capture.
+    pub fn gap(&mut self, dir: usize, len: u64, out: &mut Out<'_>) {
+        if len == 0 || self.mode == Mode::Opaque {
+            return;
+        }
+        if self.mode == Mode::Unknown {
+            // Lost bytes before the first request was recognised: drop the
+            // probe and look for a request line as if picked up mid-stream.
+            if self.client == Some(dir) && !self.sides[dir].buf.is_empty() {
+                out.stats.skip("damaged exchange");
+            }
+            self.client = None;
+            self.sides = [Side::new(), Side::new()];
+            return;
+        }
+        let is_client = self.client == Some(dir);
+        let side = &mut self.sides[dir];
+        side.lost_sync = true;
+        let mut damaged = 0u64;
+        let mut ended = false;
+        let resync = match &mut side.state {
+            State::Scan => true,
+            State::Head => {
+                if is_client {
+                    out.stats.skip("damaged exchange");
+                } else if let Some(p) = self.pending.front_mut() {
+                    p.ex.damaged = true;
+                }
+                true
+            }
+            State::Body(Framing::Length(rem)) => {
+                let in_body = len.min(*rem);
+                *rem -= in_body;
+                damaged = in_body;
+                ended = *rem == 0;
+                len > in_body
+            }
+            State::Body(Framing::Close) => {
+                damaged = len;
+                false
+            }
+            State::Body(Framing::Chunked(_)) => {
+                damaged = len;
+                ended = true;
+                true
+            }
+        };
+        if damaged > 0 {
+            self.mark_damaged(is_client, damaged);
+        }
+        if ended {
+            self.end_message(dir, None, out);
+        }
+        if resync {
+            let side = &mut self.sides[dir];
+            side.state = State::Scan;
+            side.buf.clear();
+            // The bytes right after a gap often start a message (a whole
+            // segment was lost); the scanner checks that spot too.
+            side.line_start = true;
+        }
+    }
+
+    fn mark_damaged(&mut self, is_client: bool, bytes: u64) {
+        let p = if is_client {
+            self.pending.back_mut()
+        } else {
+            self.pending.front_mut()
+        };
+        if let Some(p) = p {
+            p.ex.damaged = true;
+            if is_client {
+                p.body_size = p.body_size.saturating_add(bytes);
+                p.body.clear();
+            } else {
+                p.resp_body_size = p.resp_body_size.saturating_add(bytes);
+                p.resp_body = None;
+            }
+        }
+    }
+
+    /// Direction `dir` closed (FIN reached in sequence) at `ts`.
+    pub fn fin(&mut self, dir: usize, _ts: i64, out: &mut Out<'_>) {
+        if self.mode != Mode::Http || self.client == Some(dir) {
+            return;
+        }
+        if let State::Body(Framing::Close) = self.sides[dir].state {
+            self.end_message(dir, None, out);
+        }
+    }
+
+    /// The connection is gone (closed, reset, evicted, end of capture):
+    /// emits what is pending.
+    pub fn finish(&mut self, out: &mut Out<'_>) {
+        if let Some(server) = self.client.map(|c| 1 - c) {
+            if let State::Body(Framing::Close) = self.sides[server].state {
+                self.end_message(server, None, out);
+            }
+        }
+        while let Some(mut p) = self.pending.pop_front() {
+            if p.resp.is_some() {
+                // A response whose body never completed.
+                p.ex.damaged = true;
+            }
+            emit(p, out);
+        }
+        if self.mode == Mode::Unknown
+            && (self.unknown_bytes > 0 || self.sides.iter().any(|s| !s.buf.is_empty()))
+        {
+            out.stats.skip("non-http tcp");
+        }
+    }
+
+    // ---- requests -------------------------------------------------------
+
+    fn request_bytes(&mut self, ts: i64, mut data: &[u8], out: &mut Out<'_>) {
+        let dir = self.client.unwrap_or(0);
+        while !data.is_empty() && self.mode == Mode::Http {
+            let side = &mut self.sides[dir];
+            match &mut side.state {
+                State::Scan => {
+                    data = scan(side, ts, data, true);
+                }
+                State::Head => {
+                    if side.buf.is_empty() {
+                        // Stray CRLFs between messages (RFC 9112 2.2).
+                        let lead = data
+                            .iter()
+                            .take_while(|b| **b == b'\r' || **b == b'\n')
+                            .count();
+                        data = &data[lead..];
+                        if data.is_empty() {
+                            return;
+                        }
+                        side.first_ts = ts;
+                    }
+                    if side.buf.is_empty() {
+                        // Whole head in this segment: parse it in place.
+                        if let Some(end) = head_end(&data[..data.len().min(MAX_HEAD)]) {
+                            let first_ts = self.sides[dir].first_ts;
+                            self.request_head(&data[..end], first_ts, ts, out);
+                            data = &data[end..];
+                            continue;
+                        }
+                    }
+                    let Some(used) = take_head(side, data) else {
+                        if side.buf.len() > MAX_HEAD {
+                            out.stats.skip("damaged exchange");
+                            side.buf.clear();
+                            side.state = State::Scan;
+                            side.line_start = false;
+                        }
+                        return;
+                    };
+                    data = &data[used..];
+                    let head = std::mem::take(&mut self.sides[dir].buf);
+                    let first_ts = self.sides[dir].first_ts;
+                    self.request_head(&head, first_ts, ts, out);
+                    self.sides[dir].buf = head;
+                    self.sides[dir].buf.clear();
+                }
+                State::Body(framing) => {
+                    let pending = &mut self.pending;
+                    let req_open = self.req_open;
+                    let (used, done) = body_bytes(framing, &mut side.buf, data, &mut |piece| {
+                        if let (true, Some(p)) = (req_open, pending.back_mut()) {
+                            p.body_size = p.body_size.saturating_add(piece.len() as u64);
+                            let room = BODY_CAP.saturating_sub(p.body.len());
+                            p.body.extend_from_slice(&piece[..piece.len().min(room)]);
+                            p.req_last_ts = ts;
+                        }
+                    });
+                    data = &data[used..];
+                    if done {
+                        self.end_message(dir, Some(ts), out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn request_head(&mut self, head: &[u8], first_ts: i64, ts: i64, out: &mut Out<'_>) {
+        out.stats.seen += 1;
+        let dir = self.client.unwrap_or(0);
+        // httparse first; the lenient request line (odd versions such as
+        // `HTTP/1.0.8`) only when it refuses.
+        let mut uninit =
+            [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut fallback: Vec<httparse::Header<'_>> = Vec::new();
+        let mut req = httparse::Request::new(&mut []);
+        let parsed = matches!(
+            req.parse_with_uninit_headers(head, &mut uninit),
+            Ok(httparse::Status::Complete(_))
+        );
+        let (method, target, hs): (&[u8], &[u8], &[httparse::Header<'_>]) =
+            match (parsed, req.method, req.path) {
+                (true, Some(m), Some(p)) => (m.as_bytes(), p.as_bytes(), &*req.headers),
+                _ => {
+                    let Some(line) = request_line(head) else {
+                        out.stats.skip("damaged exchange");
+                        self.sides[dir].state = State::Scan;
+                        return;
+                    };
+                    fallback.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
+                    let hs = match head
+                        .get(line.len..)
+                        .map(|h| httparse::parse_headers(h, &mut fallback))
+                    {
+                        Some(Ok(httparse::Status::Complete((_, hs)))) => hs,
+                        _ => &[][..],
+                    };
+                    (line.method, line.target, hs)
+                }
+            };
+        let mut ex = Exchange {
+            started_ns: first_ts,
+            method: text(method),
+            scheme: "http".into(),
+            target: text(target),
+            client: Some(self.peer_name(dir).to_string()),
+            ..Default::default()
+        };
+        let mut framing = Framing::Length(0);
+        let mut mime = String::new();
+        for h in hs.iter() {
+            let value = text(h.value.trim_ascii());
+            if h.name.eq_ignore_ascii_case("host") && ex.authority.is_empty() {
+                ex.authority = value.clone();
+            } else if h.name.eq_ignore_ascii_case("content-type") {
+                mime = value.clone();
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") && is_chunked(h.value) {
+                framing = Framing::Chunked(Chunk::Size);
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                if let (Framing::Length(0), Some(n)) = (&framing, parse_len(h.value)) {
+                    framing = Framing::Length(n);
+                }
+            }
+            ex.headers.push((h.name.to_string(), value));
+        }
+        if ex.authority.is_empty() {
+            ex.authority = self.peer_name(1 - dir).to_string();
+        }
+        let has_body = !matches!(framing, Framing::Length(0));
+        let p = Pending {
+            ex,
+            req_last_ts: ts,
+            req_done: !has_body,
+            body: Vec::new(),
+            body_size: 0,
+            body_mime: mime,
+            has_body,
+            resp: None,
+            resp_first_ts: 0,
+            resp_last_ts: 0,
+            resp_body: None,
+            resp_body_size: 0,
+            head: method == b"HEAD",
+            connect: method == b"CONNECT",
+        };
+        self.pending.push_back(p);
+        self.req_open = has_body;
+        self.sides[dir].state = if has_body {
+            State::Body(framing)
+        } else {
+            State::Head
+        };
+    }
+
+    // ---- responses ------------------------------------------------------
+
+    fn response_bytes(&mut self, ts: i64, mut data: &[u8], out: &mut Out<'_>) {
+        let Some(dir) = self.client.map(|c| 1 - c) else {
+            return;
+        };
+        while !data.is_empty() && self.mode == Mode::Http {
+            let side = &mut self.sides[dir];
+            match &mut side.state {
+                State::Scan => {
+                    data = scan(side, ts, data, false);
+                }
+                State::Head => {
+                    if side.buf.is_empty() {
+                        // Stray CRLFs between messages (RFC 9112 2.2).
+                        let lead = data
+                            .iter()
+                            .take_while(|b| **b == b'\r' || **b == b'\n')
+                            .count();
+                        data = &data[lead..];
+                        if data.is_empty() {
+                            return;
+                        }
+                        side.first_ts = ts;
+                    }
+                    if side.buf.is_empty() {
+                        // Whole head in this segment: parse it in place.
+                        if let Some(end) = head_end(&data[..data.len().min(MAX_HEAD)]) {
+                            let first_ts = self.sides[dir].first_ts;
+                            self.response_head(&data[..end], first_ts, ts, out);
+                            data = &data[end..];
+                            continue;
+                        }
+                    }
+                    let Some(used) = take_head(side, data) else {
+                        if side.buf.len() > MAX_HEAD {
+                            side.buf.clear();
+                            side.state = State::Scan;
+                            side.line_start = false;
+                            if let Some(p) = self.pending.front_mut() {
+                                p.ex.damaged = true;
+                            }
+                        }
+                        return;
+                    };
+                    data = &data[used..];
+                    let head = std::mem::take(&mut self.sides[dir].buf);
+                    let first_ts = self.sides[dir].first_ts;
+                    self.response_head(&head, first_ts, ts, out);
+                    self.sides[dir].buf = head;
+                    self.sides[dir].buf.clear();
+                }
+                State::Body(framing) => {
+                    let pending = &mut self.pending;
+                    let (used, done) = body_bytes(framing, &mut side.buf, data, &mut |piece| {
+                        let Some(p) = pending.front_mut().filter(|p| p.resp.is_some()) else {
+                            return;
+                        };
+                        if let Some(b) = p.resp_body.as_mut() {
+                            if b.len() + piece.len() > BODY_CAP {
+                                p.resp_body = None;
+                            } else {
+                                b.extend_from_slice(piece);
+                            }
+                        }
+                        p.resp_body_size = p.resp_body_size.saturating_add(piece.len() as u64);
+                        p.resp_last_ts = ts;
+                    });
+                    data = &data[used..];
+                    if done {
+                        self.end_message(dir, Some(ts), out);
+                    }
+                }
+            }
+            if self.upgrade_after && matches!(self.sides[dir].state, State::Head) {
+                self.upgrade_after = false;
+                self.opaque(out, "upgraded connection");
+            }
+        }
+    }
+
+    fn response_head(&mut self, head: &[u8], first_ts: i64, ts: i64, out: &mut Out<'_>) {
+        let dir = self.client.map_or(1, |c| 1 - c);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut res = httparse::Response::new(&mut headers);
+        let parsed = matches!(res.parse(head), Ok(httparse::Status::Complete(_)));
+        let status = res.code.unwrap_or(0);
+        if !parsed || status < 100 {
+            if let Some(p) = self.pending.front_mut() {
+                p.ex.damaged = true;
+            }
+            self.sides[dir].state = State::Scan;
+            return;
+        }
+        if (100..200).contains(&status) && status != 101 {
+            // 100 Continue and other interim responses: no body, the final
+            // response follows.
+            self.sides[dir].state = State::Head;
+            return;
+        }
+        // After a gap on this side, responses may have been lost entirely:
+        // pair with the latest request that was complete before this
+        // response began, the earlier ones lost their responses.
+        if std::mem::take(&mut self.sides[dir].lost_sync) {
+            while self.pending.len() > 1
+                && self
+                    .pending
+                    .get(1)
+                    .is_some_and(|n| n.req_done && n.req_last_ts <= first_ts)
+            {
+                if let Some(mut p) = self.pending.pop_front() {
+                    p.ex.damaged = true;
+                    emit(p, out);
+                }
+            }
+        }
+        let mut framing = None;
+        let mut mime = String::new();
+        let mut kept = Vec::new();
+        let mut length = None;
+        for h in res.headers.iter() {
+            if h.name.eq_ignore_ascii_case("transfer-encoding") && is_chunked(h.value) {
+                framing = Some(Framing::Chunked(Chunk::Size));
+            } else if h.name.eq_ignore_ascii_case("content-length") && length.is_none() {
+                length = parse_len(h.value);
+            } else if h.name.eq_ignore_ascii_case("content-type") && mime.is_empty() {
+                let v = String::from_utf8_lossy(h.value);
+                mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+            }
+            if KEPT_RESPONSE_HEADERS
+                .iter()
+                .any(|k| h.name.eq_ignore_ascii_case(k))
+            {
+                let mut v = text(h.value.trim_ascii());
+                if h.name.eq_ignore_ascii_case("set-cookie") {
+                    // The cookie's name only: values are secrets.
+                    v = v.split('=').next().unwrap_or("").trim().to_string();
+                }
+                kept.push((h.name.to_string(), v));
+            }
+        }
+        let Some(p) = self.pending.front_mut() else {
+            // A response to a request we did not see (mid-stream pickup or
+            // lost request): frame it to skip it, assuming a GET.
+            out.stats.skip("response without request");
+            let f = if status == 204 || status == 304 {
+                Framing::Length(0)
+            } else {
+                framing
+                    .or(length.map(Framing::Length))
+                    .unwrap_or(Framing::Close)
+            };
+            self.start_body(dir, f, None, out);
+            return;
+        };
+        let no_body = p.head
+            || status == 204
+            || status == 304
+            || status == 101
+            || (p.connect && (200..300).contains(&status));
+        if status == 101 || (p.connect && (200..300).contains(&status)) {
+            self.upgrade_after = true;
+        }
+        p.resp = Some(Response {
+            status,
+            mime,
+            headers: kept,
+            ..Default::default()
+        });
+        p.resp_first_ts = first_ts;
+        p.resp_last_ts = ts;
+        p.resp_body = Some(Vec::new());
+        let f = if no_body {
+            Framing::Length(0)
+        } else {
+            framing
+                .or(length.map(Framing::Length))
+                .unwrap_or(Framing::Close)
+        };
+        self.start_body(dir, f, Some(ts), out);
+    }
+
+    fn start_body(&mut self, dir: usize, f: Framing, ts: Option<i64>, out: &mut Out<'_>) {
+        if let Framing::Length(0) = f {
+            self.sides[dir].state = State::Body(Framing::Length(0));
+            self.end_message(dir, ts, out);
+        } else {
+            self.sides[dir].state = State::Body(f);
+        }
+    }
+
+    /// The message on `dir` ended (body complete, gap, close).
+    fn end_message(&mut self, dir: usize, ts: Option<i64>, out: &mut Out<'_>) {
+        let is_client = self.client == Some(dir);
+        self.sides[dir].state = State::Head;
+        self.sides[dir].buf.clear();
+        if is_client {
+            if self.req_open {
+                self.req_open = false;
+                if let Some(p) = self.pending.back_mut() {
+                    p.req_done = true;
+                    if let Some(ts) = ts {
+                        p.req_last_ts = ts;
+                    }
+                }
+            }
+            return;
+        }
+        let responded = self.pending.front().is_some_and(|p| p.resp.is_some());
+        if !responded {
+            return;
+        }
+        // The request still receiving its body got an early response.
+        if self.pending.len() == 1 && self.req_open {
+            self.req_open = false;
+        }
+        if let Some(mut p) = self.pending.pop_front() {
+            if let Some(ts) = ts {
+                p.resp_last_ts = ts;
+            }
+            emit(p, out);
+        }
+    }
+}
+
+/// Finishes an exchange and hands it to the sink.
+fn emit(p: Pending, out: &mut Out<'_>) {
+    let mut ex = p.ex;
+    if p.has_body {
+        let size = p.body_size;
+        let text = std::str::from_utf8(&p.body)
+            .ok()
+            .map(str::to_string)
+            .or_else(|| {
+                // Cut at the cap inside a multi-byte character: keep the prefix.
+                let e = std::str::from_utf8(&p.body).err()?;
+                if e.error_len().is_none() && e.valid_up_to() > 0 {
+                    std::str::from_utf8(&p.body[..e.valid_up_to()])
+                        .ok()
+                        .map(str::to_string)
+                } else {
+                    None
+                }
+            });
+        let lower = p.body_mime.to_ascii_lowercase();
+        let kind = if text.is_none() && size > 0 {
+            BodyKind::Binary
+        } else if lower.contains("json") {
+            BodyKind::Json
+        } else if lower.contains("x-www-form-urlencoded") || lower.contains("multipart/form-data") {
+            BodyKind::Form
+        } else {
+            BodyKind::Text
+        };
+        ex.body = Some(Body {
+            mime: p.body_mime,
+            text,
+            params: Vec::new(),
+            size,
+            kind,
+        });
+    }
+    if let Some(mut r) = p.resp {
+        r.body_size = Some(p.resp_body_size);
+        r.body = p.resp_body.filter(|b| !b.is_empty());
+        r.wait_ms = Some(ms(p.resp_first_ts.saturating_sub(p.req_last_ts)));
+        r.total_ms = Some(ms(p.resp_last_ts.saturating_sub(ex.started_ns)));
+        ex.response = Some(r);
+    } else {
+        out.no_response += 1;
+    }
+    if ex.damaged {
+        out.damaged += 1;
+    }
+    out.stats.kept += 1;
+    (out.sink)(ex);
+}
+
+fn ms(ns: i64) -> f64 {
+    ns.max(0) as f64 / 1e6
+}
+
+/// Appends head bytes to `side.buf` until the blank line. Returns how many
+/// bytes of `data` belong to the head once it is complete.
+fn take_head(side: &mut Side, data: &[u8]) -> Option<usize> {
+    let old = side.buf.len();
+    // Search from just before the old end, so a CRLFCRLF split across
+    // packets is found.
+    let from = old.saturating_sub(3);
+    let limit = data
+        .len()
+        .min(MAX_HEAD.saturating_sub(old).saturating_add(4));
+    side.buf.extend_from_slice(&data[..limit]);
+    let hay = &side.buf[from..];
+    let end = head_end(hay).map(|e| e + from);
+    match end {
+        Some(end) => {
+            side.buf.truncate(end);
+            Some(end - old)
+        }
+        None => {
+            if limit < data.len() {
+                // Over the cap.
+                side.buf.resize(MAX_HEAD + 1, 0);
+            }
+            None
+        }
+    }
+}
+
+/// Position just after the blank line ending a head (CRLFCRLF or LFLF).
+fn head_end(hay: &[u8]) -> Option<usize> {
+    for nl in memchr::memchr_iter(b'\n', hay) {
+        match hay.get(nl + 1) {
+            Some(b'\n') => return Some(nl + 2),
+            Some(b'\r') if hay.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Bytes as a String, replacing invalid UTF-8 (the fast check first).
+fn text(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+/// Scans for a message start (request line, or status line when
+/// `!request`). Returns the rest of `data` not yet consumed; on a match the
+/// side is in `Head` with the matched bytes in `buf`.
+fn scan<'d>(side: &mut Side, ts: i64, data: &'d [u8], request: bool) -> &'d [u8] {
+    // Fast path: the side expects a message and data starts one.
+    if side.buf.is_empty() && side.line_start && starts_message(data, request) == Some(true) {
+        side.state = State::Head;
+        side.first_ts = ts;
+        side.scanned = 0;
+        return data;
+    }
+    let carry = side.buf.len();
+    let mut joined = std::mem::take(&mut side.buf);
+    joined.extend_from_slice(data);
+    let mut candidates = if side.line_start { vec![0] } else { Vec::new() };
+    candidates.extend(memchr::memchr_iter(b'\n', &joined).map(|i| i + 1));
+    for &pos in &candidates {
+        let Some(rest) = joined.get(pos..) else {
+            continue;
+        };
+        match starts_message(rest, request) {
+            Some(true) => {
+                side.state = State::Head;
+                side.scanned = 0;
+                side.line_start = true;
+                side.first_ts = ts;
+                side.buf.clear();
+                if pos >= carry {
+                    return &data[pos - carry..];
+                }
+                // The message started in the carried bytes.
+                side.buf.extend_from_slice(&joined[pos..carry]);
+                return data;
+            }
+            Some(false) => {}
+            None => {
+                // Undecided (too short): keep from here.
+                let keep = &joined[pos..];
+                if keep.len() <= SCAN_KEEP {
+                    side.buf.extend_from_slice(keep);
+                    side.line_start = true;
+                    return &[];
+                }
+            }
+        }
+    }
+    side.scanned = side.scanned.saturating_add(data.len() as u64);
+    side.line_start = joined.last() == Some(&b'\n');
+    &[]
+}
+
+/// Whether `data` starts an HTTP message: Some(true/false), or None when
+/// too few bytes to tell.
+fn starts_message(data: &[u8], request: bool) -> Option<bool> {
+    let line_end = memchr::memchr(b'\n', data);
+    if request {
+        match request_line(data) {
+            Some(_) => Some(true),
+            None if line_end.is_none() && data.len() < 2048 && could_be_method(data) => None,
+            None => Some(false),
+        }
+    } else {
+        let p = b"HTTP/1.";
+        let n = data.len().min(p.len());
+        if data[..n] != p[..n] {
+            return Some(false);
+        }
+        if data.len() < 12 {
+            return None;
+        }
+        Some(data[8] == b' ' && data[9..12].iter().all(u8::is_ascii_digit))
+    }
+}
+
+fn could_be_method(data: &[u8]) -> bool {
+    data.iter()
+        .take_while(|b| **b != b' ')
+        .all(|b| is_tchar(*b))
+        && !data.is_empty()
+}
+
+/// A parsed request line: method, target and the line's length with CRLF.
+pub struct RequestLine<'a> {
+    pub method: &'a [u8],
+    pub target: &'a [u8],
+    pub len: usize,
+}
+
+/// Lenient request line: `METHOD SP target SP HTTP/version CRLF`, where the
+/// version need only start with `HTTP/` (as tshark accepts).
+pub fn request_line(data: &[u8]) -> Option<RequestLine<'_>> {
+    let end = memchr::memchr(b'\n', &data[..data.len().min(16 * 1024)])?;
+    let line = &data[..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let sp = memchr::memchr(b' ', line)?;
+    let method = &line[..sp];
+    if method.is_empty() || method.len() > 32 || !method.iter().all(|b| is_tchar(*b)) {
+        return None;
+    }
+    let rest = &line[sp + 1..];
+    let sp2 = memchr::memrchr(b' ', rest)?;
+    let target = &rest[..sp2];
+    let version = &rest[sp2 + 1..];
+    if target.is_empty() || target.iter().any(|b| *b <= b' ' || *b == 0x7f) {
+        return None;
+    }
+    if !version.starts_with(b"HTTP/") || version.len() > 12 {
+        return None;
+    }
+    Some(RequestLine {
+        method,
+        target,
+        len: end + 1,
+    })
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `Transfer-Encoding` whose last coding is chunked (`gzip, chunked`,
+/// `,\tchunked,`).
+fn is_chunked(value: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .map(|t| t.trim_ascii())
+        .rfind(|t| !t.is_empty())
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
+}
+
+fn parse_len(value: &[u8]) -> Option<u64> {
+    let v = value.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+/// Consumes body bytes per `framing`. Returns (bytes of `data` used, done).
+/// `line` gathers chunk-size and trailer lines; `content` receives the body
+/// (chunk data only, for chunked bodies).
+fn body_bytes(
+    framing: &mut Framing,
+    line: &mut Vec<u8>,
+    data: &[u8],
+    content: &mut dyn FnMut(&[u8]),
+) -> (usize, bool) {
+    match framing {
+        Framing::Length(rem) => {
+            let n = usize::try_from(*rem).unwrap_or(usize::MAX).min(data.len());
+            *rem -= n as u64;
+            content(&data[..n]);
+            (n, *rem == 0)
+        }
+        Framing::Close => {
+            content(data);
+            (data.len(), false)
+        }
+        Framing::Chunked(state) => chunked(state, line, data, content),
+    }
+}
+
+/// Chunked decoding; returns (bytes used, done). Damaged chunk syntax ends
+/// the message (the scanner then resynchronises).
+fn chunked(
+    state: &mut Chunk,
+    line: &mut Vec<u8>,
+    data: &[u8],
+    content: &mut dyn FnMut(&[u8]),
+) -> (usize, bool) {
+    let mut used = 0usize;
+    while used < data.len() {
+        let rest = &data[used..];
+        match *state {
+            Chunk::Size | Chunk::Trailer | Chunk::DataEnd => {
+                let Some(nl) = memchr::memchr(b'\n', rest) else {
+                    if line.len() + rest.len() > 4096 {
+                        return (data.len(), true);
+                    }
+                    line.extend_from_slice(rest);
+                    return (data.len(), false);
+                };
+                line.extend_from_slice(&rest[..nl]);
+                used += nl + 1;
+                let l = line.trim_ascii();
+                match *state {
+                    Chunk::Size => {
+                        let hex = l.split(|b| *b == b';').next().unwrap_or(b"").trim_ascii();
+                        let size = if hex.is_empty() || hex.len() > 15 {
+                            None
+                        } else {
+                            std::str::from_utf8(hex)
+                                .ok()
+                                .and_then(|s| u64::from_str_radix(s, 16).ok())
+                        };
+                        match size {
+                            Some(0) => *state = Chunk::Trailer,
+                            Some(n) => *state = Chunk::Data(n),
+                            None => {
+                                line.clear();
+                                return (used, true);
+                            }
+                        }
+                    }
+                    Chunk::DataEnd => *state = Chunk::Size,
+                    _ => {
+                        if l.is_empty() {
+                            line.clear();
+                            return (used, true);
+                        }
+                    }
+                }
+                line.clear();
+            }
+            Chunk::Data(rem) => {
+                let n = usize::try_from(rem).unwrap_or(usize::MAX).min(rest.len());
+                content(&rest[..n]);
+                used += n;
+                let left = rem - n as u64;
+                *state = if left == 0 {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(left)
+                };
+            }
+        }
+    }
+    (used, false)
+}

@@ -1,0 +1,336 @@
+//! pcap and pcapng captures in, [`Exchange`]s out.
+//!
+//! Layout: this file is the container read loop (pcap-parser's streaming
+//! `next` / `consume` / `refill` with a no-progress guard), [`link`] turns a
+//! frame into a TCP segment, [`tcp`] reassembles both directions of each
+//! connection and [`http`] frames HTTP/1.x messages and pairs them.
+//!
+//! Memory does not grow with the file: one read buffer, bounded buffers per
+//! connection and idle eviction (see [`tcp`]). Exchanges are handed to the
+//! sink when their response completes (or when their connection ends, for
+//! requests without a response), so they are *not* in request order; the
+//! model builder sorts by `started_ns`.
+//!
+//! What cannot be modelled is counted in [`IngestStats::skipped`]. Units by
+//! reason: connections for `tls`, `http/2`, `non-http tcp`,
+//! `upgraded connection`; packets for `udp`, `non-ip`, `other ip`,
+//! `ip fragments`, `snaplen-truncated packets` (these are still used, the
+//! missing bytes become a gap); messages for `damaged exchange` (a request
+//! head lost to a gap) and `response without request`. Exchanges kept but
+//! flagged `damaged`, or without a response, are reported as warnings.
+
+pub mod http;
+pub mod link;
+pub mod tcp;
+
+use std::fs::File;
+use std::path::Path;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+use super::{Exchange, IngestError, IngestStats};
+
+/// Read buffer; grown (up to [`MAX_BLOCK`]) for a block that does not fit.
+const BUFFER: usize = 4 << 20;
+/// Largest block we accept; beyond that the file is called corrupt.
+const MAX_BLOCK: usize = 32 << 20;
+
+/// Where exchanges and counts go while reading.
+pub struct Out<'s> {
+    pub sink: &'s mut dyn FnMut(Exchange),
+    pub stats: &'s mut IngestStats,
+    /// Exchanges emitted with `damaged` set.
+    pub damaged: u64,
+    /// Exchanges emitted without a response.
+    pub no_response: u64,
+}
+
+/// One pcapng interface: link type and timestamp units.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    linktype: u16,
+    /// Timestamp units per second.
+    units: u64,
+    /// Seconds added to every timestamp.
+    offset: i64,
+}
+
+/// Reads a pcap or pcapng file and hands each HTTP exchange to `sink`.
+pub fn read_pcap(path: &Path, sink: &mut dyn FnMut(Exchange)) -> Result<IngestStats, IngestError> {
+    let file = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_pcap_from(path, file, sink)
+}
+
+/// Like [`read_pcap`], from any reader (`path` only names it in messages).
+pub fn read_pcap_from(
+    path: &Path,
+    input: impl std::io::Read,
+    sink: &mut dyn FnMut(Exchange),
+) -> Result<IngestStats, IngestError> {
+    let mut stats = IngestStats::default();
+    let mut out = Out {
+        sink,
+        stats: &mut stats,
+        damaged: 0,
+        no_response: 0,
+    };
+    let mut tracker = tcp::Tracker::new();
+    read_blocks(path, input, &mut tracker, &mut out)?;
+    tracker.finish_all(&mut out);
+    let (damaged, no_response) = (out.damaged, out.no_response);
+    if damaged > 0 {
+        stats.warn(format!(
+            "{damaged} exchange(s) kept but marked damaged: the capture lost some of their bytes"
+        ));
+    }
+    if no_response > 0 {
+        stats.warn(format!(
+            "{no_response} request(s) kept without a response (none in the capture)"
+        ));
+    }
+    if stats.skipped.contains_key("tls") {
+        stats.warn("TLS connections cannot be read; capture cleartext HTTP (e.g. behind the TLS terminator)");
+    }
+    Ok(stats)
+}
+
+fn read_blocks(
+    path: &Path,
+    input: impl std::io::Read,
+    tracker: &mut tcp::Tracker,
+    out: &mut Out<'_>,
+) -> Result<(), IngestError> {
+    let mut reader = match pcap_parser::create_reader(BUFFER, input) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => {
+            return Err(IngestError::malformed(
+                path,
+                "byte offset 0",
+                "the file is empty",
+            ));
+        }
+        Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
+            return Err(IngestError::malformed(
+                path,
+                "byte offset 0",
+                "the file ends inside the capture header (truncated)",
+            ));
+        }
+        Err(e) => {
+            return Err(IngestError::malformed(
+                path,
+                "byte offset 0",
+                format!("not a valid pcap or pcapng header ({e})"),
+            ));
+        }
+    };
+    let mut packets: u64 = 0;
+    // Legacy pcap: one link type and resolution for the whole file.
+    let mut legacy = Interface {
+        linktype: 1,
+        units: 1_000_000,
+        offset: 0,
+    };
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut last_ts: i64 = 0;
+    let mut stalled = false;
+    loop {
+        let offset = reader.consumed();
+        match reader.next() {
+            Ok((len, block)) => {
+                stalled = false;
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        legacy.linktype = h.network.0 as u16;
+                        legacy.units = if h.is_nanosecond_precision() {
+                            1_000_000_000
+                        } else {
+                            1_000_000
+                        };
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        packets += 1;
+                        let ts = i64::from(b.ts_sec)
+                            .saturating_mul(1_000_000_000)
+                            .saturating_add(frac_ns(u64::from(b.ts_usec), legacy.units));
+                        last_ts = ts;
+                        packet(
+                            legacy.linktype,
+                            ts,
+                            b.data,
+                            b.caplen,
+                            b.origlen,
+                            tracker,
+                            out,
+                        );
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        interfaces.push(Interface {
+                            linktype: idb.linktype.0 as u16,
+                            units: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                            offset: idb.ts_offset(),
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        packets += 1;
+                        let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
+                            return Err(IngestError::malformed(
+                                path,
+                                format!("packet {packets}, byte offset {offset}"),
+                                format!(
+                                    "packet names interface {} but no such interface was described",
+                                    epb.if_id
+                                ),
+                            ));
+                        };
+                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let ts = ng_ts(raw, iface);
+                        last_ts = ts;
+                        packet(
+                            iface.linktype,
+                            ts,
+                            epb.data,
+                            epb.caplen,
+                            epb.origlen,
+                            tracker,
+                            out,
+                        );
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        packets += 1;
+                        // No timestamp: the last one seen stands in.
+                        let iface = interfaces.first().copied().unwrap_or(legacy);
+                        let caplen = spb.data.len() as u32;
+                        packet(
+                            iface.linktype,
+                            last_ts,
+                            spb.data,
+                            caplen,
+                            spb.origlen,
+                            tracker,
+                            out,
+                        );
+                    }
+                    PcapBlockOwned::NG(_) => {}
+                }
+                // No shift here: refill() shifts the (small) unread rest
+                // once the buffer runs dry, instead of moving up to half the
+                // buffer every time the read position passes its middle.
+                reader.consume_noshift(len);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                // No-progress guard: a refill that adds nothing means the
+                // file ends inside a block.
+                if stalled || reader.reader_exhausted() {
+                    truncated(path, offset, packets, out);
+                    break;
+                }
+                reader
+                    .refill()
+                    .map_err(|e| read_error(path, offset, e.to_string()))?;
+                stalled = reader.reader_exhausted();
+                if stalled && reader.data().is_empty() {
+                    break;
+                }
+            }
+            Err(PcapError::UnexpectedEof) => {
+                truncated(path, offset, packets, out);
+                break;
+            }
+            Err(PcapError::BufferTooSmall) => {
+                let size = reader.data().len().saturating_mul(2).max(BUFFER * 2);
+                if size > MAX_BLOCK || !reader.grow(size) {
+                    return Err(IngestError::malformed(
+                        path,
+                        format!("packet {}, byte offset {offset}", packets + 1),
+                        "a block larger than 32 MiB: the file is corrupt",
+                    ));
+                }
+                reader
+                    .refill()
+                    .map_err(|e| read_error(path, offset, e.to_string()))?;
+            }
+            Err(e) => {
+                let msg = format!("corrupt block ({e})");
+                if packets == 0 {
+                    return Err(IngestError::malformed(
+                        path,
+                        format!("byte offset {offset}"),
+                        msg,
+                    ));
+                }
+                out.stats.warn(format!(
+                    "{}: {msg} at byte offset {offset} after packet {packets}; stopped reading there",
+                    path.display()
+                ));
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_error(path: &Path, offset: usize, msg: String) -> IngestError {
+    IngestError::malformed(
+        path,
+        format!("byte offset {offset}"),
+        format!("read failed: {msg}"),
+    )
+}
+
+fn truncated(path: &Path, offset: usize, packets: u64, out: &mut Out<'_>) {
+    out.stats.warn(format!(
+        "{}: the last block (at byte offset {offset}, after packet {packets}) is truncated; kept what was read",
+        path.display()
+    ));
+}
+
+/// A fraction of a second in `units` per second, as nanoseconds.
+fn frac_ns(frac: u64, units: u64) -> i64 {
+    if units == 1_000_000_000 {
+        return frac as i64;
+    }
+    let ns = u128::from(frac) * 1_000_000_000 / u128::from(units.max(1));
+    i64::try_from(ns).unwrap_or(i64::MAX)
+}
+
+fn ng_ts(raw: u64, iface: Interface) -> i64 {
+    let units = iface.units.max(1);
+    let secs = i64::try_from(raw / units).unwrap_or(i64::MAX);
+    secs.saturating_add(iface.offset)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(frac_ns(raw % units, units))
+}
+
+fn packet(
+    linktype: u16,
+    ts: i64,
+    data: &[u8],
+    caplen: u32,
+    origlen: u32,
+    tracker: &mut tcp::Tracker,
+    out: &mut Out<'_>,
+) {
+    let missing = origlen.saturating_sub(caplen);
+    if missing > 0 {
+        out.stats.skip("snaplen-truncated packets");
+    }
+    match link::decode(linktype, data, missing) {
+        link::Decoded::Tcp(seg) => tracker.segment(ts, &seg, out),
+        link::Decoded::Udp => out.stats.skip("udp"),
+        link::Decoded::Fragment => out.stats.skip("ip fragments"),
+        link::Decoded::OtherIp => out.stats.skip("other ip"),
+        link::Decoded::NonIp => out.stats.skip("non-ip"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
