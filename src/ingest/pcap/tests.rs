@@ -280,7 +280,7 @@ fn snaplen_truncated_packets_are_counted_and_mark_damage() {
     let mut c = Conv::new(1, 1);
     c.handshake().c(GET);
     let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n".to_vec();
-    big.extend(std::iter::repeat(b'y').take(2000));
+    big.extend(std::iter::repeat_n(b'y', 2000));
     c.s(&big);
     // Cut the response frame at 100 bytes, as `tcpdump -s 100` would.
     let f = c.frames.last_mut().unwrap();

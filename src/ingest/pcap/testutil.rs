@@ -208,7 +208,7 @@ pub fn pcapng(interfaces: &[(u16, u8)], packets: &[(u32, Frame)]) -> Vec<u8> {
         out.extend_from_slice(&kind.to_le_bytes());
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(body);
-        out.extend(std::iter::repeat(0u8).take(pad));
+        out.extend(std::iter::repeat_n(0u8, pad));
         out.extend_from_slice(&len.to_le_bytes());
     }
     let mut out = Vec::new();
@@ -238,7 +238,7 @@ pub fn pcapng(interfaces: &[(u16, u8)], packets: &[(u32, Frame)]) -> Vec<u8> {
         epb.extend_from_slice(&(f.data.len() as u32).to_le_bytes());
         epb.extend_from_slice(&f.origlen.to_le_bytes());
         epb.extend_from_slice(&f.data);
-        epb.extend(std::iter::repeat(0u8).take((4 - f.data.len() % 4) % 4));
+        epb.extend(std::iter::repeat_n(0u8, (4 - f.data.len() % 4) % 4));
         block(&mut out, 6, &epb);
     }
     out
