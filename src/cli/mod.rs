@@ -195,11 +195,14 @@ pub struct RunArgs {
     /// A value for a {{secret:NAME}} placeholder. Repeatable.
     #[arg(long = "secret", value_parser = run::parse_secret, value_name = "NAME=VALUE")]
     pub secrets: Vec<(String, String)>,
-    /// Cap on open connections.
+    /// Cap on open connections. When all are busy, requests wait for the
+    /// next free one (the wait counts in http_req_duration and
+    /// schedule_lag); a full queue drops them.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub connections: usize,
-    /// Cap on requests awaiting a response (default: --connections for
-    /// HTTP/1.1).
+    /// Cap on requests awaiting a response; beyond it a scheduled request
+    /// is dropped (default: no cap beyond --connections for HTTP/1.1,
+    /// 10000 streams for HTTP/2).
     #[arg(long = "max-in-flight", value_name = "N")]
     pub max_in_flight: Option<usize>,
     /// Per-request timeout.

@@ -380,7 +380,7 @@ async fn run_async(
             max_in_flight: args.max_in_flight.unwrap_or(if args.http2 {
                 10_000
             } else {
-                args.connections
+                usize::MAX
             }),
             timeout: args.timeout,
             connect_timeout: args.timeout.min(Duration::from_secs(10)),

@@ -2,9 +2,13 @@
 //!
 //! A scheduler thread walks the [`Schedule`](crate::schedule::Schedule) and,
 //! at each intended instant, generates a request (pure `generate`) and hands
-//! it to an idle keep-alive connection — or opens a new one while under
-//! `--connections` — or, when neither is possible, counts it as a dropped
-//! request with the reason. Slow responses never slow the schedule.
+//! it to an idle keep-alive connection, or opens a new one while under
+//! `--connections`. When every allowed connection is busy the request waits
+//! in a bounded queue for the next free one (as wrk2's connections do) and
+//! its wait shows in `schedule_lag` and `http_req_duration`; a request that
+//! cannot even be queued (queue full) or that waited longer than the
+//! request timeout is counted as a dropped request with the reason. Slow
+//! responses never slow the schedule itself.
 //!
 //! Every request carries its intended send time: `http_req_duration` is
 //! measured from it (coordinated-omission correct, as wrk2 does),
@@ -86,11 +90,25 @@ pub struct Outcome {
 /// recorder so far; returning `false` stops the run (`--abort-on-fail`).
 pub type IntervalHook = Box<dyn FnMut(&IntervalStats, &Recorder, Duration) -> bool + Send>;
 
+/// Requests waiting for a free connection, at most this many per allowed
+/// connection (and at least `MIN_PENDING`).
+const PENDING_PER_CONNECTION: usize = 16;
+const MIN_PENDING: usize = 1024;
+
+/// Who is waiting for whom: idle connections, or requests waiting for a
+/// connection. One lock for both so neither can miss the other.
+#[derive(Default)]
+struct Dispatch {
+    idle: Vec<mpsc::UnboundedSender<Job>>,
+    pending: std::collections::VecDeque<Job>,
+}
+
 struct Shared {
     start: Instant,
     warmup: Duration,
     recorders: Vec<Mutex<Recorder>>,
-    idle: Mutex<Vec<mpsc::UnboundedSender<Job>>>,
+    dispatch: Mutex<Dispatch>,
+    max_pending: usize,
     open: AtomicUsize,
     in_flight: AtomicUsize,
     timeout: Duration,
@@ -152,7 +170,8 @@ pub async fn run(
         start,
         warmup: plan.warmup,
         recorders: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
-        idle: Mutex::new(Vec::new()),
+        dispatch: Mutex::new(Dispatch::default()),
+        max_pending: (plan.connections * PENDING_PER_CONNECTION).max(MIN_PENDING),
         open: AtomicUsize::new(0),
         in_flight: AtomicUsize::new(0),
         timeout: plan.timeout,
@@ -205,9 +224,17 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let abandoned = shared.in_flight.load(Ordering::SeqCst);
-    // Close idle connections.
-    if let Ok(mut idle) = shared.idle.lock() {
-        idle.clear();
+    // Requests still queued never went out: they were dropped. Close idle
+    // connections.
+    let left: Vec<Job> = match shared.dispatch.lock() {
+        Ok(mut d) => {
+            d.idle.clear();
+            d.pending.drain(..).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    for j in left {
+        shared.drop_request(j.endpoint, j.intended, DropReason::ConnectionCap);
     }
     let mut recorder = Recorder::new();
     for r in &shared.recorders {
@@ -297,32 +324,38 @@ fn scheduler(
             request,
             bytes_sent,
         };
-        // An idle connection, if any is still alive.
+        // An idle connection (if still alive), a new one under the cap, or
+        // the queue.
         loop {
-            let tx = shared.idle.lock().ok().and_then(|mut v| v.pop());
-            match tx {
-                Some(tx) => {
-                    shared.in_flight.fetch_add(1, Ordering::SeqCst);
-                    match tx.send(job) {
-                        Ok(()) => break,
-                        Err(mpsc::error::SendError(j)) => {
-                            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-                            job = j;
-                        }
+            let mut d = match shared.dispatch.lock() {
+                Ok(d) => d,
+                Err(_) => break,
+            };
+            if let Some(tx) = d.idle.pop() {
+                drop(d);
+                shared.in_flight.fetch_add(1, Ordering::SeqCst);
+                match tx.send(job) {
+                    Ok(()) => break,
+                    Err(mpsc::error::SendError(j)) => {
+                        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        job = j;
+                        continue;
                     }
-                }
-                None => {
-                    if shared.open.load(Ordering::SeqCst) < plan.connections {
-                        shared.open.fetch_add(1, Ordering::SeqCst);
-                        shared.in_flight.fetch_add(1, Ordering::SeqCst);
-                        conn_seq += 1;
-                        handle.spawn(connection(shared.clone(), connector.clone(), job, conn_seq));
-                    } else {
-                        shared.drop_request(job.endpoint, job.intended, DropReason::ConnectionCap);
-                    }
-                    break;
                 }
             }
+            if shared.open.load(Ordering::SeqCst) < plan.connections {
+                drop(d);
+                shared.open.fetch_add(1, Ordering::SeqCst);
+                shared.in_flight.fetch_add(1, Ordering::SeqCst);
+                conn_seq += 1;
+                handle.spawn(connection(shared.clone(), connector.clone(), job, conn_seq));
+            } else if d.pending.len() < shared.max_pending {
+                d.pending.push_back(job);
+            } else {
+                drop(d);
+                shared.drop_request(job.endpoint, job.intended, DropReason::ConnectionCap);
+            }
+            break;
         }
     }
     (
@@ -334,8 +367,9 @@ fn scheduler(
     )
 }
 
-/// A connection's life: connect, then serve jobs one at a time (HTTP/1.1
-/// keep-alive), returning to the idle list after each.
+/// A connection's life: connect, then serve jobs — one at a time over
+/// HTTP/1.1 keep-alive, concurrently as streams over HTTP/2 — taking queued
+/// requests first and otherwise waiting in the idle list.
 async fn connection(shared: Arc<Shared>, connector: Arc<Connector>, first: Job, id: usize) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     let mut job = Some(first);
@@ -348,16 +382,56 @@ async fn connection(shared: Arc<Shared>, connector: Arc<Connector>, first: Job, 
                 None => break,
             },
         };
-        let ok = execute(&shared, &connector, &mut sender, j, id).await;
-        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let mut ok = true;
+        match &sender {
+            Some(conn::Sender::H2(s)) if !s.is_closed() => {
+                // Multiplex: run the stream on its own task and take the
+                // next job at once.
+                let mut own = Some(conn::Sender::H2(s.clone()));
+                let shared2 = shared.clone();
+                let connector2 = connector.clone();
+                tokio::spawn(async move {
+                    execute(&shared2, &connector2, &mut own, j, id).await;
+                    shared2.in_flight.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+            _ => {
+                ok = execute(&shared, &connector, &mut sender, j, id).await;
+                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
         if !ok {
             sender = None;
         }
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        if let Ok(mut idle) = shared.idle.lock() {
-            idle.push(tx.clone());
+        // Next: a queued request (dropping those that waited too long), or
+        // the idle list.
+        loop {
+            let next = match shared.dispatch.lock() {
+                Ok(mut d) => match d.pending.pop_front() {
+                    Some(j) => Some(j),
+                    None => {
+                        d.idle.push(tx.clone());
+                        None
+                    }
+                },
+                Err(_) => None,
+            };
+            match next {
+                Some(j)
+                    if Instant::now().saturating_duration_since(j.intended) > shared.timeout =>
+                {
+                    shared.drop_request(j.endpoint, j.intended, DropReason::ConnectionCap);
+                }
+                Some(j) => {
+                    shared.in_flight.fetch_add(1, Ordering::SeqCst);
+                    job = Some(j);
+                    break;
+                }
+                None => break,
+            }
         }
     }
     shared.open.fetch_sub(1, Ordering::SeqCst);

@@ -1,0 +1,430 @@
+//! The replayer end to end: the binary against in-process servers on
+//! 127.0.0.1:0. Timing claims are checked with generous bounds; exact
+//! claims (counts, mix) rely on the seeded schedule.
+
+mod replay_support;
+
+use std::time::{Duration, Instant};
+
+use replay_support::{replay, shop_har, Behaviour, TestServer};
+use serde_json::Value;
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn summary(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Chi-square statistic of observed counts against expected shares.
+fn chi_square(observed: &[u64], shares: &[f64]) -> f64 {
+    let n: u64 = observed.iter().sum();
+    observed
+        .iter()
+        .zip(shares)
+        .map(|(o, p)| {
+            let e = p * n as f64;
+            (*o as f64 - e).powi(2) / e
+        })
+        .sum()
+}
+
+#[test]
+fn seeded_run_sends_the_same_requests_with_the_recorded_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(400, 2.0, false));
+    let run = |server: &TestServer, out: &str| {
+        let s = dir.path().join(out);
+        let (code, stdout, stderr) = replay(&[
+            &har,
+            "--target",
+            &server.url(),
+            "--seed",
+            "7",
+            "--duration",
+            "2s",
+            "--quiet",
+            "--summary-export",
+            s.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        summary(&s)
+    };
+    let a = TestServer::start(Behaviour::default());
+    let sa = run(&a, "a.json");
+    let b = TestServer::start(Behaviour::default());
+    let sb = run(&b, "b.json");
+    // Same seed, same requests, endpoint by endpoint.
+    assert_eq!(a.counts(), b.counts());
+    let total = a.total();
+    assert!(total > 300, "about 400 intended, got {total}");
+    assert_eq!(sa["metrics"]["http_reqs"]["count"].as_u64(), Some(total));
+    assert_eq!(sa["requests"]["dropped"].as_u64(), Some(0));
+    assert_eq!(sa["seed"], sb["seed"]);
+    // Mix: 60/30/10 within a chi-square bound (df = 2, p = 0.001).
+    let c = a.counts();
+    let posts: u64 = c
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /posts/"))
+        .map(|(_, v)| v)
+        .sum();
+    let me = c.get("GET /users/me").copied().unwrap_or(0);
+    let orders = c.get("POST /orders").copied().unwrap_or(0);
+    assert_eq!(posts + me + orders, total, "{c:?}");
+    let x2 = chi_square(&[posts, me, orders], &[0.6, 0.3, 0.1]);
+    assert!(x2 < 13.8, "mix off: {posts}/{me}/{orders}, chi² {x2}");
+    // The same bound rejects a sampler that ignores the weights.
+    assert!(chi_square(&[total / 3, total / 3, total / 3], &[0.6, 0.3, 0.1]) > 13.8);
+    // A different seed gives a different sequence.
+    let c2 = TestServer::start(Behaviour::default());
+    let (code, _, _) = replay(&[
+        &har,
+        "--target",
+        &c2.url(),
+        "--seed",
+        "8",
+        "--duration",
+        "2s",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0);
+    assert_ne!(c2.counts(), a.counts());
+}
+
+#[test]
+fn scale_2x_sends_twice_the_requests_of_1x() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(300, 3.0, false));
+    let count = |scale: &str| {
+        let server = TestServer::start(Behaviour::default());
+        let (code, out, err) = replay(&[
+            &har,
+            "--target",
+            &server.url(),
+            "--scale",
+            scale,
+            "--duration",
+            "3s",
+            "--seed",
+            "1",
+            "--quiet",
+        ]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        server.total() as f64
+    };
+    let one = count("1x");
+    let two = count("2x");
+    let ratio = two / one;
+    assert!(
+        (ratio - 2.0).abs() < 0.1,
+        "1x {one}, 2x {two}, ratio {ratio}"
+    );
+}
+
+#[test]
+fn server_stall_shows_in_duration_not_in_service_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(100, 1.0, false));
+    let server = TestServer::start(Behaviour {
+        stall: Some((Duration::from_millis(1500), Duration::from_secs(1))),
+    });
+    let s = dir.path().join("s.json");
+    let (code, out, err) = replay(&[
+        &har,
+        "--target",
+        &server.url(),
+        "--rate",
+        "200/s",
+        "--arrival",
+        "constant",
+        "--duration",
+        "5s",
+        "--connections",
+        "2",
+        "--quiet",
+        "--summary-export",
+        s.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = summary(&s);
+    let m = &v["metrics"];
+    let dur_p99 = m["http_req_duration"]["p(99)"].as_f64().unwrap();
+    let svc_p99 = m["http_req_service_time"]["p(99)"].as_f64().unwrap();
+    let lag_p99 = m["schedule_lag"]["p(99)"].as_f64().unwrap();
+    assert!(
+        dur_p99 > 500.0,
+        "the stall must show in http_req_duration p99: {dur_p99} ms"
+    );
+    assert!(
+        svc_p99 < 250.0,
+        "service time p99 {svc_p99} ms should not carry the queueing"
+    );
+    assert!(
+        lag_p99 > 300.0,
+        "the wait for a connection is schedule lag: {lag_p99} ms"
+    );
+    assert_eq!(
+        v["requests"]["dropped"].as_u64(),
+        Some(0),
+        "queued, not dropped"
+    );
+}
+
+#[test]
+fn thresholds_decide_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(50, 1.0, false));
+    let server = TestServer::start(Behaviour::default());
+    let s = dir.path().join("s.json");
+    let (code, out, err) = replay(&[
+        &har,
+        "--target",
+        &server.url(),
+        "--duration",
+        "1s",
+        "--quiet",
+        "--threshold",
+        "http_req_failed: rate<0.01",
+        "--threshold",
+        "http_req_duration{endpoint:GET /users/me}: p(95)<5s",
+        "--summary-export",
+        s.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains('✓'), "{out}");
+    let v = summary(&s);
+    assert_eq!(
+        v["metrics"]["http_req_failed"]["thresholds"]["rate<0.01"]["ok"],
+        Value::Bool(true)
+    );
+
+    let (code, out, _) = replay(&[
+        &har,
+        "--target",
+        &server.url(),
+        "--duration",
+        "1s",
+        "--quiet",
+        "--threshold",
+        "http_req_duration: p(95)<0.001ms",
+    ]);
+    assert_eq!(code, 99, "{out}");
+    assert!(out.contains('✗'), "{out}");
+
+    let (code, _, err) = replay(&[
+        &har,
+        "--target",
+        &server.url(),
+        "--threshold",
+        "http_req_duration: p95<5ms",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("p(95)"), "{err}");
+    let (code, _, err) = replay(&[
+        &har,
+        "--target",
+        &server.url(),
+        "--threshold",
+        "http_req_duration{endpoint:GET /nope}: p(95)<5ms",
+    ]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn secrets_must_be_supplied_and_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "auth.har", &shop_har(50, 1.0, true));
+    let server = TestServer::start(Behaviour::default());
+    let (code, _, err) = replay(&[&har, "--target", &server.url(), "--duration", "1s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("{{secret:authorization}}") && err.contains("--secret"),
+        "{err}"
+    );
+    assert_eq!(server.total(), 0, "nothing is sent before the check");
+
+    let (code, out, err) = replay(&[
+        &har,
+        "--target",
+        &server.url(),
+        "--duration",
+        "1s",
+        "--quiet",
+        "-H",
+        "Authorization: Bearer test-token",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let seen = server.seen.lock().unwrap();
+    assert!(!seen.authorization.is_empty());
+    assert!(
+        seen.authorization.iter().all(|a| a == "Bearer test-token"),
+        "{:?}",
+        &seen.authorization[..3]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_writes_a_partial_summary_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(100, 1.0, false));
+    let server = TestServer::start(Behaviour::default());
+    let s = dir.path().join("partial.json");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_replay"))
+        .args([
+            &har,
+            "--target",
+            &server.url(),
+            "--duration",
+            "60s",
+            "--quiet",
+            "--summary-export",
+            s.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stops promptly"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = summary(&s);
+    assert!(v["metrics"]["http_reqs"]["count"].as_u64().unwrap() > 0);
+    assert!(v["duration_s"].as_f64().unwrap() < 30.0, "partial duration");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("http_reqs"));
+}
+
+#[test]
+fn summary_export_has_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(60, 1.0, false));
+    let server = TestServer::start(Behaviour::default());
+    let s = dir.path().join("s.json");
+    let ts = dir.path().join("t.ndjson");
+    let (code, out, err) = replay(&[
+        &har,
+        "--target",
+        &server.url(),
+        "--duration",
+        "2s",
+        "--scale",
+        "2x",
+        "--seed",
+        "3",
+        "--quiet",
+        "--summary-export",
+        s.to_str().unwrap(),
+        "--out",
+        &format!("json={}", ts.display()),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = summary(&s);
+    for key in [
+        "seed",
+        "duration_s",
+        "intended_rate",
+        "achieved_rate",
+        "scale",
+        "target",
+        "command",
+        "errors",
+        "endpoints",
+        "histograms",
+        "metrics",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["seed"], 3);
+    assert_eq!(v["scale"], 2.0);
+    for trend in [
+        "http_req_duration",
+        "http_req_service_time",
+        "http_req_waiting",
+        "http_req_connecting",
+        "schedule_lag",
+    ] {
+        for f in [
+            "avg", "min", "med", "max", "p(90)", "p(95)", "p(99)", "p(99.9)",
+        ] {
+            assert!(v["metrics"][trend][f].is_number(), "{trend}.{f}");
+        }
+    }
+    for counter in [
+        "http_reqs",
+        "dropped_requests",
+        "data_sent",
+        "data_received",
+    ] {
+        assert!(v["metrics"][counter]["count"].is_number(), "{counter}");
+        assert!(v["metrics"][counter]["rate"].is_number(), "{counter}");
+    }
+    for f in ["rate", "passes", "fails"] {
+        assert!(
+            v["metrics"]["http_req_failed"][f].is_number(),
+            "http_req_failed.{f}"
+        );
+    }
+    let eps = v["endpoints"].as_array().unwrap();
+    assert_eq!(eps.len(), 3);
+    for e in eps {
+        for f in [
+            "method",
+            "host",
+            "template",
+            "count",
+            "recorded_share",
+            "replayed_share",
+        ] {
+            assert!(e.get(f).is_some(), "endpoint.{f}");
+        }
+    }
+    assert!(!v["histograms"].as_array().unwrap().is_empty());
+    assert!(v["command"].as_str().unwrap().contains("--seed 3"));
+    let lines = std::fs::read_to_string(&ts).unwrap();
+    assert!(lines.lines().count() >= 1, "one line per interval");
+    for l in lines.lines() {
+        let x: Value = serde_json::from_str(l).unwrap();
+        assert!(x["rate"].is_number());
+    }
+}
+
+#[test]
+fn without_target_it_replays_against_the_builtin_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(60, 1.0, false));
+    let (code, out, err) = replay(&[
+        &har,
+        "--scale",
+        "2x",
+        "--duration",
+        "1s",
+        "--mock-latency",
+        "none",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("built-in mock"), "{err}");
+    assert!(
+        !err.contains("shop.test"),
+        "never contacts the recorded host"
+    );
+    assert!(out.contains("http_req_duration"), "{out}");
+    assert!(out.contains("GET /posts/{id}"), "{out}");
+}
