@@ -46,7 +46,7 @@ impl std::fmt::Display for CaptureKind {
 /// can look at the offending spot.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -32,7 +32,7 @@ pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelFileError {
-    #[error("cannot read model {}: {source}", path.display())]
+    #[error("cannot read model {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -40,7 +40,7 @@ pub enum ModelFileError {
     },
     #[error("{} is not a replay model: it is not gzip-compressed (record one with `replay record CAPTURE -o MODEL`)", path.display())]
     NotGzip { path: PathBuf },
-    #[error("{} is not a replay model: the gzip data is corrupt or truncated at byte {offset} of the decompressed stream ({source})", path.display())]
+    #[error("{} is not a replay model: the gzip data is corrupt or truncated at byte {offset} of the decompressed stream", path.display())]
     Corrupt {
         path: PathBuf,
         offset: u64,
