@@ -331,3 +331,189 @@ mod tests {
         assert!((second / first - 3.0).abs() < 0.3, "{first} {second}");
     }
 }
+
+/// Session-shaped arrivals (`--sessions`): sessions start as a Poisson
+/// process at the recorded session rate (times the scale); each session
+/// walks the recorded endpoint-to-endpoint transitions, waiting a recorded
+/// think time between requests, and ends as recorded sessions ended.
+/// Yields `(offset_s, endpoint)`.
+pub struct SessionSchedule<'a, R> {
+    model: &'a crate::model::TrafficModel,
+    rng: R,
+    duration_s: Option<f64>,
+    session_rate: f64,
+    next_start: f64,
+    /// Active sessions by next request time: (time, endpoint).
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF64, usize)>>,
+    starts: Vec<(usize, u64)>,
+    /// Per endpoint: outgoing (to, count) and the count of sessions ending.
+    next: Vec<(Vec<(usize, u64)>, u64)>,
+}
+
+/// An f64 that orders (never NaN here).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+struct OrdF64(f64);
+impl Eq for OrdF64 {}
+impl Ord for OrdF64 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+impl<'a, R: Rng> SessionSchedule<'a, R> {
+    /// `None` when the model has no sessions to follow.
+    pub fn new(
+        model: &'a crate::model::TrafficModel,
+        spec: &ScheduleSpec,
+        mut rng: R,
+    ) -> Option<Self> {
+        let s = &model.sessions;
+        let n = model.endpoints.len();
+        if s.sessions == 0 || n == 0 {
+            return None;
+        }
+        let mut next = vec![(Vec::new(), 0u64); n];
+        for ((from, to), c) in &s.transitions {
+            if *from < n && *to < n {
+                next[*from].0.push((*to, *c));
+            }
+        }
+        for (e, c) in &s.ends {
+            if *e < n {
+                next[*e].1 += c;
+            }
+        }
+        let starts: Vec<(usize, u64)> = s
+            .starts
+            .iter()
+            .filter(|(e, _)| **e < n)
+            .map(|(e, c)| (*e, *c))
+            .collect();
+        if starts.is_empty() {
+            return None;
+        }
+        let session_rate = s.sessions as f64 / model.arrival.duration_s() * spec.scale.max(1e-12);
+        let first: f64 = Exp1.sample(&mut rng);
+        Some(SessionSchedule {
+            model,
+            rng,
+            duration_s: spec.duration_s,
+            session_rate,
+            next_start: first / session_rate,
+            heap: std::collections::BinaryHeap::new(),
+            starts,
+            next,
+        })
+    }
+
+    fn pick(rng: &mut R, options: &[(usize, u64)], extra: u64) -> Option<usize> {
+        let total: u64 = options.iter().map(|o| o.1).sum::<u64>() + extra;
+        if total == 0 {
+            return None;
+        }
+        let mut x = rng.random_range(0..total);
+        for (e, c) in options {
+            if x < *c {
+                return Some(*e);
+            }
+            x -= c;
+        }
+        None // the session ends
+    }
+}
+
+impl<R: Rng> Iterator for SessionSchedule<'_, R> {
+    type Item = (f64, usize);
+
+    fn next(&mut self) -> Option<(f64, usize)> {
+        // Start every session due before the next active request.
+        loop {
+            let next_active = self.heap.peek().map(|r| r.0 .0 .0).unwrap_or(f64::INFINITY);
+            if self.next_start <= next_active {
+                let t = self.next_start;
+                if let Some(d) = self.duration_s {
+                    if t >= d && self.heap.is_empty() {
+                        return None;
+                    }
+                }
+                let g: f64 = Exp1.sample(&mut self.rng);
+                self.next_start += g / self.session_rate;
+                if self.duration_s.is_none_or(|d| t < d) {
+                    if let Some(e) = Self::pick(&mut self.rng, &self.starts, 0) {
+                        self.heap.push(std::cmp::Reverse((OrdF64(t), e)));
+                    }
+                }
+                continue;
+            }
+            let std::cmp::Reverse((OrdF64(t), e)) = self.heap.pop()?;
+            if let Some(d) = self.duration_s {
+                if t >= d {
+                    // Sessions past the end are cut; nothing earlier is left.
+                    if self.next_start >= d {
+                        return None;
+                    }
+                    continue;
+                }
+            }
+            let (options, end) = &self.next[e];
+            if let Some(to) = Self::pick(&mut self.rng, options, *end) {
+                let think = self.model.sessions.think_time_s.sample(&mut self.rng);
+                self.heap.push(std::cmp::Reverse((OrdF64(t + think), to)));
+            }
+            return Some((t, e));
+        }
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+    use crate::ingest::{Exchange, Response};
+    use crate::model::{BuildOptions, ModelBuilder};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn sessions_follow_recorded_transitions() {
+        // 50 clients, each: /login then /feed then /feed/{id}, 1 s apart.
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        for c in 0..50i64 {
+            for (k, path) in ["/login", "/feed", "/feed/7"].iter().enumerate() {
+                b.observe(&Exchange {
+                    started_ns: (c * 2_000 + k as i64 * 1_000) * 1_000_000,
+                    method: "GET".into(),
+                    scheme: "http".into(),
+                    authority: "h".into(),
+                    target: path.to_string(),
+                    response: Some(Response {
+                        status: 200,
+                        ..Default::default()
+                    }),
+                    client: Some(format!("client-{c}")),
+                    ..Default::default()
+                });
+            }
+        }
+        let m = b.finish();
+        let idx = |t: &str| m.endpoints.iter().position(|e| e.template == t).unwrap();
+        let (login, feed, item) = (idx("/login"), idx("/feed"), idx("/feed/{id}"));
+        let spec = ScheduleSpec {
+            duration_s: Some(1000.0),
+            ..Default::default()
+        };
+        let events: Vec<(f64, usize)> =
+            SessionSchedule::new(&m, &spec, ChaCha8Rng::seed_from_u64(1))
+                .unwrap()
+                .collect();
+        assert!(events.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+        let count = |e: usize| events.iter().filter(|x| x.1 == e).count() as f64;
+        // Every session: login → feed → item, so the three counts match.
+        assert!(count(login) > 100.0);
+        assert!((count(feed) / count(login) - 1.0).abs() < 0.05);
+        assert!((count(item) / count(login) - 1.0).abs() < 0.05);
+        // Sessions start at ~50 per 100 s of recording.
+        let rate = count(login) / 1000.0;
+        let recorded = 50.0 / m.arrival.duration_s();
+        assert!((rate / recorded - 1.0).abs() < 0.25, "{rate} vs {recorded}");
+    }
+}

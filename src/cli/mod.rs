@@ -172,6 +172,10 @@ pub struct RunArgs {
     /// Arrival process: recorded gaps and rate curve, or the classics.
     #[arg(long, value_enum, default_value_t = crate::schedule::ArrivalMode::Recorded)]
     pub arrival: crate::schedule::ArrivalMode,
+    /// Replay per-client sessions (recorded endpoint-to-endpoint
+    /// transitions and think times) instead of independent arrivals.
+    #[arg(long)]
+    pub sessions: bool,
     /// Test type (k6 guide): smoke, load, stress, spike, soak.
     #[arg(long, value_enum)]
     pub profile: Option<run::Profile>,

@@ -390,6 +390,7 @@ async fn run_async(
             secrets: args.secrets.iter().cloned().collect::<HashMap<_, _>>(),
             interval: Duration::from_secs(1),
             drain: args.timeout,
+            sessions: args.sessions,
         };
         let total = step.spec.duration_s.unwrap_or(0.0);
         let progress = super::progress::Progress::new(args.quiet, &step.label, total);

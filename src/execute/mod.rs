@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 use crate::generate::Target;
 use crate::metrics::{DropReason, Dropped, ErrorKind, IntervalStats, Recorder, Sample};
 use crate::model::TrafficModel;
-use crate::schedule::{Schedule, ScheduleSpec};
+use crate::schedule::{Schedule, ScheduleSpec, SessionSchedule};
 pub use conn::Connector;
 pub use request::RequestBuilder;
 
@@ -70,6 +70,9 @@ pub struct Plan {
     pub interval: Duration,
     /// How long to wait for in-flight requests once the schedule ends.
     pub drain: Duration,
+    /// Replay per-client sessions (transitions and think times) instead
+    /// of independent arrivals.
+    pub sessions: bool,
 }
 
 /// What a run measured.
@@ -284,15 +287,25 @@ fn scheduler(
     handle: tokio::runtime::Handle,
 ) -> (u64, Duration) {
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
-    let schedule = Schedule::new(
-        &model.arrival,
-        plan.schedule.clone(),
-        ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_0fa1_17e5),
-    );
+    let schedule_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_0fa1_17e5);
+    // (offset, endpoint): sessions choose the endpoint, independent
+    // arrivals draw it by weight.
+    let events: Box<dyn Iterator<Item = (f64, Option<usize>)>> = match plan.sessions {
+        true => match SessionSchedule::new(&model, &plan.schedule, schedule_rng.clone()) {
+            Some(s) => Box::new(s.map(|(t, e)| (t, Some(e)))),
+            None => Box::new(
+                Schedule::new(&model.arrival, plan.schedule.clone(), schedule_rng)
+                    .map(|t| (t, None)),
+            ),
+        },
+        false => Box::new(
+            Schedule::new(&model.arrival, plan.schedule.clone(), schedule_rng).map(|t| (t, None)),
+        ),
+    };
     let mut intended_measured = 0u64;
     let mut conn_seq = 0usize;
     let mut last = Duration::ZERO;
-    for offset in schedule {
+    for (offset, chosen) in events {
         if shared.stop.load(Ordering::Relaxed) {
             return (intended_measured, last);
         }
@@ -309,7 +322,7 @@ fn scheduler(
         if off >= plan.warmup {
             intended_measured += 1;
         }
-        let (endpoint, request, bytes_sent) = builder.next(&model, &mut rng);
+        let (endpoint, request, bytes_sent) = builder.next(&model, chosen, &mut rng);
         if Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
             shared.drop_request(endpoint, intended, DropReason::GeneratorBehind);
             continue;

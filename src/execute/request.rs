@@ -90,12 +90,18 @@ impl RequestBuilder {
 
     /// Draws the next request: (endpoint, request, approximate bytes on
     /// the wire).
+    /// With `endpoint`, that endpoint's request; otherwise one drawn by
+    /// weight.
     pub fn next<R: Rng + ?Sized>(
         &mut self,
         model: &TrafficModel,
+        endpoint: Option<usize>,
         rng: &mut R,
     ) -> (usize, http::Request<Full<Bytes>>, u64) {
-        let g = generate::generate_to(model, Some(&self.target), rng);
+        let g = match endpoint {
+            Some(e) => generate::generate_endpoint(model, e, Some(&self.target), rng),
+            None => generate::generate_to(model, Some(&self.target), rng),
+        };
         let url = self.fill(&g.url);
         // Origin form for HTTP/1.1, absolute for HTTP/2.
         let path_start = url
