@@ -277,3 +277,36 @@ async fn shutdown_closes_idle_connections_and_the_port() {
     assert_eq!(stats.total(), 1);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// The example recording (examples/demo.har) models and mocks as the
+/// examples README says.
+#[tokio::test]
+async fn the_example_recording_is_served() {
+    let input = replay::cli::load_input(
+        &[std::path::PathBuf::from("examples/demo.har")],
+        &Default::default(),
+    )
+    .unwrap();
+    let keys: Vec<String> = input.model.endpoints.iter().map(|e| e.key()).collect();
+    for k in [
+        "GET /posts/{id}",
+        "GET /users/me",
+        "GET /search",
+        "GET /posts",
+        "POST /posts",
+        "GET /health",
+    ] {
+        assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
+    }
+    let handle = mock::spawn(&input.model, no_latency(3)).await.unwrap();
+    let c = client(false);
+    let g = send(&c, Method::GET, format!("{}/posts/123", handle.url())).await;
+    assert_eq!(g.status, StatusCode::OK);
+    assert_eq!(g.mime.as_deref(), Some("application/json"));
+    let g = send(&c, Method::GET, format!("{}/users/me", handle.url())).await;
+    let v: serde_json::Value = serde_json::from_slice(&g.body).unwrap();
+    assert_eq!(v["name"], "Demo User");
+    let g = send(&c, Method::POST, format!("{}/posts", handle.url())).await;
+    assert_eq!(g.status, StatusCode::CREATED);
+    handle.shutdown().await.unwrap();
+}
