@@ -17,6 +17,9 @@
 //!   status class and counters; exact merge, interval time series.
 //! - [`threshold`]: k6 threshold expressions, parsed and evaluated against
 //!   a [`metrics::Recorder`].
+//! - [`mock`]: the built-in mock of a recorded service (a hyper server
+//!   answering with the recorded statuses, sizes and latencies), the
+//!   default target of a replay.
 //! - [`report`]: the end-of-run summary type and its exports (JSON summary,
 //!   text report, NDJSON time series), written atomically.
 //! - [`cli`]: the command line (what the user typed) and the commands that

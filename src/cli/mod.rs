@@ -9,6 +9,7 @@ mod fmt;
 mod generate;
 mod input;
 mod inspect;
+mod mock;
 mod progress;
 mod record;
 pub mod run;
@@ -44,6 +45,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Replay a model's traffic (the default command: `replay INPUT`).
     Run(Box<RunArgs>),
+    /// Serve the recorded responses: a mock of the recorded service.
+    Mock(MockArgs),
 }
 
 /// Filters that choose which captured requests are modelled.
@@ -230,15 +233,41 @@ pub struct RunArgs {
     /// Per-interval time series: json=FILE.ndjson.
     #[arg(long = "out", value_parser = run::parse_out, value_name = "json=FILE")]
     pub out: Option<PathBuf>,
-    /// Latency of the built-in mock (used without --target).
-    #[arg(long = "mock-latency", value_enum, default_value_t = run::MockLatency::Recorded)]
-    pub mock_latency: run::MockLatency,
+    /// Latency of the built-in mock (used without --target): recorded,
+    /// none, or a fixed delay such as 20ms.
+    #[arg(
+        long = "mock-latency",
+        default_value = "recorded",
+        value_name = "recorded|none|DELAY"
+    )]
+    pub mock_latency: crate::mock::LatencyMode,
     /// Worker threads of the load generator (default: CPU cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// No progress output; the summary is still printed.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// A model file, or capture files to model on the fly.
+    #[arg(required = true, value_name = "MODEL|CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// Address to listen on (IP:PORT, localhost:PORT, :PORT or PORT, which
+    /// mean 127.0.0.1); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = mock::parse_listen)]
+    pub listen: std::net::SocketAddr,
+    /// Delay before answering: recorded (drawn from the recorded time to
+    /// first byte), none, or a fixed delay such as 20ms.
+    #[arg(long, default_value = "recorded", value_name = "recorded|none|DELAY")]
+    pub latency: crate::mock::LatencyMode,
+    /// Seed for the drawn statuses, sizes and delays. Without it a seed is
+    /// chosen and printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -266,7 +295,7 @@ pub fn parse_scale(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "run", "help"];
+const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "run", "mock", "help"];
 
 /// `replay capture.har --scale 2x` means `replay run capture.har ...`:
 /// insert `run` when the first argument is not a subcommand or a flag.
@@ -288,6 +317,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Inspect(args) => inspect::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Run(args) => run::run(*args),
+        Command::Mock(args) => mock::run(args),
     }
 }
 
@@ -364,5 +394,41 @@ mod tests {
         assert!(
             Cli::try_parse_from(["replay", "generate", "m.gz", "--target", "ftp://x"]).is_err()
         );
+    }
+
+    #[test]
+    fn mock_flags_parse() {
+        let cli = Cli::try_parse_from(["replay", "mock", "m.gz"]).unwrap();
+        match cli.command {
+            Command::Mock(m) => {
+                assert_eq!(m.listen.to_string(), "127.0.0.1:8080");
+                assert_eq!(m.latency, crate::mock::LatencyMode::Recorded);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "replay",
+            "mock",
+            "m.gz",
+            "--listen",
+            "0.0.0.0:0",
+            "--latency",
+            "none",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Mock(m) if m.latency == crate::mock::LatencyMode::None
+        ));
+        assert!(Cli::try_parse_from(["replay", "mock", "m.gz", "--latency", "fast"]).is_err());
+        assert!(Cli::try_parse_from(["replay", "mock", "m.gz", "--listen", "localhost"]).is_err());
+        for (typed, addr) in [
+            ("9000", "127.0.0.1:9000"),
+            (":9000", "127.0.0.1:9000"),
+            ("localhost:9000", "127.0.0.1:9000"),
+            ("[::1]:9000", "[::1]:9000"),
+        ] {
+            assert_eq!(mock::parse_listen(typed).unwrap().to_string(), addr);
+        }
     }
 }

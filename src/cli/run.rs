@@ -45,24 +45,6 @@ pub enum Profile {
     Soak,
 }
 
-/// Latency of the built-in mock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MockLatency {
-    /// Answer after a delay drawn from the recorded latencies.
-    Recorded,
-    /// Answer at once.
-    None,
-}
-
-impl From<MockLatency> for crate::mock::LatencyMode {
-    fn from(m: MockLatency) -> Self {
-        match m {
-            MockLatency::Recorded => crate::mock::LatencyMode::Recorded,
-            MockLatency::None => crate::mock::LatencyMode::None,
-        }
-    }
-}
-
 /// Parses `30s`, `5m`, `1h30m`, `500ms`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -331,7 +313,7 @@ async fn run_async(
             let handle = crate::mock::spawn(
                 &model,
                 crate::mock::MockOptions {
-                    latency: args.mock_latency.into(),
+                    latency: args.mock_latency,
                     seed,
                 },
             )
@@ -343,7 +325,11 @@ async fn run_async(
             if !args.quiet {
                 eprintln!(
                     "no --target: replaying against the built-in mock of the recorded service on {t} (recorded statuses, sizes{})",
-                    if args.mock_latency == MockLatency::Recorded { " and latencies" } else { "" }
+                    match args.mock_latency {
+                        crate::mock::LatencyMode::Recorded => " and latencies".to_string(),
+                        crate::mock::LatencyMode::None => String::new(),
+                        other => format!(", latency {other}"),
+                    }
                 );
             }
             (t, Some(handle))
