@@ -259,6 +259,9 @@ impl PoolAcc {
     }
 
     pub fn observe_n(&mut self, v: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
         self.total += n;
         self.shape.observe(v);
         if v.len() > MAX_VALUE_LEN {
