@@ -14,7 +14,10 @@ use replay::ingest::{self, har::reason};
 /// (fixture, seen, kept, skipped by reason). The expectations come from
 /// fixtures/README.md (and SOURCES.md): status-0 entries are "no
 /// response", 101 upgrades are "websocket", data: URLs are "data: url".
-const EXPECTED: &[(&str, u64, u64, &[(&str, u64)])] = &[
+/// (fixture, seen, kept, skipped by reason)
+type Expected = (&'static str, u64, u64, &'static [(&'static str, u64)]);
+
+const EXPECTED: &[Expected] = &[
     ("haralyzer__cnn.har", 145, 144, &[(reason::NO_RESPONSE, 1)]),
     (
         "haralyzer__missing_page.har",
