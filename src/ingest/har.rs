@@ -22,6 +22,8 @@ use serde::Deserialize;
 use super::exchange::{Body, BodyKind, Exchange, Response};
 use super::{IngestError, IngestStats};
 
+mod split;
+
 /// Request bodies longer than this are kept only as a size.
 pub const MAX_REQUEST_BODY_TEXT: usize = 64 * 1024;
 /// Response bodies longer than this are not kept (only their size).
@@ -58,8 +60,43 @@ pub fn read_har<R: Read>(
         missing_time: 0,
         last_ts: 0,
     };
-    let chained = std::io::Read::chain(&prefix[..], reader);
-    let mut de = serde_json::Deserializer::from_reader(chained);
+    // Entries are cut out of the stream one at a time and parsed from a
+    // slice (see `split`); the rest of the document is checked after.
+    let mut splitter = split::Splitter::new();
+    let mut on_entry = |piece: split::Piece<'_>| -> Result<(), IngestError> {
+        let split::Piece::Entry {
+            index,
+            bytes,
+            line,
+            column,
+        } = piece;
+        ctx.index = Some(index);
+        match serde_json::from_slice::<RawEntry>(bytes) {
+            Ok(entry) => {
+                ctx.handle(entry);
+                Ok(())
+            }
+            Err(e) => Err(entry_error(path, index, line, column, &e)),
+        }
+    };
+    splitter.run(&prefix, reader, &mut on_entry, &|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Some((index, line, column)) = splitter.truncated_entry {
+        // Parsing the partial entry gives serde_json's own description
+        // (an EOF, or an earlier syntax error).
+        if let Err(e) = serde_json::from_slice::<RawEntry>(splitter.partial_entry()) {
+            return Err(entry_error(path, index, line, column, &e));
+        }
+        return Err(IngestError::malformed(
+            path,
+            format!("entry {index}, line {line} column {column}"),
+            "the file ends in the middle of the JSON document (truncated export?); re-export the HAR",
+        ));
+    }
+    ctx.index = None;
+    let mut de = serde_json::Deserializer::from_slice(&splitter.rest);
     let result = RootSeed { ctx: &mut ctx }.deserialize(&mut de);
     if let Err(e) = result {
         return Err(json_error(path, &ctx, &e));
@@ -148,6 +185,38 @@ fn skip_prefix<R: Read>(path: &Path, reader: &mut R) -> Result<Vec<u8>, IngestEr
     Ok(head[start..].to_vec())
 }
 
+/// An error inside entry `index`, which starts at `line`/`column` of the
+/// file: the position is given in the file's terms.
+fn entry_error(
+    path: &Path,
+    index: u64,
+    line: u64,
+    column: u64,
+    e: &serde_json::Error,
+) -> IngestError {
+    let (l, c) = if e.line() <= 1 {
+        (line, column + e.column() as u64 - 1)
+    } else {
+        (line + e.line() as u64 - 1, e.column() as u64)
+    };
+    IngestError::malformed(
+        path,
+        format!("entry {index}, line {l} column {c}"),
+        describe(e),
+    )
+}
+
+fn describe(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Eof => {
+            "the file ends in the middle of the JSON document (truncated export?); re-export the HAR".to_string()
+        }
+        serde_json::error::Category::Syntax => format!("invalid JSON: {}", strip_position(e)),
+        serde_json::error::Category::Data => format!("unexpected HAR content: {}", strip_position(e)),
+        serde_json::error::Category::Io => format!("read error: {}", strip_position(e)),
+    }
+}
+
 fn json_error(path: &Path, ctx: &Ctx<'_>, e: &serde_json::Error) -> IngestError {
     let at = match (ctx.index, e.line()) {
         (Some(i), line) if line > 0 => {
@@ -157,15 +226,7 @@ fn json_error(path: &Path, ctx: &Ctx<'_>, e: &serde_json::Error) -> IngestError 
         (None, line) if line > 0 => format!("line {line} column {}", e.column()),
         (None, _) => "start of file".to_string(),
     };
-    let what = match e.classify() {
-        serde_json::error::Category::Eof => {
-            "the file ends in the middle of the JSON document (truncated export?); re-export the HAR".to_string()
-        }
-        serde_json::error::Category::Syntax => format!("invalid JSON: {}", strip_position(e)),
-        serde_json::error::Category::Data => format!("unexpected HAR content: {}", strip_position(e)),
-        serde_json::error::Category::Io => format!("read error: {}", strip_position(e)),
-    };
-    IngestError::malformed(path, at, what)
+    IngestError::malformed(path, at, describe(e))
 }
 
 /// serde_json appends " at line L column C"; the position is reported on

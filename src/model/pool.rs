@@ -210,9 +210,12 @@ impl Shape {
     }
 
     fn tail(&self) -> TailType {
+        // Both ends are capped: when every value is longer than the cap,
+        // `min_len > max_len` would make a model that cannot be loaded.
+        let max_len = self.len_max.min(MAX_VALUE_LEN);
         let text = || TailType::Text {
-            min_len: self.len_min.min(self.len_max),
-            max_len: self.len_max.min(MAX_VALUE_LEN),
+            min_len: self.len_min.min(max_len),
+            max_len,
             alphabet: self.alphabet,
         };
         match (self.kind, self.mixed) {
@@ -256,6 +259,9 @@ impl PoolAcc {
     }
 
     pub fn observe_n(&mut self, v: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
         self.total += n;
         self.shape.observe(v);
         if v.len() > MAX_VALUE_LEN {
@@ -529,6 +535,24 @@ mod tests {
             let u = sample_tail(&TailType::Uuid, &mut rng);
             assert_eq!(kind_of(&u), ValueKind::Uuid, "{u}");
             assert_eq!(&u[14..15], "4");
+        }
+    }
+
+    #[test]
+    fn tail_of_long_values_is_a_valid_range() {
+        // Regression: pagexray 304.har has a beacon query value of 400+
+        // bytes; the tail said 400..256 and the saved model failed to load.
+        let mut acc = PoolAcc::new();
+        acc.observe(&"a".repeat(400));
+        acc.observe(&"b".repeat(500));
+        match acc.finish(0).tail {
+            TailType::Text {
+                min_len, max_len, ..
+            } => {
+                assert!(min_len <= max_len, "{min_len}..{max_len}");
+                assert_eq!(max_len, MAX_VALUE_LEN);
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -178,6 +178,9 @@ impl PathTrie {
             let w = self.nodes[node]
                 .wild
                 .expect("collapse creates a wild child");
+            // The new literal had no hits yet when it was folded: count
+            // this observation in the slot's pool.
+            self.nodes[w].values.observe(seg);
             return w;
         }
         id
@@ -543,6 +546,18 @@ mod tests {
         );
         let t = templates(&refs);
         assert_eq!(t, vec![("/blog/{slug}/comments".to_string(), 20_000)]);
+        // Every request's segment is in the slot's pool, including the one
+        // that triggered the collapse.
+        let mut trie = PathTrie::new();
+        for p in &refs {
+            let leaf = trie.insert("http", "h", p, &mut |_, _| {});
+            trie.leaf_acc(leaf, "GET", &mut || 0);
+        }
+        let leaves = trie.finish(&mut |_, _| {});
+        match &leaves[0].segments[1] {
+            TemplateSegment::Slot { values, .. } => assert_eq!(values.total(), 20_000),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -1,0 +1,290 @@
+//! The command-line contracts scripts depend on: `inspect --json`'s fields,
+//! `record`'s filters, and `generate` (deterministic per seed, endpoint mix
+//! matching the model's weights).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::*;
+use rand::SeedableRng;
+use replay::cli::FilterArgs;
+use serde_json::Value;
+
+#[test]
+fn inspect_json_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = fixture(dir.path(), "pagexray__304.har");
+    let doc = inspect_json(&har, &[]);
+    assert_eq!(doc["requests"], 270);
+    let dur = doc["duration_s"].as_f64().unwrap();
+    let rate = doc["mean_rate_rps"].as_f64().unwrap();
+    assert!(dur > 100.0 && dur < 130.0, "{dur}");
+    assert!((rate - 270.0 / dur).abs() < 1e-9, "{rate}");
+    assert!(doc["skipped"].is_object());
+    let eps = doc["endpoints"].as_array().unwrap();
+    let mut weight = 0.0;
+    let mut count = 0;
+    for e in eps {
+        for f in ["method", "host", "template"] {
+            assert!(e[f].is_string(), "{f}: {e}");
+        }
+        let t = e["template"].as_str().unwrap();
+        let host = e["host"].as_str().unwrap();
+        assert!(
+            t.starts_with('/') && !t.contains('?') && !t.contains(host),
+            "{t}"
+        );
+        count += e["count"].as_u64().unwrap();
+        weight += e["weight"].as_f64().unwrap();
+    }
+    assert_eq!(count, 270);
+    assert!((weight - 1.0).abs() < 1e-9);
+    assert!(eps.iter().any(|e| e["template"] == "/{id}/{id2}/weather"
+        && e["host"] == "loremflickr.com"
+        && e["count"] == 94));
+
+    // Skips by reason, and the same document whether from the capture or
+    // from the recorded model.
+    let chrome = fixtures_dir().join("harviewer__issue-49-chrome51.har");
+    let doc = inspect_json(&chrome, &[]);
+    assert_eq!(doc["skipped"], serde_json::json!({"no response": 3}));
+    let model = dir.path().join("c.model.gz");
+    replay_ok([
+        "record".as_ref(),
+        chrome.as_os_str(),
+        "-o".as_ref(),
+        model.as_os_str(),
+        "-q".as_ref(),
+    ]);
+    assert_eq!(inspect_json(&model, &[]), doc);
+}
+
+fn endpoints(model: &Path) -> Vec<(String, String, String, u64)> {
+    let doc = inspect_json(model, &[]);
+    doc["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_string(),
+                e["host"].as_str().unwrap().to_string(),
+                e["template"].as_str().unwrap().to_string(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn record_filters_change_the_endpoint_set_and_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = fixture(dir.path(), "pagexray__304.har");
+    let all = model_of(std::slice::from_ref(&har), &FilterArgs::default());
+    let walmart: u64 = all
+        .endpoints
+        .iter()
+        .filter(|e| e.host.ends_with("walmart.com") || e.host.contains("walmart.com:"))
+        .map(|e| e.count)
+        .sum();
+    let js: u64 = all
+        .endpoints
+        .iter()
+        .filter(|e| e.template.starts_with("/js/"))
+        .map(|e| e.count)
+        .sum();
+    assert!(walmart > 0 && js > 0);
+
+    type Check = Box<dyn Fn(&[(String, String, String, u64)]) -> bool>;
+    let cases: Vec<(&[&str], &str, u64, Check)> = vec![
+        (
+            &["--include-host", "loremflickr.com"],
+            "filtered: host (--include-host)",
+            270 - 94,
+            Box::new(|es| es.iter().all(|e| e.1 == "loremflickr.com")),
+        ),
+        (
+            &["--exclude-host", "walmart.com"],
+            "filtered: host (--exclude-host)",
+            walmart,
+            Box::new(|es| es.iter().all(|e| !e.1.contains("walmart.com"))),
+        ),
+        (
+            &["--include-path", "/cp/**"],
+            "filtered: path (--include-path)",
+            270 - 23,
+            Box::new(|es| es.iter().all(|e| e.2.starts_with("/cp/"))),
+        ),
+        (
+            &["--exclude-path", "/js/**"],
+            "filtered: path (--exclude-path)",
+            js,
+            Box::new(|es| es.iter().all(|e| !e.2.starts_with("/js/"))),
+        ),
+        (
+            &["--method", "post"],
+            "filtered: method (--method)",
+            256,
+            Box::new(|es| {
+                es.iter().all(|e| e.0 == "POST") && es.iter().map(|e| e.3).sum::<u64>() == 14
+            }),
+        ),
+        (
+            &["--api-only"],
+            "filtered: static asset (--api-only)",
+            0,
+            Box::new(|es| {
+                es.iter().all(|e| {
+                    ![".js", ".css", ".woff2", ".gif"]
+                        .iter()
+                        .any(|x| e.2.ends_with(x))
+                }) && es.iter().any(|e| e.2 == "/cp/api/logger")
+            }),
+        ),
+    ];
+    for (args, reason, skipped, check) in cases {
+        let out = dir.path().join("f.model.gz");
+        let mut cmd: Vec<&std::ffi::OsStr> = vec![
+            "record".as_ref(),
+            har.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "-q".as_ref(),
+        ];
+        cmd.extend(args.iter().map(std::ffi::OsStr::new));
+        replay_ok(cmd);
+        let es = endpoints(&out);
+        assert!(check(&es), "{args:?}: {es:?}");
+        let doc = inspect_json(&out, &[]);
+        let n = doc["skipped"][reason].as_u64().unwrap_or(0);
+        if skipped > 0 {
+            assert_eq!(n, skipped, "{args:?}");
+        } else {
+            assert!(n > 0, "{args:?}: {}", doc["skipped"]);
+        }
+        assert_eq!(
+            doc["requests"].as_u64().unwrap() + n,
+            270,
+            "{args:?}: kept + filtered = all"
+        );
+    }
+}
+
+#[test]
+fn generate_is_deterministic_per_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = fixture(dir.path(), "pagexray__304.har");
+    let model = dir.path().join("m.model.gz");
+    replay_ok([
+        "record".as_ref(),
+        har.as_os_str(),
+        "-o".as_ref(),
+        model.as_os_str(),
+        "-q".as_ref(),
+    ]);
+    let run = |seed: &str| {
+        replay_ok([
+            "generate".as_ref(),
+            model.as_os_str(),
+            "-n".as_ref(),
+            "200".as_ref(),
+            "--seed".as_ref(),
+            seed.as_ref(),
+        ])
+    };
+    let a = run("7");
+    assert_eq!(a, run("7"), "same seed, same requests");
+    assert_ne!(a, run("8"), "another seed, other requests");
+    let templates: BTreeSet<String> = endpoints(&model).into_iter().map(|e| e.2).collect();
+    let mut last = 0.0;
+    let lines: Vec<&str> = a.lines().collect();
+    assert_eq!(lines.len(), 200);
+    for line in lines {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let url = v["url"].as_str().unwrap();
+        assert!(
+            url.starts_with("http://") || url.starts_with("https://"),
+            "{url}"
+        );
+        assert!(v["method"].is_string() && v["headers"].is_object(), "{v}");
+        assert!(v.get("body").is_some());
+        assert!(templates.contains(v["endpoint"].as_str().unwrap()), "{v}");
+        let at = v["at_s"].as_f64().unwrap();
+        assert!(at >= last, "at_s is non-decreasing");
+        last = at;
+    }
+    // --target replaces the origin.
+    let t = replay_ok([
+        "generate".as_ref(),
+        model.as_os_str(),
+        "-n".as_ref(),
+        "20".as_ref(),
+        "--seed".as_ref(),
+        "1".as_ref(),
+        "--target".as_ref(),
+        "http://127.0.0.1:9".as_ref(),
+    ]);
+    assert!(
+        t.lines()
+            .all(|l| l.contains("\"url\":\"http://127.0.0.1:9/")),
+        "{t}"
+    );
+}
+
+/// Chi-square critical value for 12 degrees of freedom at p = 0.001.
+const CHI2_12_P001: f64 = 32.909;
+
+#[test]
+fn generated_endpoint_mix_matches_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model_of(
+        &[fixture(dir.path(), "pagexray__304.har")],
+        &FilterArgs::default(),
+    );
+    assert_eq!(m.endpoints.len(), 13, "df = 12 below");
+    let weights: Vec<f64> = m.endpoints.iter().map(|e| e.weight).collect();
+    let n = 20_000;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2024);
+    let mut counts = vec![0u64; weights.len()];
+    for _ in 0..n {
+        counts[replay::generate::generate(&m, &mut rng).endpoint] += 1;
+    }
+    let chi2 = chi_square(&counts, &weights);
+    assert!(chi2 < CHI2_12_P001, "chi-square {chi2:.1} for {counts:?}");
+
+    // The test has teeth: samplers that are subtly wrong fail it.
+    // Uniform over endpoints:
+    let mut uniform = vec![0u64; weights.len()];
+    for i in 0..n {
+        uniform[i % weights.len()] += 1;
+    }
+    assert!(chi_square(&uniform, &weights) > 10.0 * CHI2_12_P001);
+    // The two heaviest endpoints' weights swapped (34.8% vs 30.0%):
+    let mut swapped_w = weights.clone();
+    swapped_w.swap(0, 1);
+    let mut swapped = vec![0u64; weights.len()];
+    let cum: Vec<f64> = swapped_w
+        .iter()
+        .scan(0.0, |a, w| {
+            *a += w;
+            Some(*a)
+        })
+        .collect();
+    for _ in 0..n {
+        let u: f64 = rand::Rng::random(&mut rng);
+        swapped[cum.iter().position(|c| u < *c).unwrap_or(cum.len() - 1)] += 1;
+    }
+    assert!(
+        chi_square(&swapped, &weights) > CHI2_12_P001,
+        "a swapped sampler passes: {swapped:?}"
+    );
+    let by_template: BTreeMap<&str, u64> = m
+        .endpoints
+        .iter()
+        .zip(&counts)
+        .map(|(e, c)| (e.template.as_str(), *c))
+        .collect();
+    assert!(by_template["/{id}/{id2}/weather"] > by_template["/rum.gif"]);
+}
