@@ -1,11 +1,7 @@
 //! Turning the user's input paths into a model: a model file is loaded, a
 //! list of captures is recorded in memory through the filters.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
-use sha2::{Digest, Sha256};
+use std::path::PathBuf;
 
 use super::{FilterArgs, UsageError};
 use crate::ingest::filter::{Filter, FilterSpec};
@@ -81,21 +77,21 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         }
         let mut filtered: std::collections::BTreeMap<&'static str, u64> = Default::default();
         let b = &mut builder;
-        let (_, mut stats) = ingest::read_capture(path, &mut |x| match filter.rejects(&x) {
-            Some(reason) => *filtered.entry(reason).or_insert(0) += 1,
-            None => b.observe(&x),
-        })?;
+        let (_, mut stats, digest) =
+            ingest::read_capture_hashed(path, &mut |x| match filter.rejects(&x) {
+                Some(reason) => *filtered.entry(reason).or_insert(0) += 1,
+                None => b.observe(&x),
+            })?;
         for (reason, n) in filtered {
             stats.kept = stats.kept.saturating_sub(n);
             stats.skip_n(reason, n);
         }
-        let (bytes, sha256) = hash_file(path)?;
         builder.add_source(
             SourceFile {
                 path: path.display().to_string(),
                 kind,
-                bytes,
-                sha256,
+                bytes: digest.bytes,
+                sha256: digest.sha256,
                 seen: stats.seen,
                 kept: stats.kept,
             },
@@ -103,24 +99,4 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         );
     }
     Ok(builder.finish())
-}
-
-fn hash_file(path: &Path) -> anyhow::Result<(u64, String)> {
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = f
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if k == 0 {
-            break;
-        }
-        n += k as u64;
-        h.update(&buf[..k]);
-    }
-    let digest = h.finalize();
-    Ok((n, digest.iter().map(|b| format!("{b:02x}")).collect()))
 }

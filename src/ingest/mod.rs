@@ -215,22 +215,38 @@ fn describe_magic(bytes: &[u8]) -> String {
     }
 }
 
+/// Size and SHA-256 of a capture, computed while it is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
 /// Reads one capture file (HAR, pcap or pcapng) and hands each exchange to
 /// `sink`. Returns what was seen and skipped.
 pub fn read_capture(
     path: &Path,
     sink: &mut dyn FnMut(Exchange),
 ) -> Result<(CaptureKind, IngestStats), IngestError> {
+    read_capture_hashed(path, sink).map(|(kind, stats, _)| (kind, stats))
+}
+
+/// [`read_capture`], also hashing the file in the same pass (the model
+/// records each source's size and SHA-256).
+pub fn read_capture_hashed(
+    path: &Path,
+    sink: &mut dyn FnMut(Exchange),
+) -> Result<(CaptureKind, IngestStats, FileDigest), IngestError> {
     let kind = detect(path)?;
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut reader = HashingReader::new(file);
     let stats = match kind {
-        CaptureKind::Har => {
-            let f = File::open(path).map_err(|source| IngestError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            har::read_har(path, BufReader::with_capacity(1 << 16, f), sink)?
-        }
-        CaptureKind::Pcap | CaptureKind::Pcapng => read_packet_capture(path, sink)?,
+        CaptureKind::Har => har::read_har(path, BufReader::with_capacity(1 << 16, &mut reader), sink)?,
+        CaptureKind::Pcap | CaptureKind::Pcapng => pcap::read_pcap_from(path, &mut reader, sink)?,
         CaptureKind::Model => {
             return Err(IngestError::malformed(
                 path,
@@ -239,20 +255,75 @@ pub fn read_capture(
             ))
         }
     };
-    Ok((kind, stats))
+    let digest = reader.finish().map_err(io)?;
+    Ok((kind, stats, digest))
 }
 
-/// pcap and pcapng: see [`pcap`].
-fn read_packet_capture(
-    path: &Path,
-    sink: &mut dyn FnMut(Exchange),
-) -> Result<IngestStats, IngestError> {
-    pcap::read_pcap(path, sink)
+/// Passes bytes through while hashing them.
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Hashes whatever the reader left unread, then returns the digest.
+    fn finish(mut self) -> std::io::Result<FileDigest> {
+        let mut buf = vec![0u8; 1 << 16];
+        while self.read(&mut buf)? > 0 {}
+        let digest = sha2::Digest::finalize(self.hasher);
+        Ok(FileDigest {
+            bytes: self.bytes,
+            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        })
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_the_whole_file_while_reading() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/pcap/zeek__get.pcap"
+        ));
+        let mut n = 0;
+        let (kind, _, digest) = read_capture_hashed(path, &mut |_| n += 1).unwrap();
+        assert_eq!(kind, CaptureKind::Pcap);
+        assert!(n > 0);
+        let bytes = std::fs::read(path).unwrap();
+        let want: String =
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+        assert_eq!(
+            digest,
+            FileDigest {
+                bytes: bytes.len() as u64,
+                sha256: want
+            }
+        );
+    }
 
     #[test]
     fn detects_by_magic_not_extension() {
