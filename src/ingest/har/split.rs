@@ -15,6 +15,11 @@
 
 use std::io::Read;
 
+/// The document outside `log.entries` (creator, pages...) is held in
+/// memory to be checked; this caps it so a huge non-HAR JSON file cannot
+/// exhaust memory.
+pub const MAX_REST: usize = 64 << 20;
+
 /// One element of `log.entries`, or the end of the document.
 pub enum Piece<'a> {
     /// The bytes of entry `index`, starting at `line`/`column` (1-based)
@@ -116,6 +121,15 @@ impl Splitter {
                 Err(e) => return Err(io_err(e)),
             };
             self.feed(&buf[..n], on_entry)?;
+            if self.rest.len() > MAX_REST {
+                return Err(io_err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "more than {} MiB of the document lies outside log.entries; a HAR export is never shaped like that",
+                        MAX_REST >> 20
+                    ),
+                )));
+            }
         }
         if let Some(depth) = self.capture {
             if self.scalar && self.stack.len() == depth && !self.in_str {
