@@ -77,8 +77,8 @@ impl Default for BuildOptions {
 struct EndpointAcc {
     count: u64,
     query: BTreeMap<String, PoolAcc>,
-    /// Lower-case name → (name as recorded, values).
-    headers: BTreeMap<String, (String, PoolAcc)>,
+    /// Lower-case name → (name as recorded, values, name is a secret).
+    headers: BTreeMap<String, (String, PoolAcc, bool)>,
     body: BodyAcc,
     resp: RespAcc,
 }
@@ -350,10 +350,10 @@ impl EndpointAcc {
         for (k, v) in o.query {
             self.query.entry(k).or_default().merge(&v);
         }
-        for (k, (name, v)) in o.headers {
+        for (k, (name, v, secret)) in o.headers {
             self.headers
                 .entry(k)
-                .or_insert_with(|| (name, PoolAcc::new()))
+                .or_insert_with(|| (name, PoolAcc::new(), secret))
                 .1
                 .merge(&v);
         }
@@ -445,28 +445,28 @@ fn observe_headers(
     scrub: bool,
     found: &mut Vec<(&'static str, String)>,
 ) {
+    let mut lower = String::new();
     for (name, value) in headers {
-        let lower = name.to_ascii_lowercase();
-        if SKIP_HEADERS.contains(&lower.as_str()) {
+        if SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
             continue;
         }
-        if !acc.headers.contains_key(&lower) && acc.headers.len() >= MAX_HEADER_NAMES {
-            continue;
+        lower.clear();
+        lower.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        if !acc.headers.contains_key(lower.as_str()) {
+            if acc.headers.len() >= MAX_HEADER_NAMES {
+                continue;
+            }
+            // Whether the name is a credential is decided once per header
+            // and endpoint, not per request.
+            let secret = scrub::is_secret_header(name);
+            acc.headers
+                .insert(lower.clone(), (name.clone(), PoolAcc::new(), secret));
         }
-        let v = scrubbed(
-            "header",
-            name,
-            value,
-            scrub::is_secret_header(name),
-            scrub,
-            found,
-        );
-        let e = acc
-            .headers
-            .entry(lower)
-            .or_insert_with(|| (name.clone(), PoolAcc::new()));
-        // The same header twice in one request counts once.
-        e.1.observe(&v);
+        let Some(entry) = acc.headers.get_mut(lower.as_str()) else {
+            continue;
+        };
+        let v = scrubbed("header", name, value, entry.2, scrub, found);
+        entry.1.observe(&v);
     }
 }
 
@@ -733,7 +733,7 @@ fn finish_endpoint(
     let headers = acc
         .headers
         .values()
-        .map(|(n, p)| finish_param(n.clone(), p, PARAM_TOP_K, count))
+        .map(|(n, p, _)| finish_param(n.clone(), p, PARAM_TOP_K, count))
         .collect();
     let body = finish_body(acc.body, count);
     let r = acc.resp;

@@ -260,9 +260,15 @@ struct SecretV1 {
 /// The model as gzip-compressed JSON bytes.
 pub fn to_bytes(model: &TrafficModel) -> Vec<u8> {
     let v1 = to_v1(model);
-    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Serialize first, compress in one write: flate2 zero-fills its output
+    // buffer on every write call, and serde_json writes token by token.
     // Writing to a Vec cannot fail; serializing plain data cannot either.
-    serde_json::to_writer(&mut enc, &v1).expect("serializing a model to memory");
+    let json = serde_json::to_vec(&v1).expect("serializing a model to memory");
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(json.len() / 4),
+        flate2::Compression::default(),
+    );
+    enc.write_all(&json).expect("compressing to memory");
     enc.finish().expect("compressing to memory")
 }
 

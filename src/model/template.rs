@@ -103,6 +103,7 @@ pub fn split_path(path: &str) -> impl Iterator<Item = &str> {
 pub struct PathTrie {
     nodes: Vec<Node>,
     roots: BTreeMap<(String, String), NodeId>,
+    last_root: Option<(String, String, NodeId)>,
 }
 
 impl PathTrie {
@@ -128,12 +129,21 @@ impl PathTrie {
         path: &str,
         merge: &mut dyn FnMut(u32, u32),
     ) -> NodeId {
-        let key = (scheme.to_string(), authority.to_ascii_lowercase());
-        let root = match self.roots.get(&key) {
-            Some(r) => *r,
-            None => {
-                let r = self.new_node(NodeKind::Root);
-                self.roots.insert(key, r);
+        // Captures usually talk to one or two origins: skip building the
+        // key when the origin is the previous one.
+        let root = match &self.last_root {
+            Some((sch, auth, id)) if sch == scheme && auth.eq_ignore_ascii_case(authority) => *id,
+            _ => {
+                let key = (scheme.to_string(), authority.to_ascii_lowercase());
+                let r = match self.roots.get(&key) {
+                    Some(r) => *r,
+                    None => {
+                        let r = self.new_node(NodeKind::Root);
+                        self.roots.insert(key.clone(), r);
+                        r
+                    }
+                };
+                self.last_root = Some((key.0, key.1, r));
                 r
             }
         };
