@@ -128,6 +128,13 @@ log "| tool | served | achieved req/s | rate error | schedule_lag p99 | p99 late
 log "|---|---|---|---|---|---|---|---|---|---|"
 log "| replay | $rp_reqs | $(printf %.1f "$R_ACH") | $rp_err | ${R_LAG} ms | ${R_P99} ms | $R_DROP | $rp_cpu | $(us_per_req "$rp_cpu" "$rp_reqs") µs | $rp_rss MB |"
 fixed_line="replay $R_ACH $R_INT $R_LAG $R_DROP $rp_cpu $rp_reqs"
+# The same with one tokio worker (nginx needs the other core).
+if [[ "$REPLAY_ARGS" != *--threads* ]]; then
+  save_args=$REPLAY_ARGS; REPLAY_ARGS="$REPLAY_ARGS --threads 1"
+  replay_run fixed_t1 "$RATE" "$DURATION"
+  REPLAY_ARGS=$save_args
+  log "| replay --threads 1 | $T_REQS | $(printf %.1f "$R_ACH") | $(awk -v a="$R_ACH" -v i="$R_INT" 'BEGIN{printf "%+.3f%%", (a-i)*100/i}') | ${R_LAG} ms | ${R_P99} ms | $R_DROP | $T_CPU | $(us_per_req "$T_CPU" "$T_REQS") µs | $T_RSS_MB MB |"
+fi
 if [ "$have_oha" = 1 ]; then
   secs=${DURATION%s}
   timed oha_fixed oha -z "$DURATION" -q "$RATE" -c "$CONNS" --latency-correction --no-tui "$URL"
