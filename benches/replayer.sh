@@ -18,7 +18,7 @@
 # requests before/after), the same counter for every tool.
 #
 # env: PORT [18081], RATE [5000], DURATION [20s], CONNS [64],
-#      STEPS ["10000 15000 20000 25000 30000 35000 40000"] (ceiling search),
+#      STEPS ["10000 12500 15000 17500 20000 22500 25000 30000"] (ceiling search),
 #      REPLAY_ARGS (extra flags for every replay run, e.g. "--threads 1"),
 #      LONG=1 (also the 10-minute memory run), LONG_DURATION [10m],
 #      SKIP_PEERS=1 (replay only), SKIP_CEILING=1.
@@ -30,7 +30,7 @@ PORT=${PORT:-18081}
 RATE=${RATE:-5000}
 DURATION=${DURATION:-20s}
 CONNS=${CONNS:-64}
-STEPS=${STEPS:-10000 15000 20000 25000 30000 35000 40000}
+STEPS=${STEPS:-10000 12500 15000 17500 20000 22500 25000 30000}
 REPLAY_ARGS=${REPLAY_ARGS:-}
 LONG=${LONG:-0}
 LONG_DURATION=${LONG_DURATION:-10m}
