@@ -513,105 +513,48 @@ async fn execute(
             shard,
         );
     };
-    let deadline = sent_at + shared.timeout;
-    let fut = match s {
-        conn::Sender::H1(s) => boxed(s.send_request(job.request)),
-        conn::Sender::H2(s) => boxed(s.send_request(job.request)),
+    // One timer for the whole exchange (head and body), and no boxed
+    // future: both are per-request costs.
+    let deadline = tokio::time::Instant::from_std(sent_at + shared.timeout);
+    let mut received: u64 = 0;
+    let exchange = async {
+        let response = match s {
+            conn::Sender::H1(s) => s.send_request(job.request).await,
+            conn::Sender::H2(s) => s.send_request(job.request).await,
+        }?;
+        sample.waiting = sent_at.elapsed();
+        sample.status = Some(response.status().as_u16());
+        received = 12
+            + response
+                .headers()
+                .iter()
+                .map(|(n, v)| n.as_str().len() as u64 + v.len() as u64 + 4)
+                .sum::<u64>()
+            + 2;
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            if let Some(d) = frame?.data_ref() {
+                received += d.len() as u64;
+            }
+        }
+        Ok::<(), hyper::Error>(())
     };
-    let head = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), fut).await;
-    let response = match head {
-        Err(_) => {
-            return fail(
-                shared,
-                sample,
-                ErrorKind::Timeout,
-                job.intended,
-                sent_at,
-                shard,
-            )
-        }
-        Ok(Err(e)) => {
-            return fail(
-                shared,
-                sample,
-                conn::classify_hyper(&e),
-                job.intended,
-                sent_at,
-                shard,
-            )
-        }
-        Ok(Ok(r)) => r,
+    let result = tokio::time::timeout_at(deadline, exchange).await;
+    sample.bytes_received = received;
+    let kind = match result {
+        Ok(Ok(())) => None,
+        Err(_) => Some(ErrorKind::Timeout),
+        Ok(Err(e)) => Some(conn::classify_hyper(&e)),
     };
-    let head_at = Instant::now();
-    sample.waiting = head_at - sent_at;
-    sample.status = Some(response.status().as_u16());
-    let mut received: u64 = 12
-        + response
-            .headers()
-            .iter()
-            .map(|(n, v)| n.as_str().len() as u64 + v.len() as u64 + 4)
-            .sum::<u64>()
-        + 2;
-    let mut body = response.into_body();
-    loop {
-        match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), body.frame()).await
-        {
-            Err(_) => {
-                sample.bytes_received = received;
-                return fail(
-                    shared,
-                    sample,
-                    ErrorKind::Timeout,
-                    job.intended,
-                    sent_at,
-                    shard,
-                );
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                sample.bytes_received = received;
-                return fail(
-                    shared,
-                    sample,
-                    conn::classify_hyper(&e),
-                    job.intended,
-                    sent_at,
-                    shard,
-                );
-            }
-            Ok(Some(Ok(frame))) => {
-                if let Some(d) = frame.data_ref() {
-                    received += d.len() as u64;
-                }
-            }
-        }
+    if let Some(kind) = kind {
+        return fail(shared, sample, kind, job.intended, sent_at, shard);
     }
     let end = Instant::now();
     sample.bytes_sent = job.bytes_sent;
-    sample.bytes_received = received;
     sample.duration = end.saturating_duration_since(job.intended);
     sample.service_time = end - sent_at;
     shared.record(shard, &sample);
     true
-}
-
-type ResponseFuture = std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = Result<http::Response<hyper::body::Incoming>, hyper::Error>,
-            > + Send,
-    >,
->;
-
-/// The HTTP/1 and HTTP/2 senders return different future types with the
-/// same output; this erases them.
-fn boxed<F>(f: F) -> ResponseFuture
-where
-    F: std::future::Future<Output = Result<http::Response<hyper::body::Incoming>, hyper::Error>>
-        + Send
-        + 'static,
-{
-    Box::pin(f)
 }
 
 fn fail(

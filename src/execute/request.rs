@@ -1,6 +1,7 @@
 //! From a generated request to the bytes hyper sends: the target's origin,
 //! `-H` overrides, and `{{secret:NAME}}` placeholders filled.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bytes::Bytes;
@@ -18,6 +19,8 @@ pub struct RequestBuilder {
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
     secrets: HashMap<String, String>,
     http2: bool,
+    /// The `Host` header, built once (HTTP/1.1 only).
+    host: Option<http::HeaderValue>,
 }
 
 impl RequestBuilder {
@@ -67,17 +70,32 @@ impl RequestBuilder {
             ))
             .into());
         }
+        let host = if plan.http2 {
+            None
+        } else {
+            Some(
+                http::HeaderValue::from_str(&plan.target.authority).map_err(|_| {
+                    UsageError(format!(
+                        "--target: '{}' is not a valid Host header",
+                        plan.target.authority
+                    ))
+                })?,
+            )
+        };
         Ok(RequestBuilder {
             target: plan.target.clone(),
             headers,
             secrets,
             http2: plan.http2,
+            host,
         })
     }
 
-    fn fill(&self, s: &str) -> String {
+    /// `s` with its placeholders filled; borrowed when it has none (the
+    /// common case: no copy per request).
+    fn fill<'a>(&self, s: &'a str) -> Cow<'a, str> {
         if !s.contains("{{secret:") {
-            return s.to_string();
+            return Cow::Borrowed(s);
         }
         let mut out = s.to_string();
         for name in scrub::placeholders_in(s) {
@@ -85,7 +103,7 @@ impl RequestBuilder {
                 out = out.replace(&scrub::placeholder(name), v);
             }
         }
-        out
+        Cow::Owned(out)
     }
 
     /// Draws the next request: (endpoint, request, approximate bytes on
@@ -102,25 +120,36 @@ impl RequestBuilder {
             Some(e) => generate::generate_endpoint(model, e, Some(&self.target), rng),
             None => generate::generate_to(model, Some(&self.target), rng),
         };
-        let url = self.fill(&g.url);
-        // Origin form for HTTP/1.1, absolute for HTTP/2.
-        let path_start = url
-            .find("://")
-            .map(|i| i + 3)
-            .and_then(|i| url[i..].find('/').map(|j| i + j));
-        let uri = if self.http2 {
-            url.clone()
-        } else {
-            path_start
-                .map(|i| url[i..].to_string())
-                .unwrap_or_else(|| "/".into())
+        // Origin form for HTTP/1.1, absolute for HTTP/2. The URI takes the
+        // generated string's buffer (no copy) when nothing needs filling.
+        let mut url = match self.fill(&g.url) {
+            Cow::Borrowed(_) => g.url,
+            Cow::Owned(o) => o,
         };
-        let method = http::Method::from_bytes(g.method.as_bytes()).unwrap_or(http::Method::GET);
-        let mut b = http::Request::builder().method(method).uri(uri.as_str());
-        let mut size = g.method.len() as u64 + uri.len() as u64 + 12;
         if !self.http2 {
-            b = b.header(http::header::HOST, self.target.authority.as_str());
-            size += 8 + self.target.authority.len() as u64;
+            let path_start = url
+                .find("://")
+                .map(|i| i + 3)
+                .and_then(|i| url[i..].find('/').map(|j| i + j));
+            match path_start {
+                Some(i) => {
+                    url.drain(..i);
+                }
+                None => url = "/".into(),
+            }
+        }
+        let mut size = g.method.len() as u64 + url.len() as u64 + 12;
+        let method = match g.method.as_str() {
+            "GET" => http::Method::GET,
+            m => http::Method::from_bytes(m.as_bytes()).unwrap_or(http::Method::GET),
+        };
+        let uri = http::Uri::from_maybe_shared(Bytes::from(url));
+        let mut headers = http::HeaderMap::with_capacity(
+            g.headers.len() + self.headers.len() + usize::from(self.host.is_some()),
+        );
+        if let Some(host) = &self.host {
+            headers.append(http::header::HOST, host.clone());
+            size += 8 + host.len() as u64;
         }
         for (name, value) in &g.headers {
             if self
@@ -136,18 +165,18 @@ impl RequestBuilder {
                 http::HeaderValue::from_str(&value),
             ) {
                 size += (n.as_str().len() + v.len() + 4) as u64;
-                b = b.header(n, v);
+                headers.append(n, v);
             }
         }
         for (n, v) in &self.headers {
             size += (n.as_str().len() + v.len() + 4) as u64;
-            b = b.header(n, v);
+            headers.append(n, v.clone());
         }
         let body = match g.body {
             Some(body) => {
                 let body = if body.windows(9).any(|w| w == b"{{secret:") {
                     match String::from_utf8(body) {
-                        Ok(s) => self.fill(&s).into_bytes(),
+                        Ok(s) => self.fill(&s).into_owned().into_bytes(),
                         Err(e) => e.into_bytes(),
                     }
                 } else {
@@ -158,16 +187,12 @@ impl RequestBuilder {
             }
             None => Bytes::new(),
         };
-        let request = match b.body(Full::new(body)) {
-            Ok(r) => r,
-            // A recorded path with bytes the URI type refuses: send "/"
-            // rather than abort the run; the endpoint still counts.
-            Err(_) => {
-                let mut r = http::Request::new(Full::new(Bytes::new()));
-                *r.uri_mut() = http::Uri::from_static("/");
-                r
-            }
-        };
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.headers_mut() = headers;
+        // A recorded path with bytes the URI type refuses: send "/" rather
+        // than abort the run; the endpoint still counts.
+        *request.uri_mut() = uri.unwrap_or_else(|_| http::Uri::from_static("/"));
         (g.endpoint, request, size + 2)
     }
 }
