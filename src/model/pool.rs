@@ -211,7 +211,9 @@ impl Shape {
 
     fn tail(&self) -> TailType {
         let text = || TailType::Text {
-            min_len: self.len_min.min(self.len_max),
+            // Both capped: a value longer than the cap (a 1 MB header) gave
+            // min_len > max_len, which the model loader rejects.
+            min_len: self.len_min.min(self.len_max).min(MAX_VALUE_LEN),
             max_len: self.len_max.min(MAX_VALUE_LEN),
             alphabet: self.alphabet,
         };
