@@ -49,7 +49,7 @@ pub enum ModelFileError {
     },
     #[error("{} decompresses to more than {} MiB (stopped at byte {} of the decompressed stream); a replay model is never that large (a decompression bomb?): record the model again with `replay record`", path.display(), MAX_DECOMPRESSED / (1024 * 1024), MAX_DECOMPRESSED)]
     TooLarge { path: PathBuf },
-    #[error("{} is not a replay model: {message}", path.display())]
+    #[error("{} is not a replay model: {message}; record it again with `replay record`", path.display())]
     Invalid { path: PathBuf, message: String },
     #[error("{} is a {format} file version {version} (fields \"format\" and \"version\"); this replay reads {FORMAT} version {VERSION}: re-record the model with this version of replay", path.display())]
     Version {
@@ -555,7 +555,8 @@ pub fn from_reader<R: Read>(path: &Path, mut r: R) -> Result<TrafficModel, Model
         });
     }
     let v1: ModelV1 = serde_json::from_slice(&json).map_err(|e| invalid(format!("{e}")))?;
-    from_v1(v1).map_err(invalid)
+    // Validation messages start with the field path.
+    from_v1(v1).map_err(|m| invalid(format!("field {m}")))
 }
 
 fn hist_from(h: HistV1, what: &str) -> Result<LogHist, String> {
