@@ -70,7 +70,7 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         let kind = ingest::detect(path)?;
         if kind == CaptureKind::Model {
             return Err(UsageError(format!(
-                "{} is a model file, not a capture; record from HAR/pcap captures, or pass the model alone",
+                "{} is a model file (gzip magic at byte offset 0), not a capture; record from HAR/pcap captures, or pass the model alone to inspect, generate or run",
                 path.display()
             ))
             .into());
@@ -98,5 +98,27 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
             &stats,
         );
     }
-    Ok(builder.finish())
+    let model = builder.finish();
+    if model.requests() == 0 {
+        // Every command needs requests; say why there are none, with the
+        // first warning (a corrupt or truncated capture names the spot).
+        let warning = model
+            .source
+            .warnings
+            .first()
+            .map(|w| format!("; {w}"))
+            .unwrap_or_default();
+        return Err(UsageError(format!(
+            "no request in {} could be modelled (read to the end of the file: {} seen, {}){warning}; check the filters or the capture",
+            captures
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            model.source.seen,
+            super::record::skipped_summary(&model, 4)
+        ))
+        .into());
+    }
+    Ok(model)
 }

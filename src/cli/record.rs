@@ -11,19 +11,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     crate::report::file::check_output_path(&args.output, "-o")
         .map_err(|e| UsageError(format!("{e}; choose another path with -o")))?;
     let started = std::time::Instant::now();
+    // Fails (exit 2) when nothing could be modelled.
     let model = super::input::record(&args.captures, &args.filters)?;
-    if model.requests() == 0 {
-        return Err(UsageError(format!(
-            "no request in {} could be modelled ({}); check the filters or the capture",
-            args.captures
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            skipped_summary(&model, 4)
-        ))
-        .into());
-    }
     model::file::save(&model, &args.output)
         .with_context(|| format!("cannot write the model to {}", args.output.display()))?;
     if !args.quiet {
@@ -43,7 +32,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn skipped_summary(m: &TrafficModel, n: usize) -> String {
+pub(super) fn skipped_summary(m: &TrafficModel, n: usize) -> String {
     let mut reasons: Vec<(&String, &u64)> = m.source.skipped.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1));
     if reasons.is_empty() {

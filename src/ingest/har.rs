@@ -59,6 +59,8 @@ pub fn read_har<R: Read>(
         saw_entries: false,
         missing_time: 0,
         last_ts: 0,
+        fatal: None,
+        model_json: false,
     };
     // Entries are cut out of the stream one at a time and parsed from a
     // slice (see `split`); the rest of the document is checked after.
@@ -72,10 +74,9 @@ pub fn read_har<R: Read>(
         } = piece;
         ctx.index = Some(index);
         match serde_json::from_slice::<RawEntry>(bytes) {
-            Ok(entry) => {
-                ctx.handle(entry);
-                Ok(())
-            }
+            Ok(entry) => ctx
+                .handle(entry)
+                .map_err(|message| IngestError::malformed(path, format!("entry {index}"), message)),
             Err(e) => Err(entry_error(path, index, line, column, &e)),
         }
     };
@@ -98,8 +99,22 @@ pub fn read_har<R: Read>(
     ctx.index = None;
     let mut de = serde_json::Deserializer::from_slice(&splitter.rest);
     let result = RootSeed { ctx: &mut ctx }.deserialize(&mut de);
+    if let Some((index, message)) = ctx.fatal.take() {
+        return Err(IngestError::malformed(
+            path,
+            format!("entry {index}"),
+            message,
+        ));
+    }
     if let Err(e) = result {
         return Err(json_error(path, &ctx, &e));
+    }
+    if !ctx.saw_log && ctx.model_json {
+        return Err(IngestError::malformed(
+            path,
+            "top level",
+            "this is an uncompressed replay model (\"format\": \"replay-model\"); model files are gzip-compressed: compress it with gzip, or record it again with `replay record CAPTURE -o MODEL`",
+        ));
     }
     if !ctx.saw_log {
         return Err(IngestError::malformed(
@@ -211,8 +226,14 @@ fn describe(e: &serde_json::Error) -> String {
         serde_json::error::Category::Eof => {
             "the file ends in the middle of the JSON document (truncated export?); re-export the HAR".to_string()
         }
-        serde_json::error::Category::Syntax => format!("invalid JSON: {}", strip_position(e)),
-        serde_json::error::Category::Data => format!("unexpected HAR content: {}", strip_position(e)),
+        serde_json::error::Category::Syntax => format!(
+            "invalid JSON: {}; re-export the HAR, or fix the file at that spot",
+            strip_position(e)
+        ),
+        serde_json::error::Category::Data => format!(
+            "unexpected HAR content: {}; re-export the HAR, or fix the file at that spot",
+            strip_position(e)
+        ),
         serde_json::error::Category::Io => format!("read error: {}", strip_position(e)),
     }
 }
@@ -249,6 +270,10 @@ struct Ctx<'s> {
     saw_entries: bool,
     missing_time: u64,
     last_ts: i64,
+    /// An entry that makes the whole file unusable: (entry index, message).
+    fatal: Option<(u64, String)>,
+    /// The top level says `"format": "replay-model"`: a gunzipped model.
+    model_json: bool,
 }
 
 struct RootSeed<'a, 's> {
@@ -272,6 +297,9 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
             if key.0 == "log" {
                 self.ctx.saw_log = true;
                 map.next_value_seed(LogSeed { ctx: self.ctx })?;
+            } else if key.0 == "format" {
+                let v = map.next_value::<serde_json::Value>()?;
+                self.ctx.model_json |= v.as_str() == Some(crate::model::file::FORMAT);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -331,7 +359,14 @@ impl<'de> Visitor<'de> for EntriesSeed<'_, '_> {
         loop {
             self.ctx.index = Some(i);
             match seq.next_element::<RawEntry>()? {
-                Some(entry) => self.ctx.handle(entry),
+                Some(entry) => {
+                    if let Err(message) = self.ctx.handle(entry) {
+                        // Reported by read_har with the entry index; this
+                        // error only stops the parse.
+                        self.ctx.fatal = Some((i, message.clone()));
+                        return Err(de::Error::custom(message));
+                    }
+                }
                 None => break,
             }
             i += 1;
@@ -554,31 +589,52 @@ fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error>
 // ---------------------------------------------------------------------------
 // From the raw entry to an exchange.
 
+/// Why an entry is not turned into an exchange.
+enum Skip {
+    /// Counted under this reason; reading goes on.
+    Reason(&'static str),
+    /// The file cannot be modelled (the message says why and what to do).
+    Fatal(String),
+}
+
+impl From<&'static str> for Skip {
+    fn from(reason: &'static str) -> Self {
+        Skip::Reason(reason)
+    }
+}
+
+/// Timestamps outside these years are a broken clock, not a capture: a
+/// model spanning them would replay for decades (and their span in
+/// nanoseconds can overflow `i64`).
+pub const PLAUSIBLE_YEARS: std::ops::Range<i32> = 1970..2100;
+
 impl Ctx<'_> {
-    fn handle(&mut self, entry: RawEntry) {
+    fn handle(&mut self, entry: RawEntry) -> Result<(), String> {
         self.stats.seen += 1;
         match self.convert(entry) {
             Ok(x) => {
                 self.stats.kept += 1;
                 (self.sink)(x);
             }
-            Err(reason) => self.stats.skip(reason),
+            Err(Skip::Reason(reason)) => self.stats.skip(reason),
+            Err(Skip::Fatal(message)) => return Err(message),
         }
+        Ok(())
     }
 
-    fn convert(&mut self, entry: RawEntry) -> Result<Exchange, &'static str> {
+    fn convert(&mut self, entry: RawEntry) -> Result<Exchange, Skip> {
         let request = entry.request.ok_or(reason::INCOMPLETE)?;
         let url = request.url.as_deref().map(str::trim).unwrap_or("");
         let method = request.method.as_deref().map(str::trim).unwrap_or("");
         if url.is_empty() {
-            return Err(reason::INCOMPLETE);
+            return Err(reason::INCOMPLETE.into());
         }
         let (scheme, authority, target) = split_url(url)?;
         if method.is_empty() {
-            return Err(reason::INCOMPLETE);
+            return Err(reason::INCOMPLETE.into());
         }
         if entry.websocket_messages.is_some() || scheme == "ws" || scheme == "wss" {
-            return Err(reason::WEBSOCKET);
+            return Err(reason::WEBSOCKET.into());
         }
         let headers: Vec<(String, String)> = request
             .headers
@@ -594,14 +650,25 @@ impl Ctx<'_> {
         let response = entry.response.ok_or(reason::NO_RESPONSE)?;
         let status = response.status.unwrap_or(0.0);
         if status == 101.0 || upgrade_ws {
-            return Err(reason::WEBSOCKET);
+            return Err(reason::WEBSOCKET.into());
         }
         if !(100.0..=999.0).contains(&status) {
             // Chrome writes status 0 for aborted/blocked requests.
-            return Err(reason::NO_RESPONSE);
+            return Err(reason::NO_RESPONSE.into());
         }
 
-        let started_ns = match entry.started.as_deref().and_then(parse_timestamp) {
+        let started = entry.started.as_deref().and_then(parse_datetime);
+        if let Some(dt) = started {
+            if !PLAUSIBLE_YEARS.contains(&chrono::Datelike::year(&dt)) {
+                return Err(Skip::Fatal(format!(
+                    "startedDateTime {:?} is outside the years {}-{}: the recording clock was wrong; fix or remove the entry, or re-export the HAR",
+                    entry.started.as_deref().unwrap_or_default(),
+                    PLAUSIBLE_YEARS.start,
+                    PLAUSIBLE_YEARS.end - 1
+                )));
+            }
+        }
+        let started_ns = match started.and_then(|dt| dt.and_utc().timestamp_nanos_opt()) {
             Some(ts) => ts,
             None => {
                 self.missing_time += 1;
@@ -641,8 +708,8 @@ impl Ctx<'_> {
         let body_size = content
             .as_ref()
             .and_then(|c| c.size)
-            .filter(|v| *v >= 0.0)
-            .or(response.body_size.filter(|v| *v >= 0.0))
+            .filter(|v| plausible_size(*v))
+            .or(response.body_size.filter(|v| plausible_size(*v)))
             .map(|v| v as u64);
         let kept_body = content.and_then(|c| {
             let text = c.text?.text?;
@@ -707,7 +774,7 @@ fn post_body(p: RawPostData, body_size: Option<f64>) -> Option<Body> {
         None => (None, 0),
     };
     let size = body_size
-        .filter(|v| *v > 0.0)
+        .filter(|v| *v > 0.0 && plausible_size(*v))
         .map(|v| v as u64)
         .unwrap_or(text_len as u64);
     if text.as_deref().is_none_or(str::is_empty) && params.is_empty() && size == 0 {
@@ -734,6 +801,12 @@ fn post_body(p: RawPostData, body_size: Option<f64>) -> Option<Body> {
         size,
         kind,
     })
+}
+
+/// Sizes are known when 0 ≤ size ≤ 1 TiB; HAR writes -1 for unknown, and a
+/// larger value (1e300) is a broken exporter, also treated as unknown.
+fn plausible_size(v: f64) -> bool {
+    (0.0..=(1u64 << 40) as f64).contains(&v)
 }
 
 /// `text/html; charset=utf-8` → `text/html`.
@@ -800,19 +873,25 @@ fn scheme_static(lower: &str) -> &'static str {
 /// number of fractional digits into Unix nanoseconds. A timestamp with no
 /// zone is taken as UTC.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
+    parse_datetime(s)?.and_utc().timestamp_nanos_opt()
+}
+
+/// Like [`parse_timestamp`], as a UTC date and time (any year chrono can
+/// represent, so a year-3000 timestamp is seen as such, not as missing).
+fn parse_datetime(s: &str) -> Option<chrono::NaiveDateTime> {
     let s = s.trim();
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
-        return dt.timestamp_nanos_opt();
+        return Some(dt.naive_utc());
     }
     // Fractions longer than 9 digits (rare) or offsets without a colon.
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
         if let Ok(dt) = chrono::DateTime::parse_from_str(s, fmt) {
-            return dt.timestamp_nanos_opt();
+            return Some(dt.naive_utc());
         }
     }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
-            return dt.and_utc().timestamp_nanos_opt();
+            return Some(dt);
         }
     }
     None
@@ -929,6 +1008,66 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no \"log\""), "{err}");
+    }
+
+    fn entry_at(ts: &str) -> String {
+        format!(
+            r#"{{"startedDateTime":"{ts}","request":{{"method":"GET","url":"http://h/"}},"response":{{"status":200}}}}"#
+        )
+    }
+
+    /// Regression: entries dated 1900 or 3000 were accepted (a model
+    /// spanning a century, replayed for a century by default), and 1700 +
+    /// 2250 made `record` panic on i64 overflow.
+    #[test]
+    fn implausible_years_are_an_error_naming_the_entry() {
+        for (bad, shown) in [
+            ("1900-01-01T00:00:00Z", "1900"),
+            ("3000-01-01T00:00:00Z", "3000"),
+            ("1700-06-01T00:00:00+02:00", "1700"),
+        ] {
+            let json = format!(
+                r#"{{"log":{{"entries":[{},{}]}}}}"#,
+                entry_at("2020-01-01T00:00:00Z"),
+                entry_at(bad)
+            );
+            let err = read(&json).unwrap_err().to_string();
+            assert!(err.starts_with("t.har: "), "{err}");
+            assert!(err.contains("(at entry 1)"), "{err}");
+            assert!(err.contains(shown) && err.contains("1970-2099"), "{err}");
+        }
+        // The edges are fine.
+        let json = format!(
+            r#"{{"log":{{"entries":[{},{}]}}}}"#,
+            entry_at("1970-01-01T00:00:00Z"),
+            entry_at("2099-12-31T23:59:59Z")
+        );
+        assert_eq!(read(&json).unwrap().0.len(), 2);
+    }
+
+    /// Regression: a size of 1e300 became u64::MAX bytes in the model.
+    #[test]
+    fn absurd_sizes_are_unknown() {
+        let json = r#"{"log":{"entries":[{"startedDateTime":"2020-01-01T00:00:00Z",
+          "request":{"method":"POST","url":"http://h/","bodySize":1e300,"postData":{"mimeType":"text/plain","text":"abc"}},
+          "response":{"status":200,"bodySize":-5,"content":{"size":1e300}}}]}}"#;
+        let (xs, _) = read(json).unwrap();
+        let r = xs[0].response.as_ref().unwrap();
+        assert_eq!(r.body_size, None);
+        assert_eq!(
+            xs[0].body.as_ref().unwrap().size,
+            3,
+            "the text length stands in"
+        );
+    }
+
+    #[test]
+    fn a_gunzipped_model_is_recognised() {
+        let err = read(r#"{"format":"replay-model","version":1,"endpoints":[]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("uncompressed replay model"), "{err}");
+        assert!(err.contains("gzip"), "{err}");
     }
 
     #[test]

@@ -52,9 +52,9 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is empty; expected a HAR (JSON), pcap, pcapng or replay model file", path.display())]
+    #[error("{} is empty; pass a HAR (JSON), pcap, pcapng or replay model file (check the export finished)", path.display())]
     Empty { path: PathBuf },
-    #[error("{} is not a capture replay can read (starts with {magic}); expected a HAR (JSON), pcap, pcapng or replay model file", path.display())]
+    #[error("{} is not a capture replay can read (starts with {magic}); pass a HAR (JSON), pcap, pcapng or replay model file (check the path, and export the capture in one of those formats)", path.display())]
     UnknownFormat { path: PathBuf, magic: String },
     #[error("{}: {message} (at {position})", path.display())]
     Malformed {

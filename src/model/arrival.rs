@@ -39,7 +39,7 @@ impl Arrival {
     /// Recorded duration in seconds (first to last request start; at least
     /// one bin so a single request still has a rate).
     pub fn duration_s(&self) -> f64 {
-        let d = (self.end_ns - self.start_ns) as f64 / 1e9;
+        let d = span_s(self.start_ns, self.end_ns);
         if d > 0.0 {
             d
         } else {
@@ -101,6 +101,13 @@ pub struct Record {
     pub endpoint: u32,
 }
 
+/// Seconds from `from_ns` to `to_ns`, without overflow: timestamps come
+/// from captures and model files, and two of them can be further apart
+/// than `i64` nanoseconds can express.
+pub fn span_s(from_ns: i64, to_ns: i64) -> f64 {
+    (i128::from(to_ns) - i128::from(from_ns)) as f64 / 1e9
+}
+
 /// A "nice" bin width (1, 2, 5 × 10^k seconds) of at least `min_s`.
 fn nice_width(min_s: f64) -> f64 {
     if min_s <= 0.001 {
@@ -128,7 +135,7 @@ pub fn arrival(records: &mut [Record]) -> Arrival {
     let start_ns = first.ts_ns;
     let end_ns = records.last().map(|r| r.ts_ns).unwrap_or(start_ns);
     let n = records.len() as f64;
-    let duration = (end_ns - start_ns) as f64 / 1e9;
+    let duration = span_s(start_ns, end_ns);
     // About 240 bins over the capture, but at least ~4 requests per bin on
     // average so the curve is a rate, not a copy of the timestamps.
     let bin_s = if duration > 0.0 {
@@ -139,13 +146,13 @@ pub fn arrival(records: &mut [Record]) -> Arrival {
     let nbins = ((duration / bin_s).floor() as usize + 1).max(1);
     let mut bins = vec![0u64; nbins];
     for r in records.iter() {
-        let off = (r.ts_ns - start_ns) as f64 / 1e9;
+        let off = span_s(start_ns, r.ts_ns);
         let i = ((off / bin_s) as usize).min(nbins - 1);
         bins[i] += 1;
     }
     let mut gaps = LogHist::new();
     for w in records.windows(2) {
-        gaps.record((w[1].ts_ns - w[0].ts_ns) as f64 / 1e9);
+        gaps.record(span_s(w[0].ts_ns, w[1].ts_ns));
     }
     Arrival {
         start_ns,
@@ -169,11 +176,13 @@ pub fn sessions(records: &[Record]) -> Sessions {
     for r in records {
         let ep = r.endpoint;
         match last.get_mut(&r.client) {
-            Some((ts, prev_ep, len)) if r.ts_ns - *ts <= split_ns => {
+            Some((ts, prev_ep, len))
+                if i128::from(r.ts_ns) - i128::from(*ts) <= i128::from(split_ns) =>
+            {
                 *s.transitions
                     .entry((*prev_ep as usize, ep as usize))
                     .or_insert(0) += 1;
-                s.think_time_s.record((r.ts_ns - *ts) as f64 / 1e9);
+                s.think_time_s.record(span_s(*ts, r.ts_ns));
                 *ts = r.ts_ns;
                 *prev_ep = ep;
                 *len += 1;
@@ -211,6 +220,29 @@ mod tests {
             client,
             endpoint,
         }
+    }
+
+    /// Regression: a HAR with entries in 1700 and 2250 made `record` panic
+    /// with "attempt to subtract with overflow" (the span exceeds i64 ns).
+    #[test]
+    fn timestamps_further_apart_than_i64_ns_do_not_overflow() {
+        let mut rs = vec![
+            Record {
+                ts_ns: i64::MIN,
+                client: 0,
+                endpoint: 0,
+            },
+            Record {
+                ts_ns: i64::MAX,
+                client: 0,
+                endpoint: 0,
+            },
+        ];
+        let a = arrival(&mut rs);
+        assert!(a.duration_s() > 1.8e10, "{}", a.duration_s());
+        assert_eq!(a.bins.iter().sum::<u64>(), 2);
+        let s = sessions(&rs);
+        assert_eq!(s.sessions, 2);
     }
 
     #[test]

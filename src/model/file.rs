@@ -40,18 +40,18 @@ pub enum ModelFileError {
     },
     #[error("{} is not a replay model: it is not gzip-compressed (record one with `replay record CAPTURE -o MODEL`)", path.display())]
     NotGzip { path: PathBuf },
-    #[error("{} is not a replay model: the gzip data is corrupt or truncated at byte {offset} of the decompressed stream", path.display())]
+    #[error("{} is not a replay model: the gzip data is corrupt or truncated at byte {offset} of the decompressed stream; copy the file again or re-record it", path.display())]
     Corrupt {
         path: PathBuf,
         offset: u64,
         #[source]
         source: std::io::Error,
     },
-    #[error("{} decompresses to more than {} MiB; a replay model is never that large (a decompression bomb?)", path.display(), MAX_DECOMPRESSED / (1024 * 1024))]
+    #[error("{} decompresses to more than {} MiB (stopped at byte {} of the decompressed stream); a replay model is never that large (a decompression bomb?): record the model again with `replay record`", path.display(), MAX_DECOMPRESSED / (1024 * 1024), MAX_DECOMPRESSED)]
     TooLarge { path: PathBuf },
-    #[error("{} is not a replay model: {message}", path.display())]
+    #[error("{} is not a replay model: {message}; record it again with `replay record`", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("{} is a {format} file version {version}; this replay reads {FORMAT} version {VERSION} (re-record the model with this version of replay)", path.display())]
+    #[error("{} is a {format} file version {version} (fields \"format\" and \"version\"); this replay reads {FORMAT} version {VERSION}: re-record the model with this version of replay", path.display())]
     Version {
         path: PathBuf,
         format: String,
@@ -561,7 +561,8 @@ pub fn from_reader<R: Read>(path: &Path, mut r: R) -> Result<TrafficModel, Model
         });
     }
     let v1: ModelV1 = serde_json::from_slice(&json).map_err(|e| invalid(format!("{e}")))?;
-    from_v1(v1).map_err(invalid)
+    // Validation messages start with the field path.
+    from_v1(v1).map_err(|m| invalid(format!("field {m}")))
 }
 
 fn hist_from(h: HistV1, what: &str) -> Result<LogHist, String> {
@@ -745,7 +746,12 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
 }
 
 fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String> {
-    let what = format!("endpoints[{i}] ({} {})", e.method, e.template);
+    // Bounded: a template can be long, and this goes into a one-line error.
+    let what = format!(
+        "endpoints[{i}] ({} {})",
+        clip(&e.method, 16),
+        clip(&e.template, 80)
+    );
     if !e.template.starts_with('/') {
         return Err(format!("{what}: template must start with '/'"));
     }
@@ -891,6 +897,18 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
             body: body_bytes,
         },
     })
+}
+
+/// At most `max` bytes of `s` (on a char boundary), with "…" when cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// Writes a gzip stream of `json` (for tests that need odd files).

@@ -13,6 +13,12 @@ use std::collections::BTreeMap;
 
 /// Bins per power of ten.
 pub const BINS_PER_DECADE: f64 = 20.0;
+/// Larger values are recorded as this. No latency, gap or size we model
+/// comes near it (10^15 ms is 30 000 years, 10^15 bytes a petabyte), and it
+/// keeps `sum_sq` finite: an absurd value in a capture (a HAR `time` of
+/// 1e300) would otherwise make it infinite, which JSON cannot carry, and
+/// the model file could not be loaded back.
+pub const MAX_VALUE: f64 = 1e15;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogHist {
@@ -40,7 +46,8 @@ impl LogHist {
         10f64.powf(i as f64 / BINS_PER_DECADE)
     }
 
-    /// Records a value. Negative and non-finite values are ignored.
+    /// Records a value. Negative and non-finite values are ignored; values
+    /// above [`MAX_VALUE`] are recorded as `MAX_VALUE`.
     pub fn record(&mut self, v: f64) {
         self.record_n(v, 1)
     }
@@ -49,6 +56,7 @@ impl LogHist {
         if !v.is_finite() || v < 0.0 || n == 0 {
             return;
         }
+        let v = v.min(MAX_VALUE);
         if self.count == 0 {
             self.min = v;
             self.max = v;
@@ -56,13 +64,14 @@ impl LogHist {
             self.min = self.min.min(v);
             self.max = self.max.max(v);
         }
-        self.count += n;
+        self.count = self.count.saturating_add(n);
         self.sum += v * n as f64;
         self.sum_sq += v * v * n as f64;
         if v == 0.0 {
-            self.zeros += n;
+            self.zeros = self.zeros.saturating_add(n);
         } else {
-            *self.bins.entry(Self::bin_of(v)).or_insert(0) += n;
+            let c = self.bins.entry(Self::bin_of(v)).or_insert(0);
+            *c = c.saturating_add(n);
         }
     }
 
@@ -77,12 +86,13 @@ impl LogHist {
             self.min = self.min.min(other.min);
             self.max = self.max.max(other.max);
         }
-        self.count += other.count;
+        self.count = self.count.saturating_add(other.count);
         self.sum += other.sum;
         self.sum_sq += other.sum_sq;
-        self.zeros += other.zeros;
+        self.zeros = self.zeros.saturating_add(other.zeros);
         for (k, v) in &other.bins {
-            *self.bins.entry(*k).or_insert(0) += v;
+            let c = self.bins.entry(*k).or_insert(0);
+            *c = c.saturating_add(*v);
         }
     }
 
@@ -180,6 +190,22 @@ impl LogHist {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// Regression: a HAR entry with `"time": 1e300` gave a histogram whose
+    /// sum_sq was infinite; it was written to the model file as `null` and
+    /// the model could not be loaded ("invalid type: null, expected f64").
+    #[test]
+    fn absurd_values_keep_the_sums_finite() {
+        let mut h = LogHist::new();
+        h.record(1e300);
+        h.record_n(f64::MAX, u64::MAX);
+        assert!(h.sum.is_finite() && h.sum_sq.is_finite(), "{h:?}");
+        assert_eq!(h.max, MAX_VALUE);
+        assert_eq!(h.count, u64::MAX, "counts saturate");
+        let mut m = h.clone();
+        m.merge(&h);
+        assert!(m.sum_sq.is_finite());
+    }
 
     #[test]
     fn quantiles_are_within_a_bin() {

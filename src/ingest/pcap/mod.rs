@@ -110,21 +110,21 @@ fn read_blocks(
             return Err(IngestError::malformed(
                 path,
                 "byte offset 0",
-                "the file is empty",
+                "the file is empty; check the capture finished writing",
             ));
         }
         Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
             return Err(IngestError::malformed(
                 path,
                 "byte offset 0",
-                "the file ends inside the capture header (truncated)",
+                "the file ends inside the capture header (truncated); copy or export the capture again",
             ));
         }
         Err(e) => {
             return Err(IngestError::malformed(
                 path,
                 "byte offset 0",
-                format!("not a valid pcap or pcapng header ({e})"),
+                format!("not a valid pcap or pcapng header ({e}); check the file is a capture (tcpdump -w, Wireshark)"),
             ));
         }
     };
@@ -183,7 +183,7 @@ fn read_blocks(
                                 path,
                                 format!("packet {packets}, byte offset {offset}"),
                                 format!(
-                                    "packet names interface {} but no such interface was described",
+                                    "packet names interface {} but no such interface was described; the capture is corrupt: export it again",
                                     epb.if_id
                                 ),
                             ));
@@ -249,7 +249,7 @@ fn read_blocks(
                     return Err(IngestError::malformed(
                         path,
                         format!("packet {}, byte offset {offset}", packets + 1),
-                        "a block larger than 32 MiB: the file is corrupt",
+                        "a block larger than 32 MiB: the file is corrupt; export the capture again",
                     ));
                 }
                 reader
@@ -262,7 +262,7 @@ fn read_blocks(
                     return Err(IngestError::malformed(
                         path,
                         format!("byte offset {offset}"),
-                        msg,
+                        format!("{msg}; check the file is a complete capture, or export it again"),
                     ));
                 }
                 out.stats.warn(format!(
