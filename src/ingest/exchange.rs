@@ -104,6 +104,14 @@ impl Exchange {
 }
 
 /// The host of an authority (`host:port`, `[v6]:port`), without the port.
+/// An RFC 9110 token (what a method must be): one or more of
+/// ALPHA / DIGIT / `!#$%&'*+-.^_`|~`.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 pub fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return match rest.find(']') {
@@ -133,5 +141,7 @@ mod tests {
         assert_eq!(e.host(), "api.example.com");
         assert_eq!(host_of("[::1]:80"), "[::1]");
         assert_eq!(host_of("example.com"), "example.com");
+        assert!(is_token("GET") && is_token("POS#") && is_token("M-SEARCH"));
+        assert!(!is_token("GET?") && !is_token("") && !is_token("GE T"));
     }
 }

@@ -39,6 +39,7 @@ pub mod reason {
     pub const NO_RESPONSE: &str = "no response";
     pub const INCOMPLETE: &str = "incomplete entry (no method or url)";
     pub const BAD_URL: &str = "invalid url";
+    pub const BAD_METHOD: &str = "invalid method";
 }
 
 /// Reads a HAR document from `reader` and hands each replayable entry to
@@ -632,6 +633,11 @@ impl Ctx<'_> {
         let (scheme, authority, target) = split_url(url)?;
         if method.is_empty() {
             return Err(reason::INCOMPLETE.into());
+        }
+        // Not a token (the fuzzer found "GET?"): no server would take it,
+        // and the model file cannot hold it.
+        if !super::exchange::is_token(method) {
+            return Err(reason::BAD_METHOD.into());
         }
         if entry.websocket_messages.is_some() || scheme == "ws" || scheme == "wss" {
             return Err(reason::WEBSOCKET.into());
