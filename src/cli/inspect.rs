@@ -234,13 +234,7 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
             &f.sha256[..f.sha256.len().min(12)]
         );
     }
-    let skipped: u64 = m
-        .source
-        .skipped
-        .iter()
-        .filter(|(k, _)| !k.starts_with("(kept)"))
-        .map(|(_, v)| v)
-        .sum();
+    let skipped = m.source.skipped_total();
     let _ = writeln!(
         s,
         "requests  {} modelled ({} seen, {} skipped)",

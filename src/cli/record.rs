@@ -57,13 +57,7 @@ fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) ->
         fmt::bytes(input_bytes as f64),
         fmt::seconds(took.as_secs_f64()),
     );
-    let skipped: u64 = m
-        .source
-        .skipped
-        .iter()
-        .filter(|(k, _)| !k.starts_with("(kept)"))
-        .map(|(_, v)| v)
-        .sum();
+    let skipped = m.source.skipped_total();
     if skipped > 0 {
         s += &format!(
             "  skipped {}: {}\n",

@@ -106,6 +106,18 @@ pub struct Source {
     pub scrubbed: bool,
 }
 
+impl Source {
+    /// Requests skipped, not counting the `(kept) …` notes (exchanges
+    /// that were modelled but are worth mentioning).
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped
+            .iter()
+            .filter(|(k, _)| !k.starts_with("(kept)"))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceFile {
     pub path: String,
