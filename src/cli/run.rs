@@ -191,16 +191,37 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let seed = args.seed.unwrap_or_else(rand::random::<u64>);
     let steps = steps(&args, &model)?;
 
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let peak_rate = steps
+        .iter()
+        .map(|s| model.arrival.mean_rate() * s.spec.scale)
+        .fold(0.0, f64::max);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| load_threads(peak_rate, cores));
+    // The control runtime: interval reports, signals and the built-in
+    // mock; the load itself runs on `threads` threads of its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        }))
+        .worker_threads(cores.saturating_sub(threads).max(1))
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(args, model, endpoints, thresholds, seed, steps))
+    runtime.block_on(run_async(
+        args, model, endpoints, thresholds, seed, steps, threads,
+    ))
+}
+
+/// Requests per second one load-generator thread is given by default: one
+/// thread sustains well above this (see benches/replayer.sh), and below it
+/// a second thread only adds wake-ups and competes with a local target.
+const RATE_PER_THREAD: f64 = 15_000.0;
+
+/// The default `--threads`: one per `RATE_PER_THREAD` of the highest
+/// mean rate the run intends, at most one per core.
+fn load_threads(peak_rate: f64, cores: usize) -> usize {
+    ((peak_rate / RATE_PER_THREAD).ceil() as usize).clamp(1, cores.max(1))
 }
 
 fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
@@ -305,6 +326,7 @@ async fn run_async(
     thresholds: Vec<Threshold>,
     seed: u64,
     steps: Vec<Step>,
+    threads: usize,
 ) -> anyhow::Result<u8> {
     // Target: the given one, or the built-in mock on 127.0.0.1.
     let (target, mock) = match &args.target {
@@ -342,7 +364,7 @@ async fn run_async(
     let interrupted = Arc::new(AtomicBool::new(false));
     spawn_signal_handler(stop.clone(), interrupted.clone());
 
-    let command = reproduce_command(&args, seed);
+    let command = reproduce_command(&args, seed, threads);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let out = match &args.out {
         Some(p) => Some(Arc::new(Mutex::new(
@@ -377,6 +399,8 @@ async fn run_async(
             interval: Duration::from_secs(1),
             drain: args.timeout,
             sessions: args.sessions,
+            threads,
+            timer_slack: args.timer_slack,
         };
         let total = step.spec.duration_s.unwrap_or(0.0);
         let progress = super::progress::Progress::new(args.quiet, &step.label, total);
@@ -582,10 +606,14 @@ fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
 }
 
 /// The command line that reproduces this run, seed included.
-fn reproduce_command(args: &RunArgs, seed: u64) -> String {
+fn reproduce_command(args: &RunArgs, seed: u64, threads: usize) -> String {
     let mut parts: Vec<String> = std::env::args().map(|a| shell_quote(&a)).collect();
     if args.seed.is_none() {
         parts.push(format!("--seed {seed}"));
+    }
+    // The request stream depends on how it is split between threads.
+    if args.threads.is_none() && threads > 1 {
+        parts.push(format!("--threads {threads}"));
     }
     parts.join(" ")
 }

@@ -1,38 +1,45 @@
 //! The executor: an open-model load generator.
 //!
-//! A scheduler thread walks the [`Schedule`](crate::schedule::Schedule) and,
-//! at each intended instant, generates a request (pure `generate`) and hands
-//! it to an idle keep-alive connection, or opens a new one while under
-//! `--connections`. When every allowed connection is busy the request waits
-//! in a bounded queue for the next free one (as wrk2's connections do) and
-//! its wait shows in `schedule_lag` and `http_req_duration`; a request that
-//! cannot even be queued (queue full) or that waited longer than the
-//! request timeout is counted as a dropped request with the reason. Slow
-//! responses never slow the schedule itself.
+//! Each load-generator thread runs its own single-threaded tokio runtime
+//! (wrk2's layout: no cross-thread hand-off per request). Its dispatcher
+//! walks the [`Schedule`](crate::schedule::Schedule) — with several
+//! threads, thread `k` of `n` takes every `n`-th instant — and, at each
+//! intended instant, generates a request (pure `generate`) and hands it to
+//! one of the thread's idle keep-alive connections, or opens a new one
+//! while under its share of `--connections`. When every allowed connection
+//! is busy the request waits in a bounded queue for the next free one (as
+//! wrk2's connections do) and its wait shows in `schedule_lag` and
+//! `http_req_duration`; a request that cannot even be queued (queue full)
+//! or that waited longer than the request timeout is counted as a dropped
+//! request with the reason. Slow responses never slow the schedule itself.
 //!
 //! Every request carries its intended send time: `http_req_duration` is
 //! measured from it (coordinated-omission correct, as wrk2 does),
 //! `http_req_service_time` from the actual send, and `schedule_lag` is the
-//! difference. Samples go into a few sharded [`Recorder`]s (HdrHistograms:
-//! memory independent of run length), merged exactly at the end.
+//! difference. Each thread records into its own [`Recorder`]
+//! (HdrHistograms: memory independent of run length); they are merged
+//! exactly for every interval and at the end.
 //!
-//! The scheduler is an OS thread sleeping with `std::thread::sleep`
-//! (tens of microseconds of slack) rather than a tokio timer (1 ms
-//! granularity), so the schedule is kept to well under a millisecond.
+//! The dispatcher sleeps on a high-resolution timer (see [`timer`]) rather
+//! than tokio's millisecond timer, so the schedule is kept to well under a
+//! millisecond while the same thread serves the connections.
 
 pub mod conn;
 mod request;
+mod timer;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tokio::sync::mpsc;
 
 use crate::generate::Target;
 use crate::metrics::{DropReason, Dropped, ErrorKind, IntervalStats, Recorder, Sample};
@@ -73,6 +80,12 @@ pub struct Plan {
     /// Replay per-client sessions (transitions and think times) instead
     /// of independent arrivals.
     pub sessions: bool,
+    /// Load-generator threads, each with its own runtime, connections and
+    /// share of the schedule.
+    pub threads: usize,
+    /// Requests due within this long of the first due one are sent with
+    /// one wake-up (their wait is measured as schedule lag).
+    pub timer_slack: Duration,
 }
 
 /// What a run measured.
@@ -98,46 +111,19 @@ pub type IntervalHook = Box<dyn FnMut(&IntervalStats, &Recorder, Duration) -> bo
 const PENDING_PER_CONNECTION: usize = 16;
 const MIN_PENDING: usize = 1024;
 
-/// Who is waiting for whom: idle connections, or requests waiting for a
-/// connection. One lock for both so neither can miss the other.
-#[derive(Default)]
-struct Dispatch {
-    idle: Vec<mpsc::UnboundedSender<Job>>,
-    pending: std::collections::VecDeque<Job>,
-}
+/// Requests generated back to back (the dispatcher is behind) before it
+/// lets the thread's connections run.
+const BURST: u32 = 32;
 
+/// What all load-generator threads share.
 struct Shared {
     start: Instant,
     warmup: Duration,
-    recorders: Vec<Mutex<Recorder>>,
-    dispatch: Mutex<Dispatch>,
-    max_pending: usize,
-    open: AtomicUsize,
-    in_flight: AtomicUsize,
     timeout: Duration,
     stop: Arc<AtomicBool>,
-}
-
-impl Shared {
-    fn record(&self, shard: usize, s: &Sample) {
-        let i = shard % self.recorders.len();
-        if let Ok(mut r) = self.recorders[i].lock() {
-            r.record(s);
-        }
-    }
-
-    fn drop_request(&self, endpoint: usize, intended: Instant, reason: DropReason) {
-        let at = intended.saturating_duration_since(self.start);
-        let d = Dropped {
-            endpoint,
-            reason,
-            at,
-            warmup: at < self.warmup,
-        };
-        if let Ok(mut r) = self.recorders[0].lock() {
-            r.record_dropped(&d);
-        }
-    }
+    /// One per thread: locked by its thread per sample (uncontended) and
+    /// by the interval hook once per interval.
+    recorders: Vec<Mutex<Recorder>>,
 }
 
 /// One request on its way.
@@ -148,8 +134,114 @@ struct Job {
     bytes_sent: u64,
 }
 
+/// An idle connection waiting for its next job: a one-slot mailbox on the
+/// thread (no atomics, no channel).
+#[derive(Default)]
+struct Mailbox {
+    job: Cell<Option<Job>>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Mailbox {
+    fn put(&self, job: Job) {
+        self.job.set(Some(job));
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    async fn take(&self) -> Job {
+        std::future::poll_fn(|cx| match self.job.take() {
+            Some(j) => Poll::Ready(j),
+            None => {
+                self.waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// One load-generator thread's state; lives on that thread only.
+struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    connector: Arc<Connector>,
+    /// Idle connections, most recently used last.
+    idle: RefCell<Vec<Rc<Mailbox>>>,
+    /// Requests waiting for a connection.
+    pending: RefCell<VecDeque<Job>>,
+    open: Cell<usize>,
+    in_flight: Cell<usize>,
+    max_connections: usize,
+    max_pending: usize,
+    max_in_flight: usize,
+}
+
+impl Worker {
+    fn record(&self, s: &Sample) {
+        if let Ok(mut r) = self.shared.recorders[self.index].lock() {
+            r.record(s);
+        }
+    }
+
+    fn drop_request(&self, endpoint: usize, intended: Instant, reason: DropReason) {
+        let at = intended.saturating_duration_since(self.shared.start);
+        let d = Dropped {
+            endpoint,
+            reason,
+            at,
+            warmup: at < self.shared.warmup,
+        };
+        if let Ok(mut r) = self.shared.recorders[self.index].lock() {
+            r.record_dropped(&d);
+        }
+    }
+
+    /// An idle connection, a new one under the cap, or the queue.
+    fn dispatch(self: &Rc<Self>, job: Job) {
+        let idle = self.idle.borrow_mut().pop();
+        if let Some(mailbox) = idle {
+            self.in_flight.set(self.in_flight.get() + 1);
+            mailbox.put(job);
+        } else if self.open.get() < self.max_connections {
+            self.open.set(self.open.get() + 1);
+            self.in_flight.set(self.in_flight.get() + 1);
+            tokio::task::spawn_local(connection(self.clone(), job));
+        } else if self.pending.borrow().len() < self.max_pending {
+            self.pending.borrow_mut().push_back(job);
+        } else {
+            self.drop_request(job.endpoint, job.intended, DropReason::ConnectionCap);
+        }
+    }
+
+    /// A queued request for a connection that just became free, dropping
+    /// those that waited longer than the timeout.
+    fn next_pending(&self) -> Option<Job> {
+        loop {
+            let j = self.pending.borrow_mut().pop_front()?;
+            if Instant::now().saturating_duration_since(j.intended) > self.shared.timeout {
+                self.drop_request(j.endpoint, j.intended, DropReason::ConnectionCap);
+                continue;
+            }
+            return Some(j);
+        }
+    }
+}
+
+/// What one thread did.
+struct WorkerDone {
+    /// Requests intended in the measured part.
+    intended: u64,
+    /// Offset at which the schedule ended (or was stopped).
+    schedule_end: Duration,
+    abandoned: usize,
+}
+
 /// Runs the plan against the target until the schedule ends or `stop` is
-/// set. Must be called inside a multi-threaded tokio runtime.
+/// set. Call it inside a tokio runtime: it only waits there (interval
+/// hook, end of the threads); the load is generated by `plan.threads`
+/// threads of its own.
 pub async fn run(
     model: Arc<TrafficModel>,
     plan: Plan,
@@ -167,77 +259,78 @@ pub async fn run(
         .map_err(|e| crate::cli::UsageError(format!("--target: {e}")))?,
     );
     let builder = RequestBuilder::new(&plan, &model)?;
-    let shards = 4;
+    let threads = plan.threads.max(1);
     let start = Instant::now() + Duration::from_millis(20);
     let shared = Arc::new(Shared {
         start,
         warmup: plan.warmup,
-        recorders: (0..shards).map(|_| Mutex::new(Recorder::new())).collect(),
-        dispatch: Mutex::new(Dispatch::default()),
-        max_pending: (plan.connections * PENDING_PER_CONNECTION).max(MIN_PENDING),
-        open: AtomicUsize::new(0),
-        in_flight: AtomicUsize::new(0),
         timeout: plan.timeout,
         stop: stop.clone(),
+        recorders: (0..threads).map(|_| Mutex::new(Recorder::new())).collect(),
     });
 
-    // The scheduler thread.
-    let handle = tokio::runtime::Handle::current();
-    let sched = {
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut handles = Vec::with_capacity(threads);
+    for k in 0..threads {
         let shared = shared.clone();
         let model = model.clone();
         let plan = plan.clone();
+        let builder = builder.clone();
         let connector = connector.clone();
-        std::thread::Builder::new()
-            .name("replay-scheduler".into())
-            .spawn(move || scheduler(shared, model, plan, builder, connector, handle))?
-    };
+        let done_tx = done_tx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("replay-load-{k}"))
+            .spawn(move || {
+                let done = worker_thread(k, threads, shared, model, plan, builder, connector);
+                let _ = done_tx.send(done);
+            })?;
+        handles.push(h);
+    }
+    drop(done_tx);
 
-    // Interval ticks until the scheduler is done.
+    // Interval ticks until every thread is done.
     let mut ticker = tokio::time::interval_at(
         tokio::time::Instant::from_std(start + plan.interval),
         plan.interval,
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut done = Vec::with_capacity(threads);
+    let mut failure = None;
     loop {
-        ticker.tick().await;
-        let now = start.elapsed();
-        if let Some(h) = hook.as_mut() {
-            let (stats, merged) = interval(&shared, now);
-            if !h(&stats, &merged, now) {
-                stop.store(true, Ordering::SeqCst);
+        tokio::select! {
+            _ = ticker.tick() => {
+                let now = start.elapsed();
+                if let Some(h) = hook.as_mut() {
+                    let (stats, merged) = interval(&shared, now);
+                    if !h(&stats, &merged, now) {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
             }
-        }
-        if sched.is_finished() {
-            break;
+            d = done_rx.recv() => match d {
+                Some(Ok(d)) => done.push(d),
+                Some(Err(e)) => {
+                    // The others stop too; the first failure is reported.
+                    stop.store(true, Ordering::SeqCst);
+                    failure.get_or_insert(e);
+                }
+                None => break,
+            },
         }
     }
-    let (intended, schedule_end) = sched
-        .join()
-        .map_err(|_| anyhow::anyhow!("the scheduler thread panicked"))?;
-
-    // Drain: wait for in-flight requests, at most `drain`.
-    let deadline = Instant::now()
-        + if stop.load(Ordering::SeqCst) {
-            plan.drain.min(Duration::from_secs(2))
-        } else {
-            plan.drain
-        };
-    while shared.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let abandoned = shared.in_flight.load(Ordering::SeqCst);
-    // Requests still queued never went out: they were dropped. Close idle
-    // connections.
-    let left: Vec<Job> = match shared.dispatch.lock() {
-        Ok(mut d) => {
-            d.idle.clear();
-            d.pending.drain(..).collect()
+    for h in handles {
+        if h.join().is_err() {
+            failure.get_or_insert(anyhow::anyhow!("a load-generator thread panicked"));
         }
-        Err(_) => Vec::new(),
-    };
-    for j in left {
-        shared.drop_request(j.endpoint, j.intended, DropReason::ConnectionCap);
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // The last, partial interval (and the drain) in the time series too.
+    let now = start.elapsed();
+    if let Some(h) = hook.as_mut() {
+        let (stats, merged) = interval(&shared, now);
+        h(&stats, &merged, now);
     }
     let mut recorder = Recorder::new();
     for r in &shared.recorders {
@@ -245,17 +338,25 @@ pub async fn run(
             recorder.merge(&r);
         }
     }
-    let measured = schedule_end.saturating_sub(plan.warmup);
+    let schedule_end = done
+        .iter()
+        .map(|d| d.schedule_end)
+        .max()
+        .unwrap_or_default();
+    let schedule_end = match plan.schedule.duration_s {
+        Some(d) if !stop.load(Ordering::SeqCst) => Duration::from_secs_f64(d),
+        _ => schedule_end,
+    };
     Ok(Outcome {
         recorder,
-        measured,
-        intended,
+        measured: schedule_end.saturating_sub(plan.warmup),
+        intended: done.iter().map(|d| d.intended).sum(),
         stopped: stop.load(Ordering::SeqCst),
-        abandoned,
+        abandoned: done.iter().map(|d| d.abandoned).sum(),
     })
 }
 
-/// The interval's stats (all shards) and the merged recorder so far.
+/// The interval's stats (all threads) and the merged recorder so far.
 fn interval(shared: &Shared, now: Duration) -> (IntervalStats, Recorder) {
     let mut window = None;
     let mut merged = Recorder::new();
@@ -276,22 +377,62 @@ fn interval(shared: &Shared, now: Duration) -> (IntervalStats, Recorder) {
     (stats, merged)
 }
 
-/// The scheduler loop; returns (requests intended in the measured part,
-/// offset at which the schedule ended).
-fn scheduler(
+/// Thread `k` of `n`: its own single-threaded runtime, its share of the
+/// schedule and of the connections.
+fn worker_thread(
+    k: usize,
+    n: usize,
     shared: Arc<Shared>,
     model: Arc<TrafficModel>,
     plan: Plan,
-    mut builder: RequestBuilder,
+    builder: RequestBuilder,
     connector: Arc<Connector>,
-    handle: tokio::runtime::Handle,
-) -> (u64, Duration) {
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+) -> anyhow::Result<WorkerDone> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start a load-generator runtime: {e}"))?;
+    let share = |total: usize| {
+        if total == usize::MAX {
+            total
+        } else {
+            (total / n + usize::from(k < total % n)).max(1)
+        }
+    };
+    let worker = Rc::new(Worker {
+        shared,
+        index: k,
+        connector,
+        idle: RefCell::new(Vec::new()),
+        pending: RefCell::new(VecDeque::new()),
+        open: Cell::new(0),
+        in_flight: Cell::new(0),
+        max_connections: share(plan.connections),
+        max_pending: (share(plan.connections) * PENDING_PER_CONNECTION).max(MIN_PENDING),
+        max_in_flight: share(plan.max_in_flight),
+    });
+    let local = tokio::task::LocalSet::new();
+    let done = local.block_on(
+        &runtime,
+        dispatcher(worker.clone(), k, n, model, plan, builder),
+    );
+    // Connections still open are closed with the runtime.
+    drop(local);
+    drop(runtime);
+    done
+}
+
+/// The request stream of thread `k` of `n`: (offset in seconds, endpoint
+/// chosen by a session or `None` to draw one by weight).
+fn events<'a>(
+    model: &'a TrafficModel,
+    plan: &Plan,
+    k: usize,
+    n: usize,
+) -> Box<dyn Iterator<Item = (f64, Option<usize>)> + 'a> {
     let schedule_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_0fa1_17e5);
-    // (offset, endpoint): sessions choose the endpoint, independent
-    // arrivals draw it by weight.
-    let events: Box<dyn Iterator<Item = (f64, Option<usize>)>> = match plan.sessions {
-        true => match SessionSchedule::new(&model, &plan.schedule, schedule_rng.clone()) {
+    let all: Box<dyn Iterator<Item = (f64, Option<usize>)> + 'a> = match plan.sessions {
+        true => match SessionSchedule::new(model, &plan.schedule, schedule_rng.clone()) {
             Some(s) => Box::new(s.map(|(t, e)| (t, Some(e)))),
             None => Box::new(
                 Schedule::new(&model.arrival, plan.schedule.clone(), schedule_rng)
@@ -302,98 +443,114 @@ fn scheduler(
             Schedule::new(&model.arrival, plan.schedule.clone(), schedule_rng).map(|t| (t, None)),
         ),
     };
+    if n == 1 {
+        all
+    } else {
+        Box::new(all.skip(k).step_by(n))
+    }
+}
+
+/// The seed of thread `k`'s request generator: thread 0 uses the run's
+/// seed itself, so a one-thread run is reproducible from `--seed` alone.
+fn thread_seed(seed: u64, k: usize) -> u64 {
+    seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Walks the thread's schedule, then waits for its requests in flight.
+async fn dispatcher(
+    worker: Rc<Worker>,
+    k: usize,
+    n: usize,
+    model: Arc<TrafficModel>,
+    plan: Plan,
+    mut builder: RequestBuilder,
+) -> anyhow::Result<WorkerDone> {
+    let shared = worker.shared.clone();
+    let mut timer = timer::Timer::new()
+        .map_err(|e| anyhow::anyhow!("cannot create the schedule timer: {e}"))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(thread_seed(plan.seed, k));
     let mut intended_measured = 0u64;
-    let mut conn_seq = 0usize;
     let mut last = Duration::ZERO;
-    for (offset, chosen) in events {
+    let mut burst = 0u32;
+    let slack = plan.timer_slack;
+    for (offset, chosen) in events(&model, &plan, k, n) {
         if shared.stop.load(Ordering::Relaxed) {
-            return (intended_measured, last);
+            break;
         }
         let off = Duration::from_secs_f64(offset);
-        last = off;
         let intended = shared.start + off;
-        let now = Instant::now();
-        if intended > now {
-            std::thread::sleep(intended - now);
-            if shared.stop.load(Ordering::Relaxed) {
-                return (intended_measured, last);
+        if Instant::now() < intended {
+            burst = 0;
+            let reached = timer
+                .sleep_until(intended + slack, &shared.stop)
+                .await
+                .map_err(|e| anyhow::anyhow!("the schedule timer failed: {e}"))?;
+            if !reached {
+                break;
+            }
+        } else {
+            burst += 1;
+            if burst >= BURST {
+                burst = 0;
+                tokio::task::yield_now().await;
             }
         }
+        last = off;
         if off >= plan.warmup {
             intended_measured += 1;
         }
         let (endpoint, request, bytes_sent) = builder.next(&model, chosen, &mut rng);
         if Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
-            shared.drop_request(endpoint, intended, DropReason::GeneratorBehind);
+            worker.drop_request(endpoint, intended, DropReason::GeneratorBehind);
             continue;
         }
-        if shared.in_flight.load(Ordering::Relaxed) >= plan.max_in_flight {
-            shared.drop_request(endpoint, intended, DropReason::MaxInFlight);
+        if worker.in_flight.get() >= worker.max_in_flight {
+            worker.drop_request(endpoint, intended, DropReason::MaxInFlight);
             continue;
         }
-        let mut job = Job {
+        worker.dispatch(Job {
             endpoint,
             intended,
             request,
             bytes_sent,
-        };
-        // An idle connection (if still alive), a new one under the cap, or
-        // the queue.
-        loop {
-            let mut d = match shared.dispatch.lock() {
-                Ok(d) => d,
-                Err(_) => break,
-            };
-            if let Some(tx) = d.idle.pop() {
-                drop(d);
-                shared.in_flight.fetch_add(1, Ordering::SeqCst);
-                match tx.send(job) {
-                    Ok(()) => break,
-                    Err(mpsc::error::SendError(j)) => {
-                        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-                        job = j;
-                        continue;
-                    }
-                }
-            }
-            if shared.open.load(Ordering::SeqCst) < plan.connections {
-                drop(d);
-                shared.open.fetch_add(1, Ordering::SeqCst);
-                shared.in_flight.fetch_add(1, Ordering::SeqCst);
-                conn_seq += 1;
-                handle.spawn(connection(shared.clone(), connector.clone(), job, conn_seq));
-            } else if d.pending.len() < shared.max_pending {
-                d.pending.push_back(job);
-            } else {
-                drop(d);
-                shared.drop_request(job.endpoint, job.intended, DropReason::ConnectionCap);
-            }
-            break;
-        }
+        });
     }
-    (
-        intended_measured,
-        plan.schedule
-            .duration_s
-            .map(Duration::from_secs_f64)
-            .unwrap_or(last),
-    )
+
+    // Drain: wait for in-flight requests (queued ones get served
+    // meanwhile), at most `drain`.
+    let stopped = shared.stop.load(Ordering::SeqCst);
+    let deadline = Instant::now()
+        + if stopped {
+            plan.drain.min(Duration::from_secs(2))
+        } else {
+            plan.drain
+        };
+    while worker.in_flight.get() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Requests still queued never went out: they were dropped.
+    let left: Vec<Job> = worker.pending.borrow_mut().drain(..).collect();
+    for j in left {
+        worker.drop_request(j.endpoint, j.intended, DropReason::ConnectionCap);
+    }
+    Ok(WorkerDone {
+        intended: intended_measured,
+        schedule_end: last,
+        abandoned: worker.in_flight.get(),
+    })
 }
 
 /// A connection's life: connect, then serve jobs — one at a time over
 /// HTTP/1.1 keep-alive, concurrently as streams over HTTP/2 — taking queued
 /// requests first and otherwise waiting in the idle list.
-async fn connection(shared: Arc<Shared>, connector: Arc<Connector>, first: Job, id: usize) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+async fn connection(worker: Rc<Worker>, first: Job) {
+    let mailbox = Rc::new(Mailbox::default());
     let mut job = Some(first);
     let mut sender: Option<conn::Sender> = None;
     loop {
         let j = match job.take() {
             Some(j) => j,
-            None => match rx.recv().await {
-                Some(j) => j,
-                None => break,
-            },
+            None => mailbox.take().await,
         };
         let mut ok = true;
         match &sender {
@@ -401,64 +558,38 @@ async fn connection(shared: Arc<Shared>, connector: Arc<Connector>, first: Job, 
                 // Multiplex: run the stream on its own task and take the
                 // next job at once.
                 let mut own = Some(conn::Sender::H2(s.clone()));
-                let shared2 = shared.clone();
-                let connector2 = connector.clone();
-                tokio::spawn(async move {
-                    execute(&shared2, &connector2, &mut own, j, id).await;
-                    shared2.in_flight.fetch_sub(1, Ordering::SeqCst);
+                let w = worker.clone();
+                tokio::task::spawn_local(async move {
+                    execute(&w, &mut own, j).await;
+                    w.in_flight.set(w.in_flight.get() - 1);
                 });
             }
             _ => {
-                ok = execute(&shared, &connector, &mut sender, j, id).await;
-                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+                ok = execute(&worker, &mut sender, j).await;
+                worker.in_flight.set(worker.in_flight.get() - 1);
             }
         }
         if !ok {
             sender = None;
         }
-        if shared.stop.load(Ordering::Relaxed) {
+        if worker.shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        // Next: a queued request (dropping those that waited too long), or
-        // the idle list.
-        loop {
-            let next = match shared.dispatch.lock() {
-                Ok(mut d) => match d.pending.pop_front() {
-                    Some(j) => Some(j),
-                    None => {
-                        d.idle.push(tx.clone());
-                        None
-                    }
-                },
-                Err(_) => None,
-            };
-            match next {
-                Some(j)
-                    if Instant::now().saturating_duration_since(j.intended) > shared.timeout =>
-                {
-                    shared.drop_request(j.endpoint, j.intended, DropReason::ConnectionCap);
-                }
-                Some(j) => {
-                    shared.in_flight.fetch_add(1, Ordering::SeqCst);
-                    job = Some(j);
-                    break;
-                }
-                None => break,
+        match worker.next_pending() {
+            Some(j) => {
+                worker.in_flight.set(worker.in_flight.get() + 1);
+                job = Some(j);
             }
+            None => worker.idle.borrow_mut().push(mailbox.clone()),
         }
     }
-    shared.open.fetch_sub(1, Ordering::SeqCst);
+    worker.open.set(worker.open.get() - 1);
 }
 
 /// Sends one request on `sender` (connecting first when needed) and
 /// records the sample. Returns false when the connection must be dropped.
-async fn execute(
-    shared: &Shared,
-    connector: &Connector,
-    sender: &mut Option<conn::Sender>,
-    job: Job,
-    shard: usize,
-) -> bool {
+async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -> bool {
+    let shared = &*worker.shared;
     let warmup = job.intended.saturating_duration_since(shared.start) < shared.warmup;
     let mut sample = Sample {
         endpoint: job.endpoint,
@@ -485,33 +616,25 @@ async fn execute(
     };
     if stale {
         let t = Instant::now();
-        match tokio::time::timeout(shared.timeout, connector.connect()).await {
+        match tokio::time::timeout(shared.timeout, worker.connector.connect()).await {
             Ok(Ok(s)) => {
                 *sender = Some(s);
                 sample.connecting = Some(t.elapsed());
             }
-            Ok(Err(kind)) => return fail(shared, sample, kind, job.intended, sent_at, shard),
+            Ok(Err(kind)) => return fail(worker, sample, kind, job.intended, sent_at),
             Err(_) => {
                 return fail(
-                    shared,
+                    worker,
                     sample,
                     ErrorKind::ConnectTimeout,
                     job.intended,
                     sent_at,
-                    shard,
                 )
             }
         }
     }
     let Some(s) = sender.as_mut() else {
-        return fail(
-            shared,
-            sample,
-            ErrorKind::Other,
-            job.intended,
-            sent_at,
-            shard,
-        );
+        return fail(worker, sample, ErrorKind::Other, job.intended, sent_at);
     };
     // One timer for the whole exchange (head and body), and no boxed
     // future: both are per-request costs.
@@ -547,29 +670,28 @@ async fn execute(
         Ok(Err(e)) => Some(conn::classify_hyper(&e)),
     };
     if let Some(kind) = kind {
-        return fail(shared, sample, kind, job.intended, sent_at, shard);
+        return fail(worker, sample, kind, job.intended, sent_at);
     }
     let end = Instant::now();
     sample.bytes_sent = job.bytes_sent;
     sample.duration = end.saturating_duration_since(job.intended);
     sample.service_time = end - sent_at;
-    shared.record(shard, &sample);
+    worker.record(&sample);
     true
 }
 
 fn fail(
-    shared: &Shared,
+    worker: &Worker,
     mut sample: Sample,
     kind: ErrorKind,
     intended: Instant,
     sent_at: Instant,
-    shard: usize,
 ) -> bool {
     let end = Instant::now();
     sample.error = Some(kind);
     sample.status = None;
     sample.duration = end.saturating_duration_since(intended);
     sample.service_time = end - sent_at;
-    shared.record(shard, &sample);
+    worker.record(&sample);
     false
 }

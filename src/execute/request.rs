@@ -14,6 +14,7 @@ use crate::generate::{self, Target};
 use crate::model::scrub;
 use crate::model::TrafficModel;
 
+#[derive(Clone)]
 pub struct RequestBuilder {
     target: Target,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
