@@ -200,7 +200,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .fold(0.0, f64::max);
     let threads = args
         .threads
-        .unwrap_or_else(|| load_threads(peak_rate, cores));
+        .unwrap_or_else(|| load_threads(peak_rate, cores, local_target(&args)));
     // The control runtime: interval reports, signals and the built-in
     // mock; the load itself runs on `threads` threads of its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -219,9 +219,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 const RATE_PER_THREAD: f64 = 15_000.0;
 
 /// The default `--threads`: one per `RATE_PER_THREAD` of the highest
-/// mean rate the run intends, at most one per core.
-fn load_threads(peak_rate: f64, cores: usize) -> usize {
+/// mean rate the run intends, at most one per core — and one core fewer
+/// when the target runs on this machine (the built-in mock or a loopback
+/// address), which needs a core of its own to answer.
+fn load_threads(peak_rate: f64, cores: usize, local_target: bool) -> usize {
+    let cores = if local_target { cores - 1 } else { cores };
     ((peak_rate / RATE_PER_THREAD).ceil() as usize).clamp(1, cores.max(1))
+}
+
+/// Whether the target runs on this machine.
+fn local_target(args: &RunArgs) -> bool {
+    let Some(t) = &args.target else {
+        return true; // the built-in mock
+    };
+    let host = crate::ingest::exchange::host_of(&t.authority).trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {

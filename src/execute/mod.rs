@@ -107,8 +107,11 @@ pub struct Outcome {
 pub type IntervalHook = Box<dyn FnMut(&IntervalStats, &Recorder, Duration) -> bool + Send>;
 
 /// Requests waiting for a free connection, at most this many per allowed
-/// connection (and at least `MIN_PENDING`).
-const PENDING_PER_CONNECTION: usize = 16;
+/// connection (and at least `MIN_PENDING`): enough to ride out a hiccup of
+/// the target or the machine of ~100 ms at the rates a connection
+/// sustains (the wait is measured), while a target that cannot keep up
+/// shows as `connection_cap` drops within a fraction of a second.
+const PENDING_PER_CONNECTION: usize = 64;
 const MIN_PENDING: usize = 1024;
 
 /// Requests generated back to back (the dispatcher is behind) before it
