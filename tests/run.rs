@@ -95,6 +95,53 @@ fn seeded_run_sends_the_same_requests_with_the_recorded_mix() {
 }
 
 #[test]
+fn several_load_threads_share_one_schedule() {
+    // Two threads take alternate instants of the same schedule: together
+    // they send what one thread sends, in the recorded mix, and a seed
+    // reproduces a run for the same number of threads.
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "shop.har", &shop_har(400, 2.0, false));
+    let run = |threads: &str| {
+        let server = TestServer::start(Behaviour::default());
+        let s = dir.path().join(format!("t{threads}.json"));
+        let (code, stdout, stderr) = replay(&[
+            &har,
+            "--target",
+            &server.url(),
+            "--seed",
+            "7",
+            "--duration",
+            "2s",
+            "--threads",
+            threads,
+            "--quiet",
+            "--summary-export",
+            s.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let sum = summary(&s);
+        assert_eq!(sum["requests"]["dropped"].as_u64(), Some(0), "{sum}");
+        (server, sum)
+    };
+    let (one, s1) = run("1");
+    let (two, s2) = run("2");
+    let (two_again, _) = run("2");
+    assert_eq!(two.total(), one.total(), "same schedule, same number");
+    assert_eq!(s2["intended_rate"], s1["intended_rate"]);
+    assert_eq!(two.counts(), two_again.counts());
+    let c = two.counts();
+    let posts: u64 = c
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /posts/"))
+        .map(|(_, v)| v)
+        .sum();
+    let me = c.get("GET /users/me").copied().unwrap_or(0);
+    let orders = c.get("POST /orders").copied().unwrap_or(0);
+    let x2 = chi_square(&[posts, me, orders], &[0.6, 0.3, 0.1]);
+    assert!(x2 < 13.8, "mix off: {posts}/{me}/{orders}, chi² {x2}");
+}
+
+#[test]
 fn scale_2x_sends_twice_the_requests_of_1x() {
     let dir = tempfile::tempdir().unwrap();
     let har = write(&dir, "shop.har", &shop_har(300, 3.0, false));

@@ -650,6 +650,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn default_threads_follow_the_rate_and_leave_a_core_to_a_local_target() {
+        assert_eq!(load_threads(500.0, 8, false), 1);
+        assert_eq!(load_threads(15_000.0, 8, false), 1);
+        assert_eq!(load_threads(40_000.0, 8, false), 3);
+        assert_eq!(load_threads(1e6, 8, false), 8);
+        assert_eq!(load_threads(40_000.0, 2, true), 1);
+        assert_eq!(load_threads(40_000.0, 1, true), 1);
+        assert_eq!(load_threads(40_000.0, 4, true), 3);
+    }
+
+    #[test]
     fn durations_rates_and_flags() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
