@@ -160,10 +160,12 @@ pub fn classify_io(e: &std::io::Error, connecting: bool) -> ErrorKind {
         K::ConnectionRefused => ErrorKind::ConnectRefused,
         K::TimedOut if connecting => ErrorKind::ConnectTimeout,
         K::TimedOut => ErrorKind::Timeout,
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-            ErrorKind::Reset
-        }
-        K::InvalidData => ErrorKind::Protocol,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => ErrorKind::Reset,
+        // The peer ended the stream inside a message: a body shorter than
+        // its Content-Length, a chunked body without its last chunk (hyper's
+        // body decoder), TLS without close_notify. A framing fault, not a
+        // reset: nothing reset the connection.
+        K::UnexpectedEof | K::InvalidData => ErrorKind::Protocol,
         _ if connecting => ErrorKind::ConnectRefused,
         _ => ErrorKind::Other,
     }
@@ -228,5 +230,26 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         rustls::crypto::ring::default_provider()
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind as K};
+
+    #[test]
+    fn io_errors_are_named() {
+        let kind = |k: K, connecting| classify_io(&Error::from(k), connecting);
+        assert_eq!(kind(K::ConnectionRefused, true), ErrorKind::ConnectRefused);
+        assert_eq!(kind(K::TimedOut, true), ErrorKind::ConnectTimeout);
+        assert_eq!(kind(K::TimedOut, false), ErrorKind::Timeout);
+        assert_eq!(kind(K::ConnectionReset, false), ErrorKind::Reset);
+        assert_eq!(kind(K::BrokenPipe, false), ErrorKind::Reset);
+        // hyper's body decoder: the stream ended before Content-Length.
+        assert_eq!(kind(K::UnexpectedEof, false), ErrorKind::Protocol);
+        assert_eq!(kind(K::InvalidData, false), ErrorKind::Protocol);
+        assert_eq!(kind(K::PermissionDenied, true), ErrorKind::ConnectRefused);
+        assert_eq!(kind(K::PermissionDenied, false), ErrorKind::Other);
     }
 }
