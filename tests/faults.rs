@@ -328,3 +328,107 @@ fn connections_closed_after_every_response_are_reopened() {
     );
     assert_eq!(o.run.code, Some(0), "{}", o.run.output());
 }
+
+/// The target goes away for two seconds (listener closed, open connections
+/// reset) and comes back on the same port: the run goes on, reconnects,
+/// and the `--out` time series shows healthy seconds, then seconds where
+/// every request failed, then healthy seconds again.
+#[test]
+fn an_outage_shows_in_the_time_series_and_the_run_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FaultServer::start();
+    let har = capture(dir.path(), "GET", "/ok");
+    let summary = dir.path().join("summary.json");
+    let series = dir.path().join("series.ndjson");
+    let out = format!("json={}", series.display());
+    let url = server.url();
+    let args = [
+        har.to_str().unwrap(),
+        "--target",
+        &url,
+        "--duration",
+        "8s",
+        "--rate",
+        "20/s",
+        "--arrival",
+        "constant",
+        "--timeout",
+        "1s",
+        "--seed",
+        "7",
+        "--quiet",
+        "--summary-export",
+        summary.to_str().unwrap(),
+        "--out",
+        &out,
+    ];
+    let started = std::time::Instant::now();
+    let child = fault_server::spawn_replay(&args);
+    // Time the outage from the first request the server sees (the run's
+    // start), so that the slow start of a loaded machine does not move it.
+    while server.requests("/ok") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no request came"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t0 = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    server.go_down();
+    let before = server.requests("/ok");
+    std::thread::sleep(
+        (t0 + Duration::from_secs(4)).saturating_duration_since(std::time::Instant::now()),
+    );
+    server.come_back();
+    let run = fault_server::finish(child, started, HANG_LIMIT);
+    assert!(
+        run.elapsed < Duration::from_secs(8 + 1) + SLACK,
+        "{}",
+        run.output()
+    );
+    assert!(
+        server.requests("/ok") > before + 40,
+        "reconnected after the outage"
+    );
+
+    let lines: Vec<Value> = std::fs::read_to_string(&series)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let shape: Vec<(u64, u64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["requests"].as_u64().unwrap(),
+                l["failed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    eprintln!("(requests, failed) per second: {shape:?}");
+    let healthy = |i: usize| shape[i].0 > 0 && shape[i].1 == 0;
+    let down = |i: usize| shape[i].0 > 0 && shape[i].1 == shape[i].0;
+    let first_down = (0..shape.len()).find(|&i| down(i));
+    let recovered = first_down.and_then(|d| (d..shape.len()).find(|&i| healthy(i)));
+    assert!(
+        matches!((first_down, recovered), (Some(d), Some(r)) if d > 0 && healthy(0) && r > d),
+        "(requests, failed) per second: {shape:?}"
+    );
+    // The last seconds are healthy again.
+    let n = shape.len();
+    assert!(
+        n >= 7 && healthy(n - 2),
+        "(requests, failed) per second: {shape:?}"
+    );
+
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let refused = v["errors"]["connect_refused"].as_u64().unwrap_or(0);
+    assert!(refused >= 20, "{}: {}", v["errors"], run.output());
+    assert_eq!(v["requests"]["dropped"], 0);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "no threshold: the outage alone does not fail the run"
+    );
+}
