@@ -323,7 +323,8 @@ async fn run_async(
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!(e))?;
             if !args.quiet {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "no --target: replaying against the built-in mock of the recorded service on {t} (recorded statuses, sizes{})",
                     match args.mock_latency {
                         crate::mock::LatencyMode::Recorded => " and latencies".to_string(),
@@ -344,11 +345,14 @@ async fn run_async(
 
     let command = reproduce_command(&args, seed);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // The time series is written as the run goes; taken out of the mutex
+    // and finished once the load is over.
     let out = match &args.out {
-        Some(p) => Some(Arc::new(Mutex::new(
-            IntervalWriter::create(p, &endpoints)
-                .with_context(|| format!("cannot write --out file {}", p.display()))?,
-        ))),
+        Some(p) => Some(Arc::new(Mutex::new(Some(
+            IntervalWriter::create(p, &endpoints).map_err(|e| {
+                UsageError(format!("cannot write --out file '{}': {e}", p.display()))
+            })?,
+        )))),
         None => None,
     };
 
@@ -393,7 +397,11 @@ async fn run_async(
                       elapsed: Duration| {
                     if let Some(o) = &out {
                         if let Ok(mut w) = o.lock() {
-                            let _ = w.write(stats);
+                            // A failed write is kept and reported at the
+                            // end; the load goes on.
+                            if let Some(w) = w.as_mut() {
+                                w.write(stats);
+                            }
                         }
                     }
                     progress.update(stats, rec, elapsed, intended_rate);
@@ -448,16 +456,10 @@ async fn run_async(
     if let Some(m) = mock {
         let _ = m.shutdown().await;
     }
-    if let Some(o) = out {
-        if let Ok(w) = Arc::try_unwrap(o)
-            .map_err(|_| ())
-            .and_then(|m| m.into_inner().map_err(|_| ()))
-        {
-            w.finish().context("cannot finish the --out file")?;
-        }
-    }
 
-    // Report: text to stdout, JSON export atomically.
+    // Report: the text to stdout first, so that it reaches the terminal
+    // whatever happens to the files; then the time series and the JSON
+    // export, each written atomically, each failure reported.
     let Some((_, last)) = results.last() else {
         return Ok(0);
     };
@@ -489,16 +491,39 @@ async fn run_async(
         );
     }
     text += &report::text::render(last, report::text::TextOptions { color });
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
+    let mut failed: Vec<anyhow::Error> = Vec::new();
+    if let (Some(o), Some(p)) = (out, &args.out) {
+        let writer = o.lock().ok().and_then(|mut w| w.take());
+        let finished = match writer {
+            Some(w) => w.finish().map_err(anyhow::Error::from),
+            None => Err(anyhow::anyhow!("the writer was lost")),
+        };
+        if let Err(e) = finished {
+            failed.push(e.context(format!("cannot write --out file {}", p.display())));
+        }
+    }
     if let Some(p) = &args.summary_export {
         let mut json = last.to_json();
         if stress {
             json = add_stress(&json, &results, &last_passing, &breaking);
         }
-        report::file::write_atomic(p, json.as_bytes())
-            .with_context(|| format!("cannot write --summary-export file {}", p.display()))?;
+        if let Err(e) = report::file::write_atomic(p, json.as_bytes()) {
+            failed.push(anyhow::Error::from(e).context(format!(
+                "cannot write --summary-export file {}",
+                p.display()
+            )));
+        }
+    }
+    if let Some(last_failure) = failed.pop() {
+        for e in failed {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+        }
+        return Err(last_failure);
     }
     if interrupted.load(Ordering::SeqCst) {
         return Ok(EXIT_INTERRUPTED);
@@ -572,10 +597,15 @@ fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
                 return;
             }
             if interrupted.swap(true, Ordering::SeqCst) {
-                eprintln!("\ninterrupted twice: exiting without a report");
+                // Not eprintln!, which panics on a broken stderr: this
+                // must exit.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\ninterrupted twice: exiting without a report"
+                );
                 std::process::exit(EXIT_INTERRUPTED as i32);
             }
-            eprintln!("\ninterrupted: stopping, waiting briefly for in-flight requests, then writing the report (Ctrl-C again to exit at once)");
+            let _ = writeln!(std::io::stderr(), "\ninterrupted: stopping, waiting briefly for in-flight requests, then writing the report (Ctrl-C again to exit at once)");
             stop.store(true, Ordering::SeqCst);
         }
     });
