@@ -579,17 +579,26 @@ fn add_stress(
 
 fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
     tokio::spawn(async move {
+        // The streams are made once: a signal that arrives while the first
+        // is being handled is queued, not missed (as it would be between
+        // two `ctrl_c()` futures).
         #[cfg(unix)]
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let (mut int, mut term) = {
+            use tokio::signal::unix::{signal, SignalKind};
+            (
+                signal(SignalKind::interrupt()).ok(),
+                signal(SignalKind::terminate()).ok(),
+            )
+        };
         loop {
             #[cfg(unix)]
-            let got = match term.as_mut() {
-                Some(t) => tokio::select! {
-                    r = tokio::signal::ctrl_c() => r.is_ok(),
+            let got = match (int.as_mut(), term.as_mut()) {
+                (Some(i), Some(t)) => tokio::select! {
+                    r = i.recv() => r.is_some(),
                     r = t.recv() => r.is_some(),
                 },
-                None => tokio::signal::ctrl_c().await.is_ok(),
+                (Some(i), None) => i.recv().await.is_some(),
+                (None, _) => tokio::signal::ctrl_c().await.is_ok(),
             };
             #[cfg(not(unix))]
             let got = tokio::signal::ctrl_c().await.is_ok();
@@ -603,6 +612,7 @@ fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
                     std::io::stderr(),
                     "\ninterrupted twice: exiting without a report"
                 );
+                report::file::remove_temporaries();
                 std::process::exit(EXIT_INTERRUPTED as i32);
             }
             let _ = writeln!(std::io::stderr(), "\ninterrupted: stopping, waiting briefly for in-flight requests, then writing the report (Ctrl-C again to exit at once)");

@@ -13,6 +13,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// An output path that cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,27 @@ fn dir_of(path: &Path) -> &Path {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Temporary files of [`AtomicFile`]s not yet committed or dropped, for
+/// [`remove_temporaries`].
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn forget_temporary(temp: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.retain(|p| p != temp);
+    }
+}
+
+/// Removes the temporary file of every uncommitted [`AtomicFile`]: call it
+/// before `std::process::exit` (a second Ctrl-C), which runs no
+/// destructors.
+pub fn remove_temporaries() {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        for p in t.drain(..) {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
 
 /// A fresh temporary path next to `path` (same directory, so rename stays
 /// within one filesystem).
@@ -144,6 +166,9 @@ impl AtomicFile {
             .write(true)
             .create_new(true)
             .open(&temp)?;
+        if let Ok(mut t) = TEMPORARIES.lock() {
+            t.push(temp.clone());
+        }
         Ok(AtomicFile {
             path: path.to_path_buf(),
             temp: Some(temp),
@@ -159,6 +184,7 @@ impl AtomicFile {
         };
         let synced = file.sync_all();
         drop(file);
+        forget_temporary(&temp);
         if let Err(e) = synced {
             let _ = fs::remove_file(&temp);
             return Err(e);
@@ -194,6 +220,7 @@ impl Write for AtomicFile {
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if let (Some(_), Some(temp)) = (self.file.take(), self.temp.take()) {
+            forget_temporary(&temp);
             let _ = fs::remove_file(temp);
         }
     }
@@ -226,6 +253,18 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn temporaries_can_be_removed_before_a_hard_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("series.ndjson");
+        let f = AtomicFile::create(&p).unwrap();
+        assert_eq!(leftovers(dir.path()).len(), 1);
+        remove_temporaries();
+        assert!(leftovers(dir.path()).is_empty());
+        drop(f);
+        assert!(!p.exists());
     }
 
     #[test]
