@@ -46,6 +46,8 @@ pub enum Fault {
     Close,
     /// `/huge-headers`: 200 with 1 MiB of response headers.
     HugeHeaders,
+    /// `/redirect?to=URL`: 302 to `URL`.
+    Redirect,
 }
 
 impl Fault {
@@ -61,6 +63,7 @@ impl Fault {
         Fault::ServerError,
         Fault::Close,
         Fault::HugeHeaders,
+        Fault::Redirect,
     ];
 
     pub fn path(self) -> &'static str {
@@ -76,6 +79,7 @@ impl Fault {
             Fault::ServerError => "/5xx",
             Fault::Close => "/close",
             Fault::HugeHeaders => "/huge-headers",
+            Fault::Redirect => "/redirect",
         }
     }
 
@@ -221,14 +225,8 @@ async fn connection(stream: &TcpStream, stats: &Stats) {
             }
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let path = head
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("/")
-            .split('?')
-            .next()
-            .unwrap_or("/")
-            .to_string();
+        let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let path = target.split('?').next().unwrap_or("/").to_string();
         *stats
             .requests
             .lock()
@@ -329,6 +327,15 @@ async fn connection(stream: &TcpStream, stats: &Stats) {
                 write(stream, &response(200, OK_BODY)).await;
                 false
             }
+            Some(Fault::Redirect) => {
+                let to = target
+                    .split_once("?to=")
+                    .map(|(_, v)| v.split('&').next().unwrap_or(v))
+                    .unwrap_or("/");
+                let r =
+                    format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n");
+                write(stream, r.as_bytes()).await
+            }
             Some(Fault::HugeHeaders) => {
                 let mut r = b"HTTP/1.1 200 OK\r\n".to_vec();
                 for i in 0..1024 {
@@ -428,19 +435,21 @@ pub fn spawn_replay(args: &[&str]) -> Child {
 pub fn finish(mut child: Child, started: Instant, limit: Duration) -> Run {
     let pid = child.id();
     let mut peak = 0u64;
-    // Drain the pipes on threads so a chatty child cannot block.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut so, &mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut se, &mut s);
-        s
-    });
+    // Drain the pipes (those the caller has not taken) on threads so a
+    // chatty child cannot block.
+    fn drain<R: std::io::Read + Send + 'static>(
+        pipe: Option<R>,
+    ) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let status = loop {
         if let Some(kib) = peak_rss_kib(pid) {
             peak = peak.max(kib);
