@@ -190,3 +190,68 @@ fn the_mock_listens_on_loopback_unless_an_address_is_typed_out() {
         r.output()
     );
 }
+
+/// Neither the capture's credentials (scrubbed at record time) nor the ones
+/// supplied for the run (`-H`, `--secret`: sent to the target) reach the
+/// text report, the summary file or the time series; the reproduce command
+/// says REDACTED.
+#[test]
+fn secrets_reach_no_report() {
+    const CAPTURED: [&str; 2] = ["Bearer captured-T0KEN-1f2e", "captured-K3Y-9a8b"];
+    const SUPPLIED: [&str; 2] = ["Bearer supplied-T0KEN-3c4d", "supplied-K3Y-7e6f"];
+    let dir = tempfile::tempdir().unwrap();
+    let entries: Vec<Entry> = (0..20u64)
+        .map(|i| {
+            let mut e = Entry::get(
+                format!("http://shop.test/ok?api_key={}", CAPTURED[1]),
+                i * 100,
+            );
+            e.headers.push(("Authorization".into(), CAPTURED[0].into()));
+            e
+        })
+        .collect();
+    let har = common::write_har(dir.path(), "capture.har", &entries);
+    let server = FaultServer::start();
+    let summary = dir.path().join("s.json");
+    let series = dir.path().join("t.ndjson");
+    let out = format!("json={}", series.display());
+    let auth = format!("Authorization: {}", SUPPLIED[0]);
+    let key = format!("api_key={}", SUPPLIED[1]);
+    let r = fault_server::run_replay(
+        &[
+            har.to_str().unwrap(),
+            "--duration",
+            "1s",
+            "--target",
+            &server.url(),
+            "-H",
+            &auth,
+            "--secret",
+            &key,
+            "--summary-export",
+            summary.to_str().unwrap(),
+            "--out",
+            &out,
+        ],
+        HANG_LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    assert!(server.requests("/ok") > 0);
+    let files = [
+        ("summary", std::fs::read_to_string(&summary).unwrap()),
+        ("time series", std::fs::read_to_string(&series).unwrap()),
+        ("stdout", r.stdout.clone()),
+        ("stderr", r.stderr.clone()),
+    ];
+    for (what, text) in &files {
+        for s in CAPTURED.iter().chain(&SUPPLIED) {
+            assert!(!text.contains(s), "{s} is in the {what}");
+        }
+    }
+    assert!(
+        files[0].1.contains("Authorization: REDACTED"),
+        "{}",
+        files[0].1
+    );
+    assert!(r.stdout.contains("api_key=REDACTED"), "{}", r.stdout);
+}

@@ -622,12 +622,62 @@ fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
 }
 
 /// The command line that reproduces this run, seed included.
+/// Values of `--secret` and of credential headers (`-H 'Authorization: …'`)
+/// are replaced by [`REDACTED`]: the command goes into the text report and
+/// the summary file (CI logs and artifacts), where a secret must not.
 fn reproduce_command(args: &RunArgs, seed: u64) -> String {
-    let mut parts: Vec<String> = std::env::args().map(|a| shell_quote(&a)).collect();
+    let mut parts: Vec<String> = redact_secrets(std::env::args())
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect();
     if args.seed.is_none() {
         parts.push(format!("--seed {seed}"));
     }
     parts.join(" ")
+}
+
+/// What stands for a secret value in the reproduce command.
+const REDACTED: &str = "REDACTED";
+
+fn redact_secrets(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    fn secret(v: &str) -> String {
+        match v.split_once('=') {
+            Some((name, _)) => format!("{name}={REDACTED}"),
+            None => REDACTED.to_string(),
+        }
+    }
+    fn header(v: &str) -> String {
+        match v.split_once(':') {
+            Some((name, _)) if crate::model::scrub::is_secret_header(name.trim()) => {
+                format!("{name}: {REDACTED}")
+            }
+            _ => v.to_string(),
+        }
+    }
+    let mut out = Vec::new();
+    let mut next: Option<fn(&str) -> String> = None;
+    for a in args {
+        if let Some(f) = next.take() {
+            out.push(f(&a));
+            continue;
+        }
+        let redacted = if let Some(v) = a.strip_prefix("--secret=") {
+            format!("--secret={}", secret(v))
+        } else if let Some(v) = a.strip_prefix("--header=") {
+            format!("--header={}", header(v))
+        } else if let Some(v) = a.strip_prefix("-H").filter(|v| !v.is_empty()) {
+            format!("-H{}", header(v))
+        } else {
+            match a.as_str() {
+                "--secret" => next = Some(secret),
+                "-H" | "--header" => next = Some(header),
+                _ => {}
+            }
+            a
+        };
+        out.push(redacted);
+    }
+    out
 }
 
 fn shell_quote(s: &str) -> String {
@@ -668,5 +718,43 @@ mod tests {
         assert_eq!(parse_out("json=a.ndjson"), Ok(PathBuf::from("a.ndjson")));
         assert!(parse_out("csv=a").is_err());
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_the_reproduce_command() {
+        let args = [
+            "replay",
+            "m.gz",
+            "--secret",
+            "token=s3cr3t",
+            "--secret=api_key=k3y",
+            "-H",
+            "Authorization: Bearer t0k",
+            "-HX-Api-Key: xk",
+            "--header=Cookie: sid=c00kie",
+            "-H",
+            "Accept: text/plain",
+            "--target",
+            "http://127.0.0.1:1",
+        ];
+        let out = redact_secrets(args.iter().map(|s| s.to_string()));
+        assert_eq!(
+            out,
+            [
+                "replay",
+                "m.gz",
+                "--secret",
+                "token=REDACTED",
+                "--secret=api_key=REDACTED",
+                "-H",
+                "Authorization: REDACTED",
+                "-HX-Api-Key: REDACTED",
+                "--header=Cookie: REDACTED",
+                "-H",
+                "Accept: text/plain",
+                "--target",
+                "http://127.0.0.1:1",
+            ]
+        );
     }
 }
