@@ -353,6 +353,14 @@ fn sigterm_writes_the_partial_report_and_exits_130() {
         serde_json::from_str::<Value>(l).unwrap();
     }
     assert!(r.stdout.contains("http_reqs"), "{}", r.output());
+    // The hung requests were sent but never answered: the summary cannot
+    // count them (yet), so the run says so.
+    assert!(
+        r.stderr
+            .contains("still awaiting a response when the run ended"),
+        "{}",
+        r.output()
+    );
 }
 
 /// The first Ctrl-C waits up to 2 s for in-flight requests (here hung

@@ -357,6 +357,9 @@ async fn run_async(
     };
 
     let mut results: Vec<(String, Summary)> = Vec::new();
+    // Sent, but still awaiting a response when a step ended (after a stop,
+    // the drain is short): in no count of the summary.
+    let mut abandoned = 0usize;
     let mut breaking: Option<String> = None;
     let mut last_passing: Option<String> = None;
     let stress = args.profile == Some(Profile::Stress);
@@ -420,6 +423,7 @@ async fn run_async(
             ) as execute::IntervalHook
         };
         let outcome = execute::run(model.clone(), plan, stop.clone(), Some(hook)).await?;
+        abandoned += outcome.abandoned;
         progress.finish();
         let measured = outcome.measured.as_secs_f64().max(1e-9);
         let results_th =
@@ -495,6 +499,14 @@ async fn run_async(
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
+    }
+    if abandoned > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {abandoned} request{} sent but still awaiting a response when the run ended; {} in none of the counts above",
+            if abandoned == 1 { " was" } else { "s were" },
+            if abandoned == 1 { "it is" } else { "they are" },
+        );
     }
     let mut failed: Vec<anyhow::Error> = Vec::new();
     if let (Some(o), Some(p)) = (out, &args.out) {
