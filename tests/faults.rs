@@ -432,3 +432,27 @@ fn an_outage_shows_in_the_time_series_and_the_run_recovers() {
         "no threshold: the outage alone does not fail the run"
     );
 }
+
+/// `--http2` (prior knowledge, over plain TCP) against a server that only
+/// speaks HTTP/1.1: h2 rejects the answer (FRAME_SIZE_ERROR) — a protocol
+/// error, or a reset for a request whose connection died first — never
+/// the vague `other`.
+#[test]
+fn http2_against_an_http1_server_is_a_protocol_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FaultServer::start();
+    let har = capture(dir.path(), "GET", "/ok");
+    let o = replay(dir.path(), &har, &server.url(), &["--http2"]);
+    let sent = o.summary["requests"]["sent"].as_u64().unwrap();
+    let errors = o.summary["errors"].as_object().unwrap();
+    assert!(
+        errors.keys().all(|k| k == "protocol" || k == "reset"),
+        "{errors:?}"
+    );
+    assert!(errors["protocol"].as_u64().unwrap() > 0, "{errors:?}");
+    assert_eq!(
+        errors.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+        sent
+    );
+    assert_eq!(o.run.code, Some(99));
+}
