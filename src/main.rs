@@ -1,5 +1,6 @@
 //! The `replay` binary: parse, run, map the outcome to an exit code.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,7 +19,10 @@ fn main() -> ExitCode {
     match replay::cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Not eprintln!: it panics when stderr cannot be written (a
+            // closed pipe, a full disk), which would turn the exit code
+            // into 101.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::from(replay::cli::exit_code_for(&e))
         }
     }

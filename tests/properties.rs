@@ -64,6 +64,34 @@ fn exchange() -> impl Strategy<Value = Exchange> {
         })
 }
 
+/// Exchanges whose paths have a name at the second level
+/// (`/profiles/alice/avatar`): many rare names lead to the same
+/// continuations, so inference makes a `{slug}` slot, beside popular names
+/// (`me`) and literals that lead elsewhere.
+fn slug_exchange() -> impl Strategy<Value = Exchange> {
+    (
+        exchange(),
+        prop_oneof![4 => Just("profiles"), 1 => Just("a b")],
+        prop_oneof![
+            3 => "[a-z]{3,8}",
+            1 => Just("me".to_string()),
+            1 => "[a-zA-Z0-9._~-]{0,12}",
+        ],
+        prop_oneof![
+            4 => Just("/avatar"),
+            1 => Just(""),
+            1 => Just("/posts"),
+            1 => Just("/settings"),
+            1 => Just("/"),
+        ],
+    )
+        .prop_map(|(mut x, prefix, name, rest)| {
+            x.authority = "api.example".into();
+            x.target = format!("/{prefix}/{name}{rest}");
+            x
+        })
+}
+
 /// Exchanges with hostile values: any timestamp, huge and odd strings,
 /// any size and timing.
 fn hostile_exchange() -> impl Strategy<Value = Exchange> {
@@ -171,17 +199,19 @@ proptest! {
     /// model's, or an instance of one: a slot filled with too few distinct
     /// values in the sample to be slotted again stays a literal).
     ///
-    /// Ignored: it does not hold. Counterexample found (seed
-    /// 11030705028412301512 in this test's first runs): the model has the
-    /// literal `DELETE /a b/2nTNN~-ve` next to `DELETE /{id}` and
-    /// `/{id}/B.6W9_g_L`; the re-recording merges "a b" into a first-level
-    /// slot, `DELETE /{slug}/2nTNN~-ve`. The trie's slot decision at a level
-    /// depends on the sibling values drawn, and the regenerated id values
-    /// (drawn from the pool tail) are not the recorded ones. Not fixed here
-    /// (src/model/template.rs); see the closing note of the harden branch.
+    /// Half the exchanges have a name at the second level
+    /// (`slug_exchange`), so most cases make `{slug}` slots. The first
+    /// counterexample (the first seed in properties.proptest-regressions):
+    /// the model had the literal `DELETE /a b/2nTNN~-ve` beside `/{id}` and
+    /// `/{id}/B.6W9_g_L`, and re-recording folded "a b" into a slot with
+    /// them; inference then folded every rare literal once a slot was
+    /// started, whatever followed it. The second: seven rare names and a
+    /// popular `me`, all followed by `/avatar`, made no slot (seven is under
+    /// the minimum of rare siblings), but in the re-recording `me` was rare
+    /// too. See `PathTrie::like_ids` in src/model/template.rs for the rule
+    /// and why it holds; checked with 20,000 cases.
     #[test]
-    #[ignore = "template inference is not idempotent yet: see the comment"]
-    fn template_inference_is_idempotent(xs in prop::collection::vec(exchange(), 1..120), seed: u64) {
+    fn template_inference_is_idempotent(xs in prop::collection::vec(prop_oneof![exchange(), slug_exchange()], 1..120), seed: u64) {
         let m1 = build(&xs);
         let m2 = build(&regenerate(&m1, &xs, seed, |_, _| {}));
         let t1 = templates(&m1);

@@ -361,7 +361,8 @@ async fn run_async(
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!(e))?;
             if !args.quiet {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "no --target: replaying against the built-in mock of the recorded service on {t} (recorded statuses, sizes{})",
                     match args.mock_latency {
                         crate::mock::LatencyMode::Recorded => " and latencies".to_string(),
@@ -382,15 +383,21 @@ async fn run_async(
 
     let command = reproduce_command(&args, seed, threads);
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // The time series is written as the run goes; taken out of the mutex
+    // and finished once the load is over.
     let out = match &args.out {
-        Some(p) => Some(Arc::new(Mutex::new(
-            IntervalWriter::create(p, &endpoints)
-                .with_context(|| format!("cannot write --out file {}", p.display()))?,
-        ))),
+        Some(p) => Some(Arc::new(Mutex::new(Some(
+            IntervalWriter::create(p, &endpoints).map_err(|e| {
+                UsageError(format!("cannot write --out file '{}': {e}", p.display()))
+            })?,
+        )))),
         None => None,
     };
 
     let mut results: Vec<(String, Summary)> = Vec::new();
+    // Sent, but still awaiting a response when a step ended (after a stop,
+    // the drain is short): in no count of the summary.
+    let mut abandoned = 0usize;
     let mut breaking: Option<String> = None;
     let mut last_passing: Option<String> = None;
     let stress = args.profile == Some(Profile::Stress);
@@ -433,7 +440,11 @@ async fn run_async(
                       elapsed: Duration| {
                     if let Some(o) = &out {
                         if let Ok(mut w) = o.lock() {
-                            let _ = w.write(stats);
+                            // A failed write is kept and reported at the
+                            // end; the load goes on.
+                            if let Some(w) = w.as_mut() {
+                                w.write(stats);
+                            }
                         }
                     }
                     progress.update(stats, rec, elapsed, intended_rate);
@@ -452,6 +463,7 @@ async fn run_async(
             ) as execute::IntervalHook
         };
         let outcome = execute::run(model.clone(), plan, stop.clone(), Some(hook)).await?;
+        abandoned += outcome.abandoned;
         progress.finish();
         let measured = outcome.measured.as_secs_f64().max(1e-9);
         let results_th =
@@ -488,16 +500,10 @@ async fn run_async(
     if let Some(m) = mock {
         let _ = m.shutdown().await;
     }
-    if let Some(o) = out {
-        if let Ok(w) = Arc::try_unwrap(o)
-            .map_err(|_| ())
-            .and_then(|m| m.into_inner().map_err(|_| ()))
-        {
-            w.finish().context("cannot finish the --out file")?;
-        }
-    }
 
-    // Report: text to stdout, JSON export atomically.
+    // Report: the text to stdout first, so that it reaches the terminal
+    // whatever happens to the files; then the time series and the JSON
+    // export, each written atomically, each failure reported.
     let Some((_, last)) = results.last() else {
         return Ok(0);
     };
@@ -529,16 +535,47 @@ async fn run_async(
         );
     }
     text += &report::text::render(last, report::text::TextOptions { color });
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
+    if abandoned > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {abandoned} request{} sent but still awaiting a response when the run ended; {} in none of the counts above",
+            if abandoned == 1 { " was" } else { "s were" },
+            if abandoned == 1 { "it is" } else { "they are" },
+        );
+    }
+    let mut failed: Vec<anyhow::Error> = Vec::new();
+    if let (Some(o), Some(p)) = (out, &args.out) {
+        let writer = o.lock().ok().and_then(|mut w| w.take());
+        let finished = match writer {
+            Some(w) => w.finish().map_err(anyhow::Error::from),
+            None => Err(anyhow::anyhow!("the writer was lost")),
+        };
+        if let Err(e) = finished {
+            failed.push(e.context(format!("cannot write --out file {}", p.display())));
+        }
+    }
     if let Some(p) = &args.summary_export {
         let mut json = last.to_json();
         if stress {
             json = add_stress(&json, &results, &last_passing, &breaking);
         }
-        report::file::write_atomic(p, json.as_bytes())
-            .with_context(|| format!("cannot write --summary-export file {}", p.display()))?;
+        if let Err(e) = report::file::write_atomic(p, json.as_bytes()) {
+            failed.push(anyhow::Error::from(e).context(format!(
+                "cannot write --summary-export file {}",
+                p.display()
+            )));
+        }
+    }
+    if let Some(last_failure) = failed.pop() {
+        for e in failed {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+        }
+        return Err(last_failure);
     }
     if interrupted.load(Ordering::SeqCst) {
         return Ok(EXIT_INTERRUPTED);
@@ -594,17 +631,26 @@ fn add_stress(
 
 fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
     tokio::spawn(async move {
+        // The streams are made once: a signal that arrives while the first
+        // is being handled is queued, not missed (as it would be between
+        // two `ctrl_c()` futures).
         #[cfg(unix)]
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let (mut int, mut term) = {
+            use tokio::signal::unix::{signal, SignalKind};
+            (
+                signal(SignalKind::interrupt()).ok(),
+                signal(SignalKind::terminate()).ok(),
+            )
+        };
         loop {
             #[cfg(unix)]
-            let got = match term.as_mut() {
-                Some(t) => tokio::select! {
-                    r = tokio::signal::ctrl_c() => r.is_ok(),
+            let got = match (int.as_mut(), term.as_mut()) {
+                (Some(i), Some(t)) => tokio::select! {
+                    r = i.recv() => r.is_some(),
                     r = t.recv() => r.is_some(),
                 },
-                None => tokio::signal::ctrl_c().await.is_ok(),
+                (Some(i), None) => i.recv().await.is_some(),
+                (None, _) => tokio::signal::ctrl_c().await.is_ok(),
             };
             #[cfg(not(unix))]
             let got = tokio::signal::ctrl_c().await.is_ok();
@@ -612,18 +658,30 @@ fn spawn_signal_handler(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
                 return;
             }
             if interrupted.swap(true, Ordering::SeqCst) {
-                eprintln!("\ninterrupted twice: exiting without a report");
+                // Not eprintln!, which panics on a broken stderr: this
+                // must exit.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\ninterrupted twice: exiting without a report"
+                );
+                report::file::remove_temporaries();
                 std::process::exit(EXIT_INTERRUPTED as i32);
             }
-            eprintln!("\ninterrupted: stopping, waiting briefly for in-flight requests, then writing the report (Ctrl-C again to exit at once)");
+            let _ = writeln!(std::io::stderr(), "\ninterrupted: stopping, waiting briefly for in-flight requests, then writing the report (Ctrl-C again to exit at once)");
             stop.store(true, Ordering::SeqCst);
         }
     });
 }
 
 /// The command line that reproduces this run, seed included.
+/// Values of `--secret` and of credential headers (`-H 'Authorization: …'`)
+/// are replaced by [`REDACTED`]: the command goes into the text report and
+/// the summary file (CI logs and artifacts), where a secret must not.
 fn reproduce_command(args: &RunArgs, seed: u64, threads: usize) -> String {
-    let mut parts: Vec<String> = std::env::args().map(|a| shell_quote(&a)).collect();
+    let mut parts: Vec<String> = redact_secrets(std::env::args())
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect();
     if args.seed.is_none() {
         parts.push(format!("--seed {seed}"));
     }
@@ -632,6 +690,50 @@ fn reproduce_command(args: &RunArgs, seed: u64, threads: usize) -> String {
         parts.push(format!("--threads {threads}"));
     }
     parts.join(" ")
+}
+
+/// What stands for a secret value in the reproduce command.
+const REDACTED: &str = "REDACTED";
+
+fn redact_secrets(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    fn secret(v: &str) -> String {
+        match v.split_once('=') {
+            Some((name, _)) => format!("{name}={REDACTED}"),
+            None => REDACTED.to_string(),
+        }
+    }
+    fn header(v: &str) -> String {
+        match v.split_once(':') {
+            Some((name, _)) if crate::model::scrub::is_secret_header(name.trim()) => {
+                format!("{name}: {REDACTED}")
+            }
+            _ => v.to_string(),
+        }
+    }
+    let mut out = Vec::new();
+    let mut next: Option<fn(&str) -> String> = None;
+    for a in args {
+        if let Some(f) = next.take() {
+            out.push(f(&a));
+            continue;
+        }
+        let redacted = if let Some(v) = a.strip_prefix("--secret=") {
+            format!("--secret={}", secret(v))
+        } else if let Some(v) = a.strip_prefix("--header=") {
+            format!("--header={}", header(v))
+        } else if let Some(v) = a.strip_prefix("-H").filter(|v| !v.is_empty()) {
+            format!("-H{}", header(v))
+        } else {
+            match a.as_str() {
+                "--secret" => next = Some(secret),
+                "-H" | "--header" => next = Some(header),
+                _ => {}
+            }
+            a
+        };
+        out.push(redacted);
+    }
+    out
 }
 
 fn shell_quote(s: &str) -> String {
@@ -683,5 +785,43 @@ mod tests {
         assert_eq!(parse_out("json=a.ndjson"), Ok(PathBuf::from("a.ndjson")));
         assert!(parse_out("csv=a").is_err());
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_the_reproduce_command() {
+        let args = [
+            "replay",
+            "m.gz",
+            "--secret",
+            "token=s3cr3t",
+            "--secret=api_key=k3y",
+            "-H",
+            "Authorization: Bearer t0k",
+            "-HX-Api-Key: xk",
+            "--header=Cookie: sid=c00kie",
+            "-H",
+            "Accept: text/plain",
+            "--target",
+            "http://127.0.0.1:1",
+        ];
+        let out = redact_secrets(args.iter().map(|s| s.to_string()));
+        assert_eq!(
+            out,
+            [
+                "replay",
+                "m.gz",
+                "--secret",
+                "token=REDACTED",
+                "--secret=api_key=REDACTED",
+                "-H",
+                "Authorization: REDACTED",
+                "-HX-Api-Key: REDACTED",
+                "--header=Cookie: REDACTED",
+                "-H",
+                "Accept: text/plain",
+                "--target",
+                "http://127.0.0.1:1",
+            ]
+        );
     }
 }

@@ -4,23 +4,25 @@
 //! an integer, UUID, hex id or date goes to a typed slot child straight
 //! away (`/posts/17` and `/posts/4242` share `/posts/{id}`). Other segments
 //! stay literal until their position proves to be high-cardinality under
-//! the same prefix — many distinct values each seen rarely
-//! (`/users/alice`, `/users/bob`, … → `/users/{slug}`) — while popular
-//! literals at the same spot stay (`/api/v1/users/me`). A node whose literal
+//! the same prefix — many distinct values each seen rarely, leading to the
+//! same continuations (`/users/alice/avatar`, `/users/bob/avatar`, … →
+//! `/users/{slug}/avatar`) — while popular literals at the same spot stay
+//! (`/api/v1/users/me`), and so do rare ones that lead elsewhere. A node whose literal
 //! children exceed a cap is collapsed while streaming, so memory stays
 //! bounded whatever the number of distinct paths.
 //!
 //! Leaves hold caller-owned accumulator ids per method; when two subtrees
 //! merge, the caller is told which accumulator merges into which.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::pool::{kind_of, PoolAcc, ValueKind};
 
 /// Literal children a node may hold before it is collapsed while streaming.
 const LITERAL_CAP: usize = 256;
-/// Below this many rare literal siblings nothing is collapsed.
-const MIN_RARE_SIBLINGS: usize = 8;
+/// Literal siblings sharing a continuation (three quarters of them rare)
+/// needed to start a slot.
+const MIN_ID_SIBLINGS: usize = 8;
 
 pub type NodeId = usize;
 
@@ -207,45 +209,22 @@ impl PathTrie {
         id
     }
 
-    /// Folds rare literal children of `node` into its wild child. With
-    /// `streaming`, at least half of the literals are folded (the cap was
-    /// hit); otherwise only when the rare ones dominate.
+    /// Folds literal children that stand for ids of `node` into its wild child. With
+    /// `streaming`, at least three quarters of the literals are folded (the
+    /// cap was hit); otherwise see [`Self::like_ids`].
     fn collapse(&mut self, node: NodeId, merge: &mut dyn FnMut(u32, u32), streaming: bool) {
-        let mut lits: Vec<(String, NodeId, u64)> = self.nodes[node]
-            .literals
-            .iter()
-            .map(|(k, id)| (k.clone(), *id, self.nodes[*id].hits))
-            .collect();
-        if lits.is_empty() {
-            return;
-        }
-        let total: u64 = lits.iter().map(|l| l.2).sum();
-        let is_rare = |hits: u64| hits < 3 || hits * 20 < total;
-        let rare = lits.iter().filter(|l| is_rare(l.2)).count();
         let fold: Vec<(String, NodeId, u64)> = if streaming {
+            let mut lits: Vec<(String, NodeId, u64)> = self.nodes[node]
+                .literals
+                .iter()
+                .map(|(k, id)| (k.clone(), *id, self.nodes[*id].hits))
+                .collect();
             // Keep the most popular quarter, fold the rest.
             lits.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
             let keep = lits.len() / 4;
             lits.split_off(keep)
-        } else if self.nodes[node].wild.is_some() {
-            lits.into_iter().filter(|l| is_rare(l.2)).collect()
-        } else if rare >= MIN_RARE_SIBLINGS && rare * 2 >= lits.len() {
-            let rare: Vec<(String, NodeId, u64)> =
-                lits.into_iter().filter(|l| is_rare(l.2)).collect();
-            // Ids lead to subtrees of one shape (`/users/{slug}/avatar`);
-            // distinct resources lead to different ones (`/posts/{id}`,
-            // `/files/{uuid}`): only the former collapse.
-            let mut shapes: HashMap<Vec<String>, usize> = HashMap::new();
-            for (_, id, _) in &rare {
-                *shapes.entry(self.shape(*id)).or_insert(0) += 1;
-            }
-            let dominant = shapes.values().copied().max().unwrap_or(0);
-            if dominant * 2 < rare.len() {
-                return;
-            }
-            rare
         } else {
-            return;
+            self.like_ids(node)
         };
         if fold.is_empty() {
             return;
@@ -265,7 +244,88 @@ impl PathTrie {
         }
     }
 
-    /// The next level under a node: what a path can continue with.
+    /// The literal children of `node` that stand for ids: many rare
+    /// values leading to the same continuations (`/users/{slug}/avatar`),
+    /// where distinct resources lead to their own (`/a b/2nTNN~-ve` beside
+    /// `/{id}/B.6W9_g_L`).
+    ///
+    /// A group of at least `MIN_ID_SIBLINGS` literals that share a
+    /// continuation (a next segment, a slot, or ending there with the same
+    /// method), three quarters of them rare, seeds the slot; then every literal sharing a continuation
+    /// with what the slot holds so far joins it, until none does. Literals
+    /// that share nothing with the slot stay, popular or not (`/api/v2/users`
+    /// beside `/api/v2/{id}`, `POST /files/upload` beside `GET
+    /// /files/{slug}`); a popular one that does share joins, and stays
+    /// popular as a value of the slot's pool (`/profiles/me/avatar`).
+    ///
+    /// This keeps inference idempotent: re-recording the traffic a model
+    /// generates finds no slot the model did not have. A literal left out
+    /// shares nothing with the slot, so the slot's regenerated values
+    /// cannot pull it in; and a sample of the leftovers has no group big
+    /// enough to seed a slot of its own, unless more than a quarter of a
+    /// group were popular and enough of them turn rare in the sample.
+    fn like_ids(&self, node: NodeId) -> Vec<(String, NodeId, u64)> {
+        let lits: Vec<(&String, NodeId, u64)> = self.nodes[node]
+            .literals
+            .iter()
+            .map(|(k, id)| (k, *id, self.nodes[*id].hits))
+            .collect();
+        let total: u64 = lits.iter().map(|l| l.2).sum();
+        let is_rare = |hits: u64| hits < 3 || hits * 20 < total;
+        let mut rest: Vec<(&String, NodeId, u64, Vec<String>)> = lits
+            .into_iter()
+            .map(|(k, id, hits)| (k, id, hits, self.shape(id)))
+            .collect();
+        // Sorted so that the model does not depend on hash order.
+        rest.sort_by(|a, b| a.0.cmp(b.0));
+        let mut slot: BTreeSet<String> = match self.nodes[node].wild {
+            Some(w) => self.shape(w).into_iter().collect(),
+            None => BTreeSet::new(),
+        };
+        let mut fold = Vec::new();
+        loop {
+            let (joining, left): (Vec<_>, Vec<_>) = rest
+                .into_iter()
+                .partition(|l| l.3.iter().any(|k| slot.contains(k)));
+            rest = left;
+            if !joining.is_empty() {
+                for (k, id, hits, shape) in joining {
+                    slot.extend(shape);
+                    fold.push((k.clone(), id, hits));
+                }
+                continue;
+            }
+            // No literal joins the slot: seed it from the biggest group of
+            // literals sharing a continuation, if it is big enough and
+            // mostly rare. (Popular members count towards the size, so
+            // that one of them turning rare in a sample of the traffic
+            // cannot seed a slot the full traffic did not have.)
+            let mut groups: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for l in &rest {
+                for k in &l.3 {
+                    let g = groups.entry(k.as_str()).or_insert((0, 0));
+                    g.0 += 1;
+                    g.1 += usize::from(is_rare(l.2));
+                }
+            }
+            let best = groups
+                .into_iter()
+                .filter(|(_, (n, rare))| *n >= MIN_ID_SIBLINGS && rare * 4 >= n * 3)
+                .rev()
+                .max_by_key(|(_, (n, _))| *n)
+                .map(|(k, _)| k.to_string());
+            match best {
+                Some(k) => {
+                    slot.insert(k);
+                }
+                None => break,
+            }
+        }
+        fold
+    }
+
+    /// The next level under a node: what a path can continue with (`$GET`:
+    /// a GET ends here).
     fn shape(&self, node: NodeId) -> Vec<String> {
         let n = &self.nodes[node];
         let mut out: Vec<String> = n.literals.keys().cloned().collect();
@@ -273,9 +333,7 @@ impl PathTrie {
         if n.wild.is_some() {
             out.push("{*}".into());
         }
-        if !n.leaves.is_empty() {
-            out.push("$".into());
-        }
+        out.extend(n.leaves.iter().map(|(method, _)| format!("${method}")));
         out.sort();
         out
     }
@@ -442,12 +500,17 @@ mod tests {
             i
         }
         for p in paths {
+            // "POST /path", or a GET.
+            let (method, p) = match p.split_once(' ') {
+                Some((m, rest)) if m.bytes().all(|b| b.is_ascii_uppercase()) => (m, rest),
+                _ => ("GET", *p),
+            };
             let mut merges = Vec::new();
             let leaf = trie.insert("http", "h", p, &mut |a, b| merges.push((a, b)));
             for (a, b) in merges {
                 redirect[a as usize] = b;
             }
-            let id = trie.leaf_acc(leaf, "GET", &mut || {
+            let id = trie.leaf_acc(leaf, method, &mut || {
                 counts.push(0);
                 redirect.push(redirect.len() as u32);
                 (counts.len() - 1) as u32
@@ -537,6 +600,60 @@ mod tests {
                 .1,
             8
         );
+    }
+
+    /// Regression (tests/properties.rs, template_inference_is_idempotent):
+    /// a rare literal leading elsewhere was folded into its rare siblings'
+    /// slot.
+    #[test]
+    fn a_slot_takes_only_literals_that_continue_like_it() {
+        let names = [
+            "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
+        ];
+        let mut paths: Vec<String> = names.iter().map(|n| format!("/{n}/avatar")).collect();
+        paths.push("/a b/2nTNN~-ve".into());
+        // Another method ending at the same spot is another continuation.
+        for n in names {
+            paths.push(format!("/files/{n}"));
+        }
+        paths.push("POST /files/upload".into());
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let names: Vec<String> = templates(&refs).into_iter().map(|t| t.0).collect();
+        assert_eq!(
+            names,
+            [
+                "/a b/2nTNN~-ve",
+                "/files/upload",
+                "/files/{slug}",
+                "/{slug}/avatar"
+            ],
+        );
+    }
+
+    /// Regression (same test): seven rare names and a popular one made no
+    /// slot, but a sample of the traffic in which the popular name was rare
+    /// did. Popular names count towards the group, and join the slot.
+    #[test]
+    fn popular_names_count_towards_a_slot_and_join_it() {
+        let mut paths: Vec<String> = (0..7).map(|i| format!("/profiles/n{i}x/avatar")).collect();
+        for _ in 0..10 {
+            paths.push("/profiles/me/avatar".into());
+        }
+        // Popular resources sharing a continuation are not ids.
+        for res in [
+            "users", "posts", "tags", "comments", "likes", "feeds", "orders", "carts",
+        ] {
+            for _ in 0..10 {
+                paths.push(format!("/api/{res}"));
+            }
+        }
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let t = templates(&refs);
+        assert!(
+            t.contains(&("/profiles/{slug}/avatar".to_string(), 17)),
+            "{t:?}"
+        );
+        assert_eq!(t.len(), 9, "{t:?}");
     }
 
     #[test]

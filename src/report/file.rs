@@ -3,11 +3,17 @@
 //! A report file either has its complete new contents or is untouched: bytes
 //! go to a temporary file in the same directory, which is fsynced and then
 //! renamed over the target (rename is atomic within a filesystem).
+//!
+//! A path that names something other than a regular file — `/dev/stdout`,
+//! a pipe, `/dev/null`, a device — is written in place instead: renaming
+//! over it would replace the device node (or the `/dev/stdout` link) with a
+//! file, where the user asked for the bytes to go through it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// An output path that cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,27 @@ fn dir_of(path: &Path) -> &Path {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Temporary files of [`AtomicFile`]s not yet committed or dropped, for
+/// [`remove_temporaries`].
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn forget_temporary(temp: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.retain(|p| p != temp);
+    }
+}
+
+/// Removes the temporary file of every uncommitted [`AtomicFile`]: call it
+/// before `std::process::exit` (a second Ctrl-C), which runs no
+/// destructors.
+pub fn remove_temporaries() {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        for p in t.drain(..) {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
 /// A fresh temporary path next to `path` (same directory, so rename stays
 /// within one filesystem).
 fn temp_path(path: &Path) -> PathBuf {
@@ -39,9 +66,21 @@ fn temp_path(path: &Path) -> PathBuf {
     dir_of(path).join(format!(".{name}.{}.{n}.tmp", std::process::id()))
 }
 
+/// `path` exists (following links) and is neither a regular file nor a
+/// directory: a device, a pipe, a socket — written in place.
+fn is_stream(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Bytes the check writes (and removes) to find a full disk before the run
+/// rather than after it.
+const PROBE_BYTES: usize = 4096;
+
 /// Check, before any load is sent, that `path` can be written: its
-/// directory exists and accepts a new file, and `path` is not a directory.
-/// Nothing is left behind.
+/// directory exists and accepts a new file with some bytes in it (a full
+/// disk is found here), and `path` is not a directory. A device is opened
+/// and given an empty write (`/dev/full` refuses it); a pipe is not opened
+/// (that would wait for a reader). Nothing is left behind.
 pub fn check_output_path(path: &Path, flag: &str) -> Result<(), OutputError> {
     let fail = |reason: String| OutputError {
         path: path.to_path_buf(),
@@ -54,19 +93,45 @@ pub fn check_output_path(path: &Path, flag: &str) -> Result<(), OutputError> {
     if path.is_dir() {
         return Err(fail("it is a directory".into()));
     }
+    if is_stream(path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            let fifo = fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+            if !fifo {
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| fail(e.to_string()))?;
+                f.write(&[]).map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        return Ok(());
+    }
     let dir = dir_of(path);
-    if !dir.is_dir() {
+    if !dir.exists() {
         return Err(fail(format!(
             "directory '{}' does not exist",
             dir.display()
         )));
     }
+    if !dir.is_dir() {
+        return Err(fail(format!("'{}' is not a directory", dir.display())));
+    }
     let probe = temp_path(path);
-    match OpenOptions::new().write(true).create_new(true).open(&probe) {
-        Ok(_) => {
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|mut f| {
+            let r = f
+                .write_all(&[b'\n'; PROBE_BYTES])
+                .and_then(|()| f.sync_all());
             let _ = fs::remove_file(&probe);
-        }
-        Err(e) => return Err(fail(e.to_string())),
+            r
+        });
+    if let Err(e) = written {
+        return Err(fail(e.to_string()));
     }
     if let Ok(meta) = fs::metadata(path) {
         if meta.permissions().readonly() {
@@ -78,33 +143,56 @@ pub fn check_output_path(path: &Path, flag: &str) -> Result<(), OutputError> {
 
 /// A file being written that replaces `path` only on [`commit`](Self::commit).
 /// Dropped without commit, the temporary file is removed and `path` is
-/// untouched.
+/// untouched. A `path` that is a device or a pipe is written in place.
 pub struct AtomicFile {
     path: PathBuf,
-    temp: PathBuf,
+    /// The temporary file; `None` when writing in place.
+    temp: Option<PathBuf>,
     file: Option<File>,
 }
 
 impl AtomicFile {
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        if is_stream(path) {
+            let file = OpenOptions::new().write(true).open(path)?;
+            return Ok(AtomicFile {
+                path: path.to_path_buf(),
+                temp: None,
+                file: Some(file),
+            });
+        }
         let temp = temp_path(path);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&temp)?;
+        if let Ok(mut t) = TEMPORARIES.lock() {
+            t.push(temp.clone());
+        }
         Ok(AtomicFile {
             path: path.to_path_buf(),
-            temp,
+            temp: Some(temp),
             file: Some(file),
         })
     }
 
-    /// Flush, fsync and rename over the target.
+    /// Flush, fsync and rename over the target (in place: flush).
     pub fn commit(mut self) -> io::Result<()> {
-        let file = self.file.take().expect("file present until commit");
-        file.sync_all()?;
+        let mut file = self.file.take().expect("file present until commit");
+        let Some(temp) = self.temp.take() else {
+            return file.flush();
+        };
+        let synced = file.sync_all();
         drop(file);
-        fs::rename(&self.temp, &self.path)?;
+        forget_temporary(&temp);
+        if let Err(e) = synced {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+        if let Err(e) = fs::rename(&temp, &self.path) {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
         // Persist the rename itself (best effort: not every platform can
         // open a directory).
         if let Ok(d) = File::open(dir_of(&self.path)) {
@@ -131,8 +219,9 @@ impl Write for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.temp);
+        if let (Some(_), Some(temp)) = (self.file.take(), self.temp.take()) {
+            forget_temporary(&temp);
+            let _ = fs::remove_file(temp);
         }
     }
 }
@@ -164,6 +253,18 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn temporaries_can_be_removed_before_a_hard_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("series.ndjson");
+        let f = AtomicFile::create(&p).unwrap();
+        assert_eq!(leftovers(dir.path()).len(), 1);
+        remove_temporaries();
+        assert!(leftovers(dir.path()).is_empty());
+        drop(f);
+        assert!(!p.exists());
     }
 
     #[test]
@@ -220,5 +321,62 @@ mod tests {
         let e = check_output_path(&p, "--summary-export").unwrap_err();
         assert!(e.to_string().contains("ermission denied"), "{e}");
         fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// `/dev/stdout`, `/dev/null`, a pipe: written through, not replaced.
+    /// (Through a link in a temporary directory, so that a regression
+    /// replaces the link, not the device.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn devices_and_pipes_are_written_in_place() {
+        use std::os::unix::fs::{symlink, FileTypeExt};
+        let is_char = |p: &str| fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device());
+        if !is_char("/dev/null") || !is_char("/dev/full") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let link = |name: &str, to: &str| {
+            let p = dir.path().join(name);
+            symlink(to, &p).unwrap();
+            p
+        };
+        let still_links = |p: &Path| fs::symlink_metadata(p).unwrap().file_type().is_symlink();
+
+        let null = link("null.json", "/dev/null");
+        check_output_path(&null, "--summary-export").unwrap();
+        write_atomic(&null, b"{}").unwrap();
+        assert!(still_links(&null));
+
+        // A full disk is found by the check, before any load.
+        let full = link("full.json", "/dev/full");
+        let e = check_output_path(&full, "--summary-export").unwrap_err();
+        assert!(e.to_string().contains("No space left on device"), "{e}");
+        assert!(write_atomic(&full, b"{}").is_err());
+        assert!(still_links(&full));
+        assert!(is_char("/dev/full"));
+
+        // A pipe is not opened by the check (that would wait for a reader).
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            check_output_path(&fifo, "--out").unwrap();
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || fs::read(fifo).unwrap())
+            };
+            write_atomic(&fifo, b"through the pipe").unwrap();
+            assert_eq!(reader.join().unwrap(), b"through the pipe");
+            assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        }
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_file_as_parent_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain");
+        fs::write(&file, b"").unwrap();
+        let e = check_output_path(&file.join("s.json"), "--summary-export").unwrap_err();
+        assert!(e.to_string().contains("is not a directory"), "{e}");
     }
 }

@@ -16,6 +16,9 @@ use super::file::AtomicFile;
 pub struct IntervalWriter<W: Write> {
     out: W,
     names: Vec<String>,
+    /// The first write that failed (a full disk mid-run): later lines are
+    /// not written, and [`finish`](IntervalWriter::finish) reports it.
+    failed: Option<io::Error>,
 }
 
 /// One NDJSON line for `stats`.
@@ -41,13 +44,21 @@ impl<W: Write> IntervalWriter<W> {
         IntervalWriter {
             out,
             names: endpoints.iter().map(EndpointDesc::name).collect(),
+            failed: None,
         }
     }
 
-    /// Append one interval (one line, flushed).
-    pub fn write(&mut self, stats: &IntervalStats) -> io::Result<()> {
-        writeln!(self.out, "{}", line(stats, &self.names))?;
-        self.out.flush()
+    /// Append one interval (one line, flushed). A failure is kept for the
+    /// end of the run rather than stopping it.
+    pub fn write(&mut self, stats: &IntervalStats) {
+        if self.failed.is_some() {
+            return;
+        }
+        let written =
+            writeln!(self.out, "{}", line(stats, &self.names)).and_then(|()| self.out.flush());
+        if let Err(e) = written {
+            self.failed = Some(e);
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -66,8 +77,12 @@ impl IntervalWriter<BufWriter<AtomicFile>> {
     }
 
     /// Flush, fsync and move the file into place. Call it at the end of the
-    /// run (also after Ctrl-C).
+    /// run (also after Ctrl-C). A write that failed during the run fails
+    /// this (and the file is not moved into place: it would miss lines).
     pub fn finish(self) -> io::Result<()> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
         self.out.into_inner().map_err(|e| e.into_error())?.commit()
     }
 }
@@ -107,8 +122,7 @@ mod tests {
                     warmup: false,
                 });
             }
-            w.write(&rec.take_interval(Duration::from_secs(sec)))
-                .unwrap();
+            w.write(&rec.take_interval(Duration::from_secs(sec)));
         }
         assert!(!path.exists(), "not visible before finish");
         w.finish().unwrap();
@@ -124,5 +138,26 @@ mod tests {
         assert_eq!(lines[2]["endpoints"][0]["name"], "GET /a/{id}");
         assert_eq!(lines[2]["endpoints"][0]["count"], 3);
         assert!(lines[0]["p95_ms"].as_f64().unwrap() > 9.9);
+    }
+
+    /// A write that fails mid-run (a full disk) does not stop the run; the
+    /// end of the run reports it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_failed_write_is_reported_at_the_end() {
+        use std::os::unix::fs::FileTypeExt;
+        if !std::fs::metadata("/dev/full").is_ok_and(|m| m.file_type().is_char_device()) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.ndjson");
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let mut w = IntervalWriter::create(&path, &[]).unwrap();
+        let mut rec = Recorder::new();
+        for sec in 1..=3 {
+            w.write(&rec.take_interval(Duration::from_secs(sec)));
+        }
+        let e = w.finish().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28), "{e}");
     }
 }

@@ -1,0 +1,423 @@
+//! Runs whose environment fails: output paths that cannot be written (at
+//! the start, or only at the end), a full disk, and signals. Each drives
+//! the real binary against `fault_server` on 127.0.0.1.
+
+mod common;
+mod fault_server;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::Entry;
+use fault_server::{Fault, FaultServer};
+use serde_json::Value;
+
+/// Killed as hung after this.
+const HANG_LIMIT: Duration = Duration::from_secs(60);
+
+/// `GET /ok` and `GET route` alternating, 10 requests/s for 2 s.
+fn capture(dir: &Path, route: &str) -> PathBuf {
+    let entries: Vec<Entry> = (0..20u64)
+        .map(|i| {
+            let path = if i % 2 == 0 { "/ok" } else { route };
+            Entry::get(format!("http://shop.test{path}"), i * 100)
+        })
+        .collect();
+    common::write_har(dir, "capture.har", &entries)
+}
+
+/// Everything a test leaves in `dir`, but the capture.
+fn leftovers(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "capture.har")
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `replay HAR --target URL --duration 2s ... extra` (through `sh` with
+/// `prefix` when given).
+fn run(har: &Path, url: &str, extra: &[&str], shell_prefix: Option<&str>) -> fault_server::Run {
+    let mut args: Vec<String> = [
+        har.to_str().unwrap(),
+        "--target",
+        url,
+        "--duration",
+        "2s",
+        "--rate",
+        "10/s",
+        "--timeout",
+        "1s",
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let started = Instant::now();
+    let child = match shell_prefix {
+        None => {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            fault_server::spawn_replay(&refs)
+        }
+        Some(prefix) => std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{prefix}; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_replay"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    fault_server::finish(child, started, HANG_LIMIT)
+}
+
+/// Exit 2 with one error line naming the flag and the path, before any
+/// request was sent, and nothing left behind.
+fn assert_refused_at_start(r: &fault_server::Run, server: &FaultServer, flag: &str, reason: &str) {
+    assert_eq!(r.code, Some(2), "{}", r.output());
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {}", r.output());
+    assert!(
+        lines[0].starts_with(&format!("error: cannot write {flag} file '"))
+            && lines[0].contains(reason),
+        "{}",
+        r.output()
+    );
+    assert_eq!(
+        server
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert!(r.stdout.is_empty(), "{}", r.output());
+}
+
+#[test]
+fn unwritable_output_paths_are_refused_before_any_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = capture(dir.path(), "/ok");
+    let server = FaultServer::start();
+    let plain = dir.path().join("plain-file");
+    std::fs::write(&plain, "").unwrap();
+    let mut cases: Vec<(PathBuf, &str)> = vec![
+        (plain.join("summary.json"), "is not a directory"),
+        (
+            dir.path().join("missing").join("summary.json"),
+            "does not exist",
+        ),
+        (dir.path().to_path_buf(), "is a directory"),
+    ];
+    if cfg!(target_os = "linux") {
+        // Not even root can create files here.
+        cases.push((
+            PathBuf::from("/proc/version/summary.json"),
+            "is not a directory",
+        ));
+        cases.push((PathBuf::from("/proc/summary.json"), "os error"));
+    }
+    for (path, reason) in &cases {
+        let p = path.to_str().unwrap();
+        let r = run(&har, &server.url(), &["--summary-export", p], None);
+        assert_refused_at_start(&r, &server, "--summary-export", reason);
+        let out = format!("json={p}");
+        let r = run(&har, &server.url(), &["--out", &out], None);
+        assert_refused_at_start(&r, &server, "--out", reason);
+    }
+    assert_eq!(leftovers(dir.path()), ["plain-file"]);
+}
+
+/// `/dev/full`, reached through a link (so that a regression could only
+/// replace the link): the check's write fails, before any load.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_device_is_refused_before_any_load() {
+    use std::os::unix::fs::FileTypeExt;
+    let is_char = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device());
+    if !is_char(Path::new("/dev/full")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let har = capture(dir.path(), "/ok");
+    let server = FaultServer::start();
+    let full = dir.path().join("full.json");
+    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    let r = run(
+        &har,
+        &server.url(),
+        &["--summary-export", full.to_str().unwrap()],
+        None,
+    );
+    assert_refused_at_start(&r, &server, "--summary-export", "No space left on device");
+    let out = format!("json={}", full.display());
+    let r = run(&har, &server.url(), &["--out", &out], None);
+    assert_refused_at_start(&r, &server, "--out", "No space left on device");
+    assert!(std::fs::symlink_metadata(&full)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(is_char(Path::new("/dev/full")));
+}
+
+/// A full disk for regular files, simulated with a file-size limit of zero
+/// (`ulimit -f 0`, SIGXFSZ ignored: writes fail with EFBIG, as they would
+/// with ENOSPC): the check writes, so it is found before any load.
+#[cfg(unix)]
+#[test]
+fn a_disk_that_takes_no_bytes_is_refused_before_any_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = capture(dir.path(), "/ok");
+    let server = FaultServer::start();
+    let summary = dir.path().join("summary.json");
+    let r = run(
+        &har,
+        &server.url(),
+        &["--summary-export", summary.to_str().unwrap()],
+        Some("trap '' XFSZ; ulimit -f 0"),
+    );
+    assert_refused_at_start(&r, &server, "--summary-export", "File too large");
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
+
+/// `--summary-export /dev/stdout` (k6's idiom) sends the JSON after the
+/// text report, and leaves `/dev/stdout` alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_summary_can_go_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = capture(dir.path(), "/ok");
+    let server = FaultServer::start();
+    let link = dir.path().join("stdout.json");
+    std::os::unix::fs::symlink("/dev/stdout", &link).unwrap();
+    let r = run(
+        &har,
+        &server.url(),
+        &["--summary-export", link.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    let json_start = r.stdout.find("\n{").expect("JSON after the text") + 1;
+    assert!(
+        r.stdout[..json_start].contains("http_reqs"),
+        "{}",
+        r.output()
+    );
+    let v: Value = serde_json::from_str(&r.stdout[json_start..]).unwrap();
+    assert_eq!(v["format"], "replay-summary");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(leftovers(dir.path()), ["stdout.json"]);
+}
+
+/// The output directory disappears during the run: the text report still
+/// reaches the terminal, both files fail with their own error line, exit 1.
+#[test]
+fn a_write_failure_at_the_end_still_prints_the_text_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = capture(dir.path(), "/ok");
+    let server = FaultServer::start();
+    let outdir = dir.path().join("reports");
+    std::fs::create_dir(&outdir).unwrap();
+    let summary = outdir.join("summary.json");
+    let out = format!("json={}", outdir.join("series.ndjson").display());
+    let url = server.url();
+    let args = [
+        har.to_str().unwrap(),
+        "--target",
+        &url,
+        "--duration",
+        "3s",
+        "--rate",
+        "10/s",
+        "--timeout",
+        "1s",
+        "--quiet",
+        "--summary-export",
+        summary.to_str().unwrap(),
+        "--out",
+        &out,
+    ];
+    let started = Instant::now();
+    let child = fault_server::spawn_replay(&args);
+    while server.requests("/ok") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no request came"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The load has started (outputs were checked and opened): take the
+    // directory away.
+    std::fs::remove_dir_all(&outdir).unwrap();
+    let r = fault_server::finish(child, started, HANG_LIMIT);
+    assert_eq!(r.code, Some(1), "{}", r.output());
+    assert!(
+        r.stdout.contains("http_reqs"),
+        "the text report: {}",
+        r.output()
+    );
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{}", r.output());
+    assert!(
+        errors[0].starts_with("error: cannot write --out file"),
+        "{}",
+        r.output()
+    );
+    assert!(
+        errors[1].starts_with("error: cannot write --summary-export file"),
+        "{}",
+        r.output()
+    );
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
+
+/// Starts a 60 s run against a target whose `/hang` never answers, with a
+/// summary and a time series; returns it once the server has seen load.
+fn start_long_run(dir: &Path, server: &FaultServer) -> (std::process::Child, PathBuf, PathBuf) {
+    let har = capture(dir, Fault::Hang.path());
+    let summary = dir.join("partial.json");
+    let series = dir.join("series.ndjson");
+    let url = server.url();
+    let out = format!("json={}", series.display());
+    let child = fault_server::spawn_replay(&[
+        har.to_str().unwrap(),
+        "--target",
+        &url,
+        "--duration",
+        "60s",
+        "--rate",
+        "10/s",
+        "--timeout",
+        "30s",
+        "--quiet",
+        "--summary-export",
+        summary.to_str().unwrap(),
+        "--out",
+        &out,
+    ]);
+    let started = Instant::now();
+    // Past the first interval, with hung requests in flight.
+    while server.requests("/ok") < 15 || server.requests("/hang") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no load came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, summary, series)
+}
+
+/// SIGTERM (how CI and process managers stop a job) is Ctrl-C: the partial
+/// report is printed and written, the time series too, exit 130 — even
+/// with requests hanging (they are abandoned after a short drain).
+#[cfg(unix)]
+#[test]
+fn sigterm_writes_the_partial_report_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FaultServer::start();
+    let (child, summary, series) = start_long_run(dir.path(), &server);
+    let signalled = Instant::now();
+    fault_server::signal(child.id(), "TERM");
+    let r = fault_server::finish(child, signalled, HANG_LIMIT);
+    assert_eq!(r.code, Some(130), "{}", r.output());
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "stops promptly: {}",
+        r.output()
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert!(v["metrics"]["http_reqs"]["count"].as_u64().unwrap() >= 15);
+    assert!(v["duration_s"].as_f64().unwrap() < 30.0, "partial");
+    let lines = std::fs::read_to_string(&series).unwrap();
+    assert!(lines.lines().count() >= 1);
+    for l in lines.lines() {
+        serde_json::from_str::<Value>(l).unwrap();
+    }
+    assert!(r.stdout.contains("http_reqs"), "{}", r.output());
+    // The hung requests were sent but never answered: the summary cannot
+    // count them (yet), so the run says so.
+    assert!(
+        r.stderr
+            .contains("still awaiting a response when the run ended"),
+        "{}",
+        r.output()
+    );
+}
+
+/// The first Ctrl-C waits up to 2 s for in-flight requests (here hung
+/// ones); a second exits at once, without a report.
+#[cfg(unix)]
+#[test]
+fn a_second_sigint_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FaultServer::start();
+    let (mut child, summary, series) = start_long_run(dir.path(), &server);
+    let pid = child.id();
+    // Read stderr as it comes, to send the second signal once the first
+    // has been handled.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    fault_server::signal(pid, "INT");
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no word on the first SIGINT: {seen:?}"));
+        let first_handled = line.starts_with("interrupted: stopping");
+        seen.push(line);
+        if first_handled {
+            break;
+        }
+    }
+    let second = Instant::now();
+    fault_server::signal(pid, "INT");
+    let status = child.wait().unwrap();
+    let waited = second.elapsed();
+    seen.extend(rx.try_iter());
+    let _ = rx
+        .recv_timeout(Duration::from_millis(200))
+        .map(|l| seen.push(l));
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("interrupted twice: exiting without a report")),
+        "{seen:?}"
+    );
+    // Sooner than the 2 s drain of the first signal, which would have
+    // written the report.
+    assert!(waited < Duration::from_millis(1800), "{waited:?}");
+    assert!(!summary.exists(), "no report after the second signal");
+    assert!(!series.exists());
+    assert!(
+        leftovers(dir.path()).is_empty(),
+        "{:?}",
+        leftovers(dir.path())
+    );
+}
