@@ -353,11 +353,18 @@ fn sigterm_writes_the_partial_report_and_exits_130() {
         serde_json::from_str::<Value>(l).unwrap();
     }
     assert!(r.stdout.contains("http_reqs"), "{}", r.output());
-    // The hung requests were sent but never answered: the summary cannot
-    // count them (yet), so the run says so.
+    // The hung requests were sent but never answered: each one the
+    // server saw is in the summary, failed as `unfinished`, and the run
+    // says so.
+    assert_eq!(
+        v["errors"],
+        serde_json::json!({ "unfinished": server.requests("/hang") }),
+        "{}",
+        r.output()
+    );
     assert!(
         r.stderr
-            .contains("still awaiting a response when the run ended"),
+            .contains("still awaiting a response when the run ended; counted as failed"),
         "{}",
         r.output()
     );

@@ -543,9 +543,8 @@ async fn run_async(
     if abandoned > 0 {
         let _ = writeln!(
             std::io::stderr(),
-            "note: {abandoned} request{} sent but still awaiting a response when the run ended; {} in none of the counts above",
+            "note: {abandoned} request{} still awaiting a response when the run ended; counted as failed (error kind 'unfinished')",
             if abandoned == 1 { " was" } else { "s were" },
-            if abandoned == 1 { "it is" } else { "they are" },
         );
     }
     let mut failed: Vec<anyhow::Error> = Vec::new();

@@ -165,6 +165,13 @@ impl Mailbox {
     }
 }
 
+/// A request on the wire.
+struct Outstanding {
+    endpoint: usize,
+    intended: Instant,
+    sent_at: Instant,
+}
+
 /// One load-generator thread's state; lives on that thread only.
 struct Worker {
     shared: Arc<Shared>,
@@ -176,12 +183,66 @@ struct Worker {
     pending: RefCell<VecDeque<Job>>,
     open: Cell<usize>,
     in_flight: Cell<usize>,
+    /// Requests sent and not yet recorded, by token: what is left when
+    /// the run ends is recorded as `unfinished`.
+    outstanding: RefCell<HashMap<u64, Outstanding>>,
+    next_token: Cell<u64>,
     max_connections: usize,
     max_pending: usize,
     max_in_flight: usize,
 }
 
 impl Worker {
+    /// Notes a request going out; `finish` with the token before its
+    /// sample is recorded.
+    fn begin(&self, endpoint: usize, intended: Instant, sent_at: Instant) -> u64 {
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
+        self.outstanding.borrow_mut().insert(
+            token,
+            Outstanding {
+                endpoint,
+                intended,
+                sent_at,
+            },
+        );
+        token
+    }
+
+    fn finish(&self, token: u64) {
+        self.outstanding.borrow_mut().remove(&token);
+    }
+
+    /// Records every request still awaiting its response as failed
+    /// (`unfinished`), so that it is in the counts; returns how many.
+    fn record_unfinished(&self) -> usize {
+        let left: Vec<Outstanding> = self
+            .outstanding
+            .borrow_mut()
+            .drain()
+            .map(|(_, o)| o)
+            .collect();
+        let now = Instant::now();
+        for o in &left {
+            let at = o.intended.saturating_duration_since(self.shared.start);
+            self.record(&Sample {
+                endpoint: o.endpoint,
+                status: None,
+                error: Some(ErrorKind::Unfinished),
+                duration: now.saturating_duration_since(o.intended),
+                service_time: now.saturating_duration_since(o.sent_at),
+                waiting: Duration::ZERO,
+                connecting: None,
+                schedule_lag: o.sent_at.saturating_duration_since(o.intended),
+                bytes_sent: 0,
+                bytes_received: 0,
+                at,
+                warmup: at < self.shared.warmup,
+            });
+        }
+        left.len()
+    }
+
     fn record(&self, s: &Sample) {
         if let Ok(mut r) = self.shared.recorders[self.index].lock() {
             r.record(s);
@@ -410,6 +471,8 @@ fn worker_thread(
         pending: RefCell::new(VecDeque::new()),
         open: Cell::new(0),
         in_flight: Cell::new(0),
+        outstanding: RefCell::new(HashMap::new()),
+        next_token: Cell::new(0),
         max_connections: share(plan.connections),
         max_pending: (share(plan.connections) * PENDING_PER_CONNECTION).max(MIN_PENDING),
         max_in_flight: share(plan.max_in_flight),
@@ -519,14 +582,17 @@ async fn dispatcher(
         });
     }
 
-    // Drain: wait for in-flight requests (queued ones get served
-    // meanwhile), at most `drain`.
+    // Drain: wait for in-flight requests, queued ones getting served
+    // meanwhile. Each request ends by itself within its timeout (from its
+    // send, and a queued one is dropped after waiting a timeout), so after
+    // a normal end this waits at most twice `drain` (= the timeout); after
+    // a stop, briefly.
     let stopped = shared.stop.load(Ordering::SeqCst);
     let deadline = Instant::now()
         + if stopped {
             plan.drain.min(Duration::from_secs(2))
         } else {
-            plan.drain
+            plan.drain * 2 + Duration::from_millis(100)
         };
     while worker.in_flight.get() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -536,10 +602,12 @@ async fn dispatcher(
     for j in left {
         worker.drop_request(j.endpoint, j.intended, DropReason::ConnectionCap);
     }
+    // What is still on the wire is in the counts as failed.
+    let abandoned = worker.record_unfinished();
     Ok(WorkerDone {
         intended: intended_measured,
         schedule_end: last,
-        abandoned: worker.in_flight.get(),
+        abandoned,
     })
 }
 
@@ -610,6 +678,7 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
     };
     let sent_at = Instant::now();
     sample.schedule_lag = sent_at.saturating_duration_since(job.intended);
+    let token = worker.begin(job.endpoint, job.intended, sent_at);
     // A pooled connection the server closed meanwhile is replaced, as any
     // HTTP client does, and the time to reconnect is part of the request.
     let stale = match sender {
@@ -624,10 +693,11 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                 *sender = Some(s);
                 sample.connecting = Some(t.elapsed());
             }
-            Ok(Err(kind)) => return fail(worker, sample, kind, job.intended, sent_at),
+            Ok(Err(kind)) => return fail(worker, token, sample, kind, job.intended, sent_at),
             Err(_) => {
                 return fail(
                     worker,
+                    token,
                     sample,
                     ErrorKind::ConnectTimeout,
                     job.intended,
@@ -637,7 +707,14 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
         }
     }
     let Some(s) = sender.as_mut() else {
-        return fail(worker, sample, ErrorKind::Other, job.intended, sent_at);
+        return fail(
+            worker,
+            token,
+            sample,
+            ErrorKind::Other,
+            job.intended,
+            sent_at,
+        );
     };
     // One timer for the whole exchange (head and body), and no boxed
     // future: both are per-request costs.
@@ -673,18 +750,20 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
         Ok(Err(e)) => Some(conn::classify_hyper(&e)),
     };
     if let Some(kind) = kind {
-        return fail(worker, sample, kind, job.intended, sent_at);
+        return fail(worker, token, sample, kind, job.intended, sent_at);
     }
     let end = Instant::now();
     sample.bytes_sent = job.bytes_sent;
     sample.duration = end.saturating_duration_since(job.intended);
     sample.service_time = end - sent_at;
+    worker.finish(token);
     worker.record(&sample);
     true
 }
 
 fn fail(
     worker: &Worker,
+    token: u64,
     mut sample: Sample,
     kind: ErrorKind,
     intended: Instant,
@@ -695,6 +774,7 @@ fn fail(
     sample.status = None;
     sample.duration = end.saturating_duration_since(intended);
     sample.service_time = end - sent_at;
+    worker.finish(token);
     worker.record(&sample);
     false
 }

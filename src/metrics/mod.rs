@@ -44,6 +44,9 @@ pub enum ErrorKind {
     Timeout,
     Protocol,
     Tls,
+    /// Sent, but the run ended (schedule and drain over, or stopped)
+    /// before the response was complete.
+    Unfinished,
     Other,
 }
 
@@ -93,6 +96,7 @@ names!(ErrorKind {
     Timeout => "timeout",
     Protocol => "protocol",
     Tls => "tls",
+    Unfinished => "unfinished",
     Other => "other",
 });
 
