@@ -681,6 +681,15 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
     if a.end_ns < a.start_ns {
         return Err("arrival.end_ns is before arrival.start_ns".into());
     }
+    // Captures are dated 1970 (Unix 0) to 2106 (pcap's u32 seconds); a
+    // model outside that was edited by hand and would replay for centuries.
+    const PLAUSIBLE_NS: std::ops::RangeInclusive<i64> = 0..=4_294_967_295_999_999_999;
+    if !PLAUSIBLE_NS.contains(&a.start_ns) || !PLAUSIBLE_NS.contains(&a.end_ns) {
+        return Err(
+            "arrival.start_ns/end_ns: the recording must lie between 1970 and 2106 (Unix ns)"
+                .into(),
+        );
+    }
     let arrival = Arrival {
         start_ns: a.start_ns,
         end_ns: a.end_ns,
@@ -935,6 +944,40 @@ mod tests {
         let full = gzip(br#"{"format":"replay-model","version":1}"#);
         let e = from_reader(p, &full[..full.len() / 2]).unwrap_err();
         assert!(matches!(e, ModelFileError::Corrupt { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_recording_dated_outside_1970_to_2106_is_refused() {
+        let har =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/har/mitmproxy__insomnia.har");
+        let mut b = crate::model::builder::ModelBuilder::new(Default::default());
+        crate::ingest::read_capture(&har, &mut |x| b.observe(&x)).unwrap();
+        let model = b.finish();
+        let json = |start: i64, end: i64| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&decompress(&to_bytes(&model))).unwrap();
+            v["arrival"]["start_ns"] = start.into();
+            v["arrival"]["end_ns"] = end.into();
+            gzip(&serde_json::to_vec(&v).unwrap())
+        };
+        let p = Path::new("m.model.gz");
+        assert!(from_reader(
+            p,
+            &json(1_700_000_000_000_000_000, 1_700_000_001_000_000_000)[..]
+        )
+        .is_ok());
+        for (start, end) in [(-1_000_000_000_000_000_000, 0), (0, i64::MAX)] {
+            let e = from_reader(p, &json(start, end)[..]).unwrap_err();
+            assert!(e.to_string().contains("between 1970 and 2106"), "{e}");
+        }
+    }
+
+    fn decompress(gz: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
     }
 
     #[test]
