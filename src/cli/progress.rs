@@ -55,10 +55,6 @@ impl Progress {
         ));
     }
 
-    pub fn message(&self, m: &str) {
-        self.bar.println(m);
-    }
-
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

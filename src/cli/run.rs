@@ -401,6 +401,9 @@ async fn run_async(
     let mut breaking: Option<String> = None;
     let mut last_passing: Option<String> = None;
     let stress = args.profile == Some(Profile::Stress);
+    // Why `--abort-on-fail` stopped the run, and when: said on stderr
+    // after the report, whether or not a progress bar was showing.
+    let aborted: Arc<Mutex<Option<String>>> = Arc::default();
     for (i, step) in steps.iter().enumerate() {
         let plan = Plan {
             target: target.clone(),
@@ -433,6 +436,7 @@ async fn run_async(
             let out = out.clone();
             let abort = args.abort_on_fail;
             let progress = progress.clone();
+            let aborted = aborted.clone();
             let intended_rate = model.arrival.mean_rate() * step.spec.scale;
             Box::new(
                 move |stats: &crate::metrics::IntervalStats,
@@ -451,10 +455,13 @@ async fn run_async(
                     if abort {
                         let lost = threshold::lost_mid_run(&ths, rec, &eps, elapsed);
                         if !lost.is_empty() {
-                            progress.message(&format!(
-                                "--abort-on-fail: {} crossed; stopping",
-                                lost[0].expr
-                            ));
+                            if let Ok(mut a) = aborted.lock() {
+                                a.get_or_insert(format!(
+                                    "--abort-on-fail: '{}' crossed after {:.1}s; the run was stopped early",
+                                    lost[0].expr,
+                                    elapsed.as_secs_f64()
+                                ));
+                            }
                             return false;
                         }
                     }
@@ -464,6 +471,13 @@ async fn run_async(
         };
         let outcome = execute::run(model.clone(), plan, stop.clone(), Some(hook)).await?;
         abandoned += outcome.abandoned;
+        // The hook also sees the final interval, after a run that was not
+        // stopped: a threshold lost there did not stop anything.
+        if !outcome.stopped || interrupted.load(Ordering::SeqCst) {
+            if let Ok(mut a) = aborted.lock() {
+                a.take();
+            }
+        }
         progress.finish();
         let measured = outcome.measured.as_secs_f64().max(1e-9);
         let results_th =
@@ -539,6 +553,9 @@ async fn run_async(
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(text.as_bytes());
         let _ = stdout.flush();
+    }
+    if let Some(m) = aborted.lock().ok().and_then(|mut a| a.take()) {
+        let _ = writeln!(std::io::stderr(), "{m}");
     }
     if abandoned > 0 {
         let _ = writeln!(

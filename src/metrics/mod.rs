@@ -422,8 +422,13 @@ impl Recorder {
     /// added bucket by bucket, counters summed. This includes the pending
     /// (not yet taken) interval window. The [`Drift`] series is not merged:
     /// it belongs to the recorder [`take_interval`](Self::take_interval) is
-    /// called on.
+    /// called on — but a recorder with no drift of its own takes `other`'s,
+    /// so that merging per-thread recorders (of which one keeps the series)
+    /// into a fresh one keeps it for the summary.
     pub fn merge(&mut self, other: &Recorder) {
+        if self.drift.points().is_empty() {
+            self.drift = other.drift.clone();
+        }
         for (key, h) in other.histograms() {
             hist::add(self.hist_mut(key), h);
         }

@@ -313,6 +313,29 @@ fn per_worker_windows_merge_into_one_interval() {
 }
 
 #[test]
+fn merging_into_a_fresh_recorder_keeps_the_drift_series() {
+    // The executor closes intervals on worker 0's recorder and merges every
+    // worker into a fresh one for the summary: the series must survive.
+    let mut w0 = Recorder::new();
+    let mut w1 = Recorder::new();
+    for i in 1..=3u64 {
+        w0.record(&sample(0, 200, 10));
+        w1.record(&sample(0, 200, 10));
+        w0.take_interval(Duration::from_secs(i));
+    }
+    let mut merged = Recorder::new();
+    merged.merge(&w0);
+    merged.merge(&w1);
+    assert_eq!(merged.drift(), w0.drift());
+    assert_eq!(merged.drift().points().len(), 3);
+    // A recorder with a series of its own keeps it.
+    let mut other = Recorder::new();
+    other.take_interval(Duration::from_secs(1));
+    other.merge(&w0);
+    assert_eq!(other.drift().points().len(), 1);
+}
+
+#[test]
 fn drift_series_stays_bounded_and_covers_the_run() {
     let mut r = Recorder::new();
     // Enough 1 s intervals for three compactions; the bound does not depend

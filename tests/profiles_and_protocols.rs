@@ -1,0 +1,590 @@
+//! Load profiles (stress, spike, smoke, soak), `--abort-on-fail`, HTTP/2
+//! (h2c prior knowledge) and HTTPS, end to end: the real binary replays a
+//! one-endpoint capture (`GET /ok`, 10 requests/s) against an in-process
+//! hyper server on 127.0.0.1:0 that logs every request (arrival time and
+//! HTTP version) and can be told to fail above a request rate, always, or
+//! to slow down after a while. Each test checks the exit code, the text
+//! report and the `--summary-export` JSON.
+//!
+//! Every run is a few seconds at 5–30 requests/s; time bounds are generous
+//! (a loaded 2-core machine).
+
+mod common;
+mod fault_server;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::Entry;
+use fault_server::{run_replay, Run};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::Value;
+
+/// Killed as hung after this.
+const HANG_LIMIT: Duration = Duration::from_secs(90);
+
+/// How the test server answers.
+#[derive(Clone, Copy, Default)]
+enum Fail {
+    /// 200 to everything.
+    #[default]
+    Never,
+    /// 503 while more than this many requests arrived in the last second.
+    AboveRate(usize),
+    /// 500 to everything.
+    Always,
+}
+
+#[derive(Clone, Default)]
+struct Behaviour {
+    fail: Fail,
+    /// Requests arriving this long after the first one wait this much
+    /// before the answer.
+    slow_after: Option<(Duration, Duration)>,
+    /// Serve TLS (ALPN h2 and http/1.1) instead of cleartext.
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+struct Seen {
+    /// Since the server started.
+    at: Duration,
+    version: http::Version,
+}
+
+/// An HTTP/1.1 + HTTP/2 server (hyper-util's auto builder: h2c by prior
+/// knowledge on cleartext, h2 or http/1.1 by ALPN over TLS).
+struct Server {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<Seen>>>,
+    /// TLS handshakes that failed (the client rejected the certificate).
+    tls_failures: Arc<Mutex<u64>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    fn start(b: Behaviour) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let tls_failures: Arc<Mutex<u64>> = Arc::default();
+        let start = Instant::now();
+        let (log2, tls_failures2) = (log.clone(), tls_failures.clone());
+        runtime.spawn(async move {
+            let acceptor = b.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let (log, b, acceptor) = (log2.clone(), b.clone(), acceptor.clone());
+                let tls_failures = tls_failures2.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (log, b) = (log.clone(), b.clone());
+                        async move {
+                            let at = start.elapsed();
+                            let version = req.version();
+                            let _ = req.into_body().collect().await;
+                            let (recent, first) = {
+                                let mut l = log.lock().unwrap();
+                                l.push(Seen { at, version });
+                                let recent = l
+                                    .iter()
+                                    .rev()
+                                    .take_while(|s| {
+                                        at.saturating_sub(s.at) < Duration::from_secs(1)
+                                    })
+                                    .count();
+                                (recent, l[0].at)
+                            };
+                            if let Some((after, delay)) = b.slow_after {
+                                if at.saturating_sub(first) >= after {
+                                    tokio::time::sleep(delay).await;
+                                }
+                            }
+                            let status = match b.fail {
+                                Fail::Never => 200,
+                                Fail::AboveRate(n) if recent <= n => 200,
+                                Fail::AboveRate(_) => 503,
+                                Fail::Always => 500,
+                            };
+                            let mut resp = hyper::Response::new(Full::new(Bytes::from_static(
+                                b"{\"ok\":true}",
+                            )));
+                            *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, Infallible>(resp)
+                        }
+                    });
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match acceptor {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        Some(a) => match a.accept(stream).await {
+                            Ok(tls) => {
+                                let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+                            }
+                            Err(_) => *tls_failures.lock().unwrap() += 1,
+                        },
+                    }
+                });
+            }
+        });
+        Server {
+            addr,
+            log,
+            tls_failures,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// A capture of `GET /ok` at 10 requests/s for 2 s.
+fn capture(dir: &Path) -> PathBuf {
+    let entries: Vec<Entry> = (0..20u64)
+        .map(|i| Entry::get("http://shop.test/ok", i * 100))
+        .collect();
+    common::write_har(dir, "capture.har", &entries)
+}
+
+/// Runs `replay CAPTURE --summary-export S --quiet --seed 7 ARGS…`;
+/// returns the run and the summary (Null when none was written).
+fn replay(args: &[&str]) -> (Run, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let har = capture(dir.path());
+    let summary = dir.path().join("summary.json");
+    let mut all: Vec<&str> = vec![
+        har.to_str().unwrap(),
+        "--summary-export",
+        summary.to_str().unwrap(),
+        "--quiet",
+        "--seed",
+        "7",
+    ];
+    all.extend_from_slice(args);
+    let run = run_replay(&all, HANG_LIMIT);
+    let json = std::fs::read_to_string(&summary)
+        .map(|s| serde_json::from_str(&s).unwrap())
+        .unwrap_or(Value::Null);
+    (run, json)
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("{v} is not an unsigned integer"))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"))
+}
+
+// --- stress -----------------------------------------------------------------
+
+#[test]
+fn stress_names_the_largest_passing_step_when_the_server_breaks() {
+    // 5, 10 and 20 req/s; the server answers 503 once more than 14
+    // requests arrived within a second, so the 2x step fails.
+    let server = Server::start(Behaviour {
+        fail: Fail::AboveRate(14),
+        ..Behaviour::default()
+    });
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--profile",
+        "stress",
+        "--stress-steps",
+        "0.5x,1x,2x",
+        "--duration",
+        "2s",
+        "--arrival",
+        "constant",
+    ]);
+    let out = run.output();
+    // The first step held: the breaking point above it is the finding.
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(run.stdout.contains("stress steps:"), "{out}");
+    assert!(
+        run.stdout
+            .contains("breaking point: largest scale that passed: 1x (failed at 2x)"),
+        "{out}"
+    );
+    let st = &s["stress"];
+    assert_eq!(st["largest_passing_step"], "1x", "{out}");
+    assert_eq!(st["first_failing_step"], "2x", "{out}");
+    let steps = st["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "{st}");
+    for (step, (label, scale)) in steps.iter().zip([("0.5x", 0.5), ("1x", 1.0), ("2x", 2.0)]) {
+        assert_eq!(step["step"], label, "{st}");
+        assert_eq!(f(&step["scale"]), scale, "{st}");
+    }
+    assert!(f(&steps[0]["error_rate"]) <= 0.05, "{st}");
+    assert!(f(&steps[1]["error_rate"]) <= 0.05, "{st}");
+    assert!(f(&steps[2]["error_rate"]) > 0.05, "{st}");
+    // Achieved rates follow the steps (generous: 2 s per step).
+    let rate = |i: usize| f(&steps[i]["achieved_rate"]);
+    assert!((3.0..=7.0).contains(&rate(0)), "{st}");
+    assert!((7.0..=13.0).contains(&rate(1)), "{st}");
+    assert!((14.0..=26.0).contains(&rate(2)), "{st}");
+    // The top-level summary is the last (failing) step's, 503s included.
+    assert_eq!(f(&s["scale"]), 2.0);
+    assert!(u(&s["requests"]["failed"]) > 0, "{s}");
+    assert!(
+        s["endpoints"][0]["status"]["503"].as_u64().unwrap_or(0) > 0,
+        "{s}"
+    );
+}
+
+#[test]
+fn stress_where_every_step_passes_and_where_the_first_already_fails() {
+    let server = Server::start(Behaviour::default());
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--profile",
+        "stress",
+        "--stress-steps",
+        "0.5x,1x",
+        "--duration",
+        "1s",
+        "--arrival",
+        "constant",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(
+        run.stdout
+            .contains("breaking point: none found; every step passed up to 1x"),
+        "{out}"
+    );
+    assert_eq!(s["stress"]["largest_passing_step"], "1x", "{out}");
+    assert!(s["stress"]["first_failing_step"].is_null(), "{out}");
+    assert_eq!(s["stress"]["steps"].as_array().unwrap().len(), 2);
+
+    // The scale asked for already fails a threshold: exit 99, no more steps.
+    let broken = Server::start(Behaviour {
+        fail: Fail::Always,
+        ..Behaviour::default()
+    });
+    let (run, s) = replay(&[
+        "--target",
+        &broken.url(),
+        "--profile",
+        "stress",
+        "--stress-steps",
+        "0.5x,1x",
+        "--duration",
+        "1s",
+        "--arrival",
+        "constant",
+        "--threshold",
+        "http_req_failed: rate<0.01",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(99), "{out}");
+    assert!(
+        run.stdout
+            .contains("breaking point: the first step (0.5x) already failed"),
+        "{out}"
+    );
+    assert!(s["stress"]["largest_passing_step"].is_null(), "{out}");
+    assert_eq!(s["stress"]["first_failing_step"], "0.5x", "{out}");
+    assert_eq!(s["stress"]["steps"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(s["thresholds"][0]["ok"], false, "{out}");
+}
+
+// --- spike ------------------------------------------------------------------
+
+#[test]
+fn spike_sends_the_peak_rate_in_the_middle_third() {
+    // 6 s: 10 req/s, then 30 req/s, then 10 req/s, 2 s each.
+    let server = Server::start(Behaviour::default());
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--profile",
+        "spike",
+        "--scale",
+        "3x",
+        "--duration",
+        "6s",
+        "--arrival",
+        "constant",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    let seen = server.seen();
+    assert_eq!(seen.len() as u64, u(&s["requests"]["sent"]), "{out}");
+    // Requests per second at the server in the inner 1.5 s of each third
+    // (relative to the first request), away from the step edges.
+    let t0 = seen[0].at;
+    let rate_in = |from: f64| {
+        let n = seen
+            .iter()
+            .map(|x| (x.at - t0).as_secs_f64())
+            .filter(|t| (from..from + 1.5).contains(t))
+            .count();
+        n as f64 / 1.5
+    };
+    let (before, peak, after) = (rate_in(0.25), rate_in(2.25), rate_in(4.25));
+    let msg = format!("before {before}/s, peak {peak}/s, after {after}/s\n{out}");
+    assert!((6.0..=14.0).contains(&before), "{msg}");
+    assert!((6.0..=14.0).contains(&after), "{msg}");
+    assert!((20.0..=40.0).contains(&peak), "{msg}");
+    assert!(peak / before >= 2.0 && peak / after >= 2.0, "{msg}");
+    // 20 + 60 + 20 intended in all.
+    let sent = u(&s["requests"]["sent"]);
+    assert!((80..=120).contains(&sent), "sent {sent}\n{out}");
+    assert_eq!(u(&s["requests"]["failed"]), 0, "{out}");
+    assert_eq!(f(&s["scale"]), 3.0, "{out}");
+}
+
+// --- smoke and soak -----------------------------------------------------------
+
+#[test]
+fn smoke_sends_a_trickle_of_one_request_per_second() {
+    let server = Server::start(Behaviour::default());
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--profile",
+        "smoke",
+        "--duration",
+        "3s",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    let sent = u(&s["requests"]["sent"]);
+    assert!((2..=4).contains(&sent), "sent {sent}\n{out}");
+    assert_eq!(server.seen().len() as u64, sent, "{out}");
+    assert_eq!(u(&s["requests"]["failed"]), 0, "{out}");
+    // 1 req/s over the recorded rate (20 requests in 1.9 s).
+    assert!((f(&s["scale"]) - 1.9 / 20.0).abs() < 1e-6, "{s}");
+    assert!((f(&s["intended_rate"]) - 1.0).abs() < 0.5, "{s}");
+    assert!(run.stdout.contains("seed 7"), "{out}");
+}
+
+#[test]
+fn soak_reports_p95_drift_when_the_server_slows_down() {
+    // 11 s at 10 req/s; after 6 s every answer takes 150 ms more.
+    let server = Server::start(Behaviour {
+        slow_after: Some((Duration::from_secs(6), Duration::from_millis(150))),
+        ..Behaviour::default()
+    });
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--profile",
+        "soak",
+        "--duration",
+        "11s",
+        "--arrival",
+        "constant",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    let drift = s["drift"].as_array().unwrap();
+    assert!(drift.len() >= 10, "{} drift points\n{out}", drift.len());
+    let total: u64 = drift.iter().map(|p| u(&p["requests"])).sum();
+    let sent = u(&s["requests"]["sent"]);
+    assert!(
+        total <= sent && total + 10 >= sent,
+        "drift {total}, sent {sent}"
+    );
+    let p95 = |p: &Value| f(&p["p95_ms"]);
+    let (first, last) = (&drift[0], &drift[drift.len() - 1]);
+    assert!(p95(first) < 100.0, "first {first}\n{out}");
+    assert!(p95(last) >= 140.0, "last {last}\n{out}");
+    // The text names the drift, first tenth → last tenth.
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("drift (first → last tenth): p95 "))
+        .unwrap_or_else(|| panic!("no drift line\n{out}"));
+    assert!(line.contains("error rate 0.00% → 0.00%"), "{line}");
+}
+
+// --- abort on fail ------------------------------------------------------------
+
+#[test]
+fn abort_on_fail_stops_early_and_still_writes_the_summary() {
+    let server = Server::start(Behaviour {
+        fail: Fail::Always,
+        ..Behaviour::default()
+    });
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--duration",
+        "30s",
+        "--threshold",
+        "http_req_failed: rate<0.01",
+        "--abort-on-fail",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(99), "{out}");
+    assert!(run.elapsed < Duration::from_secs(15), "{out}");
+    assert!(f(&s["duration_s"]) < 10.0, "{s}\n{out}");
+    let sent = u(&s["requests"]["sent"]);
+    assert!(sent > 0 && sent < 100, "sent {sent}\n{out}");
+    assert_eq!(u(&s["requests"]["failed"]), sent, "{out}");
+    assert_eq!(s["thresholds"][0]["ok"], false, "{out}");
+    assert!(run.stdout.contains("http_req_failed: rate<0.01"), "{out}");
+    // Said on stderr, even with --quiet and no terminal.
+    assert!(
+        run.stderr
+            .contains("--abort-on-fail: 'http_req_failed: rate<0.01' crossed after")
+            && run.stderr.contains("the run was stopped early"),
+        "{out}"
+    );
+}
+
+// --- HTTP/2 -------------------------------------------------------------------
+
+#[test]
+fn http2_prior_knowledge_against_an_h2c_server() {
+    let server = Server::start(Behaviour::default());
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--http2",
+        "--duration",
+        "2s",
+        "--rate",
+        "20/s",
+        "--arrival",
+        "constant",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    let seen = server.seen();
+    let sent = u(&s["requests"]["sent"]);
+    assert!((30..=50).contains(&sent), "sent {sent}\n{out}");
+    assert_eq!(seen.len() as u64, sent, "{out}");
+    assert!(
+        seen.iter().all(|x| x.version == http::Version::HTTP_2),
+        "{seen:?}"
+    );
+    assert_eq!(u(&s["requests"]["failed"]), 0, "{out}");
+    assert_eq!(u(&s["endpoints"][0]["status"]["200"]), sent, "{out}");
+}
+
+#[test]
+fn http2_against_the_built_in_mock() {
+    let (run, s) = replay(&["--http2", "--duration", "2s", "--mock-latency", "none"]);
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    let sent = u(&s["requests"]["sent"]);
+    assert!(sent >= 10, "sent {sent}\n{out}");
+    assert_eq!(u(&s["requests"]["failed"]), 0, "{out}");
+    assert_eq!(s["errors"], serde_json::json!({}), "{out}");
+}
+
+// --- HTTPS --------------------------------------------------------------------
+
+/// A TLS server config with a fresh self-signed certificate for 127.0.0.1
+/// and localhost, offering h2 and http/1.1 by ALPN.
+fn self_signed() -> Arc<rustls::ServerConfig> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let certs = vec![cert.der().clone()];
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+fn tls_server() -> Server {
+    Server::start(Behaviour {
+        tls: Some(self_signed()),
+        ..Behaviour::default()
+    })
+}
+
+fn https_run(server: &Server, extra: &[&str]) -> (Run, Value) {
+    let target = format!("https://{}", server.addr);
+    let mut args = vec![
+        "--target",
+        &target,
+        "--duration",
+        "2s",
+        "--arrival",
+        "constant",
+    ];
+    args.extend_from_slice(extra);
+    replay(&args)
+}
+
+#[test]
+fn https_with_insecure_succeeds_over_http1_and_negotiates_h2() {
+    for (http2, version) in [
+        (false, http::Version::HTTP_11),
+        (true, http::Version::HTTP_2),
+    ] {
+        let server = tls_server();
+        let extra: &[&str] = if http2 {
+            &["--insecure", "--http2"]
+        } else {
+            &["--insecure"]
+        };
+        let (run, s) = https_run(&server, extra);
+        let out = run.output();
+        assert_eq!(run.code, Some(0), "http2 {http2}: {out}");
+        let sent = u(&s["requests"]["sent"]);
+        assert!((15..=25).contains(&sent), "sent {sent}\n{out}");
+        assert_eq!(u(&s["requests"]["failed"]), 0, "{out}");
+        let seen = server.seen();
+        assert_eq!(seen.len() as u64, sent, "{out}");
+        assert!(seen.iter().all(|x| x.version == version), "{seen:?}");
+        assert!(s["target"].as_str().unwrap().starts_with("https://"), "{s}");
+    }
+}
+
+#[test]
+fn https_without_insecure_fails_every_request_as_tls() {
+    let server = tls_server();
+    let (run, s) = https_run(&server, &["--threshold", "http_req_failed: rate<0.01"]);
+    let out = run.output();
+    assert_eq!(run.code, Some(99), "{out}");
+    let sent = u(&s["requests"]["sent"]);
+    assert!(sent >= 15, "sent {sent}\n{out}");
+    assert_eq!(u(&s["requests"]["failed"]), sent, "{out}");
+    assert_eq!(s["errors"], serde_json::json!({ "tls": sent }), "{out}");
+    assert_eq!(s["endpoints"][0]["errors"]["tls"], sent, "{out}");
+    assert!(server.seen().is_empty(), "no request gets through");
+    assert!(*server.tls_failures.lock().unwrap() > 0);
+    assert!(run.stdout.contains("tls"), "{out}");
+}
