@@ -539,7 +539,8 @@ async fn dispatcher(
     let mut last = Duration::ZERO;
     let mut burst = 0u32;
     let slack = plan.timer_slack;
-    for (offset, chosen) in events(&model, &plan, k, n) {
+    let mut events = events(&model, &plan, k, n).peekable();
+    while let Some((offset, chosen)) = events.next() {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -547,8 +548,16 @@ async fn dispatcher(
         let intended = shared.start + off;
         if Instant::now() < intended {
             burst = 0;
+            // With the next request due within the slack, wake for both at
+            // its instant; otherwise exactly at this one's.
+            let wake = match events.peek() {
+                Some((next, _)) if Duration::from_secs_f64(*next) <= off + slack => {
+                    shared.start + Duration::from_secs_f64(*next)
+                }
+                _ => intended,
+            };
             let reached = timer
-                .sleep_until(intended + slack, &shared.stop)
+                .sleep_until(wake, &shared.stop)
                 .await
                 .map_err(|e| anyhow::anyhow!("the schedule timer failed: {e}"))?;
             if !reached {
