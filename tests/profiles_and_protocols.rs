@@ -259,6 +259,33 @@ fn stress_names_the_largest_passing_step_when_the_server_breaks() {
     );
 }
 
+/// With `--rate`, the stress steps are multiples of that rate.
+#[test]
+fn stress_steps_multiply_the_given_rate() {
+    let server = Server::start(Behaviour::default());
+    let (run, s) = replay(&[
+        "--target",
+        &server.url(),
+        "--profile",
+        "stress",
+        "--rate",
+        "4/s",
+        "--stress-steps",
+        "1x,3x",
+        "--duration",
+        "2s",
+        "--arrival",
+        "constant",
+    ]);
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    let f = |v: &Value| v.as_f64().unwrap();
+    let steps = s["stress"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{out}");
+    assert!((3.0..=5.0).contains(&f(&steps[0]["achieved_rate"])), "{s}");
+    assert!((9.0..=15.0).contains(&f(&steps[1]["achieved_rate"])), "{s}");
+}
+
 #[test]
 fn stress_where_every_step_passes_and_where_the_first_already_fails() {
     let server = Server::start(Behaviour::default());

@@ -182,7 +182,8 @@ pub struct RunArgs {
     /// Test type (k6 guide): smoke, load, stress, spike, soak.
     #[arg(long, value_enum)]
     pub profile: Option<run::Profile>,
-    /// Scales for --profile stress (e.g. --stress-steps 1x,2x,3x).
+    /// Steps for --profile stress (e.g. --stress-steps 1x,2x,3x): scales of
+    /// the recorded rate, or multiples of --rate when it is given.
     #[arg(long = "stress-steps", value_delimiter = ',', value_parser = parse_scale, value_name = "SCALES")]
     pub stress_steps: Vec<f64>,
     /// With --profile stress, a step whose error rate exceeds this fails.

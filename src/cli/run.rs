@@ -317,7 +317,12 @@ fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
                 let start = base_scale;
                 (0..6).map(|i| start * 2f64.powi(i)).collect()
             } else {
-                args.stress_steps.clone()
+                // Multiples of --rate when given (the rate is the base),
+                // otherwise scales of the recorded rate.
+                match args.rate {
+                    Some(_) => args.stress_steps.iter().map(|s| s * base_scale).collect(),
+                    None => args.stress_steps.clone(),
+                }
             };
             scales
                 .into_iter()
