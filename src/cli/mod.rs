@@ -216,8 +216,8 @@ pub struct RunArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "30s", value_parser = run::parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,
-    /// When the next request is due within this long of the current one,
-    /// both are sent with one wake-up (at the later instant): less CPU per
+    /// Requests due within this long of the current one are sent with it,
+    /// on one wake-up (at the last one's instant): less CPU per
     /// request at moderate rates. The wait is real and shows in
     /// schedule_lag and http_req_duration. 0 wakes for every request.
     #[arg(long = "timer-slack", default_value = "250us", value_parser = run::parse_duration, value_name = "DURATION")]

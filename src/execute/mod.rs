@@ -539,8 +539,10 @@ async fn dispatcher(
     let mut last = Duration::ZERO;
     let mut burst = 0u32;
     let slack = plan.timer_slack;
-    let mut events = events(&model, &plan, k, n).peekable();
-    while let Some((offset, chosen)) = events.next() {
+    let mut source = events(&model, &plan, k, n);
+    // Requests already drawn from the schedule, not yet sent.
+    let mut ahead: VecDeque<(f64, Option<usize>)> = VecDeque::new();
+    while let Some((offset, chosen)) = ahead.pop_front().or_else(|| source.next()) {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -548,14 +550,25 @@ async fn dispatcher(
         let intended = shared.start + off;
         if Instant::now() < intended {
             burst = 0;
-            // With the next request due within the slack, wake for both at
-            // its instant; otherwise exactly at this one's.
-            let wake = match events.peek() {
-                Some((next, _)) if Duration::from_secs_f64(*next) <= off + slack => {
-                    shared.start + Duration::from_secs_f64(*next)
+            // Wake once for this request and every next one due within
+            // the slack, at the last one's instant; alone, at its own.
+            let mut wake = off;
+            let mut j = 0;
+            loop {
+                if j == ahead.len() {
+                    match source.next() {
+                        Some(e) => ahead.push_back(e),
+                        None => break,
+                    }
                 }
-                _ => intended,
-            };
+                let o = Duration::from_secs_f64(ahead[j].0);
+                if o > off + slack {
+                    break;
+                }
+                wake = o;
+                j += 1;
+            }
+            let wake = shared.start + wake;
             let reached = timer
                 .sleep_until(wake, &shared.stop)
                 .await
