@@ -20,6 +20,22 @@ pub const BINS_PER_DECADE: f64 = 20.0;
 /// the model file could not be loaded back.
 pub const MAX_VALUE: f64 = 1e15;
 
+/// `boundaries()[i + BOUND_OFFSET]` is the low edge of bin `i`.
+const BOUND_OFFSET: i32 = 400;
+
+/// Low edges `10^(i/20)` of bins -400..=401 (the fast bin lookup covers
+/// 1e-18..1e18, bins -360..=360, with room to spare).
+fn boundaries() -> &'static [f64; 802] {
+    static B: std::sync::OnceLock<[f64; 802]> = std::sync::OnceLock::new();
+    B.get_or_init(|| {
+        let mut b = [0.0; 802];
+        for (k, x) in b.iter_mut().enumerate() {
+            *x = LogHist::bin_low(k as i32 - BOUND_OFFSET);
+        }
+        b
+    })
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogHist {
     /// Bin index → count. Bin `i` covers `[10^(i/20), 10^((i+1)/20))`.
@@ -38,8 +54,36 @@ impl LogHist {
         Self::default()
     }
 
-    fn bin_of(v: f64) -> i32 {
+    /// The bin of a positive value: `floor(log10(v) * 20)`, clamped to
+    /// ±400. This is the definition; [`LogHist::bin_of`] is a faster path
+    /// that returns the same index.
+    fn bin_of_exact(v: f64) -> i32 {
         (v.log10() * BINS_PER_DECADE).floor().clamp(-400.0, 400.0) as i32
+    }
+
+    /// [`LogHist::bin_of_exact`] without a logarithm: the binary exponent
+    /// gives a bin at most a few below the answer, then a walk up a table
+    /// of bin boundaries finds it. Values within a hair (relative 1e-9) of
+    /// a boundary, where the rounding of `log10` could decide, and values
+    /// outside the table take the exact path, so the result is identical.
+    fn bin_of(v: f64) -> i32 {
+        if !(1e-18..1e18).contains(&v) {
+            return Self::bin_of_exact(v);
+        }
+        let bounds = boundaries();
+        let exp = ((v.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+        // 10^(i/20) <= 2^exp <= v for this i, so the walk starts low.
+        let mut i =
+            (f64::from(exp) * BINS_PER_DECADE * std::f64::consts::LOG10_2).floor() as i32 - 1;
+        let at = |i: i32| bounds[(i + BOUND_OFFSET) as usize];
+        while v >= at(i + 1) {
+            i += 1;
+        }
+        const HAIR: f64 = 1e-9;
+        if v <= at(i) * (1.0 + HAIR) || v >= at(i + 1) * (1.0 - HAIR) {
+            return Self::bin_of_exact(v);
+        }
+        i
     }
 
     fn bin_low(i: i32) -> f64 {
@@ -205,6 +249,35 @@ mod tests {
         let mut m = h.clone();
         m.merge(&h);
         assert!(m.sum_sq.is_finite());
+    }
+
+    /// The fast bin lookup must agree with the definition everywhere,
+    /// including right at the boundaries and across the whole range.
+    #[test]
+    fn fast_bin_equals_log10_definition() {
+        let mut vals = vec![
+            1e-300, 1e-19, 1e-18, 0.5, 1.0, 10.0, 209.0, 1e15, 1e18, 1e300,
+        ];
+        for k in -400..=401 {
+            let b = LogHist::bin_low(k);
+            let (up, down) = (
+                f64::from_bits(b.to_bits() + 1),
+                f64::from_bits(b.to_bits() - 1),
+            );
+            vals.extend([b, up, down, b * (1.0 + 1e-9), b * (1.0 - 1e-9)]);
+            vals.extend([b * (1.0 + 2e-9), b * (1.0 - 2e-9), b * 1.05]);
+        }
+        // Integers (sizes) and microsecond-resolution milliseconds (latencies).
+        vals.extend((1..100_000).map(f64::from));
+        vals.extend((1..200_000).map(|us| f64::from(us) / 1000.0));
+        let mut x = 1e-20f64;
+        while x < 1e20 {
+            vals.push(x);
+            x *= 1.000_37;
+        }
+        for v in vals {
+            assert_eq!(LogHist::bin_of(v), LogHist::bin_of_exact(v), "{v:e}");
+        }
     }
 
     #[test]
