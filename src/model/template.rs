@@ -37,7 +37,7 @@ pub enum NodeKind {
 #[derive(Debug, Default)]
 struct Node {
     kind: Option<NodeKind>,
-    literals: HashMap<String, NodeId>,
+    literals: rustc_hash::FxHashMap<String, NodeId>,
     typed: BTreeMap<ValueKind, NodeId>,
     wild: Option<NodeId>,
     /// Requests whose path passed through this node.
