@@ -62,7 +62,7 @@ impl LogHist {
     }
 
     /// [`LogHist::bin_of_exact`] without a logarithm: the binary exponent
-    /// gives a bin at most a few below the answer, then a walk up a table
+    /// and mantissa give a bin a few below the answer, then a walk up a table
     /// of bin boundaries finds it. Values within a hair (relative 1e-9) of
     /// a boundary, where the rounding of `log10` could decide, and values
     /// outside the table take the exact path, so the result is identical.
@@ -71,10 +71,15 @@ impl LogHist {
             return Self::bin_of_exact(v);
         }
         let bounds = boundaries();
-        let exp = ((v.to_bits() >> 52) & 0x7ff) as i32 - 1023;
-        // 10^(i/20) <= 2^exp <= v for this i, so the walk starts low.
-        let mut i =
-            (f64::from(exp) * BINS_PER_DECADE * std::f64::consts::LOG10_2).floor() as i32 - 1;
+        // v = 2^exp * (1 + m) and m <= log2(1 + m) < m + 0.09, so
+        // (exp + m) * 20 * log10(2) is at most 0.6 below the exact bin
+        // position; truncation toward zero and the margin start the walk a
+        // bin or a few low, never high.
+        let bits = v.to_bits();
+        let exp = ((bits >> 52) & 0x7ff) as i32 - 1023;
+        let m = f64::from_bits((bits & ((1 << 52) - 1)) | 1f64.to_bits()) - 1.0;
+        let pos = (f64::from(exp) + m) * BINS_PER_DECADE * std::f64::consts::LOG10_2;
+        let mut i = pos as i32 - 2;
         let at = |i: i32| bounds[(i + BOUND_OFFSET) as usize];
         while v >= at(i + 1) {
             i += 1;
