@@ -871,8 +871,9 @@ impl HttpConn {
         *r_status = status;
         r_mime.clear();
         if let Some(v) = mime {
-            let v = String::from_utf8_lossy(v);
-            r_mime.push_str(v.split(';').next().unwrap_or("").trim());
+            let v = lossy(v);
+            let v = &v[..v.bytes().position(|b| b == b';').unwrap_or(v.len())];
+            r_mime.push_str(v.trim());
             r_mime.make_ascii_lowercase();
         }
         (*body_size, *wait_ms, *total_ms, *body) = (None, None, None, None);
@@ -892,7 +893,7 @@ impl HttpConn {
             name.clear();
             name.push_str(h.name);
             value.clear();
-            let v = String::from_utf8_lossy(h.value.trim_ascii());
+            let v = lossy(h.value.trim_ascii());
             if h.name.eq_ignore_ascii_case("set-cookie") {
                 // The cookie's name only: values are secrets.
                 value.push_str(v.split('=').next().unwrap_or("").trim());
@@ -1066,6 +1067,15 @@ fn head_end(hay: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+/// Bytes as text, invalid UTF-8 replaced; `from_utf8_lossy` without its
+/// chunk iterator when the bytes are valid (the usual case).
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Replaces `s` by `b` as text, invalid UTF-8 replaced (the fast check
