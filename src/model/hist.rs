@@ -2,14 +2,15 @@
 //! magnitude: inter-arrival gaps (microseconds to minutes), think times,
 //! latencies, body sizes.
 //!
-//! Bins are `BINS_PER_DECADE` per power of ten (about 12% wide), stored
-//! sparsely, so the histogram is small whatever the range and the number of
-//! values. Zero gets a bin of its own (many HAR entries share a millisecond).
+//! Bins are `BINS_PER_DECADE` per power of ten (about 12% wide), counted
+//! in an array from the lowest bin used to the highest (at most 801, since
+//! bins are clamped to ±400), so the histogram is small whatever the range
+//! and the number of values, and recording a value is an index, not a
+//! search. Zero gets a bin of its own (many HAR entries share a millisecond).
 //! It can be sampled (uniform in log space within a bin, clamped to the
 //! observed min/max) and merged exactly.
 
 use rand::Rng;
-use std::collections::BTreeMap;
 
 /// Bins per power of ten.
 pub const BINS_PER_DECADE: f64 = 20.0;
@@ -36,10 +37,71 @@ fn boundaries() -> &'static [f64; 802] {
     })
 }
 
+/// Bin index → count. Bin `i` covers `[10^(i/20), 10^((i+1)/20))`.
+/// Dense between the lowest and highest bin used; bins that were never
+/// counted (or counted zero) are not listed by [`Bins::iter`].
+#[derive(Debug, Clone, Default)]
+pub struct Bins {
+    first: i32,
+    counts: Vec<u64>,
+}
+
+impl Bins {
+    /// Adds `n` to bin `i` (saturating).
+    pub fn add(&mut self, i: i32, n: u64) {
+        if self.counts.is_empty() {
+            self.first = i;
+        } else if i < self.first {
+            let grow = (self.first - i) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.first = i;
+        }
+        let k = (i - self.first) as usize;
+        if k >= self.counts.len() {
+            self.counts.resize(k + 1, 0);
+        }
+        self.counts[k] = self.counts[k].saturating_add(n);
+    }
+
+    /// (bin, count) of every counted bin, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        let first = self.first;
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(move |(k, c)| (first + k as i32, *c))
+    }
+
+    /// Number of counted bins.
+    pub fn len(&self) -> usize {
+        self.counts.iter().filter(|c| **c > 0).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl PartialEq for Bins {
+    fn eq(&self, other: &Bins) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl FromIterator<(i32, u64)> for Bins {
+    fn from_iter<T: IntoIterator<Item = (i32, u64)>>(iter: T) -> Bins {
+        let mut b = Bins::default();
+        for (i, n) in iter {
+            b.add(i, n);
+        }
+        b
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogHist {
-    /// Bin index → count. Bin `i` covers `[10^(i/20), 10^((i+1)/20))`.
-    pub bins: BTreeMap<i32, u64>,
+    pub bins: Bins,
     /// Values equal to zero.
     pub zeros: u64,
     pub count: u64,
@@ -62,8 +124,8 @@ impl LogHist {
     }
 
     /// [`LogHist::bin_of_exact`] without a logarithm: the binary exponent
-    /// and mantissa give a bin a few below the answer, then a walk up a table
-    /// of bin boundaries finds it. Values within a hair (relative 1e-9) of
+    /// and mantissa give the bin or the one below, and one comparison with a
+    /// table of bin edges decides. Values within a hair (relative 1e-9) of
     /// a boundary, where the rounding of `log10` could decide, and values
     /// outside the table take the exact path, so the result is identical.
     fn bin_of(v: f64) -> i32 {
@@ -71,19 +133,18 @@ impl LogHist {
             return Self::bin_of_exact(v);
         }
         let bounds = boundaries();
-        // v = 2^exp * (1 + m) and m <= log2(1 + m) < m + 0.09, so
-        // (exp + m) * 20 * log10(2) is at most 0.6 below the exact bin
-        // position; truncation toward zero and the margin start the walk a
-        // bin or a few low, never high.
+        // v = 2^exp * (1 + m), and log2(1 + m) = m + 0.3466 m (1 - m)
+        // within 0.008, so `pos` is within 0.05 of the exact bin position
+        // and the bin is the one below `pos - 0.1` or the next. (The offset
+        // makes the truncation a floor.)
         let bits = v.to_bits();
         let exp = ((bits >> 52) & 0x7ff) as i32 - 1023;
         let m = f64::from_bits((bits & ((1 << 52) - 1)) | 1f64.to_bits()) - 1.0;
-        let pos = (f64::from(exp) + m) * BINS_PER_DECADE * std::f64::consts::LOG10_2;
-        let mut i = pos as i32 - 2;
+        let log2 = f64::from(exp) + m + 0.3466 * m * (1.0 - m);
+        let pos = log2 * BINS_PER_DECADE * std::f64::consts::LOG10_2;
         let at = |i: i32| bounds[(i + BOUND_OFFSET) as usize];
-        while v >= at(i + 1) {
-            i += 1;
-        }
+        let mut i = (pos - 0.1 + 512.0) as i32 - 512;
+        i += i32::from(v >= at(i + 1));
         const HAIR: f64 = 1e-9;
         if v <= at(i) * (1.0 + HAIR) || v >= at(i + 1) * (1.0 - HAIR) {
             return Self::bin_of_exact(v);
@@ -119,8 +180,7 @@ impl LogHist {
         if v == 0.0 {
             self.zeros = self.zeros.saturating_add(n);
         } else {
-            let c = self.bins.entry(Self::bin_of(v)).or_insert(0);
-            *c = c.saturating_add(n);
+            self.bins.add(Self::bin_of(v), n);
         }
     }
 
@@ -139,9 +199,8 @@ impl LogHist {
         self.sum += other.sum;
         self.sum_sq += other.sum_sq;
         self.zeros = self.zeros.saturating_add(other.zeros);
-        for (k, v) in &other.bins {
-            let c = self.bins.entry(*k).or_insert(0);
-            *c = c.saturating_add(*v);
+        for (k, v) in other.bins.iter() {
+            self.bins.add(k, v);
         }
     }
 
@@ -188,7 +247,7 @@ impl LogHist {
             return 0.0;
         }
         let mut seen = self.zeros as f64;
-        for (&i, &c) in &self.bins {
+        for (i, c) in self.bins.iter() {
             let next = seen + c as f64;
             if rank <= next {
                 let frac = if c == 0 {
@@ -219,7 +278,7 @@ impl LogHist {
             return 0.0;
         }
         pick -= self.zeros;
-        for (&i, &c) in &self.bins {
+        for (i, c) in self.bins.iter() {
             if pick < c {
                 let lo = Self::bin_low(i).max(self.min);
                 let hi = Self::bin_low(i + 1).min(self.max);
