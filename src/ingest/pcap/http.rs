@@ -16,6 +16,7 @@
 //! kept bodies at [`BODY_CAP`], resync scanning at [`MAX_SCAN`]; body bytes
 //! beyond the kept prefix are only counted.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -549,29 +550,35 @@ impl HttpConn {
             Ok(httparse::Status::Complete(n)) => Some(n),
             _ => None,
         };
-        let (len, method, target, hs): (usize, &[u8], &[u8], &[httparse::Header<'_>]) =
-            match (parsed, req.method, req.path) {
-                (Some(n), Some(m), Some(p)) => (n, m.as_bytes(), p.as_bytes(), &*req.headers),
-                _ => {
-                    let end = head_end(data)?;
-                    let head = &data[..end];
-                    let Some(line) = request_line(head) else {
-                        out.stats.seen += 1;
-                        out.stats.skip("damaged exchange");
-                        self.sides[dir].state = State::Scan;
-                        return Some(end);
-                    };
-                    fallback.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
-                    let hs = match head
-                        .get(line.len..)
-                        .map(|h| httparse::parse_headers(h, &mut fallback))
-                    {
-                        Some(Ok(httparse::Status::Complete((_, hs)))) => hs,
-                        _ => &[][..],
-                    };
-                    (end, line.method, line.target, hs)
-                }
-            };
+        // httparse hands out text; the lenient line's bytes are converted.
+        type Parts<'a, 'h> = (
+            usize,
+            Cow<'a, str>,
+            Cow<'a, str>,
+            &'h [httparse::Header<'a>],
+        );
+        let (len, method, target, hs): Parts<'_, '_> = match (parsed, req.method, req.path) {
+            (Some(n), Some(m), Some(p)) => (n, Cow::Borrowed(m), Cow::Borrowed(p), &*req.headers),
+            _ => {
+                let end = head_end(data)?;
+                let head = &data[..end];
+                let Some(line) = request_line(head) else {
+                    out.stats.seen += 1;
+                    out.stats.skip("damaged exchange");
+                    self.sides[dir].state = State::Scan;
+                    return Some(end);
+                };
+                fallback.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
+                let hs = match head
+                    .get(line.len..)
+                    .map(|h| httparse::parse_headers(h, &mut fallback))
+                {
+                    Some(Ok(httparse::Status::Complete((_, hs)))) => hs,
+                    _ => &[][..],
+                };
+                (end, lossy(line.method), lossy(line.target), hs)
+            }
+        };
         out.stats.seen += 1;
         let mut p = out.spares.take();
         // Every field is set: the record may come from an earlier exchange.
@@ -611,14 +618,15 @@ impl HttpConn {
             damaged,
         } = ex;
         *started_ns = first_ts;
-        set_text(ex_method, method);
+        ex_method.clear();
+        ex_method.push_str(&method);
         scheme.clear();
         scheme.push_str("http");
-        set_text(ex_target, target);
-        set_text(
-            client.get_or_insert_with(String::new),
-            self.peer_name(dir).as_bytes(),
-        );
+        ex_target.clear();
+        ex_target.push_str(&target);
+        let c = client.get_or_insert_with(String::new);
+        c.clear();
+        c.push_str(self.peer_name(dir));
         authority.clear();
         body_mime.clear();
         *ex_body = None;
@@ -664,8 +672,8 @@ impl HttpConn {
         resp_body.clear();
         *resp_body_kept = false;
         *resp_body_size = 0;
-        *head = method == b"HEAD";
-        *connect = method == b"CONNECT";
+        *head = method == "HEAD";
+        *connect = method == "CONNECT";
         self.pending.push_back(p);
         self.req_open = with_body;
         self.sides[dir].state = if with_body {
@@ -1071,9 +1079,9 @@ fn head_end(hay: &[u8]) -> Option<usize> {
 
 /// Bytes as text, invalid UTF-8 replaced; `from_utf8_lossy` without its
 /// chunk iterator when the bytes are valid (the usual case).
-fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+fn lossy(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Ok(s) => Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(b),
     }
 }
