@@ -34,9 +34,9 @@ fn main() {
                 let status = ex.response.as_ref().map_or(0, |r| r.status);
                 rows.push((
                     ex.started_ns,
-                    ex.client.unwrap_or_default(),
-                    ex.method,
-                    ex.target,
+                    ex.client.clone().unwrap_or_default(),
+                    ex.method.clone(),
+                    ex.target.clone(),
                     status,
                     ex.damaged,
                 ));

@@ -27,7 +27,7 @@ fn fuzz_crashes_stay_fixed() {
         let mut builder = ModelBuilder::new(BuildOptions { scrub: true });
         match path.extension().and_then(|e| e.to_str()) {
             Some("har") => {
-                if replay::ingest::har::read_har(&path, &data[..], &mut |x| builder.observe(&x))
+                if replay::ingest::har::read_har(&path, &data[..], &mut |x| builder.observe(x))
                     .is_ok()
                 {
                     reloads(&what, builder);
@@ -35,7 +35,7 @@ fn fuzz_crashes_stay_fixed() {
             }
             Some("pcap") => {
                 if replay::ingest::pcap::read_pcap_from(&path, &data[..], &mut |x| {
-                    builder.observe(&x)
+                    builder.observe(x)
                 })
                 .is_ok()
                 {
@@ -65,7 +65,7 @@ fn har_method_that_is_not_a_token_is_skipped() {
       {"startedDateTime":"2020-01-01T00:00:01Z","request":{"method":"POS#","url":"http://h/"},"response":{"status":200}}]}}"#;
     let mut builder = ModelBuilder::new(BuildOptions { scrub: true });
     let stats = replay::ingest::har::read_har(Path::new("m.har"), json.as_bytes(), &mut |x| {
-        builder.observe(&x)
+        builder.observe(x)
     })
     .unwrap();
     assert_eq!(stats.skipped.get("invalid method"), Some(&1));

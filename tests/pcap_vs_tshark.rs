@@ -93,7 +93,7 @@ fn replay(capture: &Path) -> BTreeMap<String, Vec<Req>> {
     replay::ingest::pcap::read_pcap(capture, &mut |ex| {
         m.entry(ex.client.clone().unwrap_or_default())
             .or_default()
-            .push((ex.method, ex.target, ex.started_ns));
+            .push((ex.method.clone(), ex.target.clone(), ex.started_ns));
     })
     .unwrap_or_else(|e| panic!("{e}"));
     for v in m.values_mut() {

@@ -78,9 +78,9 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         let mut filtered: std::collections::BTreeMap<&'static str, u64> = Default::default();
         let b = &mut builder;
         let (_, mut stats, digest) =
-            ingest::read_capture_hashed(path, &mut |x| match filter.rejects(&x) {
+            ingest::read_capture_hashed(path, &mut |x| match filter.rejects(x) {
                 Some(reason) => *filtered.entry(reason).or_insert(0) += 1,
-                None => b.observe(&x),
+                None => b.observe(x),
             })?;
         for (reason, n) in filtered {
             stats.kept = stats.kept.saturating_sub(n);

@@ -78,7 +78,7 @@ pub struct Response {
 impl Exchange {
     /// The path part of the target, without the query.
     pub fn path(&self) -> &str {
-        match self.target.find('?') {
+        match memchr::memchr(b'?', self.target.as_bytes()) {
             Some(i) => &self.target[..i],
             None => &self.target,
         }
@@ -86,7 +86,7 @@ impl Exchange {
 
     /// The query part of the target, without the `?`, if any.
     pub fn query(&self) -> Option<&str> {
-        self.target.find('?').map(|i| &self.target[i + 1..])
+        memchr::memchr(b'?', self.target.as_bytes()).map(|i| &self.target[i + 1..])
     }
 
     /// The host without the port.
@@ -119,7 +119,7 @@ pub fn host_of(authority: &str) -> &str {
             None => authority,
         };
     }
-    match authority.rfind(':') {
+    match memchr::memrchr(b':', authority.as_bytes()) {
         Some(i) if authority[i + 1..].bytes().all(|b| b.is_ascii_digit()) => &authority[..i],
         _ => authority,
     }

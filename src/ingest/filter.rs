@@ -55,14 +55,16 @@ impl Filter {
 
     /// `None` when the exchange is kept, else the skip reason.
     pub fn rejects(&self, x: &Exchange) -> Option<&'static str> {
-        let host = x.host().to_ascii_lowercase();
-        if !self.include_hosts.is_empty()
-            && !self.include_hosts.iter().any(|h| host_matches(&host, h))
-        {
-            return Some("filtered: host (--include-host)");
-        }
-        if self.exclude_hosts.iter().any(|h| host_matches(&host, h)) {
-            return Some("filtered: host (--exclude-host)");
+        if !(self.include_hosts.is_empty() && self.exclude_hosts.is_empty()) {
+            let host = x.host().to_ascii_lowercase();
+            if !self.include_hosts.is_empty()
+                && !self.include_hosts.iter().any(|h| host_matches(&host, h))
+            {
+                return Some("filtered: host (--include-host)");
+            }
+            if self.exclude_hosts.iter().any(|h| host_matches(&host, h)) {
+                return Some("filtered: host (--exclude-host)");
+            }
         }
         let path = x.path();
         if let Some(set) = &self.include_paths {

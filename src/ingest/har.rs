@@ -47,7 +47,7 @@ pub mod reason {
 pub fn read_har<R: Read>(
     path: &Path,
     reader: R,
-    sink: &mut dyn FnMut(Exchange),
+    sink: &mut dyn FnMut(&Exchange),
 ) -> Result<IngestStats, IngestError> {
     let mut reader = reader;
     let prefix = skip_prefix(path, &mut reader)?;
@@ -264,7 +264,7 @@ fn strip_position(e: &serde_json::Error) -> String {
 struct Ctx<'s> {
     client: String,
     stats: IngestStats,
-    sink: &'s mut dyn FnMut(Exchange),
+    sink: &'s mut dyn FnMut(&Exchange),
     /// Index of the entry being read, for error positions.
     index: Option<u64>,
     saw_log: bool,
@@ -615,7 +615,7 @@ impl Ctx<'_> {
         match self.convert(entry) {
             Ok(x) => {
                 self.stats.kept += 1;
-                (self.sink)(x);
+                (self.sink)(&x);
             }
             Err(Skip::Reason(reason)) => self.stats.skip(reason),
             Err(Skip::Fatal(message)) => return Err(message),
@@ -909,7 +909,9 @@ mod tests {
 
     fn read(json: &str) -> Result<(Vec<Exchange>, IngestStats), IngestError> {
         let mut out = Vec::new();
-        let stats = read_har(Path::new("t.har"), json.as_bytes(), &mut |x| out.push(x))?;
+        let stats = read_har(Path::new("t.har"), json.as_bytes(), &mut |x| {
+            out.push(x.clone())
+        })?;
         Ok((out, stats))
     }
 

@@ -1,7 +1,9 @@
 //! Ingest: capture files in, [`Exchange`]s out.
 //!
 //! Every reader streams: it visits one exchange at a time and hands it to a
-//! caller-supplied sink, so memory does not grow with the capture. What a
+//! caller-supplied sink, so memory does not grow with the capture. The sink
+//! borrows the exchange for the call: a reader may reuse its buffers for the
+//! next one (the pcap reader does, to keep allocation off the hot path). What a
 //! reader cannot model is counted in [`IngestStats::skipped`] by reason,
 //! never silently dropped.
 //!
@@ -226,7 +228,7 @@ pub struct FileDigest {
 /// `sink`. Returns what was seen and skipped.
 pub fn read_capture(
     path: &Path,
-    sink: &mut dyn FnMut(Exchange),
+    sink: &mut dyn FnMut(&Exchange),
 ) -> Result<(CaptureKind, IngestStats), IngestError> {
     read_capture_hashed(path, sink).map(|(kind, stats, _)| (kind, stats))
 }
@@ -235,7 +237,7 @@ pub fn read_capture(
 /// records each source's size and SHA-256).
 pub fn read_capture_hashed(
     path: &Path,
-    sink: &mut dyn FnMut(Exchange),
+    sink: &mut dyn FnMut(&Exchange),
 ) -> Result<(CaptureKind, IngestStats, FileDigest), IngestError> {
     let kind = detect(path)?;
     let io = |source| IngestError::Io {

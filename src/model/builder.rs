@@ -115,7 +115,8 @@ pub struct ModelBuilder {
     /// Accumulator merges: `redirect[i] == i` for live ones.
     redirect: Vec<u32>,
     records: Vec<Record>,
-    clients: HashMap<u64, u32>,
+    /// Client name hash → client number. The key is already a hash.
+    clients: rustc_hash::FxHashMap<u64, u32>,
     secrets: BTreeMap<(String, String), (String, u64)>,
     files: Vec<SourceFile>,
     stats: IngestStats,
@@ -130,7 +131,7 @@ impl ModelBuilder {
             accs: Vec::new(),
             redirect: Vec::new(),
             records: Vec::new(),
-            clients: HashMap::new(),
+            clients: Default::default(),
             secrets: BTreeMap::new(),
             files: Vec::new(),
             stats: IngestStats::default(),

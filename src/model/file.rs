@@ -17,7 +17,7 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
 use super::arrival::{Arrival, Sessions};
-use super::hist::{LogHist, BINS_PER_DECADE};
+use super::hist::{Bins, LogHist, BINS_PER_DECADE};
 use super::pool::{Alphabet, Pool, TailType};
 use super::{
     BodyModel, Endpoint, JsonField, JsonType, Param, ResponseModel, SecretUse, Segment, Source,
@@ -287,7 +287,7 @@ fn hist_v1(h: &LogHist) -> HistV1 {
         max: h.max,
         zeros: h.zeros,
         bins_per_decade: BINS_PER_DECADE,
-        bins: h.bins.iter().map(|(k, v)| (*k, *v)).collect(),
+        bins: h.bins.iter().collect(),
     }
 }
 
@@ -583,12 +583,12 @@ fn hist_from(h: HistV1, what: &str) -> Result<LogHist, String> {
     if h.count > 0 && !(h.min.is_finite() && h.max.is_finite() && h.min >= 0.0 && h.min <= h.max) {
         return Err(format!("{what}: min/max are not a valid range"));
     }
-    let mut bins = BTreeMap::new();
+    let mut bins = Bins::default();
     for (k, v) in h.bins {
         if !(-400..=400).contains(&k) {
             return Err(format!("{what}: bin {k} is out of range"));
         }
-        *bins.entry(k).or_insert(0) += v;
+        bins.add(k, v);
     }
     Ok(LogHist {
         bins,

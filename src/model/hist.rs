@@ -2,14 +2,15 @@
 //! magnitude: inter-arrival gaps (microseconds to minutes), think times,
 //! latencies, body sizes.
 //!
-//! Bins are `BINS_PER_DECADE` per power of ten (about 12% wide), stored
-//! sparsely, so the histogram is small whatever the range and the number of
-//! values. Zero gets a bin of its own (many HAR entries share a millisecond).
+//! Bins are `BINS_PER_DECADE` per power of ten (about 12% wide), counted
+//! in an array from the lowest bin used to the highest (at most 801, since
+//! bins are clamped to ±400), so the histogram is small whatever the range
+//! and the number of values, and recording a value is an index, not a
+//! search. Zero gets a bin of its own (many HAR entries share a millisecond).
 //! It can be sampled (uniform in log space within a bin, clamped to the
 //! observed min/max) and merged exactly.
 
 use rand::Rng;
-use std::collections::BTreeMap;
 
 /// Bins per power of ten.
 pub const BINS_PER_DECADE: f64 = 20.0;
@@ -20,10 +21,87 @@ pub const BINS_PER_DECADE: f64 = 20.0;
 /// the model file could not be loaded back.
 pub const MAX_VALUE: f64 = 1e15;
 
+/// `boundaries()[i + BOUND_OFFSET]` is the low edge of bin `i`.
+const BOUND_OFFSET: i32 = 400;
+
+/// Low edges `10^(i/20)` of bins -400..=401 (the fast bin lookup covers
+/// 1e-18..1e18, bins -360..=360, with room to spare).
+fn boundaries() -> &'static [f64; 802] {
+    static B: std::sync::OnceLock<[f64; 802]> = std::sync::OnceLock::new();
+    B.get_or_init(|| {
+        let mut b = [0.0; 802];
+        for (k, x) in b.iter_mut().enumerate() {
+            *x = LogHist::bin_low(k as i32 - BOUND_OFFSET);
+        }
+        b
+    })
+}
+
+/// Bin index → count. Bin `i` covers `[10^(i/20), 10^((i+1)/20))`.
+/// Dense between the lowest and highest bin used; bins that were never
+/// counted (or counted zero) are not listed by [`Bins::iter`].
+#[derive(Debug, Clone, Default)]
+pub struct Bins {
+    first: i32,
+    counts: Vec<u64>,
+}
+
+impl Bins {
+    /// Adds `n` to bin `i` (saturating).
+    pub fn add(&mut self, i: i32, n: u64) {
+        if self.counts.is_empty() {
+            self.first = i;
+        } else if i < self.first {
+            let grow = (self.first - i) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.first = i;
+        }
+        let k = (i - self.first) as usize;
+        if k >= self.counts.len() {
+            self.counts.resize(k + 1, 0);
+        }
+        self.counts[k] = self.counts[k].saturating_add(n);
+    }
+
+    /// (bin, count) of every counted bin, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        let first = self.first;
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(move |(k, c)| (first + k as i32, *c))
+    }
+
+    /// Number of counted bins.
+    pub fn len(&self) -> usize {
+        self.counts.iter().filter(|c| **c > 0).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl PartialEq for Bins {
+    fn eq(&self, other: &Bins) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl FromIterator<(i32, u64)> for Bins {
+    fn from_iter<T: IntoIterator<Item = (i32, u64)>>(iter: T) -> Bins {
+        let mut b = Bins::default();
+        for (i, n) in iter {
+            b.add(i, n);
+        }
+        b
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogHist {
-    /// Bin index → count. Bin `i` covers `[10^(i/20), 10^((i+1)/20))`.
-    pub bins: BTreeMap<i32, u64>,
+    pub bins: Bins,
     /// Values equal to zero.
     pub zeros: u64,
     pub count: u64,
@@ -38,8 +116,40 @@ impl LogHist {
         Self::default()
     }
 
-    fn bin_of(v: f64) -> i32 {
+    /// The bin of a positive value: `floor(log10(v) * 20)`, clamped to
+    /// ±400. This is the definition; [`LogHist::bin_of`] is a faster path
+    /// that returns the same index.
+    fn bin_of_exact(v: f64) -> i32 {
         (v.log10() * BINS_PER_DECADE).floor().clamp(-400.0, 400.0) as i32
+    }
+
+    /// [`LogHist::bin_of_exact`] without a logarithm: the binary exponent
+    /// and mantissa give the bin or the one below, and one comparison with a
+    /// table of bin edges decides. Values within a hair (relative 1e-9) of
+    /// a boundary, where the rounding of `log10` could decide, and values
+    /// outside the table take the exact path, so the result is identical.
+    fn bin_of(v: f64) -> i32 {
+        if !(1e-18..1e18).contains(&v) {
+            return Self::bin_of_exact(v);
+        }
+        let bounds = boundaries();
+        // v = 2^exp * (1 + m), and log2(1 + m) = m + 0.3466 m (1 - m)
+        // within 0.008, so `pos` is within 0.05 of the exact bin position
+        // and the bin is the one below `pos - 0.1` or the next. (The offset
+        // makes the truncation a floor.)
+        let bits = v.to_bits();
+        let exp = ((bits >> 52) & 0x7ff) as i32 - 1023;
+        let m = f64::from_bits((bits & ((1 << 52) - 1)) | 1f64.to_bits()) - 1.0;
+        let log2 = f64::from(exp) + m + 0.3466 * m * (1.0 - m);
+        let pos = log2 * BINS_PER_DECADE * std::f64::consts::LOG10_2;
+        let at = |i: i32| bounds[(i + BOUND_OFFSET) as usize];
+        let mut i = (pos - 0.1 + 512.0) as i32 - 512;
+        i += i32::from(v >= at(i + 1));
+        const HAIR: f64 = 1e-9;
+        if v <= at(i) * (1.0 + HAIR) || v >= at(i + 1) * (1.0 - HAIR) {
+            return Self::bin_of_exact(v);
+        }
+        i
     }
 
     fn bin_low(i: i32) -> f64 {
@@ -70,8 +180,7 @@ impl LogHist {
         if v == 0.0 {
             self.zeros = self.zeros.saturating_add(n);
         } else {
-            let c = self.bins.entry(Self::bin_of(v)).or_insert(0);
-            *c = c.saturating_add(n);
+            self.bins.add(Self::bin_of(v), n);
         }
     }
 
@@ -90,9 +199,8 @@ impl LogHist {
         self.sum += other.sum;
         self.sum_sq += other.sum_sq;
         self.zeros = self.zeros.saturating_add(other.zeros);
-        for (k, v) in &other.bins {
-            let c = self.bins.entry(*k).or_insert(0);
-            *c = c.saturating_add(*v);
+        for (k, v) in other.bins.iter() {
+            self.bins.add(k, v);
         }
     }
 
@@ -139,7 +247,7 @@ impl LogHist {
             return 0.0;
         }
         let mut seen = self.zeros as f64;
-        for (&i, &c) in &self.bins {
+        for (i, c) in self.bins.iter() {
             let next = seen + c as f64;
             if rank <= next {
                 let frac = if c == 0 {
@@ -170,7 +278,7 @@ impl LogHist {
             return 0.0;
         }
         pick -= self.zeros;
-        for (&i, &c) in &self.bins {
+        for (i, c) in self.bins.iter() {
             if pick < c {
                 let lo = Self::bin_low(i).max(self.min);
                 let hi = Self::bin_low(i + 1).min(self.max);
@@ -205,6 +313,35 @@ mod tests {
         let mut m = h.clone();
         m.merge(&h);
         assert!(m.sum_sq.is_finite());
+    }
+
+    /// The fast bin lookup must agree with the definition everywhere,
+    /// including right at the boundaries and across the whole range.
+    #[test]
+    fn fast_bin_equals_log10_definition() {
+        let mut vals = vec![
+            1e-300, 1e-19, 1e-18, 0.5, 1.0, 10.0, 209.0, 1e15, 1e18, 1e300,
+        ];
+        for k in -400..=401 {
+            let b = LogHist::bin_low(k);
+            let (up, down) = (
+                f64::from_bits(b.to_bits() + 1),
+                f64::from_bits(b.to_bits() - 1),
+            );
+            vals.extend([b, up, down, b * (1.0 + 1e-9), b * (1.0 - 1e-9)]);
+            vals.extend([b * (1.0 + 2e-9), b * (1.0 - 2e-9), b * 1.05]);
+        }
+        // Integers (sizes) and microsecond-resolution milliseconds (latencies).
+        vals.extend((1..100_000).map(f64::from));
+        vals.extend((1..200_000).map(|us| f64::from(us) / 1000.0));
+        let mut x = 1e-20f64;
+        while x < 1e20 {
+            vals.push(x);
+            x *= 1.000_37;
+        }
+        for v in vals {
+            assert_eq!(LogHist::bin_of(v), LogHist::bin_of_exact(v), "{v:e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! and describes the rest by its type, from which fresh values are drawn.
 
 use rand::Rng;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Values tracked while streaming, per pool.
 const TRACK_CAP: usize = 512;
@@ -238,7 +238,9 @@ impl Shape {
 /// A pool being built.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PoolAcc {
-    counts: HashMap<String, u64>,
+    /// Fast deterministic hashing: this map is hit for every value of
+    /// every slot, and its (capped) keys come from one capture.
+    counts: FxHashMap<String, u64>,
     /// Observations folded out of `counts` (rare values, over-long values).
     folded: u64,
     total: u64,

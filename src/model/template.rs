@@ -39,7 +39,7 @@ pub enum NodeKind {
 #[derive(Debug, Default)]
 struct Node {
     kind: Option<NodeKind>,
-    literals: HashMap<String, NodeId>,
+    literals: rustc_hash::FxHashMap<String, NodeId>,
     typed: BTreeMap<ValueKind, NodeId>,
     wild: Option<NodeId>,
     /// Requests whose path passed through this node.
@@ -96,8 +96,23 @@ pub fn render(segments: &[TemplateSegment]) -> String {
 /// Splits a path into segments: `/a/b/` → `["a", "b", ""]`, `/` → `[]`.
 pub fn split_path(path: &str) -> impl Iterator<Item = &str> {
     let p = path.strip_prefix('/').unwrap_or(path);
-    let empty = p.is_empty();
-    p.split('/').filter(move |_| !empty)
+    // `p.split('/')` with memchr: paths are short, and the char searcher's
+    // per-call setup cost more than the scan. '/' is ASCII, so every cut
+    // is on a char boundary.
+    let mut rest = (!p.is_empty()).then_some(p);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'/', r.as_bytes()) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// The trie of all paths seen, per origin (scheme, authority).
@@ -542,6 +557,21 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    #[test]
+    fn splits_paths_like_str_split() {
+        for p in ["/", "", "/a", "/a/b/", "a//b", "/a/b?c", "//", "/é/ü"] {
+            let want: Vec<&str> = {
+                let q = p.strip_prefix('/').unwrap_or(p);
+                if q.is_empty() {
+                    Vec::new()
+                } else {
+                    q.split('/').collect()
+                }
+            };
+            assert_eq!(split_path(p).collect::<Vec<_>>(), want, "{p:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! kept bodies at [`BODY_CAP`], resync scanning at [`MAX_SCAN`]; body bytes
 //! beyond the kept prefix are only counted.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -111,7 +112,11 @@ impl Side {
 }
 
 /// A request seen, waiting for (or receiving) its response.
-#[derive(Debug)]
+///
+/// Boxed and recycled through [`Spares`]: a finished one keeps its strings
+/// and buffers for the next request, so a steady stream of exchanges does
+/// not allocate.
+#[derive(Debug, Default)]
 struct Pending {
     ex: Exchange,
     req_last_ts: i64,
@@ -124,11 +129,59 @@ struct Pending {
     resp: Option<Response>,
     resp_first_ts: i64,
     resp_last_ts: i64,
-    resp_body: Option<Vec<u8>>,
+    /// Response body bytes, while `resp_body_kept` (dropped when over
+    /// [`BODY_CAP`] or damaged).
+    resp_body: Vec<u8>,
+    resp_body_kept: bool,
     resp_body_size: u64,
     /// Method is HEAD / CONNECT (framing of the response depends on it).
     head: bool,
     connect: bool,
+    /// A previous exchange's response and body, kept for their buffers.
+    spare_resp: Option<Response>,
+    spare_body: Option<Body>,
+}
+
+/// Finished [`Pending`] records kept for reuse (shared by all connections).
+/// Boxed like the connections' queues, so a record moves between them as a
+/// pointer, not as a few hundred bytes.
+#[derive(Debug, Default)]
+#[allow(clippy::vec_box)]
+pub struct Spares(Vec<Box<Pending>>);
+
+/// Records kept in [`Spares`].
+const SPARES: usize = 64;
+/// Buffers larger than this are freed rather than kept in a spare.
+const SPARE_BUF: usize = 16 * 1024;
+
+impl Spares {
+    fn take(&mut self) -> Box<Pending> {
+        self.0.pop().unwrap_or_default()
+    }
+
+    /// Keeps `p` (emitted: its exchange was handed to the sink) for reuse.
+    fn put(&mut self, mut p: Box<Pending>) {
+        if self.0.len() >= SPARES {
+            return;
+        }
+        if let Some(mut r) = p.ex.response.take() {
+            if let Some(b) = r.body.take() {
+                if p.resp_body.capacity() == 0 {
+                    p.resp_body = b;
+                }
+            }
+            p.spare_resp = Some(r);
+        }
+        if let Some(b) = p.ex.body.take() {
+            p.spare_body = Some(b);
+        }
+        for buf in [&mut p.body, &mut p.resp_body] {
+            if buf.capacity() > SPARE_BUF {
+                *buf = Vec::new();
+            }
+        }
+        self.0.push(p);
+    }
 }
 
 /// HTTP state of one TCP connection.
@@ -142,7 +195,7 @@ pub struct HttpConn {
     /// `peers` as text, filled on first use.
     names: [String; 2],
     sides: [Side; 2],
-    pending: VecDeque<Pending>,
+    pending: VecDeque<Box<Pending>>,
     /// The last pending request is still receiving its body.
     req_open: bool,
     /// Bytes seen while `Unknown`, to give up on non-HTTP.
@@ -172,7 +225,7 @@ impl HttpConn {
             + self
                 .pending
                 .iter()
-                .map(|p| p.body.capacity() + p.resp_body.as_ref().map_or(0, Vec::capacity))
+                .map(|p| p.body.capacity() + p.resp_body.capacity())
                 .sum::<usize>()
     }
 
@@ -366,7 +419,8 @@ impl HttpConn {
                 p.body.clear();
             } else {
                 p.resp_body_size = p.resp_body_size.saturating_add(bytes);
-                p.resp_body = None;
+                p.resp_body_kept = false;
+                p.resp_body.clear();
             }
         }
     }
@@ -428,13 +482,14 @@ impl HttpConn {
                     }
                     if side.buf.is_empty() {
                         // Whole head in this segment: parse it in place.
-                        if let Some(end) = head_end(&data[..data.len().min(MAX_HEAD)]) {
-                            let first_ts = self.sides[dir].first_ts;
-                            self.request_head(&data[..end], first_ts, ts, out);
+                        let first_ts = side.first_ts;
+                        let limit = data.len().min(MAX_HEAD);
+                        if let Some(end) = self.request_head(&data[..limit], first_ts, ts, out) {
                             data = &data[end..];
                             continue;
                         }
                     }
+                    let side = &mut self.sides[dir];
                     let Some(used) = take_head(side, data) else {
                         if side.buf.len() > MAX_HEAD {
                             out.stats.skip("damaged exchange");
@@ -447,7 +502,8 @@ impl HttpConn {
                     data = &data[used..];
                     let head = std::mem::take(&mut self.sides[dir].buf);
                     let first_ts = self.sides[dir].first_ts;
-                    self.request_head(&head, first_ts, ts, out);
+                    let done = self.request_head(&head, first_ts, ts, out);
+                    debug_assert_eq!(done, Some(head.len()));
                     self.sides[dir].buf = head;
                     self.sides[dir].buf.clear();
                 }
@@ -471,55 +527,128 @@ impl HttpConn {
         }
     }
 
-    fn request_head(&mut self, head: &[u8], first_ts: i64, ts: i64, out: &mut Out<'_>) {
-        out.stats.seen += 1;
+    /// Handles the request head that starts `data`, which may go on past
+    /// the head. Returns the head's length, or `None` (and does nothing)
+    /// when `data` does not hold a whole head.
+    fn request_head(
+        &mut self,
+        data: &[u8],
+        first_ts: i64,
+        ts: i64,
+        out: &mut Out<'_>,
+    ) -> Option<usize> {
         let dir = self.client.unwrap_or(0);
-        // httparse first; the lenient request line (odd versions such as
-        // `HTTP/1.0.8`) only when it refuses.
+        // httparse first: it also finds where a well-formed head ends (at
+        // the blank line, as head_end would). Heads it refuses are framed by
+        // head_end and read with the lenient request line (odd versions
+        // such as `HTTP/1.0.8`).
         let mut uninit =
             [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut fallback: Vec<httparse::Header<'_>> = Vec::new();
         let mut req = httparse::Request::new(&mut []);
-        let parsed = matches!(
-            req.parse_with_uninit_headers(head, &mut uninit),
-            Ok(httparse::Status::Complete(_))
-        );
-        let (method, target, hs): (&[u8], &[u8], &[httparse::Header<'_>]) =
-            match (parsed, req.method, req.path) {
-                (true, Some(m), Some(p)) => (m.as_bytes(), p.as_bytes(), &*req.headers),
-                _ => {
-                    let Some(line) = request_line(head) else {
-                        out.stats.skip("damaged exchange");
-                        self.sides[dir].state = State::Scan;
-                        return;
-                    };
-                    fallback.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
-                    let hs = match head
-                        .get(line.len..)
-                        .map(|h| httparse::parse_headers(h, &mut fallback))
-                    {
-                        Some(Ok(httparse::Status::Complete((_, hs)))) => hs,
-                        _ => &[][..],
-                    };
-                    (line.method, line.target, hs)
-                }
-            };
-        let mut ex = Exchange {
-            started_ns: first_ts,
-            method: text(method),
-            scheme: "http".into(),
-            target: text(target),
-            client: Some(self.peer_name(dir).to_string()),
-            ..Default::default()
+        let parsed = match req.parse_with_uninit_headers(data, &mut uninit) {
+            Ok(httparse::Status::Complete(n)) => Some(n),
+            _ => None,
         };
+        // httparse hands out text; the lenient line's bytes are converted.
+        type Parts<'a, 'h> = (
+            usize,
+            Cow<'a, str>,
+            Cow<'a, str>,
+            &'h [httparse::Header<'a>],
+        );
+        let (len, method, target, hs): Parts<'_, '_> = match (parsed, req.method, req.path) {
+            (Some(n), Some(m), Some(p)) => (n, Cow::Borrowed(m), Cow::Borrowed(p), &*req.headers),
+            _ => {
+                let end = head_end(data)?;
+                let head = &data[..end];
+                let Some(line) = request_line(head) else {
+                    out.stats.seen += 1;
+                    out.stats.skip("damaged exchange");
+                    self.sides[dir].state = State::Scan;
+                    return Some(end);
+                };
+                fallback.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
+                let hs = match head
+                    .get(line.len..)
+                    .map(|h| httparse::parse_headers(h, &mut fallback))
+                {
+                    Some(Ok(httparse::Status::Complete((_, hs)))) => hs,
+                    _ => &[][..],
+                };
+                (end, lossy(line.method), lossy(line.target), hs)
+            }
+        };
+        out.stats.seen += 1;
+        let mut p = out.spares.take();
+        // Every field is set: the record may come from an earlier exchange.
+        let Pending {
+            ex,
+            req_last_ts,
+            req_done,
+            body,
+            body_size,
+            body_mime,
+            has_body,
+            resp,
+            resp_first_ts,
+            resp_last_ts,
+            resp_body,
+            resp_body_kept,
+            resp_body_size,
+            head,
+            connect,
+            spare_resp,
+            spare_body: _,
+        } = &mut *p;
+        if let Some(r) = resp.take() {
+            *spare_resp = Some(r);
+        }
+        let Exchange {
+            started_ns,
+            method: ex_method,
+            scheme,
+            authority,
+            target: ex_target,
+            headers,
+            body: ex_body,
+            response,
+            client,
+            resource_type,
+            damaged,
+        } = ex;
+        *started_ns = first_ts;
+        ex_method.clear();
+        ex_method.push_str(&method);
+        scheme.clear();
+        scheme.push_str("http");
+        ex_target.clear();
+        ex_target.push_str(&target);
+        let c = client.get_or_insert_with(String::new);
+        c.clear();
+        c.push_str(self.peer_name(dir));
+        authority.clear();
+        body_mime.clear();
+        *ex_body = None;
+        *response = None;
+        *resource_type = None;
+        *damaged = false;
         let mut framing = Framing::Length(0);
-        let mut mime = String::new();
+        let mut n = 0;
         for h in hs.iter() {
-            let value = text(h.value.trim_ascii());
-            if h.name.eq_ignore_ascii_case("host") && ex.authority.is_empty() {
-                ex.authority = value.clone();
+            if n == headers.len() {
+                headers.push(Default::default());
+            }
+            let (name, value) = &mut headers[n];
+            n += 1;
+            name.clear();
+            name.push_str(h.name);
+            set_text(value, h.value.trim_ascii());
+            if h.name.eq_ignore_ascii_case("host") && authority.is_empty() {
+                authority.push_str(value);
             } else if h.name.eq_ignore_ascii_case("content-type") {
-                mime = value.clone();
+                body_mime.clear();
+                body_mime.push_str(value);
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") && is_chunked(h.value) {
                 framing = Framing::Chunked(Chunk::Size);
             } else if h.name.eq_ignore_ascii_case("content-length") {
@@ -527,35 +656,32 @@ impl HttpConn {
                     framing = Framing::Length(n);
                 }
             }
-            ex.headers.push((h.name.to_string(), value));
         }
-        if ex.authority.is_empty() {
-            ex.authority = self.peer_name(1 - dir).to_string();
+        headers.truncate(n);
+        if authority.is_empty() {
+            authority.push_str(self.peer_name(1 - dir));
         }
-        let has_body = !matches!(framing, Framing::Length(0));
-        let p = Pending {
-            ex,
-            req_last_ts: ts,
-            req_done: !has_body,
-            body: Vec::new(),
-            body_size: 0,
-            body_mime: mime,
-            has_body,
-            resp: None,
-            resp_first_ts: 0,
-            resp_last_ts: 0,
-            resp_body: None,
-            resp_body_size: 0,
-            head: method == b"HEAD",
-            connect: method == b"CONNECT",
-        };
+        let with_body = !matches!(framing, Framing::Length(0));
+        *req_last_ts = ts;
+        *req_done = !with_body;
+        body.clear();
+        *body_size = 0;
+        *has_body = with_body;
+        *resp_first_ts = 0;
+        *resp_last_ts = 0;
+        resp_body.clear();
+        *resp_body_kept = false;
+        *resp_body_size = 0;
+        *head = method == "HEAD";
+        *connect = method == "CONNECT";
         self.pending.push_back(p);
-        self.req_open = has_body;
-        self.sides[dir].state = if has_body {
+        self.req_open = with_body;
+        self.sides[dir].state = if with_body {
             State::Body(framing)
         } else {
             State::Head
         };
+        Some(len)
     }
 
     // ---- responses ------------------------------------------------------
@@ -585,13 +711,14 @@ impl HttpConn {
                     }
                     if side.buf.is_empty() {
                         // Whole head in this segment: parse it in place.
-                        if let Some(end) = head_end(&data[..data.len().min(MAX_HEAD)]) {
-                            let first_ts = self.sides[dir].first_ts;
-                            self.response_head(&data[..end], first_ts, ts, out);
+                        let first_ts = side.first_ts;
+                        let limit = data.len().min(MAX_HEAD);
+                        if let Some(end) = self.response_head(&data[..limit], first_ts, ts, out) {
                             data = &data[end..];
                             continue;
                         }
                     }
+                    let side = &mut self.sides[dir];
                     let Some(used) = take_head(side, data) else {
                         if side.buf.len() > MAX_HEAD {
                             side.buf.clear();
@@ -606,7 +733,8 @@ impl HttpConn {
                     data = &data[used..];
                     let head = std::mem::take(&mut self.sides[dir].buf);
                     let first_ts = self.sides[dir].first_ts;
-                    self.response_head(&head, first_ts, ts, out);
+                    let done = self.response_head(&head, first_ts, ts, out);
+                    debug_assert_eq!(done, Some(head.len()));
                     self.sides[dir].buf = head;
                     self.sides[dir].buf.clear();
                 }
@@ -616,11 +744,12 @@ impl HttpConn {
                         let Some(p) = pending.front_mut().filter(|p| p.resp.is_some()) else {
                             return;
                         };
-                        if let Some(b) = p.resp_body.as_mut() {
-                            if b.len() + piece.len() > BODY_CAP {
-                                p.resp_body = None;
+                        if p.resp_body_kept {
+                            if p.resp_body.len() + piece.len() > BODY_CAP {
+                                p.resp_body_kept = false;
+                                p.resp_body.clear();
                             } else {
-                                b.extend_from_slice(piece);
+                                p.resp_body.extend_from_slice(piece);
                             }
                         }
                         p.resp_body_size = p.resp_body_size.saturating_add(piece.len() as u64);
@@ -639,24 +768,49 @@ impl HttpConn {
         }
     }
 
-    fn response_head(&mut self, head: &[u8], first_ts: i64, ts: i64, out: &mut Out<'_>) {
+    /// Handles the response head that starts `data`, which may go on past
+    /// the head. Returns the head's length, or `None` (and does nothing)
+    /// when `data` does not hold a whole head.
+    fn response_head(
+        &mut self,
+        data: &[u8],
+        first_ts: i64,
+        ts: i64,
+        out: &mut Out<'_>,
+    ) -> Option<usize> {
         let dir = self.client.map_or(1, |c| 1 - c);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut res = httparse::Response::new(&mut headers);
-        let parsed = matches!(res.parse(head), Ok(httparse::Status::Complete(_)));
+        // Uninitialised header slots: zeroing 96 of them per response
+        // cost more than parsing a typical head.
+        let mut uninit =
+            [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut res = httparse::Response::new(&mut []);
+        // httparse also finds where a well-formed head ends (at the blank
+        // line, as head_end would); a head it refuses is framed by head_end.
+        let parsed = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut res,
+            data,
+            &mut uninit,
+        ) {
+            Ok(httparse::Status::Complete(n)) => Some(n),
+            _ => None,
+        };
         let status = res.code.unwrap_or(0);
-        if !parsed || status < 100 {
-            if let Some(p) = self.pending.front_mut() {
-                p.ex.damaged = true;
+        let len = match parsed {
+            Some(n) if status >= 100 => n,
+            _ => {
+                let end = head_end(data)?;
+                if let Some(p) = self.pending.front_mut() {
+                    p.ex.damaged = true;
+                }
+                self.sides[dir].state = State::Scan;
+                return Some(end);
             }
-            self.sides[dir].state = State::Scan;
-            return;
-        }
+        };
         if (100..200).contains(&status) && status != 101 {
             // 100 Continue and other interim responses: no body, the final
             // response follows.
             self.sides[dir].state = State::Head;
-            return;
+            return Some(len);
         }
         // After a gap on this side, responses may have been lost entirely:
         // pair with the latest request that was complete before this
@@ -675,33 +829,15 @@ impl HttpConn {
             }
         }
         let mut framing = None;
-        let mut mime = String::new();
-        let mut kept = Vec::new();
+        let mut mime: Option<&[u8]> = None;
         let mut length = None;
         for h in res.headers.iter() {
             if h.name.eq_ignore_ascii_case("transfer-encoding") && is_chunked(h.value) {
                 framing = Some(Framing::Chunked(Chunk::Size));
             } else if h.name.eq_ignore_ascii_case("content-length") && length.is_none() {
                 length = parse_len(h.value);
-            } else if h.name.eq_ignore_ascii_case("content-type") && mime.is_empty() {
-                let v = String::from_utf8_lossy(h.value);
-                mime = v
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-            }
-            if KEPT_RESPONSE_HEADERS
-                .iter()
-                .any(|k| h.name.eq_ignore_ascii_case(k))
-            {
-                let mut v = text(h.value.trim_ascii());
-                if h.name.eq_ignore_ascii_case("set-cookie") {
-                    // The cookie's name only: values are secrets.
-                    v = v.split('=').next().unwrap_or("").trim().to_string();
-                }
-                kept.push((h.name.to_string(), v));
+            } else if h.name.eq_ignore_ascii_case("content-type") && mime.is_none() {
+                mime = Some(h.value);
             }
         }
         let Some(p) = self.pending.front_mut() else {
@@ -716,7 +852,7 @@ impl HttpConn {
                     .unwrap_or(Framing::Close)
             };
             self.start_body(dir, f, None, out);
-            return;
+            return Some(len);
         };
         let no_body = p.head
             || status == 204
@@ -726,15 +862,59 @@ impl HttpConn {
         if status == 101 || (p.connect && (200..300).contains(&status)) {
             self.upgrade_after = true;
         }
-        p.resp = Some(Response {
-            status,
-            mime,
-            headers: kept,
-            ..Default::default()
-        });
+        let mut r = p
+            .resp
+            .take()
+            .or_else(|| p.spare_resp.take())
+            .unwrap_or_default();
+        let Response {
+            status: r_status,
+            mime: r_mime,
+            body_size,
+            wait_ms,
+            total_ms,
+            headers,
+            body,
+        } = &mut r;
+        *r_status = status;
+        r_mime.clear();
+        if let Some(v) = mime {
+            let v = lossy(v);
+            let v = &v[..v.bytes().position(|b| b == b';').unwrap_or(v.len())];
+            r_mime.push_str(v.trim());
+            r_mime.make_ascii_lowercase();
+        }
+        (*body_size, *wait_ms, *total_ms, *body) = (None, None, None, None);
+        let mut n = 0;
+        for h in res.headers.iter() {
+            if !KEPT_RESPONSE_HEADERS
+                .iter()
+                .any(|k| h.name.eq_ignore_ascii_case(k))
+            {
+                continue;
+            }
+            if n == headers.len() {
+                headers.push(Default::default());
+            }
+            let (name, value) = &mut headers[n];
+            n += 1;
+            name.clear();
+            name.push_str(h.name);
+            value.clear();
+            let v = lossy(h.value.trim_ascii());
+            if h.name.eq_ignore_ascii_case("set-cookie") {
+                // The cookie's name only: values are secrets.
+                value.push_str(v.split('=').next().unwrap_or("").trim());
+            } else {
+                value.push_str(&v);
+            }
+        }
+        headers.truncate(n);
+        p.resp = Some(r);
         p.resp_first_ts = first_ts;
         p.resp_last_ts = ts;
-        p.resp_body = Some(Vec::new());
+        p.resp_body.clear();
+        p.resp_body_kept = true;
         let f = if no_body {
             Framing::Length(0)
         } else {
@@ -743,6 +923,7 @@ impl HttpConn {
                 .unwrap_or(Framing::Close)
         };
         self.start_body(dir, f, Some(ts), out);
+        Some(len)
     }
 
     fn start_body(&mut self, dir: usize, f: Framing, ts: Option<i64>, out: &mut Out<'_>) {
@@ -788,57 +969,68 @@ impl HttpConn {
     }
 }
 
-/// Finishes an exchange and hands it to the sink.
-fn emit(p: Pending, out: &mut Out<'_>) {
-    let mut ex = p.ex;
+/// Finishes an exchange, hands it to the sink and keeps the record for
+/// reuse.
+fn emit(mut p: Box<Pending>, out: &mut Out<'_>) {
     if p.has_body {
+        let mut b = p.spare_body.take().unwrap_or_default();
         let size = p.body_size;
-        let text = std::str::from_utf8(&p.body)
-            .ok()
-            .map(str::to_string)
-            .or_else(|| {
-                // Cut at the cap inside a multi-byte character: keep the prefix.
-                let e = std::str::from_utf8(&p.body).err()?;
-                if e.error_len().is_none() && e.valid_up_to() > 0 {
-                    std::str::from_utf8(&p.body[..e.valid_up_to()])
-                        .ok()
-                        .map(str::to_string)
-                } else {
-                    None
-                }
-            });
-        let lower = p.body_mime.to_ascii_lowercase();
-        let kind = if text.is_none() && size > 0 {
+        let text = match std::str::from_utf8(&p.body) {
+            Ok(t) => Some(t),
+            // Cut at the cap inside a multi-byte character: keep the prefix.
+            Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => {
+                std::str::from_utf8(&p.body[..e.valid_up_to()]).ok()
+            }
+            Err(_) => None,
+        };
+        b.text = text.map(|t| {
+            let mut s = b.text.take().unwrap_or_default();
+            s.clear();
+            s.push_str(t);
+            s
+        });
+        let mime = &p.body_mime;
+        b.kind = if b.text.is_none() && size > 0 {
             BodyKind::Binary
-        } else if lower.contains("json") {
+        } else if contains_ignore_case(mime, "json") {
             BodyKind::Json
-        } else if lower.contains("x-www-form-urlencoded") || lower.contains("multipart/form-data") {
+        } else if contains_ignore_case(mime, "x-www-form-urlencoded")
+            || contains_ignore_case(mime, "multipart/form-data")
+        {
             BodyKind::Form
         } else {
             BodyKind::Text
         };
-        ex.body = Some(Body {
-            mime: p.body_mime,
-            text,
-            params: Vec::new(),
-            size,
-            kind,
-        });
+        b.mime.clear();
+        b.mime.push_str(mime);
+        b.params.clear();
+        b.size = size;
+        p.ex.body = Some(b);
     }
-    if let Some(mut r) = p.resp {
+    if let Some(mut r) = p.resp.take() {
         r.body_size = Some(p.resp_body_size);
-        r.body = p.resp_body.filter(|b| !b.is_empty());
+        r.body =
+            (p.resp_body_kept && !p.resp_body.is_empty()).then(|| std::mem::take(&mut p.resp_body));
         r.wait_ms = Some(ms(p.resp_first_ts.saturating_sub(p.req_last_ts)));
-        r.total_ms = Some(ms(p.resp_last_ts.saturating_sub(ex.started_ns)));
-        ex.response = Some(r);
+        r.total_ms = Some(ms(p.resp_last_ts.saturating_sub(p.ex.started_ns)));
+        p.ex.response = Some(r);
     } else {
         out.no_response += 1;
     }
-    if ex.damaged {
+    if p.ex.damaged {
         out.damaged += 1;
     }
     out.stats.kept += 1;
-    (out.sink)(ex);
+    (out.sink)(&p.ex);
+    out.spares.put(p);
+}
+
+/// `hay.to_ascii_lowercase().contains(needle)` for a lower-case ASCII
+/// needle, without the copy.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 fn ms(ns: i64) -> f64 {
@@ -885,11 +1077,22 @@ fn head_end(hay: &[u8]) -> Option<usize> {
     None
 }
 
-/// Bytes as a String, replacing invalid UTF-8 (the fast check first).
-fn text(b: &[u8]) -> String {
+/// Bytes as text, invalid UTF-8 replaced; `from_utf8_lossy` without its
+/// chunk iterator when the bytes are valid (the usual case).
+fn lossy(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(b).into_owned(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
+/// Replaces `s` by `b` as text, invalid UTF-8 replaced (the fast check
+/// first), keeping the String's buffer.
+fn set_text(s: &mut String, b: &[u8]) {
+    s.clear();
+    match std::str::from_utf8(b) {
+        Ok(t) => s.push_str(t),
+        Err(_) => s.push_str(&String::from_utf8_lossy(b)),
     }
 }
 

@@ -53,7 +53,7 @@ impl Endpoint {
 }
 
 /// A TCP segment as the reassembler needs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment<'a> {
     pub src: Endpoint,
     pub dst: Endpoint,
@@ -83,6 +83,75 @@ pub enum Decoded<'a> {
 
 /// Decodes one frame of the given link type. `missing` is `origlen - caplen`.
 pub fn decode(linktype: u16, frame: &[u8], missing: u32) -> Decoded<'_> {
+    match fast_ipv4_tcp(linktype, frame) {
+        Some(seg) => Decoded::Tcp(seg),
+        None => decode_sliced(linktype, frame, missing),
+    }
+}
+
+/// The common frame — complete, unfragmented IPv4 carrying TCP, behind
+/// Ethernet without VLAN tags, loopback, Linux cooked capture or raw IP —
+/// read directly. `None` for anything else (including every malformed or
+/// truncated frame), which [`decode_sliced`] then reads; where this answers,
+/// it agrees with it (see the tests).
+fn fast_ipv4_tcp(linktype: u16, frame: &[u8]) -> Option<Segment<'_>> {
+    use linktype::*;
+    let ip = match linktype {
+        ETHERNET if frame.get(12..14)? == [0x08, 0x00] => &frame[14..],
+        LINUX_SLL if frame.get(14..16)? == [0x08, 0x00] => &frame[16..],
+        LINUX_SLL2 if frame.get(0..2)? == [0x08, 0x00] => frame.get(20..)?,
+        RAW | RAW_12 | RAW_14 | IPV4 => frame,
+        NULL | LOOP => {
+            let fam = frame.get(0..4)?;
+            let fam = [fam[0], fam[1], fam[2], fam[3]];
+            let (le, be) = (u32::from_le_bytes(fam), u32::from_be_bytes(fam));
+            let af = if linktype == LOOP { be } else { le.min(be) };
+            if !matches!(af, 2 | 10 | 24 | 28 | 30) {
+                return None;
+            }
+            &frame[4..]
+        }
+        _ => return None,
+    };
+    let h = ip.get(..20)?;
+    let header_len = usize::from(h[0] & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff; // MF flag and offset
+    if h[0] >> 4 != 4
+        || header_len < 20
+        || total_len < header_len
+        || total_len > ip.len()
+        || fragment != 0
+        || h[9] != 6
+    {
+        return None;
+    }
+    let tcp = &ip[header_len..total_len];
+    let t = tcp.get(..20)?;
+    let data_offset = usize::from(t[12] >> 4) * 4;
+    if data_offset < 20 || data_offset > tcp.len() {
+        return None;
+    }
+    let port = |i: usize| u16::from_be_bytes([t[i], t[i + 1]]);
+    let word = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+    let flags = t[13];
+    Some(Segment {
+        src: Endpoint::v4([h[12], h[13], h[14], h[15]], port(0)),
+        dst: Endpoint::v4([h[16], h[17], h[18], h[19]], port(2)),
+        seq: word(4),
+        ack: word(8),
+        syn: flags & 0x02 != 0,
+        ack_flag: flags & 0x10 != 0,
+        fin: flags & 0x01 != 0,
+        rst: flags & 0x04 != 0,
+        payload: &tcp[data_offset..],
+        missing: 0,
+    })
+}
+
+/// [`decode`] through etherparse: every link type, VLAN tags, IPv6,
+/// extension headers, truncated and malformed frames.
+fn decode_sliced(linktype: u16, frame: &[u8], missing: u32) -> Decoded<'_> {
     use linktype::*;
     let sliced = match linktype {
         ETHERNET => match LaxSlicedPacket::from_ethernet(frame) {
@@ -342,6 +411,72 @@ mod tests {
             );
             assert_eq!(s.payload, b"GET / HTTP/1.1\r\n\r\n", "link type {lt}");
             assert_eq!(s.src.socket_addr().to_string(), "10.0.0.1:12345");
+        }
+    }
+
+    /// Frames of every link type the fast path reads, around `ip`.
+    fn framed(ip: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let wrap = |head: &[u8]| [head, ip].concat();
+        let mut eth = vec![0u8; 12];
+        eth.extend_from_slice(&[0x08, 0x00]);
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&[0x08, 0x00]);
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        vec![
+            (linktype::ETHERNET, wrap(&eth)),
+            (linktype::LINUX_SLL, wrap(&sll)),
+            (linktype::LINUX_SLL2, wrap(&sll2)),
+            (linktype::NULL, wrap(&2u32.to_le_bytes())),
+            (linktype::NULL, wrap(&24u32.to_le_bytes())),
+            (linktype::LOOP, wrap(&2u32.to_be_bytes())),
+            (linktype::RAW, ip.to_vec()),
+            (linktype::IPV4, ip.to_vec()),
+        ]
+    }
+
+    #[test]
+    fn fast_path_reads_plain_ipv4_tcp() {
+        let ip = ipv4_tcp(b"GET / HTTP/1.1\r\n\r\n");
+        for (lt, frame) in framed(&ip) {
+            let fast = fast_ipv4_tcp(lt, &frame).unwrap_or_else(|| panic!("link type {lt}"));
+            assert!(matches!(decode_sliced(lt, &frame, 0), Decoded::Tcp(s) if s == fast));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+
+        /// Wherever the fast path answers, etherparse answers the same:
+        /// frames with bytes of the IP and TCP headers changed, cut short
+        /// or padded, IP options, odd data offsets.
+        #[test]
+        fn fast_path_agrees_with_etherparse(
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            edits in proptest::collection::vec((0usize..48, proptest::prelude::any::<u8>()), 0..4),
+            cut in proptest::option::of(0usize..100),
+            pad in 0usize..8,
+            missing in 0u32..3,
+        ) {
+            let mut ip = ipv4_tcp(&payload);
+            for (at, b) in edits {
+                if let Some(x) = ip.get_mut(at) {
+                    *x = b;
+                }
+            }
+            ip.extend(std::iter::repeat_n(0u8, pad));
+            if let Some(c) = cut {
+                ip.truncate(c);
+            }
+            for (lt, frame) in framed(&ip) {
+                if let Some(fast) = fast_ipv4_tcp(lt, &frame) {
+                    let slow = decode_sliced(lt, &frame, missing);
+                    proptest::prop_assert!(
+                        matches!(slow, Decoded::Tcp(s) if s == fast),
+                        "link type {}: fast {:?}, etherparse {:?}", lt, fast, slow
+                    );
+                }
+            }
         }
     }
 

@@ -32,18 +32,23 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 use super::{Exchange, IngestError, IngestStats};
 
 /// Read buffer; grown (up to [`MAX_BLOCK`]) for a block that does not fit.
-const BUFFER: usize = 4 << 20;
+/// Small enough to stay in a core's L2 cache: each read is hashed and
+/// parsed while the kernel's copy is still there, instead of going back to
+/// memory for megabytes read earlier.
+const BUFFER: usize = 256 << 10;
 /// Largest block we accept; beyond that the file is called corrupt.
 const MAX_BLOCK: usize = 32 << 20;
 
 /// Where exchanges and counts go while reading.
 pub struct Out<'s> {
-    pub sink: &'s mut dyn FnMut(Exchange),
+    pub sink: &'s mut dyn FnMut(&Exchange),
     pub stats: &'s mut IngestStats,
     /// Exchanges emitted with `damaged` set.
     pub damaged: u64,
     /// Exchanges emitted without a response.
     pub no_response: u64,
+    /// Finished exchange records whose buffers the next requests reuse.
+    pub spares: http::Spares,
 }
 
 /// One pcapng interface: link type and timestamp units.
@@ -57,7 +62,7 @@ struct Interface {
 }
 
 /// Reads a pcap or pcapng file and hands each HTTP exchange to `sink`.
-pub fn read_pcap(path: &Path, sink: &mut dyn FnMut(Exchange)) -> Result<IngestStats, IngestError> {
+pub fn read_pcap(path: &Path, sink: &mut dyn FnMut(&Exchange)) -> Result<IngestStats, IngestError> {
     let file = File::open(path).map_err(|source| IngestError::Io {
         path: path.to_path_buf(),
         source,
@@ -69,7 +74,7 @@ pub fn read_pcap(path: &Path, sink: &mut dyn FnMut(Exchange)) -> Result<IngestSt
 pub fn read_pcap_from(
     path: &Path,
     input: impl std::io::Read,
-    sink: &mut dyn FnMut(Exchange),
+    sink: &mut dyn FnMut(&Exchange),
 ) -> Result<IngestStats, IngestError> {
     let mut stats = IngestStats::default();
     let mut out = Out {
@@ -77,6 +82,7 @@ pub fn read_pcap_from(
         stats: &mut stats,
         damaged: 0,
         no_response: 0,
+        spares: http::Spares::default(),
     };
     let mut tracker = tcp::Tracker::new();
     read_blocks(path, input, &mut tracker, &mut out)?;

@@ -250,7 +250,7 @@ pub fn read(bytes: &[u8]) -> Result<(Vec<Exchange>, IngestStats), IngestError> {
     let stats = read_pcap_from(
         Path::new("test.pcap"),
         Cursor::new(bytes.to_vec()),
-        &mut |e| v.push(e),
+        &mut |e| v.push(e.clone()),
     )?;
     v.sort_by_key(|e| e.started_ns);
     Ok((v, stats))
