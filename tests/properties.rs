@@ -92,12 +92,14 @@ fn slug_exchange() -> impl Strategy<Value = Exchange> {
         })
 }
 
-/// Exchanges with hostile values: any timestamp, huge and odd strings,
-/// any size and timing.
+/// Exchanges with hostile values: any timestamp a capture can carry
+/// (1970 to 2106: the HAR reader refuses other years, pcap counts u32
+/// seconds, and the model loader refuses recordings outside that), huge
+/// and odd strings, any size and timing.
 fn hostile_exchange() -> impl Strategy<Value = Exchange> {
     (
         exchange(),
-        any::<i64>(),
+        0i64..=4_294_967_295_999_999_999,
         prop_oneof![
             Just(String::new()),
             "\\PC{0,40}",

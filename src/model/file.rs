@@ -951,7 +951,7 @@ mod tests {
         let har =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/har/mitmproxy__insomnia.har");
         let mut b = crate::model::builder::ModelBuilder::new(Default::default());
-        crate::ingest::read_capture(&har, &mut |x| b.observe(&x)).unwrap();
+        crate::ingest::read_capture(&har, &mut |x| b.observe(x)).unwrap();
         let model = b.finish();
         let json = |start: i64, end: i64| {
             let mut v: serde_json::Value =
