@@ -54,6 +54,10 @@ impl Hasher for FxHasher {
             self.add(u64::from_le_bytes(b));
         }
     }
+    fn write_u128(&mut self, n: u128) {
+        self.add(n as u64);
+        self.add((n >> 64) as u64);
+    }
     fn write_u16(&mut self, n: u16) {
         self.add(u64::from(n));
     }
