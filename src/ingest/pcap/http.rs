@@ -878,8 +878,10 @@ impl HttpConn {
         } = &mut r;
         *r_status = status;
         r_mime.clear();
-        if let Some(v) = mime {
-            let v = lossy(v);
+        // The Content-Type as text once, for the mime and the kept header.
+        // (Trimming blanks first leaves the first `;`-part, trimmed, as is.)
+        let mime_text = mime.map(|v| lossy(v.trim_ascii()));
+        if let Some(v) = &mime_text {
             let v = &v[..v.bytes().position(|b| b == b';').unwrap_or(v.len())];
             r_mime.push_str(v.trim());
             r_mime.make_ascii_lowercase();
@@ -901,7 +903,10 @@ impl HttpConn {
             name.clear();
             name.push_str(h.name);
             value.clear();
-            let v = lossy(h.value.trim_ascii());
+            let v = match &mime_text {
+                Some(t) if mime == Some(h.value) => Cow::Borrowed(&**t),
+                _ => lossy(h.value.trim_ascii()),
+            };
             if h.name.eq_ignore_ascii_case("set-cookie") {
                 // The cookie's name only: values are secrets.
                 value.push_str(v.split('=').next().unwrap_or("").trim());
@@ -1231,7 +1236,8 @@ fn parse_len(value: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(v).ok()?.parse().ok()
+    // At most 19 digits: below u64::MAX, no overflow.
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Consumes body bytes per `framing`. Returns (bytes of `data` used, done).
@@ -1324,4 +1330,30 @@ fn chunked(
         }
     }
     (used, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_is_digits_only() {
+        assert_eq!(parse_len(b" 209 "), Some(209));
+        assert_eq!(parse_len(b"0012"), Some(12));
+        assert_eq!(
+            parse_len(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        for bad in [
+            &b""[..],
+            b"  ",
+            b"1a",
+            b"+1",
+            b"-1",
+            b"1 2",
+            b"18446744073709551615",
+        ] {
+            assert_eq!(parse_len(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 }
