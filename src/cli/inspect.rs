@@ -137,9 +137,14 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
         "source": {
             "seen": m.source.seen,
             "kept": m.source.kept,
-            "files": m.source.files.iter().map(|f| json!({
-                "path": f.path, "kind": f.kind, "bytes": f.bytes, "sha256": f.sha256, "seen": f.seen, "kept": f.kept,
-            })).collect::<Vec<_>>(),
+            "files": m.source.files.iter().map(|f| {
+                let (algorithm, digest) = f.digest();
+                let mut o = json!({"path": f.path, "kind": f.kind, "bytes": f.bytes});
+                o[algorithm] = json!(digest);
+                o["seen"] = json!(f.seen);
+                o["kept"] = json!(f.kept);
+                o
+            }).collect::<Vec<_>>(),
         },
     })
 }
@@ -227,11 +232,12 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
     for f in &m.source.files {
         let _ = writeln!(
             s,
-            "source    {} ({}, {}, sha256 {})",
+            "source    {} ({}, {}, {} {})",
             f.path,
             f.kind,
             fmt::bytes(f.bytes as f64),
-            &f.sha256[..f.sha256.len().min(12)]
+            f.digest().0,
+            &f.digest().1[..f.digest().1.len().min(12)]
         );
     }
     let skipped = m.source.skipped_total();

@@ -66,14 +66,13 @@ impl Filter {
                 return Some("filtered: host (--exclude-host)");
             }
         }
-        let path = x.path();
         if let Some(set) = &self.include_paths {
-            if !set.is_match(path) {
+            if !set.is_match(x.path()) {
                 return Some("filtered: path (--include-path)");
             }
         }
         if let Some(set) = &self.exclude_paths {
-            if set.is_match(path) {
+            if set.is_match(x.path()) {
                 return Some("filtered: path (--exclude-path)");
             }
         }

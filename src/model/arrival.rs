@@ -10,7 +10,7 @@
 //!   with endpoint-to-endpoint transition counts, start/end counts, think
 //!   times and session lengths.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::hist::LogHist;
 
@@ -172,7 +172,7 @@ pub fn arrival(records: &mut [Record]) -> Arrival {
 /// Splits each client's requests into sessions and counts transitions.
 /// `records` must be sorted by time (as [`arrival`] leaves them).
 pub fn sessions(records: &[Record]) -> Sessions {
-    let mut last: HashMap<u32, (i64, u32, u64)> = HashMap::new();
+    let mut last: rustc_hash::FxHashMap<u32, (i64, u32, u64)> = Default::default();
     let mut s = Sessions {
         idle_split_s: SESSION_IDLE_SPLIT_S,
         ..Default::default()

@@ -187,7 +187,10 @@ impl ModelBuilder {
         let id = self.root(id);
 
         let client = x.client.as_deref().unwrap_or("");
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        // A fixed, fast 64-bit hash of the name: clients are numbered in
+        // order of appearance, so only a collision (two names, one hash)
+        // could change the model.
+        let mut h = rustc_hash::FxHasher::default();
         client.hash(&mut h);
         let next = self.clients.len() as u32;
         let client = *self.clients.entry(h.finish()).or_insert(next);

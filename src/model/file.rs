@@ -96,7 +96,11 @@ struct SourceFileV1 {
     path: String,
     kind: CaptureKind,
     bytes: u64,
-    sha256: String,
+    /// Models recorded before the switch to BLAKE3 carry this instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blake3: Option<String>,
     seen: u64,
     kept: u64,
 }
@@ -345,6 +349,7 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
                     kind: f.kind,
                     bytes: f.bytes,
                     sha256: f.sha256.clone(),
+                    blake3: f.blake3.clone(),
                     seen: f.seen,
                     kept: f.kept,
                 })
@@ -658,15 +663,22 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
             .source
             .files
             .into_iter()
-            .map(|f| SourceFile {
-                path: f.path,
-                kind: f.kind,
-                bytes: f.bytes,
-                sha256: f.sha256,
-                seen: f.seen,
-                kept: f.kept,
+            .enumerate()
+            .map(|(i, f)| match (&f.blake3, &f.sha256) {
+                (None, None) => Err(format!(
+                    "source.files[{i}]: no digest (\"blake3\", or \"sha256\" in older models)"
+                )),
+                _ => Ok(SourceFile {
+                    path: f.path,
+                    kind: f.kind,
+                    bytes: f.bytes,
+                    blake3: f.blake3,
+                    sha256: f.sha256,
+                    seen: f.seen,
+                    kept: f.kept,
+                }),
             })
-            .collect(),
+            .collect::<Result<_, _>>()?,
         seen: v.source.seen,
         kept: v.source.kept,
         skipped: v.source.skipped,
@@ -944,6 +956,49 @@ mod tests {
         let full = gzip(br#"{"format":"replay-model","version":1}"#);
         let e = from_reader(p, &full[..full.len() / 2]).unwrap_err();
         assert!(matches!(e, ModelFileError::Corrupt { .. }), "{e}");
+    }
+
+    /// Models recorded before the switch to BLAKE3 carry `sha256`: they
+    /// still load, and keep that digest when written again.
+    #[test]
+    fn loads_models_with_the_older_sha256_digest() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/har/mitmproxy__successful_log.har"
+        ));
+        let mut b = crate::model::ModelBuilder::new(Default::default());
+        let (kind, stats, digest) =
+            crate::ingest::read_capture_hashed(path, &mut |x| b.observe(x)).unwrap();
+        let file = crate::model::SourceFile {
+            path: "capture.har".into(),
+            kind,
+            bytes: digest.bytes,
+            blake3: Some(digest.blake3.clone()),
+            sha256: None,
+            seen: stats.seen,
+            kept: stats.kept,
+        };
+        b.add_source(file, &stats);
+        let json = String::from_utf8(serde_json::to_vec(&to_v1(&b.finish())).expect("serializes"))
+            .unwrap();
+        let new_key = format!("\"blake3\":\"{}\"", digest.blake3);
+        assert!(json.contains(&new_key), "{json}");
+        let p = Path::new("m.model.gz");
+
+        let old = json.replace(&new_key, "\"sha256\":\"b3c61f87\"");
+        let m = from_reader(p, &gzip(old.as_bytes())[..]).unwrap();
+        let f = &m.source.files[0];
+        assert_eq!(
+            (f.blake3.as_deref(), f.sha256.as_deref()),
+            (None, Some("b3c61f87"))
+        );
+        assert_eq!(f.digest(), ("sha256", "b3c61f87"));
+        let again = serde_json::to_string(&to_v1(&m)).unwrap();
+        assert!(again.contains("\"sha256\":\"b3c61f87\"") && !again.contains("blake3"));
+
+        let none = json.replace(&format!("{new_key},"), "");
+        let e = from_reader(p, &gzip(none.as_bytes())[..]).unwrap_err();
+        assert!(e.to_string().contains("no digest"), "{e}");
     }
 
     #[test]

@@ -21,19 +21,58 @@ pub const BINS_PER_DECADE: f64 = 20.0;
 /// the model file could not be loaded back.
 pub const MAX_VALUE: f64 = 1e15;
 
-/// `boundaries()[i + BOUND_OFFSET]` is the low edge of bin `i`.
+/// `Lookup::edges[i + BOUND_OFFSET]` is the low edge of bin `i`.
 const BOUND_OFFSET: i32 = 400;
+/// Mantissa bits that split each power of two into sub-ranges for
+/// [`Lookup::start`]: 32 sub-ranges, each narrower (log10(1 + 1/32) * 20
+/// = 0.27) than a bin.
+const SUB_BITS: u32 = 5;
+/// The powers of two [`Lookup::start`] covers: 2^-64 up to 2^64.
+const EXP_MIN: i32 = -64;
+const EXP_MAX: i32 = 64;
 
-/// Low edges `10^(i/20)` of bins -400..=401 (the fast bin lookup covers
-/// 1e-18..1e18, bins -360..=360, with room to spare).
-fn boundaries() -> &'static [f64; 802] {
-    static B: std::sync::OnceLock<[f64; 802]> = std::sync::OnceLock::new();
-    B.get_or_init(|| {
-        let mut b = [0.0; 802];
-        for (k, x) in b.iter_mut().enumerate() {
+/// Tables for [`LogHist::bin_of`], computed once.
+struct Lookup {
+    /// Low edges `10^(i/20)` of bins -400..=401.
+    edges: [f64; 802],
+    /// Per bin: its low edge raised and its high edge lowered by a hair
+    /// (relative 1e-9); between them the fast answer is certain.
+    inner_lo: [f64; 802],
+    inner_hi: [f64; 802],
+    /// Per sub-range of a power of two (binary exponent and the top
+    /// [`SUB_BITS`] of the mantissa): the bin of its lowest value. A value
+    /// in it is in that bin or the next.
+    start: Vec<i16>,
+}
+
+fn lookup() -> &'static Lookup {
+    static L: std::sync::OnceLock<Lookup> = std::sync::OnceLock::new();
+    L.get_or_init(|| {
+        const HAIR: f64 = 1e-9;
+        let mut edges = [0.0; 802];
+        for (k, x) in edges.iter_mut().enumerate() {
             *x = LogHist::bin_low(k as i32 - BOUND_OFFSET);
         }
-        b
+        let (mut inner_lo, mut inner_hi) = ([0.0; 802], [f64::INFINITY; 802]);
+        for k in 0..801 {
+            inner_lo[k] = edges[k] * (1.0 + HAIR);
+            inner_hi[k] = edges[k + 1] * (1.0 - HAIR);
+        }
+        let subs = 1u64 << SUB_BITS;
+        let start = (EXP_MIN..EXP_MAX)
+            .flat_map(|e| (0..subs).map(move |sub| (e, sub)))
+            .map(|(e, sub)| {
+                let biased = (e + 1023) as u64;
+                let low = f64::from_bits((biased << 52) | (sub << (52 - SUB_BITS)));
+                LogHist::bin_of_exact(low) as i16
+            })
+            .collect();
+        Lookup {
+            edges,
+            inner_lo,
+            inner_hi,
+            start,
+        }
     })
 }
 
@@ -124,32 +163,28 @@ impl LogHist {
     }
 
     /// [`LogHist::bin_of_exact`] without a logarithm: the binary exponent
-    /// and mantissa give the bin or the one below, and one comparison with a
-    /// table of bin edges decides. Values within a hair (relative 1e-9) of
-    /// a boundary, where the rounding of `log10` could decide, and values
-    /// outside the table take the exact path, so the result is identical.
+    /// and the top mantissa bits index a table that gives the bin or the
+    /// one below, and one comparison with the next bin's edge decides.
+    /// Values within a hair (relative 1e-9) of an edge, where the rounding
+    /// of `log10` could decide, and values outside 2^-64..2^64 take the
+    /// exact path, so the result is always the same.
     fn bin_of(v: f64) -> i32 {
-        if !(1e-18..1e18).contains(&v) {
+        const LOW: f64 = 1.0 / (1u128 << 64) as f64;
+        const HIGH: f64 = (1u128 << 64) as f64;
+        if !(LOW..HIGH).contains(&v) {
             return Self::bin_of_exact(v);
         }
-        let bounds = boundaries();
-        // v = 2^exp * (1 + m), and log2(1 + m) = m + 0.3466 m (1 - m)
-        // within 0.008, so `pos` is within 0.05 of the exact bin position
-        // and the bin is the one below `pos - 0.1` or the next. (The offset
-        // makes the truncation a floor.)
-        let bits = v.to_bits();
-        let exp = ((bits >> 52) & 0x7ff) as i32 - 1023;
-        let m = f64::from_bits((bits & ((1 << 52) - 1)) | 1f64.to_bits()) - 1.0;
-        let log2 = f64::from(exp) + m + 0.3466 * m * (1.0 - m);
-        let pos = log2 * BINS_PER_DECADE * std::f64::consts::LOG10_2;
-        let at = |i: i32| bounds[(i + BOUND_OFFSET) as usize];
-        let mut i = (pos - 0.1 + 512.0) as i32 - 512;
-        i += i32::from(v >= at(i + 1));
-        const HAIR: f64 = 1e-9;
-        if v <= at(i) * (1.0 + HAIR) || v >= at(i + 1) * (1.0 - HAIR) {
-            return Self::bin_of_exact(v);
+        let t = lookup();
+        let first = ((EXP_MIN + 1023) as u64) << SUB_BITS;
+        let k = ((v.to_bits() >> (52 - SUB_BITS)) - first) as usize;
+        let c = i32::from(t.start[k]);
+        let at = |i: i32| (i + BOUND_OFFSET) as usize;
+        let i = c + i32::from(v >= t.edges[at(c + 1)]);
+        if v > t.inner_lo[at(i)] && v < t.inner_hi[at(i)] {
+            i
+        } else {
+            Self::bin_of_exact(v)
         }
-        i
     }
 
     fn bin_low(i: i32) -> f64 {

@@ -123,9 +123,23 @@ pub struct SourceFile {
     pub path: String,
     pub kind: CaptureKind,
     pub bytes: u64,
-    pub sha256: String,
+    /// The capture's digest, hex: BLAKE3 for models recorded now, SHA-256
+    /// for models recorded before replay switched (at least one is set).
+    pub blake3: Option<String>,
+    pub sha256: Option<String>,
     pub seen: u64,
     pub kept: u64,
+}
+
+impl SourceFile {
+    /// (algorithm, hex digest) of the capture.
+    pub fn digest(&self) -> (&'static str, &str) {
+        match (&self.blake3, &self.sha256) {
+            (Some(b), _) => ("blake3", b),
+            (None, Some(s)) => ("sha256", s),
+            (None, None) => ("none", ""),
+        }
+    }
 }
 
 /// One endpoint: method + origin + path template.

@@ -265,15 +265,19 @@ impl PoolAcc {
             return;
         }
         self.total += n;
-        self.shape.observe(v);
         if v.len() > MAX_VALUE_LEN {
+            self.shape.observe(v);
             self.folded += n;
             return;
         }
         if let Some(c) = self.counts.get_mut(v) {
+            // Counted before, so its shape was observed before: the shape
+            // keeps no counts (first kind, ranges, flags), and seeing a
+            // value again changes none of them.
             *c += n;
             return;
         }
+        self.shape.observe(v);
         if self.counts.len() >= TRACK_CAP {
             self.prune();
         }

@@ -149,7 +149,13 @@ impl PathTrie {
         // Captures usually talk to one or two origins: skip building the
         // key when the origin is the previous one.
         let root = match &self.last_root {
-            Some((sch, auth, id)) if sch == scheme && auth.eq_ignore_ascii_case(authority) => *id,
+            // Byte equality first: the authority is usually spelled the
+            // same every time, and memcmp beats a case-folding loop.
+            Some((sch, auth, id))
+                if sch == scheme && (auth == authority || auth.eq_ignore_ascii_case(authority)) =>
+            {
+                *id
+            }
             _ => {
                 let key = (scheme.to_string(), authority.to_ascii_lowercase());
                 let r = match self.roots.get(&key) {

@@ -35,15 +35,73 @@ const SCAN_KEEP: usize = 8 * 1024;
 /// Client bytes gathered to classify a connection seen from its start.
 const PROBE: usize = 4096;
 const MAX_HEADERS: usize = 96;
+// Response headers are marked in a u128 bitmask (see response_head).
+const _: () = assert!(MAX_HEADERS <= 128);
 
-/// Response headers worth keeping for the model (names lower case).
-const KEPT_RESPONSE_HEADERS: &[&str] = &[
-    "content-type",
-    "content-encoding",
-    "cache-control",
-    "location",
-    "set-cookie",
-];
+/// What a response header's name means here. Kept for the model:
+/// Content-Type, Content-Encoding, Cache-Control, Location and Set-Cookie
+/// (by cookie name only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResponseName {
+    TransferEncoding,
+    ContentLength,
+    /// Framing-relevant and kept.
+    ContentType,
+    /// Content-Encoding, Cache-Control, Location.
+    Kept,
+    /// Kept, by name only.
+    SetCookie,
+    Other,
+}
+
+impl ResponseName {
+    /// By length first, then one case-insensitive comparison.
+    fn of(name: &[u8]) -> ResponseName {
+        match name.len() {
+            17 if eq_lower(name, b"transfer-encoding") => ResponseName::TransferEncoding,
+            14 if eq_lower(name, b"content-length") => ResponseName::ContentLength,
+            12 if eq_lower(name, b"content-type") => ResponseName::ContentType,
+            16 if eq_lower(name, b"content-encoding") => ResponseName::Kept,
+            13 if eq_lower(name, b"cache-control") => ResponseName::Kept,
+            8 if eq_lower(name, b"location") => ResponseName::Kept,
+            10 if eq_lower(name, b"set-cookie") => ResponseName::SetCookie,
+            _ => ResponseName::Other,
+        }
+    }
+}
+
+/// `name.eq_ignore_ascii_case(lower)` for a lower-case ASCII `lower`,
+/// eight bytes at a time.
+fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    let (mut a, mut b) = (name.chunks_exact(8), lower.chunks_exact(8));
+    for (x, y) in a.by_ref().zip(b.by_ref()) {
+        if ascii_lower8(word(x)) != word(y) {
+            return false;
+        }
+    }
+    a.remainder().eq_ignore_ascii_case(b.remainder())
+}
+
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    u64::from_le_bytes(w)
+}
+
+/// ASCII lower-casing of eight bytes at once; other bytes are unchanged.
+fn ascii_lower8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = x & (0x7f * ONES);
+    // Top bit set in each byte that is at least 'A' / greater than 'Z'
+    // (no carries: every sum stays below 0x100).
+    let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let gt_z = low7 + (0x7f - u64::from(b'Z')) * ONES;
+    let upper = ge_a & !gt_z & !x & (0x80 * ONES);
+    x | (upper >> 2)
+}
 
 /// What the connection turned out to carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -828,16 +886,30 @@ impl HttpConn {
                 }
             }
         }
+        // One pass names each header once; the headers to keep for the
+        // model are marked (at most MAX_HEADERS < 128) for the pass below.
         let mut framing = None;
         let mut mime: Option<&[u8]> = None;
         let mut length = None;
-        for h in res.headers.iter() {
-            if h.name.eq_ignore_ascii_case("transfer-encoding") && is_chunked(h.value) {
-                framing = Some(Framing::Chunked(Chunk::Size));
-            } else if h.name.eq_ignore_ascii_case("content-length") && length.is_none() {
-                length = parse_len(h.value);
-            } else if h.name.eq_ignore_ascii_case("content-type") && mime.is_none() {
-                mime = Some(h.value);
+        let (mut kept, mut cookies) = (0u128, 0u128);
+        for (i, h) in res.headers.iter().enumerate() {
+            let name = ResponseName::of(h.name.as_bytes());
+            match name {
+                ResponseName::TransferEncoding if is_chunked(h.value) => {
+                    framing = Some(Framing::Chunked(Chunk::Size));
+                }
+                ResponseName::ContentLength if length.is_none() => length = parse_len(h.value),
+                ResponseName::ContentType if mime.is_none() => mime = Some(h.value),
+                _ => {}
+            }
+            if matches!(
+                name,
+                ResponseName::ContentType | ResponseName::Kept | ResponseName::SetCookie
+            ) {
+                kept |= 1 << i;
+            }
+            if name == ResponseName::SetCookie {
+                cookies |= 1 << i;
             }
         }
         let Some(p) = self.pending.front_mut() else {
@@ -878,19 +950,18 @@ impl HttpConn {
         } = &mut r;
         *r_status = status;
         r_mime.clear();
-        if let Some(v) = mime {
-            let v = lossy(v);
+        // The Content-Type as text once, for the mime and the kept header.
+        // (Trimming blanks first leaves the first `;`-part, trimmed, as is.)
+        let mime_text = mime.map(|v| lossy(v.trim_ascii()));
+        if let Some(v) = &mime_text {
             let v = &v[..v.bytes().position(|b| b == b';').unwrap_or(v.len())];
             r_mime.push_str(v.trim());
             r_mime.make_ascii_lowercase();
         }
         (*body_size, *wait_ms, *total_ms, *body) = (None, None, None, None);
         let mut n = 0;
-        for h in res.headers.iter() {
-            if !KEPT_RESPONSE_HEADERS
-                .iter()
-                .any(|k| h.name.eq_ignore_ascii_case(k))
-            {
+        for (i, h) in res.headers.iter().enumerate() {
+            if kept >> i & 1 == 0 {
                 continue;
             }
             if n == headers.len() {
@@ -901,8 +972,11 @@ impl HttpConn {
             name.clear();
             name.push_str(h.name);
             value.clear();
-            let v = lossy(h.value.trim_ascii());
-            if h.name.eq_ignore_ascii_case("set-cookie") {
+            let v = match &mime_text {
+                Some(t) if mime == Some(h.value) => Cow::Borrowed(&**t),
+                _ => lossy(h.value.trim_ascii()),
+            };
+            if cookies >> i & 1 == 1 {
                 // The cookie's name only: values are secrets.
                 value.push_str(v.split('=').next().unwrap_or("").trim());
             } else {
@@ -1231,7 +1305,8 @@ fn parse_len(value: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(v).ok()?.parse().ok()
+    // At most 19 digits: below u64::MAX, no overflow.
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// Consumes body bytes per `framing`. Returns (bytes of `data` used, done).
@@ -1324,4 +1399,107 @@ fn chunked(
         }
     }
     (used, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Response headers kept for the model.
+    const KEPT_RESPONSE_HEADERS: &[&str] = &[
+        "content-type",
+        "content-encoding",
+        "cache-control",
+        "location",
+        "set-cookie",
+    ];
+
+    #[test]
+    fn names_response_headers_like_eq_ignore_ascii_case() {
+        let names = [
+            "Content-Type",
+            "content-type",
+            "CONTENT-TYPE",
+            "Content-Typf",
+            "Content-Length",
+            "Transfer-Encoding",
+            "transfer-encodinG",
+            "Content-Encoding",
+            "Cache-Control",
+            "Location",
+            "LOCATION",
+            "Set-Cookie",
+            "set-cookie",
+            "Set-Cookie2",
+            "Server",
+            "Date",
+            "ETag",
+            "Last-Modified",
+            "Accept-Ranges",
+            "Connection",
+            "",
+            "x",
+        ];
+        for n in names {
+            let n = n.as_bytes();
+            let want = if n.eq_ignore_ascii_case(b"transfer-encoding") {
+                ResponseName::TransferEncoding
+            } else if n.eq_ignore_ascii_case(b"content-length") {
+                ResponseName::ContentLength
+            } else if n.eq_ignore_ascii_case(b"content-type") {
+                ResponseName::ContentType
+            } else if n.eq_ignore_ascii_case(b"set-cookie") {
+                ResponseName::SetCookie
+            } else if KEPT_RESPONSE_HEADERS
+                .iter()
+                .any(|k| n.eq_ignore_ascii_case(k.as_bytes()))
+            {
+                ResponseName::Kept
+            } else {
+                ResponseName::Other
+            };
+            assert_eq!(ResponseName::of(n), want, "{}", String::from_utf8_lossy(n));
+        }
+        // Every byte value, in every position of a word.
+        let lower = b"abcdefghijklmnop";
+        for pos in 0..lower.len() {
+            for b in 0..=255u8 {
+                let mut n = *lower;
+                n[pos] = b;
+                assert_eq!(
+                    eq_lower(&n, lower),
+                    n.eq_ignore_ascii_case(lower),
+                    "{b:#x} at {pos}"
+                );
+                let w = word(&n[..8]);
+                let want: Vec<u8> = n[..8].iter().map(u8::to_ascii_lowercase).collect();
+                assert_eq!(
+                    ascii_lower8(w).to_le_bytes().to_vec(),
+                    want,
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        assert_eq!(parse_len(b" 209 "), Some(209));
+        assert_eq!(parse_len(b"0012"), Some(12));
+        assert_eq!(
+            parse_len(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        for bad in [
+            &b""[..],
+            b"  ",
+            b"1a",
+            b"+1",
+            b"-1",
+            b"1 2",
+            b"18446744073709551615",
+        ] {
+            assert_eq!(parse_len(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 }

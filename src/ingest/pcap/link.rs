@@ -28,10 +28,33 @@ pub mod linktype {
 }
 
 /// One end of a connection: address (IPv4 mapped into IPv6) and port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+/// Ordered by address bytes, then port (what a derive would give).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Endpoint {
     pub ip: [u8; 16],
     pub port: u16,
+}
+
+// By hand, as whole words: every packet orders its two endpoints and hashes
+// them, and the derived impls went byte by byte.
+impl Ord for Endpoint {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Big-endian: the numbers compare like the bytes.
+        (u128::from_be_bytes(self.ip), self.port).cmp(&(u128::from_be_bytes(other.ip), other.port))
+    }
+}
+
+impl PartialOrd for Endpoint {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::hash::Hash for Endpoint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from_ne_bytes(self.ip));
+        state.write_u16(self.port);
+    }
 }
 
 impl Endpoint {
@@ -433,6 +456,36 @@ mod tests {
             (linktype::RAW, ip.to_vec()),
             (linktype::IPV4, ip.to_vec()),
         ]
+    }
+
+    #[test]
+    fn endpoints_order_by_address_bytes_then_port() {
+        let mut x: u64 = 7;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut eps: Vec<Endpoint> = (0..300)
+            .map(|_| {
+                let mut ip = [0u8; 16];
+                for b in ip.iter_mut() {
+                    *b = [0, 1, 0x7f, 0x80, 0xff][next() as usize % 5];
+                }
+                Endpoint {
+                    ip,
+                    port: [0, 1, 80, 65535][next() as usize % 4],
+                }
+            })
+            .collect();
+        eps.push(Endpoint::v4([10, 0, 0, 1], 80));
+        eps.push(Endpoint::v4([10, 0, 0, 1], 81));
+        for a in &eps {
+            for b in &eps {
+                assert_eq!(a.cmp(b), (a.ip, a.port).cmp(&(b.ip, b.port)), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

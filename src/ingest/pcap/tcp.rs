@@ -54,6 +54,10 @@ impl Hasher for FxHasher {
             self.add(u64::from_le_bytes(b));
         }
     }
+    fn write_u128(&mut self, n: u128) {
+        self.add(n as u64);
+        self.add((n >> 64) as u64);
+    }
     fn write_u16(&mut self, n: u16) {
         self.add(u64::from(n));
     }
@@ -118,7 +122,10 @@ struct Conn {
 
 /// All tracked connections.
 pub struct Tracker {
-    conns: HashMap<ConnKey, Conn, BuildHasherDefault<FxHasher>>,
+    /// Boxed: a connection is ~500 bytes, and the table is probed for every
+    /// packet; with the state inline, each probe's key comparison reached
+    /// into a different part of a large table.
+    conns: HashMap<ConnKey, Box<Conn>, BuildHasherDefault<FxHasher>>,
     packets: u64,
     last_sweep: i64,
 }
@@ -172,7 +179,7 @@ impl Tracker {
         };
         let has_data = !seg.payload.is_empty() || seg.missing > 0;
         let opening = seg.syn && !seg.ack_flag;
-        let conn = match self.conns.get_mut(&key) {
+        let conn: &mut Conn = match self.conns.get_mut(&key) {
             Some(c) => {
                 let reused = opening
                     && (c.closed
@@ -182,7 +189,7 @@ impl Tracker {
                     if !c.closed {
                         finish(c, out);
                     }
-                    *c = Conn::new(&key, Some(dir));
+                    **c = Conn::new(&key, Some(dir));
                 } else if c.closed {
                     c.last_ts = ts;
                     return;
@@ -196,7 +203,7 @@ impl Tracker {
                 let client = seg.syn.then_some(if seg.ack_flag { 1 - dir } else { dir });
                 self.conns
                     .entry(key)
-                    .or_insert_with(|| Conn::new(&key, client))
+                    .or_insert_with(|| Box::new(Conn::new(&key, client)))
             }
         };
         conn.last_ts = ts;
@@ -292,7 +299,7 @@ impl Tracker {
 
     /// End of capture: finishes every connection.
     pub fn finish_all(&mut self, out: &mut Out<'_>) {
-        let mut conns: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
+        let mut conns: Vec<Box<Conn>> = self.conns.drain().map(|(_, c)| c).collect();
         conns.sort_by_key(|c| c.last_ts);
         for c in &mut conns {
             if !c.closed {
