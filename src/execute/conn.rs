@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
+use super::h1;
 use crate::metrics::ErrorKind;
 
 /// How to reach the target.
@@ -28,8 +29,11 @@ pub struct Connector {
 
 /// A ready connection.
 pub enum Sender {
+    /// HTTP/1.1 through hyper: `--http2` when ALPN picks HTTP/1.1.
     H1(http1::SendRequest<Full<Bytes>>),
     H2(http2::SendRequest<Full<Bytes>>),
+    /// HTTP/1.1 through replay's own lean client (the default).
+    Raw(Box<super::h1::Conn>),
 }
 
 impl Connector {
@@ -96,6 +100,7 @@ impl Connector {
         };
         let _ = tcp.set_nodelay(true);
         match &self.tls {
+            None if !self.http2 => Ok(Sender::Raw(Box::new(h1::Conn::new(h1::Stream::Tcp(tcp))))),
             None => self.handshake(tcp, self.http2).await,
             Some((tls, name)) => {
                 let stream = match tokio::time::timeout(
@@ -109,6 +114,11 @@ impl Connector {
                     Ok(Ok(s)) => s,
                 };
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                if !self.http2 {
+                    return Ok(Sender::Raw(Box::new(h1::Conn::new(h1::Stream::Tls(
+                        Box::new(stream),
+                    )))));
+                }
                 self.handshake(stream, h2).await
             }
         }

@@ -25,6 +25,7 @@
 //! millisecond while the same thread serves the connections.
 
 pub mod conn;
+mod h1;
 mod request;
 mod timer;
 
@@ -36,8 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -46,6 +46,7 @@ use crate::metrics::{DropReason, Dropped, ErrorKind, IntervalStats, Recorder, Sa
 use crate::model::TrafficModel;
 use crate::schedule::{Schedule, ScheduleSpec, SessionSchedule};
 pub use conn::Connector;
+use request::Outgoing;
 pub use request::RequestBuilder;
 
 /// A request later than this behind its intended time is dropped as
@@ -133,7 +134,7 @@ struct Shared {
 struct Job {
     endpoint: usize,
     intended: Instant,
-    request: http::Request<Full<Bytes>>,
+    request: Outgoing,
     bytes_sent: u64,
 }
 
@@ -706,72 +707,100 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
     let stale = match sender {
         Some(conn::Sender::H1(s)) => s.is_closed() || s.ready().await.is_err(),
         Some(conn::Sender::H2(s)) => s.is_closed() || s.ready().await.is_err(),
+        Some(conn::Sender::Raw(c)) => c.is_stale(),
         None => true,
     };
     if stale {
-        let t = Instant::now();
-        match tokio::time::timeout(shared.timeout, worker.connector.connect()).await {
-            Ok(Ok(s)) => {
-                *sender = Some(s);
-                sample.connecting = Some(t.elapsed());
+        if let Err(kind) = reconnect(worker, sender, &mut sample).await {
+            return fail(worker, token, sample, kind, job.intended, sent_at);
+        }
+    }
+    // One timer for the whole exchange (head and body), and no boxed
+    // future: both are per-request costs.
+    let deadline = tokio::time::Instant::from_std(sent_at + shared.timeout);
+    let result = match job.request {
+        Outgoing::Wire(wire) => {
+            let exchange = async {
+                let mut retried = false;
+                loop {
+                    let Some(conn::Sender::Raw(c)) = sender.as_mut() else {
+                        return Err(ErrorKind::Other);
+                    };
+                    match c.exchange(&wire.bytes, wire.head).await {
+                        Ok(r) => {
+                            sample.waiting = r.head_at.saturating_duration_since(sent_at);
+                            sample.status = Some(r.status);
+                            sample.bytes_received = r.received;
+                            return Ok(());
+                        }
+                        // The server had closed the kept connection and
+                        // never saw the request: once more on a new one.
+                        Err(f) if f.retry && !retried => {
+                            retried = true;
+                            reconnect(worker, sender, &mut sample).await?;
+                        }
+                        Err(f) => {
+                            sample.bytes_received = f.received;
+                            return Err(f.kind);
+                        }
+                    }
+                }
+            };
+            match tokio::time::timeout_at(deadline, exchange).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if let Some(conn::Sender::Raw(c)) = sender {
+                        sample.bytes_received = c.received();
+                    }
+                    Err(ErrorKind::Timeout)
+                }
             }
-            Ok(Err(kind)) => return fail(worker, token, sample, kind, job.intended, sent_at),
-            Err(_) => {
+        }
+        Outgoing::Hyper(request) => {
+            let Some(s) = sender.as_mut() else {
                 return fail(
                     worker,
                     token,
                     sample,
-                    ErrorKind::ConnectTimeout,
+                    ErrorKind::Other,
                     job.intended,
                     sent_at,
-                )
+                );
+            };
+            let mut received: u64 = 0;
+            let exchange = async {
+                let response = match s {
+                    conn::Sender::H1(s) => s.send_request(*request).await,
+                    conn::Sender::H2(s) => s.send_request(*request).await,
+                    conn::Sender::Raw(_) => return Ok(Err(ErrorKind::Other)),
+                }?;
+                sample.waiting = sent_at.elapsed();
+                sample.status = Some(response.status().as_u16());
+                received = 12
+                    + response
+                        .headers()
+                        .iter()
+                        .map(|(n, v)| n.as_str().len() as u64 + v.len() as u64 + 4)
+                        .sum::<u64>()
+                    + 2;
+                let mut body = response.into_body();
+                while let Some(frame) = body.frame().await {
+                    if let Some(d) = frame?.data_ref() {
+                        received += d.len() as u64;
+                    }
+                }
+                Ok::<_, hyper::Error>(Ok(()))
+            };
+            let result = tokio::time::timeout_at(deadline, exchange).await;
+            sample.bytes_received = received;
+            match result {
+                Ok(Ok(r)) => r,
+                Err(_) => Err(ErrorKind::Timeout),
+                Ok(Err(e)) => Err(conn::classify_hyper(&e)),
             }
         }
-    }
-    let Some(s) = sender.as_mut() else {
-        return fail(
-            worker,
-            token,
-            sample,
-            ErrorKind::Other,
-            job.intended,
-            sent_at,
-        );
     };
-    // One timer for the whole exchange (head and body), and no boxed
-    // future: both are per-request costs.
-    let deadline = tokio::time::Instant::from_std(sent_at + shared.timeout);
-    let mut received: u64 = 0;
-    let exchange = async {
-        let response = match s {
-            conn::Sender::H1(s) => s.send_request(job.request).await,
-            conn::Sender::H2(s) => s.send_request(job.request).await,
-        }?;
-        sample.waiting = sent_at.elapsed();
-        sample.status = Some(response.status().as_u16());
-        received = 12
-            + response
-                .headers()
-                .iter()
-                .map(|(n, v)| n.as_str().len() as u64 + v.len() as u64 + 4)
-                .sum::<u64>()
-            + 2;
-        let mut body = response.into_body();
-        while let Some(frame) = body.frame().await {
-            if let Some(d) = frame?.data_ref() {
-                received += d.len() as u64;
-            }
-        }
-        Ok::<(), hyper::Error>(())
-    };
-    let result = tokio::time::timeout_at(deadline, exchange).await;
-    sample.bytes_received = received;
-    let kind = match result {
-        Ok(Ok(())) => None,
-        Err(_) => Some(ErrorKind::Timeout),
-        Ok(Err(e)) => Some(conn::classify_hyper(&e)),
-    };
-    if let Some(kind) = kind {
+    if let Err(kind) = result {
         return fail(worker, token, sample, kind, job.intended, sent_at);
     }
     let end = Instant::now();
@@ -781,6 +810,26 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
     worker.finish(token);
     worker.record(&sample);
     true
+}
+
+/// Opens a new connection in place of `sender`, within the request's
+/// timeout; the time it takes is the sample's `connecting`.
+async fn reconnect(
+    worker: &Worker,
+    sender: &mut Option<conn::Sender>,
+    sample: &mut Sample,
+) -> Result<(), ErrorKind> {
+    *sender = None;
+    let t = Instant::now();
+    match tokio::time::timeout(worker.shared.timeout, worker.connector.connect()).await {
+        Ok(Ok(s)) => {
+            *sender = Some(s);
+            sample.connecting = Some(sample.connecting.unwrap_or_default() + t.elapsed());
+            Ok(())
+        }
+        Ok(Err(kind)) => Err(kind),
+        Err(_) => Err(ErrorKind::ConnectTimeout),
+    }
 }
 
 fn fail(

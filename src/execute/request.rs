@@ -107,52 +107,147 @@ impl RequestBuilder {
         Cow::Owned(out)
     }
 
-    /// Draws the next request: (endpoint, request, approximate bytes on
-    /// the wire).
-    /// With `endpoint`, that endpoint's request; otherwise one drawn by
-    /// weight.
+    /// Draws the next request: (endpoint, request, bytes on the wire —
+    /// exact for HTTP/1.1, approximate for HTTP/2). With `endpoint`, that
+    /// endpoint's request; otherwise one drawn by weight.
     pub fn next<R: Rng + ?Sized>(
         &mut self,
         model: &TrafficModel,
         endpoint: Option<usize>,
         rng: &mut R,
-    ) -> (usize, http::Request<Full<Bytes>>, u64) {
+    ) -> (usize, Outgoing, u64) {
         let g = match endpoint {
             Some(e) => generate::generate_endpoint(model, e, Some(&self.target), rng),
             None => generate::generate_to(model, Some(&self.target), rng),
         };
-        // Origin form for HTTP/1.1, absolute for HTTP/2. The URI takes the
-        // generated string's buffer (no copy) when nothing needs filling.
-        let mut url = match self.fill(&g.url) {
+        // The URL takes the generated string's buffer (no copy) when
+        // nothing needs filling.
+        let url = match self.fill(&g.url) {
             Cow::Borrowed(_) => g.url,
             Cow::Owned(o) => o,
         };
-        if !self.http2 {
-            let path_start = url
-                .find("://")
-                .map(|i| i + 3)
-                .and_then(|i| url[i..].find('/').map(|j| i + j));
-            match path_start {
-                Some(i) => {
-                    url.drain(..i);
+        let body = g.body.map(|body| {
+            if body.windows(9).any(|w| w == b"{{secret:") {
+                match String::from_utf8(body) {
+                    Ok(s) => self.fill(&s).into_owned().into_bytes(),
+                    Err(e) => e.into_bytes(),
                 }
-                None => url = "/".into(),
+            } else {
+                body
+            }
+        });
+        if self.http2 {
+            let (request, size) = self.hyper_request(&g.method, url, &g.headers, body);
+            (g.endpoint, Outgoing::Hyper(Box::new(request)), size)
+        } else {
+            let wire = self.wire_request(&g.method, &url, &g.headers, body.as_deref());
+            let size = wire.bytes.len() as u64;
+            (g.endpoint, Outgoing::Wire(wire), size)
+        }
+    }
+
+    /// The request as HTTP/1.1 bytes: request line in origin form, `Host`
+    /// (unless `-H` gives one), the generated headers as recorded (names
+    /// keep their case) with `-H` ones replacing them, `Content-Length`
+    /// when there is a body (or the method usually has one), the body.
+    fn wire_request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+    ) -> WireRequest {
+        let method = if is_token(method.as_bytes()) {
+            method
+        } else {
+            "GET"
+        };
+        let path = origin_form(url);
+        // A recorded path with bytes a request line cannot carry: send "/"
+        // rather than abort the run; the endpoint still counts.
+        let path = if path.bytes().all(|b| b.is_ascii_graphic()) {
+            path
+        } else {
+            "/"
+        };
+        let body = body.unwrap_or_default();
+        let mut w = Vec::with_capacity(
+            64 + path.len()
+                + body.len()
+                + headers
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len() + 4)
+                    .sum::<usize>(),
+        );
+        w.extend_from_slice(method.as_bytes());
+        w.push(b' ');
+        w.extend_from_slice(path.as_bytes());
+        w.extend_from_slice(b" HTTP/1.1\r\n");
+        let overridden = |name: &str| {
+            self.headers
+                .iter()
+                .any(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+        };
+        if let Some(host) = &self.host {
+            if !overridden("host") {
+                w.extend_from_slice(b"Host: ");
+                w.extend_from_slice(host.as_bytes());
+                w.extend_from_slice(b"\r\n");
             }
         }
-        let mut size = g.method.len() as u64 + url.len() as u64 + 12;
-        let method = match g.method.as_str() {
+        for (name, value) in headers {
+            if overridden(name) || !is_token(name.as_bytes()) {
+                continue;
+            }
+            let value = self.fill(value);
+            if !is_field_value(value.as_bytes()) {
+                continue;
+            }
+            w.extend_from_slice(name.as_bytes());
+            w.extend_from_slice(b": ");
+            w.extend_from_slice(value.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        for (n, v) in &self.headers {
+            // Framing is the client's to say.
+            if n == http::header::CONTENT_LENGTH || n == http::header::TRANSFER_ENCODING {
+                continue;
+            }
+            w.extend_from_slice(n.as_str().as_bytes());
+            w.extend_from_slice(b": ");
+            w.extend_from_slice(v.as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+            w.extend_from_slice(b"Content-Length: ");
+            w.extend_from_slice(body.len().to_string().as_bytes());
+            w.extend_from_slice(b"\r\n");
+        }
+        w.extend_from_slice(b"\r\n");
+        w.extend_from_slice(body);
+        WireRequest {
+            bytes: w,
+            head: method == "HEAD",
+        }
+    }
+
+    /// The request for hyper (HTTP/2, or HTTP/1.1 when ALPN picks it under
+    /// `--http2`): absolute URI, headers in a map.
+    fn hyper_request(
+        &self,
+        method: &str,
+        url: String,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> (http::Request<Full<Bytes>>, u64) {
+        let mut size = method.len() as u64 + url.len() as u64 + 12;
+        let method = match method {
             "GET" => http::Method::GET,
             m => http::Method::from_bytes(m.as_bytes()).unwrap_or(http::Method::GET),
         };
         let uri = http::Uri::from_maybe_shared(Bytes::from(url));
-        let mut headers = http::HeaderMap::with_capacity(
-            g.headers.len() + self.headers.len() + usize::from(self.host.is_some()),
-        );
-        if let Some(host) = &self.host {
-            headers.append(http::header::HOST, host.clone());
-            size += 8 + host.len() as u64;
-        }
-        for (name, value) in &g.headers {
+        let mut map = http::HeaderMap::with_capacity(headers.len() + self.headers.len());
+        for (name, value) in headers {
             if self
                 .headers
                 .iter()
@@ -166,34 +261,82 @@ impl RequestBuilder {
                 http::HeaderValue::from_str(&value),
             ) {
                 size += (n.as_str().len() + v.len() + 4) as u64;
-                headers.append(n, v);
+                map.append(n, v);
             }
         }
         for (n, v) in &self.headers {
             size += (n.as_str().len() + v.len() + 4) as u64;
-            headers.append(n, v.clone());
+            map.append(n, v.clone());
         }
-        let body = match g.body {
-            Some(body) => {
-                let body = if body.windows(9).any(|w| w == b"{{secret:") {
-                    match String::from_utf8(body) {
-                        Ok(s) => self.fill(&s).into_owned().into_bytes(),
-                        Err(e) => e.into_bytes(),
-                    }
-                } else {
-                    body
-                };
-                size += body.len() as u64;
-                Bytes::from(body)
-            }
-            None => Bytes::new(),
-        };
+        let body = body.map(Bytes::from).unwrap_or_default();
+        size += body.len() as u64;
         let mut request = http::Request::new(Full::new(body));
         *request.method_mut() = method;
-        *request.headers_mut() = headers;
-        // A recorded path with bytes the URI type refuses: send "/" rather
-        // than abort the run; the endpoint still counts.
+        *request.headers_mut() = map;
+        // A recorded URL the URI type refuses: send the origin's "/"
+        // rather than abort the run; the endpoint still counts.
         *request.uri_mut() = uri.unwrap_or_else(|_| http::Uri::from_static("/"));
-        (g.endpoint, request, size + 2)
+        (request, size + 2)
+    }
+}
+
+/// A request ready for the connection.
+pub enum Outgoing {
+    /// HTTP/1.1 bytes for the lean client.
+    Wire(WireRequest),
+    /// For hyper (`--http2`).
+    Hyper(Box<http::Request<Full<Bytes>>>),
+}
+
+pub struct WireRequest {
+    pub bytes: Vec<u8>,
+    /// HEAD: the response has no body.
+    pub head: bool,
+}
+
+/// The path and query of an absolute URL (`/` when it has none).
+fn origin_form(url: &str) -> &str {
+    let Some(scheme_end) = url.find("://") else {
+        return if url.starts_with('/') { url } else { "/" };
+    };
+    let rest = &url[scheme_end + 3..];
+    match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+        _ => "/",
+    }
+}
+
+/// An RFC 9110 token (method, header name).
+fn is_token(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header value `http::HeaderValue::from_str` would take: visible ASCII,
+/// spaces and tabs.
+fn is_field_value(s: &[u8]) -> bool {
+    s.iter().all(|&b| (b' '..=b'~').contains(&b) || b == b'\t')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_form_of_urls() {
+        assert_eq!(origin_form("http://h:1/a/b?c=d"), "/a/b?c=d");
+        assert_eq!(origin_form("http://h"), "/");
+        assert_eq!(origin_form("http://h?x=1"), "/");
+        assert_eq!(origin_form("https://h/"), "/");
+        assert_eq!(origin_form("/already"), "/already");
+    }
+
+    #[test]
+    fn tokens_and_values() {
+        assert!(is_token(b"X-Api-Key") && is_token(b"GET"));
+        assert!(!is_token(b"") && !is_token(b"a b") && !is_token(b"a:b"));
+        assert!(is_field_value(b"text/html; q=0.9\t"));
+        assert!(!is_field_value(b"a\r\nInjected: 1") && !is_field_value("é".as_bytes()));
     }
 }

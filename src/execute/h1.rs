@@ -1,0 +1,653 @@
+//! A lean HTTP/1.1 client connection for plain load.
+//!
+//! hyper's HTTP/1.1 client hands every request to a connection task over a
+//! channel, builds a header map for every response and runs a body stream
+//! of frames; at tens of thousands of requests per second on one core
+//! those costs are a third of what replay spends per request. Here the
+//! request goes out as bytes built once by the generator, the response head
+//! is parsed with httparse in a buffer the connection keeps, and the body
+//! is counted and discarded as it arrives, all in the connection's own
+//! task. Bodies are never held (an endless body only costs its buffer).
+//!
+//! What it reads: status line and headers (interim 1xx skipped), bodies
+//! framed by Content-Length, chunked (extensions and trailers skipped) or
+//! the end of the connection; HEAD, 204 and 304 have none. A connection is
+//! kept for the next request unless the response says `Connection: close`,
+//! is HTTP/1.0 without keep-alive, ends with the connection, or leaves
+//! bytes nobody asked for.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::conn::classify_io;
+use crate::metrics::ErrorKind;
+
+/// Largest response head accepted (hyper's default limit is about 400 KB);
+/// a larger one is a protocol error.
+const MAX_HEAD: usize = 256 * 1024;
+/// Most headers in one response head.
+const MAX_HEADERS: usize = 128;
+/// The read buffer to start with; it grows only for a long head.
+const BUFFER: usize = 16 * 1024;
+/// Longest chunk-size line or trailer section accepted.
+const MAX_LINE: usize = 8 * 1024;
+
+/// The transport under the connection.
+pub enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One HTTP/1.1 connection, one exchange at a time.
+pub struct Conn {
+    io: Stream,
+    /// Bytes read and not yet consumed are `buf[pos..end]`.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// Whether an exchange has used the connection.
+    used: bool,
+    /// False once the connection cannot carry another exchange.
+    reusable: bool,
+    /// Bytes read for the current (or last) exchange, kept when it is cut
+    /// short by its timeout.
+    received: u64,
+}
+
+/// A complete response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// When the response head had arrived.
+    pub head_at: Instant,
+    /// Bytes read from the connection for this exchange (head and body as
+    /// they came on the wire).
+    pub received: u64,
+}
+
+/// A failed exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    /// Bytes read before it failed.
+    pub received: u64,
+    /// The connection had carried an exchange before and the request could
+    /// not be written: the server had closed it while it was idle, a race
+    /// every keep-alive client meets, and has not seen the request. It is
+    /// sent again on a new connection. (A request written and then met by
+    /// a close or reset is not sent again: the server may have acted on
+    /// it.)
+    pub retry: bool,
+}
+
+/// How the body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+impl Conn {
+    pub fn new(io: Stream) -> Conn {
+        Conn {
+            io,
+            buf: vec![0; BUFFER],
+            pos: 0,
+            end: 0,
+            used: false,
+            reusable: true,
+            received: 0,
+        }
+    }
+
+    /// Whether the connection can no longer carry a request: a response
+    /// said so, or the server has closed it (or sent bytes unasked) while
+    /// it was idle. Checked without waiting.
+    pub fn is_stale(&mut self) -> bool {
+        if !self.reusable || self.pos < self.end {
+            return true;
+        }
+        if !self.used {
+            return false;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut rb = ReadBuf::new(&mut self.buf);
+        match Pin::new(&mut self.io).poll_read(&mut cx, &mut rb) {
+            Poll::Pending => false,
+            // End of stream, unsolicited bytes, or an error.
+            Poll::Ready(_) => {
+                self.reusable = false;
+                true
+            }
+        }
+    }
+
+    /// Bytes read for the current or last exchange.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Sends `request` (a complete HTTP/1.1 request) and reads the whole
+    /// response. `head`: the request's method is HEAD (no body follows).
+    /// The caller bounds it in time and drops the connection when it fails
+    /// or is cut short.
+    pub async fn exchange(&mut self, request: &[u8], head: bool) -> Result<Response, Failure> {
+        let reused = self.used;
+        self.used = true;
+        self.pos = 0;
+        self.end = 0;
+        self.received = 0;
+        let fail = |kind, received: u64, retry: bool| Failure {
+            kind,
+            received,
+            retry,
+        };
+        let written = match self.io.write_all(request).await {
+            Ok(()) => self.io.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            self.reusable = false;
+            let kind = classify_io(&e, false);
+            return Err(fail(kind, 0, reused && kind == ErrorKind::Reset));
+        }
+        let (status, framing, keep_alive) = loop {
+            if self.end > self.pos {
+                match self.parse_head(head) {
+                    Ok(Some(parsed)) => break parsed,
+                    Ok(None) => {}
+                    Err(kind) => {
+                        self.reusable = false;
+                        return Err(fail(kind, self.received, false));
+                    }
+                }
+            }
+            match self.read_more(MAX_HEAD).await {
+                Ok(0) => {
+                    // Ended before a whole head: hyper calls it an
+                    // incomplete message; counted as a reset.
+                    self.reusable = false;
+                    return Err(fail(ErrorKind::Reset, self.received, false));
+                }
+                Ok(_) => {}
+                Err(kind) => {
+                    self.reusable = false;
+                    return Err(fail(kind, self.received, false));
+                }
+            }
+        };
+        let head_at = Instant::now();
+        if !keep_alive {
+            self.reusable = false;
+        }
+        let body = match framing {
+            Framing::None => Ok(()),
+            Framing::Length(n) => self.length_body(n).await,
+            Framing::Chunked => self.chunked_body().await,
+            Framing::UntilClose => {
+                self.reusable = false;
+                self.body_until_close().await
+            }
+        };
+        if let Err(kind) = body {
+            self.reusable = false;
+            return Err(fail(kind, self.received, false));
+        }
+        if self.pos < self.end {
+            // Bytes after the response that no request asked for.
+            self.reusable = false;
+        }
+        Ok(Response {
+            status,
+            head_at,
+            received: self.received,
+        })
+    }
+
+    /// Parses a response head from the buffer: `None` until it is whole.
+    /// Interim (1xx) responses are consumed and skipped.
+    fn parse_head(&mut self, head: bool) -> Result<Option<(u16, Framing, bool)>, ErrorKind> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut r = httparse::Response::new(&mut headers);
+            let n = match r.parse(&self.buf[self.pos..self.end]) {
+                Ok(httparse::Status::Complete(n)) => n,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(_) => return Err(ErrorKind::Protocol),
+            };
+            let status = r.code.unwrap_or(0);
+            if (100..200).contains(&status) {
+                // 101 would switch protocols, which no request asked for.
+                if status == 101 {
+                    return Err(ErrorKind::Protocol);
+                }
+                self.pos += n;
+                if self.pos == self.end {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let (framing, keep_alive) = framing(&r, head)?;
+            self.pos += n;
+            return Ok(Some((status, framing, keep_alive)));
+        }
+    }
+
+    /// Reads more bytes into the buffer, making room first (compacting,
+    /// or growing up to `limit`). Ok(0) at the end of the stream.
+    async fn read_more(&mut self, limit: usize) -> Result<usize, ErrorKind> {
+        if self.pos == self.end {
+            self.pos = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.pos > 0 {
+                self.buf.copy_within(self.pos..self.end, 0);
+                self.end -= self.pos;
+                self.pos = 0;
+            } else if self.buf.len() < limit {
+                let len = (self.buf.len() * 2).min(limit);
+                self.buf.resize(len, 0);
+            } else {
+                return Err(ErrorKind::Protocol);
+            }
+        }
+        match self.io.read(&mut self.buf[self.end..]).await {
+            Ok(n) => {
+                self.end += n;
+                self.received += n as u64;
+                Ok(n)
+            }
+            Err(e) => Err(classify_io(&e, false)),
+        }
+    }
+
+    async fn length_body(&mut self, mut left: u64) -> Result<(), ErrorKind> {
+        loop {
+            let take = left.min((self.end - self.pos) as u64);
+            self.pos += take as usize;
+            left -= take;
+            if left == 0 {
+                return Ok(());
+            }
+            if self.read_more(BUFFER).await? == 0 {
+                // Shorter than its Content-Length.
+                return Err(ErrorKind::Protocol);
+            }
+        }
+    }
+
+    async fn body_until_close(&mut self) -> Result<(), ErrorKind> {
+        loop {
+            self.pos = self.end;
+            match self.read_more(BUFFER).await {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                // A TLS peer that closes without close_notify: the body
+                // ends with the connection either way.
+                Err(ErrorKind::Protocol) => return Ok(()),
+                Err(kind) => return Err(kind),
+            }
+        }
+    }
+
+    async fn chunked_body(&mut self) -> Result<(), ErrorKind> {
+        enum State {
+            Size,
+            Data(u64),
+            DataEnd,
+            Trailers,
+        }
+        let mut state = State::Size;
+        loop {
+            let avail = &self.buf[self.pos..self.end];
+            let progressed = match state {
+                State::Size => match httparse::parse_chunk_size(avail) {
+                    Ok(httparse::Status::Complete((n, 0))) => {
+                        self.pos += n;
+                        state = State::Trailers;
+                        true
+                    }
+                    Ok(httparse::Status::Complete((n, size))) => {
+                        self.pos += n;
+                        state = State::Data(size);
+                        true
+                    }
+                    Ok(httparse::Status::Partial) if avail.len() > MAX_LINE => {
+                        return Err(ErrorKind::Protocol)
+                    }
+                    Ok(httparse::Status::Partial) => false,
+                    Err(_) => return Err(ErrorKind::Protocol),
+                },
+                State::Data(left) => {
+                    let take = left.min(avail.len() as u64);
+                    self.pos += take as usize;
+                    state = if take == left {
+                        State::DataEnd
+                    } else {
+                        State::Data(left - take)
+                    };
+                    take > 0
+                }
+                State::DataEnd => {
+                    if avail.len() < 2 {
+                        false
+                    } else if &avail[..2] == b"\r\n" {
+                        self.pos += 2;
+                        state = State::Size;
+                        true
+                    } else {
+                        return Err(ErrorKind::Protocol);
+                    }
+                }
+                State::Trailers => match memchr::memmem::find(avail, b"\r\n") {
+                    // The empty line ends the message.
+                    Some(0) => {
+                        self.pos += 2;
+                        return Ok(());
+                    }
+                    // A trailer field: skipped.
+                    Some(i) => {
+                        self.pos += i + 2;
+                        true
+                    }
+                    None if avail.len() > MAX_LINE => return Err(ErrorKind::Protocol),
+                    None => false,
+                },
+            };
+            if !progressed || self.pos == self.end {
+                match self.read_more(BUFFER).await? {
+                    // Ended inside the body.
+                    0 if !progressed => return Err(ErrorKind::Protocol),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// The body's framing and whether the connection stays open, from a
+/// response head (RFC 9112 section 6.3).
+fn framing(r: &httparse::Response<'_, '_>, head: bool) -> Result<(Framing, bool), ErrorKind> {
+    let http10 = r.version == Some(0);
+    let mut close = false;
+    let mut keep_alive = false;
+    let mut transfer_encoding: Option<bool> = None;
+    let mut length: Option<u64> = None;
+    for h in r.headers.iter() {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_length(h.value).ok_or(ErrorKind::Protocol)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(ErrorKind::Protocol);
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // Chunked counts only as the last coding.
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            transfer_encoding = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+    }
+    let keep = !close && (!http10 || keep_alive);
+    let status = r.code.unwrap_or(0);
+    let framing = if head || status == 204 || status == 304 {
+        Framing::None
+    } else {
+        match (transfer_encoding, length) {
+            (Some(true), _) => Framing::Chunked,
+            (Some(false), _) => Framing::UntilClose,
+            (None, Some(n)) => Framing::Length(n),
+            (None, None) => Framing::UntilClose,
+        }
+    };
+    Ok((framing, keep && framing != Framing::UntilClose))
+}
+
+/// A Content-Length value: 1 to 19 digits (surrounding blanks allowed).
+fn parse_length(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// A server that answers each request read with the next of `replies`
+    /// (raw bytes, written in pieces of `piece` bytes), then closes.
+    async fn server(
+        replies: Vec<Vec<u8>>,
+        piece: usize,
+    ) -> (Conn, tokio::task::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            for (i, reply) in replies.into_iter().enumerate() {
+                // Wait for the (i+1)-th request head.
+                while seen.windows(4).filter(|w| w == b"\r\n\r\n").count() <= i {
+                    let mut buf = [0u8; 4096];
+                    let n = s.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        return seen;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                }
+                for part in reply.chunks(piece.max(1)) {
+                    s.write_all(part).await.unwrap();
+                    s.flush().await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            }
+            seen
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        (Conn::new(Stream::Tcp(tcp)), task)
+    }
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    async fn one(reply: &[u8], piece: usize) -> (Result<Response, Failure>, bool) {
+        let (mut c, _t) = server(vec![reply.to_vec()], piece).await;
+        let r = c.exchange(GET, false).await;
+        (r, c.reusable)
+    }
+
+    #[tokio::test]
+    async fn reads_each_framing_in_pieces() {
+        let cases: &[(&[u8], u16, bool)] = &[
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, true),
+            (b"HTTP/1.1 204 No Content\r\n\r\n", 204, true),
+            (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok", 201, true),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nTrailer: t\r\n\r\n", 200, true),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 200, false),
+            (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, false),
+            (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok", 200, true),
+            (b"HTTP/1.1 200 OK\r\n\r\nuntil the end", 200, false),
+        ];
+        for piece in [1, 3, 4096] {
+            for (reply, status, reusable) in cases {
+                let (r, kept) = one(reply, piece).await;
+                let r =
+                    r.unwrap_or_else(|f| panic!("{f:?} for {:?}", String::from_utf8_lossy(reply)));
+                assert_eq!(r.status, *status);
+                assert_eq!(
+                    r.received,
+                    reply.len() as u64,
+                    "{}",
+                    String::from_utf8_lossy(reply)
+                );
+                assert_eq!(kept, *reusable, "{}", String::from_utf8_lossy(reply));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn broken_responses_are_named() {
+        let cases: &[(&[u8], ErrorKind)] = &[
+            (b"HTTP/1.1 2x0 OK\r\n\r\n", ErrorKind::Protocol),
+            (b"NONSENSE\r\n\r\n", ErrorKind::Protocol),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+                ErrorKind::Protocol,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                ErrorKind::Protocol,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                ErrorKind::Protocol,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                ErrorKind::Protocol,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+                ErrorKind::Protocol,
+            ),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                ErrorKind::Protocol,
+            ),
+            (b"HTTP/1.1 200 OK\r\nContent-", ErrorKind::Reset),
+            (b"", ErrorKind::Reset),
+        ];
+        for (reply, kind) in cases {
+            let (r, kept) = one(reply, 7).await;
+            let f = r.expect_err(&String::from_utf8_lossy(reply));
+            assert_eq!(f.kind, *kind, "{}", String::from_utf8_lossy(reply));
+            assert!(!f.retry, "a first exchange is never retried");
+            assert!(!kept);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_head_larger_than_the_limit_is_refused() {
+        let mut reply = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while reply.len() < MAX_HEAD + 10 {
+            reply.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        reply.extend_from_slice(b"\r\n");
+        let (r, _) = one(&reply, 65536).await;
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Protocol);
+    }
+
+    #[tokio::test]
+    async fn keep_alive_carries_several_exchanges_and_head_has_no_body() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc".to_vec();
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n".to_vec();
+        let (mut c, t) = server(vec![ok.clone(), head.clone(), ok.clone()], 4096).await;
+        for (i, is_head) in [false, true, false].into_iter().enumerate() {
+            assert!(!c.is_stale(), "exchange {i}");
+            let r = c.exchange(GET, is_head).await.unwrap();
+            assert_eq!(r.status, 200);
+        }
+        // The server closes after the third: an idle check notices.
+        let seen = t.await.unwrap();
+        assert_eq!(seen.len(), GET.len() * 3);
+        assert!(c.is_stale());
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_is_retried_only_when_the_request_was_not_written() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc".to_vec();
+        let (mut c, t) = server(vec![ok.clone()], 4096).await;
+        c.exchange(GET, false).await.unwrap();
+        t.await.unwrap();
+        // Written into a connection the server has closed (its FIN not yet
+        // noticed): the server may have seen it, so it is not sent again.
+        let f = c.exchange(GET, false).await.unwrap_err();
+        assert_eq!((f.kind, f.retry, f.received), (ErrorKind::Reset, false, 0));
+        // The reset that answered it is in: now the write itself fails,
+        // nothing reached the server, and the request may go again.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let f = c.exchange(GET, false).await.unwrap_err();
+        assert_eq!((f.kind, f.retry), (ErrorKind::Reset, true), "{f:?}");
+    }
+
+    #[test]
+    fn content_length_values() {
+        assert_eq!(parse_length(b"0"), Some(0));
+        assert_eq!(parse_length(b" 42 "), Some(42));
+        assert_eq!(
+            parse_length(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"1a",
+            b"+1",
+            b"99999999999999999999",
+            b"1 2",
+        ] {
+            assert_eq!(
+                parse_length(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
