@@ -174,9 +174,15 @@ impl RequestBuilder {
         let mut w = Vec::with_capacity(
             64 + path.len()
                 + body.len()
+                + self.host.as_ref().map_or(0, |h| h.len())
                 + headers
                     .iter()
                     .map(|(n, v)| n.len() + v.len() + 4)
+                    .sum::<usize>()
+                + self
+                    .headers
+                    .iter()
+                    .map(|(n, v)| n.as_str().len() + v.len() + 4)
                     .sum::<usize>(),
         );
         w.extend_from_slice(method.as_bytes());
