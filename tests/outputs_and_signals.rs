@@ -347,6 +347,7 @@ fn sigterm_writes_the_partial_report_and_exits_130() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert!(v["metrics"]["http_reqs"]["count"].as_u64().unwrap() >= 15);
     assert!(v["duration_s"].as_f64().unwrap() < 30.0, "partial");
+    assert_eq!(v["ended"], "interrupted");
     let lines = std::fs::read_to_string(&series).unwrap();
     assert!(lines.lines().count() >= 1);
     for l in lines.lines() {

@@ -476,6 +476,7 @@ fn abort_on_fail_stops_early_and_still_writes_the_summary() {
     assert_eq!(run.code, Some(99), "{out}");
     assert!(run.elapsed < Duration::from_secs(15), "{out}");
     assert!(f(&s["duration_s"]) < 10.0, "{s}\n{out}");
+    assert_eq!(s["ended"], "aborted", "{out}");
     let sent = u(&s["requests"]["sent"]);
     assert!(sent > 0 && sent < 100, "sent {sent}\n{out}");
     assert_eq!(u(&s["requests"]["failed"]), sent, "{out}");

@@ -356,7 +356,13 @@ fn ctrl_c_writes_a_partial_summary_and_exits_130() {
     let v = summary(&s);
     assert!(v["metrics"]["http_reqs"]["count"].as_u64().unwrap() > 0);
     assert!(v["duration_s"].as_f64().unwrap() < 30.0, "partial duration");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("http_reqs"));
+    assert_eq!(v["ended"], "interrupted");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("http_reqs"));
+    assert!(
+        stdout.contains("(interrupted: partial results)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -387,6 +393,7 @@ fn summary_export_has_the_documented_shape() {
     for key in [
         "seed",
         "duration_s",
+        "ended",
         "intended_rate",
         "achieved_rate",
         "scale",
@@ -401,6 +408,7 @@ fn summary_export_has_the_documented_shape() {
     }
     assert_eq!(v["seed"], 3);
     assert_eq!(v["scale"], 2.0);
+    assert_eq!(v["ended"], "completed");
     for trend in [
         "http_req_duration",
         "http_req_service_time",

@@ -20,7 +20,7 @@ use crate::execute::{self, Plan};
 use crate::generate::Target;
 use crate::metrics::EndpointDesc;
 use crate::model::TrafficModel;
-use crate::report::{self, ndjson::IntervalWriter, RunMeta, Summary};
+use crate::report::{self, ndjson::IntervalWriter, Ended, RunMeta, Summary};
 use crate::schedule::{ArrivalMode, ScheduleSpec};
 use crate::threshold::{self, Threshold};
 
@@ -487,9 +487,17 @@ async fn run_async(
         let measured = outcome.measured.as_secs_f64().max(1e-9);
         let results_th =
             threshold::evaluate(&thresholds, &outcome.recorder, &endpoints, outcome.measured);
+        let ended = if !outcome.stopped {
+            Ended::Completed
+        } else if interrupted.load(Ordering::SeqCst) {
+            Ended::Interrupted
+        } else {
+            Ended::Aborted
+        };
         let meta = RunMeta {
             seed: seed.wrapping_add(i as u64),
             duration_s: measured,
+            ended,
             intended_rate: outcome.intended as f64 / measured,
             scale: if args.rate.is_some() {
                 None

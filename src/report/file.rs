@@ -48,10 +48,21 @@ fn forget_temporary(temp: &Path) {
 /// before `std::process::exit` (a second Ctrl-C), which runs no
 /// destructors.
 pub fn remove_temporaries() {
+    remove_temporaries_where(|_| true);
+}
+
+/// [`remove_temporaries`] for the temporaries `which` selects (tests run
+/// in parallel in one process: each removes only its own).
+fn remove_temporaries_where(which: impl Fn(&Path) -> bool) {
     if let Ok(mut t) = TEMPORARIES.lock() {
-        for p in t.drain(..) {
-            let _ = fs::remove_file(p);
-        }
+        t.retain(|p| {
+            if which(p) {
+                let _ = fs::remove_file(p);
+                false
+            } else {
+                true
+            }
+        });
     }
 }
 
@@ -261,7 +272,9 @@ mod tests {
         let p = dir.path().join("series.ndjson");
         let f = AtomicFile::create(&p).unwrap();
         assert_eq!(leftovers(dir.path()).len(), 1);
-        remove_temporaries();
+        // Not remove_temporaries(): it would also take the temporaries of
+        // tests running beside this one.
+        remove_temporaries_where(|t| t.starts_with(dir.path()));
         assert!(leftovers(dir.path()).is_empty());
         drop(f);
         assert!(!p.exists());

@@ -43,6 +43,9 @@ pub struct RunMeta {
     pub seed: u64,
     /// Measured duration (warmup excluded), seconds.
     pub duration_s: f64,
+    /// Whether the run went to its end or was cut short.
+    #[serde(default)]
+    pub ended: Ended,
     /// Mean intended request rate over the measured duration, per second.
     pub intended_rate: f64,
     /// Rate multiplier over the recorded rate (`--scale`); `None` with
@@ -53,6 +56,30 @@ pub struct RunMeta {
     pub command: String,
     /// The model's endpoints; `Sample::endpoint` indexes this list.
     pub endpoints: Vec<EndpointDesc>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ended {
+    /// The schedule ran to its end (for a stress profile: to the step
+    /// that broke, or the last).
+    #[default]
+    Completed,
+    /// Ctrl-C or SIGTERM: the results cover the part that ran.
+    Interrupted,
+    /// `--abort-on-fail` stopped it when a threshold was lost.
+    Aborted,
+}
+
+impl Ended {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ended::Completed => "completed",
+            Ended::Interrupted => "interrupted",
+            Ended::Aborted => "aborted",
+        }
+    }
 }
 
 /// Request accounting for the measured part of the run.
@@ -184,6 +211,10 @@ pub struct Summary {
     pub version: u32,
     pub seed: u64,
     pub duration_s: f64,
+    /// `completed`, or `interrupted` / `aborted` when the run was cut
+    /// short (absent in summaries written before the field: completed).
+    #[serde(default)]
+    pub ended: Ended,
     pub intended_rate: f64,
     /// `requests.sent / duration_s`.
     pub achieved_rate: f64,
@@ -371,6 +402,7 @@ impl Summary {
             version: VERSION,
             seed: meta.seed,
             duration_s: d,
+            ended: meta.ended,
             intended_rate: meta.intended_rate,
             achieved_rate: if d > 0.0 {
                 totals.requests as f64 / d
@@ -492,6 +524,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
     let mut meta = RunMeta {
         seed: first.seed,
         duration_s: 0.0,
+        ended: Ended::Completed,
         intended_rate: 0.0,
         scale: first.scale,
         target: first.target.clone(),
@@ -544,6 +577,10 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
             dropped: s.requests.warmup_dropped,
         });
         meta.duration_s = meta.duration_s.max(s.duration_s);
+        // A merge is complete only if every part is.
+        if meta.ended == Ended::Completed {
+            meta.ended = s.ended;
+        }
         meta.intended_rate += s.intended_rate;
         for t in &s.thresholds {
             if !thresholds.contains(&t.expr) {

@@ -26,6 +26,7 @@ fn meta() -> RunMeta {
     RunMeta {
         seed: 42,
         duration_s: 10.0,
+        ended: Ended::Completed,
         intended_rate: 11.0,
         scale: Some(2.0),
         target: "http://127.0.0.1:8080".into(),
@@ -304,6 +305,27 @@ fn merging_shard_summaries_is_exact() {
     whole.drift.clear();
     m.intended_rate = whole.intended_rate;
     assert_eq!(m, whole);
+}
+
+#[test]
+fn a_merge_is_complete_only_if_every_part_is() {
+    let mut rec = Recorder::new();
+    record(&mut rec, 0..100);
+    let done = build(&rec);
+    let mut cut = done.clone();
+    cut.ended = Ended::Interrupted;
+    let ended = |parts: &[Summary]| merge_summaries(parts).unwrap().meta.ended;
+    assert_eq!(ended(&[done.clone(), done.clone()]), Ended::Completed);
+    assert_eq!(ended(&[done.clone(), cut.clone()]), Ended::Interrupted);
+    assert_eq!(ended(&[cut, done.clone()]), Ended::Interrupted);
+    // A summary written before the field existed reads as completed.
+    let old = done.to_json().replace("\"ended\": \"completed\",", "");
+    assert!(!old.contains("\"ended\""));
+    assert_eq!(Summary::from_json(&old).unwrap().ended, Ended::Completed);
+    let aborted = done
+        .to_json()
+        .replace("\"ended\": \"completed\"", "\"ended\": \"aborted\"");
+    assert_eq!(Summary::from_json(&aborted).unwrap().ended, Ended::Aborted);
 }
 
 #[test]

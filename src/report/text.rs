@@ -109,8 +109,15 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
 
     let _ = writeln!(
         w,
-        "\n  replay: {} requests in {:.1}s against {}\n",
-        r.sent, s.duration_s, s.target
+        "\n  replay: {} requests in {:.1}s against {}{}\n",
+        r.sent,
+        s.duration_s,
+        s.target,
+        match s.ended {
+            super::Ended::Completed => "",
+            super::Ended::Interrupted => " (interrupted: partial results)",
+            super::Ended::Aborted => " (stopped by --abort-on-fail: partial results)",
+        }
     );
 
     // Requests and rate.
