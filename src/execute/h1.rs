@@ -626,6 +626,59 @@ mod tests {
         assert_eq!((f.kind, f.retry), (ErrorKind::Reset, true), "{f:?}");
     }
 
+    /// Whatever a server sends — valid framing cut anywhere, with bytes
+    /// changed, or noise — the reader ends (the server closes after
+    /// sending) with a response or a named failure, never a panic, and
+    /// counts exactly the bytes it read.
+    #[test]
+    fn any_response_bytes_end_in_a_response_or_a_named_failure() {
+        use proptest::prelude::*;
+        let valid: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\n\r\nto the end",
+        ];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = ProptestConfig {
+            cases: 400,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        proptest!(config, |(
+            which in 0..valid.len() + 1,
+            noise in proptest::collection::vec(any::<u8>(), 0..300),
+            cut in any::<prop::sample::Index>(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            piece in 1usize..40,
+        )| {
+            let mut reply = match valid.get(which) {
+                Some(v) => v.to_vec(),
+                None => noise.clone(),
+            };
+            if !reply.is_empty() {
+                reply.truncate(cut.index(reply.len()) + 1);
+                for (at, b) in &edits {
+                    let i = at.index(reply.len());
+                    reply[i] = *b;
+                }
+            }
+            let sent = reply.len() as u64;
+            let outcome = rt.block_on(async {
+                let (mut c, _t) = server(vec![reply], piece).await;
+                tokio::time::timeout(std::time::Duration::from_secs(10), c.exchange(GET, false))
+                    .await
+            });
+            match outcome.expect("the reader ends when the server closes") {
+                Ok(r) => prop_assert!(r.received <= sent),
+                Err(f) => prop_assert!(f.received <= sent && !f.retry),
+            }
+        });
+    }
+
     #[test]
     fn content_length_values() {
         assert_eq!(parse_length(b"0"), Some(0));
