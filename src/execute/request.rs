@@ -329,6 +329,76 @@ fn is_field_value(s: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn builder(headers: &[(&str, &str)]) -> RequestBuilder {
+        RequestBuilder {
+            target: "http://api.test:8080".parse().unwrap(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                        http::HeaderValue::from_str(v).unwrap(),
+                    )
+                })
+                .collect(),
+            secrets: HashMap::from([("api_key".to_string(), "s3cret".to_string())]),
+            http2: false,
+            host: Some(http::HeaderValue::from_static("api.test:8080")),
+        }
+    }
+
+    fn text(w: &WireRequest) -> String {
+        String::from_utf8(w.bytes.clone()).unwrap()
+    }
+
+    #[test]
+    fn wire_requests_are_http11_as_recorded() {
+        let b = builder(&[("x-run", "7")]);
+        let recorded = vec![
+            ("Accept".to_string(), "application/json".to_string()),
+            ("X-Api-Key".to_string(), "{{secret:api_key}}".to_string()),
+            ("Bad Name".to_string(), "dropped".to_string()),
+            ("X-Bad".to_string(), "a\r\nInjected: 1".to_string()),
+            ("X-Run".to_string(), "replaced by -H".to_string()),
+        ];
+        let w = b.wire_request(
+            "POST",
+            "http://api.test:8080/items?q=1",
+            &recorded,
+            Some(b"{}"),
+        );
+        assert_eq!(
+            text(&w),
+            "POST /items?q=1 HTTP/1.1\r\nHost: api.test:8080\r\nAccept: application/json\r\n\
+             X-Api-Key: s3cret\r\nx-run: 7\r\nContent-Length: 2\r\n\r\n{}"
+        );
+        assert!(!w.head);
+        // HEAD has no body to wait for; a GET without a body no length.
+        let w = b.wire_request("HEAD", "http://api.test:8080/", &[], None);
+        assert_eq!(
+            text(&w),
+            "HEAD / HTTP/1.1\r\nHost: api.test:8080\r\nx-run: 7\r\n\r\n"
+        );
+        assert!(w.head);
+        // A path a request line cannot carry, and a method that is no token.
+        let w = b.wire_request("GE T", "http://api.test:8080/a b", &[], None);
+        assert!(text(&w).starts_with("GET / HTTP/1.1\r\n"), "{}", text(&w));
+        // An empty POST says so.
+        let w = b.wire_request("POST", "http://api.test:8080/x", &[], None);
+        assert!(
+            text(&w).ends_with("Content-Length: 0\r\n\r\n"),
+            "{}",
+            text(&w)
+        );
+    }
+
+    #[test]
+    fn a_host_given_with_h_replaces_the_targets() {
+        let b = builder(&[("host", "front.example"), ("content-length", "99")]);
+        let w = b.wire_request("GET", "http://api.test:8080/", &[], None);
+        assert_eq!(text(&w), "GET / HTTP/1.1\r\nhost: front.example\r\n\r\n");
+    }
+
     #[test]
     fn origin_form_of_urls() {
         assert_eq!(origin_form("http://h:1/a/b?c=d"), "/a/b?c=d");
