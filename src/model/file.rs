@@ -657,6 +657,11 @@ fn param_from(p: ParamV1, what: &str) -> Result<Param, String> {
     })
 }
 
+/// The times a capture can carry, Unix nanoseconds: 1970 (Unix 0) to 2106
+/// (legacy pcap's u32 seconds). Readers refuse captures dated outside it,
+/// and the model loader models whose recording lies outside it.
+pub const PLAUSIBLE_NS: std::ops::RangeInclusive<i64> = 0..=4_294_967_295_999_999_999;
+
 fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
     let source = Source {
         files: v
@@ -693,9 +698,8 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
     if a.end_ns < a.start_ns {
         return Err("arrival.end_ns is before arrival.start_ns".into());
     }
-    // Captures are dated 1970 (Unix 0) to 2106 (pcap's u32 seconds); a
-    // model outside that was edited by hand and would replay for centuries.
-    const PLAUSIBLE_NS: std::ops::RangeInclusive<i64> = 0..=4_294_967_295_999_999_999;
+    // A model outside that was edited by hand and would replay for
+    // centuries.
     if !PLAUSIBLE_NS.contains(&a.start_ns) || !PLAUSIBLE_NS.contains(&a.end_ns) {
         return Err(
             "arrival.start_ns/end_ns: the recording must lie between 1970 and 2106 (Unix ns)"

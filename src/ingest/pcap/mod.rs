@@ -196,6 +196,16 @@ fn read_blocks(
                         };
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let ts = ng_ts(raw, iface);
+                        if !crate::model::file::PLAUSIBLE_NS.contains(&ts) {
+                            return Err(IngestError::malformed(
+                                path,
+                                format!("packet {packets}, byte offset {offset}"),
+                                format!(
+                                    "its timestamp ({raw} units of 1/{} s, offset {} s) lies outside the years 1970-2106: the interface's timestamp resolution or offset (if_tsresol, if_tsoffset) or the capture's clock is wrong; fix the capture (e.g. editcap) or capture again",
+                                    iface.units, iface.offset
+                                ),
+                            ));
+                        }
                         last_ts = ts;
                         packet(
                             iface.linktype,

@@ -348,6 +348,24 @@ fn pcapng_interfaces_have_their_own_link_type_and_resolution() {
     assert_eq!(v[0].response.as_ref().unwrap().wait_ms, Some(1.000007));
 }
 
+/// pcapng timestamps are 64-bit with a resolution and offset per
+/// interface, so they can name a time no capture was made at; recorded,
+/// such a model would not load back (found by the pcap fuzz target).
+#[test]
+fn pcapng_packets_dated_after_2106_are_refused_with_their_position() {
+    let mut c = Conv::new(1, 1);
+    c.handshake().c(GET).s(OK5).fin_both();
+    let mut packets: Vec<(u32, Frame)> = c.frames.iter().map(|f| (0, f.clone())).collect();
+    packets[2].1.ts = 5_000_000_000_000_000_000; // the year 2128
+    let bytes = pcapng(&[(1, 9)], &packets);
+    let e = read(&bytes).unwrap_err().to_string();
+    assert!(e.contains("packet 3, byte offset"), "{e}");
+    assert!(e.contains("outside the years 1970-2106"), "{e}");
+    // Dated inside the range, the same capture reads.
+    packets[2].1.ts = c.frames[2].ts;
+    assert!(read(&pcapng(&[(1, 9)], &packets)).is_ok());
+}
+
 #[test]
 fn truncated_final_block_warns_and_keeps_what_was_read() {
     let mut c = Conv::new(1, 1);
