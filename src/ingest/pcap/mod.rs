@@ -163,6 +163,20 @@ fn read_blocks(
                         let ts = i64::from(b.ts_sec)
                             .saturating_mul(1_000_000_000)
                             .saturating_add(frac_ns(u64::from(b.ts_usec), legacy.units));
+                        // u32 seconds end in 2106, but a fraction field at or
+                        // above one second can carry a packet past it.
+                        if !crate::model::file::PLAUSIBLE_NS.contains(&ts) {
+                            return Err(implausible_time(
+                                path,
+                                packets,
+                                offset,
+                                format!(
+                                    "{} s + {} units of 1/{} s",
+                                    b.ts_sec, b.ts_usec, legacy.units
+                                ),
+                                "the capture's clock",
+                            ));
+                        }
                         last_ts = ts;
                         packet(
                             legacy.linktype,
@@ -197,13 +211,15 @@ fn read_blocks(
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let ts = ng_ts(raw, iface);
                         if !crate::model::file::PLAUSIBLE_NS.contains(&ts) {
-                            return Err(IngestError::malformed(
+                            return Err(implausible_time(
                                 path,
-                                format!("packet {packets}, byte offset {offset}"),
+                                packets,
+                                offset,
                                 format!(
-                                    "its timestamp ({raw} units of 1/{} s, offset {} s) lies outside the years 1970-2106: the interface's timestamp resolution or offset (if_tsresol, if_tsoffset) or the capture's clock is wrong; fix the capture (e.g. editcap) or capture again",
+                                    "{raw} units of 1/{} s, offset {} s",
                                     iface.units, iface.offset
                                 ),
+                                "the interface's timestamp resolution or offset (if_tsresol, if_tsoffset) or the capture's clock",
                             ));
                         }
                         last_ts = ts;
@@ -305,6 +321,24 @@ fn truncated(path: &Path, offset: usize, packets: u64, out: &mut Out<'_>) {
         "{}: the last block (at byte offset {offset}, after packet {packets}) is truncated; kept what was read",
         path.display()
     ));
+}
+
+/// A packet dated outside the years a capture can carry (the model could
+/// not be loaded back): an input error naming the packet.
+fn implausible_time(
+    path: &Path,
+    packet: u64,
+    offset: usize,
+    timestamp: String,
+    culprit: &str,
+) -> IngestError {
+    IngestError::malformed(
+        path,
+        format!("packet {packet}, byte offset {offset}"),
+        format!(
+            "its timestamp ({timestamp}) lies outside the years 1970-2106: {culprit} is wrong; fix the capture (e.g. editcap) or capture again"
+        ),
+    )
 }
 
 /// A fraction of a second in `units` per second, as nanoseconds.

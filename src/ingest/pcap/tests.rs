@@ -366,6 +366,24 @@ fn pcapng_packets_dated_after_2106_are_refused_with_their_position() {
     assert!(read(&pcapng(&[(1, 9)], &packets)).is_ok());
 }
 
+/// Legacy pcap's seconds are a u32 (up to 2106), but its fraction field
+/// is not checked to be under a second: 4,294 extra seconds at most.
+#[test]
+fn legacy_packets_whose_fraction_carries_them_past_2106_are_refused() {
+    let mut c = Conv::new(1, 1);
+    c.handshake().c(GET).s(OK5).fin_both();
+    let mut bytes = pcap(&c.frames, false, false);
+    // First record header after the 24-byte file header: ts_sec, ts_usec.
+    bytes[24..28].copy_from_slice(&u32::MAX.to_le_bytes());
+    bytes[28..32].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = read(&bytes).unwrap_err().to_string();
+    assert!(e.contains("packet 1, byte offset 24"), "{e}");
+    assert!(e.contains("outside the years 1970-2106"), "{e}");
+    // The last representable second, with a proper fraction, is fine.
+    bytes[28..32].copy_from_slice(&999_999u32.to_le_bytes());
+    assert!(read(&bytes).is_ok());
+}
+
 #[test]
 fn truncated_final_block_warns_and_keeps_what_was_read() {
     let mut c = Conv::new(1, 1);
