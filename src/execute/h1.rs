@@ -94,8 +94,8 @@ pub struct Conn {
     used: bool,
     /// False once the connection cannot carry another exchange.
     reusable: bool,
-    /// Bytes read for the current (or last) exchange, kept when it is cut
-    /// short by its timeout.
+    /// Bytes read for the current (or last) exchange, head and body as
+    /// they came on the wire; kept when it fails or is cut short.
     received: u64,
 }
 
@@ -105,17 +105,12 @@ pub struct Response {
     pub status: u16,
     /// When the response head had arrived.
     pub head_at: Instant,
-    /// Bytes read from the connection for this exchange (head and body as
-    /// they came on the wire).
-    pub received: u64,
 }
 
 /// A failed exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {
     pub kind: ErrorKind,
-    /// Bytes read before it failed.
-    pub received: u64,
     /// The connection had carried an exchange before and the request could
     /// not be written: the server had closed it while it was idle, a race
     /// every keep-alive client meets, and has not seen the request. It is
@@ -184,11 +179,7 @@ impl Conn {
         self.pos = 0;
         self.end = 0;
         self.received = 0;
-        let fail = |kind, received: u64, retry: bool| Failure {
-            kind,
-            received,
-            retry,
-        };
+        let fail = |kind, retry| Failure { kind, retry };
         let written = match self.io.write_all(request).await {
             Ok(()) => self.io.flush().await,
             Err(e) => Err(e),
@@ -196,7 +187,7 @@ impl Conn {
         if let Err(e) = written {
             self.reusable = false;
             let kind = classify_io(&e, false);
-            return Err(fail(kind, 0, reused && kind == ErrorKind::Reset));
+            return Err(fail(kind, reused && kind == ErrorKind::Reset));
         }
         let (status, framing, keep_alive) = loop {
             if self.end > self.pos {
@@ -205,7 +196,7 @@ impl Conn {
                     Ok(None) => {}
                     Err(kind) => {
                         self.reusable = false;
-                        return Err(fail(kind, self.received, false));
+                        return Err(fail(kind, false));
                     }
                 }
             }
@@ -214,12 +205,12 @@ impl Conn {
                     // Ended before a whole head: hyper calls it an
                     // incomplete message; counted as a reset.
                     self.reusable = false;
-                    return Err(fail(ErrorKind::Reset, self.received, false));
+                    return Err(fail(ErrorKind::Reset, false));
                 }
                 Ok(_) => {}
                 Err(kind) => {
                     self.reusable = false;
-                    return Err(fail(kind, self.received, false));
+                    return Err(fail(kind, false));
                 }
             }
         };
@@ -238,17 +229,13 @@ impl Conn {
         };
         if let Err(kind) = body {
             self.reusable = false;
-            return Err(fail(kind, self.received, false));
+            return Err(fail(kind, false));
         }
         if self.pos < self.end {
             // Bytes after the response that no request asked for.
             self.reusable = false;
         }
-        Ok(Response {
-            status,
-            head_at,
-            received: self.received,
-        })
+        Ok(Response { status, head_at })
     }
 
     /// Parses a response head from the buffer: `None` until it is whole.
@@ -506,10 +493,11 @@ mod tests {
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
-    async fn one(reply: &[u8], piece: usize) -> (Result<Response, Failure>, bool) {
+    /// The outcome, the bytes read and whether the connection is kept.
+    async fn one(reply: &[u8], piece: usize) -> (Result<Response, Failure>, u64, bool) {
         let (mut c, _t) = server(vec![reply.to_vec()], piece).await;
         let r = c.exchange(GET, false).await;
-        (r, c.reusable)
+        (r, c.received(), c.reusable)
     }
 
     #[tokio::test]
@@ -526,12 +514,12 @@ mod tests {
         ];
         for piece in [1, 3, 4096] {
             for (reply, status, reusable) in cases {
-                let (r, kept) = one(reply, piece).await;
+                let (r, received, kept) = one(reply, piece).await;
                 let r =
                     r.unwrap_or_else(|f| panic!("{f:?} for {:?}", String::from_utf8_lossy(reply)));
                 assert_eq!(r.status, *status);
                 assert_eq!(
-                    r.received,
+                    received,
                     reply.len() as u64,
                     "{}",
                     String::from_utf8_lossy(reply)
@@ -574,7 +562,7 @@ mod tests {
             (b"", ErrorKind::Reset),
         ];
         for (reply, kind) in cases {
-            let (r, kept) = one(reply, 7).await;
+            let (r, _, kept) = one(reply, 7).await;
             let f = r.expect_err(&String::from_utf8_lossy(reply));
             assert_eq!(f.kind, *kind, "{}", String::from_utf8_lossy(reply));
             assert!(!f.retry, "a first exchange is never retried");
@@ -589,7 +577,7 @@ mod tests {
             reply.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
         }
         reply.extend_from_slice(b"\r\n");
-        let (r, _) = one(&reply, 65536).await;
+        let (r, _, _) = one(&reply, 65536).await;
         assert_eq!(r.unwrap_err().kind, ErrorKind::Protocol);
     }
 
@@ -618,7 +606,10 @@ mod tests {
         // Written into a connection the server has closed (its FIN not yet
         // noticed): the server may have seen it, so it is not sent again.
         let f = c.exchange(GET, false).await.unwrap_err();
-        assert_eq!((f.kind, f.retry, f.received), (ErrorKind::Reset, false, 0));
+        assert_eq!(
+            (f.kind, f.retry, c.received()),
+            (ErrorKind::Reset, false, 0)
+        );
         // The reset that answered it is in: now the write itself fails,
         // nothing reached the server, and the request may go again.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -667,14 +658,19 @@ mod tests {
                 }
             }
             let sent = reply.len() as u64;
-            let outcome = rt.block_on(async {
+            let (outcome, received) = rt.block_on(async {
                 let (mut c, _t) = server(vec![reply], piece).await;
-                tokio::time::timeout(std::time::Duration::from_secs(10), c.exchange(GET, false))
-                    .await
+                let r = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    c.exchange(GET, false),
+                )
+                .await;
+                (r, c.received())
             });
+            prop_assert!(received <= sent);
             match outcome.expect("the reader ends when the server closes") {
-                Ok(r) => prop_assert!(r.received <= sent),
-                Err(f) => prop_assert!(f.received <= sent && !f.retry),
+                Ok(_) => {}
+                Err(f) => prop_assert!(!f.retry),
             }
         });
     }

@@ -730,7 +730,6 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                         Ok(r) => {
                             sample.waiting = r.head_at.saturating_duration_since(sent_at);
                             sample.status = Some(r.status);
-                            sample.bytes_received = r.received;
                             return Ok(());
                         }
                         // The server had closed the kept connection and
@@ -739,22 +738,16 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                             retried = true;
                             reconnect(worker, sender, &mut sample).await?;
                         }
-                        Err(f) => {
-                            sample.bytes_received = f.received;
-                            return Err(f.kind);
-                        }
+                        Err(f) => return Err(f.kind),
                     }
                 }
             };
-            match tokio::time::timeout_at(deadline, exchange).await {
-                Ok(r) => r,
-                Err(_) => {
-                    if let Some(conn::Sender::Raw(c)) = sender {
-                        sample.bytes_received = c.received();
-                    }
-                    Err(ErrorKind::Timeout)
-                }
+            let result = tokio::time::timeout_at(deadline, exchange).await;
+            // What was read, whether it completed, failed or timed out.
+            if let Some(conn::Sender::Raw(c)) = sender {
+                sample.bytes_received = c.received();
             }
+            result.unwrap_or(Err(ErrorKind::Timeout))
         }
         Outgoing::Hyper(request) => {
             let Some(s) = sender.as_mut() else {

@@ -92,6 +92,13 @@ impl RequestBuilder {
         })
     }
 
+    /// Whether `-H` gives header `name` (it replaces the recorded one).
+    fn overridden(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+    }
+
     /// `s` with its placeholders filled; borrowed when it has none (the
     /// common case: no copy per request).
     fn fill<'a>(&self, s: &'a str) -> Cow<'a, str> {
@@ -189,20 +196,15 @@ impl RequestBuilder {
         w.push(b' ');
         w.extend_from_slice(path.as_bytes());
         w.extend_from_slice(b" HTTP/1.1\r\n");
-        let overridden = |name: &str| {
-            self.headers
-                .iter()
-                .any(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-        };
         if let Some(host) = &self.host {
-            if !overridden("host") {
+            if !self.overridden("host") {
                 w.extend_from_slice(b"Host: ");
                 w.extend_from_slice(host.as_bytes());
                 w.extend_from_slice(b"\r\n");
             }
         }
         for (name, value) in headers {
-            if overridden(name) || !is_token(name.as_bytes()) {
+            if self.overridden(name) || !is_token(name.as_bytes()) {
                 continue;
             }
             let value = self.fill(value);
@@ -254,11 +256,7 @@ impl RequestBuilder {
         let uri = http::Uri::from_maybe_shared(Bytes::from(url));
         let mut map = http::HeaderMap::with_capacity(headers.len() + self.headers.len());
         for (name, value) in headers {
-            if self
-                .headers
-                .iter()
-                .any(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-            {
+            if self.overridden(name) {
                 continue;
             }
             let value = self.fill(value);

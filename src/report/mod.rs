@@ -72,16 +72,6 @@ pub enum Ended {
     Aborted,
 }
 
-impl Ended {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ended::Completed => "completed",
-            Ended::Interrupted => "interrupted",
-            Ended::Aborted => "aborted",
-        }
-    }
-}
-
 /// Request accounting for the measured part of the run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requests {

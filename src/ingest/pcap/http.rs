@@ -694,13 +694,7 @@ impl HttpConn {
         let mut framing = Framing::Length(0);
         let mut n = 0;
         for h in hs.iter() {
-            if n == headers.len() {
-                headers.push(Default::default());
-            }
-            let (name, value) = &mut headers[n];
-            n += 1;
-            name.clear();
-            name.push_str(h.name);
+            let value = reuse_slot(headers, &mut n, h.name);
             set_text(value, h.value.trim_ascii());
             if h.name.eq_ignore_ascii_case("host") && authority.is_empty() {
                 authority.push_str(value);
@@ -964,13 +958,7 @@ impl HttpConn {
             if kept >> i & 1 == 0 {
                 continue;
             }
-            if n == headers.len() {
-                headers.push(Default::default());
-            }
-            let (name, value) = &mut headers[n];
-            n += 1;
-            name.clear();
-            name.push_str(h.name);
+            let value = reuse_slot(headers, &mut n, h.name);
             value.clear();
             let v = match &mime_text {
                 Some(t) if mime == Some(h.value) => Cow::Borrowed(&**t),
@@ -1288,6 +1276,24 @@ pub fn request_line(data: &[u8]) -> Option<RequestLine<'_>> {
 
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The `n`-th of the header slots kept from the previous exchange (a new
+/// one past their end), named `name`; `n` moves on. The value is left for
+/// the caller. Callers truncate `headers` to `n` when done.
+fn reuse_slot<'a>(
+    headers: &'a mut Vec<(String, String)>,
+    n: &mut usize,
+    name: &str,
+) -> &'a mut String {
+    if *n == headers.len() {
+        headers.push(Default::default());
+    }
+    let (slot_name, value) = &mut headers[*n];
+    *n += 1;
+    slot_name.clear();
+    slot_name.push_str(name);
+    value
 }
 
 /// `Transfer-Encoding` whose last coding is chunked (`gzip, chunked`,

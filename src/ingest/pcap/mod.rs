@@ -165,18 +165,15 @@ fn read_blocks(
                             .saturating_add(frac_ns(u64::from(b.ts_usec), legacy.units));
                         // u32 seconds end in 2106, but a fraction field at or
                         // above one second can carry a packet past it.
-                        if !crate::model::file::PLAUSIBLE_NS.contains(&ts) {
-                            return Err(implausible_time(
-                                path,
-                                packets,
-                                offset,
+                        plausible(ts, path, packets, offset, || {
+                            (
                                 format!(
                                     "{} s + {} units of 1/{} s",
                                     b.ts_sec, b.ts_usec, legacy.units
                                 ),
                                 "the capture's clock",
-                            ));
-                        }
+                            )
+                        })?;
                         last_ts = ts;
                         packet(
                             legacy.linktype,
@@ -210,18 +207,12 @@ fn read_blocks(
                         };
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                         let ts = ng_ts(raw, iface);
-                        if !crate::model::file::PLAUSIBLE_NS.contains(&ts) {
-                            return Err(implausible_time(
-                                path,
-                                packets,
-                                offset,
-                                format!(
-                                    "{raw} units of 1/{} s, offset {} s",
-                                    iface.units, iface.offset
-                                ),
+                        plausible(ts, path, packets, offset, || {
+                            (
+                                format!("{raw} units of 1/{} s, offset {} s", iface.units, iface.offset),
                                 "the interface's timestamp resolution or offset (if_tsresol, if_tsoffset) or the capture's clock",
-                            ));
-                        }
+                            )
+                        })?;
                         last_ts = ts;
                         packet(
                             iface.linktype,
@@ -324,21 +315,26 @@ fn truncated(path: &Path, offset: usize, packets: u64, out: &mut Out<'_>) {
 }
 
 /// A packet dated outside the years a capture can carry (the model could
-/// not be loaded back): an input error naming the packet.
-fn implausible_time(
+/// not be loaded back) is an input error naming the packet; `describe`
+/// gives its timestamp fields and what set them, only then.
+fn plausible(
+    ts: i64,
     path: &Path,
     packet: u64,
     offset: usize,
-    timestamp: String,
-    culprit: &str,
-) -> IngestError {
-    IngestError::malformed(
+    describe: impl FnOnce() -> (String, &'static str),
+) -> Result<(), IngestError> {
+    if crate::model::file::PLAUSIBLE_NS.contains(&ts) {
+        return Ok(());
+    }
+    let (timestamp, culprit) = describe();
+    Err(IngestError::malformed(
         path,
         format!("packet {packet}, byte offset {offset}"),
         format!(
             "its timestamp ({timestamp}) lies outside the years 1970-2106: {culprit} is wrong; fix the capture (e.g. editcap) or capture again"
         ),
-    )
+    ))
 }
 
 /// A fraction of a second in `units` per second, as nanoseconds.
