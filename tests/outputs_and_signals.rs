@@ -429,3 +429,75 @@ fn a_second_sigint_exits_at_once() {
         leftovers(dir.path())
     );
 }
+
+/// A pipe whose reading end is already closed: every write to it fails
+/// with EPIPE (`2>&1 | head -1` once `head` has gone).
+#[cfg(target_os = "linux")]
+fn closed_pipe() -> Stdio {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: plain syscall filling two descriptors that are owned below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: fresh descriptors from pipe(2), each owned once.
+    let (read, write) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    drop(read);
+    Stdio::from(write)
+}
+
+/// A standard error nobody reads any more does not turn a command's work
+/// into a crash (exit 101): `record` still writes its model, `generate`
+/// its requests, and `mock` keeps serving.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_stderr_pipe_is_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = capture(dir.path(), "/ok");
+    let model = dir.path().join("m.model.gz");
+    let bin = env!("CARGO_BIN_EXE_replay");
+
+    let out = std::process::Command::new(bin)
+        .args([
+            "record",
+            har.to_str().unwrap(),
+            "-o",
+            model.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(closed_pipe())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "record");
+    assert!(model.exists());
+
+    // Without --seed, generate says the seed it drew on stderr.
+    let out = std::process::Command::new(bin)
+        .args(["generate", model.to_str().unwrap(), "-n", "3"])
+        .stdin(Stdio::null())
+        .stderr(closed_pipe())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "generate");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+
+    let mut mock = std::process::Command::new(bin)
+        .args(["mock", model.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(closed_pipe())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let early = mock.try_wait().unwrap();
+    if early.is_none() {
+        fault_server::signal(mock.id(), "TERM");
+    }
+    let status = early.unwrap_or_else(|| mock.wait().unwrap());
+    assert!(early.is_none(), "mock ended at once: {status:?}");
+    assert_ne!(status.code(), Some(101), "mock panicked");
+}

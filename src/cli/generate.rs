@@ -27,7 +27,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     }
     let seed = args.seed.unwrap_or_else(rand::random::<u64>);
     if args.seed.is_none() {
-        eprintln!("seed {seed} (pass --seed {seed} to draw the same requests again)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "seed {seed} (pass --seed {seed} to draw the same requests again)"
+        );
     }
     let mut buf: Vec<u8> = Vec::new();
     let mut out: Box<dyn Write> = match &args.output {

@@ -35,7 +35,8 @@ pub fn run(args: MockArgs) -> anyhow::Result<u8> {
             .map_err(|e| bind_error(args.listen, e))?;
         let addr = listener.local_addr()?;
         let mock = Mock::new(&model, options);
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "mock of {} ({} endpoints) listening on http://{addr} (latency {}, seed {seed}); Ctrl-C stops it",
             name(&args.inputs),
             mock.endpoints(),

@@ -1,5 +1,7 @@
 //! `replay record CAPTURE... -o MODEL`.
 
+use std::io::Write;
+
 use anyhow::Context;
 
 use super::fmt;
@@ -19,7 +21,10 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
         let size = std::fs::metadata(&args.output)
             .map(|m| m.len())
             .unwrap_or(0);
-        eprint!(
+        // Not eprint!, which panics when stderr is a closed pipe: the
+        // model is written, the exit code must say so.
+        let _ = write!(
+            std::io::stderr(),
             "{}",
             summary(
                 &model,
