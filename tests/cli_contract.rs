@@ -288,3 +288,34 @@ fn generated_endpoint_mix_matches_the_weights() {
         .collect();
     assert!(by_template["/{id}/{id2}/weather"] > by_template["/rum.gif"]);
 }
+
+/// A recording that spans days (here two requests 3 days apart) is not
+/// replayed for days by default: without --duration the run is refused
+/// with the span and the flag to use; with it, it runs.
+#[test]
+fn a_recording_longer_than_an_hour_needs_a_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = [
+        Entry::get("http://shop.test/a", 0),
+        Entry::get("http://shop.test/b", 3 * 24 * 3600 * 1000),
+    ];
+    let har = write_har(dir.path(), "sparse.har", &entries);
+    let out = replay(["run".as_ref(), har.as_os_str(), "--quiet".as_ref()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("spans 72h 00m") && err.contains("--duration"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = replay([
+        "run".as_ref(),
+        har.as_os_str(),
+        "--quiet".as_ref(),
+        "--duration".as_ref(),
+        "1s".as_ref(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

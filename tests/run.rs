@@ -313,6 +313,43 @@ fn secrets_must_be_supplied_and_are_sent() {
     );
 }
 
+/// Against the built-in mock (no `--target`) a capture with credentials
+/// runs as it is: the mock checks none, so the missing secrets are sent as
+/// REDACTED, and stderr says which and what a real target needs.
+#[test]
+fn the_built_in_mock_needs_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write(&dir, "auth.har", &shop_har(50, 1.0, true));
+    let s = dir.path().join("s.json");
+    let (code, out, err) = replay(&[
+        &har,
+        "--duration",
+        "1s",
+        "--summary-export",
+        s.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains(
+            "scrubbed secrets without a value (authorization) are sent to the mock as REDACTED"
+        ),
+        "{err}"
+    );
+    let v = summary(&s);
+    assert!(v["metrics"]["http_reqs"]["count"].as_u64().unwrap() > 0);
+
+    // A value given is used, and nothing is said.
+    let (code, out, err) = replay(&[
+        &har,
+        "--duration",
+        "1s",
+        "--secret",
+        "authorization=Bearer x",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!err.contains("REDACTED"), "{err}");
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_writes_a_partial_summary_and_exits_130() {

@@ -240,6 +240,11 @@ fn local_target(args: &RunArgs) -> bool {
             .unwrap_or(false)
 }
 
+/// The longest recording replayed for its own length when `--duration` is
+/// not given: a capture spanning more (two requests months apart, a day of
+/// traffic) asks for an explicit length instead of a run of days.
+const MAX_RECORDED_DEFAULT: Duration = Duration::from_secs(3600);
+
 fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
     let recorded_rate = model.arrival.mean_rate();
     let base_scale = match args.rate {
@@ -263,6 +268,14 @@ fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
     };
     Ok(match args.profile {
         None | Some(Profile::Load) => {
+            if args.duration.is_none() && recorded > MAX_RECORDED_DEFAULT {
+                return Err(UsageError(format!(
+                    "the recording spans {} from its first request to its last ({} requests), and without --duration a run lasts that long; say how long to replay, e.g. --duration 10m",
+                    super::fmt::seconds(recorded.as_secs_f64()),
+                    model.arrival.requests,
+                ))
+                .into());
+            }
             let d = args.duration.unwrap_or(recorded);
             vec![Step {
                 spec: spec(base_scale, d, mode),
@@ -340,6 +353,34 @@ fn trim_float(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// What the built-in mock gets for a scrubbed secret the run has no value
+/// for: it checks no credential.
+const MOCK_SECRET: &str = "REDACTED";
+
+/// Gives every placeholder of the model that neither `--secret` nor a `-H`
+/// header fills the value [`MOCK_SECRET`]; returns their names. Only for
+/// the built-in mock: against a real `--target` a missing secret refuses
+/// the run (a request with a made-up credential would measure the
+/// target's 401 path, not the recorded traffic).
+fn fill_secrets_for_mock(
+    model: &TrafficModel,
+    secrets: &mut HashMap<String, String>,
+    headers: &[(String, String)],
+) -> Vec<String> {
+    let from_headers: Vec<String> = headers
+        .iter()
+        .map(|(n, _)| crate::model::scrub::secret_name(n))
+        .collect();
+    let mut filled = Vec::new();
+    for name in model.placeholder_names() {
+        if !secrets.contains_key(&name) && !from_headers.contains(&name) {
+            secrets.insert(name.clone(), MOCK_SECRET.to_string());
+            filled.push(name);
+        }
+    }
+    filled
+}
+
 async fn run_async(
     args: RunArgs,
     model: Arc<TrafficModel>,
@@ -349,10 +390,12 @@ async fn run_async(
     steps: Vec<Step>,
     threads: usize,
 ) -> anyhow::Result<u8> {
+    let mut secrets: HashMap<String, String> = args.secrets.iter().cloned().collect();
     // Target: the given one, or the built-in mock on 127.0.0.1.
     let (target, mock) = match &args.target {
         Some(t) => (t.clone(), None),
         None => {
+            let filled = fill_secrets_for_mock(&model, &mut secrets, &args.headers);
             let handle = crate::mock::spawn(
                 &model,
                 crate::mock::MockOptions {
@@ -375,6 +418,13 @@ async fn run_async(
                         other => format!(", latency {other}"),
                     }
                 );
+                if !filled.is_empty() {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "scrubbed secrets without a value ({}) are sent to the mock as {MOCK_SECRET}; a real --target needs them (--secret NAME=VALUE)",
+                        filled.join(", ")
+                    );
+                }
             }
             (t, Some(handle))
         }
@@ -426,7 +476,7 @@ async fn run_async(
             http2: args.http2,
             insecure: args.insecure,
             headers: args.headers.clone(),
-            secrets: args.secrets.iter().cloned().collect::<HashMap<_, _>>(),
+            secrets: secrets.clone(),
             interval: Duration::from_secs(1),
             drain: args.timeout,
             sessions: args.sessions,
