@@ -132,37 +132,66 @@ impl IngestStats {
 
 /// Decides the kind of a capture from its first bytes.
 pub fn detect(path: &Path) -> Result<CaptureKind, IngestError> {
-    let mut f = File::open(path).map_err(|source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut head = [0u8; 64];
+    detect_compressed(path).map(|(kind, _)| kind)
+}
+
+/// Reads up to `buf.len()` bytes; fewer only at the end of the stream.
+fn read_head(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..]) {
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(IngestError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(e) => return Err(e),
         }
     }
-    detect_bytes(&head[..n]).ok_or_else(|| {
-        if n == 0 {
-            IngestError::Empty {
-                path: path.to_path_buf(),
+    Ok(n)
+}
+
+/// How far into a gzip stream to look for what it holds.
+const GZIP_PEEK: usize = 4096;
+
+/// The kind of a capture and whether it is gzip-compressed (`tcpdump -w - |
+/// gzip`, a `.har.gz`): a gzip stream holding a pcap, a pcapng or a JSON
+/// document that is not a replay model is that capture; any other gzip
+/// stream is taken as a model file (whose loader says what is wrong).
+pub fn detect_compressed(path: &Path) -> Result<(CaptureKind, bool), IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io)?;
+    let mut head = [0u8; 64];
+    let n = read_head(&mut f, &mut head).map_err(io)?;
+    if let Some(CaptureKind::Model) = detect_bytes(&head[..n]) {
+        let f = File::open(path).map_err(io)?;
+        let mut inner = vec![0u8; GZIP_PEEK];
+        // A stream that does not even decompress this far is left to the
+        // model loader, which names the fault.
+        let m = read_head(&mut flate2::read::MultiGzDecoder::new(f), &mut inner).unwrap_or(0);
+        let inner = &inner[..m];
+        let is_model = inner.windows(14).any(|w| w == b"\"replay-model\"");
+        return Ok(match detect_bytes(inner) {
+            Some(kind @ (CaptureKind::Pcap | CaptureKind::Pcapng)) => (kind, true),
+            Some(CaptureKind::Har) if !is_model => (CaptureKind::Har, true),
+            _ => (CaptureKind::Model, false),
+        });
+    }
+    detect_bytes(&head[..n])
+        .map(|kind| (kind, false))
+        .ok_or_else(|| {
+            if n == 0 {
+                IngestError::Empty {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                IngestError::UnknownFormat {
+                    path: path.to_path_buf(),
+                    magic: describe_magic(&head[..n.min(8)]),
+                }
             }
-        } else {
-            IngestError::UnknownFormat {
-                path: path.to_path_buf(),
-                magic: describe_magic(&head[..n.min(8)]),
-            }
-        }
-    })
+        })
 }
 
 /// Decides the kind of a capture from its first bytes, if known.
@@ -245,16 +274,31 @@ pub fn read_capture_hashed(
     path: &Path,
     sink: &mut dyn FnMut(&Exchange),
 ) -> Result<(CaptureKind, IngestStats, FileDigest), IngestError> {
-    let kind = detect(path)?;
+    let (kind, gzip) = detect_compressed(path)?;
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
     };
     let file = File::open(path).map_err(io)?;
     let mut reader = HashingReader::new(file);
+    // The digest and size are of the file as it is (compressed); the
+    // readers' positions, of what they read (decompressed).
+    let mut gz = None;
+    let source: &mut dyn Read = if gzip {
+        gz.insert(Gunzip {
+            inner: flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+                1 << 16,
+                &mut reader,
+            )),
+            out: 0,
+            cut: None,
+        })
+    } else {
+        &mut reader
+    };
     let stats = match kind {
-        CaptureKind::Har => har::read_har(path, BufReader::with_capacity(1 << 16, &mut reader), sink)?,
-        CaptureKind::Pcap | CaptureKind::Pcapng => pcap::read_pcap_from(path, &mut reader, sink)?,
+        CaptureKind::Har => har::read_har(path, BufReader::with_capacity(1 << 16, source), sink)?,
+        CaptureKind::Pcap | CaptureKind::Pcapng => pcap::read_pcap_from(path, source, sink)?,
         CaptureKind::Model => {
             return Err(IngestError::malformed(
                 path,
@@ -263,8 +307,47 @@ pub fn read_capture_hashed(
             ))
         }
     };
+    let mut stats = stats;
+    if let Some(Gunzip {
+        out, cut: Some(e), ..
+    }) = &gz
+    {
+        stats.warn(format!(
+            "the gzip stream ends early after {out} decompressed bytes ({e}): the file is truncated; kept what it held"
+        ));
+    }
+    drop(gz);
     let digest = reader.finish().map_err(io)?;
     Ok((kind, stats, digest))
+}
+
+/// Decompresses a gzip-compressed capture; a stream cut short reads as the
+/// end of the data (as a truncated uncompressed capture does), and the cut
+/// is kept to be reported as a warning.
+struct Gunzip<R> {
+    inner: R,
+    /// Decompressed bytes so far.
+    out: u64,
+    cut: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cut.is_some() {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.out += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                self.cut = Some(e);
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Passes bytes through while hashing them.
