@@ -196,11 +196,14 @@ pub fn detect_compressed(path: &Path) -> Result<(CaptureKind, bool), IngestError
 
 /// Decides the kind of a capture from its first bytes, if known.
 pub fn detect_bytes(head: &[u8]) -> Option<CaptureKind> {
-    const PCAP_MAGICS: [[u8; 4]; 4] = [
+    const PCAP_MAGICS: [[u8; 4]; 5] = [
         [0xd4, 0xc3, 0xb2, 0xa1], // LE µs
         [0xa1, 0xb2, 0xc3, 0xd4], // BE µs
         [0x4d, 0x3c, 0xb2, 0xa1], // LE ns
         [0xa1, 0xb2, 0x3c, 0x4d], // BE ns
+        // Kuznetzov's "modified" pcap (extended packet headers), which
+        // pcap-parser reads in little-endian only.
+        [0x34, 0xcd, 0xb2, 0xa1],
     ];
     if head.len() >= 4 {
         let m = [head[0], head[1], head[2], head[3]];
@@ -429,6 +432,10 @@ mod tests {
             Some(CaptureKind::Pcapng)
         );
         assert_eq!(detect_bytes(&[0x1f, 0x8b, 8]), Some(CaptureKind::Model));
+        assert_eq!(
+            detect_bytes(&[0x34, 0xcd, 0xb2, 0xa1]),
+            Some(CaptureKind::Pcap)
+        );
         assert_eq!(detect_bytes(b"\x89PNG\r\n"), None);
         assert_eq!(detect_bytes(b""), None);
     }
