@@ -308,6 +308,14 @@ fn a_recording_longer_than_an_hour_needs_a_duration() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+    // The spike profile also runs for the recorded length by default.
+    let out = replay([
+        "run".as_ref(),
+        har.as_os_str(),
+        "--profile".as_ref(),
+        "spike".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
     let out = replay([
         "run".as_ref(),

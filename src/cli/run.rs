@@ -252,6 +252,15 @@ fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
         None => args.scale,
     };
     let recorded = Duration::from_secs_f64(model.arrival.duration_s());
+    let by_recording = matches!(args.profile, None | Some(Profile::Load | Profile::Spike));
+    if by_recording && args.duration.is_none() && recorded > MAX_RECORDED_DEFAULT {
+        return Err(UsageError(format!(
+            "the recording spans {} from its first request to its last ({} requests), and without --duration a run lasts that long; say how long to replay, e.g. --duration 10m",
+            super::fmt::seconds(recorded.as_secs_f64()),
+            model.arrival.requests,
+        ))
+        .into());
+    }
     let mode = args.arrival;
     let spec = |scale: f64, duration: Duration, mode: ArrivalMode| ScheduleSpec {
         mode,
@@ -268,14 +277,6 @@ fn steps(args: &RunArgs, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
     };
     Ok(match args.profile {
         None | Some(Profile::Load) => {
-            if args.duration.is_none() && recorded > MAX_RECORDED_DEFAULT {
-                return Err(UsageError(format!(
-                    "the recording spans {} from its first request to its last ({} requests), and without --duration a run lasts that long; say how long to replay, e.g. --duration 10m",
-                    super::fmt::seconds(recorded.as_secs_f64()),
-                    model.arrival.requests,
-                ))
-                .into());
-            }
             let d = args.duration.unwrap_or(recorded);
             vec![Step {
                 spec: spec(base_scale, d, mode),

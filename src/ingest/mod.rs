@@ -299,7 +299,7 @@ pub fn read_capture_hashed(
     } else {
         &mut reader
     };
-    let stats = match kind {
+    let mut stats = match kind {
         CaptureKind::Har => har::read_har(path, BufReader::with_capacity(1 << 16, source), sink)?,
         CaptureKind::Pcap | CaptureKind::Pcapng => pcap::read_pcap_from(path, source, sink)?,
         CaptureKind::Model => {
@@ -310,7 +310,6 @@ pub fn read_capture_hashed(
             ))
         }
     };
-    let mut stats = stats;
     if let Some(Gunzip {
         out, cut: Some(e), ..
     }) = &gz
