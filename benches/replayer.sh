@@ -115,6 +115,9 @@ timed() {
   T_RSS_MB=$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')
   T_REQS=$((after - before - 1))
 }
+# step_at FRACTION RATE: the ceiling step at that fraction of wrk's rate
+# (rounded down to 100 req/s).
+step_at() { awk -v f="$1" -v w="$2" 'BEGIN{printf "%d", int(f*w/100)*100}'; }
 us_per_req() { awk -v c="$1" -v n="$2" 'BEGIN{ if (n>0) printf "%.1f", c*1e6/n; else print "-"}'; }
 
 # replay_run NAME RATE DURATION: one constant-rate replay with a summary.
@@ -201,7 +204,7 @@ if [ "${SKIP_CEILING:-0}" != 1 ]; then
     : > "$raw/steps$sfx.txt"
     steps=$STEPS
     if [ -n "$wrk_rate" ] && [ -z "$STEPS_GIVEN" ]; then
-      steps=$(for f in $CEIL_FRACTIONS; do awk -v f="$f" -v w="$wrk_rate" 'BEGIN{printf "%d ", int(f*w/100)*100}'; done)
+      steps=$(for f in $CEIL_FRACTIONS; do printf '%s ' "$(step_at "$f" "$wrk_rate")"; done)
     fi
     for r in $steps; do
       replay_run "step$r$sfx" "$r" 10s
@@ -224,7 +227,7 @@ if [ "${SKIP_CEILING:-0}" != 1 ]; then
       ratio=$(awk -v a="${best:-0}" -v b="$wrk_rate" 'BEGIN{printf "%.2f", a/b}')
       ratios="$ratios $ratio"
       if [ -z "$STEPS_GIVEN" ]; then
-        at09=$(awk -v w="$wrk_rate" 'BEGIN{printf "%d", int(0.9*w/100)*100}')
+        at09=$(step_at 0.9 "$wrk_rate")
         if grep -q "^step $at09/s: .* pass$" "$raw/steps$sfx.txt"; then nine="$nine pass"; else nine="$nine fail"; fi
       fi
       log ""

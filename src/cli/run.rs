@@ -368,16 +368,9 @@ fn fill_secrets_for_mock(
     secrets: &mut HashMap<String, String>,
     headers: &[(String, String)],
 ) -> Vec<String> {
-    let from_headers: Vec<String> = headers
-        .iter()
-        .map(|(n, _)| crate::model::scrub::secret_name(n))
-        .collect();
-    let mut filled = Vec::new();
-    for name in model.placeholder_names() {
-        if !secrets.contains_key(&name) && !from_headers.contains(&name) {
-            secrets.insert(name.clone(), MOCK_SECRET.to_string());
-            filled.push(name);
-        }
+    let filled = execute::unfilled_secrets(model, secrets, headers);
+    for name in &filled {
+        secrets.insert(name.clone(), MOCK_SECRET.to_string());
     }
     filled
 }

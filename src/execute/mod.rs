@@ -47,7 +47,7 @@ use crate::model::TrafficModel;
 use crate::schedule::{Schedule, ScheduleSpec, SessionSchedule};
 pub use conn::Connector;
 use request::Outgoing;
-pub use request::RequestBuilder;
+pub use request::{unfilled_secrets, RequestBuilder};
 
 /// A request later than this behind its intended time is dropped as
 /// `generator_behind` instead of being sent late.

@@ -24,6 +24,23 @@ pub struct RequestBuilder {
     host: Option<http::HeaderValue>,
 }
 
+/// The model's `{{secret:NAME}}` placeholders that neither `secrets` nor a
+/// `-H` header in `headers` gives a value (a header fills the placeholder
+/// of its own name).
+pub fn unfilled_secrets(
+    model: &TrafficModel,
+    secrets: &HashMap<String, String>,
+    headers: &[(String, String)],
+) -> Vec<String> {
+    model
+        .placeholder_names()
+        .into_iter()
+        .filter(|n| {
+            !secrets.contains_key(n) && !headers.iter().any(|(h, _)| &scrub::secret_name(h) == n)
+        })
+        .collect()
+}
+
 impl RequestBuilder {
     /// Checks that every placeholder the model uses has a value and that
     /// the `-H` headers are valid.
@@ -46,11 +63,7 @@ impl RequestBuilder {
                 .or_insert_with(|| value.clone());
             headers.push((n, v));
         }
-        let missing: Vec<String> = model
-            .placeholder_names()
-            .into_iter()
-            .filter(|n| !secrets.contains_key(n))
-            .collect();
+        let missing = unfilled_secrets(model, &secrets, &plan.headers);
         if !missing.is_empty() {
             let hints: Vec<String> = missing
                 .iter()
