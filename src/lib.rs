@@ -7,12 +7,18 @@
 //!
 //! - [`ingest`]: capture files (HAR, pcap, pcapng) → [`ingest::Exchange`]s,
 //!   streamed one at a time, with counts of what was skipped and why.
+//!   (HTTP/1 framing is shared with the executor.)
 //! - [`model`]: exchanges → [`model::TrafficModel`] (endpoint templates,
 //!   parameter pools, arrival process, sessions, responses), and the
 //!   versioned on-disk model file.
 //! - [`schedule`]: intended send times from the arrival process, seeded.
-//! - [`generate`]: `generate(&model, &mut rng)` → a concrete request; pure and
-//!   deterministic for a seed.
+//! - [`generate`]: `generate(&model, &mut rng)` → a concrete request (path
+//!   in origin form); pure and deterministic for a seed.
+//! - [`target`]: `--target`, parsed and checked once into scheme, host,
+//!   port and base path.
+//! - [`execute`]: the executor — an open-model load generator on threads of
+//!   its own, CO-correct timing, the lean HTTP/1.1 client and hyper for
+//!   HTTP/2 — turning a schedule into samples.
 //! - [`metrics`]: executor samples → HdrHistograms per metric × endpoint ×
 //!   status class and counters; exact merge, interval time series.
 //! - [`threshold`]: k6 threshold expressions, parsed and evaluated against
@@ -20,18 +26,31 @@
 //! - [`mock`]: the built-in mock of a recorded service (a hyper server
 //!   answering with the recorded statuses, sizes and latencies), the
 //!   default target of a replay.
+//! - [`run`]: the run layer — [`run::RunPlan::build`] checks everything
+//!   before anything starts, [`run::Session`] runs the steps against the
+//!   target or the mock and returns one [`run::RunReport`].
 //! - [`report`]: the end-of-run summary type and its exports (JSON summary,
 //!   text report, NDJSON time series), written atomically.
 //! - [`cli`]: the command line (what the user typed) and the commands that
-//!   drive the stages.
+//!   drive the stages. No other module imports it.
+//!
+//! Shared by all: [`units`] (the one grammar of durations, rates and
+//! scales), [`human`] (the one formatter for people), [`error`] (usage
+//! errors and exit codes), [`shutdown`] (the caller's stop request).
 
 pub mod cli;
+pub mod error;
 pub mod execute;
 pub mod generate;
+pub mod human;
 pub mod ingest;
 pub mod metrics;
 pub mod mock;
 pub mod model;
 pub mod report;
+pub mod run;
 pub mod schedule;
+pub mod shutdown;
+pub mod target;
 pub mod threshold;
+pub mod units;

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             // closed pipe, a full disk), which would turn the exit code
             // into 101.
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::from(replay::cli::exit_code_for(&e))
+            ExitCode::from(replay::error::exit_code_for(&e))
         }
     }
 }

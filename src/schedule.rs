@@ -20,6 +20,15 @@ use rand_distr::{Distribution, Exp1};
 
 use crate::model::Arrival;
 
+/// The RNG of a run's schedule, from the run's seed. The requests draw
+/// from `seed` itself; the schedule from a stream split off it here, in
+/// one place, so `generate --seed N` and `run --seed N` give the same
+/// send times and the same requests.
+pub fn schedule_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0fa1_17e5)
+}
+
 /// How arrivals are spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ArrivalMode {

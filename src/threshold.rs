@@ -15,7 +15,8 @@
 //! - Trend metrics (`http_req_duration`, `http_req_service_time`,
 //!   `http_req_waiting`, `http_req_connecting`, `schedule_lag`) take `avg`,
 //!   `min`, `max`, `med` and `p(N)` (N may be decimal: `p(99.9)`); values
-//!   are milliseconds unless a unit is given (`us`/`µs`, `ms`, `s`, `m`).
+//!   are milliseconds unless a unit is given (`us`/`µs`, `ms`, `s`, `m`,
+//!   `h`: the units of [`crate::units`], as on the command line).
 //! - `http_req_failed` takes `rate` (fraction of failed requests, 0..1).
 //! - Counters (`http_reqs`, `dropped_requests`, `data_sent`,
 //!   `data_received`) take `count` and `rate` (per second of run time).
@@ -36,6 +37,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::metrics::{EndpointCounters, EndpointDesc, Recorder, StatusClass, TrendMetric};
+use crate::units;
 
 /// A metric a threshold can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,16 +430,14 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
     let unit_start = p.pos;
     let unit = p.take_while(|c| c.is_alphabetic());
     match (metric, unit) {
-        (Metric::Trend(_), "" | "ms") => {}
-        (Metric::Trend(_), "us" | "µs" | "μs") => value /= 1000.0,
-        (Metric::Trend(_), "s") => value *= 1000.0,
-        (Metric::Trend(_), "m") => value *= 60_000.0,
         (Metric::Trend(_), u) => {
-            return Err(p.err(
-                unit_start,
-                format!("unknown time unit '{u}'"),
-                Some("use us, ms, s or m (ms when omitted)".into()),
-            ))
+            value = units::to_millis(value, u, "ms").ok_or_else(|| {
+                p.err(
+                    unit_start,
+                    format!("unknown time unit '{u}'"),
+                    Some(format!("use {} (ms when omitted)", units::TIME_UNITS)),
+                )
+            })?;
         }
         (_, "") => {}
         (_, u) => {

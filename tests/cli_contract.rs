@@ -304,7 +304,7 @@ fn a_recording_longer_than_an_hour_needs_a_duration() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("spans 72h 00m") && err.contains("--duration"),
+        err.contains("spans 72h00m") && err.contains("--duration"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");

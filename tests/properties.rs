@@ -152,8 +152,9 @@ fn regenerate(
     let mut again = Vec::new();
     for (i, x) in xs.iter().enumerate() {
         let r = replay::generate::generate(m, &mut rng);
-        let (scheme, authority, target) = replay::ingest::har::split_url(&r.url)
-            .unwrap_or_else(|e| panic!("generated url {:?}: {e}", r.url));
+        let url = r.url(m, None);
+        let (scheme, authority, target) = replay::ingest::har::split_url(&url)
+            .unwrap_or_else(|e| panic!("generated url {url:?}: {e}"));
         let path = target.split('?').next().unwrap_or(target);
         check(&r, path);
         again.push(Exchange {

@@ -9,9 +9,10 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
 
 use super::{GenerateArgs, GenerateFormat, UsageError};
-use crate::generate::{generate_to, Request};
+use crate::generate::{generate, Request};
 use crate::model::TrafficModel;
 use crate::schedule::{Schedule, ScheduleSpec};
+use crate::target::Target;
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     if let Some(out) = &args.output {
@@ -39,8 +40,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     };
     let requests = draw(&model, &args, seed);
     let result = match args.format {
-        GenerateFormat::Jsonl => write_jsonl(&mut out, &model, requests),
-        GenerateFormat::Har => write_har(&mut out, &model, requests),
+        GenerateFormat::Jsonl => write_jsonl(&mut out, &model, args.target.as_ref(), requests),
+        GenerateFormat::Har => write_har(&mut out, &model, args.target.as_ref(), requests),
     };
     match result {
         // A closed pipe (`| head`) is not an error.
@@ -68,13 +69,12 @@ fn draw<'m>(
             scale: args.scale,
             ..Default::default()
         },
-        ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0fa1_17e5),
+        crate::schedule::schedule_rng(seed),
     );
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let target = args.target.clone();
     schedule
         .take(args.count as usize)
-        .map(move |at| (at, generate_to(model, target.as_ref(), &mut rng)))
+        .map(move |at| (at, generate(model, &mut rng)))
 }
 
 fn body_fields(r: &Request, obj: &mut Map<String, Value>) {
@@ -100,6 +100,7 @@ fn body_fields(r: &Request, obj: &mut Map<String, Value>) {
 fn write_jsonl(
     out: &mut dyn Write,
     model: &TrafficModel,
+    target: Option<&Target>,
     requests: impl Iterator<Item = (f64, Request)>,
 ) -> std::io::Result<()> {
     for (at, r) in requests {
@@ -114,7 +115,7 @@ fn write_jsonl(
             Value::String(model.endpoints[r.endpoint].template.clone()),
         );
         obj.insert("method".into(), Value::String(r.method.clone()));
-        obj.insert("url".into(), Value::String(r.url.clone()));
+        obj.insert("url".into(), Value::String(r.url(model, target)));
         obj.insert("headers".into(), Value::Object(headers));
         body_fields(&r, &mut obj);
         serde_json::to_writer(&mut *out, &Value::Object(obj))?;
@@ -126,6 +127,7 @@ fn write_jsonl(
 fn write_har(
     out: &mut dyn Write,
     model: &TrafficModel,
+    target: Option<&Target>,
     requests: impl Iterator<Item = (f64, Request)>,
 ) -> std::io::Result<()> {
     let start_ns = model.arrival.start_ns;
@@ -133,7 +135,8 @@ fn write_har(
         .map(|(at, r)| {
             let ts = start_ns + (at * 1e9) as i64;
             let started = chrono::DateTime::from_timestamp_nanos(ts).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let query: Vec<Value> = match r.url.split_once('?') {
+            let url = r.url(model, target);
+            let query: Vec<Value> = match r.path.split_once('?') {
                 Some((_, q)) => crate::model::builder::form_pairs(q)
                     .into_iter()
                     .map(|(n, v)| json!({"name": n, "value": v}))
@@ -142,7 +145,7 @@ fn write_har(
             };
             let mut request = json!({
                 "method": r.method,
-                "url": r.url,
+                "url": url,
                 "httpVersion": "HTTP/1.1",
                 "cookies": [],
                 "headers": r.headers.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),

@@ -6,9 +6,9 @@ use std::io::Write as _;
 
 use serde_json::{json, Value};
 
-use super::fmt;
 use super::record::format_rate;
 use super::InspectArgs;
+use crate::human as fmt;
 use crate::model::{BodyModel, Endpoint, LogHist, Param, Pool, TailType, TrafficModel};
 
 pub fn run(args: InspectArgs) -> anyhow::Result<u8> {

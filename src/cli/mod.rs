@@ -5,7 +5,6 @@
 //! Exit codes: 0 success (all thresholds pass), 99 a threshold was crossed,
 //! 2 bad usage or unusable input, 1 any other failure.
 
-mod fmt;
 mod generate;
 mod input;
 mod inspect;
@@ -19,12 +18,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::error::UsageError;
+use crate::units::{parse_duration, parse_rate, parse_scale};
 pub use input::{load_input, Input};
-
-/// Exit code for bad usage or unusable input.
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code for any other failure.
-pub const EXIT_FAILURE: u8 = 1;
 
 /// Learn a traffic model from real captures (HAR, pcap, pcapng) and replay
 /// statistically similar load at a scaled rate.
@@ -134,7 +130,7 @@ pub struct GenerateArgs {
     pub format: GenerateFormat,
     /// Base URL replacing the recorded origin (e.g. http://127.0.0.1:8080).
     #[arg(long, value_name = "URL")]
-    pub target: Option<crate::generate::Target>,
+    pub target: Option<crate::target::Target>,
     /// Rate multiplier for the at_s offsets (2x, 0.5x, 150%).
     #[arg(long, default_value = "1x", value_parser = parse_scale)]
     pub scale: f64,
@@ -154,23 +150,24 @@ pub struct RunArgs {
     /// it, replay starts a mock of the recorded service on 127.0.0.1 and
     /// replays against that; it never sends to recorded hosts by itself.
     #[arg(long, value_name = "URL")]
-    pub target: Option<crate::generate::Target>,
-    /// Rate multiplier over the recorded rate: 2x, 0.5x, 150%.
-    #[arg(long, default_value = "1x", value_parser = parse_scale)]
-    pub scale: f64,
+    pub target: Option<crate::target::Target>,
+    /// Rate multiplier over the recorded rate: 2x, 0.5x, 150% (default
+    /// 1x; for --profile spike, the peak: default 4x).
+    #[arg(long, value_parser = parse_scale, value_name = "SCALE")]
+    pub scale: Option<f64>,
     /// An absolute mean rate instead of --scale: 100/s, 6000/m.
-    #[arg(long, value_parser = run::parse_rate, conflicts_with = "scale", value_name = "N/s")]
+    #[arg(long, value_parser = parse_rate, conflicts_with = "scale", value_name = "N/s")]
     pub rate: Option<f64>,
     /// How long to send (30s, 5m, 1h). Default: the recorded duration (the
     /// rate curve repeats when longer).
-    #[arg(long, value_parser = run::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub duration: Option<std::time::Duration>,
     /// Ramp the rate up from zero over this long.
-    #[arg(long = "ramp-up", value_parser = run::parse_duration, value_name = "DURATION")]
+    #[arg(long = "ramp-up", value_parser = parse_duration, value_name = "DURATION")]
     pub ramp_up: Option<std::time::Duration>,
     /// Send for this long first without counting the results (reported
     /// separately); added before --duration.
-    #[arg(long, value_parser = run::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub warmup: Option<std::time::Duration>,
     /// Arrival process: recorded gaps and rate curve, or the classics.
     #[arg(long, value_enum, default_value_t = crate::schedule::ArrivalMode::Recorded)]
@@ -181,7 +178,7 @@ pub struct RunArgs {
     pub sessions: bool,
     /// Test type (k6 guide): smoke, load, stress, spike, soak.
     #[arg(long, value_enum)]
-    pub profile: Option<run::Profile>,
+    pub profile: Option<crate::run::Profile>,
     /// Steps for --profile stress (e.g. --stress-steps 1x,2x,3x): scales of
     /// the recorded rate, or multiples of --rate when it is given.
     #[arg(long = "stress-steps", value_delimiter = ',', value_parser = parse_scale, value_name = "SCALES")]
@@ -214,13 +211,13 @@ pub struct RunArgs {
     #[arg(long = "max-in-flight", value_name = "N")]
     pub max_in_flight: Option<usize>,
     /// Per-request timeout.
-    #[arg(long, default_value = "30s", value_parser = run::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,
     /// Requests due within this long of the current one are sent with it,
     /// on one wake-up (at the last one's instant): less CPU per
     /// request at moderate rates. The wait is real and shows in
     /// schedule_lag and http_req_duration. 0 wakes for every request.
-    #[arg(long = "timer-slack", default_value = "250us", value_parser = run::parse_duration, value_name = "DURATION")]
+    #[arg(long = "timer-slack", default_value = "250us", value_parser = parse_duration, value_name = "DURATION")]
     pub timer_slack: std::time::Duration,
     /// Accept any TLS certificate.
     #[arg(long)]
@@ -281,29 +278,6 @@ pub struct MockArgs {
     pub filters: FilterArgs,
 }
 
-/// Parses `2x`, `0.5x`, `150%` or a bare number into a multiplier.
-pub fn parse_scale(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, div) = if let Some(n) = t.strip_suffix('%') {
-        (n, 100.0)
-    } else if let Some(n) = t.strip_suffix(['x', 'X']) {
-        (n, 1.0)
-    } else {
-        (t, 1.0)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a scale; write 2x, 0.5x or 150%"))?;
-    let v = v / div;
-    if !(v.is_finite() && v > 0.0 && v <= 1e6) {
-        return Err(format!(
-            "'{s}' is out of range; the scale must be above 0 (e.g. 0.5x) and at most 1000000x"
-        ));
-    }
-    Ok(v)
-}
-
 const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "run", "mock", "help"];
 
 /// `replay capture.har --scale 2x` means `replay run capture.har ...`:
@@ -330,26 +304,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// An error that is the user's to fix (bad flag value, unusable input):
-/// exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// Maps an error to the exit code: 2 for bad usage or unusable input, 1
-/// for anything else.
-pub fn exit_code_for(e: &anyhow::Error) -> u8 {
-    for cause in e.chain() {
-        if cause.is::<UsageError>()
-            || cause.is::<crate::ingest::IngestError>()
-            || cause.is::<crate::model::file::ModelFileError>()
-        {
-            return EXIT_USAGE;
-        }
-    }
-    EXIT_FAILURE
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,17 +312,6 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn scales() {
-        assert_eq!(parse_scale("2x"), Ok(2.0));
-        assert_eq!(parse_scale("0.5x"), Ok(0.5));
-        assert_eq!(parse_scale("150%"), Ok(1.5));
-        assert_eq!(parse_scale("3"), Ok(3.0));
-        assert!(parse_scale("0x").is_err());
-        assert!(parse_scale("-1x").is_err());
-        assert!(parse_scale("fast").is_err());
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Progress {
             elapsed.as_secs_f64(),
             stats.rate,
             intended_rate,
-            crate::report::text::human_ms(p95),
+            crate::human::millis(p95),
             totals.failed,
             totals.dropped_total()
         ));

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::fmt;
 use super::{RecordArgs, UsageError};
+use crate::human as fmt;
 use crate::model::{self, TrafficModel};
 
 pub fn run(args: RecordArgs) -> anyhow::Result<u8> {

@@ -11,8 +11,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
+use anyhow::Context;
+
 use super::h1;
 use crate::metrics::ErrorKind;
+use crate::target::{Scheme, Target};
 
 /// How to reach the target.
 #[derive(Clone)]
@@ -38,21 +41,20 @@ pub enum Sender {
 
 impl Connector {
     pub fn new(
-        scheme: &str,
-        authority: &str,
+        target: &Target,
         http2: bool,
         insecure: bool,
         connect_timeout: Duration,
-    ) -> Result<Connector, String> {
-        let tls = scheme == "https";
-        let (host, port) = split_authority(authority, if tls { 443 } else { 80 })?;
-        let tls = if tls {
+    ) -> anyhow::Result<Connector> {
+        let host = target.host().to_string();
+        let port = target.port();
+        let tls = if target.scheme() == Scheme::Https {
             let mut config = if insecure {
                 rustls::ClientConfig::builder_with_provider(Arc::new(
                     rustls::crypto::ring::default_provider(),
                 ))
                 .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
+                .context("cannot set up TLS")?
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(NoVerify))
                 .with_no_client_auth()
@@ -64,7 +66,7 @@ impl Connector {
                     rustls::crypto::ring::default_provider(),
                 ))
                 .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
+                .context("cannot set up TLS")?
                 .with_root_certificates(roots)
                 .with_no_client_auth()
             };
@@ -73,9 +75,9 @@ impl Connector {
             } else {
                 vec![b"http/1.1".to_vec()]
             };
-            let name =
-                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                    .map_err(|e| format!("'{host}' is not a valid TLS server name: {e}"))?;
+            // Target parsing checked that the host is a valid server name.
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .with_context(|| format!("--target: '{host}' is not a valid TLS server name"))?;
             Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
         } else {
             None
@@ -92,7 +94,7 @@ impl Connector {
     /// Opens a connection and performs the HTTP handshake; the connection
     /// driver is spawned on the runtime.
     pub async fn connect(&self) -> Result<Sender, ErrorKind> {
-        let addr = (self.host.trim_matches(['[', ']']), self.port);
+        let addr = (self.host.as_str(), self.port);
         let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
             Err(_) => return Err(ErrorKind::ConnectTimeout),
             Ok(Err(e)) => return Err(classify_io(&e, true)),
@@ -145,22 +147,6 @@ impl Connector {
             Ok(Sender::H1(send))
         }
     }
-}
-
-/// `host:port`, `[v6]:port` or a bare host.
-fn split_authority(authority: &str, default_port: u16) -> Result<(String, u16), String> {
-    let host = crate::ingest::exchange::host_of(authority);
-    let rest = &authority[host.len()..];
-    let port = match rest.strip_prefix(':') {
-        Some(p) => p
-            .parse()
-            .map_err(|_| format!("'{authority}' has an invalid port"))?,
-        None => default_port,
-    };
-    if host.is_empty() {
-        return Err(format!("'{authority}' has no host"));
-    }
-    Ok((host.to_string(), port))
 }
 
 /// Names an I/O error the way the summary counts it.

@@ -9,10 +9,10 @@ use http_body_util::Full;
 use rand::Rng;
 
 use super::Plan;
-use crate::cli::UsageError;
-use crate::generate::{self, Target};
+use crate::generate;
 use crate::model::scrub;
 use crate::model::TrafficModel;
+use crate::target::Target;
 
 #[derive(Clone)]
 pub struct RequestBuilder {
@@ -41,68 +41,52 @@ pub fn unfilled_secrets(
         .collect()
 }
 
+/// Checks a `-H` header: the message names the flag.
+pub fn check_header(name: &str, value: &str) -> Result<(), String> {
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!(
+            "-H '{name}: …': '{name}' is not a valid header name"
+        ));
+    }
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err(format!(
+            "-H '{name}: …': the value is not a valid header value"
+        ));
+    }
+    Ok(())
+}
+
 impl RequestBuilder {
-    /// Checks that every placeholder the model uses has a value and that
-    /// the `-H` headers are valid.
-    pub fn new(plan: &Plan, model: &TrafficModel) -> anyhow::Result<RequestBuilder> {
+    /// The builder for `plan`, whose `-H` headers ([`check_header`]) and
+    /// secrets ([`unfilled_secrets`]) the run plan checked before anything
+    /// started. A header fills the placeholder of its own name.
+    pub fn new(plan: &Plan) -> RequestBuilder {
         let mut secrets = plan.secrets.clone();
         let mut headers = Vec::new();
         for (name, value) in &plan.headers {
-            let n = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                UsageError(format!(
-                    "-H '{name}: …': '{name}' is not a valid header name"
-                ))
-            })?;
-            let v = http::HeaderValue::from_str(value).map_err(|_| {
-                UsageError(format!(
-                    "-H '{name}: …': the value is not a valid header value"
-                ))
-            })?;
+            let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) else {
+                continue;
+            };
             secrets
                 .entry(scrub::secret_name(name))
                 .or_insert_with(|| value.clone());
             headers.push((n, v));
         }
-        let missing = unfilled_secrets(model, &secrets, &plan.headers);
-        if !missing.is_empty() {
-            let hints: Vec<String> = missing
-                .iter()
-                .map(|n| {
-                    let field = model
-                        .secrets
-                        .iter()
-                        .find(|s| &s.name == n)
-                        .map(|s| format!("{} {}", s.location, s.field))
-                        .unwrap_or_default();
-                    format!("{{{{secret:{n}}}}} ({field})")
-                })
-                .collect();
-            return Err(UsageError(format!(
-                "the model needs values for scrubbed secrets: {}; supply each with --secret NAME=VALUE (or -H 'Header: value' for headers), e.g. --secret {}=...",
-                hints.join(", "),
-                missing[0]
-            ))
-            .into());
-        }
-        let host = if plan.http2 {
-            None
-        } else {
-            Some(
-                http::HeaderValue::from_str(&plan.target.authority).map_err(|_| {
-                    UsageError(format!(
-                        "--target: '{}' is not a valid Host header",
-                        plan.target.authority
-                    ))
-                })?,
-            )
+        // The target's authority holds only URL host and port characters.
+        let host = match plan.http2 {
+            true => None,
+            false => http::HeaderValue::from_str(plan.target.authority()).ok(),
         };
-        Ok(RequestBuilder {
+        RequestBuilder {
             target: plan.target.clone(),
             headers,
             secrets,
             http2: plan.http2,
             host,
-        })
+        }
     }
 
     /// Whether `-H` gives header `name` (it replaces the recorded one).
@@ -137,14 +121,20 @@ impl RequestBuilder {
         rng: &mut R,
     ) -> (usize, Outgoing, u64) {
         let g = match endpoint {
-            Some(e) => generate::generate_endpoint(model, e, Some(&self.target), rng),
-            None => generate::generate_to(model, Some(&self.target), rng),
+            Some(e) => generate::generate_endpoint(model, e, rng),
+            None => generate::generate(model, rng),
         };
-        // The URL takes the generated string's buffer (no copy) when
-        // nothing needs filling.
-        let url = match self.fill(&g.url) {
-            Cow::Borrowed(_) => g.url,
+        // The path takes the generated string's buffer (no copy) when
+        // nothing needs filling and the target has no base path.
+        let path = match self.fill(&g.path) {
+            Cow::Borrowed(_) => g.path,
             Cow::Owned(o) => o,
+        };
+        let base = self.target.base_path();
+        let path = if base.is_empty() {
+            path
+        } else {
+            format!("{base}{path}")
         };
         let body = g.body.map(|body| {
             if body.windows(9).any(|w| w == b"{{secret:") {
@@ -157,23 +147,25 @@ impl RequestBuilder {
             }
         });
         if self.http2 {
+            let url = format!("{}{path}", self.target.origin());
             let (request, size) = self.hyper_request(&g.method, url, &g.headers, body);
             (g.endpoint, Outgoing::Hyper(Box::new(request)), size)
         } else {
-            let wire = self.wire_request(&g.method, &url, &g.headers, body.as_deref());
+            let wire = self.wire_request(&g.method, &path, &g.headers, body.as_deref());
             let size = wire.bytes.len() as u64;
             (g.endpoint, Outgoing::Wire(wire), size)
         }
     }
 
-    /// The request as HTTP/1.1 bytes: request line in origin form, `Host`
+    /// The request as HTTP/1.1 bytes: request line with `path` (origin
+    /// form, base path included), `Host`
     /// (unless `-H` gives one), the generated headers as recorded (names
     /// keep their case) with `-H` ones replacing them, `Content-Length`
     /// when there is a body (or the method usually has one), the body.
     fn wire_request(
         &self,
         method: &str,
-        url: &str,
+        path: &str,
         headers: &[(String, String)],
         body: Option<&[u8]>,
     ) -> WireRequest {
@@ -182,7 +174,6 @@ impl RequestBuilder {
         } else {
             "GET"
         };
-        let path = origin_form(url);
         // A recorded path with bytes a request line cannot carry: send "/"
         // rather than abort the run; the endpoint still counts.
         let path = if path.bytes().all(|b| b.is_ascii_graphic()) {
@@ -311,18 +302,6 @@ pub struct WireRequest {
     pub head: bool,
 }
 
-/// The path and query of an absolute URL (`/` when it has none).
-fn origin_form(url: &str) -> &str {
-    let Some(scheme_end) = url.find("://") else {
-        return if url.starts_with('/') { url } else { "/" };
-    };
-    let rest = &url[scheme_end + 3..];
-    match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
-        _ => "/",
-    }
-}
-
 /// An RFC 9110 token (method, header name).
 fn is_token(s: &[u8]) -> bool {
     !s.is_empty()
@@ -372,12 +351,7 @@ mod tests {
             ("X-Bad".to_string(), "a\r\nInjected: 1".to_string()),
             ("X-Run".to_string(), "replaced by -H".to_string()),
         ];
-        let w = b.wire_request(
-            "POST",
-            "http://api.test:8080/items?q=1",
-            &recorded,
-            Some(b"{}"),
-        );
+        let w = b.wire_request("POST", "/items?q=1", &recorded, Some(b"{}"));
         assert_eq!(
             text(&w),
             "POST /items?q=1 HTTP/1.1\r\nHost: api.test:8080\r\nAccept: application/json\r\n\
@@ -385,17 +359,17 @@ mod tests {
         );
         assert!(!w.head);
         // HEAD has no body to wait for; a GET without a body no length.
-        let w = b.wire_request("HEAD", "http://api.test:8080/", &[], None);
+        let w = b.wire_request("HEAD", "/", &[], None);
         assert_eq!(
             text(&w),
             "HEAD / HTTP/1.1\r\nHost: api.test:8080\r\nx-run: 7\r\n\r\n"
         );
         assert!(w.head);
         // A path a request line cannot carry, and a method that is no token.
-        let w = b.wire_request("GE T", "http://api.test:8080/a b", &[], None);
+        let w = b.wire_request("GE T", "/a b", &[], None);
         assert!(text(&w).starts_with("GET / HTTP/1.1\r\n"), "{}", text(&w));
         // An empty POST says so.
-        let w = b.wire_request("POST", "http://api.test:8080/x", &[], None);
+        let w = b.wire_request("POST", "/x", &[], None);
         assert!(
             text(&w).ends_with("Content-Length: 0\r\n\r\n"),
             "{}",
@@ -406,17 +380,8 @@ mod tests {
     #[test]
     fn a_host_given_with_h_replaces_the_targets() {
         let b = builder(&[("host", "front.example"), ("content-length", "99")]);
-        let w = b.wire_request("GET", "http://api.test:8080/", &[], None);
+        let w = b.wire_request("GET", "/", &[], None);
         assert_eq!(text(&w), "GET / HTTP/1.1\r\nhost: front.example\r\n\r\n");
-    }
-
-    #[test]
-    fn origin_form_of_urls() {
-        assert_eq!(origin_form("http://h:1/a/b?c=d"), "/a/b?c=d");
-        assert_eq!(origin_form("http://h"), "/");
-        assert_eq!(origin_form("http://h?x=1"), "/");
-        assert_eq!(origin_form("https://h/"), "/");
-        assert_eq!(origin_form("/already"), "/already");
     }
 
     #[test]

@@ -8,13 +8,11 @@
 //! JSON fields appear with their recorded presence. Secret placeholders
 //! (`{{secret:NAME}}`) are left in place for the replayer to fill.
 
-pub mod target;
-
 use rand::Rng;
 use serde_json::Value;
 
 use crate::model::{BodyModel, Endpoint, JsonField, JsonType, Segment, TrafficModel};
-pub use target::Target;
+use crate::target::Target;
 
 /// One generated request.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,31 +20,36 @@ pub struct Request {
     /// Index into `model.endpoints`.
     pub endpoint: usize,
     pub method: String,
-    /// Absolute URL.
-    pub url: String,
+    /// Path and query in origin form (`/users/7?x=1`): the origin is the
+    /// executor's (the target's) or, for data, [`Request::url`]'s.
+    pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
 }
 
-/// Draws a request against the recorded origin.
-pub fn generate<R: Rng + ?Sized>(model: &TrafficModel, rng: &mut R) -> Request {
-    generate_to(model, None, rng)
+impl Request {
+    /// The absolute URL: on `target` (its origin and base path), or on
+    /// the recorded origin of the request's endpoint.
+    pub fn url(&self, model: &TrafficModel, target: Option<&Target>) -> String {
+        match target {
+            Some(t) => t.url(&self.path),
+            None => {
+                let e = &model.endpoints[self.endpoint];
+                format!("{}://{}{}", e.scheme, e.host, self.path)
+            }
+        }
+    }
 }
 
-/// Draws a request; with a target, its origin (and base path) replace the
-/// recorded one.
-pub fn generate_to<R: Rng + ?Sized>(
-    model: &TrafficModel,
-    target: Option<&Target>,
-    rng: &mut R,
-) -> Request {
+/// Draws a request: the endpoint by weight, then its slots.
+pub fn generate<R: Rng + ?Sized>(model: &TrafficModel, rng: &mut R) -> Request {
     let total = model.requests();
     let idx = if total == 0 {
         0
     } else {
         model.endpoint_at(rng.random_range(0..total))
     };
-    generate_endpoint(model, idx, target, rng)
+    generate_endpoint(model, idx, rng)
 }
 
 /// Draws a request for one endpoint.
@@ -56,16 +59,12 @@ pub fn generate_to<R: Rng + ?Sized>(
 pub fn generate_endpoint<R: Rng + ?Sized>(
     model: &TrafficModel,
     idx: usize,
-    target: Option<&Target>,
     rng: &mut R,
 ) -> Request {
     let e = &model.endpoints[idx];
-    let mut url = match target {
-        Some(t) => format!("{}://{}{}", t.scheme, t.authority, t.base_path),
-        None => format!("{}://{}", e.scheme, e.host),
-    };
-    push_path(&mut url, e, rng);
-    push_query(&mut url, e, rng);
+    let mut path = String::with_capacity(64);
+    push_path(&mut path, e, rng);
+    push_query(&mut path, e, rng);
 
     let body = e.body.as_ref().and_then(|b| body(b, rng));
     let mut headers = Vec::with_capacity(e.headers.len() + 1);
@@ -89,7 +88,7 @@ pub fn generate_endpoint<R: Rng + ?Sized>(
     Request {
         endpoint: idx,
         method: e.method.clone(),
-        url,
+        path,
         headers,
         body: body.map(|(b, _)| b),
     }
@@ -311,7 +310,9 @@ mod tests {
         for _ in 0..100 {
             let r = generate(&m, &mut a);
             assert_eq!(r, generate(&m, &mut b));
-            assert!(r.url.starts_with("http://shop.example:8080/"), "{}", r.url);
+            assert!(r.path.starts_with('/'), "{}", r.path);
+            let url = r.url(&m, None);
+            assert!(url.starts_with("http://shop.example:8080/"), "{url}");
             let cookie = r.headers.iter().find(|h| h.0 == "Cookie").unwrap();
             assert_eq!(cookie.1, "{{secret:cookie}}");
             if r.method == "POST" {
@@ -334,13 +335,10 @@ mod tests {
         let m = model();
         let t: Target = "https://staging.example/base/".parse().unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let r = generate_to(&m, Some(&t), &mut rng);
-        assert!(
-            r.url.starts_with("https://staging.example/base/"),
-            "{}",
-            r.url
-        );
-        assert!(!r.url.contains("base//"), "{}", r.url);
+        let r = generate(&m, &mut rng);
+        let url = r.url(&m, Some(&t));
+        assert!(url.starts_with("https://staging.example/base/"), "{}", url);
+        assert!(!url.contains("base//"), "{url}");
         let mut s = String::new();
         encode_into(&mut s, "a b&{{secret:tok}}/é", QUERY_SAFE);
         assert_eq!(s, "a%20b%26{{secret:tok}}/%C3%A9");

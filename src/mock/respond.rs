@@ -46,26 +46,22 @@ impl FromStr for LatencyMode {
             "none" | "0" => return Ok(LatencyMode::None),
             _ => {}
         }
-        let (num, unit) = if let Some(n) = t.strip_suffix("ms") {
-            (n, 1e-3)
-        } else if let Some(n) = t.strip_suffix('s') {
-            (n, 1.0)
-        } else {
+        // A delay needs its unit: a bare number is more likely a typo here
+        // than seconds.
+        if t.parse::<f64>().is_ok() {
             return Err(format!(
                 "'{s}' is not a latency; write recorded, none, or a fixed delay like 20ms or 1.5s"
             ));
-        };
-        let v: f64 = num
-            .trim()
-            .parse()
-            .map_err(|_| format!("'{s}' is not a delay; write e.g. 20ms or 1.5s"))?;
-        if !(v.is_finite() && v >= 0.0) || v * unit > MAX_DELAY.as_secs_f64() {
+        }
+        let d = crate::units::parse_duration(t)
+            .map_err(|e| format!("{e}; or write recorded or none"))?;
+        if d > MAX_DELAY {
             return Err(format!(
                 "'{s}' is out of range; a fixed latency is between 0 and {}s",
                 MAX_DELAY.as_secs()
             ));
         }
-        Ok(LatencyMode::Fixed(Duration::from_secs_f64(v * unit)))
+        Ok(LatencyMode::Fixed(d))
     }
 }
 

@@ -223,6 +223,32 @@ pub struct Summary {
     /// p95 and error rate over time (bounded; empty for merged summaries).
     pub drift: Vec<DriftPoint>,
     pub histograms: Vec<HistogramEntry>,
+    /// `--profile stress`: every step and the breaking point (absent for
+    /// other profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stress: Option<StressSummary>,
+}
+
+/// The steps of a stress run and where it broke.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StressSummary {
+    /// The label of the largest step that passed (`null` when the first
+    /// already failed).
+    pub largest_passing_step: Option<String>,
+    /// The label of the first step that failed (`null` when all passed).
+    pub first_failing_step: Option<String>,
+    pub steps: Vec<StressStep>,
+}
+
+/// One step of a stress run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StressStep {
+    pub step: String,
+    pub scale: Option<f64>,
+    pub thresholds_ok: bool,
+    pub error_rate: f64,
+    pub p95_ms: f64,
+    pub achieved_rate: f64,
 }
 
 fn ms(us: f64) -> f64 {
@@ -410,6 +436,7 @@ impl Summary {
             endpoints,
             drift: rec.drift().points().to_vec(),
             histograms,
+            stress: None,
         }
     }
 
@@ -435,6 +462,19 @@ impl Summary {
     }
 
     /// Whether every threshold passed (exit code 0 vs 99).
+    /// Failed requests over sent ones (0 when none was sent).
+    pub fn error_rate(&self) -> f64 {
+        share(self.requests.failed, self.requests.sent)
+    }
+
+    /// `http_req_duration`'s p95 in milliseconds (0 without data).
+    pub fn p95_ms(&self) -> f64 {
+        self.metrics
+            .get("http_req_duration")
+            .and_then(|m| m.p95)
+            .unwrap_or(0.0)
+    }
+
     pub fn thresholds_ok(&self) -> bool {
         self.thresholds.iter().all(|t| t.ok)
     }

@@ -389,14 +389,3 @@ fn text_report_has_the_right_lines() {
     let coloured = text::render(&s, text::TextOptions { color: true });
     assert!(coloured.contains("\x1b[32m✓\x1b[0m") && coloured.contains("\x1b[31m✗\x1b[0m"));
 }
-
-#[test]
-fn human_units() {
-    use text::{human_bytes, human_ms};
-    assert_eq!(human_ms(0.0426), "43µs");
-    assert_eq!(human_ms(12.345), "12.35ms");
-    assert_eq!(human_ms(1500.0), "1.50s");
-    assert_eq!(human_ms(125_000.0), "2m05s");
-    assert_eq!(human_bytes(999), "999 B");
-    assert_eq!(human_bytes(1_234_567), "1.2 MB");
-}

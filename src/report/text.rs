@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{MetricSummary, Summary};
+use crate::human::{bytes, millis};
 use crate::metrics::drift_summary;
 
 const GREEN: &str = "\x1b[32m";
@@ -33,39 +34,6 @@ impl Style {
     }
 }
 
-/// A duration given in milliseconds, in human units: `850µs`, `12.34ms`,
-/// `1.50s`, `2m05s`.
-pub fn human_ms(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{:.0}µs", ms * 1000.0)
-    } else if ms < 1000.0 {
-        format!("{ms:.2}ms")
-    } else if ms < 60_000.0 {
-        format!("{:.2}s", ms / 1000.0)
-    } else {
-        let s = (ms / 1000.0).round() as u64;
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
-}
-
-/// A byte count in human units (decimal, as k6): `512 B`, `1.2 kB`, `3.4 MB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64;
-    let mut unit = "B";
-    for u in UNITS {
-        if v < 1000.0 {
-            break;
-        }
-        v /= 1000.0;
-        unit = u;
-    }
-    format!("{v:.1} {unit}")
-}
-
 fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
@@ -79,7 +47,7 @@ fn trend_line(m: &MetricSummary) -> String {
     if m.count == Some(0) {
         return " no data".to_string();
     }
-    let f = |v: Option<f64>| human_ms(v.unwrap_or(0.0));
+    let f = |v: Option<f64>| millis(v.unwrap_or(0.0));
     format!(
         " avg={} min={} med={} p(90)={} p(95)={} p(99)={} p(99.9)={} max={}",
         f(m.avg),
@@ -170,8 +138,8 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
             ),
             "data_sent" | "data_received" => format!(
                 " {} {}/s",
-                human_bytes(m.count.unwrap_or(0)),
-                human_bytes(m.rate.unwrap_or(0.0) as u64)
+                bytes(m.count.unwrap_or(0) as f64),
+                bytes(m.rate.unwrap_or(0.0).floor())
             ),
             "http_reqs" | "dropped_requests" => {
                 let mut l = format!(" {} {:.2}/s", m.count.unwrap_or(0), m.rate.unwrap_or(0.0));
@@ -200,7 +168,7 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
             .map(|e| {
                 let d = &e.http_req_duration;
                 let has = e.count > 0;
-                let t = |v: f64| if has { human_ms(v) } else { "-".into() };
+                let t = |v: f64| if has { millis(v) } else { "-".into() };
                 [
                     format!("{} {}", e.method, e.template),
                     e.count.to_string(),
@@ -262,7 +230,7 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
                         || t.metric.starts_with("http_req_connecting")
                         || t.metric == "schedule_lag"
                     {
-                        human_ms(v)
+                        millis(v)
                     } else if t.metric == "http_req_failed" {
                         pct(v)
                     } else if agg == "rate" {
@@ -280,7 +248,7 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
     // Drift (soak): only meaningful with a series of some length.
     if s.drift.len() >= 10 {
         if let Some(d) = drift_summary(&s.drift) {
-            let p = |v: Option<f64>| v.map(human_ms).unwrap_or_else(|| "-".into());
+            let p = |v: Option<f64>| v.map(millis).unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 w,
                 "\n  drift (first → last tenth): p95 {} → {}, error rate {} → {}",

@@ -1,4 +1,7 @@
-//! Human-readable numbers for terminal output.
+//! The one formatter of numbers for people: durations, sizes, counts,
+//! shares, sparklines. Every text a person reads (the report, progress,
+//! `record`, `inspect`) formats through here, so a duration or a size
+//! reads the same everywhere. Parsing what people type is [`crate::units`].
 
 /// `1234567` → `1,234,567`.
 pub fn count(n: u64) -> String {
@@ -13,7 +16,9 @@ pub fn count(n: u64) -> String {
     out
 }
 
-/// Seconds → `850µs`, `12.3ms`, `4.20s`, `6m 12s`, `2h 03m`.
+/// Seconds → `850µs`, `12.35ms`, `4.20s`, `6m12s`, `2h03m`: one style
+/// for every duration shown to a person (the k6-like report, progress,
+/// `record` and `inspect`).
 pub fn seconds(s: f64) -> String {
     if !s.is_finite() {
         return "-".into();
@@ -21,22 +26,15 @@ pub fn seconds(s: f64) -> String {
     if s < 0.001 {
         format!("{:.0}µs", s * 1e6)
     } else if s < 1.0 {
-        let ms = s * 1e3;
-        if ms < 10.0 {
-            format!("{ms:.2}ms")
-        } else {
-            format!("{ms:.1}ms")
-        }
+        format!("{:.2}ms", s * 1e3)
     } else if s < 60.0 {
         format!("{s:.2}s")
     } else if s < 3600.0 {
-        format!("{}m {:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+        let whole = s.round() as u64;
+        format!("{}m{:02}s", whole / 60, whole % 60)
     } else {
-        format!(
-            "{}h {:02}m",
-            (s / 3600.0) as u64,
-            ((s % 3600.0) / 60.0) as u64
-        )
+        let minutes = (s / 60.0).round() as u64;
+        format!("{}h{:02}m", minutes / 60, minutes % 60)
     }
 }
 
@@ -45,17 +43,22 @@ pub fn millis(ms: f64) -> String {
     seconds(ms / 1e3)
 }
 
-/// Bytes → `512 B`, `12.3 KB`, `4.5 MB`.
+/// Bytes in decimal units, as k6: `512 B`, `1.2 kB`, `3.4 MB`.
 pub fn bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if b < 1000.0 {
-        format!("{b:.0} B")
-    } else if b < 1e6 {
-        format!("{:.1} KB", b / 1e3)
-    } else if b < 1e9 {
-        format!("{:.1} MB", b / 1e6)
-    } else {
-        format!("{:.2} GB", b / 1e9)
+        return format!("{b:.0} B");
     }
+    let mut v = b;
+    let mut unit = "B";
+    for u in UNITS {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
 }
 
 /// A share in `[0, 1]` → `12.5%`.
@@ -109,9 +112,16 @@ mod tests {
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
         assert_eq!(seconds(0.0005), "500µs");
-        assert_eq!(seconds(0.0123), "12.3ms");
-        assert_eq!(seconds(372.0), "6m 12s");
-        assert_eq!(bytes(1500.0), "1.5 KB");
+        assert_eq!(seconds(0.0123), "12.30ms");
+        assert_eq!(seconds(372.0), "6m12s");
+        assert_eq!(seconds(7380.0), "2h03m");
+        assert_eq!(millis(0.0426), "43µs");
+        assert_eq!(millis(12.345), "12.35ms");
+        assert_eq!(millis(1500.0), "1.50s");
+        assert_eq!(millis(125_000.0), "2m05s");
+        assert_eq!(bytes(999.0), "999 B");
+        assert_eq!(bytes(1500.0), "1.5 kB");
+        assert_eq!(bytes(1_234_567.0), "1.2 MB");
         assert_eq!(percent(0.125), "12.5%");
         assert_eq!(sparkline(&[0, 1, 8], 3), " ▂█");
         assert_eq!(cut("abcdef", 4), "abc…");

@@ -1,0 +1,369 @@
+//! [`RunPlan::build`]: everything the user asked for, checked and decided
+//! before anything starts — the target, headers and secrets, thresholds
+//! against the model's endpoints, output paths, the profile's steps and
+//! the load threads. A plan that builds runs; one that does not leaves no
+//! server started and no file behind.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Profile, RunOptions};
+use crate::error::UsageError;
+use crate::execute;
+use crate::human;
+use crate::metrics::EndpointDesc;
+use crate::model::TrafficModel;
+use crate::report;
+use crate::schedule::{ArrivalMode, ScheduleSpec};
+use crate::target::Target;
+use crate::threshold::{self, Threshold};
+
+/// One load phase: a schedule and the label it is reported under.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub spec: ScheduleSpec,
+    pub label: String,
+}
+
+/// A checked run, ready for [`super::Session`].
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub model: Arc<TrafficModel>,
+    pub endpoints: Vec<EndpointDesc>,
+    pub thresholds: Vec<Threshold>,
+    /// The seed of the first step (step `i` uses `seed + i`).
+    pub seed: u64,
+    /// Load-generator threads (given, or sized from the peak rate).
+    pub threads: usize,
+    pub steps: Vec<Step>,
+    /// `--profile stress`: a step whose error rate exceeds this fails.
+    pub stress_max_errors: Option<f64>,
+    /// `None`: the built-in mock, started by the session.
+    pub target: Option<Target>,
+    /// Scrubbed secrets without a value that the mock gets as
+    /// [`MOCK_SECRET`] (it checks no credential).
+    pub mock_secrets: Vec<String>,
+    /// The executor's settings shared by every step (target, schedule and
+    /// seed are set per step).
+    pub exec: execute::Plan,
+    pub abort_on_fail: bool,
+    pub out: Option<PathBuf>,
+    pub summary_export: Option<PathBuf>,
+    /// The command line that reproduces the run (secrets redacted).
+    pub command: String,
+    pub options: RunOptions,
+}
+
+/// What the built-in mock gets for a scrubbed secret the run has no value
+/// for: it checks no credential.
+pub const MOCK_SECRET: &str = "REDACTED";
+
+/// The longest recording replayed for its own length when `--duration` is
+/// not given: a capture spanning more (two requests months apart, a day of
+/// traffic) asks for an explicit length instead of a run of days.
+const MAX_RECORDED_DEFAULT: Duration = Duration::from_secs(3600);
+
+/// Requests per second one load-generator thread is given by default: one
+/// thread sustains well above this (see benches/replayer.sh), and below it
+/// a second thread only adds wake-ups and competes with a local target.
+const RATE_PER_THREAD: f64 = 15_000.0;
+
+impl RunPlan {
+    /// Checks `options` against `model` and decides every default.
+    pub fn build(options: &RunOptions, model: Arc<TrafficModel>) -> anyhow::Result<RunPlan> {
+        if model.requests() == 0 {
+            return Err(UsageError("the model has no requests to replay".into()).into());
+        }
+        let endpoints = endpoint_descs(&model);
+        let thresholds = thresholds(&options.thresholds, &endpoints)?;
+        for (flag, path) in [
+            ("--summary-export", &options.summary_export),
+            ("--out", &options.out),
+        ] {
+            if let Some(p) = path {
+                report::file::check_output_path(p, flag).map_err(|e| UsageError(e.to_string()))?;
+            }
+        }
+        for (name, value) in &options.headers {
+            execute::check_header(name, value).map_err(UsageError)?;
+        }
+        let secrets: HashMap<String, String> = options.secrets.iter().cloned().collect();
+        let missing = execute::unfilled_secrets(&model, &secrets, &options.headers);
+        let mock_secrets = match (&options.target, missing.is_empty()) {
+            (_, true) => Vec::new(),
+            (None, false) => missing,
+            (Some(_), false) => return Err(missing_secrets(&model, &missing).into()),
+        };
+        let steps = steps(options, &model)?;
+        let threads = options.threads.unwrap_or_else(|| {
+            let peak_rate = steps
+                .iter()
+                .map(|s| model.arrival.mean_rate() * s.spec.scale)
+                .fold(0.0, f64::max);
+            let local = options.target.as_ref().is_none_or(Target::is_loopback);
+            load_threads(peak_rate, available_cores(), local)
+        });
+        if threads == 0 {
+            return Err(UsageError("--threads: at least 1".into()).into());
+        }
+        if options.connections == 0 {
+            return Err(UsageError("--connections: at least 1".into()).into());
+        }
+        let seed = options.seed.unwrap_or_else(rand::random::<u64>);
+        let mut exec_secrets = secrets;
+        for name in &mock_secrets {
+            exec_secrets.insert(name.clone(), MOCK_SECRET.to_string());
+        }
+        Ok(RunPlan {
+            exec: exec_plan(options, exec_secrets, threads),
+            command: super::command::reproduce(options, seed, threads),
+            model,
+            endpoints,
+            thresholds,
+            seed,
+            threads,
+            steps,
+            stress_max_errors: (options.profile == Some(Profile::Stress))
+                .then_some(options.stress_max_errors),
+            target: options.target.clone(),
+            mock_secrets,
+            abort_on_fail: options.abort_on_fail,
+            out: options.out.clone(),
+            summary_export: options.summary_export.clone(),
+            options: options.clone(),
+        })
+    }
+
+    /// Whether this is a stress run (steps until a threshold breaks).
+    pub fn is_stress(&self) -> bool {
+        self.stress_max_errors.is_some()
+    }
+}
+
+fn endpoint_descs(model: &TrafficModel) -> Vec<EndpointDesc> {
+    model
+        .endpoints
+        .iter()
+        .map(|e| EndpointDesc {
+            method: e.method.clone(),
+            host: e.host.clone(),
+            template: e.template.clone(),
+            recorded_share: e.weight,
+        })
+        .collect()
+}
+
+fn thresholds(exprs: &[String], endpoints: &[EndpointDesc]) -> anyhow::Result<Vec<Threshold>> {
+    let usage =
+        |e: threshold::ThresholdError| UsageError(format!("--threshold: {e}\n{}", e.caret()));
+    let parsed: Vec<Threshold> = exprs
+        .iter()
+        .map(|t| threshold::parse(t).map_err(usage))
+        .collect::<Result<_, _>>()?;
+    for t in &parsed {
+        t.check_endpoints(endpoints).map_err(usage)?;
+    }
+    Ok(parsed)
+}
+
+fn missing_secrets(model: &TrafficModel, missing: &[String]) -> UsageError {
+    let hints: Vec<String> = missing
+        .iter()
+        .map(|n| {
+            let field = model
+                .secrets
+                .iter()
+                .find(|s| &s.name == n)
+                .map(|s| format!("{} {}", s.location, s.field))
+                .unwrap_or_default();
+            format!("{{{{secret:{n}}}}} ({field})")
+        })
+        .collect();
+    UsageError(format!(
+        "the model needs values for scrubbed secrets: {}; supply each with --secret NAME=VALUE (or -H 'Header: value' for headers), e.g. --secret {}=...",
+        hints.join(", "),
+        missing[0]
+    ))
+}
+
+fn exec_plan(o: &RunOptions, secrets: HashMap<String, String>, threads: usize) -> execute::Plan {
+    execute::Plan {
+        // Set per run by the session: the given target or the mock's.
+        target: o
+            .target
+            .clone()
+            .unwrap_or_else(|| Target::local(([127, 0, 0, 1], 0).into())),
+        schedule: ScheduleSpec::default(),
+        warmup: o.warmup.unwrap_or(Duration::ZERO),
+        seed: 0,
+        connections: o.connections,
+        max_in_flight: o
+            .max_in_flight
+            .unwrap_or(if o.http2 { 10_000 } else { usize::MAX }),
+        timeout: o.timeout,
+        connect_timeout: o.timeout.min(Duration::from_secs(10)),
+        http2: o.http2,
+        insecure: o.insecure,
+        headers: o.headers.clone(),
+        secrets,
+        interval: Duration::from_secs(1),
+        drain: o.timeout,
+        sessions: o.sessions,
+        threads,
+        timer_slack: o.timer_slack,
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// The default `--threads`: one per `RATE_PER_THREAD` of the highest
+/// mean rate the run intends, at most one per core — and one core fewer
+/// when the target runs on this machine (the built-in mock or a loopback
+/// address), which needs a core of its own to answer.
+fn load_threads(peak_rate: f64, cores: usize, local_target: bool) -> usize {
+    let cores = if local_target { cores - 1 } else { cores };
+    ((peak_rate / RATE_PER_THREAD).ceil() as usize).clamp(1, cores.max(1))
+}
+
+/// The steps of the profile: one for load, smoke, soak and spike (whose
+/// shape is inside the schedule), several for stress.
+fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
+    let recorded_rate = model.arrival.mean_rate();
+    let base_scale = match (o.rate, o.scale) {
+        (Some(r), _) => r / recorded_rate.max(1e-12),
+        (None, Some(s)) => s,
+        (None, None) => 1.0,
+    };
+    let recorded = Duration::from_secs_f64(model.arrival.duration_s());
+    let by_recording = matches!(o.profile, None | Some(Profile::Load | Profile::Spike));
+    if by_recording && o.duration.is_none() && recorded > MAX_RECORDED_DEFAULT {
+        return Err(UsageError(format!(
+            "the recording spans {} from its first request to its last ({} requests), and without --duration a run lasts that long; say how long to replay, e.g. --duration 10m",
+            human::seconds(recorded.as_secs_f64()),
+            model.arrival.requests,
+        ))
+        .into());
+    }
+    let warmup_s = o.warmup.map_or(0.0, |w| w.as_secs_f64());
+    let spec = |scale: f64, duration: Duration, mode: ArrivalMode| ScheduleSpec {
+        mode,
+        scale,
+        duration_s: Some(duration.as_secs_f64() + warmup_s),
+        ramp_up_s: o.ramp_up.map_or(0.0, |d| d.as_secs_f64()),
+        shape: Vec::new(),
+    };
+    let label = |scale: f64| match o.rate {
+        Some(_) => format!("{:.1} req/s", scale * recorded_rate),
+        None => format!("{}x", trim_float(scale)),
+    };
+    let one = |scale: f64, d: Duration, mode: ArrivalMode, prefix: &str| {
+        vec![Step {
+            spec: spec(scale, d, mode),
+            label: format!("{prefix}{}", label(scale)),
+        }]
+    };
+    let mode = o.arrival;
+    Ok(match o.profile {
+        None | Some(Profile::Load) => one(base_scale, o.duration.unwrap_or(recorded), mode, ""),
+        Some(Profile::Smoke) => {
+            // A trickle of 1 req/s, unless a lower scale or a rate is given.
+            let scale = match (o.rate, o.scale) {
+                (Some(_), _) => base_scale,
+                (None, s) => (1.0 / recorded_rate.max(1e-12)).min(s.unwrap_or(1.0)),
+            };
+            let d = o.duration.unwrap_or(Duration::from_secs(30));
+            one(scale, d, ArrivalMode::Constant, "smoke ")
+        }
+        Some(Profile::Soak) => {
+            let d = o.duration.unwrap_or(Duration::from_secs(3600));
+            one(base_scale, d, mode, "soak ")
+        }
+        Some(Profile::Spike) => vec![spike(o, base_scale, recorded, warmup_s, &spec)?],
+        Some(Profile::Stress) => {
+            let d = o.duration.unwrap_or(Duration::from_secs(30));
+            let scales: Vec<f64> = if o.stress_steps.is_empty() {
+                (0..6).map(|i| base_scale * 2f64.powi(i)).collect()
+            } else {
+                // Multiples of --rate when given (the rate is the base),
+                // otherwise scales of the recorded rate.
+                match o.rate {
+                    Some(_) => o.stress_steps.iter().map(|s| s * base_scale).collect(),
+                    None => o.stress_steps.clone(),
+                }
+            };
+            scales
+                .into_iter()
+                .map(|s| Step {
+                    spec: spec(s, d, mode),
+                    label: label(s),
+                })
+                .collect()
+        }
+    })
+}
+
+/// Baseline 1x, the peak (`--scale` or `--rate`, 4x when neither is given)
+/// in the middle third, back to 1x.
+fn spike(
+    o: &RunOptions,
+    peak: f64,
+    recorded: Duration,
+    warmup_s: f64,
+    spec: &dyn Fn(f64, Duration, ArrivalMode) -> ScheduleSpec,
+) -> anyhow::Result<Step> {
+    let peak = match (o.rate, o.scale) {
+        (None, None) => 4.0,
+        _ => peak,
+    };
+    if peak <= 1.0 {
+        let flag = if o.rate.is_some() {
+            "--rate"
+        } else {
+            "--scale"
+        };
+        return Err(UsageError(format!(
+            "--profile spike steps from the recorded rate (1x) up to {flag}, which is {}x here; give a peak above 1x, e.g. --scale 4x",
+            trim_float(peak)
+        ))
+        .into());
+    }
+    let d = o.duration.unwrap_or(recorded.max(Duration::from_secs(60)));
+    let third = d.as_secs_f64() / 3.0;
+    let mut s = spec(peak, d, o.arrival);
+    s.shape = vec![
+        (warmup_s + third, 1.0 / peak),
+        (warmup_s + 2.0 * third, 1.0),
+        (f64::INFINITY, 1.0 / peak),
+    ];
+    Ok(Step {
+        spec: s,
+        label: format!("spike 1x → {}x → 1x", trim_float(peak)),
+    })
+}
+
+fn trim_float(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_threads_follow_the_rate_and_leave_a_core_to_a_local_target() {
+        assert_eq!(load_threads(500.0, 8, false), 1);
+        assert_eq!(load_threads(15_000.0, 8, false), 1);
+        assert_eq!(load_threads(40_000.0, 8, false), 3);
+        assert_eq!(load_threads(1e6, 8, false), 8);
+        assert_eq!(load_threads(40_000.0, 2, true), 1);
+        assert_eq!(load_threads(40_000.0, 1, true), 1);
+        assert_eq!(load_threads(40_000.0, 4, true), 3);
+    }
+}

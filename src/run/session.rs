@@ -1,0 +1,258 @@
+//! [`Session`]: runs a [`RunPlan`]'s steps — against the given target or
+//! the built-in mock it starts — and returns one [`RunReport`]. The caller
+//! supplies the shutdown and, optionally, an [`Observer`] for live
+//! progress; the per-interval time series (`--out`) is written as the run
+//! goes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::plan::{RunPlan, Step};
+use super::report::{stress_summary, RunReport, StepResult};
+use crate::error::UsageError;
+use crate::execute::{self, IntervalHook, Outcome};
+use crate::metrics::{IntervalStats, Recorder};
+use crate::mock::{self, MockOptions};
+use crate::report::{ndjson::IntervalWriter, Ended, RunMeta, Summary};
+use crate::shutdown::Shutdown;
+use crate::target::Target;
+use crate::threshold;
+
+/// Live view of a run (the command line's progress bar); every method has
+/// a do-nothing default.
+pub trait Observer: Send + Sync {
+    /// The built-in mock is up (no `--target`).
+    fn mock_started(&self, _target: &Target, _plan: &RunPlan) {}
+    /// A step begins; `total_s` is its scheduled length.
+    fn step_started(&self, _label: &str, _total_s: f64) {}
+    /// Once per interval of the running step.
+    fn interval(&self, _stats: &IntervalStats, _rec: &Recorder, _elapsed: Duration, _rate: f64) {}
+    /// The step ended.
+    fn step_finished(&self) {}
+}
+
+/// The `--out` file as it is written.
+type TimeSeries = IntervalWriter<std::io::BufWriter<crate::report::file::AtomicFile>>;
+
+/// An observer that shows nothing.
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// A run in progress.
+pub struct Session<'a> {
+    plan: &'a RunPlan,
+    observer: Arc<dyn Observer>,
+    /// The `--out` time series, written by the interval hook; taken and
+    /// finished when the load is over.
+    out: Option<Arc<Mutex<Option<TimeSeries>>>>,
+    /// Why `--abort-on-fail` stopped the run.
+    aborted: Arc<Mutex<Option<String>>>,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(plan: &'a RunPlan, observer: Arc<dyn Observer>) -> Session<'a> {
+        Session {
+            plan,
+            observer,
+            out: None,
+            aborted: Arc::default(),
+        }
+    }
+
+    /// Runs every step until the last, a stress step that fails, or the
+    /// shutdown; returns the report of what ran. Call it inside a tokio
+    /// runtime. The report's files are the caller's to write (see
+    /// [`super::write_outputs`]); the time series is finished here, and a
+    /// failure to write it is returned with the report.
+    pub async fn run(
+        mut self,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<(RunReport, Vec<anyhow::Error>)> {
+        let (target, mock) = self.target().await?;
+        if let Some(p) = &self.plan.out {
+            let writer = IntervalWriter::create(p, &self.plan.endpoints).map_err(|e| {
+                UsageError(format!("cannot write --out file '{}': {e}", p.display()))
+            })?;
+            self.out = Some(Arc::new(Mutex::new(Some(writer))));
+        }
+        let mut results: Vec<StepResult> = Vec::new();
+        let mut abandoned = 0usize;
+        let mut failure = None;
+        for (i, step) in self.plan.steps.iter().enumerate() {
+            let outcome = match self.step(i, step, &target, shutdown.clone()).await {
+                Ok(o) => o,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            abandoned += outcome.abandoned;
+            let result = self.result(i, step, &target, &outcome);
+            let stop = outcome.stopped || (self.plan.is_stress() && !result.passed);
+            results.push(result);
+            if stop {
+                break;
+            }
+        }
+        if let Some(m) = mock {
+            let _ = m.shutdown().await;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let mut failed = Vec::new();
+        if let Some(e) = self.finish_out() {
+            failed.push(e);
+        }
+        let aborted = self.aborted.lock().ok().and_then(|mut a| a.take());
+        let report = RunReport {
+            stress: self.plan.is_stress().then(|| stress_summary(&results)),
+            steps: results,
+            aborted,
+            abandoned,
+        };
+        Ok((report, failed))
+    }
+
+    /// The given target, or the built-in mock started on 127.0.0.1.
+    async fn target(&self) -> anyhow::Result<(Target, Option<mock::MockHandle>)> {
+        if let Some(t) = &self.plan.target {
+            return Ok((t.clone(), None));
+        }
+        let handle = mock::spawn(
+            &self.plan.model,
+            MockOptions {
+                latency: self.plan.options.mock_latency,
+                seed: self.plan.seed,
+            },
+        )
+        .await
+        .context("cannot start the built-in mock")?;
+        let target = Target::local(handle.addr());
+        self.observer.mock_started(&target, self.plan);
+        Ok((target, Some(handle)))
+    }
+
+    async fn step(
+        &self,
+        i: usize,
+        step: &Step,
+        target: &Target,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Outcome> {
+        let mut exec = self.plan.exec.clone();
+        exec.target = target.clone();
+        exec.schedule = step.spec.clone();
+        exec.seed = self.plan.seed.wrapping_add(i as u64);
+        self.observer
+            .step_started(&step.label, step.spec.duration_s.unwrap_or(0.0));
+        let rate = self.plan.model.arrival.mean_rate() * step.spec.scale;
+        let outcome = execute::run(
+            self.plan.model.clone(),
+            exec,
+            shutdown,
+            Some(self.hook(rate)),
+        )
+        .await;
+        self.observer.step_finished();
+        let outcome = outcome?;
+        // The hook also sees the final interval, after a run that was not
+        // stopped: a threshold lost there stopped nothing.
+        if !outcome.stopped || outcome.interrupted {
+            if let Ok(mut a) = self.aborted.lock() {
+                a.take();
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The interval hook: the time series, the observer, and
+    /// `--abort-on-fail`.
+    fn hook(&self, intended_rate: f64) -> IntervalHook {
+        let thresholds = self.plan.thresholds.clone();
+        let endpoints = self.plan.endpoints.clone();
+        let out = self.out.clone();
+        let abort = self.plan.abort_on_fail;
+        let observer = self.observer.clone();
+        let aborted = self.aborted.clone();
+        Box::new(
+            move |stats: &IntervalStats, rec: &Recorder, elapsed: Duration| {
+                if let Some(o) = &out {
+                    // A failed write is kept and reported at the end; the
+                    // load goes on.
+                    if let Some(w) = o.lock().ok().as_mut().and_then(|w| w.as_mut()) {
+                        w.write(stats);
+                    }
+                }
+                observer.interval(stats, rec, elapsed, intended_rate);
+                if !abort {
+                    return true;
+                }
+                let lost = threshold::lost_mid_run(&thresholds, rec, &endpoints, elapsed);
+                let Some(first) = lost.first() else {
+                    return true;
+                };
+                if let Ok(mut a) = aborted.lock() {
+                    a.get_or_insert(format!(
+                        "--abort-on-fail: '{}' crossed after {:.1}s; the run was stopped early",
+                        first.expr,
+                        elapsed.as_secs_f64()
+                    ));
+                }
+                false
+            },
+        )
+    }
+
+    /// The summary of one step.
+    fn result(&self, i: usize, step: &Step, target: &Target, outcome: &Outcome) -> StepResult {
+        let plan = self.plan;
+        let measured = outcome.measured.as_secs_f64().max(1e-9);
+        let evaluated = threshold::evaluate(
+            &plan.thresholds,
+            &outcome.recorder,
+            &plan.endpoints,
+            outcome.measured,
+        );
+        let ended = match (outcome.stopped, outcome.interrupted) {
+            (false, _) => Ended::Completed,
+            (true, true) => Ended::Interrupted,
+            (true, false) => Ended::Aborted,
+        };
+        let meta = RunMeta {
+            seed: plan.seed.wrapping_add(i as u64),
+            duration_s: measured,
+            ended,
+            intended_rate: outcome.intended as f64 / measured,
+            scale: plan.options.rate.is_none().then_some(step.spec.scale),
+            target: target.to_string(),
+            command: plan.command.clone(),
+            endpoints: plan.endpoints.clone(),
+        };
+        let summary = Summary::build(&outcome.recorder, &meta, &plan.thresholds, &evaluated);
+        let within_errors = plan
+            .stress_max_errors
+            .is_none_or(|max| summary.error_rate() <= max);
+        StepResult {
+            label: step.label.clone(),
+            passed: summary.thresholds_ok() && within_errors && !outcome.stopped,
+            summary,
+        }
+    }
+
+    /// Finishes the `--out` time series; its error, if any.
+    fn finish_out(&self) -> Option<anyhow::Error> {
+        let (o, p) = (self.out.as_ref()?, self.plan.out.as_ref()?);
+        let writer = o.lock().ok().and_then(|mut w| w.take());
+        let finished = match writer {
+            Some(w) => w.finish().map_err(anyhow::Error::from),
+            None => Err(anyhow::anyhow!("the writer was lost")),
+        };
+        finished
+            .err()
+            .map(|e| e.context(format!("cannot write --out file {}", p.display())))
+    }
+}
