@@ -61,6 +61,15 @@ pub fn bytes(b: f64) -> String {
     format!("{v:.1} {unit}")
 }
 
+/// A rate per second: below 10/s with two decimals, else one.
+pub fn rate(r: f64) -> String {
+    if r < 10.0 {
+        format!("{r:.2}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
 /// A share in `[0, 1]` → `12.5%`.
 pub fn percent(x: f64) -> String {
     if x >= 0.1 {

@@ -8,7 +8,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
 
-use super::{GenerateArgs, GenerateFormat, UsageError};
+use super::args::{GenerateArgs, GenerateFormat};
+use crate::error::UsageError;
 use crate::generate::{generate, Request};
 use crate::model::TrafficModel;
 use crate::schedule::{Schedule, ScheduleSpec};
@@ -19,7 +20,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
         crate::report::file::check_output_path(out, "-o")
             .map_err(|e| UsageError(format!("{e}; choose another path with -o")))?;
     }
-    let input = super::load_input(&args.inputs, &args.filters)?;
+    let input = super::input::load_input(&args.inputs, &args.filters)?;
     let model = input.model;
     if model.requests() == 0 {
         return Err(

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::{FilterArgs, UsageError};
+use super::args::FilterArgs;
+use crate::error::UsageError;
+use crate::human as fmt;
 use crate::ingest::filter::{Filter, FilterSpec};
 use crate::ingest::{self, CaptureKind};
 use crate::model::{self, BuildOptions, ModelBuilder, SourceFile, TrafficModel};
@@ -117,9 +119,23 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
                 .collect::<Vec<_>>()
                 .join(", "),
             model.source.seen,
-            super::record::skipped_summary(&model, 4)
+            skipped_summary(&model, 4)
         ))
         .into());
     }
     Ok(model)
+}
+
+pub(super) fn skipped_summary(m: &TrafficModel, n: usize) -> String {
+    let mut reasons: Vec<(&String, &u64)> = m.source.skipped.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1));
+    if reasons.is_empty() {
+        return "nothing skipped".into();
+    }
+    reasons
+        .iter()
+        .take(n)
+        .map(|(r, c)| format!("{} {r}", fmt::count(**c)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -6,13 +6,12 @@ use std::io::Write as _;
 
 use serde_json::{json, Value};
 
-use super::record::format_rate;
-use super::InspectArgs;
+use super::args::InspectArgs;
 use crate::human as fmt;
 use crate::model::{BodyModel, Endpoint, LogHist, Param, Pool, TailType, TrafficModel};
 
 pub fn run(args: InspectArgs) -> anyhow::Result<u8> {
-    let input = super::load_input(&args.inputs, &args.filters)?;
+    let input = super::input::load_input(&args.inputs, &args.filters)?;
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&document(&input.model, args.top))?;
         s.push('\n');
@@ -254,7 +253,7 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
     let _ = writeln!(
         s,
         "rate      {} req/s mean, peak/mean {:.1}, burstiness (CV of gaps) {:.2}",
-        format_rate(a.mean_rate()),
+        fmt::rate(a.mean_rate()),
         a.peak_to_mean(),
         a.burstiness()
     );

@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 
-use super::{MockArgs, UsageError};
+use super::args::MockArgs;
+use crate::error::UsageError;
 use crate::mock::{Mock, MockOptions, MockStats};
 use crate::model::TrafficModel;
 
 pub fn run(args: MockArgs) -> anyhow::Result<u8> {
-    let input = super::load_input(&args.inputs, &args.filters)?;
+    let input = super::input::load_input(&args.inputs, &args.filters)?;
     let model = input.model;
     if model.endpoints.is_empty() {
         return Err(UsageError(format!(
@@ -46,24 +47,6 @@ pub fn run(args: MockArgs) -> anyhow::Result<u8> {
     })?;
     print_counts(&model, &stats).context("cannot write the request counts")?;
     Ok(0)
-}
-
-/// `--listen`: `IP:PORT`; `PORT`, `:PORT` and `localhost:PORT` mean
-/// 127.0.0.1 (a non-loopback address has to be typed out).
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    let t = s.trim();
-    let port = t
-        .strip_prefix("localhost:")
-        .or_else(|| t.strip_prefix(':'))
-        .unwrap_or(t);
-    if let Ok(port) = port.parse::<u16>() {
-        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    t.parse().map_err(|_| {
-        format!(
-            "'{s}' is not an address to listen on; write IP:PORT (e.g. 127.0.0.1:8080) or a port"
-        )
-    })
 }
 
 fn name(inputs: &[std::path::PathBuf]) -> String {

@@ -4,7 +4,8 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{RecordArgs, UsageError};
+use super::args::RecordArgs;
+use crate::error::UsageError;
 use crate::human as fmt;
 use crate::model::{self, TrafficModel};
 
@@ -37,20 +38,6 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-pub(super) fn skipped_summary(m: &TrafficModel, n: usize) -> String {
-    let mut reasons: Vec<(&String, &u64)> = m.source.skipped.iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(a.1));
-    if reasons.is_empty() {
-        return "nothing skipped".into();
-    }
-    reasons
-        .iter()
-        .take(n)
-        .map(|(r, c)| format!("{} {r}", fmt::count(**c)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The short summary `record` prints to stderr.
 fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) -> String {
     let input_bytes: u64 = m.source.files.iter().map(|f| f.bytes).sum();
@@ -67,13 +54,13 @@ fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) ->
         s += &format!(
             "  skipped {}: {}\n",
             fmt::count(skipped),
-            skipped_summary(m, 5)
+            super::input::skipped_summary(m, 5)
         );
     }
     s += &format!(
         "  {} endpoints, {} req/s over {}, burstiness {:.2}\n",
         m.endpoints.len(),
-        format_rate(m.arrival.mean_rate()),
+        fmt::rate(m.arrival.mean_rate()),
         fmt::seconds(m.arrival.duration_s()),
         m.arrival.burstiness()
     );
@@ -93,13 +80,4 @@ fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) ->
     }
     s += &format!("  wrote {out} ({})\n", fmt::bytes(size as f64));
     s
-}
-
-/// Rates below 10/s get two decimals.
-pub fn format_rate(r: f64) -> String {
-    if r < 10.0 {
-        format!("{r:.2}")
-    } else {
-        format!("{r:.1}")
-    }
 }

@@ -4,14 +4,13 @@
 //! flags into options, owns the terminal (progress, Ctrl-C) and prints.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
+use super::args::RunArgs;
 use super::progress::Progress;
-use super::RunArgs;
 use crate::metrics::{IntervalStats, Recorder};
 use crate::report::file::remove_temporaries;
 use crate::run::{self, Observer, RunOptions, RunPlan, Session, MOCK_SECRET};
@@ -21,7 +20,7 @@ use crate::target::Target;
 pub use crate::error::{EXIT_INTERRUPTED, EXIT_THRESHOLD};
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let input = super::load_input(&args.inputs, &args.filters)?;
+    let input = super::input::load_input(&args.inputs, &args.filters)?;
     let quiet = args.quiet;
     let plan = RunPlan::build(&options(args), Arc::new(input.model))?;
     let runtime = control_runtime(plan.threads)?;
@@ -205,49 +204,5 @@ impl Observer for Terminal {
 
     fn step_finished(&self) {
         self.with_progress(Progress::finish);
-    }
-}
-
-/// `--secret name=value`.
-pub fn parse_secret(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.to_string())),
-        _ => Err(format!("'{s}': write --secret NAME=VALUE")),
-    }
-}
-
-/// `-H 'Name: value'`.
-pub fn parse_header(s: &str) -> Result<(String, String), String> {
-    match s.split_once(':') {
-        Some((n, v)) if !n.trim().is_empty() && !n.contains(' ') => {
-            Ok((n.trim().to_string(), v.trim().to_string()))
-        }
-        _ => Err(format!("'{s}': write -H 'Name: value'")),
-    }
-}
-
-/// `--out json=FILE.ndjson`.
-pub fn parse_out(s: &str) -> Result<PathBuf, String> {
-    match s.split_once('=') {
-        Some(("json", p)) if !p.is_empty() => Ok(PathBuf::from(p)),
-        _ => Err(format!("'{s}': the only output is json=FILE.ndjson")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_headers_and_outputs() {
-        assert_eq!(parse_secret("tok=a=b"), Ok(("tok".into(), "a=b".into())));
-        assert!(parse_secret("=x").is_err());
-        assert_eq!(
-            parse_header("Authorization: Bearer x"),
-            Ok(("Authorization".into(), "Bearer x".into()))
-        );
-        assert!(parse_header("nocolon").is_err());
-        assert_eq!(parse_out("json=a.ndjson"), Ok(PathBuf::from("a.ndjson")));
-        assert!(parse_out("csv=a").is_err());
     }
 }

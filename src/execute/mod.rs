@@ -26,6 +26,7 @@
 
 pub mod conn;
 mod h1;
+mod plan;
 mod request;
 mod timer;
 
@@ -43,52 +44,16 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::metrics::{DropReason, Dropped, ErrorKind, IntervalStats, Recorder, Sample};
 use crate::model::TrafficModel;
-use crate::schedule::{Schedule, ScheduleSpec, SessionSchedule};
+use crate::schedule::{Schedule, SessionSchedule};
 use crate::shutdown::Shutdown;
-use crate::target::Target;
 pub use conn::Connector;
+pub use plan::Plan;
 use request::Outgoing;
 pub use request::{check_header, unfilled_secrets, RequestBuilder};
 
 /// A request later than this behind its intended time is dropped as
 /// `generator_behind` instead of being sent late.
 pub const MAX_LATENESS: Duration = Duration::from_millis(100);
-
-/// Everything the executor needs besides the model.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub target: Target,
-    pub schedule: ScheduleSpec,
-    /// Requests intended before this offset are sent but not measured.
-    pub warmup: Duration,
-    pub seed: u64,
-    /// Cap on open connections.
-    pub connections: usize,
-    /// Cap on requests awaiting a response.
-    pub max_in_flight: usize,
-    /// Per-request timeout, from the actual send to the last body byte.
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub http2: bool,
-    pub insecure: bool,
-    /// `-H` headers: set on every request (replacing recorded ones).
-    pub headers: Vec<(String, String)>,
-    /// Values for `{{secret:NAME}}` placeholders.
-    pub secrets: HashMap<String, String>,
-    /// Time-series interval.
-    pub interval: Duration,
-    /// How long to wait for in-flight requests once the schedule ends.
-    pub drain: Duration,
-    /// Replay per-client sessions (transitions and think times) instead
-    /// of independent arrivals.
-    pub sessions: bool,
-    /// Load-generator threads, each with its own runtime, connections and
-    /// share of the schedule.
-    pub threads: usize,
-    /// Requests due within this long of the first due one are sent with
-    /// one wake-up (their wait is measured as schedule lag).
-    pub timer_slack: Duration,
-}
 
 /// What a run measured.
 pub struct Outcome {

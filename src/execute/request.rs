@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use rand::Rng;
 
-use super::Plan;
+use super::plan::Plan;
 use crate::generate;
 use crate::model::scrub;
 use crate::model::TrafficModel;

@@ -300,7 +300,7 @@ impl<'de> Visitor<'de> for RootSeed<'_, '_> {
                 map.next_value_seed(LogSeed { ctx: self.ctx })?;
             } else if key.0 == "format" {
                 let v = map.next_value::<serde_json::Value>()?;
-                self.ctx.model_json |= v.as_str() == Some(crate::model::file::FORMAT);
+                self.ctx.model_json |= v.as_str() == Some(super::MODEL_FORMAT);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }

@@ -22,6 +22,16 @@ use std::path::{Path, PathBuf};
 
 pub use exchange::{Body, BodyKind, Exchange, Response};
 
+/// The `format` value of a replay model file. Ingest owns it because it
+/// is what tells a model apart from a capture (a HAR is JSON too); the
+/// model file writes it ([`crate::model::file::FORMAT`]).
+pub const MODEL_FORMAT: &str = "replay-model";
+
+/// The times a capture can carry, Unix nanoseconds: 1970 (Unix 0) to 2106
+/// (legacy pcap's u32 seconds). Readers refuse captures dated outside it,
+/// and the model loader models whose recording lies outside it.
+pub const PLAUSIBLE_NS: std::ops::RangeInclusive<i64> = 0..=4_294_967_295_999_999_999;
+
 /// The kind of capture a file holds, decided by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -5,7 +5,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::{hist, Sample};
+use super::hist;
+use super::sample::Sample;
 
 /// What was recorded since the last interval was taken. Mergeable, so
 /// per-worker windows can be combined before closing the interval.

@@ -15,7 +15,7 @@ use super::hist::LogHist;
 use super::pool::{Pool, PoolAcc};
 use super::scrub;
 use super::template::{PathTrie, TemplateSegment};
-use super::{
+use super::traffic::{
     BodyModel, Endpoint, JsonField, JsonType, Param, ResponseModel, SecretUse, Segment, Source,
     SourceFile, TrafficModel,
 };

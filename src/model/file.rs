@@ -25,7 +25,7 @@ use super::{
 };
 use crate::ingest::CaptureKind;
 
-pub const FORMAT: &str = "replay-model";
+pub const FORMAT: &str = crate::ingest::MODEL_FORMAT;
 pub const VERSION: u32 = 1;
 /// A model file never needs more than this once decompressed.
 pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
@@ -657,10 +657,7 @@ fn param_from(p: ParamV1, what: &str) -> Result<Param, String> {
     })
 }
 
-/// The times a capture can carry, Unix nanoseconds: 1970 (Unix 0) to 2106
-/// (legacy pcap's u32 seconds). Readers refuse captures dated outside it,
-/// and the model loader models whose recording lies outside it.
-pub const PLAUSIBLE_NS: std::ops::RangeInclusive<i64> = 0..=4_294_967_295_999_999_999;
+pub use crate::ingest::PLAUSIBLE_NS;
 
 fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
     let source = Source {

@@ -3,7 +3,7 @@
 //! it goes into the text report and the summary file (CI logs and
 //! artifacts), where a secret must not.
 
-use super::RunOptions;
+use super::options::RunOptions;
 
 /// The command line that reproduces this run, seed included.
 /// Values of `--secret` and of credential headers (`-H 'Authorization: …'`)

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Profile, RunOptions};
+use super::options::{Profile, RunOptions};
 use crate::error::UsageError;
 use crate::execute;
 use crate::human;

@@ -324,7 +324,7 @@ fn plausible(
     offset: usize,
     describe: impl FnOnce() -> (String, &'static str),
 ) -> Result<(), IngestError> {
-    if crate::model::file::PLAUSIBLE_NS.contains(&ts) {
+    if super::PLAUSIBLE_NS.contains(&ts) {
         return Ok(());
     }
     let (timestamp, culprit) = describe();

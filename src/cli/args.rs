@@ -1,0 +1,329 @@
+//! What the user typed: the clap-derive structs (their `///` comments are
+//! the help text) and the parsers of flag values that are the command
+//! line's own. Units (durations, rates, scales) parse through
+//! [`crate::units`], URLs through [`crate::target`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::units::{parse_duration, parse_rate, parse_scale};
+
+/// Learn a traffic model from real captures (HAR, pcap, pcapng) and replay
+/// statistically similar load at a scaled rate.
+#[derive(Debug, Parser)]
+#[command(name = "replay", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a traffic model from captures and save it.
+    Record(RecordArgs),
+    /// Show what a model (or a capture, modelled on the fly) contains.
+    Inspect(InspectArgs),
+    /// Draw realistic requests from a model as data; nothing is sent.
+    Generate(GenerateArgs),
+    /// Replay a model's traffic (the default command: `replay INPUT`).
+    Run(Box<RunArgs>),
+    /// Serve the recorded responses: a mock of the recorded service.
+    Mock(MockArgs),
+}
+
+/// Filters that choose which captured requests are modelled.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Keep only requests to this host (and its subdomains). Repeatable.
+    #[arg(long = "include-host", value_name = "HOST")]
+    pub include_host: Vec<String>,
+    /// Drop requests to this host (and its subdomains). Repeatable.
+    #[arg(long = "exclude-host", value_name = "HOST")]
+    pub exclude_host: Vec<String>,
+    /// Keep only paths matching this glob (e.g. '/api/**'). Repeatable.
+    #[arg(long = "include-path", value_name = "GLOB")]
+    pub include_path: Vec<String>,
+    /// Drop paths matching this glob. Repeatable.
+    #[arg(long = "exclude-path", value_name = "GLOB")]
+    pub exclude_path: Vec<String>,
+    /// Keep only these methods (e.g. --method GET --method POST).
+    #[arg(long = "method", value_name = "METHOD")]
+    pub method: Vec<String>,
+    /// Drop static assets: images, fonts, stylesheets, scripts (by
+    /// resource type, mime type or extension).
+    #[arg(long = "api-only")]
+    pub api_only: bool,
+    /// Keep credentials (Authorization, cookies, tokens...) in the model
+    /// instead of replacing them with {{secret:NAME}} placeholders.
+    #[arg(long = "keep-secrets")]
+    pub keep_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Capture files: HAR, pcap or pcapng (detected by content). Several
+    /// captures merge into one model.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+    /// Where to write the model (gzip JSON, e.g. shop.model.gz).
+    #[arg(short = 'o', long = "output", value_name = "MODEL")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A model file, or capture files to model on the fly.
+    #[arg(required = true, value_name = "MODEL|CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// Print a machine-readable JSON document (see docs/inspect-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Top values shown per parameter.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// Output formats of `generate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenerateFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// A HAR 1.2 document whose entries carry the requests.
+    Har,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A model file, or capture files to model on the fly.
+    #[arg(required = true, value_name = "MODEL|CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// Number of requests to draw.
+    #[arg(short = 'n', long = "count", default_value_t = 10, value_name = "N")]
+    pub count: u64,
+    /// Seed for the random draws; the same seed gives the same requests.
+    /// Without it a seed is chosen and printed to stderr.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GenerateFormat::Jsonl)]
+    pub format: GenerateFormat,
+    /// Base URL replacing the recorded origin (e.g. http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<crate::target::Target>,
+    /// Rate multiplier for the at_s offsets (2x, 0.5x, 150%).
+    #[arg(long, default_value = "1x", value_parser = parse_scale)]
+    pub scale: f64,
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A model file, or capture files (HAR, pcap, pcapng) modelled first.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Where to send load (scheme, host, port, optional base path). Without
+    /// it, replay starts a mock of the recorded service on 127.0.0.1 and
+    /// replays against that; it never sends to recorded hosts by itself.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<crate::target::Target>,
+    /// Rate multiplier over the recorded rate: 2x, 0.5x, 150% (default
+    /// 1x; for --profile spike, the peak: default 4x).
+    #[arg(long, value_parser = parse_scale, value_name = "SCALE")]
+    pub scale: Option<f64>,
+    /// An absolute mean rate instead of --scale: 100/s, 6000/m.
+    #[arg(long, value_parser = parse_rate, conflicts_with = "scale", value_name = "N/s")]
+    pub rate: Option<f64>,
+    /// How long to send (30s, 5m, 1h). Default: the recorded duration (the
+    /// rate curve repeats when longer).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<std::time::Duration>,
+    /// Ramp the rate up from zero over this long.
+    #[arg(long = "ramp-up", value_parser = parse_duration, value_name = "DURATION")]
+    pub ramp_up: Option<std::time::Duration>,
+    /// Send for this long first without counting the results (reported
+    /// separately); added before --duration.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub warmup: Option<std::time::Duration>,
+    /// Arrival process: recorded gaps and rate curve, or the classics.
+    #[arg(long, value_enum, default_value_t = crate::schedule::ArrivalMode::Recorded)]
+    pub arrival: crate::schedule::ArrivalMode,
+    /// Replay per-client sessions (recorded endpoint-to-endpoint
+    /// transitions and think times) instead of independent arrivals.
+    #[arg(long)]
+    pub sessions: bool,
+    /// Test type (k6 guide): smoke, load, stress, spike, soak.
+    #[arg(long, value_enum)]
+    pub profile: Option<crate::run::Profile>,
+    /// Steps for --profile stress (e.g. --stress-steps 1x,2x,3x): scales of
+    /// the recorded rate, or multiples of --rate when it is given.
+    #[arg(long = "stress-steps", value_delimiter = ',', value_parser = parse_scale, value_name = "SCALES")]
+    pub stress_steps: Vec<f64>,
+    /// With --profile stress, a step whose error rate exceeds this fails.
+    #[arg(
+        long = "stress-max-errors",
+        default_value_t = 0.05,
+        value_name = "RATE"
+    )]
+    pub stress_max_errors: f64,
+    /// Seed for schedule and requests; the run is reproducible from it.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A header for every request ('Name: value'); also fills the
+    /// {{secret:name}} placeholder of that header. Repeatable.
+    #[arg(short = 'H', long = "header", value_parser = parse_header, value_name = "'NAME: VALUE'")]
+    pub headers: Vec<(String, String)>,
+    /// A value for a {{secret:NAME}} placeholder. Repeatable.
+    #[arg(long = "secret", value_parser = parse_secret, value_name = "NAME=VALUE")]
+    pub secrets: Vec<(String, String)>,
+    /// Cap on open connections. When all are busy, requests wait for the
+    /// next free one (the wait counts in http_req_duration and
+    /// schedule_lag); a full queue drops them.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub connections: usize,
+    /// Cap on requests awaiting a response; beyond it a scheduled request
+    /// is dropped (default: no cap beyond --connections for HTTP/1.1,
+    /// 10000 streams for HTTP/2).
+    #[arg(long = "max-in-flight", value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
+    /// Requests due within this long of the current one are sent with it,
+    /// on one wake-up (at the last one's instant): less CPU per
+    /// request at moderate rates. The wait is real and shows in
+    /// schedule_lag and http_req_duration. 0 wakes for every request.
+    #[arg(long = "timer-slack", default_value = "250us", value_parser = parse_duration, value_name = "DURATION")]
+    pub timer_slack: std::time::Duration,
+    /// Accept any TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Use HTTP/2 (h2c prior knowledge on http://, ALPN on https://).
+    #[arg(long)]
+    pub http2: bool,
+    /// k6 threshold, e.g. 'http_req_duration: p(95)<500ms'. Repeatable.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Stop as soon as a threshold can no longer pass.
+    #[arg(long = "abort-on-fail")]
+    pub abort_on_fail: bool,
+    /// Write the end-of-run summary as JSON (k6 layout plus histograms).
+    #[arg(long = "summary-export", value_name = "FILE.json")]
+    pub summary_export: Option<PathBuf>,
+    /// Per-interval time series: json=FILE.ndjson.
+    #[arg(long = "out", value_parser = parse_out, value_name = "json=FILE")]
+    pub out: Option<PathBuf>,
+    /// Latency of the built-in mock (used without --target): recorded,
+    /// none, or a fixed delay such as 20ms.
+    #[arg(
+        long = "mock-latency",
+        default_value = "recorded",
+        value_name = "recorded|none|DELAY"
+    )]
+    pub mock_latency: crate::mock::LatencyMode,
+    /// Load-generator threads, each with its own connections and share of
+    /// the schedule (default: 1 per 15,000 intended req/s, at most one per
+    /// core). A seed reproduces a run for the same number of threads.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress output; the summary is still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// A model file, or capture files to model on the fly.
+    #[arg(required = true, value_name = "MODEL|CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// Address to listen on (IP:PORT, localhost:PORT, :PORT or PORT, which
+    /// mean 127.0.0.1); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_listen)]
+    pub listen: std::net::SocketAddr,
+    /// Delay before answering: recorded (drawn from the recorded time to
+    /// first byte), none, or a fixed delay such as 20ms.
+    #[arg(long, default_value = "recorded", value_name = "recorded|none|DELAY")]
+    pub latency: crate::mock::LatencyMode,
+    /// Seed for the drawn statuses, sizes and delays. Without it a seed is
+    /// chosen and printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// `--secret name=value`.
+pub fn parse_secret(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.to_string())),
+        _ => Err(format!("'{s}': write --secret NAME=VALUE")),
+    }
+}
+
+/// `-H 'Name: value'`.
+pub fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((n, v)) if !n.trim().is_empty() && !n.contains(' ') => {
+            Ok((n.trim().to_string(), v.trim().to_string()))
+        }
+        _ => Err(format!("'{s}': write -H 'Name: value'")),
+    }
+}
+
+/// `--out json=FILE.ndjson`.
+pub fn parse_out(s: &str) -> Result<PathBuf, String> {
+    match s.split_once('=') {
+        Some(("json", p)) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(format!("'{s}': the only output is json=FILE.ndjson")),
+    }
+}
+
+/// `--listen`: `IP:PORT`; `PORT`, `:PORT` and `localhost:PORT` mean
+/// 127.0.0.1 (a non-loopback address has to be typed out).
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let t = s.trim();
+    let port = t
+        .strip_prefix("localhost:")
+        .or_else(|| t.strip_prefix(':'))
+        .unwrap_or(t);
+    if let Ok(port) = port.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    t.parse().map_err(|_| {
+        format!(
+            "'{s}' is not an address to listen on; write IP:PORT (e.g. 127.0.0.1:8080) or a port"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_headers_and_outputs() {
+        assert_eq!(parse_secret("tok=a=b"), Ok(("tok".into(), "a=b".into())));
+        assert!(parse_secret("=x").is_err());
+        assert_eq!(
+            parse_header("Authorization: Bearer x"),
+            Ok(("Authorization".into(), "Bearer x".into()))
+        );
+        assert!(parse_header("nocolon").is_err());
+        assert_eq!(parse_out("json=a.ndjson"), Ok(PathBuf::from("a.ndjson")));
+        assert!(parse_out("csv=a").is_err());
+    }
+}
