@@ -7,15 +7,15 @@
 //! Each run is 3 s at 10 requests/s with `--timeout 1s`; every bound on
 //! time is generous (a loaded 2-core machine).
 
-mod common;
-mod fault_server;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::Entry;
-use fault_server::{run_replay, Fault, FaultServer, Run};
 use serde_json::Value;
+use support::bin::{Replay, Run};
+use support::fault::{Fault, FaultServer};
+use support::har::{write_har, Entry};
 
 /// `--duration`, `--rate` and `--timeout` of every run here.
 const DURATION_S: u64 = 3;
@@ -48,7 +48,7 @@ fn capture(dir: &Path, method: &'static str, route: &str) -> PathBuf {
             }
         })
         .collect();
-    common::write_har(dir, "capture.har", &entries)
+    write_har(dir, "capture.har", &entries)
 }
 
 /// The result of one run against a target.
@@ -100,7 +100,7 @@ fn replay(dir: &Path, har: &Path, target: &str, extra: &[&str]) -> Outcome {
         summary.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let run = run_replay(&args, HANG_LIMIT);
+    let run = Replay::new(&args).deadline(HANG_LIMIT).run();
     let text = std::fs::read_to_string(&summary)
         .unwrap_or_else(|e| panic!("no summary ({e}): {}", run.output()));
     let summary: Value = serde_json::from_str(&text).unwrap();
@@ -363,7 +363,7 @@ fn an_outage_shows_in_the_time_series_and_the_run_recovers() {
         &out,
     ];
     let started = std::time::Instant::now();
-    let child = fault_server::spawn_replay(&args);
+    let child = Replay::new(args).deadline(HANG_LIMIT).spawn();
     // Time the outage from the first request the server sees (the run's
     // start), so that the slow start of a loaded machine does not move it.
     while server.requests("/ok") == 0 {
@@ -381,7 +381,7 @@ fn an_outage_shows_in_the_time_series_and_the_run_recovers() {
         (t0 + Duration::from_secs(4)).saturating_duration_since(std::time::Instant::now()),
     );
     server.come_back();
-    let run = fault_server::finish(child, started, HANG_LIMIT);
+    let run = child.finish();
     assert!(
         run.elapsed < Duration::from_secs(8 + 1) + SLACK,
         "{}",
