@@ -410,7 +410,9 @@ fn ctrl_c_writes_a_partial_summary_and_exits_130() {
         s.to_str().unwrap(),
     ])
     .spawn();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Once the load has started.
+    let seen = server.wait_for_requests(1);
+    child.ensure(seen, "request at the server");
     let started = Instant::now();
     child.signal(Signal::Int);
     let out = child.finish();
