@@ -2,8 +2,7 @@
 //!
 //! Each broken file in `tests/bad_inputs/` (plus the large or derived ones
 //! generated here: truncations of a real HAR, a 1 MB URL, a gzip bomb) must
-//! give, for `record`, `inspect`, `generate` and `run` (and `mock` when the
-//! binary has it):
+//! give, for `record`, `inspect`, `generate`, `run` and `mock`:
 //!
 //! - exit code 2;
 //! - exactly one line on stderr, `error: ...`, naming the file, a position
@@ -65,13 +64,6 @@ const ADVICE: &[&str] = &[
     "compress",
 ];
 
-/// `mock` is on its way from another branch; test it once it is here.
-fn has_mock() -> bool {
-    support::bin::replay(["mock", "--help"])
-        .stdout
-        .contains("replay mock")
-}
-
 /// Every command on `input`: exit 2, one clear line, nothing written,
 /// nothing sent.
 fn assert_rejected(input: &Path) {
@@ -84,7 +76,7 @@ fn assert_rejected(input: &Path) {
     listener.set_nonblocking(true).unwrap();
     let target = format!("http://{}", listener.local_addr().unwrap());
 
-    let mut commands: Vec<Vec<&str>> = vec![
+    let commands: Vec<Vec<&str>> = vec![
         vec!["record", &name, "-o", "out.model.gz"],
         vec!["inspect", &name],
         vec![
@@ -110,10 +102,8 @@ fn assert_rejected(input: &Path) {
             "--summary-export",
             "summary.json",
         ],
+        vec!["mock", &name, "--listen", "127.0.0.1:0"],
     ];
-    if has_mock() {
-        commands.push(vec!["mock", &name, "--listen", "127.0.0.1:0"]);
-    }
     for args in &commands {
         let out = replay(args, dir);
         let what = format!("replay {}:\n{}", args.join(" "), out.stderr);

@@ -123,19 +123,28 @@ fn unwritable_output_paths_are_refused_before_any_load() {
 
 /// `/dev/full`, reached through a link (so that a regression could only
 /// replace the link): the check's write fails, before any load.
-#[cfg(target_os = "linux")]
 #[test]
 fn a_full_device_is_refused_before_any_load() {
-    use std::os::unix::fs::FileTypeExt;
-    let is_char = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device());
-    if !is_char(Path::new("/dev/full")) {
+    if !cfg!(target_os = "linux") {
+        support::skip(
+            "a_full_device_is_refused_before_any_load",
+            "needs Linux (/dev/full)",
+        );
+        return;
+    }
+    let dev_full = Path::new("/dev/full");
+    if !support::is_char_device(dev_full) {
+        support::skip(
+            "a_full_device_is_refused_before_any_load",
+            "/dev/full is missing or not a character device here",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let server = FaultServer::start();
     let full = dir.path().join("full.json");
-    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    support::symlink(dev_full, &full);
     let r = run(
         &har,
         &server.url(),
@@ -150,15 +159,21 @@ fn a_full_device_is_refused_before_any_load() {
         .unwrap()
         .file_type()
         .is_symlink());
-    assert!(is_char(Path::new("/dev/full")));
+    assert!(support::is_char_device(dev_full));
 }
 
 /// A full disk for regular files, simulated with a file-size limit of zero
 /// (`ulimit -f 0`, SIGXFSZ ignored: writes fail with EFBIG, as they would
 /// with ENOSPC): the check writes, so it is found before any load.
-#[cfg(unix)]
 #[test]
 fn a_disk_that_takes_no_bytes_is_refused_before_any_load() {
+    if !cfg!(unix) {
+        support::skip(
+            "a_disk_that_takes_no_bytes_is_refused_before_any_load",
+            "needs a unix shell (ulimit -f, trap XFSZ)",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let server = FaultServer::start();
@@ -179,14 +194,20 @@ fn a_disk_that_takes_no_bytes_is_refused_before_any_load() {
 
 /// `--summary-export /dev/stdout` (k6's idiom) sends the JSON after the
 /// text report, and leaves `/dev/stdout` alone.
-#[cfg(target_os = "linux")]
 #[test]
 fn the_summary_can_go_to_standard_output() {
+    if !cfg!(target_os = "linux") {
+        support::skip(
+            "the_summary_can_go_to_standard_output",
+            "needs Linux (/dev/stdout through a symbolic link)",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let server = FaultServer::start();
     let link = dir.path().join("stdout.json");
-    std::os::unix::fs::symlink("/dev/stdout", &link).unwrap();
+    support::symlink(Path::new("/dev/stdout"), &link);
     let r = run(
         &har,
         &server.url(),
@@ -308,9 +329,15 @@ fn start_long_run(dir: &Path, server: &FaultServer) -> (Spawned, PathBuf, PathBu
 /// SIGTERM (how CI and process managers stop a job) is Ctrl-C: the partial
 /// report is printed and written, the time series too, exit 130 — even
 /// with requests hanging (they are abandoned after a short drain).
-#[cfg(unix)]
 #[test]
 fn sigterm_writes_the_partial_report_and_exits_130() {
+    if !cfg!(unix) {
+        support::skip(
+            "sigterm_writes_the_partial_report_and_exits_130",
+            "needs unix signals",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let server = FaultServer::start();
     let (mut child, summary, series) = start_long_run(dir.path(), &server);
@@ -353,9 +380,12 @@ fn sigterm_writes_the_partial_report_and_exits_130() {
 /// The first Ctrl-C waits up to 2 s for in-flight requests (here hung
 /// ones); a second, sent once the first has been handled, exits at once,
 /// without a report.
-#[cfg(unix)]
 #[test]
 fn a_second_sigint_exits_at_once() {
+    if !cfg!(unix) {
+        support::skip("a_second_sigint_exits_at_once", "needs unix signals");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let server = FaultServer::start();
     let (mut child, summary, series) = start_long_run(dir.path(), &server);
@@ -392,9 +422,15 @@ fn a_second_sigint_exits_at_once() {
 /// A standard error nobody reads any more does not turn a command's work
 /// into a crash (exit 101): `record` still writes its model, `generate`
 /// its requests, and `mock` keeps serving.
-#[cfg(target_os = "linux")]
 #[test]
 fn a_closed_stderr_pipe_is_not_a_crash() {
+    if !cfg!(target_os = "linux") {
+        support::skip(
+            "a_closed_stderr_pipe_is_not_a_crash",
+            "needs Linux (pipe(2) through libc)",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let model = dir.path().join("m.model.gz");

@@ -392,9 +392,15 @@ fn the_built_in_mock_needs_no_secrets() {
     assert!(!err.contains("REDACTED"), "{err}");
 }
 
-#[cfg(unix)]
 #[test]
 fn ctrl_c_writes_a_partial_summary_and_exits_130() {
+    if !cfg!(unix) {
+        support::skip(
+            "ctrl_c_writes_a_partial_summary_and_exits_130",
+            "needs unix signals",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let har = shop_har(&dir, "shop.har", 100, 1.0, false);
     let server = Server::start(Behaviour::default());
