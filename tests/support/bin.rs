@@ -205,10 +205,6 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Waits until a line of standard error contains `text`; returns the
     /// line. Fails the test if the child ends first or the deadline passes.
     pub fn wait_for_stderr(&mut self, text: &str) -> String {
@@ -243,6 +239,10 @@ impl Spawned {
                 return;
             }
             if self.poll() {
+                // What it did just before exiting counts.
+                if done() {
+                    return;
+                }
                 self.fail(&format!("exited while waiting for {what}"));
             }
             if Instant::now() > self.deadline() {
@@ -258,11 +258,6 @@ impl Spawned {
         if !happened {
             self.fail(&format!("no {what}"));
         }
-    }
-
-    /// Whether it is still running.
-    pub fn is_running(&mut self) -> bool {
-        !self.poll()
     }
 
     /// Sends `signal`. Fails the test if the child has already exited.
