@@ -2,8 +2,7 @@
 //!
 //! Each broken file in `tests/bad_inputs/` (plus the large or derived ones
 //! generated here: truncations of a real HAR, a 1 MB URL, a gzip bomb) must
-//! give, for `record`, `inspect`, `generate` and `run` (and `mock` when the
-//! binary has it):
+//! give, for `record`, `inspect`, `generate`, `run` and `mock`:
 //!
 //! - exit code 2;
 //! - exactly one line on stderr, `error: ...`, naming the file, a position
@@ -15,63 +14,29 @@
 //! Files named `ok-*` are bad in part but legitimately accepted: their
 //! documented behaviour is asserted in their own tests below.
 
+mod support;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_replay");
+use support::bin::{Replay, Run};
+use support::har::{write_har, Entry};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs")
 }
 
-struct Out {
-    code: Option<i32>,
-    stderr: String,
-    stdout: String,
-}
-
-/// Runs the binary with a deadline (a hang is a failure, not a stuck test).
-fn replay(args: &[&str], dir: &Path) -> Out {
-    let mut child = Command::new(BIN)
-        .args(args)
+/// Runs the binary in `dir`, without backtraces, with a deadline (a hang
+/// is a failure, not a stuck test).
+fn replay(args: &[&str], dir: &Path) -> Run {
+    Replay::new(args)
         .current_dir(dir)
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn replay");
-    // Drain both pipes while waiting: a full pipe would block the child.
-    let drain = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("replay {args:?} did not finish within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let status = child.wait().unwrap();
-    Out {
-        code: status.code(),
-        stderr: String::from_utf8_lossy(&stderr.join().unwrap()).into_owned(),
-        stdout: String::from_utf8_lossy(&stdout.join().unwrap()).into_owned(),
-    }
+        .deadline(Duration::from_secs(20))
+        .run()
 }
 
 /// Words that show the message points somewhere in the file.
@@ -99,15 +64,6 @@ const ADVICE: &[&str] = &[
     "compress",
 ];
 
-/// `mock` is on its way from another branch; test it once it is here.
-fn has_mock() -> bool {
-    let out = Command::new(BIN)
-        .args(["mock", "--help"])
-        .output()
-        .expect("spawn replay");
-    String::from_utf8_lossy(&out.stdout).contains("replay mock")
-}
-
 /// Every command on `input`: exit 2, one clear line, nothing written,
 /// nothing sent.
 fn assert_rejected(input: &Path) {
@@ -120,7 +76,7 @@ fn assert_rejected(input: &Path) {
     listener.set_nonblocking(true).unwrap();
     let target = format!("http://{}", listener.local_addr().unwrap());
 
-    let mut commands: Vec<Vec<&str>> = vec![
+    let commands: Vec<Vec<&str>> = vec![
         vec!["record", &name, "-o", "out.model.gz"],
         vec!["inspect", &name],
         vec![
@@ -146,10 +102,8 @@ fn assert_rejected(input: &Path) {
             "--summary-export",
             "summary.json",
         ],
+        vec!["mock", &name, "--listen", "127.0.0.1:0"],
     ];
-    if has_mock() {
-        commands.push(vec!["mock", &name, "--listen", "127.0.0.1:0"]);
-    }
     for args in &commands {
         let out = replay(args, dir);
         let what = format!("replay {}:\n{}", args.join(" "), out.stderr);
@@ -228,15 +182,6 @@ fn truncated_real_har_is_rejected_at_every_cut() {
     }
 }
 
-fn write_har_with_one_entry(path: &Path, url: &str, header_value: &str) {
-    let doc = serde_json::json!({"log": {"version": "1.2", "entries": [{
-        "startedDateTime": "2020-01-01T00:00:00Z",
-        "request": {"method": "GET", "url": url, "headers": [{"name": "X-Big", "value": header_value}]},
-        "response": {"status": 200, "content": {"size": 2, "mimeType": "text/plain"}},
-    }]}});
-    std::fs::write(path, serde_json::to_vec(&doc).unwrap()).unwrap();
-}
-
 /// A 1 MB URL and a 1 MB header are accepted (the template keeps the path,
 /// the header pool keeps no value longer than 256 bytes), and the model
 /// written loads back. Regression: the header's pool said text length
@@ -246,11 +191,9 @@ fn huge_url_and_header_record_and_load_back() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let big = "a".repeat(1 << 20);
-    write_har_with_one_entry(
-        &dir.join("huge.har"),
-        &format!("http://api.example/{big}?q={big}"),
-        &big,
-    );
+    let mut entry = Entry::get(format!("http://api.example/{big}?q={big}"), 0);
+    entry.headers.push(("X-Big".into(), big.clone()));
+    write_har(dir, "huge.har", &[entry]);
     let out = replay(&["record", "huge.har", "-o", "huge.model.gz", "-q"], dir);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let out = replay(&["inspect", "huge.model.gz", "--json"], dir);

@@ -2,15 +2,17 @@
 //! `record`'s filters, and `generate` (deterministic per seed, endpoint mix
 //! matching the model's weights).
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::*;
 use rand::SeedableRng;
 use replay::cli::FilterArgs;
 use serde_json::Value;
+use support::bin::{inspect_json, replay, replay_ok};
+use support::har::{write_har, Entry};
+use support::{chi_square, fixture, fixtures_dir, model_of};
 
 #[test]
 fn inspect_json_has_the_documented_fields() {
@@ -301,8 +303,8 @@ fn a_recording_longer_than_an_hour_needs_a_duration() {
     ];
     let har = write_har(dir.path(), "sparse.har", &entries);
     let out = replay(["run".as_ref(), har.as_os_str(), "--quiet".as_ref()]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = &out.stderr;
+    assert_eq!(out.code, Some(2), "{err}");
     assert!(
         err.contains("spans 72h00m") && err.contains("--duration"),
         "{err}"
@@ -315,7 +317,7 @@ fn a_recording_longer_than_an_hour_needs_a_duration() {
         "--profile".as_ref(),
         "spike".as_ref(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
 
     let out = replay([
         "run".as_ref(),
@@ -324,6 +326,6 @@ fn a_recording_longer_than_an_hour_needs_a_duration() {
         "--duration".as_ref(),
         "1s".as_ref(),
     ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let err = &out.stderr;
+    assert_eq!(out.code, Some(0), "{err}");
 }

@@ -7,15 +7,15 @@
 //! Each run is 3 s at 10 requests/s with `--timeout 1s`; every bound on
 //! time is generous (a loaded 2-core machine).
 
-mod common;
-mod fault_server;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::Entry;
-use fault_server::{run_replay, Fault, FaultServer, Run};
 use serde_json::Value;
+use support::bin::{Replay, Run};
+use support::fault::{Fault, FaultServer};
+use support::har::{write_har, Entry};
 
 /// `--duration`, `--rate` and `--timeout` of every run here.
 const DURATION_S: u64 = 3;
@@ -25,6 +25,8 @@ const TIMEOUT_S: u64 = 1;
 const SLACK: Duration = Duration::from_secs(8);
 /// Killed as hung after this.
 const HANG_LIMIT: Duration = Duration::from_secs(60);
+/// How long the target stays away in the outage test.
+const OUTAGE: Duration = Duration::from_secs(2);
 /// Peak RSS allowed to the replay process.
 const RSS_LIMIT_KIB: u64 = 200 * 1024;
 
@@ -48,7 +50,7 @@ fn capture(dir: &Path, method: &'static str, route: &str) -> PathBuf {
             }
         })
         .collect();
-    common::write_har(dir, "capture.har", &entries)
+    write_har(dir, "capture.har", &entries)
 }
 
 /// The result of one run against a target.
@@ -100,7 +102,7 @@ fn replay(dir: &Path, har: &Path, target: &str, extra: &[&str]) -> Outcome {
         summary.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let run = run_replay(&args, HANG_LIMIT);
+    let run = Replay::new(&args).deadline(HANG_LIMIT).run();
     let text = std::fs::read_to_string(&summary)
         .unwrap_or_else(|e| panic!("no summary ({e}): {}", run.output()));
     let summary: Value = serde_json::from_str(&text).unwrap();
@@ -362,26 +364,19 @@ fn an_outage_shows_in_the_time_series_and_the_run_recovers() {
         "--out",
         &out,
     ];
-    let started = std::time::Instant::now();
-    let child = fault_server::spawn_replay(&args);
-    // Time the outage from the first request the server sees (the run's
-    // start), so that the slow start of a loaded machine does not move it.
-    while server.requests("/ok") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no request came"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let t0 = std::time::Instant::now();
-    std::thread::sleep(Duration::from_secs(2));
+    let mut child = Replay::new(args).deadline(HANG_LIMIT).spawn();
+    // Go down after 2 s of the schedule (40 requests at 20/s), counted at
+    // the server, so that the slow start of a loaded machine does not
+    // move the outage.
+    let healthy_first = server.wait_for_requests(&[("/ok", 40)]);
+    child.ensure(healthy_first, "40 requests at the server");
     server.go_down();
     let before = server.requests("/ok");
-    std::thread::sleep(
-        (t0 + Duration::from_secs(4)).saturating_duration_since(std::time::Instant::now()),
-    );
+    // The outage itself: the target stays away for this long (nothing
+    // observable marks its end; refused connections never reach a server).
+    std::thread::sleep(OUTAGE);
     server.come_back();
-    let run = fault_server::finish(child, started, HANG_LIMIT);
+    let run = child.finish();
     assert!(
         run.elapsed < Duration::from_secs(8 + 1) + SLACK,
         "{}",

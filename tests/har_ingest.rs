@@ -3,13 +3,14 @@
 //! non-HAR files (exit code 2, one line naming the file and the position,
 //! no panic, no output left behind).
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::*;
 use replay::ingest::{self, har::reason};
+use support::bin::{inspect_json, replay, replay_ok};
+use support::{fixture, fixtures_dir};
 
 /// (fixture, seen, kept, skipped by reason). The expectations come from
 /// fixtures/README.md (and SOURCES.md): status-0 entries are "no
@@ -121,10 +122,10 @@ fn record_succeeds_or_fails_cleanly_on_every_fixture() {
             "-o".as_ref(),
             out.as_os_str(),
         ]);
-        let err = stderr(&o);
+        let err = o.stderr.clone();
         assert!(!err.contains("panicked"), "{name}: {err}");
         if *kept > 0 {
-            assert!(o.status.success(), "{name}: {err}");
+            assert!(o.code == Some(0), "{name}: {err}");
             assert!(
                 err.contains(&format!("recorded {kept} requests")),
                 "{name}: {err}"
@@ -132,7 +133,7 @@ fn record_succeeds_or_fails_cleanly_on_every_fixture() {
             assert!(out.exists(), "{name}");
         } else {
             // Nothing replayable: a usage error naming the file and why.
-            assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+            assert_eq!(o.code, Some(2), "{name}: {err}");
             assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
             assert!(err.contains(name), "{name}: {err}");
             assert!(err.contains("could be modelled"), "{name}: {err}");
@@ -157,9 +158,9 @@ fn assert_clean_error(path: &Path, position: &[&str]) -> String {
         "-o".as_ref(),
         out.as_os_str(),
     ]);
-    let err = stderr(&o);
+    let err = o.stderr.clone();
     let name = path.file_name().unwrap().to_string_lossy();
-    assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+    assert_eq!(o.code, Some(2), "{name}: {err}");
     assert!(!err.contains("panicked"), "{name}: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{name}: one line: {err}");
     assert!(err.starts_with("error: "), "{name}: {err}");

@@ -214,10 +214,16 @@ async fn recorded_latency_is_applied_and_none_answers_at_once() {
         "{slow:?}"
     );
 
-    let t = Instant::now();
-    send(&c, Method::GET, format!("{}/slow", instant.url())).await;
-    let fast = t.elapsed();
-    assert!(fast < Duration::from_millis(150), "{fast:?}");
+    // The median of five, so that one stall of a loaded machine does not
+    // fail the test.
+    let mut fast = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        send(&c, Method::GET, format!("{}/slow", instant.url())).await;
+        fast.push(t.elapsed());
+    }
+    fast.sort();
+    assert!(fast[2] < Duration::from_millis(150), "{fast:?}");
     recorded.shutdown().await.unwrap();
     instant.shutdown().await.unwrap();
 }
@@ -273,7 +279,9 @@ async fn shutdown_closes_idle_connections_and_the_port() {
     let t = Instant::now();
     stop.send(()).unwrap();
     let stats = server.await.unwrap().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Idle connections are closed, not waited for: well before the grace
+    // period for busy ones ends.
+    assert!(t.elapsed() < mock::SHUTDOWN_GRACE / 2, "{:?}", t.elapsed());
     assert_eq!(stats.total(), 1);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

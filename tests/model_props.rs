@@ -2,14 +2,16 @@
 //! synthetic URL families, weights, bounded pools, secret scrubbing and the
 //! model file round trip.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use common::*;
 use replay::cli::FilterArgs;
 use replay::model::{file, TailType, TrafficModel};
+use support::bin::{inspect_json, replay, replay_ok};
+use support::har::{write_har, Entry};
+use support::{fixture, gunzip_text, model_of};
 
 fn keys(m: &TrafficModel) -> BTreeSet<String> {
     m.endpoints
@@ -549,8 +551,8 @@ fn a_model_from_another_version_is_refused_with_a_clear_error() {
     let p = dir.path().join("v2.model.gz");
     std::fs::write(&p, file::gzip(v2.as_bytes())).unwrap();
     let o = replay(["inspect".as_ref(), p.as_os_str()]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = stderr(&o);
+    assert_eq!(o.code, Some(2));
+    let err = o.stderr.clone();
     assert!(
         err.contains("v2.model.gz") && err.contains("version 2"),
         "{err}"

@@ -1,18 +1,17 @@
 //! Runs whose environment fails: output paths that cannot be written (at
 //! the start, or only at the end), a full disk, and signals. Each drives
-//! the real binary against `fault_server` on 127.0.0.1.
+//! the real binary against `support::fault` on 127.0.0.1.
 
-mod common;
-mod fault_server;
+mod support;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::Entry;
-use fault_server::{Fault, FaultServer};
 use serde_json::Value;
+use support::bin::{closed_pipe, Replay, Run, Signal, Spawned};
+use support::fault::{Fault, FaultServer};
+use support::har::{write_har, Entry};
 
 /// Killed as hung after this.
 const HANG_LIMIT: Duration = Duration::from_secs(60);
@@ -25,7 +24,7 @@ fn capture(dir: &Path, route: &str) -> PathBuf {
             Entry::get(format!("http://shop.test{path}"), i * 100)
         })
         .collect();
-    common::write_har(dir, "capture.har", &entries)
+    write_har(dir, "capture.har", &entries)
 }
 
 /// Everything a test leaves in `dir`, but the capture.
@@ -41,7 +40,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 /// Runs `replay HAR --target URL --duration 2s ... extra` (through `sh` with
 /// `prefix` when given).
-fn run(har: &Path, url: &str, extra: &[&str], shell_prefix: Option<&str>) -> fault_server::Run {
+fn run(har: &Path, url: &str, extra: &[&str], shell_prefix: Option<&str>) -> Run {
     let mut args: Vec<String> = [
         har.to_str().unwrap(),
         "--target",
@@ -58,30 +57,17 @@ fn run(har: &Path, url: &str, extra: &[&str], shell_prefix: Option<&str>) -> fau
     .map(|s| s.to_string())
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
-    let started = Instant::now();
-    let child = match shell_prefix {
-        None => {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            fault_server::spawn_replay(&refs)
-        }
-        Some(prefix) => std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("{prefix}; exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_replay"))
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    };
-    fault_server::finish(child, started, HANG_LIMIT)
+    match shell_prefix {
+        None => Replay::new(&args),
+        Some(prefix) => Replay::through_shell(prefix, &args),
+    }
+    .deadline(HANG_LIMIT)
+    .run()
 }
 
 /// Exit 2 with one error line naming the flag and the path, before any
 /// request was sent, and nothing left behind.
-fn assert_refused_at_start(r: &fault_server::Run, server: &FaultServer, flag: &str, reason: &str) {
+fn assert_refused_at_start(r: &Run, server: &FaultServer, flag: &str, reason: &str) {
     assert_eq!(r.code, Some(2), "{}", r.output());
     let lines: Vec<&str> = r.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {}", r.output());
@@ -137,19 +123,28 @@ fn unwritable_output_paths_are_refused_before_any_load() {
 
 /// `/dev/full`, reached through a link (so that a regression could only
 /// replace the link): the check's write fails, before any load.
-#[cfg(target_os = "linux")]
 #[test]
 fn a_full_device_is_refused_before_any_load() {
-    use std::os::unix::fs::FileTypeExt;
-    let is_char = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device());
-    if !is_char(Path::new("/dev/full")) {
+    if !cfg!(target_os = "linux") {
+        support::skip(
+            "a_full_device_is_refused_before_any_load",
+            "needs Linux (/dev/full)",
+        );
+        return;
+    }
+    let dev_full = Path::new("/dev/full");
+    if !support::is_char_device(dev_full) {
+        support::skip(
+            "a_full_device_is_refused_before_any_load",
+            "/dev/full is missing or not a character device here",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let server = FaultServer::start();
     let full = dir.path().join("full.json");
-    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    support::symlink(dev_full, &full);
     let r = run(
         &har,
         &server.url(),
@@ -164,15 +159,21 @@ fn a_full_device_is_refused_before_any_load() {
         .unwrap()
         .file_type()
         .is_symlink());
-    assert!(is_char(Path::new("/dev/full")));
+    assert!(support::is_char_device(dev_full));
 }
 
 /// A full disk for regular files, simulated with a file-size limit of zero
 /// (`ulimit -f 0`, SIGXFSZ ignored: writes fail with EFBIG, as they would
 /// with ENOSPC): the check writes, so it is found before any load.
-#[cfg(unix)]
 #[test]
 fn a_disk_that_takes_no_bytes_is_refused_before_any_load() {
+    if !cfg!(unix) {
+        support::skip(
+            "a_disk_that_takes_no_bytes_is_refused_before_any_load",
+            "needs a unix shell (ulimit -f, trap XFSZ)",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let server = FaultServer::start();
@@ -193,14 +194,20 @@ fn a_disk_that_takes_no_bytes_is_refused_before_any_load() {
 
 /// `--summary-export /dev/stdout` (k6's idiom) sends the JSON after the
 /// text report, and leaves `/dev/stdout` alone.
-#[cfg(target_os = "linux")]
 #[test]
 fn the_summary_can_go_to_standard_output() {
+    if !cfg!(target_os = "linux") {
+        support::skip(
+            "the_summary_can_go_to_standard_output",
+            "needs Linux (/dev/stdout through a symbolic link)",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let server = FaultServer::start();
     let link = dir.path().join("stdout.json");
-    std::os::unix::fs::symlink("/dev/stdout", &link).unwrap();
+    support::symlink(Path::new("/dev/stdout"), &link);
     let r = run(
         &har,
         &server.url(),
@@ -251,19 +258,13 @@ fn a_write_failure_at_the_end_still_prints_the_text_summary() {
         "--out",
         &out,
     ];
-    let started = Instant::now();
-    let child = fault_server::spawn_replay(&args);
-    while server.requests("/ok") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no request came"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut child = Replay::new(args).deadline(HANG_LIMIT).spawn();
+    let seen = server.wait_for_requests(&[("/ok", 1)]);
+    child.ensure(seen, "request at the server");
     // The load has started (outputs were checked and opened): take the
     // directory away.
     std::fs::remove_dir_all(&outdir).unwrap();
-    let r = fault_server::finish(child, started, HANG_LIMIT);
+    let r = child.finish();
     assert_eq!(r.code, Some(1), "{}", r.output());
     assert!(
         r.stdout.contains("http_reqs"),
@@ -295,13 +296,13 @@ fn a_write_failure_at_the_end_still_prints_the_text_summary() {
 
 /// Starts a 60 s run against a target whose `/hang` never answers, with a
 /// summary and a time series; returns it once the server has seen load.
-fn start_long_run(dir: &Path, server: &FaultServer) -> (std::process::Child, PathBuf, PathBuf) {
+fn start_long_run(dir: &Path, server: &FaultServer) -> (Spawned, PathBuf, PathBuf) {
     let har = capture(dir, Fault::Hang.path());
     let summary = dir.join("partial.json");
     let series = dir.join("series.ndjson");
     let url = server.url();
     let out = format!("json={}", series.display());
-    let child = fault_server::spawn_replay(&[
+    let mut child = Replay::new([
         har.to_str().unwrap(),
         "--target",
         &url,
@@ -316,31 +317,36 @@ fn start_long_run(dir: &Path, server: &FaultServer) -> (std::process::Child, Pat
         summary.to_str().unwrap(),
         "--out",
         &out,
-    ]);
-    let started = Instant::now();
+    ])
+    .deadline(HANG_LIMIT)
+    .spawn();
     // Past the first interval, with hung requests in flight.
-    while server.requests("/ok") < 15 || server.requests("/hang") == 0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "no load came");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let loaded = server.wait_for_requests(&[("/ok", 15), (Fault::Hang.path(), 1)]);
+    child.ensure(loaded, "load at the server");
     (child, summary, series)
 }
 
 /// SIGTERM (how CI and process managers stop a job) is Ctrl-C: the partial
 /// report is printed and written, the time series too, exit 130 — even
 /// with requests hanging (they are abandoned after a short drain).
-#[cfg(unix)]
 #[test]
 fn sigterm_writes_the_partial_report_and_exits_130() {
+    if !cfg!(unix) {
+        support::skip(
+            "sigterm_writes_the_partial_report_and_exits_130",
+            "needs unix signals",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let server = FaultServer::start();
-    let (child, summary, series) = start_long_run(dir.path(), &server);
+    let (mut child, summary, series) = start_long_run(dir.path(), &server);
     let signalled = Instant::now();
-    fault_server::signal(child.id(), "TERM");
-    let r = fault_server::finish(child, signalled, HANG_LIMIT);
+    child.signal(Signal::Term);
+    let r = child.finish();
     assert_eq!(r.code, Some(130), "{}", r.output());
     assert!(
-        r.elapsed < Duration::from_secs(10),
+        r.exited_after(signalled) < Duration::from_secs(10),
         "stops promptly: {}",
         r.output()
     );
@@ -372,55 +378,38 @@ fn sigterm_writes_the_partial_report_and_exits_130() {
 }
 
 /// The first Ctrl-C waits up to 2 s for in-flight requests (here hung
-/// ones); a second exits at once, without a report.
-#[cfg(unix)]
+/// ones); a second, sent once the first has been handled, exits at once,
+/// without a report.
 #[test]
 fn a_second_sigint_exits_at_once() {
+    if !cfg!(unix) {
+        support::skip("a_second_sigint_exits_at_once", "needs unix signals");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let server = FaultServer::start();
     let (mut child, summary, series) = start_long_run(dir.path(), &server);
-    let pid = child.id();
-    // Read stderr as it comes, to send the second signal once the first
-    // has been handled.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    fault_server::signal(pid, "INT");
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("no word on the first SIGINT: {seen:?}"));
-        let first_handled = line.starts_with("interrupted: stopping");
-        seen.push(line);
-        if first_handled {
-            break;
-        }
-    }
+    child.signal(Signal::Int);
+    // Once the first has been handled.
+    let line = child.wait_for_stderr("interrupted: stopping");
+    assert!(line.starts_with("interrupted: stopping"), "{line}");
     let second = Instant::now();
-    fault_server::signal(pid, "INT");
-    let status = child.wait().unwrap();
-    let waited = second.elapsed();
-    seen.extend(rx.try_iter());
-    let _ = rx
-        .recv_timeout(Duration::from_millis(200))
-        .map(|l| seen.push(l));
-    assert_eq!(status.code(), Some(130), "{seen:?}");
+    child.signal(Signal::Int);
+    let r = child.finish();
+    assert_eq!(r.code, Some(130), "{}", r.output());
     assert!(
-        seen.iter()
+        r.stderr
+            .lines()
             .any(|l| l.contains("interrupted twice: exiting without a report")),
-        "{seen:?}"
+        "{}",
+        r.output()
     );
-    // Sooner than the 2 s drain of the first signal, which would have
-    // written the report.
-    assert!(waited < Duration::from_millis(1800), "{waited:?}");
+    // Before the 2 s drain of the first signal ended: the report it
+    // would then have printed is not there (an event, where a bound on
+    // the time would be tight: the drain is capped at 2 s).
+    assert!(!r.stdout.contains("http_reqs"), "{}", r.output());
+    let waited = r.exited_after(second);
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
     assert!(!summary.exists(), "no report after the second signal");
     assert!(!series.exists());
     assert!(
@@ -430,74 +419,68 @@ fn a_second_sigint_exits_at_once() {
     );
 }
 
-/// A pipe whose reading end is already closed: every write to it fails
-/// with EPIPE (`2>&1 | head -1` once `head` has gone).
-#[cfg(target_os = "linux")]
-fn closed_pipe() -> Stdio {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: plain syscall filling two descriptors that are owned below.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: fresh descriptors from pipe(2), each owned once.
-    let (read, write) = unsafe {
-        (
-            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
-            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
-        )
-    };
-    drop(read);
-    Stdio::from(write)
-}
-
 /// A standard error nobody reads any more does not turn a command's work
 /// into a crash (exit 101): `record` still writes its model, `generate`
 /// its requests, and `mock` keeps serving.
-#[cfg(target_os = "linux")]
 #[test]
 fn a_closed_stderr_pipe_is_not_a_crash() {
+    if !cfg!(target_os = "linux") {
+        support::skip(
+            "a_closed_stderr_pipe_is_not_a_crash",
+            "needs Linux (pipe(2) through libc)",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "/ok");
     let model = dir.path().join("m.model.gz");
-    let bin = env!("CARGO_BIN_EXE_replay");
 
-    let out = std::process::Command::new(bin)
-        .args([
-            "record",
-            har.to_str().unwrap(),
-            "-o",
-            model.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(closed_pipe())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "record");
+    let out = Replay::new([
+        "record",
+        har.to_str().unwrap(),
+        "-o",
+        model.to_str().unwrap(),
+    ])
+    .stdout(Stdio::null())
+    .stderr(closed_pipe())
+    .run();
+    assert_eq!(out.code, Some(0), "record");
     assert!(model.exists());
 
     // Without --seed, generate says the seed it drew on stderr.
-    let out = std::process::Command::new(bin)
-        .args(["generate", model.to_str().unwrap(), "-n", "3"])
-        .stdin(Stdio::null())
+    let out = Replay::new(["generate", model.to_str().unwrap(), "-n", "3"])
         .stderr(closed_pipe())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "generate");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+        .run();
+    assert_eq!(out.code, Some(0), "generate");
+    assert_eq!(out.stdout.lines().count(), 3);
 
-    let mut mock = std::process::Command::new(bin)
-        .args(["mock", model.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
+    // Where it listens is said on stderr, which is closed: pick the port.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut mock = Replay::new(["mock", model.to_str().unwrap(), "--listen", &listen])
         .stdout(Stdio::null())
         .stderr(closed_pipe())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let early = mock.try_wait().unwrap();
-    if early.is_none() {
-        fault_server::signal(mock.id(), "TERM");
-    }
-    let status = early.unwrap_or_else(|| mock.wait().unwrap());
-    assert!(early.is_none(), "mock ended at once: {status:?}");
-    assert_ne!(status.code(), Some(101), "mock panicked");
+        .deadline(HANG_LIMIT)
+        .spawn();
+    // Fails if the mock ends first ("mock ended at once").
+    mock.wait_until("an answer from the mock", || answers_ok(&listen));
+    mock.signal(Signal::Term);
+    let r = mock.finish();
+    assert_ne!(r.code, Some(101), "mock panicked: {}", r.output());
+}
+
+/// Whether `GET /ok` at `addr` is answered 200.
+fn answers_ok(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(b"GET /ok HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
 }

@@ -1,174 +1,33 @@
 //! Load profiles (stress, spike, smoke, soak), `--abort-on-fail`, HTTP/2
 //! (h2c prior knowledge) and HTTPS, end to end: the real binary replays a
-//! one-endpoint capture (`GET /ok`, 10 requests/s) against an in-process
-//! hyper server on 127.0.0.1:0 that logs every request (arrival time and
-//! HTTP version) and can be told to fail above a request rate, always, or
-//! to slow down after a while. Each test checks the exit code, the text
-//! report and the `--summary-export` JSON.
+//! one-endpoint capture (`GET /ok`, 10 requests/s) against the in-process
+//! server of `support::server` on 127.0.0.1:0, which logs every request
+//! (arrival time and HTTP version) and can be told to fail above a request
+//! rate, always, or to slow down after a while. Each test checks the exit
+//! code, the text report and the `--summary-export` JSON.
 //!
 //! Every run is a few seconds at 5–30 requests/s; time bounds are generous
 //! (a loaded 2-core machine).
 
-mod common;
-mod fault_server;
+mod support;
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use common::Entry;
-use fault_server::{run_replay, Run};
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::Value;
+use support::bin::{Replay, Run};
+use support::har::{write_har, Entry};
+use support::server::{self_signed, Behaviour, Fail, Server};
 
 /// Killed as hung after this.
 const HANG_LIMIT: Duration = Duration::from_secs(90);
-
-/// How the test server answers.
-#[derive(Clone, Copy, Default)]
-enum Fail {
-    /// 200 to everything.
-    #[default]
-    Never,
-    /// 503 while more than this many requests arrived in the last second.
-    AboveRate(usize),
-    /// 500 to everything.
-    Always,
-}
-
-#[derive(Clone, Default)]
-struct Behaviour {
-    fail: Fail,
-    /// Requests arriving this long after the first one wait this much
-    /// before the answer.
-    slow_after: Option<(Duration, Duration)>,
-    /// Serve TLS (ALPN h2 and http/1.1) instead of cleartext.
-    tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-/// One request as the server saw it.
-#[derive(Clone, Debug)]
-struct Seen {
-    /// Since the server started.
-    at: Duration,
-    version: http::Version,
-}
-
-/// An HTTP/1.1 + HTTP/2 server (hyper-util's auto builder: h2c by prior
-/// knowledge on cleartext, h2 or http/1.1 by ALPN over TLS).
-struct Server {
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<Seen>>>,
-    /// TLS handshakes that failed (the client rejected the certificate).
-    tls_failures: Arc<Mutex<u64>>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Server {
-    fn start(b: Behaviour) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let tls_failures: Arc<Mutex<u64>> = Arc::default();
-        let start = Instant::now();
-        let (log2, tls_failures2) = (log.clone(), tls_failures.clone());
-        runtime.spawn(async move {
-            let acceptor = b.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let (log, b, acceptor) = (log2.clone(), b.clone(), acceptor.clone());
-                let tls_failures = tls_failures2.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (log, b) = (log.clone(), b.clone());
-                        async move {
-                            let at = start.elapsed();
-                            let version = req.version();
-                            let _ = req.into_body().collect().await;
-                            let (recent, first) = {
-                                let mut l = log.lock().unwrap();
-                                l.push(Seen { at, version });
-                                let recent = l
-                                    .iter()
-                                    .rev()
-                                    .take_while(|s| {
-                                        at.saturating_sub(s.at) < Duration::from_secs(1)
-                                    })
-                                    .count();
-                                (recent, l[0].at)
-                            };
-                            if let Some((after, delay)) = b.slow_after {
-                                if at.saturating_sub(first) >= after {
-                                    tokio::time::sleep(delay).await;
-                                }
-                            }
-                            let status = match b.fail {
-                                Fail::Never => 200,
-                                Fail::AboveRate(n) if recent <= n => 200,
-                                Fail::AboveRate(_) => 503,
-                                Fail::Always => 500,
-                            };
-                            let mut resp = hyper::Response::new(Full::new(Bytes::from_static(
-                                b"{\"ok\":true}",
-                            )));
-                            *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, Infallible>(resp)
-                        }
-                    });
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    match acceptor {
-                        None => {
-                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                        Some(a) => match a.accept(stream).await {
-                            Ok(tls) => {
-                                let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
-                            }
-                            Err(_) => *tls_failures.lock().unwrap() += 1,
-                        },
-                    }
-                });
-            }
-        });
-        Server {
-            addr,
-            log,
-            tls_failures,
-            _runtime: runtime,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.log.lock().unwrap().clone()
-    }
-}
 
 /// A capture of `GET /ok` at 10 requests/s for 2 s.
 fn capture(dir: &Path) -> PathBuf {
     let entries: Vec<Entry> = (0..20u64)
         .map(|i| Entry::get("http://shop.test/ok", i * 100))
         .collect();
-    common::write_har(dir, "capture.har", &entries)
+    write_har(dir, "capture.har", &entries)
 }
 
 /// Runs `replay CAPTURE --summary-export S --quiet --seed 7 ARGS…`;
@@ -186,7 +45,7 @@ fn replay(args: &[&str]) -> (Run, Value) {
         "7",
     ];
     all.extend_from_slice(args);
-    let run = run_replay(&all, HANG_LIMIT);
+    let run = Replay::new(&all).deadline(HANG_LIMIT).run();
     let json = std::fs::read_to_string(&summary)
         .map(|s| serde_json::from_str(&s).unwrap())
         .unwrap_or(Value::Null);
@@ -534,27 +393,6 @@ fn http2_against_the_built_in_mock() {
 
 // --- HTTPS --------------------------------------------------------------------
 
-/// A TLS server config with a fresh self-signed certificate for 127.0.0.1
-/// and localhost, offering h2 and http/1.1 by ALPN.
-fn self_signed() -> Arc<rustls::ServerConfig> {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let certs = vec![cert.der().clone()];
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
 fn tls_server() -> Server {
     Server::start(Behaviour {
         tls: Some(self_signed()),
@@ -563,7 +401,7 @@ fn tls_server() -> Server {
 }
 
 fn https_run(server: &Server, extra: &[&str]) -> (Run, Value) {
-    let target = format!("https://{}", server.addr);
+    let target = server.https_url();
     let mut args = vec![
         "--target",
         &target,
@@ -613,6 +451,6 @@ fn https_without_insecure_fails_every_request_as_tls() {
     assert_eq!(s["errors"], serde_json::json!({ "tls": sent }), "{out}");
     assert_eq!(s["endpoints"][0]["errors"]["tls"], sent, "{out}");
     assert!(server.seen().is_empty(), "no request gets through");
-    assert!(*server.tls_failures.lock().unwrap() > 0);
+    assert!(server.tls_failures() > 0);
     assert!(run.stdout.contains("tls"), "{out}");
 }

@@ -2,44 +2,36 @@
 //! 127.0.0.1:0. Timing claims are checked with generous bounds; exact
 //! claims (counts, mix) rely on the seeded schedule.
 
-mod replay_support;
+mod support;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use replay_support::{replay, shop_har, Behaviour, TestServer};
 use serde_json::Value;
+use support::bin::{replay, Replay, Run, Signal};
+use support::har::{shop, write_har};
+use support::server::{Behaviour, Server};
+use support::{chi_square, read_json as summary};
 
-fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
-    let p = dir.path().join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
-fn summary(path: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Chi-square statistic of observed counts against expected shares.
-fn chi_square(observed: &[u64], shares: &[f64]) -> f64 {
-    let n: u64 = observed.iter().sum();
-    observed
-        .iter()
-        .zip(shares)
-        .map(|(o, p)| {
-            let e = p * n as f64;
-            (*o as f64 - e).powi(2) / e
-        })
-        .sum()
+/// Writes the shop recording ([`shop`]) of `n` requests over `secs` as
+/// `dir/name`.
+fn shop_har(dir: &tempfile::TempDir, name: &str, n: usize, secs: f64, auth: bool) -> PathBuf {
+    write_har(dir.path(), name, &shop(n, secs, auth))
 }
 
 #[test]
 fn seeded_run_sends_the_same_requests_with_the_recorded_mix() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(400, 2.0, false));
-    let run = |server: &TestServer, out: &str| {
+    let har = shop_har(&dir, "shop.har", 400, 2.0, false);
+    let run = |server: &Server, out: &str| {
         let s = dir.path().join(out);
-        let (code, stdout, stderr) = replay(&[
-            &har,
+        let Run {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = replay([
+            har.to_str().unwrap(),
             "--target",
             &server.url(),
             "--seed",
@@ -50,12 +42,12 @@ fn seeded_run_sends_the_same_requests_with_the_recorded_mix() {
             "--summary-export",
             s.to_str().unwrap(),
         ]);
-        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
         summary(&s)
     };
-    let a = TestServer::start(Behaviour::default());
+    let a = Server::start(Behaviour::default());
     let sa = run(&a, "a.json");
-    let b = TestServer::start(Behaviour::default());
+    let b = Server::start(Behaviour::default());
     let sb = run(&b, "b.json");
     // Same seed, same requests, endpoint by endpoint.
     assert_eq!(a.counts(), b.counts());
@@ -79,9 +71,9 @@ fn seeded_run_sends_the_same_requests_with_the_recorded_mix() {
     // The same bound rejects a sampler that ignores the weights.
     assert!(chi_square(&[total / 3, total / 3, total / 3], &[0.6, 0.3, 0.1]) > 13.8);
     // A different seed gives a different sequence.
-    let c2 = TestServer::start(Behaviour::default());
-    let (code, _, _) = replay(&[
-        &har,
+    let c2 = Server::start(Behaviour::default());
+    let Run { code, .. } = replay([
+        har.to_str().unwrap(),
         "--target",
         &c2.url(),
         "--seed",
@@ -90,7 +82,7 @@ fn seeded_run_sends_the_same_requests_with_the_recorded_mix() {
         "2s",
         "--quiet",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, Some(0));
     assert_ne!(c2.counts(), a.counts());
 }
 
@@ -100,12 +92,17 @@ fn several_load_threads_share_one_schedule() {
     // they send what one thread sends, in the recorded mix, and a seed
     // reproduces a run for the same number of threads.
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(400, 2.0, false));
+    let har = shop_har(&dir, "shop.har", 400, 2.0, false);
     let run = |threads: &str| {
-        let server = TestServer::start(Behaviour::default());
+        let server = Server::start(Behaviour::default());
         let s = dir.path().join(format!("t{threads}.json"));
-        let (code, stdout, stderr) = replay(&[
-            &har,
+        let Run {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = replay([
+            har.to_str().unwrap(),
             "--target",
             &server.url(),
             "--seed",
@@ -118,7 +115,7 @@ fn several_load_threads_share_one_schedule() {
             "--summary-export",
             s.to_str().unwrap(),
         ]);
-        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
         let sum = summary(&s);
         assert_eq!(sum["requests"]["dropped"].as_u64(), Some(0), "{sum}");
         (server, sum)
@@ -144,11 +141,16 @@ fn several_load_threads_share_one_schedule() {
 #[test]
 fn scale_2x_sends_twice_the_requests_of_1x() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(300, 3.0, false));
+    let har = shop_har(&dir, "shop.har", 300, 3.0, false);
     let count = |scale: &str| {
-        let server = TestServer::start(Behaviour::default());
-        let (code, out, err) = replay(&[
-            &har,
+        let server = Server::start(Behaviour::default());
+        let Run {
+            code,
+            stdout: out,
+            stderr: err,
+            ..
+        } = replay([
+            har.to_str().unwrap(),
             "--target",
             &server.url(),
             "--scale",
@@ -159,7 +161,7 @@ fn scale_2x_sends_twice_the_requests_of_1x() {
             "1",
             "--quiet",
         ]);
-        assert_eq!(code, 0, "{out}\n{err}");
+        assert_eq!(code, Some(0), "{out}\n{err}");
         server.total() as f64
     };
     let one = count("1x");
@@ -174,13 +176,19 @@ fn scale_2x_sends_twice_the_requests_of_1x() {
 #[test]
 fn server_stall_shows_in_duration_not_in_service_time() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(100, 1.0, false));
-    let server = TestServer::start(Behaviour {
+    let har = shop_har(&dir, "shop.har", 100, 1.0, false);
+    let server = Server::start(Behaviour {
         stall: Some((Duration::from_millis(1500), Duration::from_secs(1))),
+        ..Behaviour::default()
     });
     let s = dir.path().join("s.json");
-    let (code, out, err) = replay(&[
-        &har,
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = replay([
+        har.to_str().unwrap(),
         "--target",
         &server.url(),
         "--rate",
@@ -195,7 +203,7 @@ fn server_stall_shows_in_duration_not_in_service_time() {
         "--summary-export",
         s.to_str().unwrap(),
     ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
     let v = summary(&s);
     let m = &v["metrics"];
     let dur_p99 = m["http_req_duration"]["p(99)"].as_f64().unwrap();
@@ -223,11 +231,16 @@ fn server_stall_shows_in_duration_not_in_service_time() {
 #[test]
 fn thresholds_decide_the_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(50, 1.0, false));
-    let server = TestServer::start(Behaviour::default());
+    let har = shop_har(&dir, "shop.har", 50, 1.0, false);
+    let server = Server::start(Behaviour::default());
     let s = dir.path().join("s.json");
-    let (code, out, err) = replay(&[
-        &har,
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = replay([
+        har.to_str().unwrap(),
         "--target",
         &server.url(),
         "--duration",
@@ -240,7 +253,7 @@ fn thresholds_decide_the_exit_code() {
         "--summary-export",
         s.to_str().unwrap(),
     ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains('✓'), "{out}");
     let v = summary(&s);
     assert_eq!(
@@ -248,8 +261,10 @@ fn thresholds_decide_the_exit_code() {
         Value::Bool(true)
     );
 
-    let (code, out, _) = replay(&[
-        &har,
+    let Run {
+        code, stdout: out, ..
+    } = replay([
+        har.to_str().unwrap(),
         "--target",
         &server.url(),
         "--duration",
@@ -258,43 +273,60 @@ fn thresholds_decide_the_exit_code() {
         "--threshold",
         "http_req_duration: p(95)<0.001ms",
     ]);
-    assert_eq!(code, 99, "{out}");
+    assert_eq!(code, Some(99), "{out}");
     assert!(out.contains('✗'), "{out}");
 
-    let (code, _, err) = replay(&[
-        &har,
+    let Run {
+        code, stderr: err, ..
+    } = replay([
+        har.to_str().unwrap(),
         "--target",
         &server.url(),
         "--threshold",
         "http_req_duration: p95<5ms",
     ]);
-    assert_eq!(code, 2);
+    assert_eq!(code, Some(2));
     assert!(err.contains("p(95)"), "{err}");
-    let (code, _, err) = replay(&[
-        &har,
+    let Run {
+        code, stderr: err, ..
+    } = replay([
+        har.to_str().unwrap(),
         "--target",
         &server.url(),
         "--threshold",
         "http_req_duration{endpoint:GET /nope}: p(95)<5ms",
     ]);
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, Some(2), "{err}");
 }
 
 #[test]
 fn secrets_must_be_supplied_and_are_sent() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "auth.har", &shop_har(50, 1.0, true));
-    let server = TestServer::start(Behaviour::default());
-    let (code, _, err) = replay(&[&har, "--target", &server.url(), "--duration", "1s"]);
-    assert_eq!(code, 2, "{err}");
+    let har = shop_har(&dir, "auth.har", 50, 1.0, true);
+    let server = Server::start(Behaviour::default());
+    let Run {
+        code, stderr: err, ..
+    } = replay([
+        har.to_str().unwrap(),
+        "--target",
+        &server.url(),
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("{{secret:authorization}}") && err.contains("--secret"),
         "{err}"
     );
     assert_eq!(server.total(), 0, "nothing is sent before the check");
 
-    let (code, out, err) = replay(&[
-        &har,
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = replay([
+        har.to_str().unwrap(),
         "--target",
         &server.url(),
         "--duration",
@@ -303,13 +335,13 @@ fn secrets_must_be_supplied_and_are_sent() {
         "-H",
         "Authorization: Bearer test-token",
     ]);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let seen = server.seen.lock().unwrap();
-    assert!(!seen.authorization.is_empty());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let authorization = server.authorizations();
+    assert!(!authorization.is_empty());
     assert!(
-        seen.authorization.iter().all(|a| a == "Bearer test-token"),
+        authorization.iter().all(|a| a == "Bearer test-token"),
         "{:?}",
-        &seen.authorization[..3]
+        &authorization[..3]
     );
 }
 
@@ -319,16 +351,21 @@ fn secrets_must_be_supplied_and_are_sent() {
 #[test]
 fn the_built_in_mock_needs_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "auth.har", &shop_har(50, 1.0, true));
+    let har = shop_har(&dir, "auth.har", 50, 1.0, true);
     let s = dir.path().join("s.json");
-    let (code, out, err) = replay(&[
-        &har,
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = replay([
+        har.to_str().unwrap(),
         "--duration",
         "1s",
         "--summary-export",
         s.to_str().unwrap(),
     ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(
         err.contains(
             "scrubbed secrets without a value (authorization) are sent to the mock as REDACTED"
@@ -339,62 +376,62 @@ fn the_built_in_mock_needs_no_secrets() {
     assert!(v["metrics"]["http_reqs"]["count"].as_u64().unwrap() > 0);
 
     // A value given is used, and nothing is said.
-    let (code, out, err) = replay(&[
-        &har,
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = replay([
+        har.to_str().unwrap(),
         "--duration",
         "1s",
         "--secret",
         "authorization=Bearer x",
     ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(!err.contains("REDACTED"), "{err}");
 }
 
-#[cfg(unix)]
 #[test]
 fn ctrl_c_writes_a_partial_summary_and_exits_130() {
+    if !cfg!(unix) {
+        support::skip(
+            "ctrl_c_writes_a_partial_summary_and_exits_130",
+            "needs unix signals",
+        );
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(100, 1.0, false));
-    let server = TestServer::start(Behaviour::default());
+    let har = shop_har(&dir, "shop.har", 100, 1.0, false);
+    let server = Server::start(Behaviour::default());
     let s = dir.path().join("partial.json");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args([
-            &har,
-            "--target",
-            &server.url(),
-            "--duration",
-            "60s",
-            "--quiet",
-            "--summary-export",
-            s.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut child = Replay::new([
+        har.to_str().unwrap(),
+        "--target",
+        &server.url(),
+        "--duration",
+        "60s",
+        "--quiet",
+        "--summary-export",
+        s.to_str().unwrap(),
+    ])
+    .spawn();
+    // Once the load has started.
+    let seen = server.wait_for_requests(1);
+    child.ensure(seen, "request at the server");
     let started = Instant::now();
-    let ok = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let out = child.wait_with_output().unwrap();
+    child.signal(Signal::Int);
+    let out = child.finish();
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        out.exited_after(started) < Duration::from_secs(10),
         "stops promptly"
     );
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.code, Some(130), "{}", out.stderr);
     let v = summary(&s);
     assert!(v["metrics"]["http_reqs"]["count"].as_u64().unwrap() > 0);
     assert!(v["duration_s"].as_f64().unwrap() < 30.0, "partial duration");
     assert_eq!(v["ended"], "interrupted");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = &out.stdout;
     assert!(stdout.contains("http_reqs"));
     assert!(
         stdout.contains("(interrupted: partial results)"),
@@ -405,12 +442,17 @@ fn ctrl_c_writes_a_partial_summary_and_exits_130() {
 #[test]
 fn summary_export_has_the_documented_shape() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(60, 1.0, false));
-    let server = TestServer::start(Behaviour::default());
+    let har = shop_har(&dir, "shop.har", 60, 1.0, false);
+    let server = Server::start(Behaviour::default());
     let s = dir.path().join("s.json");
     let ts = dir.path().join("t.ndjson");
-    let (code, out, err) = replay(&[
-        &har,
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = replay([
+        har.to_str().unwrap(),
         "--target",
         &server.url(),
         "--duration",
@@ -425,7 +467,7 @@ fn summary_export_has_the_documented_shape() {
         "--out",
         &format!("json={}", ts.display()),
     ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
     let v = summary(&s);
     for key in [
         "seed",
@@ -501,9 +543,14 @@ fn summary_export_has_the_documented_shape() {
 #[test]
 fn without_target_it_replays_against_the_builtin_mock() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write(&dir, "shop.har", &shop_har(60, 1.0, false));
-    let (code, out, err) = replay(&[
-        &har,
+    let har = shop_har(&dir, "shop.har", 60, 1.0, false);
+    let Run {
+        code,
+        stdout: out,
+        stderr: err,
+        ..
+    } = replay([
+        har.to_str().unwrap(),
         "--scale",
         "2x",
         "--duration",
@@ -511,7 +558,7 @@ fn without_target_it_replays_against_the_builtin_mock() {
         "--mock-latency",
         "none",
     ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(err.contains("built-in mock"), "{err}");
     assert!(
         !err.contains("shop.test"),

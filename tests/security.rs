@@ -3,18 +3,18 @@
 //! `--target` names it — tested with captures whose recorded host is a
 //! listener on this machine that counts connections.
 
-mod common;
-mod fault_server;
+mod support;
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Entry;
-use fault_server::{Fault, FaultServer};
 use serde_json::Value;
+use support::bin::{Replay, Signal, Spawned};
+use support::fault::{Fault, FaultServer};
+use support::har::{write_har, Entry};
 
 const HANG_LIMIT: Duration = Duration::from_secs(60);
 
@@ -24,7 +24,7 @@ fn capture(dir: &Path, origin: &str) -> PathBuf {
     let entries: Vec<Entry> = (0..20u64)
         .map(|i| Entry::get(format!("{origin}/ok"), i * 100))
         .collect();
-    common::write_har(dir, "capture.har", &entries)
+    write_har(dir, "capture.har", &entries)
 }
 
 fn connections(s: &FaultServer) -> u64 {
@@ -45,18 +45,17 @@ fn recorded_hosts_are_not_contacted_unless_target_names_them() {
         let dir = tempfile::tempdir().unwrap();
         let har = capture(dir.path(), &origin);
         let summary = dir.path().join("s.json");
-        let r = fault_server::run_replay(
-            &[
-                har.to_str().unwrap(),
-                "--duration",
-                "2s",
-                "--mock-latency",
-                "none",
-                "--summary-export",
-                summary.to_str().unwrap(),
-            ],
-            HANG_LIMIT,
-        );
+        let r = Replay::new([
+            har.to_str().unwrap(),
+            "--duration",
+            "2s",
+            "--mock-latency",
+            "none",
+            "--summary-export",
+            summary.to_str().unwrap(),
+        ])
+        .deadline(HANG_LIMIT)
+        .run();
         assert_eq!(r.code, Some(0), "{}", r.output());
         assert!(r.stderr.contains("built-in mock"), "{}", r.output());
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
@@ -67,17 +66,16 @@ fn recorded_hosts_are_not_contacted_unless_target_names_them() {
     // The same capture with --target naming the recorded host does reach it.
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), &recorded.url());
-    let r = fault_server::run_replay(
-        &[
-            har.to_str().unwrap(),
-            "--duration",
-            "1s",
-            "--target",
-            &recorded.url(),
-            "--quiet",
-        ],
-        HANG_LIMIT,
-    );
+    let r = Replay::new([
+        har.to_str().unwrap(),
+        "--duration",
+        "1s",
+        "--target",
+        &recorded.url(),
+        "--quiet",
+    ])
+    .deadline(HANG_LIMIT)
+    .run();
     assert_eq!(r.code, Some(0), "{}", r.output());
     assert!(recorded.requests("/ok") > 0);
 }
@@ -93,21 +91,20 @@ fn redirects_are_not_followed() {
     let entries: Vec<Entry> = (0..20u64)
         .map(|i| Entry::get(format!("http://shop.test/redirect?to={to}"), i * 100))
         .collect();
-    let har = common::write_har(dir.path(), "capture.har", &entries);
+    let har = write_har(dir.path(), "capture.har", &entries);
     let summary = dir.path().join("s.json");
-    let r = fault_server::run_replay(
-        &[
-            har.to_str().unwrap(),
-            "--duration",
-            "2s",
-            "--target",
-            &target.url(),
-            "--quiet",
-            "--summary-export",
-            summary.to_str().unwrap(),
-        ],
-        HANG_LIMIT,
-    );
+    let r = Replay::new([
+        har.to_str().unwrap(),
+        "--duration",
+        "2s",
+        "--target",
+        &target.url(),
+        "--quiet",
+        "--summary-export",
+        summary.to_str().unwrap(),
+    ])
+    .deadline(HANG_LIMIT)
+    .run();
     assert_eq!(r.code, Some(0), "{}", r.output());
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     let count = v["metrics"]["http_reqs"]["count"].as_u64().unwrap();
@@ -124,12 +121,11 @@ fn redirects_are_not_followed() {
 
 /// Starts `replay mock HAR --listen ADDR`; returns the child and the address
 /// it announced.
-fn start_mock(har: &Path, listen: &str) -> (std::process::Child, SocketAddr) {
-    let mut child =
-        fault_server::spawn_replay(&["mock", har.to_str().unwrap(), "--listen", listen]);
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
+fn start_mock(har: &Path, listen: &str) -> (Spawned, SocketAddr) {
+    let mut child = Replay::new(["mock", har.to_str().unwrap(), "--listen", listen])
+        .deadline(HANG_LIMIT)
+        .spawn();
+    let line = child.wait_for_stderr("listening on http://");
     let addr = line
         .split("listening on http://")
         .nth(1)
@@ -137,8 +133,6 @@ fn start_mock(har: &Path, listen: &str) -> (std::process::Child, SocketAddr) {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .parse()
         .unwrap();
-    // Keep reading, so that the mock never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     (child, addr)
 }
 
@@ -150,7 +144,7 @@ fn the_mock_listens_on_loopback_unless_an_address_is_typed_out() {
     let dir = tempfile::tempdir().unwrap();
     let har = capture(dir.path(), "http://shop.test");
     for listen in ["0", ":0", "localhost:0", "127.0.0.1:0"] {
-        let (child, addr) = start_mock(&har, listen);
+        let (mut child, addr) = start_mock(&har, listen);
         assert!(addr.ip().is_loopback(), "--listen {listen}: {addr}");
         assert_ne!(addr.port(), 0);
         // It serves there.
@@ -161,28 +155,25 @@ fn the_mock_listens_on_loopback_unless_an_address_is_typed_out() {
         let mut answer = String::new();
         let _ = s.read_to_string(&mut answer);
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
-        let started = Instant::now();
-        fault_server::signal(child.id(), "TERM");
-        let r = fault_server::finish(child, started, HANG_LIMIT);
+        child.signal(Signal::Term);
+        let r = child.finish();
         assert_eq!(r.code, Some(0), "{}", r.output());
         assert!(r.stdout.contains("1 requests"), "{}", r.output());
     }
     // Any other address has to be typed out, and is then used as given:
     // this one (TEST-NET-1) is on no interface here.
-    let r = fault_server::run_replay(
-        &["mock", har.to_str().unwrap(), "--listen", "192.0.2.1:0"],
-        HANG_LIMIT,
-    );
+    let r = Replay::new(["mock", har.to_str().unwrap(), "--listen", "192.0.2.1:0"])
+        .deadline(HANG_LIMIT)
+        .run();
     assert_eq!(r.code, Some(2), "{}", r.output());
     assert!(
         r.stderr.contains("cannot listen on 192.0.2.1:0"),
         "{}",
         r.output()
     );
-    let r = fault_server::run_replay(
-        &["mock", har.to_str().unwrap(), "--listen", "localhost"],
-        HANG_LIMIT,
-    );
+    let r = Replay::new(["mock", har.to_str().unwrap(), "--listen", "localhost"])
+        .deadline(HANG_LIMIT)
+        .run();
     assert_eq!(
         r.code,
         Some(2),
@@ -210,31 +201,30 @@ fn secrets_reach_no_report() {
             e
         })
         .collect();
-    let har = common::write_har(dir.path(), "capture.har", &entries);
+    let har = write_har(dir.path(), "capture.har", &entries);
     let server = FaultServer::start();
     let summary = dir.path().join("s.json");
     let series = dir.path().join("t.ndjson");
     let out = format!("json={}", series.display());
     let auth = format!("Authorization: {}", SUPPLIED[0]);
     let key = format!("api_key={}", SUPPLIED[1]);
-    let r = fault_server::run_replay(
-        &[
-            har.to_str().unwrap(),
-            "--duration",
-            "1s",
-            "--target",
-            &server.url(),
-            "-H",
-            &auth,
-            "--secret",
-            &key,
-            "--summary-export",
-            summary.to_str().unwrap(),
-            "--out",
-            &out,
-        ],
-        HANG_LIMIT,
-    );
+    let r = Replay::new([
+        har.to_str().unwrap(),
+        "--duration",
+        "1s",
+        "--target",
+        &server.url(),
+        "-H",
+        &auth,
+        "--secret",
+        &key,
+        "--summary-export",
+        summary.to_str().unwrap(),
+        "--out",
+        &out,
+    ])
+    .deadline(HANG_LIMIT)
+    .run();
     assert_eq!(r.code, Some(0), "{}", r.output());
     assert!(server.requests("/ok") > 0);
     let files = [

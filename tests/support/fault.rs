@@ -5,18 +5,19 @@
 //! what it did. `/ok` answers 200 with keep-alive, like a healthy server;
 //! every other route is one fault (see [`Fault`]). The same server can be
 //! taken down (listener closed, open connections reset) and brought back on
-//! the same port, for outage tests.
-#![allow(dead_code)]
+//! the same port, for outage tests. Tests wait on the requests it has
+//! seen ([`FaultServer::wait_for_requests`]) rather than sleeping.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Log;
 
 /// What a route does once it has read the request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +93,8 @@ impl Fault {
 /// What the server saw and did.
 #[derive(Default)]
 pub struct Stats {
-    /// Request heads read, by path (query stripped).
-    pub requests: Mutex<BTreeMap<String, u64>>,
+    /// The path (query stripped) of each request head read, in order.
+    pub requests: Log<String>,
     /// Connections accepted.
     pub connections: AtomicU64,
     /// Body bytes written by `/infinite`.
@@ -110,6 +111,8 @@ pub struct FaultServer {
     /// `true` while up; going down closes the listener and resets every
     /// open connection.
     up: watch::Sender<bool>,
+    /// The accept loop, which owns the listener.
+    accepting: Mutex<Option<JoinHandle<()>>>,
 }
 
 const OK_BODY: &[u8] = b"{\"ok\":true}";
@@ -129,6 +132,7 @@ impl FaultServer {
             stats: Arc::new(Stats::default()),
             runtime,
             up,
+            accepting: Mutex::new(None),
         };
         server.serve(listener);
         server
@@ -137,7 +141,7 @@ impl FaultServer {
     fn serve(&self, listener: TcpListener) {
         let stats = self.stats.clone();
         let mut up = self.up.subscribe();
-        self.runtime.spawn(async move {
+        let accepting = self.runtime.spawn(async move {
             loop {
                 let stream = tokio::select! {
                     r = listener.accept() => match r {
@@ -163,6 +167,7 @@ impl FaultServer {
                 });
             }
         });
+        *self.accepting.lock().unwrap() = Some(accepting);
     }
 
     pub fn url(&self) -> String {
@@ -173,8 +178,10 @@ impl FaultServer {
     /// open connection.
     pub fn go_down(&self) {
         self.up.send_replace(false);
-        // Let the accept loop drop the listener.
-        std::thread::sleep(Duration::from_millis(50));
+        // Closed once the accept loop has returned (and dropped it).
+        if let Some(accepting) = self.accepting.lock().unwrap().take() {
+            self.runtime.block_on(accepting).unwrap();
+        }
     }
 
     /// Listens again on the same port.
@@ -195,15 +202,22 @@ impl FaultServer {
         self.serve(listener);
     }
 
+    /// Requests seen for `path`.
     pub fn requests(&self, path: &str) -> u64 {
+        self.stats.requests.with(|r| count(r, path))
+    }
+
+    /// Waits until the server has seen at least `n` requests for each
+    /// `(path, n)` (at most [`super::WAIT`]); false if it has not.
+    pub fn wait_for_requests(&self, want: &[(&str, u64)]) -> bool {
         self.stats
             .requests
-            .lock()
-            .unwrap()
-            .get(path)
-            .copied()
-            .unwrap_or(0)
+            .wait_until(|r| want.iter().all(|(path, n)| count(r, path) >= *n))
     }
+}
+
+fn count(requests: &[String], path: &str) -> u64 {
+    requests.iter().filter(|p| *p == path).count() as u64
 }
 
 /// Serves requests on one connection until it closes or a fault ends it.
@@ -227,12 +241,7 @@ async fn connection(stream: &TcpStream, stats: &Stats) {
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
         let path = target.split('?').next().unwrap_or("/").to_string();
-        *stats
-            .requests
-            .lock()
-            .unwrap()
-            .entry(path.clone())
-            .or_insert(0) += 1;
+        stats.requests.push(path.clone());
         let fault = Fault::of_path(&path);
         if fault == Some(Fault::ResetRequest) {
             let _ = stream.set_zero_linger();
@@ -396,112 +405,4 @@ async fn write(stream: &TcpStream, mut bytes: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// A finished `replay` run: exit code, output, wall time and peak memory.
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-    /// Peak resident set size (VmHWM) seen while it ran, in KiB (Linux;
-    /// 0 elsewhere).
-    pub peak_rss_kib: u64,
-}
-
-impl Run {
-    pub fn output(&self) -> String {
-        format!(
-            "exit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.elapsed, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Starts the `replay` binary with piped output.
-pub fn spawn_replay(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_replay"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start replay")
-}
-
-/// Waits for `child`, sampling its peak RSS; kills it after `limit` (a
-/// hang) and says so in the panic message.
-pub fn finish(mut child: Child, started: Instant, limit: Duration) -> Run {
-    let pid = child.id();
-    let mut peak = 0u64;
-    // Drain the pipes (those the caller has not taken) on threads so a
-    // chatty child cannot block.
-    fn drain<R: std::io::Read + Send + 'static>(
-        pipe: Option<R>,
-    ) -> std::thread::JoinHandle<String> {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_string(&mut s);
-            }
-            s
-        })
-    }
-    let out = drain(child.stdout.take());
-    let err = drain(child.stderr.take());
-    let status = loop {
-        if let Some(kib) = peak_rss_kib(pid) {
-            peak = peak.max(kib);
-        }
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "replay did not finish within {limit:?} (killed); stderr:\n{}",
-                err.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let elapsed = started.elapsed();
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        elapsed,
-        peak_rss_kib: peak,
-    }
-}
-
-/// Runs `replay` to the end (at most `limit`).
-pub fn run_replay(args: &[&str], limit: Duration) -> Run {
-    let started = Instant::now();
-    finish(spawn_replay(args), started, limit)
-}
-
-/// `VmHWM` of a live process, in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Sends `signal` (e.g. "INT", "TERM") to a process with kill(1).
-pub fn signal(pid: u32, signal: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(ok.success(), "kill -{signal} {pid}");
-}
-
-/// Output of a finished child, for tests that do not need [`Run`].
-pub fn output(child: Child) -> Output {
-    child.wait_with_output().unwrap()
 }

@@ -1,0 +1,119 @@
+//! Synthetic HAR 1.2 documents (Chrome-like): one [`Entry`] per request,
+//! its offset from the capture start, and the shop-like recording most
+//! end-to-end tests replay.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+/// One synthetic HAR entry.
+#[derive(Clone)]
+pub struct Entry {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// (mime type, text)
+    pub post: Option<(String, String)>,
+    pub status: u16,
+    /// Offset from the capture start, milliseconds.
+    pub at_ms: u64,
+}
+
+impl Entry {
+    /// `GET url`, accepting JSON, answered 200.
+    pub fn get(url: impl Into<String>, at_ms: u64) -> Entry {
+        Entry {
+            method: "GET",
+            url: url.into(),
+            headers: vec![("Accept".into(), "application/json".into())],
+            post: None,
+            status: 200,
+            at_ms,
+        }
+    }
+
+    /// `POST url` with a JSON body, answered 200.
+    pub fn post_json(url: impl Into<String>, at_ms: u64, body: impl Into<String>) -> Entry {
+        Entry {
+            method: "POST",
+            post: Some(("application/json".into(), body.into())),
+            ..Entry::get(url, at_ms)
+        }
+    }
+}
+
+/// A HAR document for the entries.
+pub fn har(entries: &[Entry]) -> String {
+    let start = 1_700_000_000_000i64;
+    let es: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let ts = chrono::DateTime::from_timestamp_millis(start + e.at_ms as i64)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let mut req = json!({
+                "method": e.method,
+                "url": e.url,
+                "httpVersion": "HTTP/1.1",
+                "headers": e.headers.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
+                "queryString": [],
+                "cookies": [],
+                "headersSize": -1,
+                "bodySize": e.post.as_ref().map(|p| p.1.len() as i64).unwrap_or(0),
+            });
+            if let Some((mime, text)) = &e.post {
+                req["postData"] = json!({"mimeType": mime, "text": text});
+            }
+            json!({
+                "startedDateTime": ts,
+                "time": 12.5,
+                "request": req,
+                "response": {
+                    "status": e.status, "statusText": "", "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": "Content-Type", "value": "application/json"}],
+                    "cookies": [],
+                    "content": {"size": 20, "mimeType": "application/json", "text": "{\"ok\":true}"},
+                    "redirectURL": "", "headersSize": -1, "bodySize": 20,
+                },
+                "cache": {},
+                "timings": {"blocked": -1, "dns": -1, "connect": -1, "send": 0.1, "wait": 10.0, "receive": 2.4},
+            })
+        })
+        .collect();
+    json!({"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": es}})
+        .to_string()
+}
+
+/// Writes a synthetic HAR into `dir` and returns its path.
+pub fn write_har(dir: &Path, name: &str, entries: &[Entry]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, har(entries)).unwrap();
+    p
+}
+
+/// A shop-like recording: `n` requests evenly over `secs` seconds; 60%
+/// GET /posts/{id}, 30% GET /users/me, 10% POST /orders, each with
+/// `Authorization: Bearer recorded-secret-token` when `auth`.
+pub fn shop(n: usize, secs: f64, auth: bool) -> Vec<Entry> {
+    (0..n)
+        .map(|i| {
+            let ms = (i as f64 * secs * 1000.0 / n as f64) as u64;
+            let mut e = match i % 10 {
+                0..=5 => Entry::get(format!("http://shop.test/posts/{}", 1 + (i * 7) % 97), ms),
+                6..=8 => Entry::get("http://shop.test/users/me", ms),
+                _ => Entry::post_json(
+                    "http://shop.test/orders",
+                    ms,
+                    format!("{{\"sku\":\"A{}\",\"qty\":{}}}", i % 13, 1 + i % 3),
+                ),
+            };
+            if auth {
+                e.headers.push((
+                    "Authorization".into(),
+                    "Bearer recorded-secret-token".into(),
+                ));
+            }
+            e
+        })
+        .collect()
+}
