@@ -90,17 +90,18 @@ fn control_runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 /// second exits at once.
 fn signals() -> Shutdown {
     let (trigger, shutdown) = shutdown::channel();
+    // The streams are made here, before any load is sent (not in the task,
+    // which may first run later), and once: a signal that arrives while
+    // the first is being handled is queued, not missed.
+    #[cfg(unix)]
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
     tokio::spawn(async move {
-        // The streams are made once: a signal that arrives while the first
-        // is being handled is queued, not missed.
-        #[cfg(unix)]
-        let (mut int, mut term) = {
-            use tokio::signal::unix::{signal, SignalKind};
-            (
-                signal(SignalKind::interrupt()).ok(),
-                signal(SignalKind::terminate()).ok(),
-            )
-        };
         let mut first = true;
         loop {
             #[cfg(unix)]
