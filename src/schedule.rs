@@ -103,12 +103,6 @@ impl<'a, R: Rng> Schedule<'a, R> {
         }
     }
 
-    /// The mean rate this schedule aims at (requests per second), before
-    /// ramp-up.
-    pub fn intended_rate(&self) -> f64 {
-        self.arrival.mean_rate() * self.spec.scale
-    }
-
     /// Recorded-curve time for operational time `u` (requests). The curve
     /// spans the recorded duration (the last bin may be partial) and
     /// repeats after it.
