@@ -430,10 +430,6 @@ fn worker_thread(
 ) -> anyhow::Result<WorkerDone> {
     // A local runtime, not a runtime plus a `LocalSet`: one scheduler, and
     // a connection woken by the reactor goes straight onto its run queue.
-    // (Through a `LocalSet` such a wake-up could also wake the runtime with
-    // an eventfd write: seen when the thread ran slowly, under strace; at
-    // full speed the eventfd writes all came from the timer, see
-    // `timer_pacer`.)
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build_local(tokio::runtime::LocalOptions::default())
@@ -459,9 +455,8 @@ fn worker_thread(
         max_pending: (share(plan.connections) * PENDING_PER_CONNECTION).max(MIN_PENDING),
         max_in_flight: share(plan.max_in_flight),
     });
-    // The dispatcher runs as a task too: `block_on`'s own future is woken
-    // through an eventfd write when it is not already running, a task by a
-    // push onto the run queue.
+    // The dispatcher runs as a task too: a task is woken by a push onto
+    // the run queue, `block_on`'s own future through the driver.
     let pacer = (plan.timeout / 2).max(Duration::from_millis(1));
     let done = runtime.block_on(async {
         let pacer = tokio::task::spawn_local(timer_pacer(pacer));
