@@ -24,7 +24,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::conn::classify_io;
+use super::classify::classify_io;
 use crate::metrics::ErrorKind;
 
 /// Largest response head accepted (hyper's default limit is about 400 KB);

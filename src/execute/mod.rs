@@ -24,6 +24,7 @@
 //! than tokio's millisecond timer, so the schedule is kept to well under a
 //! millisecond while the same thread serves the connections.
 
+mod classify;
 pub mod conn;
 mod h1;
 mod request;
