@@ -22,12 +22,16 @@
 //!   default target of a replay.
 //! - [`report`]: the end-of-run summary type and its exports (JSON summary,
 //!   text report, NDJSON time series), written atomically.
+//! - [`http1`]: HTTP/1 message framing (tokens, `Content-Length`, chunked
+//!   decoding, body framing), shared by the pcap reader and the lean
+//!   HTTP/1.1 load client.
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages.
 
 pub mod cli;
 pub mod execute;
 pub mod generate;
+pub mod http1;
 pub mod ingest;
 pub mod metrics;
 pub mod mock;
