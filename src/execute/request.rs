@@ -11,6 +11,7 @@ use rand::Rng;
 use super::Plan;
 use crate::cli::UsageError;
 use crate::generate::{self, Target};
+use crate::http1::is_token;
 use crate::model::scrub;
 use crate::model::TrafficModel;
 
@@ -321,13 +322,6 @@ fn origin_form(url: &str) -> &str {
         Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
         _ => "/",
     }
-}
-
-/// An RFC 9110 token (method, header name).
-fn is_token(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A header value `http::HeaderValue::from_str` would take: visible ASCII,
