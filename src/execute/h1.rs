@@ -363,6 +363,9 @@ fn framing(r: &httparse::Response<'_, '_>, head: bool) -> Result<(Framing, bool)
 }
 
 #[cfg(test)]
+mod agrees_with_hyper;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
