@@ -31,6 +31,9 @@
 //!   target or the mock and returns one [`run::RunReport`].
 //! - [`report`]: the end-of-run summary type and its exports (JSON summary,
 //!   text report, NDJSON time series), written atomically.
+//! - [`http1`]: HTTP/1 message framing (tokens, `Content-Length`, chunked
+//!   decoding, body framing), shared by the pcap reader and the lean
+//!   HTTP/1.1 load client.
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages. No other module imports it.
 //!
@@ -42,6 +45,7 @@ pub mod cli;
 pub mod error;
 pub mod execute;
 pub mod generate;
+pub mod http1;
 pub mod human;
 pub mod ingest;
 pub mod metrics;

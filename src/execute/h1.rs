@@ -15,6 +15,11 @@
 //! kept for the next request unless the response says `Connection: close`,
 //! is HTTP/1.0 without keep-alive, ends with the connection, or leaves
 //! bytes nobody asked for.
+//!
+//! The framing rules and the chunked decoder are [`crate::http1`]'s, in its
+//! strict reading (what RFC 9112 calls an error is a protocol error, as in
+//! hyper); this module adds the socket: it reads into its buffer and feeds
+//! the decoder.
 
 use std::io;
 use std::pin::Pin;
@@ -24,7 +29,8 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::conn::classify_io;
+use super::classify::classify_io;
+use crate::http1::{self, Chunked, Fields, Framing, Policy, Progress};
 use crate::metrics::ErrorKind;
 
 /// Largest response head accepted (hyper's default limit is about 400 KB);
@@ -34,8 +40,6 @@ const MAX_HEAD: usize = 256 * 1024;
 const MAX_HEADERS: usize = 128;
 /// The read buffer to start with; it grows only for a long head.
 const BUFFER: usize = 16 * 1024;
-/// Longest chunk-size line or trailer section accepted.
-const MAX_LINE: usize = 8 * 1024;
 
 /// The transport under the connection.
 pub enum Stream {
@@ -118,15 +122,6 @@ pub struct Failure {
     /// a close or reset is not sent again: the server may have acted on
     /// it.)
     pub retry: bool,
-}
-
-/// How the body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    None,
-    Length(u64),
-    Chunked,
-    UntilClose,
 }
 
 impl Conn {
@@ -325,75 +320,21 @@ impl Conn {
         }
     }
 
+    /// Reads a chunked body: what is buffered goes to the decoder; a line
+    /// it cannot finish yet stays in the buffer until more bytes come.
     async fn chunked_body(&mut self) -> Result<(), ErrorKind> {
-        enum State {
-            Size,
-            Data(u64),
-            DataEnd,
-            Trailers,
-        }
-        let mut state = State::Size;
+        let mut decoder = Chunked::new(Policy::Strict);
         loop {
-            let avail = &self.buf[self.pos..self.end];
-            let progressed = match state {
-                State::Size => match httparse::parse_chunk_size(avail) {
-                    Ok(httparse::Status::Complete((n, 0))) => {
-                        self.pos += n;
-                        state = State::Trailers;
-                        true
-                    }
-                    Ok(httparse::Status::Complete((n, size))) => {
-                        self.pos += n;
-                        state = State::Data(size);
-                        true
-                    }
-                    Ok(httparse::Status::Partial) if avail.len() > MAX_LINE => {
-                        return Err(ErrorKind::Protocol)
-                    }
-                    Ok(httparse::Status::Partial) => false,
-                    Err(_) => return Err(ErrorKind::Protocol),
-                },
-                State::Data(left) => {
-                    let take = left.min(avail.len() as u64);
-                    self.pos += take as usize;
-                    state = if take == left {
-                        State::DataEnd
-                    } else {
-                        State::Data(left - take)
-                    };
-                    take > 0
-                }
-                State::DataEnd => {
-                    if avail.len() < 2 {
-                        false
-                    } else if &avail[..2] == b"\r\n" {
-                        self.pos += 2;
-                        state = State::Size;
-                        true
-                    } else {
+            let (used, progress) = decoder.feed(&self.buf[self.pos..self.end], |_| {});
+            self.pos += used;
+            match progress {
+                Progress::Done => return Ok(()),
+                Progress::Broken => return Err(ErrorKind::Protocol),
+                Progress::More => {
+                    if self.read_more(BUFFER).await? == 0 {
+                        // Ended inside the body.
                         return Err(ErrorKind::Protocol);
                     }
-                }
-                State::Trailers => match memchr::memmem::find(avail, b"\r\n") {
-                    // The empty line ends the message.
-                    Some(0) => {
-                        self.pos += 2;
-                        return Ok(());
-                    }
-                    // A trailer field: skipped.
-                    Some(i) => {
-                        self.pos += i + 2;
-                        true
-                    }
-                    None if avail.len() > MAX_LINE => return Err(ErrorKind::Protocol),
-                    None => false,
-                },
-            };
-            if !progressed || self.pos == self.end {
-                match self.read_more(BUFFER).await? {
-                    // Ended inside the body.
-                    0 if !progressed => return Err(ErrorKind::Protocol),
-                    _ => {}
                 }
             }
         }
@@ -401,56 +342,28 @@ impl Conn {
 }
 
 /// The body's framing and whether the connection stays open, from a
-/// response head (RFC 9112 section 6.3).
+/// response head (RFC 9112 sections 6.3 and 9.3).
 fn framing(r: &httparse::Response<'_, '_>, head: bool) -> Result<(Framing, bool), ErrorKind> {
-    let http10 = r.version == Some(0);
-    let mut close = false;
-    let mut keep_alive = false;
-    let mut transfer_encoding: Option<bool> = None;
-    let mut length: Option<u64> = None;
+    let mut fields = Fields::new(Policy::Strict);
     for h in r.headers.iter() {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_length(h.value).ok_or(ErrorKind::Protocol)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(ErrorKind::Protocol);
-            }
-            length = Some(n);
+            fields.content_length(h.value);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // Chunked counts only as the last coding.
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            transfer_encoding = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            fields.transfer_encoding(h.value);
         } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
+            fields.connection(h.value);
         }
     }
-    let keep = !close && (!http10 || keep_alive);
-    let status = r.code.unwrap_or(0);
-    let framing = if head || status == 204 || status == 304 {
-        Framing::None
-    } else {
-        match (transfer_encoding, length) {
-            (Some(true), _) => Framing::Chunked,
-            (Some(false), _) => Framing::UntilClose,
-            (None, Some(n)) => Framing::Length(n),
-            (None, None) => Framing::UntilClose,
-        }
-    };
+    let framing = fields
+        .response(r.code.unwrap_or(0), head)
+        .map_err(|http1::Invalid| ErrorKind::Protocol)?;
+    let keep = fields.persistent(r.version == Some(0));
     Ok((framing, keep && framing != Framing::UntilClose))
 }
 
-/// A Content-Length value: 1 to 19 digits (surrounding blanks allowed).
-fn parse_length(v: &[u8]) -> Option<u64> {
-    let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-}
+#[cfg(test)]
+mod agrees_with_hyper;
 
 #[cfg(test)]
 mod tests {
@@ -673,30 +586,5 @@ mod tests {
                 Err(f) => prop_assert!(!f.retry),
             }
         });
-    }
-
-    #[test]
-    fn content_length_values() {
-        assert_eq!(parse_length(b"0"), Some(0));
-        assert_eq!(parse_length(b" 42 "), Some(42));
-        assert_eq!(
-            parse_length(b"9999999999999999999"),
-            Some(9_999_999_999_999_999_999)
-        );
-        for bad in [
-            &b""[..],
-            b"-1",
-            b"1a",
-            b"+1",
-            b"99999999999999999999",
-            b"1 2",
-        ] {
-            assert_eq!(
-                parse_length(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
     }
 }

@@ -24,6 +24,7 @@
 //! than tokio's millisecond timer, so the schedule is kept to well under a
 //! millisecond while the same thread serves the connections.
 
+mod classify;
 pub mod conn;
 mod h1;
 mod plan;
@@ -785,7 +786,7 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
             match result {
                 Ok(Ok(r)) => r,
                 Err(_) => Err(ErrorKind::Timeout),
-                Ok(Err(e)) => Err(conn::classify_hyper(&e)),
+                Ok(Err(e)) => Err(classify::classify_hyper(&e)),
             }
         }
     };

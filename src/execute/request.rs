@@ -10,6 +10,7 @@ use rand::Rng;
 
 use super::plan::Plan;
 use crate::generate;
+use crate::http1::is_token;
 use crate::model::scrub;
 use crate::model::TrafficModel;
 use crate::target::Target;
@@ -300,13 +301,6 @@ pub struct WireRequest {
     pub bytes: Vec<u8>,
     /// HEAD: the response has no body.
     pub head: bool,
-}
-
-/// An RFC 9110 token (method, header name).
-fn is_token(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A header value `http::HeaderValue::from_str` would take: visible ASCII,

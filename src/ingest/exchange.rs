@@ -104,14 +104,6 @@ impl Exchange {
 }
 
 /// The host of an authority (`host:port`, `[v6]:port`), without the port.
-/// An RFC 9110 token (what a method must be): one or more of
-/// ALPHA / DIGIT / `!#$%&'*+-.^_`|~`.
-pub fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 pub fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return match rest.find(']') {
@@ -128,6 +120,7 @@ pub fn host_of(authority: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http1::is_token;
 
     #[test]
     fn splits_target_and_authority() {

@@ -639,7 +639,7 @@ impl Ctx<'_> {
         }
         // Not a token (the fuzzer found "GET?"): no server would take it,
         // and the model file cannot hold it.
-        if !super::exchange::is_token(method) {
+        if !crate::http1::is_token(method) {
             return Err(reason::BAD_METHOD.into());
         }
         if entry.websocket_messages.is_some() || scheme == "ws" || scheme == "wss" {

@@ -779,7 +779,7 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
     }
     // Any RFC 9110 token, as the readers accept (the fuzzer found a pcap
     // method "POS#" recorded into a model this rejected).
-    if !crate::ingest::exchange::is_token(&e.method) {
+    if !crate::http1::is_token(&e.method) {
         return Err(format!(
             "{what}: method {:?} is not a valid HTTP method",
             e.method

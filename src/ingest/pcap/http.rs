@@ -12,6 +12,11 @@
 //! any port; TLS, HTTP/2 prior knowledge and other protocols are detected
 //! from the client's first bytes and counted, not parsed.
 //!
+//! Framing itself (token checks, `Content-Length`, `Transfer-Encoding`,
+//! the chunked decoder) is [`crate::http1`]'s, in its lenient reading: a
+//! message that cannot be framed ends and the reader resynchronises,
+//! rather than failing the capture.
+//!
 //! Memory per connection is bounded: heads are capped at [`MAX_HEAD`],
 //! kept bodies at [`BODY_CAP`], resync scanning at [`MAX_SCAN`]; body bytes
 //! beyond the kept prefix are only counted.
@@ -21,6 +26,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use super::Out;
+use crate::http1::{self, Chunked, Fields, Policy, Progress};
 use crate::ingest::{Body, BodyKind, Exchange, Response};
 
 /// Largest request or response head we buffer before calling it damaged.
@@ -113,23 +119,30 @@ enum Mode {
     Opaque,
 }
 
+/// Where a body being read stands.
 #[derive(Debug)]
 enum Framing {
+    /// Bytes left (0: no body).
     Length(u64),
-    Chunked(Chunk),
+    /// An incomplete chunk-size or trailer line is carried in the side's
+    /// `buf`.
+    Chunked(Chunked),
     /// Until the connection closes (responses only).
     Close,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    /// Reading the chunk-size line (bytes are gathered in `line`).
-    Size,
-    Data(u64),
-    /// The CRLF after chunk data.
-    DataEnd,
-    /// Trailer lines until an empty one.
-    Trailer,
+impl Framing {
+    /// Starts reading a body framed as `f` says. (The lenient reading
+    /// refuses nothing; were it to, the message would be read as
+    /// body-less.)
+    fn start(f: Result<http1::Framing, http1::Invalid>) -> Framing {
+        match f.unwrap_or(http1::Framing::None) {
+            http1::Framing::None => Framing::Length(0),
+            http1::Framing::Length(n) => Framing::Length(n),
+            http1::Framing::Chunked => Framing::Chunked(Chunked::new(Policy::Lenient)),
+            http1::Framing::UntilClose => Framing::Close,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -691,7 +704,7 @@ impl HttpConn {
         *response = None;
         *resource_type = None;
         *damaged = false;
-        let mut framing = Framing::Length(0);
+        let mut fields = Fields::new(Policy::Lenient);
         let mut n = 0;
         for h in hs.iter() {
             let value = reuse_slot(headers, &mut n, h.name);
@@ -701,14 +714,13 @@ impl HttpConn {
             } else if h.name.eq_ignore_ascii_case("content-type") {
                 body_mime.clear();
                 body_mime.push_str(value);
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") && is_chunked(h.value) {
-                framing = Framing::Chunked(Chunk::Size);
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                fields.transfer_encoding(h.value);
             } else if h.name.eq_ignore_ascii_case("content-length") {
-                if let (Framing::Length(0), Some(n)) = (&framing, parse_len(h.value)) {
-                    framing = Framing::Length(n);
-                }
+                fields.content_length(h.value);
             }
         }
+        let framing = Framing::start(fields.request());
         headers.truncate(n);
         if authority.is_empty() {
             authority.push_str(self.peer_name(1 - dir));
@@ -882,17 +894,14 @@ impl HttpConn {
         }
         // One pass names each header once; the headers to keep for the
         // model are marked (at most MAX_HEADERS < 128) for the pass below.
-        let mut framing = None;
+        let mut fields = Fields::new(Policy::Lenient);
         let mut mime: Option<&[u8]> = None;
-        let mut length = None;
         let (mut kept, mut cookies) = (0u128, 0u128);
         for (i, h) in res.headers.iter().enumerate() {
             let name = ResponseName::of(h.name.as_bytes());
             match name {
-                ResponseName::TransferEncoding if is_chunked(h.value) => {
-                    framing = Some(Framing::Chunked(Chunk::Size));
-                }
-                ResponseName::ContentLength if length.is_none() => length = parse_len(h.value),
+                ResponseName::TransferEncoding => fields.transfer_encoding(h.value),
+                ResponseName::ContentLength => fields.content_length(h.value),
                 ResponseName::ContentType if mime.is_none() => mime = Some(h.value),
                 _ => {}
             }
@@ -910,22 +919,14 @@ impl HttpConn {
             // A response to a request we did not see (mid-stream pickup or
             // lost request): frame it to skip it, assuming a GET.
             out.stats.skip("response without request");
-            let f = if status == 204 || status == 304 {
-                Framing::Length(0)
-            } else {
-                framing
-                    .or(length.map(Framing::Length))
-                    .unwrap_or(Framing::Close)
-            };
+            let f = Framing::start(fields.response(status, false));
             self.start_body(dir, f, None, out);
             return Some(len);
         };
-        let no_body = p.head
-            || status == 204
-            || status == 304
-            || status == 101
-            || (p.connect && (200..300).contains(&status));
-        if status == 101 || (p.connect && (200..300).contains(&status)) {
+        // After 101 or a 2xx to CONNECT the connection carries another
+        // protocol: no HTTP body, and opaque from then on.
+        let upgrade = status == 101 || (p.connect && (200..300).contains(&status));
+        if upgrade {
             self.upgrade_after = true;
         }
         let mut r = p
@@ -977,12 +978,10 @@ impl HttpConn {
         p.resp_last_ts = ts;
         p.resp_body.clear();
         p.resp_body_kept = true;
-        let f = if no_body {
+        let f = if upgrade {
             Framing::Length(0)
         } else {
-            framing
-                .or(length.map(Framing::Length))
-                .unwrap_or(Framing::Close)
+            Framing::start(fields.response(status, p.head))
         };
         self.start_body(dir, f, Some(ts), out);
         Some(len)
@@ -1235,7 +1234,7 @@ fn starts_message(data: &[u8], request: bool) -> Option<bool> {
 fn could_be_method(data: &[u8]) -> bool {
     data.iter()
         .take_while(|b| **b != b' ')
-        .all(|b| is_tchar(*b))
+        .all(|b| http1::is_tchar(*b))
         && !data.is_empty()
 }
 
@@ -1254,7 +1253,7 @@ pub fn request_line(data: &[u8]) -> Option<RequestLine<'_>> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let sp = memchr::memchr(b' ', line)?;
     let method = &line[..sp];
-    if method.is_empty() || method.len() > 32 || !method.iter().all(|b| is_tchar(*b)) {
+    if method.is_empty() || method.len() > 32 || !method.iter().all(|b| http1::is_tchar(*b)) {
         return None;
     }
     let rest = &line[sp + 1..];
@@ -1272,10 +1271,6 @@ pub fn request_line(data: &[u8]) -> Option<RequestLine<'_>> {
         target,
         len: end + 1,
     })
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// The `n`-th of the header slots kept from the previous exchange (a new
@@ -1296,28 +1291,10 @@ fn reuse_slot<'a>(
     value
 }
 
-/// `Transfer-Encoding` whose last coding is chunked (`gzip, chunked`,
-/// `,\tchunked,`).
-fn is_chunked(value: &[u8]) -> bool {
-    value
-        .split(|b| *b == b',')
-        .map(|t| t.trim_ascii())
-        .rfind(|t| !t.is_empty())
-        .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"))
-}
-
-fn parse_len(value: &[u8]) -> Option<u64> {
-    let v = value.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    // At most 19 digits: below u64::MAX, no overflow.
-    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-}
-
 /// Consumes body bytes per `framing`. Returns (bytes of `data` used, done).
-/// `line` gathers chunk-size and trailer lines; `content` receives the body
-/// (chunk data only, for chunked bodies).
+/// `line` carries an incomplete chunk-size or trailer line; `content`
+/// receives the body (chunk data only, for chunked bodies). Broken chunk
+/// syntax ends the message (the scanner then resynchronises).
 fn body_bytes(
     framing: &mut Framing,
     line: &mut Vec<u8>,
@@ -1335,76 +1312,11 @@ fn body_bytes(
             content(data);
             (data.len(), false)
         }
-        Framing::Chunked(state) => chunked(state, line, data, content),
-    }
-}
-
-/// Chunked decoding; returns (bytes used, done). Damaged chunk syntax ends
-/// the message (the scanner then resynchronises).
-fn chunked(
-    state: &mut Chunk,
-    line: &mut Vec<u8>,
-    data: &[u8],
-    content: &mut dyn FnMut(&[u8]),
-) -> (usize, bool) {
-    let mut used = 0usize;
-    while used < data.len() {
-        let rest = &data[used..];
-        match *state {
-            Chunk::Size | Chunk::Trailer | Chunk::DataEnd => {
-                let Some(nl) = memchr::memchr(b'\n', rest) else {
-                    if line.len() + rest.len() > 4096 {
-                        return (data.len(), true);
-                    }
-                    line.extend_from_slice(rest);
-                    return (data.len(), false);
-                };
-                line.extend_from_slice(&rest[..nl]);
-                used += nl + 1;
-                let l = line.trim_ascii();
-                match *state {
-                    Chunk::Size => {
-                        let hex = l.split(|b| *b == b';').next().unwrap_or(b"").trim_ascii();
-                        let size = if hex.is_empty() || hex.len() > 15 {
-                            None
-                        } else {
-                            std::str::from_utf8(hex)
-                                .ok()
-                                .and_then(|s| u64::from_str_radix(s, 16).ok())
-                        };
-                        match size {
-                            Some(0) => *state = Chunk::Trailer,
-                            Some(n) => *state = Chunk::Data(n),
-                            None => {
-                                line.clear();
-                                return (used, true);
-                            }
-                        }
-                    }
-                    Chunk::DataEnd => *state = Chunk::Size,
-                    _ => {
-                        if l.is_empty() {
-                            line.clear();
-                            return (used, true);
-                        }
-                    }
-                }
-                line.clear();
-            }
-            Chunk::Data(rem) => {
-                let n = usize::try_from(rem).unwrap_or(usize::MAX).min(rest.len());
-                content(&rest[..n]);
-                used += n;
-                let left = rem - n as u64;
-                *state = if left == 0 {
-                    Chunk::DataEnd
-                } else {
-                    Chunk::Data(left)
-                };
-            }
+        Framing::Chunked(decoder) => {
+            let (used, progress) = decoder.feed_carried(line, data, content);
+            (used, progress != Progress::More)
         }
     }
-    (used, false)
 }
 
 #[cfg(test)]
@@ -1485,27 +1397,6 @@ mod tests {
                     "{b:#x} at {pos}"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn content_length_is_digits_only() {
-        assert_eq!(parse_len(b" 209 "), Some(209));
-        assert_eq!(parse_len(b"0012"), Some(12));
-        assert_eq!(
-            parse_len(b"9999999999999999999"),
-            Some(9_999_999_999_999_999_999)
-        );
-        for bad in [
-            &b""[..],
-            b"  ",
-            b"1a",
-            b"+1",
-            b"-1",
-            b"1 2",
-            b"18446744073709551615",
-        ] {
-            assert_eq!(parse_len(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 }
