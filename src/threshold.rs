@@ -289,12 +289,36 @@ impl FromStr for Threshold {
     }
 }
 
-/// Parse one threshold expression.
+/// Parse one threshold expression:
+/// `METRIC[{TAGS}]: AGG OP VALUE[UNIT]`, one step per part, each error
+/// pointing at the part it is about.
 pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
     let expr = expr.trim();
     let mut p = Parser { expr, pos: 0 };
+    let (name, metric) = parse_metric(&mut p)?;
+    let mut filters = Vec::new();
+    if p.rest().starts_with('{') {
+        filters = parse_tags(&mut p, metric)?;
+    }
+    let colon = parse_colon(&mut p, name, metric)?;
+    let agg = parse_agg(&mut p, metric)?;
+    let op = parse_op(&mut p)?;
+    let value = parse_value(&mut p, metric, agg)?;
+    parse_end(&mut p)?;
+    Ok(Threshold {
+        expr: expr.to_string(),
+        metric,
+        filters,
+        agg,
+        op,
+        value,
+        condition: expr[colon + 1..].trim().to_string(),
+        series: expr[..colon].trim().to_string(),
+    })
+}
 
-    // METRIC
+/// `METRIC`: one of [`Metric::ALL`], by its k6 name.
+fn parse_metric<'a>(p: &mut Parser<'a>) -> Result<(&'a str, Metric), ThresholdError> {
     let start = p.pos;
     let name = p.take_while(is_ident);
     if name.is_empty() {
@@ -311,14 +335,12 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
                 Some(known_metrics()),
             )
         })?;
+    Ok((name, metric))
+}
 
-    // {TAGS}
-    let mut filters = Vec::new();
-    if p.rest().starts_with('{') {
-        filters = parse_tags(&mut p, metric)?;
-    }
-
-    // :
+/// The `:` between the series and the condition; returns where it is, as
+/// the two halves are k6's keys for the threshold.
+fn parse_colon(p: &mut Parser<'_>, name: &str, metric: Metric) -> Result<usize, ThresholdError> {
     p.skip_ws();
     let colon = p.pos;
     if !p.eat(":") {
@@ -329,8 +351,11 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
         ));
     }
     p.skip_ws();
+    Ok(colon)
+}
 
-    // AGG
+/// `AGG`: a known aggregation that applies to the metric.
+fn parse_agg(p: &mut Parser<'_>, metric: Metric) -> Result<Agg, ThresholdError> {
     let agg_start = p.pos;
     let word = p.take_while(is_ident);
     let agg = match word {
@@ -340,29 +365,7 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
         "med" => Agg::Med,
         "rate" => Agg::Rate,
         "count" => Agg::Count,
-        "p" if p.rest().starts_with('(') => {
-            p.eat("(");
-            let n_start = p.pos;
-            let n = p.take_while(|c| c.is_ascii_digit() || c == '.');
-            let n: f64 = n.parse().map_err(|_| {
-                p.err(
-                    n_start,
-                    "expected a percentile number",
-                    Some("write e.g. p(95) or p(99.9)".into()),
-                )
-            })?;
-            if !(n > 0.0 && n <= 100.0) {
-                return Err(p.err(
-                    n_start,
-                    format!("percentile {n} is out of range"),
-                    Some("use 0 < N <= 100".into()),
-                ));
-            }
-            if !p.eat(")") {
-                return Err(p.err(p.pos, "expected ')' closing the percentile", None));
-            }
-            Agg::P(n)
-        }
+        "p" if p.rest().starts_with('(') => parse_percentile(p)?,
         "" => {
             return Err(p.err(
                 agg_start,
@@ -371,6 +374,7 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
             ))
         }
         w => {
+            // `p95` is the likeliest slip: suggest the spelling that parses.
             let hint = match w
                 .strip_prefix('p')
                 .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
@@ -381,20 +385,54 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
             return Err(p.err(agg_start, format!("unknown aggregation '{w}'"), Some(hint)));
         }
     };
-    let agg_ok = match metric {
-        Metric::Trend(_) => matches!(agg, Agg::Avg | Agg::Min | Agg::Max | Agg::Med | Agg::P(_)),
-        Metric::Failed => agg == Agg::Rate,
-        _ => matches!(agg, Agg::Count | Agg::Rate),
-    };
-    if !agg_ok {
+    if !agg_applies(metric, agg) {
         return Err(p.err(
             agg_start,
             format!("aggregation '{agg}' does not apply to {metric}"),
             Some(format!("{metric} takes {}", metric.aggs())),
         ));
     }
+    Ok(agg)
+}
 
-    // OP
+/// `(N)` after `p`; `p` is at the `(`.
+fn parse_percentile(p: &mut Parser<'_>) -> Result<Agg, ThresholdError> {
+    p.eat("(");
+    let n_start = p.pos;
+    let n = p.take_while(|c| c.is_ascii_digit() || c == '.');
+    let n: f64 = n.parse().map_err(|_| {
+        p.err(
+            n_start,
+            "expected a percentile number",
+            Some("write e.g. p(95) or p(99.9)".into()),
+        )
+    })?;
+    if !(n > 0.0 && n <= 100.0) {
+        return Err(p.err(
+            n_start,
+            format!("percentile {n} is out of range"),
+            Some("use 0 < N <= 100".into()),
+        ));
+    }
+    if !p.eat(")") {
+        return Err(p.err(p.pos, "expected ')' closing the percentile", None));
+    }
+    Ok(Agg::P(n))
+}
+
+/// Trends reduce by statistics, `http_req_failed` only by its rate, the
+/// counters by count or rate.
+fn agg_applies(metric: Metric, agg: Agg) -> bool {
+    match metric {
+        Metric::Trend(_) => matches!(agg, Agg::Avg | Agg::Min | Agg::Max | Agg::Med | Agg::P(_)),
+        Metric::Failed => agg == Agg::Rate,
+        _ => matches!(agg, Agg::Count | Agg::Rate),
+    }
+}
+
+/// `OP`: the two-character operators are tried first, so `<=` is not read
+/// as `<` followed by garbage; k6's `===` and `!==` are accepted too.
+fn parse_op(p: &mut Parser<'_>) -> Result<Op, ThresholdError> {
     p.skip_ws();
     let op_start = p.pos;
     let op = if p.eat("<=") {
@@ -416,8 +454,12 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
             Some("use one of <, <=, >, >=, ==, !=".into()),
         ));
     };
+    Ok(op)
+}
 
-    // VALUE[UNIT]
+/// `VALUE[UNIT]`: trend limits are converted to milliseconds (a bare
+/// number is already in ms); other metrics take a plain number.
+fn parse_value(p: &mut Parser<'_>, metric: Metric, agg: Agg) -> Result<f64, ThresholdError> {
     p.skip_ws();
     let num_start = p.pos;
     let num = p.take_while(|c| c.is_ascii_digit() || c == '.' || c == '-');
@@ -448,6 +490,11 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
             ))
         }
     }
+    Ok(value)
+}
+
+/// Nothing may follow the value.
+fn parse_end(p: &mut Parser<'_>) -> Result<(), ThresholdError> {
     p.skip_ws();
     if !p.rest().is_empty() {
         return Err(p.err(
@@ -456,17 +503,7 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
             Some("one expression per --threshold; repeat the flag for more".into()),
         ));
     }
-
-    Ok(Threshold {
-        expr: expr.to_string(),
-        metric,
-        filters,
-        agg,
-        op,
-        value,
-        condition: expr[colon + 1..].trim().to_string(),
-        series: expr[..colon].trim().to_string(),
-    })
+    Ok(())
 }
 
 fn known_metrics() -> String {

@@ -1,6 +1,7 @@
 //! `replay inspect MODEL|CAPTURE`: what a model learned, as a table or as
 //! a JSON document (`--json`, documented in docs/inspect-json.md).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -8,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::args::InspectArgs;
 use crate::human as fmt;
-use crate::model::{BodyModel, Endpoint, LogHist, Param, Pool, TailType, TrafficModel};
+use crate::model::{BodyModel, Endpoint, LogHist, Param, Pool, Sessions, TailType, TrafficModel};
 
 pub fn run(args: InspectArgs) -> anyhow::Result<u8> {
     let input = super::input::load_input(&args.inputs, &args.filters)?;
@@ -224,10 +225,25 @@ fn pool_line(p: &Pool, top: usize) -> String {
     parts.join(", ")
 }
 
-/// The readable table.
+/// The readable table: one section after another, each skipped when it
+/// would be empty.
 pub fn table(m: &TrafficModel, top: usize) -> String {
     let mut s = String::new();
-    let a = &m.arrival;
+    sources(&mut s, m);
+    arrival(&mut s, m);
+    sessions(&mut s, &m.sessions);
+    endpoints(&mut s, &m.endpoints);
+    parameters(&mut s, &m.endpoints, top);
+    skipped(&mut s, &m.source.skipped);
+    secrets(&mut s, m);
+    for w in &m.source.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    s
+}
+
+/// One line per input file, then how many requests made it into the model.
+fn sources(s: &mut String, m: &TrafficModel) {
     for f in &m.source.files {
         let _ = writeln!(
             s,
@@ -247,6 +263,11 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
         fmt::count(m.source.seen),
         fmt::count(skipped)
     );
+}
+
+/// When the traffic came and how bursty it was.
+fn arrival(s: &mut String, m: &TrafficModel) {
+    let a = &m.arrival;
     let start = chrono::DateTime::from_timestamp_nanos(a.start_ns)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let _ = writeln!(s, "duration  {} from {start}", fmt::seconds(a.duration_s()));
@@ -274,7 +295,9 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
         fmt::sparkline(&a.bins, 60),
         fmt::seconds(a.bin_s)
     );
-    let ss = &m.sessions;
+}
+
+fn sessions(s: &mut String, ss: &Sessions) {
     let _ = writeln!(
         s,
         "sessions  {} clients, {} sessions, think time p50 {}, {} transitions",
@@ -283,17 +306,19 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
         fmt::seconds(ss.think_time_s.quantile(0.5)),
         ss.transitions.len()
     );
+}
 
-    let _ = writeln!(s, "\nendpoints ({})", m.endpoints.len());
-    let tw = m
-        .endpoints
+/// The endpoint table, its columns as wide as the longest host and template
+/// (within limits, so one long URL cannot push the numbers off screen).
+fn endpoints(s: &mut String, endpoints: &[Endpoint]) {
+    let _ = writeln!(s, "\nendpoints ({})", endpoints.len());
+    let tw = endpoints
         .iter()
         .map(|e| e.template.chars().count().min(50))
         .max()
         .unwrap_or(8)
         .max(8);
-    let hw = m
-        .endpoints
+    let hw = endpoints
         .iter()
         .map(|e| e.host.len().min(30))
         .max()
@@ -304,7 +329,7 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
         "  {:<7} {:<hw$} {:<tw$} {:>8} {:>7}  {:<22} {:>9} {:>9}",
         "METHOD", "HOST", "TEMPLATE", "COUNT", "WEIGHT", "STATUS", "P50", "P95"
     );
-    for e in &m.endpoints {
+    for e in endpoints {
         let mix: Vec<String> = status_mix(e)
             .iter()
             .take(3)
@@ -332,60 +357,14 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
             p95
         );
     }
+}
 
+/// What each endpoint varies, under its own heading; the section is left
+/// out entirely when no endpoint varies anything.
+fn parameters(s: &mut String, endpoints: &[Endpoint], top: usize) {
     let mut params = String::new();
-    for e in &m.endpoints {
-        let mut lines = Vec::new();
-        for p in &e.path_params {
-            lines.push(format!(
-                "    path {{{}}}: {}",
-                p.name,
-                pool_line(&p.pool, top)
-            ));
-        }
-        for q in &e.query {
-            lines.push(format!(
-                "    query {} ({}): {}",
-                q.name,
-                fmt::percent(q.presence),
-                pool_line(&q.pool, top)
-            ));
-        }
-        if let Some(b) = &e.body {
-            match b {
-                BodyModel::Json { fields, .. } => {
-                    for f in fields.iter().take(12) {
-                        lines.push(format!(
-                            "    json {} ({}): {}",
-                            f.path,
-                            fmt::percent(f.presence),
-                            pool_line(&f.pool, top)
-                        ));
-                    }
-                    if fields.len() > 12 {
-                        lines.push(format!("    json … {} more fields", fields.len() - 12));
-                    }
-                }
-                BodyModel::Form { fields, .. } => {
-                    for f in fields {
-                        lines.push(format!(
-                            "    form {} ({}): {}",
-                            f.name,
-                            fmt::percent(f.presence),
-                            pool_line(&f.pool, top)
-                        ));
-                    }
-                }
-                BodyModel::Text { mime, pool, .. } => lines.push(format!(
-                    "    body {mime}: {} distinct bodies",
-                    pool.values.len()
-                )),
-                BodyModel::Opaque { mime, size, .. } => lines.push(format!(
-                    "    body {mime}: opaque, size p50 {}",
-                    fmt::bytes(size.quantile(0.5))
-                )),
-            }
-        }
+    for e in endpoints {
+        let lines = endpoint_parameters(e, top);
         if !lines.is_empty() {
             let _ = writeln!(params, "  {} {}{}", e.method, e.host, e.template);
             for l in lines {
@@ -397,15 +376,84 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
         let _ = writeln!(s, "\nparameters (top {top} values)");
         s.push_str(&params);
     }
+}
 
-    if !m.source.skipped.is_empty() {
-        let _ = writeln!(s, "\nskipped");
-        let mut reasons: Vec<(&String, &u64)> = m.source.skipped.iter().collect();
-        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for (r, c) in reasons {
-            let _ = writeln!(s, "  {:<40} {:>8}", r, fmt::count(*c));
-        }
+/// One line per path parameter, query parameter and body field.
+fn endpoint_parameters(e: &Endpoint, top: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for p in &e.path_params {
+        lines.push(format!(
+            "    path {{{}}}: {}",
+            p.name,
+            pool_line(&p.pool, top)
+        ));
     }
+    for q in &e.query {
+        lines.push(format!(
+            "    query {} ({}): {}",
+            q.name,
+            fmt::percent(q.presence),
+            pool_line(&q.pool, top)
+        ));
+    }
+    if let Some(b) = &e.body {
+        body_lines(&mut lines, b, top);
+    }
+    lines
+}
+
+fn body_lines(lines: &mut Vec<String>, b: &BodyModel, top: usize) {
+    match b {
+        BodyModel::Json { fields, .. } => {
+            // A JSON body can have hundreds of fields; a dozen shows its shape.
+            for f in fields.iter().take(12) {
+                lines.push(format!(
+                    "    json {} ({}): {}",
+                    f.path,
+                    fmt::percent(f.presence),
+                    pool_line(&f.pool, top)
+                ));
+            }
+            if fields.len() > 12 {
+                lines.push(format!("    json … {} more fields", fields.len() - 12));
+            }
+        }
+        BodyModel::Form { fields, .. } => {
+            for f in fields {
+                lines.push(format!(
+                    "    form {} ({}): {}",
+                    f.name,
+                    fmt::percent(f.presence),
+                    pool_line(&f.pool, top)
+                ));
+            }
+        }
+        BodyModel::Text { mime, pool, .. } => lines.push(format!(
+            "    body {mime}: {} distinct bodies",
+            pool.values.len()
+        )),
+        BodyModel::Opaque { mime, size, .. } => lines.push(format!(
+            "    body {mime}: opaque, size p50 {}",
+            fmt::bytes(size.quantile(0.5))
+        )),
+    }
+}
+
+/// Why requests were left out, most common reason first.
+fn skipped(s: &mut String, skipped: &BTreeMap<String, u64>) {
+    if skipped.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\nskipped");
+    let mut reasons: Vec<(&String, &u64)> = skipped.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (r, c) in reasons {
+        let _ = writeln!(s, "  {:<40} {:>8}", r, fmt::count(*c));
+    }
+}
+
+/// The secrets a replay will need, or a reminder that they were kept.
+fn secrets(s: &mut String, m: &TrafficModel) {
     if !m.secrets.is_empty() {
         let _ = writeln!(s, "\nscrubbed secrets (supply with -H 'Name: value' or --secret NAME=VALUE when replaying)");
         for sec in &m.secrets {
@@ -421,8 +469,4 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
     } else if !m.source.scrubbed {
         let _ = writeln!(s, "\nsecrets were kept (recorded with --keep-secrets)");
     }
-    for w in &m.source.warnings {
-        let _ = writeln!(s, "warning: {w}");
-    }
-    s
 }

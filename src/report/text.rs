@@ -5,9 +5,10 @@
 
 use std::fmt::Write as _;
 
-use super::{MetricSummary, Summary};
+use super::{EndpointSummary, MetricSummary, Summary};
 use crate::human::{bytes, millis};
-use crate::metrics::drift_summary;
+use crate::metrics::{drift_summary, DriftPoint};
+use crate::threshold::ThresholdResult;
 
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
@@ -68,17 +69,28 @@ fn kv_list(m: &std::collections::BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
-/// Render the report.
+/// Render the report: a title, then one section after another, each left
+/// out when it has nothing to say.
 pub fn render(s: &Summary, opts: TextOptions) -> String {
     let st = Style { color: opts.color };
     let mut out = String::new();
     let w = &mut out;
-    let r = &s.requests;
+    title(w, s);
+    requests_and_rate(w, s);
+    metrics(w, s);
+    endpoints(w, &s.endpoints, &st);
+    thresholds(w, &s.thresholds, &st);
+    drift(w, &s.drift);
+    let _ = writeln!(w, "\n  seed {}; reproduce with: {}", s.seed, s.command);
+    out
+}
 
+/// What ran against what, and whether it ran to the end.
+fn title(w: &mut String, s: &Summary) {
     let _ = writeln!(
         w,
         "\n  replay: {} requests in {:.1}s against {}{}\n",
-        r.sent,
+        s.requests.sent,
         s.duration_s,
         s.target,
         match s.ended {
@@ -87,8 +99,10 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
             super::Ended::Aborted => " (stopped by --abort-on-fail: partial results)",
         }
     );
+}
 
-    // Requests and rate.
+fn requests_and_rate(w: &mut String, s: &Summary) {
+    let r = &s.requests;
     let _ = writeln!(
         w,
         "{} intended={} sent={} completed={} dropped={}{}",
@@ -123,143 +137,160 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
         s.intended_rate
     );
     let _ = writeln!(w);
+}
 
-    // Metrics (overall, in k6's alphabetical order).
+/// Every overall metric, in k6's alphabetical order, then the error tally.
+fn metrics(w: &mut String, s: &Summary) {
     for (name, m) in &s.metrics {
         if name.contains('{') {
             continue; // sub-metrics are shown with their thresholds
         }
-        let line = match name.as_str() {
-            "http_req_failed" => format!(
-                " {} {} out of {}",
-                pct(m.rate.unwrap_or(0.0)),
-                m.passes.unwrap_or(0),
-                m.passes.unwrap_or(0) + m.fails.unwrap_or(0)
-            ),
-            "data_sent" | "data_received" => format!(
-                " {} {}/s",
-                bytes(m.count.unwrap_or(0) as f64),
-                bytes(m.rate.unwrap_or(0.0).floor())
-            ),
-            "http_reqs" | "dropped_requests" => {
-                let mut l = format!(" {} {:.2}/s", m.count.unwrap_or(0), m.rate.unwrap_or(0.0));
-                if name == "dropped_requests" && !s.dropped.is_empty() {
-                    let _ = write!(l, " ({})", kv_list(&s.dropped));
-                }
-                l
-            }
-            _ => trend_line(m),
-        };
-        let _ = writeln!(w, "{}{line}", label(name));
+        let _ = writeln!(w, "{}{}", label(name), metric_line(name, m, s));
     }
     if !s.errors.is_empty() {
         let _ = writeln!(w, "{} {}", label("errors"), kv_list(&s.errors));
     }
+}
 
-    // Endpoints.
-    if !s.endpoints.is_empty() {
-        let _ = writeln!(w, "\n  endpoints");
-        let header = [
-            "endpoint", "count", "recorded", "replayed", "p50", "p95", "p99", "errors",
-        ];
-        let rows: Vec<[String; 8]> = s
-            .endpoints
-            .iter()
-            .map(|e| {
-                let d = &e.http_req_duration;
-                let has = e.count > 0;
-                let t = |v: f64| if has { millis(v) } else { "-".into() };
-                [
-                    format!("{} {}", e.method, e.template),
-                    e.count.to_string(),
-                    pct(e.recorded_share),
-                    pct(e.replayed_share),
-                    t(d.p50),
-                    t(d.p95),
-                    t(d.p99),
-                    pct(e.error_rate),
-                ]
-            })
-            .collect();
-        let mut widths = header.map(|h| h.chars().count());
-        for row in &rows {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let fmt_row = |cells: &[String]| {
-            let mut l = String::from("   ");
-            for (i, (c, wd)) in cells.iter().zip(widths).enumerate() {
-                let pad = wd - c.chars().count();
-                if i == 0 {
-                    let _ = write!(l, " {c}{}", " ".repeat(pad));
-                } else {
-                    let _ = write!(l, "  {}{c}", " ".repeat(pad));
-                }
+/// A metric's figures, in the form its kind calls for: a rate of failures,
+/// a volume of bytes, a counter, or a trend of durations.
+fn metric_line(name: &str, m: &MetricSummary, s: &Summary) -> String {
+    match name {
+        "http_req_failed" => format!(
+            " {} {} out of {}",
+            pct(m.rate.unwrap_or(0.0)),
+            m.passes.unwrap_or(0),
+            m.passes.unwrap_or(0) + m.fails.unwrap_or(0)
+        ),
+        "data_sent" | "data_received" => format!(
+            " {} {}/s",
+            bytes(m.count.unwrap_or(0) as f64),
+            bytes(m.rate.unwrap_or(0.0).floor())
+        ),
+        "http_reqs" | "dropped_requests" => {
+            let mut l = format!(" {} {:.2}/s", m.count.unwrap_or(0), m.rate.unwrap_or(0.0));
+            if name == "dropped_requests" && !s.dropped.is_empty() {
+                let _ = write!(l, " ({})", kv_list(&s.dropped));
             }
             l
+        }
+        _ => trend_line(m),
+    }
+}
+
+/// The per-endpoint table, columns as wide as their widest cell.
+fn endpoints(w: &mut String, endpoints: &[EndpointSummary], st: &Style) {
+    if endpoints.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "\n  endpoints");
+    let header = [
+        "endpoint", "count", "recorded", "replayed", "p50", "p95", "p99", "errors",
+    ];
+    let rows: Vec<[String; 8]> = endpoints.iter().map(endpoint_row).collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let _ = writeln!(w, "{}", st.paint(DIM, &table_row(&head, widths)));
+    for row in &rows {
+        let _ = writeln!(w, "{}", table_row(row, widths));
+    }
+}
+
+fn endpoint_row(e: &EndpointSummary) -> [String; 8] {
+    let d = &e.http_req_duration;
+    let has = e.count > 0;
+    let t = |v: f64| if has { millis(v) } else { "-".into() };
+    [
+        format!("{} {}", e.method, e.template),
+        e.count.to_string(),
+        pct(e.recorded_share),
+        pct(e.replayed_share),
+        t(d.p50),
+        t(d.p95),
+        t(d.p99),
+        pct(e.error_rate),
+    ]
+}
+
+/// The first column left-aligned, the numbers right-aligned.
+fn table_row(cells: &[String], widths: [usize; 8]) -> String {
+    let mut l = String::from("   ");
+    for (i, (c, wd)) in cells.iter().zip(widths).enumerate() {
+        let pad = wd - c.chars().count();
+        if i == 0 {
+            let _ = write!(l, " {c}{}", " ".repeat(pad));
+        } else {
+            let _ = write!(l, "  {}{c}", " ".repeat(pad));
+        }
+    }
+    l
+}
+
+/// Each threshold with a pass/fail mark and the value it was judged on.
+fn thresholds(w: &mut String, thresholds: &[ThresholdResult], st: &Style) {
+    if thresholds.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "\n  thresholds");
+    for t in thresholds {
+        let mark = if t.ok {
+            st.paint(GREEN, "✓")
+        } else {
+            st.paint(RED, "✗")
         };
-        let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-        let _ = writeln!(w, "{}", st.paint(DIM, &fmt_row(&head)));
-        for row in &rows {
-            let _ = writeln!(w, "{}", fmt_row(row));
-        }
+        let observed = match t.observed {
+            None => "no data".to_string(),
+            Some(v) => observed(t, v),
+        };
+        let _ = writeln!(w, "    {mark} {}  {}", t.expr, st.paint(DIM, &observed));
     }
+}
 
-    // Thresholds.
-    if !s.thresholds.is_empty() {
-        let _ = writeln!(w, "\n  thresholds");
-        for t in &s.thresholds {
-            let mark = if t.ok {
-                st.paint(GREEN, "✓")
-            } else {
-                st.paint(RED, "✗")
-            };
-            let observed = match t.observed {
-                None => "no data".to_string(),
-                Some(v) => {
-                    let agg = t
-                        .condition
-                        .split(['<', '>', '=', '!'])
-                        .next()
-                        .unwrap_or("")
-                        .trim();
-                    let value = if t.metric.starts_with("http_req_duration")
-                        || t.metric.starts_with("http_req_service_time")
-                        || t.metric.starts_with("http_req_waiting")
-                        || t.metric.starts_with("http_req_connecting")
-                        || t.metric == "schedule_lag"
-                    {
-                        millis(v)
-                    } else if t.metric == "http_req_failed" {
-                        pct(v)
-                    } else if agg == "rate" {
-                        format!("{v:.2}/s")
-                    } else {
-                        format!("{v}")
-                    };
-                    format!("{agg}={value}")
-                }
-            };
-            let _ = writeln!(w, "    {mark} {}  {}", t.expr, st.paint(DIM, &observed));
-        }
+/// `agg=value`, the value in the unit its metric is measured in.
+fn observed(t: &ThresholdResult, v: f64) -> String {
+    let agg = t
+        .condition
+        .split(['<', '>', '=', '!'])
+        .next()
+        .unwrap_or("")
+        .trim();
+    let value = if t.metric.starts_with("http_req_duration")
+        || t.metric.starts_with("http_req_service_time")
+        || t.metric.starts_with("http_req_waiting")
+        || t.metric.starts_with("http_req_connecting")
+        || t.metric == "schedule_lag"
+    {
+        millis(v)
+    } else if t.metric == "http_req_failed" {
+        pct(v)
+    } else if agg == "rate" {
+        format!("{v:.2}/s")
+    } else {
+        format!("{v}")
+    };
+    format!("{agg}={value}")
+}
+
+/// How latency and errors moved over a soak run.
+fn drift(w: &mut String, drift: &[DriftPoint]) {
+    // Only meaningful with a series of some length.
+    if drift.len() < 10 {
+        return;
     }
-
-    // Drift (soak): only meaningful with a series of some length.
-    if s.drift.len() >= 10 {
-        if let Some(d) = drift_summary(&s.drift) {
-            let p = |v: Option<f64>| v.map(millis).unwrap_or_else(|| "-".into());
-            let _ = writeln!(
-                w,
-                "\n  drift (first → last tenth): p95 {} → {}, error rate {} → {}",
-                p(d.first_p95_ms),
-                p(d.last_p95_ms),
-                pct(d.first_error_rate),
-                pct(d.last_error_rate)
-            );
-        }
+    if let Some(d) = drift_summary(drift) {
+        let p = |v: Option<f64>| v.map(millis).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            w,
+            "\n  drift (first → last tenth): p95 {} → {}, error rate {} → {}",
+            p(d.first_p95_ms),
+            p(d.last_p95_ms),
+            pct(d.first_error_rate),
+            pct(d.last_error_rate)
+        );
     }
-
-    let _ = writeln!(w, "\n  seed {}; reproduce with: {}", s.seed, s.command);
-    out
 }

@@ -26,8 +26,9 @@ pub mod tcp;
 use std::fs::File;
 use std::path::Path;
 
-use pcap_parser::pcapng::Block;
-use pcap_parser::{PcapBlockOwned, PcapError};
+use pcap_parser::pcapng::{Block, EnhancedPacketBlock, SimplePacketBlock};
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapBlock, PcapBlockOwned, PcapError, PcapHeader};
 
 use super::{Exchange, IngestError, IngestStats};
 
@@ -104,143 +105,23 @@ pub fn read_pcap_from(
     Ok(stats)
 }
 
+/// The streaming read loop: next block, hand it on, consume; refill or
+/// grow the buffer when a block does not fit, stop at the end of the file.
 fn read_blocks(
     path: &Path,
     input: impl std::io::Read,
     tracker: &mut tcp::Tracker,
     out: &mut Out<'_>,
 ) -> Result<(), IngestError> {
-    let mut reader = match pcap_parser::create_reader(BUFFER, input) {
-        Ok(r) => r,
-        Err(PcapError::Eof) => {
-            return Err(IngestError::malformed(
-                path,
-                "byte offset 0",
-                "the file is empty; check the capture finished writing",
-            ));
-        }
-        Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-            return Err(IngestError::malformed(
-                path,
-                "byte offset 0",
-                "the file ends inside the capture header (truncated); copy or export the capture again",
-            ));
-        }
-        Err(e) => {
-            return Err(IngestError::malformed(
-                path,
-                "byte offset 0",
-                format!("not a valid pcap or pcapng header ({e}); check the file is a capture (tcpdump -w, Wireshark)"),
-            ));
-        }
-    };
-    let mut packets: u64 = 0;
-    // Legacy pcap: one link type and resolution for the whole file.
-    let mut legacy = Interface {
-        linktype: 1,
-        units: 1_000_000,
-        offset: 0,
-    };
-    let mut interfaces: Vec<Interface> = Vec::new();
-    let mut last_ts: i64 = 0;
+    let mut reader = open_reader(path, input)?;
+    let mut blocks = Blocks::new(path);
     let mut stalled = false;
     loop {
         let offset = reader.consumed();
         match reader.next() {
             Ok((len, block)) => {
                 stalled = false;
-                match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        legacy.linktype = h.network.0 as u16;
-                        legacy.units = if h.is_nanosecond_precision() {
-                            1_000_000_000
-                        } else {
-                            1_000_000
-                        };
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        packets += 1;
-                        let ts = i64::from(b.ts_sec)
-                            .saturating_mul(1_000_000_000)
-                            .saturating_add(frac_ns(u64::from(b.ts_usec), legacy.units));
-                        // u32 seconds end in 2106, but a fraction field at or
-                        // above one second can carry a packet past it.
-                        plausible(ts, path, packets, offset, || {
-                            (
-                                format!(
-                                    "{} s + {} units of 1/{} s",
-                                    b.ts_sec, b.ts_usec, legacy.units
-                                ),
-                                "the capture's clock",
-                            )
-                        })?;
-                        last_ts = ts;
-                        packet(
-                            legacy.linktype,
-                            ts,
-                            b.data,
-                            b.caplen,
-                            b.origlen,
-                            tracker,
-                            out,
-                        );
-                    }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        interfaces.push(Interface {
-                            linktype: idb.linktype.0 as u16,
-                            units: idb.ts_resolution().unwrap_or(1_000_000).max(1),
-                            offset: idb.ts_offset(),
-                        });
-                    }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        packets += 1;
-                        let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
-                            return Err(IngestError::malformed(
-                                path,
-                                format!("packet {packets}, byte offset {offset}"),
-                                format!(
-                                    "packet names interface {} but no such interface was described; the capture is corrupt: export it again",
-                                    epb.if_id
-                                ),
-                            ));
-                        };
-                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let ts = ng_ts(raw, iface);
-                        plausible(ts, path, packets, offset, || {
-                            (
-                                format!("{raw} units of 1/{} s, offset {} s", iface.units, iface.offset),
-                                "the interface's timestamp resolution or offset (if_tsresol, if_tsoffset) or the capture's clock",
-                            )
-                        })?;
-                        last_ts = ts;
-                        packet(
-                            iface.linktype,
-                            ts,
-                            epb.data,
-                            epb.caplen,
-                            epb.origlen,
-                            tracker,
-                            out,
-                        );
-                    }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        packets += 1;
-                        // No timestamp: the last one seen stands in.
-                        let iface = interfaces.first().copied().unwrap_or(legacy);
-                        let caplen = spb.data.len() as u32;
-                        packet(
-                            iface.linktype,
-                            last_ts,
-                            spb.data,
-                            caplen,
-                            spb.origlen,
-                            tracker,
-                            out,
-                        );
-                    }
-                    PcapBlockOwned::NG(_) => {}
-                }
+                blocks.block(block, offset, tracker, out)?;
                 // No shift here: refill() shifts the (small) unread rest
                 // once the buffer runs dry, instead of moving up to half the
                 // buffer every time the read position passes its middle.
@@ -251,7 +132,7 @@ fn read_blocks(
                 // No-progress guard: a refill that adds nothing means the
                 // file ends inside a block.
                 if stalled || reader.reader_exhausted() {
-                    truncated(path, offset, packets, out);
+                    truncated(path, offset, blocks.packets, out);
                     break;
                 }
                 reader
@@ -263,40 +144,261 @@ fn read_blocks(
                 }
             }
             Err(PcapError::UnexpectedEof) => {
-                truncated(path, offset, packets, out);
+                truncated(path, offset, blocks.packets, out);
                 break;
             }
             Err(PcapError::BufferTooSmall) => {
-                let size = reader.data().len().saturating_mul(2).max(BUFFER * 2);
-                if size > MAX_BLOCK || !reader.grow(size) {
-                    return Err(IngestError::malformed(
-                        path,
-                        format!("packet {}, byte offset {offset}", packets + 1),
-                        "a block larger than 32 MiB: the file is corrupt; export the capture again",
-                    ));
-                }
-                reader
-                    .refill()
-                    .map_err(|e| read_error(path, offset, e.to_string()))?;
+                grow(&mut *reader, path, offset, blocks.packets)?;
             }
             Err(e) => {
-                let msg = format!("corrupt block ({e})");
-                if packets == 0 {
-                    return Err(IngestError::malformed(
-                        path,
-                        format!("byte offset {offset}"),
-                        format!("{msg}; check the file is a complete capture, or export it again"),
-                    ));
-                }
-                out.stats.warn(format!(
-                    "{}: {msg} at byte offset {offset} after packet {packets}; stopped reading there",
-                    path.display()
-                ));
+                corrupt_block(&e, path, offset, blocks.packets, out)?;
                 break;
             }
         }
     }
     Ok(())
+}
+
+/// The reader, past the file header; a file that is not a capture at all
+/// is an error at byte 0 saying what to check.
+fn open_reader<'r>(
+    path: &Path,
+    input: impl std::io::Read + 'r,
+) -> Result<Box<dyn PcapReaderIterator + 'r>, IngestError> {
+    pcap_parser::create_reader(BUFFER, input).map_err(|e| {
+        let msg = match e {
+            PcapError::Eof => "the file is empty; check the capture finished writing".to_string(),
+            PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
+                "the file ends inside the capture header (truncated); copy or export the capture again".to_string()
+            }
+            e => format!("not a valid pcap or pcapng header ({e}); check the file is a capture (tcpdump -w, Wireshark)"),
+        };
+        IngestError::malformed(path, "byte offset 0", msg)
+    })
+}
+
+/// Doubles the read buffer for a block that does not fit, up to
+/// [`MAX_BLOCK`]; beyond that the block length itself is taken as corrupt.
+#[cold]
+fn grow(
+    reader: &mut dyn PcapReaderIterator,
+    path: &Path,
+    offset: usize,
+    packets: u64,
+) -> Result<(), IngestError> {
+    let size = reader.data().len().saturating_mul(2).max(BUFFER * 2);
+    if size > MAX_BLOCK || !reader.grow(size) {
+        return Err(IngestError::malformed(
+            path,
+            format!("packet {}, byte offset {offset}", packets + 1),
+            "a block larger than 32 MiB: the file is corrupt; export the capture again",
+        ));
+    }
+    reader
+        .refill()
+        .map_err(|e| read_error(path, offset, e.to_string()))
+}
+
+/// A block that cannot be parsed: before the first packet the file is not
+/// a usable capture (an error); after it, what was read is kept and the
+/// rest is dropped with a warning.
+#[cold]
+fn corrupt_block(
+    e: &dyn std::fmt::Display,
+    path: &Path,
+    offset: usize,
+    packets: u64,
+    out: &mut Out<'_>,
+) -> Result<(), IngestError> {
+    let msg = format!("corrupt block ({e})");
+    if packets == 0 {
+        return Err(IngestError::malformed(
+            path,
+            format!("byte offset {offset}"),
+            format!("{msg}; check the file is a complete capture, or export it again"),
+        ));
+    }
+    out.stats.warn(format!(
+        "{}: {msg} at byte offset {offset} after packet {packets}; stopped reading there",
+        path.display()
+    ));
+    Ok(())
+}
+
+/// What the read loop carries from one block to the next.
+struct Blocks<'p> {
+    path: &'p Path,
+    /// Packets read so far, to name one in messages.
+    packets: u64,
+    /// Legacy pcap: one link type and resolution for the whole file.
+    legacy: Interface,
+    /// pcapng: the current section's interfaces, by id.
+    interfaces: Vec<Interface>,
+    /// The latest packet timestamp, for packets that carry none.
+    last_ts: i64,
+}
+
+impl<'p> Blocks<'p> {
+    fn new(path: &'p Path) -> Self {
+        Blocks {
+            path,
+            packets: 0,
+            legacy: Interface {
+                linktype: 1,
+                units: 1_000_000,
+                offset: 0,
+            },
+            interfaces: Vec::new(),
+            last_ts: 0,
+        }
+    }
+
+    /// One block by kind: headers and interface descriptions update the
+    /// state, packets go on to [`packet`].
+    #[inline]
+    fn block(
+        &mut self,
+        block: PcapBlockOwned<'_>,
+        offset: usize,
+        tracker: &mut tcp::Tracker,
+        out: &mut Out<'_>,
+    ) -> Result<(), IngestError> {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => self.legacy_header(&h),
+            PcapBlockOwned::Legacy(b) => self.legacy_packet(&b, offset, tracker, out)?,
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    linktype: idb.linktype.0 as u16,
+                    units: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset: idb.ts_offset(),
+                });
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                self.enhanced_packet(&epb, offset, tracker, out)?
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => self.simple_packet(&spb, tracker, out),
+            PcapBlockOwned::NG(_) => {}
+        }
+        Ok(())
+    }
+
+    fn legacy_header(&mut self, h: &PcapHeader) {
+        self.legacy.linktype = h.network.0 as u16;
+        self.legacy.units = if h.is_nanosecond_precision() {
+            1_000_000_000
+        } else {
+            1_000_000
+        };
+    }
+
+    #[inline]
+    fn legacy_packet(
+        &mut self,
+        b: &LegacyPcapBlock<'_>,
+        offset: usize,
+        tracker: &mut tcp::Tracker,
+        out: &mut Out<'_>,
+    ) -> Result<(), IngestError> {
+        self.packets += 1;
+        let legacy = self.legacy;
+        let ts = i64::from(b.ts_sec)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(frac_ns(u64::from(b.ts_usec), legacy.units));
+        // u32 seconds end in 2106, but a fraction field at or
+        // above one second can carry a packet past it.
+        plausible(ts, self.path, self.packets, offset, || {
+            (
+                format!(
+                    "{} s + {} units of 1/{} s",
+                    b.ts_sec, b.ts_usec, legacy.units
+                ),
+                "the capture's clock",
+            )
+        })?;
+        self.last_ts = ts;
+        packet(
+            legacy.linktype,
+            ts,
+            b.data,
+            b.caplen,
+            b.origlen,
+            tracker,
+            out,
+        );
+        Ok(())
+    }
+
+    #[inline]
+    fn enhanced_packet(
+        &mut self,
+        epb: &EnhancedPacketBlock<'_>,
+        offset: usize,
+        tracker: &mut tcp::Tracker,
+        out: &mut Out<'_>,
+    ) -> Result<(), IngestError> {
+        self.packets += 1;
+        let Some(iface) = self.interfaces.get(epb.if_id as usize).copied() else {
+            return Err(no_such_interface(
+                self.path,
+                self.packets,
+                offset,
+                epb.if_id,
+            ));
+        };
+        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+        let ts = ng_ts(raw, iface);
+        plausible(ts, self.path, self.packets, offset, || {
+            (
+                format!("{raw} units of 1/{} s, offset {} s", iface.units, iface.offset),
+                "the interface's timestamp resolution or offset (if_tsresol, if_tsoffset) or the capture's clock",
+            )
+        })?;
+        self.last_ts = ts;
+        packet(
+            iface.linktype,
+            ts,
+            epb.data,
+            epb.caplen,
+            epb.origlen,
+            tracker,
+            out,
+        );
+        Ok(())
+    }
+
+    #[inline]
+    fn simple_packet(
+        &mut self,
+        spb: &SimplePacketBlock<'_>,
+        tracker: &mut tcp::Tracker,
+        out: &mut Out<'_>,
+    ) {
+        self.packets += 1;
+        // No timestamp: the last one seen stands in.
+        let iface = self.interfaces.first().copied().unwrap_or(self.legacy);
+        let caplen = spb.data.len() as u32;
+        packet(
+            iface.linktype,
+            self.last_ts,
+            spb.data,
+            caplen,
+            spb.origlen,
+            tracker,
+            out,
+        );
+    }
+}
+
+#[cold]
+fn no_such_interface(path: &Path, packets: u64, offset: usize, if_id: u32) -> IngestError {
+    IngestError::malformed(
+        path,
+        format!("packet {packets}, byte offset {offset}"),
+        format!(
+            "packet names interface {if_id} but no such interface was described; the capture is corrupt: export it again"
+        ),
+    )
 }
 
 fn read_error(path: &Path, offset: usize, msg: String) -> IngestError {
