@@ -876,21 +876,8 @@ impl HttpConn {
             self.sides[dir].state = State::Head;
             return Some(len);
         }
-        // After a gap on this side, responses may have been lost entirely:
-        // pair with the latest request that was complete before this
-        // response began, the earlier ones lost their responses.
         if std::mem::take(&mut self.sides[dir].lost_sync) {
-            while self.pending.len() > 1
-                && self
-                    .pending
-                    .get(1)
-                    .is_some_and(|n| n.req_done && n.req_last_ts <= first_ts)
-            {
-                if let Some(mut p) = self.pending.pop_front() {
-                    p.ex.damaged = true;
-                    emit(p, out);
-                }
-            }
+            self.resync_pending(first_ts, out);
         }
         // One pass names each header once; the headers to keep for the
         // model are marked (at most MAX_HEADERS < 128) for the pass below.
@@ -985,6 +972,25 @@ impl HttpConn {
         };
         self.start_body(dir, f, Some(ts), out);
         Some(len)
+    }
+
+    /// After a gap on the response side, responses may have been lost
+    /// entirely: the response starting at `first_ts` pairs with the latest
+    /// request that was complete before it began; the earlier ones lost
+    /// their responses and are emitted as damaged.
+    #[cold]
+    fn resync_pending(&mut self, first_ts: i64, out: &mut Out<'_>) {
+        while self.pending.len() > 1
+            && self
+                .pending
+                .get(1)
+                .is_some_and(|n| n.req_done && n.req_last_ts <= first_ts)
+        {
+            if let Some(mut p) = self.pending.pop_front() {
+                p.ex.damaged = true;
+                emit(p, out);
+            }
+        }
     }
 
     fn start_body(&mut self, dir: usize, f: Framing, ts: Option<i64>, out: &mut Out<'_>) {
