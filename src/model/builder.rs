@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::arrival::{self, Record};
 use super::hist::LogHist;
-use super::pool::{Pool, PoolAcc};
+use super::pool::{Pool, PoolAcc, TailType};
 use super::scrub;
 use super::template::{PathTrie, TemplateSegment};
 use super::traffic::{
@@ -76,6 +76,11 @@ impl Default for BuildOptions {
 #[derive(Debug, Default)]
 struct EndpointAcc {
     count: u64,
+    /// Values per path segment position, for this method and leaf only:
+    /// a slot's pool is what this endpoint's requests carried there, not
+    /// what every method and path through the trie node did (a DELETE's
+    /// ids are not a GET's).
+    path: Vec<PoolAcc>,
     query: BTreeMap<String, PoolAcc>,
     /// Lower-case name → (name as recorded, values, name is a secret).
     headers: BTreeMap<String, (String, PoolAcc, bool)>,
@@ -204,6 +209,12 @@ impl ModelBuilder {
         let mut found: Vec<(&'static str, String)> = Vec::new();
         let acc = &mut self.accs[id as usize];
         acc.count += 1;
+        for (k, seg) in super::template::split_path(path).enumerate() {
+            if acc.path.len() <= k {
+                acc.path.resize_with(k + 1, PoolAcc::new);
+            }
+            acc.path[k].observe(seg);
+        }
         observe_query(acc, x.query(), scrub, &mut found);
         observe_headers(acc, &x.headers, scrub, &mut found);
         if let Some(body) = &x.body {
@@ -351,6 +362,12 @@ impl ModelBuilder {
 impl EndpointAcc {
     fn merge(&mut self, o: EndpointAcc) {
         self.count += o.count;
+        if self.path.len() < o.path.len() {
+            self.path.resize_with(o.path.len(), PoolAcc::new);
+        }
+        for (mine, theirs) in self.path.iter_mut().zip(&o.path) {
+            mine.merge(theirs);
+        }
         for (k, v) in o.query {
             self.query.entry(k).or_default().merge(&v);
         }
@@ -705,6 +722,11 @@ fn top_value(p: &PoolAcc) -> String {
         .unwrap_or_default()
 }
 
+/// Methods that change or remove the resource they name.
+fn is_destructive(method: &str) -> bool {
+    matches!(method, "DELETE" | "PUT" | "PATCH")
+}
+
 fn finish_endpoint(
     method: String,
     scheme: String,
@@ -714,15 +736,27 @@ fn finish_endpoint(
     total: u64,
 ) -> Endpoint {
     let mut path_params = Vec::new();
+    // The endpoint's own values per position; the trie node's (shared by
+    // every method and path through it) only if the positions disagree.
+    let own = acc.path.len() == segments.len();
+    let destructive = is_destructive(&method);
     let segs = segments
         .iter()
-        .map(|s| match s {
+        .enumerate()
+        .map(|(k, s)| match s {
             TemplateSegment::Literal(l) => Segment::Literal(l.clone()),
             TemplateSegment::Slot { name, values } => {
+                let values = if own { &acc.path[k] } else { values };
+                let mut pool = values.finish(PATH_TOP_K);
+                if destructive {
+                    // A DELETE, PUT or PATCH only targets values the
+                    // recording shows it used: no fresh ids from the tail.
+                    pool = Pool::new(pool.values, 0, TailType::None);
+                }
                 path_params.push(Param {
                     name: name.clone(),
                     presence: 1.0,
-                    pool: values.finish(PATH_TOP_K),
+                    pool,
                 });
                 Segment::Slot(path_params.len() - 1)
             }
@@ -852,6 +886,48 @@ mod tests {
             }),
             client: Some("c1".into()),
             ..Default::default()
+        }
+    }
+
+    /// The stateful-replay regression: reads of popular seeded posts and
+    /// deletes of posts the client created went through one trie node;
+    /// the DELETE drew the GET's popular ids and deleted them.
+    #[test]
+    fn each_method_draws_its_own_path_values_and_deletes_invent_none() {
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        let mut t = 0;
+        for i in 0..400 {
+            t += 10;
+            // Zipf-like reads of ids 1..=40.
+            let id = 1 + (i * i) % 40;
+            b.observe(&ex(t, "GET", &format!("/posts/{id}")));
+            if i % 10 == 0 {
+                t += 10;
+                b.observe(&ex(t, "DELETE", &format!("/posts/{}", 501 + i / 10)));
+            }
+        }
+        let m = b.finish();
+        let pool = |method: &str| {
+            let e = m
+                .endpoints
+                .iter()
+                .find(|e| e.method == method && e.template == "/posts/{id}")
+                .unwrap_or_else(|| panic!("{method}: {:?}", m.endpoints));
+            e.path_params[0].pool.clone()
+        };
+        let (get, delete) = (pool("GET"), pool("DELETE"));
+        let ids =
+            |p: &Pool| -> Vec<u64> { p.values.iter().map(|(v, _)| v.parse().unwrap()).collect() };
+        assert!(ids(&get).iter().all(|id| (1..=40).contains(id)), "{get:?}");
+        assert!(
+            ids(&delete).iter().all(|id| (501..=540).contains(id)),
+            "{delete:?}"
+        );
+        assert_eq!(delete.tail_count, 0, "a DELETE invents no ids");
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+        for _ in 0..200 {
+            let v: u64 = delete.sample(&mut rng).parse().unwrap();
+            assert!((501..=540).contains(&v));
         }
     }
 
