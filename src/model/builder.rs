@@ -11,13 +11,14 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 
 use super::arrival::{self, Record};
+use super::correlate::{Correlator, Slot};
 use super::hist::LogHist;
 use super::pool::{Pool, PoolAcc, TailType};
 use super::scrub;
 use super::template::{PathTrie, TemplateSegment};
 use super::traffic::{
-    BodyModel, Endpoint, JsonField, JsonType, Param, ResponseModel, SecretUse, Segment, Source,
-    SourceFile, TrafficModel,
+    BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
+    Source, SourceFile, TrafficModel,
 };
 use crate::ingest::{BodyKind, Exchange, IngestStats};
 
@@ -116,6 +117,8 @@ struct RespAcc {
 pub struct ModelBuilder {
     options: BuildOptions,
     trie: PathTrie,
+    /// Values responses produced and later requests used.
+    correlator: Correlator,
     accs: Vec<EndpointAcc>,
     /// Accumulator merges: `redirect[i] == i` for live ones.
     redirect: Vec<u32>,
@@ -133,6 +136,7 @@ impl ModelBuilder {
         ModelBuilder {
             options,
             trie: PathTrie::new(),
+            correlator: Correlator::new(),
             accs: Vec::new(),
             redirect: Vec::new(),
             records: Vec::new(),
@@ -209,11 +213,29 @@ impl ModelBuilder {
         let mut found: Vec<(&'static str, String)> = Vec::new();
         let acc = &mut self.accs[id as usize];
         acc.count += 1;
+        let ts = x.started_ns;
         for (k, seg) in super::template::split_path(path).enumerate() {
             if acc.path.len() <= k {
                 acc.path.resize_with(k + 1, PoolAcc::new);
             }
             acc.path[k].observe(seg);
+            self.correlator.used(id, client, ts, Slot::Path(k), seg);
+        }
+        if let Some(q) = x.query() {
+            for (name, value) in form_pairs(q) {
+                self.correlator
+                    .used(id, client, ts, Slot::Query(name), &value);
+            }
+        }
+        if let Some(r) = &x.response {
+            let end = ts + r.total_ms.map_or(0, |t| (t * 1e6) as i64);
+            let location = r
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+                .map(|(_, v)| v.as_str());
+            self.correlator
+                .produced(id, client, end, r.body.as_deref(), location);
         }
         observe_query(acc, x.query(), scrub, &mut found);
         observe_headers(acc, &x.headers, scrub, &mut found);
@@ -317,6 +339,7 @@ impl ModelBuilder {
         for (i, (acc, _)) in endpoints.iter().enumerate() {
             index.insert(*acc, i as u32);
         }
+        let links = self.links(&endpoints);
         let mut records = std::mem::take(&mut self.records);
         for r in records.iter_mut() {
             let root = self.root(r.endpoint);
@@ -349,13 +372,79 @@ impl ModelBuilder {
                 count,
             })
             .collect();
-        TrafficModel::new(
+        let mut model = TrafficModel::new(
             source,
             endpoints.into_iter().map(|(_, e)| e).collect(),
             arrival,
             sessions,
             secrets,
-        )
+        );
+        model.links = links;
+        model
+    }
+
+    /// The correlator's links in model terms: endpoint indices, path slots
+    /// as `path_params` indices (a position that ended up a literal
+    /// segment is no slot: its link is dropped).
+    fn links(&mut self, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
+        let index: HashMap<u32, usize> = endpoints
+            .iter()
+            .enumerate()
+            .map(|(i, (acc, _))| (*acc, i))
+            .collect();
+        // Slot totals were taken with the accumulators; count them from
+        // the finished endpoints instead.
+        let totals = |e: &Endpoint, slot: &Slot| -> u64 {
+            match slot {
+                Slot::Path(_) => e.count,
+                Slot::Query(n) => e
+                    .query
+                    .iter()
+                    .find(|p| &p.name == n)
+                    .map_or(0, |p| (p.presence * e.count as f64).round() as u64),
+            }
+        };
+        let correlator = std::mem::take(&mut self.correlator);
+        let redirect = self.redirect.clone();
+        let mut root = |mut a: u32| {
+            while redirect[a as usize] != a {
+                a = redirect[a as usize];
+            }
+            a
+        };
+        let raw = correlator.finish(&mut root, &mut |acc, slot| {
+            index
+                .get(&acc)
+                .map_or(1, |&i| totals(&endpoints[i].1, slot))
+        });
+        let mut links = Vec::new();
+        for l in raw {
+            let (Some(&producer), Some(&consumer)) =
+                (index.get(&l.producer), index.get(&l.consumer))
+            else {
+                continue;
+            };
+            let e = &endpoints[consumer].1;
+            let slot = match &l.slot {
+                Slot::Path(k) => match e.segments.get(*k) {
+                    Some(Segment::Slot(i)) => Slot::Path(*i),
+                    _ => continue,
+                },
+                Slot::Query(n) => Slot::Query(n.clone()),
+            };
+            let total = totals(e, &l.slot).max(1);
+            links.push(Link {
+                producer,
+                source: l.source,
+                consumer,
+                share: (l.count as f64 / total as f64).min(1.0),
+                slot,
+                count: l.count,
+                lag_ms: l.lag_ms,
+            });
+        }
+        links.sort_by(|a, b| (a.consumer, &a.slot).cmp(&(b.consumer, &b.slot)));
+        links
     }
 }
 

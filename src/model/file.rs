@@ -17,16 +17,19 @@ use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
 use super::arrival::{Arrival, Sessions};
+use super::correlate::{Origin, Slot};
 use super::hist::{Bins, LogHist, BINS_PER_DECADE};
 use super::pool::{Alphabet, Pool, TailType};
 use super::{
-    BodyModel, Endpoint, JsonField, JsonType, Param, ResponseModel, SecretUse, Segment, Source,
-    SourceFile, TrafficModel,
+    BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
+    Source, SourceFile, TrafficModel,
 };
 use crate::ingest::CaptureKind;
 
 pub const FORMAT: &str = crate::ingest::MODEL_FORMAT;
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// Older versions this build still reads (version 1: no `links`).
+const READABLE: std::ops::RangeInclusive<u64> = 1..=2;
 /// A model file never needs more than this once decompressed.
 pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
 
@@ -51,7 +54,7 @@ pub enum ModelFileError {
     TooLarge { path: PathBuf },
     #[error("{} is not a replay model: {message}; record it again with `replay record`", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("{} is a {format} file version {version} (fields \"format\" and \"version\"); this replay reads {FORMAT} version {VERSION}: re-record the model with this version of replay", path.display())]
+    #[error("{} is a {format} file version {version} (fields \"format\" and \"version\"); this replay reads {FORMAT} versions 1 to {VERSION}: re-record the model with this version of replay", path.display())]
     Version {
         path: PathBuf,
         format: String,
@@ -78,6 +81,23 @@ struct ModelV1 {
     sessions: SessionsV1,
     endpoints: Vec<EndpointV1>,
     secrets: Vec<SecretV1>,
+    /// Version 2: produced values and their consumers.
+    #[serde(default)]
+    links: Vec<LinkV2>,
+}
+
+/// A link (version 2): `producer`/`consumer` index `endpoints`; `from`
+/// is `json:$.path` or `location:K` (path segment K of `Location`); `to`
+/// is `path:I` (index into the consumer's path slots) or `query:NAME`.
+#[derive(Serialize, Deserialize, Debug)]
+struct LinkV2 {
+    producer: u64,
+    from: String,
+    consumer: u64,
+    to: String,
+    count: u64,
+    share: f64,
+    lag_ms: HistV1,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -398,6 +418,7 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             length: hist_v1(&m.sessions.length),
         },
         endpoints: m.endpoints.iter().map(endpoint_v1).collect(),
+        links: m.links.iter().map(link_v2).collect(),
         secrets: m
             .secrets
             .iter()
@@ -409,6 +430,73 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             })
             .collect(),
     }
+}
+
+fn link_v2(l: &Link) -> LinkV2 {
+    LinkV2 {
+        producer: l.producer as u64,
+        from: match &l.source {
+            Origin::Json(p) => format!("json:{p}"),
+            Origin::Location(k) => format!("location:{k}"),
+        },
+        consumer: l.consumer as u64,
+        to: match &l.slot {
+            Slot::Path(i) => format!("path:{i}"),
+            Slot::Query(n) => format!("query:{n}"),
+        },
+        count: l.count,
+        share: l.share,
+        lag_ms: hist_v1(&l.lag_ms),
+    }
+}
+
+fn link_from(l: LinkV2, i: usize, endpoints: &[Endpoint]) -> Result<Link, String> {
+    let what = format!("links[{i}]");
+    let endpoint = |n: u64| {
+        usize::try_from(n)
+            .ok()
+            .filter(|n| *n < endpoints.len())
+            .ok_or_else(|| format!("{what}: endpoint {n} does not exist"))
+    };
+    let (producer, consumer) = (endpoint(l.producer)?, endpoint(l.consumer)?);
+    let source = match l.from.split_once(':') {
+        Some(("json", p)) if p.starts_with('$') => Origin::Json(p.to_string()),
+        Some(("location", k)) => Origin::Location(
+            k.parse()
+                .map_err(|_| format!("{what}: from {:?} is not location:K", l.from))?,
+        ),
+        _ => {
+            return Err(format!(
+                "{what}: from {:?} is not json:$… or location:K",
+                l.from
+            ))
+        }
+    };
+    let slot = match l.to.split_once(':') {
+        Some(("path", k)) => {
+            let k: usize = k
+                .parse()
+                .map_err(|_| format!("{what}: to {:?} is not path:I", l.to))?;
+            if k >= endpoints[consumer].path_params.len() {
+                return Err(format!("{what}: endpoint {consumer} has no path slot {k}"));
+            }
+            Slot::Path(k)
+        }
+        Some(("query", n)) if !n.is_empty() => Slot::Query(n.to_string()),
+        _ => return Err(format!("{what}: to {:?} is not path:I or query:NAME", l.to)),
+    };
+    if !(0.0..=1.0).contains(&l.share) {
+        return Err(format!("{what}: share must be within 0..1"));
+    }
+    Ok(Link {
+        producer,
+        source,
+        consumer,
+        slot,
+        count: l.count,
+        share: l.share,
+        lag_ms: hist_from(l.lag_ms, &format!("{what}.lag_ms"))?,
+    })
 }
 
 fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
@@ -558,7 +646,7 @@ pub fn from_reader<R: Read>(path: &Path, mut r: R) -> Result<TrafficModel, Model
     };
     let header: Header = serde_json::from_slice(&json)
         .map_err(|e| invalid(format!("no format/version header ({e})")))?;
-    if header.format != FORMAT || header.version != VERSION as u64 {
+    if header.format != FORMAT || !READABLE.contains(&header.version) {
         return Err(ModelFileError::Version {
             path: path.to_path_buf(),
             format: header.format,
@@ -762,9 +850,15 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
             count: s.count,
         })
         .collect();
-    Ok(TrafficModel::new(
-        source, endpoints, arrival, sessions, secrets,
-    ))
+    let links = v
+        .links
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| link_from(l, i, &endpoints))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut model = TrafficModel::new(source, endpoints, arrival, sessions, secrets);
+    model.links = links;
+    Ok(model)
 }
 
 fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String> {
@@ -947,8 +1041,8 @@ mod tests {
         let p = Path::new("m.model.gz");
         let e = from_reader(p, &b"{\"format\":\"replay-model\"}"[..]).unwrap_err();
         assert!(matches!(e, ModelFileError::NotGzip { .. }), "{e}");
-        let e = from_reader(p, &gzip(br#"{"format":"replay-model","version":2}"#)[..]).unwrap_err();
-        assert!(e.to_string().contains("version 2"), "{e}");
+        let e = from_reader(p, &gzip(br#"{"format":"replay-model","version":3}"#)[..]).unwrap_err();
+        assert!(e.to_string().contains("version 3"), "{e}");
         let e = from_reader(p, &gzip(br#"{"format":"other","version":1}"#)[..]).unwrap_err();
         assert!(matches!(e, ModelFileError::Version { .. }), "{e}");
         let e = from_reader(p, &gzip(b"[1,2")[..]).unwrap_err();
@@ -961,6 +1055,63 @@ mod tests {
 
     /// Models recorded before the switch to BLAKE3 carry `sha256`: they
     /// still load, and keep that digest when written again.
+    /// A recording whose client creates posts and deletes them: the link
+    /// is learned, saved, loaded back, and a version 1 file (no links)
+    /// still loads.
+    #[test]
+    fn links_round_trip_and_version_1_models_load_without_them() {
+        use crate::ingest::{Exchange, Response};
+        let mut b = crate::model::ModelBuilder::new(Default::default());
+        let ex = |t: i64, method: &str, target: String, body: Option<String>| Exchange {
+            started_ns: t * 1_000_000,
+            method: method.into(),
+            scheme: "http".into(),
+            authority: "api.test".into(),
+            target,
+            response: Some(Response {
+                status: 200,
+                mime: "application/json".into(),
+                total_ms: Some(2.0),
+                body: body.map(String::into_bytes),
+                ..Default::default()
+            }),
+            client: Some("c".into()),
+            ..Default::default()
+        };
+        for i in 0..30 {
+            let t = i * 100;
+            b.observe(&ex(t, "GET", format!("/posts/{}", 1 + i % 7), None));
+            let id = 501 + i;
+            b.observe(&ex(
+                t + 10,
+                "POST",
+                "/posts".into(),
+                Some(format!(r#"{{"id":{id}}}"#)),
+            ));
+            b.observe(&ex(t + 50, "DELETE", format!("/posts/{id}"), None));
+        }
+        let m = b.finish();
+        assert_eq!(m.links.len(), 1, "{:?}", m.links);
+        let l = &m.links[0];
+        assert_eq!(m.endpoints[l.producer].method, "POST");
+        assert_eq!(m.endpoints[l.consumer].method, "DELETE");
+        assert_eq!(
+            (&l.source, &l.slot),
+            (&Origin::Json("$.id".into()), &Slot::Path(0))
+        );
+        assert_eq!((l.count, l.share), (30, 1.0));
+        let p = Path::new("m.model.gz");
+        let json = serde_json::to_string(&to_v1(&m)).unwrap();
+        let back = from_reader(p, &gzip(json.as_bytes())[..]).unwrap();
+        assert_eq!(back.links, m.links);
+        let mut v1: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v1["version"] = 1.into();
+        v1.as_object_mut().unwrap().remove("links");
+        let old = from_reader(p, &gzip(v1.to_string().as_bytes())[..]).unwrap();
+        assert!(old.links.is_empty());
+        assert_eq!(old.endpoints, m.endpoints);
+    }
+
     #[test]
     fn loads_models_with_the_older_sha256_digest() {
         let path = Path::new(concat!(

@@ -17,6 +17,7 @@
 
 pub mod arrival;
 pub mod builder;
+pub mod correlate;
 pub mod file;
 pub mod hist;
 pub mod pool;
@@ -29,6 +30,6 @@ pub use builder::{BuildOptions, ModelBuilder};
 pub use hist::LogHist;
 pub use pool::{Pool, TailType};
 pub use traffic::{
-    BodyModel, Endpoint, JsonField, JsonType, Param, ResponseModel, SecretUse, Segment, Source,
-    SourceFile, TrafficModel,
+    BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
+    Source, SourceFile, TrafficModel,
 };

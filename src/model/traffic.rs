@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::arrival::{Arrival, Sessions};
+use super::correlate::{Origin, Slot};
 use super::hist::LogHist;
 use super::pool::Pool;
 use crate::ingest::CaptureKind;
@@ -19,6 +20,9 @@ pub struct TrafficModel {
     pub sessions: Sessions,
     /// Secrets replaced by placeholders, and where.
     pub secrets: Vec<SecretUse>,
+    /// Values a response produced and later requests used (see
+    /// [`super::correlate`]); empty for models recorded before version 2.
+    pub links: Vec<Link>,
     /// Running totals of endpoint counts, for weighted sampling.
     cumulative: Vec<u64>,
 }
@@ -45,6 +49,7 @@ impl TrafficModel {
             arrival,
             sessions,
             secrets,
+            links: Vec::new(),
             cumulative,
         }
     }
@@ -67,6 +72,24 @@ impl TrafficModel {
         names.dedup();
         names
     }
+}
+
+/// A produced value's way from a response to later requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The endpoint whose response carries the value.
+    pub producer: usize,
+    pub source: Origin,
+    /// The endpoint whose requests use it.
+    pub consumer: usize,
+    /// Where: a path slot (index into `path_params`) or a query name.
+    pub slot: Slot,
+    /// Recorded requests of the consumer that used a produced value there.
+    pub count: u64,
+    /// `count` over the consumer's requests that filled the slot.
+    pub share: f64,
+    /// Time from the producing response to the using request, ms.
+    pub lag_ms: LogHist,
 }
 
 /// Where the model came from.

@@ -1,0 +1,344 @@
+//! Auto-correlation learned from a capture: a value that first appears in
+//! a response (a JSON field, a segment of `Location`) and is later used by
+//! the same client in a request's path or query is a *produced* value —
+//! the id a `POST /posts` returned and the `DELETE /posts/{id}` that
+//! followed. The model keeps the link (producer endpoint and where in the
+//! response, consumer endpoint and slot, how often and how soon); the
+//! replayer captures the value from the live response and the dependent
+//! request uses it, instead of an id the fresh service never issued.
+//!
+//! Memory is bounded: at most [`MAX_PRODUCED`] values are remembered and
+//! [`MAX_LINKS`] candidate links counted, whatever the capture's length.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::Value;
+
+use super::hist::LogHist;
+
+/// Values remembered as produced (oldest kept; later ones not tracked).
+const MAX_PRODUCED: usize = 200_000;
+/// Hashes of values seen in requests (a value a request used first is not
+/// produced by a later response).
+const MAX_REQUESTED: usize = 1_000_000;
+/// Candidate links counted.
+const MAX_LINKS: usize = 4096;
+/// Response bodies larger than this are not searched for values.
+const MAX_BODY: usize = 256 * 1024;
+/// A slot is linked when at least this share of its requests used a
+/// produced value.
+pub const MIN_SHARE: f64 = 0.5;
+/// ... and at least this many did.
+const MIN_COUNT: u64 = 2;
+
+/// Where in a response a produced value sits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// A JSON field, `$.id`, `$.data.id`, `$[].id` (every element).
+    Json(String),
+    /// Path segment `k` of the `Location` header's path.
+    Location(usize),
+}
+
+/// Where in a request a consumed value goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Slot {
+    /// Path segment position `k` while recording; index into the
+    /// endpoint's `path_params` in the finished model.
+    Path(usize),
+    /// A query parameter by name.
+    Query(String),
+}
+
+/// A learned link, in builder terms (accumulator ids, segment positions).
+#[derive(Debug, Clone)]
+pub struct RawLink {
+    pub producer: u32,
+    pub source: Origin,
+    pub consumer: u32,
+    pub slot: Slot,
+    pub count: u64,
+    pub lag_ms: LogHist,
+}
+
+struct Produced {
+    client: u32,
+    producer: u32,
+    source: u32,
+    ts_ns: i64,
+}
+
+/// Learns links while the builder observes exchanges in time order.
+#[derive(Default)]
+pub struct Correlator {
+    produced: FxHashMap<String, Produced>,
+    requested: FxHashSet<u64>,
+    sources: Vec<Origin>,
+    source_ids: FxHashMap<Origin, u32>,
+    links: FxHashMap<(u32, u32, u32, Slot), (u64, LogHist)>,
+}
+
+fn hash(v: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// Whether a value can identify something: not empty, not a word of
+/// prose, not a boolean. Short numbers count (ids start at 1).
+fn id_like(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v != "true"
+        && v != "false"
+        && v != "null"
+        && !v.contains(char::is_whitespace)
+}
+
+impl Correlator {
+    pub fn new() -> Correlator {
+        Correlator::default()
+    }
+
+    fn source_id(&mut self, s: Origin) -> u32 {
+        if let Some(id) = self.source_ids.get(&s) {
+            return *id;
+        }
+        let id = self.sources.len() as u32;
+        self.sources.push(s.clone());
+        self.source_ids.insert(s, id);
+        id
+    }
+
+    /// A request of endpoint accumulator `consumer` by `client` at `ts_ns`
+    /// used `value` in `slot`: a link if a response produced it earlier.
+    pub fn used(&mut self, consumer: u32, client: u32, ts_ns: i64, slot: Slot, value: &str) {
+        if !id_like(value) {
+            return;
+        }
+        if let Some(p) = self.produced.get(value) {
+            if p.client == client && p.ts_ns <= ts_ns {
+                let key = (p.producer, p.source, consumer, slot);
+                let lag_ms = (ts_ns - p.ts_ns) as f64 / 1e6;
+                if let Some(l) = self.links.get_mut(&key) {
+                    l.0 += 1;
+                    l.1.record(lag_ms);
+                } else if self.links.len() < MAX_LINKS {
+                    let mut h = LogHist::default();
+                    h.record(lag_ms);
+                    self.links.insert(key, (1, h));
+                }
+                return;
+            }
+        }
+        if self.requested.len() < MAX_REQUESTED {
+            self.requested.insert(hash(value));
+        }
+    }
+
+    /// A response of endpoint accumulator `producer` to `client`, ending at
+    /// `ts_ns`: its JSON body and `Location` header are searched for
+    /// values no request used before.
+    pub fn produced(
+        &mut self,
+        producer: u32,
+        client: u32,
+        ts_ns: i64,
+        body: Option<&[u8]>,
+        location: Option<&str>,
+    ) {
+        let mut found: Vec<(Origin, String)> = Vec::new();
+        if let Some(b) = body.filter(|b| b.len() <= MAX_BODY && looks_json(b)) {
+            if let Ok(v) = serde_json::from_slice::<Value>(b) {
+                json_values(&v, "$", &mut found, 0);
+            }
+        }
+        if let Some(loc) = location {
+            let path = loc
+                .split_once("://")
+                .map_or(loc, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+            let path = path.split(['?', '#']).next().unwrap_or("");
+            for (k, seg) in super::template::split_path(path).enumerate() {
+                found.push((Origin::Location(k), seg.to_string()));
+            }
+        }
+        for (source, value) in found {
+            if !id_like(&value)
+                || self.produced.contains_key(&value)
+                || self.requested.contains(&hash(&value))
+                || self.produced.len() >= MAX_PRODUCED
+            {
+                continue;
+            }
+            let source = self.source_id(source);
+            self.produced.insert(
+                value,
+                Produced {
+                    client,
+                    producer,
+                    source,
+                    ts_ns,
+                },
+            );
+        }
+    }
+
+    /// The links with enough evidence; `root` maps an accumulator id to the
+    /// one it was merged into, `slot_total` gives how many requests of an
+    /// accumulator filled a slot.
+    pub fn finish(
+        self,
+        root: &mut dyn FnMut(u32) -> u32,
+        slot_total: &mut dyn FnMut(u32, &Slot) -> u64,
+    ) -> Vec<RawLink> {
+        let mut merged: BTreeMap<(u32, u32, u32, Slot), (u64, LogHist)> = BTreeMap::new();
+        for ((p, s, c, slot), (n, lag)) in self.links {
+            let e = merged
+                .entry((root(p), s, root(c), slot))
+                .or_insert_with(|| (0, LogHist::default()));
+            e.0 += n;
+            e.1.merge(&lag);
+        }
+        // One producer per consumer slot: the one that supplied it most.
+        let mut best: BTreeMap<(u32, Slot), RawLink> = BTreeMap::new();
+        for ((p, s, c, slot), (n, lag)) in merged {
+            let total = slot_total(c, &slot).max(1);
+            if n < MIN_COUNT || (n as f64) < MIN_SHARE * total as f64 {
+                continue;
+            }
+            let link = RawLink {
+                producer: p,
+                source: self.sources[s as usize].clone(),
+                consumer: c,
+                slot: slot.clone(),
+                count: n,
+                lag_ms: lag,
+            };
+            match best.get(&(c, slot.clone())) {
+                Some(b) if b.count >= n => {}
+                _ => {
+                    best.insert((c, slot), link);
+                }
+            }
+        }
+        best.into_values().collect()
+    }
+}
+
+fn looks_json(b: &[u8]) -> bool {
+    matches!(
+        b.iter().find(|c| !c.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+/// Scalar values of a JSON document with their paths (`$.a.b`, `$[].id`),
+/// the notation of the model's body fields.
+fn json_values(v: &Value, path: &str, out: &mut Vec<(Origin, String)>, depth: usize) {
+    if depth > 16 || out.len() > 10_000 {
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                json_values(child, &format!("{path}.{k}"), out, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            let p = format!("{path}[]");
+            for child in items {
+                json_values(child, &p, out, depth + 1);
+            }
+        }
+        Value::String(s) => out.push((Origin::Json(path.to_string()), s.clone())),
+        Value::Number(n) => out.push((Origin::Json(path.to_string()), n.to_string())),
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
+/// The values at `path` (`$.id`, `$[].id`) in a JSON document: what the
+/// replayer captures from a live response.
+pub fn json_at(v: &Value, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let rest = path.strip_prefix('$').unwrap_or(path);
+    collect_at(v, rest, &mut out);
+    out
+}
+
+fn collect_at(v: &Value, rest: &str, out: &mut Vec<String>) {
+    if rest.is_empty() {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            _ => {}
+        }
+        return;
+    }
+    if let Some(after) = rest.strip_prefix("[]") {
+        if let Value::Array(items) = v {
+            for item in items {
+                collect_at(item, after, out);
+            }
+        }
+        return;
+    }
+    if let Some(after) = rest.strip_prefix('.') {
+        let end = after.find(['.', '[']).unwrap_or(after.len());
+        if let Some(child) = v.get(&after[..end]) {
+            collect_at(child, &after[end..], out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_id_used_by_a_later_delete_is_a_link() {
+        let mut c = Correlator::new();
+        // Client 0 reads seeded post 7 (a request used it first: not
+        // produced), creates posts 501 and 502 and deletes them.
+        c.used(0, 0, 0, Slot::Path(1), "7");
+        for (i, id) in [501, 502].iter().enumerate() {
+            let t = 1_000_000 * (10 * i as i64 + 1);
+            let body = format!(r#"{{"id":{id},"title":"hello world","userId":7}}"#);
+            c.produced(1, 0, t, Some(body.as_bytes()), None);
+            c.used(2, 0, t + 5_000_000, Slot::Path(1), &id.to_string());
+        }
+        // A later response carrying 7 does not make it produced.
+        c.produced(1, 0, 50_000_000, Some(br#"{"id":7}"#), None);
+        c.used(3, 0, 60_000_000, Slot::Path(1), "7");
+        let links = c.finish(&mut |a| a, &mut |_, _| 2);
+        assert_eq!(links.len(), 1, "{links:?}");
+        let l = &links[0];
+        assert_eq!((l.producer, l.consumer, l.count), (1, 2, 2));
+        assert_eq!(l.source, Origin::Json("$.id".into()));
+        assert_eq!(l.slot, Slot::Path(1));
+    }
+
+    #[test]
+    fn values_of_another_client_or_from_location_and_lists() {
+        let mut c = Correlator::new();
+        c.produced(1, 0, 0, None, Some("https://api.test/orders/abc-123?x=1"));
+        c.used(2, 1, 10, Slot::Path(1), "abc-123");
+        c.used(2, 1, 11, Slot::Path(1), "abc-123");
+        assert!(
+            c.finish(&mut |a| a, &mut |_, _| 2).is_empty(),
+            "another client's value"
+        );
+        let v: Value = serde_json::from_str(r#"{"data":[{"id":"a"},{"id":"b"}]}"#).unwrap();
+        assert_eq!(json_at(&v, "$.data[].id"), ["a", "b"]);
+        let v: Value = serde_json::from_str(r#"{"id":501}"#).unwrap();
+        assert_eq!(json_at(&v, "$.id"), ["501"]);
+        let mut c = Correlator::new();
+        c.produced(1, 0, 0, None, Some("/orders/abc-123"));
+        c.used(2, 0, 10, Slot::Path(1), "abc-123");
+        c.produced(1, 0, 20, None, Some("/orders/abc-124"));
+        c.used(2, 0, 30, Slot::Path(1), "abc-124");
+        let links = c.finish(&mut |a| a, &mut |_, _| 3);
+        assert_eq!(links[0].source, Origin::Location(1));
+    }
+}
