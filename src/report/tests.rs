@@ -437,3 +437,66 @@ fn summaries_without_recorded_status_still_load_and_flag_nothing() {
     );
     assert_eq!((r.ok, r.observed), (true, None));
 }
+
+#[test]
+fn text_report_flags_endpoints_failing_more_than_recorded() {
+    let s = known();
+    let text = text::render(&s, text::TextOptions { color: false });
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name} in\n{text}"))
+    };
+    let header = row("endpoint ");
+    assert!(header.contains("rec.err") && header.trim_end().ends_with("errors"));
+    let get = row("GET /posts/{id} ");
+    assert!(get.ends_with("  ✗"), "{get}");
+    assert!(
+        get.contains("  0.00%  11.37%"),
+        "recorded, then replayed: {get}"
+    );
+    let post = row("POST /posts ");
+    assert!(post.ends_with("  3.33%   0.00%"), "not flagged: {post}");
+    for needle in [
+        "✗ error share above the recording's by more than 1 point:",
+        "      GET /posts/{id}: replayed 200 89%, 503 6%, timeout 6%; recorded 200 100%\n",
+        "status_drift....................: +6.93 points of failure share over the recording (995 requests)",
+        "✗ status_drift: rate<0.02  rate=6.93%",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    assert!(!text.contains("POST /posts: replayed"), "{text}");
+    let coloured = text::render(&s, text::TextOptions { color: true });
+    assert!(coloured.contains("11.37%  \x1b[31m✗\x1b[0m"), "{coloured}");
+}
+
+#[test]
+fn endpoint_table_fits_in_100_columns() {
+    let mut s = known();
+    s.endpoints[0].template = "/api/v1/organisations/{org}/projects/{project}/members/{id}".into();
+    let text = text::render(&s, text::TextOptions { color: false });
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim() != "endpoints")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(table.len(), 3, "{text}");
+    for l in &table {
+        assert!(
+            l.chars().count() <= 100,
+            "{} columns: {l}",
+            l.chars().count()
+        );
+    }
+    // Cut in the middle: the method and the end of the template remain.
+    assert!(
+        table[1].starts_with("    GET /api/v…embers/{id}    695  "),
+        "{}",
+        table[1]
+    );
+    // The line under the table names it in full.
+    assert!(text.contains(
+        "      GET /api/v1/organisations/{org}/projects/{project}/members/{id}: replayed 200 89%"
+    ));
+}
