@@ -10,6 +10,7 @@
 //! http_reqs: rate>100
 //! http_req_duration{endpoint:GET /posts/{id}}: p(99)<300ms
 //! http_req_duration{status:5xx}: max<2s
+//! status_drift: rate<0.02
 //! ```
 //!
 //! - Trend metrics (`http_req_duration`, `http_req_service_time`,
@@ -18,6 +19,15 @@
 //!   are milliseconds unless a unit is given (`us`/`µs`, `ms`, `s`, `m`,
 //!   `h`: the units of [`crate::units`], as on the command line).
 //! - `http_req_failed` takes `rate` (fraction of failed requests, 0..1).
+//! - `status_drift` takes `rate`: the replayed failure share minus the
+//!   recorded one (same rule as `http_req_failed`: a transport error or a
+//!   status outside 200..=399), so `rate<0.02` fails a replay that fails 2
+//!   points more often than the recording did. Per endpoint the recorded
+//!   share is that endpoint's; overall it is weighted by each endpoint's
+//!   replayed requests, so `status_drift` = (failed − Σ sentᵢ ×
+//!   recordedᵢ) / sent. Endpoints whose recording holds no responses have
+//!   nothing to compare with and are left out. Negative when the replay
+//!   fails less than the recording did.
 //! - Counters (`http_reqs`, `dropped_requests`, `data_sent`,
 //!   `data_received`) take `count` and `rate` (per second of run time).
 //! - Operators: `<`, `<=`, `>`, `>=`, `==` (also `===`), `!=`.
@@ -25,7 +35,8 @@
 //!   method; values may contain balanced braces), `method`, and `status`
 //!   (a class `2xx`, `5xx`, `error`, or a code `200`; trend metrics keep one
 //!   histogram per status *class*, so they take classes only). Tags are
-//!   AND-ed. `data_*` and `dropped_requests` take no `status` tag.
+//!   AND-ed. `data_*`, `dropped_requests` and `status_drift` take no
+//!   `status` tag.
 //!
 //! A threshold whose metric has no data (no matching samples) passes, as in
 //! k6.
@@ -36,7 +47,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::metrics::{EndpointCounters, EndpointDesc, Recorder, StatusClass, TrendMetric};
+use crate::metrics::{
+    failed_status, EndpointCounters, EndpointDesc, Recorder, StatusClass, TrendMetric,
+};
 use crate::units;
 
 /// A metric a threshold can name.
@@ -51,6 +64,8 @@ pub enum Metric {
     Dropped,
     DataSent,
     DataReceived,
+    /// `status_drift`: replayed failure share minus the recorded one.
+    StatusDrift,
 }
 
 impl Metric {
@@ -65,6 +80,7 @@ impl Metric {
         Metric::Dropped,
         Metric::DataSent,
         Metric::DataReceived,
+        Metric::StatusDrift,
     ];
 
     /// The k6 name.
@@ -76,13 +92,14 @@ impl Metric {
             Metric::Dropped => "dropped_requests",
             Metric::DataSent => "data_sent",
             Metric::DataReceived => "data_received",
+            Metric::StatusDrift => "status_drift",
         }
     }
 
     fn aggs(self) -> &'static str {
         match self {
             Metric::Trend(_) => "avg, min, med, max, p(N)",
-            Metric::Failed => "rate",
+            Metric::Failed | Metric::StatusDrift => "rate",
             _ => "count, rate",
         }
     }
@@ -218,6 +235,10 @@ pub enum Selection {
     Rate { n: u64, failed: u64 },
     /// Counters.
     Count(u64),
+    /// `status_drift`: requests to endpoints with a recorded status mix,
+    /// how many failed, and how many would have failed at the recorded
+    /// failure shares.
+    Drift { n: u64, failed: u64, expected: f64 },
 }
 
 /// The outcome of one threshold.
@@ -425,7 +446,7 @@ fn parse_percentile(p: &mut Parser<'_>) -> Result<Agg, ThresholdError> {
 fn agg_applies(metric: Metric, agg: Agg) -> bool {
     match metric {
         Metric::Trend(_) => matches!(agg, Agg::Avg | Agg::Min | Agg::Max | Agg::Med | Agg::P(_)),
-        Metric::Failed => agg == Agg::Rate,
+        Metric::Failed | Metric::StatusDrift => agg == Agg::Rate,
         _ => matches!(agg, Agg::Count | Agg::Rate),
     }
 }
@@ -583,7 +604,13 @@ fn parse_tags(p: &mut Parser<'_>, metric: Metric) -> Result<Vec<TagFilter>, Thre
                     )
                 })?;
                 match (metric, f) {
-                    (Metric::Dropped | Metric::DataSent | Metric::DataReceived, _) => {
+                    (
+                        Metric::Dropped
+                        | Metric::DataSent
+                        | Metric::DataReceived
+                        | Metric::StatusDrift,
+                        _,
+                    ) => {
                         return Err(p.err(
                             key_start,
                             format!("tag 'status' does not apply to {metric}"),
@@ -705,6 +732,7 @@ impl Threshold {
             Metric::DataReceived => {
                 Selection::Count(selected(rec, &ep_ok, |c| (c.data_received, 0)).0)
             }
+            Metric::StatusDrift => drift(rec, endpoints, &ep_ok),
         }
     }
 
@@ -719,6 +747,11 @@ impl Threshold {
             Selection::Trend(h) => trend_agg(&h, self.agg),
             Selection::Rate { n, failed } => (n > 0).then(|| failed as f64 / n as f64),
             Selection::Count(n) => count_agg(n, self.agg, elapsed),
+            Selection::Drift {
+                n,
+                failed,
+                expected,
+            } => (n > 0).then(|| (failed as f64 - expected) / n as f64),
         }
     }
 
@@ -764,9 +797,28 @@ fn endpoint_matches(value: &str, e: &EndpointDesc) -> bool {
     }
 }
 
+/// `status_drift` over the selected endpoints that have a recorded status
+/// mix: each contributes its requests, its failures, and its requests times
+/// its recorded failure share.
+fn drift(rec: &Recorder, endpoints: &[EndpointDesc], ep_ok: &dyn Fn(usize) -> bool) -> Selection {
+    let (mut n, mut failed, mut expected) = (0, 0, 0.0);
+    for (i, c) in rec.endpoints().iter().enumerate() {
+        let recorded = endpoints.get(i).and_then(EndpointDesc::recorded_error_rate);
+        if let (true, Some(share)) = (ep_ok(i), recorded) {
+            n += c.requests;
+            failed += c.failed;
+            expected += c.requests as f64 * share;
+        }
+    }
+    Selection::Drift {
+        n,
+        failed,
+        expected,
+    }
+}
+
 /// (requests, failed) among an endpoint's requests matching `status`.
 fn requests_with(c: &EndpointCounters, status: Option<StatusFilter>) -> (u64, u64) {
-    let failed_code = |code: u16| !(200..=399).contains(&code);
     match status {
         None => (c.requests, c.failed),
         Some(StatusFilter::Class(StatusClass::Error)) => {
@@ -778,11 +830,11 @@ fn requests_with(c: &EndpointCounters, status: Option<StatusFilter>) -> (u64, u6
             .iter()
             .filter(|(code, _)| StatusClass::of_status(**code) == class)
             .fold((0, 0), |(n, f), (code, k)| {
-                (n + k, f + if failed_code(*code) { *k } else { 0 })
+                (n + k, f + if failed_status(*code) { *k } else { 0 })
             }),
         Some(StatusFilter::Code(code)) => {
             let n = c.status.get(&code).copied().unwrap_or(0);
-            (n, if failed_code(code) { n } else { 0 })
+            (n, if failed_status(code) { n } else { 0 })
         }
     }
 }

@@ -567,3 +567,109 @@ fn without_target_it_replays_against_the_builtin_mock() {
     assert!(out.contains("http_req_duration"), "{out}");
     assert!(out.contains("GET /posts/{id}"), "{out}");
 }
+
+/// Answers 404 to `GET /posts/N` for odd N: a service lacking half the
+/// recorded posts.
+fn odd_posts_missing(key: &str) -> bool {
+    key.strip_prefix("GET /posts/")
+        .and_then(|id| id.parse::<u64>().ok())
+        .is_some_and(|id| id % 2 == 1)
+}
+
+#[test]
+fn status_drift_flags_and_gates_what_the_recording_answered_200() {
+    // Every recorded response was 200; one target lacks half the posts.
+    let dir = tempfile::tempdir().unwrap();
+    let har = shop_har(&dir, "shop.har", 400, 2.0, false);
+    let run = |server: &Server, out: &str| {
+        let s = dir.path().join(out);
+        let r = replay([
+            har.to_str().unwrap(),
+            "--target",
+            &server.url(),
+            "--seed",
+            "7",
+            "--duration",
+            "2s",
+            "--threshold",
+            "status_drift: rate<0.02",
+            "--threshold",
+            "status_drift{endpoint:GET /users/me}: rate<0.02",
+            "--summary-export",
+            s.to_str().unwrap(),
+        ]);
+        (r, summary(&s))
+    };
+    let missing = Server::start(Behaviour {
+        fail: support::server::Fail::NotFound(odd_posts_missing),
+        ..Behaviour::default()
+    });
+    let (r, s) = run(&missing, "missing.json");
+    assert_eq!(r.code, Some(99), "{}", r.output());
+    // The summary sets the recording's status counts beside the replay's.
+    let eps: std::collections::BTreeMap<String, &Value> = s["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                format!("{} {}", e["method"], e["template"]).replace('"', ""),
+                e,
+            )
+        })
+        .collect();
+    for (name, recorded) in [
+        ("GET /posts/{id}", 240),
+        ("GET /users/me", 120),
+        ("POST /orders", 40),
+    ] {
+        let e = eps[name];
+        assert_eq!(
+            e["recorded_status"],
+            serde_json::json!({ "200": recorded }),
+            "{name}"
+        );
+        assert_eq!(e["recorded_error_rate"], 0.0, "{name}");
+    }
+    let posts = eps["GET /posts/{id}"];
+    let not_found = posts["status"]["404"].as_u64().unwrap_or(0);
+    assert!(not_found > 0, "{posts}");
+    assert!(posts["error_rate"].as_f64().unwrap() > 0.2, "{posts}");
+    // Overall the drift fails the gate; GET /users/me alone does not drift.
+    let t = &s["thresholds"];
+    assert_eq!(
+        (t[0]["ok"].as_bool(), t[1]["ok"].as_bool()),
+        (Some(false), Some(true)),
+        "{t}"
+    );
+    assert!(s["metrics"]["status_drift"]["rate"].as_f64().unwrap() > 0.1);
+    // The text report flags the endpoint and names both status mixes.
+    let row = |name: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row {name}: {}", r.output()))
+            .to_string()
+    };
+    assert!(row("GET /posts/{id}").ends_with('✗'), "{}", r.stdout);
+    assert!(!row("GET /users/me").ends_with('✗'), "{}", r.stdout);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("GET /posts/{id}: replayed "))
+        .unwrap_or_else(|| panic!("no status line: {}", r.stdout));
+    assert!(line.contains(" 404 ") && line.contains(" 200 "), "{line}");
+    assert!(line.ends_with("; recorded 200 100%"), "{line}");
+    assert!(
+        !r.stdout.contains("GET /users/me: replayed"),
+        "{}",
+        r.stdout
+    );
+
+    // Against a service that has every post, the same gate passes.
+    let complete = Server::start(Behaviour::default());
+    let (r, s) = run(&complete, "complete.json");
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    assert_eq!(s["metrics"]["status_drift"]["rate"], 0.0);
+    assert!(!r.stdout.contains("above the recording"), "{}", r.stdout);
+}

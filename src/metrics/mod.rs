@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use interval::{
     drift_summary, Drift, DriftPoint, DriftSummary, IntervalEndpoint, IntervalStats, IntervalWindow,
 };
-pub use sample::{DropReason, ErrorKind, Sample, StatusClass, TrendMetric};
+pub use sample::{failed_status, DropReason, ErrorKind, Sample, StatusClass, TrendMetric};
 
 /// What reports and tag filters know about an endpoint of the model. The
 /// engine builds these from the model's endpoint list, same order as
@@ -45,12 +45,31 @@ pub struct EndpointDesc {
     pub template: String,
     /// Share of the recorded requests (0..=1).
     pub recorded_share: f64,
+    /// The recording's responses by status code (the model's
+    /// `response.status`): what the replay's status mix is compared with.
+    /// Empty when the recording held no responses for the endpoint.
+    #[serde(default)]
+    pub recorded_status: BTreeMap<u16, u64>,
 }
 
 impl EndpointDesc {
     /// `METHOD template`, e.g. `GET /posts/{id}`: the `endpoint` tag value.
     pub fn name(&self) -> String {
         format!("{} {}", self.method, self.template)
+    }
+
+    /// Share of the recorded responses that failed by the rule of
+    /// `http_req_failed` ([`failed_status`]); `None` without recorded
+    /// responses, when there is nothing to compare the replay with.
+    pub fn recorded_error_rate(&self) -> Option<f64> {
+        let total: u64 = self.recorded_status.values().sum();
+        let failed: u64 = self
+            .recorded_status
+            .iter()
+            .filter(|(code, _)| failed_status(**code))
+            .map(|(_, n)| n)
+            .sum();
+        (total > 0).then(|| failed as f64 / total as f64)
     }
 }
 

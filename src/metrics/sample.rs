@@ -148,6 +148,13 @@ names!(TrendMetric {
     ScheduleLag => "schedule_lag",
 });
 
+/// Whether a response with this status counts as failed (k6's default
+/// expected statuses are 200..=399): the one rule behind `http_req_failed`,
+/// the recorded error share and `status_drift`.
+pub fn failed_status(code: u16) -> bool {
+    !(200..=399).contains(&code)
+}
+
 /// One finished or failed request, as the executor hands it over.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -187,7 +194,7 @@ impl Sample {
 
     /// k6's `http_req_failed`: an error, or a status outside 200..=399.
     pub fn failed(&self) -> bool {
-        self.error.is_some() || !matches!(self.status, Some(200..=399))
+        self.error.is_some() || self.status.is_none_or(failed_status)
     }
 
     pub(super) fn trend(&self, metric: TrendMetric) -> Option<Duration> {

@@ -173,12 +173,36 @@ pub struct EndpointSummary {
     pub failed: u64,
     /// Responses by status code (as strings, JSON keys).
     pub status: BTreeMap<String, u64>,
+    /// The recording's responses by status code, to set beside `status`
+    /// (absent in summaries written before the field: empty).
+    #[serde(default)]
+    pub recorded_status: BTreeMap<String, u64>,
+    /// Share of `recorded_status` that failed by the rule of
+    /// `http_req_failed`; `None` without recorded responses.
+    #[serde(default)]
+    pub recorded_error_rate: Option<f64>,
     /// Transport failures by kind.
     pub errors: BTreeMap<String, u64>,
     /// Not sent, by reason.
     pub dropped: BTreeMap<String, u64>,
     pub data_sent: u64,
     pub data_received: u64,
+}
+
+impl EndpointSummary {
+    /// How far the replayed error share may exceed the recorded one before
+    /// the report flags the endpoint: 1 percentage point.
+    pub const DRIFT_FLAG: f64 = 0.01;
+
+    /// Whether the replay failed more often than the recording did, by
+    /// more than [`DRIFT_FLAG`](Self::DRIFT_FLAG). False without requests
+    /// or without recorded responses.
+    pub fn error_share_grew(&self) -> bool {
+        self.count > 0
+            && self
+                .recorded_error_rate
+                .is_some_and(|r| self.error_rate > r + Self::DRIFT_FLAG)
+    }
 }
 
 /// One serialized histogram.
@@ -312,6 +336,22 @@ fn rate_summary(n: u64, failed: u64) -> MetricSummary {
     }
 }
 
+/// `status_drift`: `rate` and `value` are the drift, `count` the requests
+/// it was judged on.
+fn drift_summary(n: u64, failed: u64, expected: f64) -> MetricSummary {
+    let drift = if n > 0 {
+        (failed as f64 - expected) / n as f64
+    } else {
+        0.0
+    };
+    MetricSummary {
+        count: Some(n),
+        rate: Some(drift),
+        value: Some(drift),
+        ..MetricSummary::default()
+    }
+}
+
 fn string_keys<K: ToString>(m: &BTreeMap<K, u64>) -> BTreeMap<String, u64> {
     m.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
@@ -359,12 +399,21 @@ impl Summary {
             rate_summary(totals.requests, totals.failed),
         );
 
-        // Sub-metrics for filtered thresholds, as k6 does.
-        for t in parsed.iter().filter(|t| !t.filters.is_empty()) {
+        // Sub-metrics for filtered thresholds, as k6 does; `status_drift`
+        // is not one of k6's metrics and has an entry only when gated on.
+        for t in parsed
+            .iter()
+            .filter(|t| !t.filters.is_empty() || t.metric == threshold::Metric::StatusDrift)
+        {
             let entry = match t.select(rec, &meta.endpoints) {
                 Selection::Trend(h) => trend_summary(&h),
                 Selection::Rate { n, failed } => rate_summary(n, failed),
                 Selection::Count(n) => counter_summary(n, d),
+                Selection::Drift {
+                    n,
+                    failed,
+                    expected,
+                } => drift_summary(n, failed, expected),
             };
             metrics.entry(t.series.clone()).or_insert(entry);
         }
@@ -394,6 +443,8 @@ impl Summary {
                     error_rate: share(c.failed, c.requests),
                     failed: c.failed,
                     status: string_keys(&c.status),
+                    recorded_status: string_keys(&e.recorded_status),
+                    recorded_error_rate: e.recorded_error_rate(),
                     errors: string_keys(&c.errors),
                     dropped: string_keys(&c.dropped),
                     data_sent: c.data_sent,
@@ -542,13 +593,16 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
     let endpoints: Vec<EndpointDesc> = first
         .endpoints
         .iter()
-        .map(|e| EndpointDesc {
-            method: e.method.clone(),
-            host: e.host.clone(),
-            template: e.template.clone(),
-            recorded_share: e.recorded_share,
+        .map(|e| {
+            Ok(EndpointDesc {
+                method: e.method.clone(),
+                host: e.host.clone(),
+                template: e.template.clone(),
+                recorded_share: e.recorded_share,
+                recorded_status: keyed(0, "recorded status code", &e.recorded_status)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, MergeError>>()?;
     let mut rec = Recorder::new();
     let mut thresholds: Vec<String> = Vec::new();
     let mut meta = RunMeta {
@@ -625,24 +679,26 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
     })
 }
 
+/// A JSON object's string keys parsed back into what they name.
+fn keyed<K: std::str::FromStr + Ord>(
+    part: usize,
+    what: &'static str,
+    m: &BTreeMap<String, u64>,
+) -> Result<BTreeMap<K, u64>, MergeError> {
+    m.iter()
+        .map(|(k, v)| {
+            k.parse::<K>()
+                .map(|k| (k, *v))
+                .map_err(|_| MergeError::Unknown {
+                    part,
+                    what,
+                    value: k.clone(),
+                })
+        })
+        .collect()
+}
+
 fn counters_of(part: usize, e: &EndpointSummary) -> Result<EndpointCounters, MergeError> {
-    fn keyed<K: std::str::FromStr + Ord>(
-        part: usize,
-        what: &'static str,
-        m: &BTreeMap<String, u64>,
-    ) -> Result<BTreeMap<K, u64>, MergeError> {
-        m.iter()
-            .map(|(k, v)| {
-                k.parse::<K>()
-                    .map(|k| (k, *v))
-                    .map_err(|_| MergeError::Unknown {
-                        part,
-                        what,
-                        value: k.clone(),
-                    })
-            })
-            .collect()
-    }
     Ok(EndpointCounters {
         requests: e.count,
         failed: e.failed,

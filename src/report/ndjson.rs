@@ -100,6 +100,7 @@ mod tests {
             host: "h".into(),
             template: "/a/{id}".into(),
             recorded_share: 1.0,
+            recorded_status: Default::default(),
         }];
         let mut rec = Recorder::new();
         let dir = tempfile::tempdir().unwrap();

@@ -12,12 +12,14 @@ fn endpoints() -> Vec<EndpointDesc> {
             host: "api.example.com".into(),
             template: "/posts/{id}".into(),
             recorded_share: 0.7,
+            recorded_status: BTreeMap::from([(200, 700)]),
         },
         EndpointDesc {
             method: "POST".into(),
             host: "api.example.com".into(),
             template: "/posts".into(),
             recorded_share: 0.3,
+            recorded_status: BTreeMap::from([(201, 290), (503, 10)]),
         },
     ]
 }
@@ -84,6 +86,7 @@ fn thresholds() -> Vec<Threshold> {
         "http_reqs: rate>100",
         "http_req_duration{endpoint:GET /posts/{id}}: p(99)<300ms",
         "http_req_duration{status:5xx}: max<1s",
+        "status_drift: rate<0.02",
     ]
     .iter()
     .map(|t| parse(t).unwrap())
@@ -282,7 +285,7 @@ fn merging_shard_summaries_is_exact() {
         shards.push(Summary::from_json(&s.to_json()).unwrap());
     }
     let merged = merge_summaries(&shards).unwrap();
-    assert_eq!(merged.thresholds.len(), 5);
+    assert_eq!(merged.thresholds.len(), 6);
     let ths: Vec<_> = merged
         .thresholds
         .iter()
@@ -388,4 +391,112 @@ fn text_report_has_the_right_lines() {
     // With colour: marks are painted.
     let coloured = text::render(&s, text::TextOptions { color: true });
     assert!(coloured.contains("\x1b[32m✓\x1b[0m") && coloured.contains("\x1b[31m✗\x1b[0m"));
+}
+
+#[test]
+fn endpoints_carry_the_recorded_status_mix_and_status_drift() {
+    let s = known();
+    let (get, post) = (&s.endpoints[0], &s.endpoints[1]);
+    assert_eq!(
+        get.recorded_status,
+        BTreeMap::from([("200".to_string(), 700)])
+    );
+    assert_eq!(get.recorded_error_rate, Some(0.0));
+    assert_eq!(post.recorded_error_rate, Some(10.0 / 300.0));
+    // Every failure of the known run is on GET: its share grew, POST's fell.
+    assert!(get.error_share_grew() && !post.error_share_grew());
+    let drift = &s.metrics["status_drift"];
+    let want = (79.0 - post.count as f64 * 10.0 / 300.0) / 995.0;
+    assert!((drift.rate.unwrap() - want).abs() < 1e-12, "{drift:?}");
+    assert_eq!((drift.value, drift.count), (drift.rate, Some(995)));
+    assert_eq!(drift.thresholds["rate<0.02"], ThresholdOk { ok: false });
+}
+
+#[test]
+fn summaries_without_recorded_status_still_load_and_flag_nothing() {
+    let mut v = serde_json::to_value(known()).unwrap();
+    for e in v["endpoints"].as_array_mut().unwrap() {
+        let e = e.as_object_mut().unwrap();
+        e.remove("recorded_status").unwrap();
+        e.remove("recorded_error_rate").unwrap();
+    }
+    let old = Summary::from_json(&v.to_string()).unwrap();
+    let e = &old.endpoints[0];
+    assert!(e.recorded_status.is_empty() && e.recorded_error_rate.is_none());
+    assert!(!e.error_share_grew(), "no recording, no comparison");
+    let text = text::render(&old, text::TextOptions { color: false });
+    assert!(!text.contains("above the recording"), "{text}");
+    // They merge, and status_drift then has no baseline: no data, passes.
+    let merged = merge_summaries(&[old.clone(), old]).unwrap();
+    assert!(merged.meta.endpoints[0].recorded_status.is_empty());
+    let drift = parse("status_drift: rate<0.02").unwrap();
+    let r = drift.evaluate(
+        &merged.recorder,
+        &merged.meta.endpoints,
+        Duration::from_secs(10),
+    );
+    assert_eq!((r.ok, r.observed), (true, None));
+}
+
+#[test]
+fn text_report_flags_endpoints_failing_more_than_recorded() {
+    let s = known();
+    let text = text::render(&s, text::TextOptions { color: false });
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name} in\n{text}"))
+    };
+    let header = row("endpoint ");
+    assert!(header.contains("rec.err") && header.trim_end().ends_with("errors"));
+    let get = row("GET /posts/{id} ");
+    assert!(get.ends_with("  ✗"), "{get}");
+    assert!(
+        get.contains("  0.00%  11.37%"),
+        "recorded, then replayed: {get}"
+    );
+    let post = row("POST /posts ");
+    assert!(post.ends_with("  3.33%   0.00%"), "not flagged: {post}");
+    for needle in [
+        "✗ error share above the recording's by more than 1 point:",
+        "      GET /posts/{id}: replayed 200 89%, 503 6%, timeout 6%; recorded 200 100%\n",
+        "status_drift....................: +6.93 points of failure share over the recording (995 requests)",
+        "✗ status_drift: rate<0.02  rate=6.93%",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    assert!(!text.contains("POST /posts: replayed"), "{text}");
+    let coloured = text::render(&s, text::TextOptions { color: true });
+    assert!(coloured.contains("11.37%  \x1b[31m✗\x1b[0m"), "{coloured}");
+}
+
+#[test]
+fn endpoint_table_fits_in_100_columns() {
+    let mut s = known();
+    s.endpoints[0].template = "/api/v1/organisations/{org}/projects/{project}/members/{id}".into();
+    let text = text::render(&s, text::TextOptions { color: false });
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim() != "endpoints")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(table.len(), 3, "{text}");
+    for l in &table {
+        assert!(
+            l.chars().count() <= 100,
+            "{} columns: {l}",
+            l.chars().count()
+        );
+    }
+    // Cut in the middle: the method and the end of the template remain.
+    assert!(
+        table[1].starts_with("    GET /api/v…embers/{id}    695  "),
+        "{}",
+        table[1]
+    );
+    // The line under the table names it in full.
+    assert!(text.contains(
+        "      GET /api/v1/organisations/{org}/projects/{project}/members/{id}: replayed 200 89%"
+    ));
 }

@@ -156,6 +156,11 @@ fn metrics(w: &mut String, s: &Summary) {
 /// a volume of bytes, a counter, or a trend of durations.
 fn metric_line(name: &str, m: &MetricSummary, s: &Summary) -> String {
     match name {
+        "status_drift" => format!(
+            " {:+.2} points of failure share over the recording ({} requests)",
+            m.rate.unwrap_or(0.0) * 100.0,
+            m.count.unwrap_or(0)
+        ),
         "http_req_failed" => format!(
             " {} {} out of {}",
             pct(m.rate.unwrap_or(0.0)),
@@ -178,30 +183,66 @@ fn metric_line(name: &str, m: &MetricSummary, s: &Summary) -> String {
     }
 }
 
-/// The per-endpoint table, columns as wide as their widest cell.
+/// How wide the report may be: the endpoint column gives way to keep the
+/// table within it.
+const MAX_WIDTH: usize = 100;
+/// The endpoint column is never cut below this.
+const MIN_ENDPOINT_WIDTH: usize = 16;
+const COLUMNS: usize = 9;
+
+/// The per-endpoint table, columns as wide as their widest cell, the
+/// replayed error share beside the recorded one and a ✗ after endpoints
+/// whose error share grew; then one line per such endpoint with the two
+/// status mixes.
 fn endpoints(w: &mut String, endpoints: &[EndpointSummary], st: &Style) {
     if endpoints.is_empty() {
         return;
     }
     let _ = writeln!(w, "\n  endpoints");
     let header = [
-        "endpoint", "count", "recorded", "replayed", "p50", "p95", "p99", "errors",
+        "endpoint", "count", "recorded", "replayed", "p50", "p95", "p99", "rec.err", "errors",
     ];
-    let rows: Vec<[String; 8]> = endpoints.iter().map(endpoint_row).collect();
+    let mut rows: Vec<[String; COLUMNS]> = endpoints.iter().map(endpoint_row).collect();
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
         }
     }
+    let flagged: Vec<&EndpointSummary> =
+        endpoints.iter().filter(|e| e.error_share_grew()).collect();
+    // Indent, the separators, the other columns and the mark.
+    let others: usize = widths[1..].iter().map(|w| w + 2).sum();
+    let mark = if flagged.is_empty() { 0 } else { 3 };
+    let room = MAX_WIDTH.saturating_sub(4 + others + mark);
+    widths[0] = widths[0].min(room.max(MIN_ENDPOINT_WIDTH));
+    for row in &mut rows {
+        row[0] = shorten(&row[0], widths[0]);
+    }
     let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    let _ = writeln!(w, "{}", st.paint(DIM, &table_row(&head, widths)));
-    for row in &rows {
-        let _ = writeln!(w, "{}", table_row(row, widths));
+    let _ = writeln!(w, "{}", st.paint(DIM, &table_row(&head, &widths)));
+    for (row, e) in rows.iter().zip(endpoints) {
+        let mut line = table_row(row, &widths);
+        if e.error_share_grew() {
+            let _ = write!(line, "  {}", st.paint(RED, "✗"));
+        }
+        let _ = writeln!(w, "{}", line.trim_end());
+    }
+    if flagged.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "\n    {} error share above the recording's by more than {} point:",
+        st.paint(RED, "✗"),
+        EndpointSummary::DRIFT_FLAG * 100.0
+    );
+    for e in flagged {
+        let _ = writeln!(w, "      {}", status_drift_line(e));
     }
 }
 
-fn endpoint_row(e: &EndpointSummary) -> [String; 8] {
+fn endpoint_row(e: &EndpointSummary) -> [String; COLUMNS] {
     let d = &e.http_req_duration;
     let has = e.count > 0;
     let t = |v: f64| if has { millis(v) } else { "-".into() };
@@ -213,15 +254,76 @@ fn endpoint_row(e: &EndpointSummary) -> [String; 8] {
         t(d.p50),
         t(d.p95),
         t(d.p99),
+        e.recorded_error_rate.map_or_else(|| "-".into(), pct),
         pct(e.error_rate),
     ]
 }
 
+/// `name` cut in the middle to `width` characters, so that both the
+/// method and the end of the template stay readable.
+fn shorten(name: &str, width: usize) -> String {
+    let n = name.chars().count();
+    if n <= width || width < 2 {
+        return name.to_string();
+    }
+    let head = (width - 1) / 2;
+    let tail = width - 1 - head;
+    let start: String = name.chars().take(head).collect();
+    let end: String = name.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
+}
+
+/// `GET /posts/{id}: replayed 404 57%, 200 43%; recorded 200 100%`: the
+/// top replayed outcomes (status codes and transport errors) beside the
+/// top recorded status codes.
+fn status_drift_line(e: &EndpointSummary) -> String {
+    let replayed: Vec<(&String, u64)> = e
+        .status
+        .iter()
+        .chain(&e.errors)
+        .map(|(k, v)| (k, *v))
+        .collect();
+    let recorded: Vec<(&String, u64)> = e.recorded_status.iter().map(|(k, v)| (k, *v)).collect();
+    format!(
+        "{} {}: replayed {}; recorded {}",
+        e.method,
+        e.template,
+        top_mix(replayed),
+        top_mix(recorded)
+    )
+}
+
+/// The three largest parts of a mix with their shares: `404 57%, 200 43%`.
+fn top_mix(mut parts: Vec<(&String, u64)>) -> String {
+    let total: u64 = parts.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return "nothing".into();
+    }
+    parts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let shown: Vec<String> = parts
+        .iter()
+        .take(3)
+        .map(|(k, n)| format!("{k} {}", whole_pct(*n as f64 / total as f64)))
+        .collect();
+    let more = if parts.len() > 3 { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// A share as a whole percent; `<1%` for a share that rounds to nothing.
+fn whole_pct(x: f64) -> String {
+    let p = x * 100.0;
+    if p > 0.0 && p < 0.5 {
+        "<1%".into()
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
 /// The first column left-aligned, the numbers right-aligned.
-fn table_row(cells: &[String], widths: [usize; 8]) -> String {
+fn table_row(cells: &[String], widths: &[usize]) -> String {
     let mut l = String::from("   ");
     for (i, (c, wd)) in cells.iter().zip(widths).enumerate() {
-        let pad = wd - c.chars().count();
+        let pad = wd.saturating_sub(c.chars().count());
         if i == 0 {
             let _ = write!(l, " {c}{}", " ".repeat(pad));
         } else {
@@ -266,7 +368,7 @@ fn observed(t: &ThresholdResult, v: f64) -> String {
         || t.metric == "schedule_lag"
     {
         millis(v)
-    } else if t.metric == "http_req_failed" {
+    } else if t.metric == "http_req_failed" || t.metric == "status_drift" {
         pct(v)
     } else if agg == "rate" {
         format!("{v:.2}/s")

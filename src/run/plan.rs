@@ -151,6 +151,7 @@ fn endpoint_descs(model: &TrafficModel) -> Vec<EndpointDesc> {
             host: e.host.clone(),
             template: e.template.clone(),
             recorded_share: e.weight,
+            recorded_status: e.response.status.clone(),
         })
         .collect()
 }

@@ -156,6 +156,7 @@ fn desc(method: &str, template: &str) -> EndpointDesc {
         host: "api.example.com".into(),
         template: template.into(),
         recorded_share: 0.5,
+        recorded_status: Default::default(),
     }
 }
 
@@ -333,5 +334,119 @@ fn mid_run_abort_ignores_counts_that_can_still_grow() {
     assert_eq!(
         all.iter().map(|r| r.ok).collect::<Vec<_>>(),
         [false, false, false, true]
+    );
+}
+
+#[test]
+fn parses_status_drift_as_a_rate_with_endpoint_tags() {
+    let a = t("status_drift: rate<0.02");
+    assert_eq!(
+        (a.metric, a.agg, a.op, a.value),
+        (Metric::StatusDrift, Agg::Rate, Op::Lt, 0.02)
+    );
+    assert_eq!(
+        (a.series.as_str(), a.condition.as_str()),
+        ("status_drift", "rate<0.02")
+    );
+    let b = t("status_drift{endpoint:GET /posts/{id}, method:get}: rate<=0.05");
+    assert_eq!(b.filters.len(), 2);
+    assert_eq!(
+        b.series,
+        "status_drift{endpoint:GET /posts/{id}, method:get}"
+    );
+    // Only `rate`, no unit, no status tag: each error points at its part.
+    let e = err("status_drift: p(95)<1");
+    assert_eq!(e.column, 15);
+    assert_eq!(
+        e.message,
+        "aggregation 'p(95)' does not apply to status_drift"
+    );
+    assert_eq!(e.hint.as_deref(), Some("status_drift takes rate"));
+    assert_eq!(err("status_drift: count<1").column, 15);
+    let e = err("status_drift: rate<0.02ms");
+    assert_eq!((e.column, e.message.as_str()), (24, "unexpected unit 'ms'"));
+    let e = err("status_drift{status:4xx}: rate<0.1");
+    assert_eq!(e.column, 14);
+    assert_eq!(e.message, "tag 'status' does not apply to status_drift");
+    assert_eq!(
+        e.caret(),
+        "status_drift{status:4xx}: rate<0.1\n             ^"
+    );
+    let e = err("status_drif: rate<0.1");
+    assert!(
+        e.hint.unwrap().contains("status_drift"),
+        "listed as a known metric"
+    );
+    // An endpoint the model lacks is a usage error, as for other metrics.
+    let eps = vec![desc("GET", "/posts/{id}")];
+    let e = t("status_drift{endpoint:GET /users}: rate<0.1")
+        .check_endpoints(&eps)
+        .unwrap_err();
+    assert_eq!(e.column, 23);
+    assert!(t("status_drift{endpoint:/posts/{id}}: rate<0.1")
+        .check_endpoints(&eps)
+        .is_ok());
+}
+
+/// [`known_run`] with recorded status mixes: GET 5% 404 (the replay has
+/// 10% 503), POST none failed (the replay had 1 reset in 51).
+fn drift_check(expr: &str, recorded: [&[(u16, u64)]; 2]) -> (bool, Option<f64>) {
+    let (r, mut eps) = known_run();
+    for (e, rec) in eps.iter_mut().zip(recorded) {
+        e.recorded_status = rec.iter().copied().collect();
+    }
+    let th = t(expr);
+    th.check_endpoints(&eps).unwrap();
+    let res = th.evaluate(&r, &eps, Duration::from_secs(10));
+    (res.ok, res.observed)
+}
+
+#[test]
+fn evaluates_status_drift_against_the_recorded_failure_share() {
+    let both: [&[(u16, u64)]; 2] = [&[(200, 95), (404, 5)], &[(201, 40)]];
+    let close = |(ok, v): (bool, Option<f64>), want_ok: bool, want: f64| {
+        assert_eq!(ok, want_ok, "{v:?}");
+        assert!((v.unwrap() - want).abs() < 1e-12, "{v:?} != {want}");
+    };
+    // Overall, weighted by replayed requests: (11 − 100 × 0.05) / 151.
+    close(
+        drift_check("status_drift: rate<0.02", both),
+        false,
+        6.0 / 151.0,
+    );
+    close(
+        drift_check("status_drift: rate<0.04", both),
+        true,
+        6.0 / 151.0,
+    );
+    // Per endpoint: GET 10% − 5%, POST 1/51 − 0.
+    close(
+        drift_check("status_drift{endpoint:GET /posts/{id}}: rate<0.05", both),
+        false,
+        0.05,
+    );
+    close(
+        drift_check("status_drift{method:POST}: rate<0.02", both),
+        true,
+        1.0 / 51.0,
+    );
+    // Failing less than the recording is a negative drift.
+    let worse: [&[(u16, u64)]; 2] = [&[(200, 1), (500, 1)], &[(201, 1)]];
+    close(
+        drift_check("status_drift{endpoint:GET /posts/{id}}: rate<0", worse),
+        true,
+        -0.4,
+    );
+    // An endpoint without recorded responses has no baseline: left out of
+    // the total, and alone it is no data, which passes.
+    let no_post: [&[(u16, u64)]; 2] = [&[(200, 95), (404, 5)], &[]];
+    close(drift_check("status_drift: rate<0.06", no_post), true, 0.05);
+    assert_eq!(
+        drift_check("status_drift{endpoint:POST /posts}: rate<0.01", no_post),
+        (true, None)
+    );
+    assert_eq!(
+        drift_check("status_drift: rate<0.01", [&[], &[]]),
+        (true, None)
     );
 }

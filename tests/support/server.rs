@@ -2,8 +2,9 @@
 //! auto builder: HTTP/1.1, h2c by prior knowledge, and h2 or http/1.1 by
 //! ALPN over TLS). It logs every request — arrival time, HTTP version,
 //! method and path, `Authorization` — and can stall, slow down, or fail
-//! with a status ([`Behaviour`]). Tests wait on what it saw
-//! ([`Server::wait_for_requests`]) rather than sleeping.
+//! with a status, to every request or to chosen paths ([`Behaviour`]).
+//! Tests wait on what it saw ([`Server::wait_for_requests`]) rather than
+//! sleeping.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -29,6 +30,10 @@ pub enum Fail {
     AboveRate(usize),
     /// 500 to everything.
     Always,
+    /// 404 to the requests whose `METHOD /path` (query stripped) the
+    /// function accepts, 200 to the rest: a service that lacks part of
+    /// the recorded data.
+    NotFound(fn(&str) -> bool),
 }
 
 /// How the server answers.
@@ -95,6 +100,7 @@ impl Server {
                             let at = start.elapsed();
                             let version = req.version();
                             let key = format!("{} {}", req.method(), req.uri().path());
+                            let not_found = matches!(b.fail, Fail::NotFound(f) if f(&key));
                             let authorization = req
                                 .headers()
                                 .get("authorization")
@@ -133,6 +139,8 @@ impl Server {
                                 Fail::AboveRate(n) if recent <= n => 200,
                                 Fail::AboveRate(_) => 503,
                                 Fail::Always => 500,
+                                Fail::NotFound(_) if not_found => 404,
+                                Fail::NotFound(_) => 200,
                             };
                             let mut resp = hyper::Response::new(Full::new(Bytes::from_static(
                                 b"{\"ok\":true}",
