@@ -546,7 +546,13 @@ fn a_model_from_another_version_is_refused_with_a_clear_error() {
         v
     })
     .unwrap();
-    let v2 = text.replacen("\"version\":1", "\"version\":2", 1);
+    // The version after this build's.
+    let next = file::VERSION + 1;
+    let v2 = text.replacen(
+        &format!("\"version\":{}", file::VERSION),
+        &format!("\"version\":{next}"),
+        1,
+    );
     assert_ne!(v2, text);
     let p = dir.path().join("v2.model.gz");
     std::fs::write(&p, file::gzip(v2.as_bytes())).unwrap();
@@ -554,7 +560,7 @@ fn a_model_from_another_version_is_refused_with_a_clear_error() {
     assert_eq!(o.code, Some(2));
     let err = o.stderr.clone();
     assert!(
-        err.contains("v2.model.gz") && err.contains("version 2"),
+        err.contains("v2.model.gz") && err.contains(&format!("version {next}")),
         "{err}"
     );
 }

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 
 use super::args::InspectArgs;
 use crate::human as fmt;
-use crate::model::{BodyModel, Endpoint, LogHist, Param, Pool, Sessions, TailType, TrafficModel};
+use crate::model::correlate::{Origin, Slot};
+use crate::model::{
+    BodyModel, Endpoint, Link, LogHist, Param, Pool, Sessions, TailType, TrafficModel,
+};
 
 pub fn run(args: InspectArgs) -> anyhow::Result<u8> {
     let input = super::input::load_input(&args.inputs, &args.filters)?;
@@ -132,6 +135,15 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
             "placeholder": crate::model::scrub::placeholder(&s.name),
             "name": s.name, "location": s.location, "field": s.field, "count": s.count,
         })).collect::<Vec<_>>(),
+        "links": m.links.iter().map(|l| json!({
+            "producer": l.producer,
+            "from": origin_text(&l.source),
+            "consumer": l.consumer,
+            "to": slot_text(m, l),
+            "count": l.count,
+            "share": l.share,
+            "lag_ms": hist_json(&l.lag_ms),
+        })).collect::<Vec<_>>(),
         "scrubbed": m.source.scrubbed,
         "warnings": m.source.warnings,
         "source": {
@@ -234,6 +246,7 @@ pub fn table(m: &TrafficModel, top: usize) -> String {
     sessions(&mut s, &m.sessions);
     endpoints(&mut s, &m.endpoints);
     parameters(&mut s, &m.endpoints, top);
+    links(&mut s, m);
     skipped(&mut s, &m.source.skipped);
     secrets(&mut s, m);
     for w in &m.source.warnings {
@@ -453,6 +466,48 @@ fn skipped(s: &mut String, skipped: &BTreeMap<String, u64>) {
 }
 
 /// The secrets a replay will need, or a reminder that they were kept.
+/// Produced values and the requests that use them.
+fn links(s: &mut String, m: &TrafficModel) {
+    if m.links.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nproduced values (taken from live responses when replaying)"
+    );
+    for l in &m.links {
+        let _ = writeln!(
+            s,
+            "  {} {} → {} {}  ({} uses, {} of its requests, median lag {})",
+            m.endpoints[l.producer].key(),
+            origin_text(&l.source),
+            m.endpoints[l.consumer].key(),
+            slot_text(m, l),
+            fmt::count(l.count),
+            fmt::percent(l.share),
+            fmt::millis(l.lag_ms.quantile(0.5)),
+        );
+    }
+}
+
+fn origin_text(o: &Origin) -> String {
+    match o {
+        Origin::Json(p) => p.clone(),
+        Origin::Location(k) => format!("Location segment {k}"),
+    }
+}
+
+/// The consumer slot by name: `{id}` for a path slot, `?page` for a query.
+fn slot_text(m: &TrafficModel, l: &Link) -> String {
+    match &l.slot {
+        Slot::Path(i) => m.endpoints[l.consumer]
+            .path_params
+            .get(*i)
+            .map_or_else(|| format!("path slot {i}"), |p| format!("{{{}}}", p.name)),
+        Slot::Query(n) => format!("?{n}"),
+    }
+}
+
 fn secrets(s: &mut String, m: &TrafficModel) {
     if !m.secrets.is_empty() {
         let _ = writeln!(s, "\nscrubbed secrets (supply with -H 'Name: value' or --secret NAME=VALUE when replaying)");

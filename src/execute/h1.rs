@@ -101,6 +101,19 @@ pub struct Conn {
     /// Bytes read for the current (or last) exchange, head and body as
     /// they came on the wire; kept when it fails or is cut short.
     received: u64,
+    /// Keep the next responses' bodies and `Location` (for produced
+    /// values); otherwise bodies are counted and dropped as they come.
+    capture: bool,
+    captured: Option<Captured>,
+}
+
+/// What a capturing exchange kept of its response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    /// The body as it arrived (chunk data only), up to
+    /// [`MAX_CAPTURE`](super::produced::MAX_CAPTURE) bytes.
+    pub body: Vec<u8>,
+    pub location: Option<String>,
 }
 
 /// A complete response.
@@ -134,6 +147,27 @@ impl Conn {
             used: false,
             reusable: true,
             received: 0,
+            capture: false,
+            captured: None,
+        }
+    }
+
+    /// Whether the next exchanges keep the response body and `Location`.
+    pub fn set_capture(&mut self, on: bool) {
+        self.capture = on;
+    }
+
+    /// What the last capturing exchange kept.
+    pub fn take_captured(&mut self) -> Option<Captured> {
+        self.captured.take()
+    }
+
+    /// Keeps body bytes of a capturing exchange, up to the limit.
+    fn keep(&mut self, from: usize, to: usize) {
+        if let Some(c) = self.captured.as_mut() {
+            let room = super::produced::MAX_CAPTURE.saturating_sub(c.body.len());
+            let to = to.min(from + room);
+            c.body.extend_from_slice(&self.buf[from..to]);
         }
     }
 
@@ -174,6 +208,7 @@ impl Conn {
         self.pos = 0;
         self.end = 0;
         self.received = 0;
+        self.captured = self.capture.then(Captured::default);
         let fail = |kind, retry| Failure { kind, retry };
         let written = match self.io.write_all(request).await {
             Ok(()) => self.io.flush().await,
@@ -257,6 +292,14 @@ impl Conn {
                 continue;
             }
             let (framing, keep_alive) = framing(&r, head)?;
+            if let Some(c) = self.captured.as_mut() {
+                c.location = r
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("location"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+                    .map(|v| v.trim().to_string());
+            }
             self.pos += n;
             return Ok(Some((status, framing, keep_alive)));
         }
@@ -294,6 +337,7 @@ impl Conn {
     async fn length_body(&mut self, mut left: u64) -> Result<(), ErrorKind> {
         loop {
             let take = left.min((self.end - self.pos) as u64);
+            self.keep(self.pos, self.pos + take as usize);
             self.pos += take as usize;
             left -= take;
             if left == 0 {
@@ -308,6 +352,7 @@ impl Conn {
 
     async fn body_until_close(&mut self) -> Result<(), ErrorKind> {
         loop {
+            self.keep(self.pos, self.end);
             self.pos = self.end;
             match self.read_more(BUFFER).await {
                 Ok(0) => return Ok(()),
@@ -325,7 +370,14 @@ impl Conn {
     async fn chunked_body(&mut self) -> Result<(), ErrorKind> {
         let mut decoder = Chunked::new(Policy::Strict);
         loop {
-            let (used, progress) = decoder.feed(&self.buf[self.pos..self.end], |_| {});
+            let mut kept = self.captured.take();
+            let (used, progress) = decoder.feed(&self.buf[self.pos..self.end], |data| {
+                if let Some(c) = kept.as_mut() {
+                    let room = super::produced::MAX_CAPTURE.saturating_sub(c.body.len());
+                    c.body.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            });
+            self.captured = kept;
             self.pos += used;
             match progress {
                 Progress::Done => return Ok(()),

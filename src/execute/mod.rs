@@ -28,6 +28,7 @@ mod classify;
 pub mod conn;
 mod h1;
 mod plan;
+mod produced;
 mod request;
 mod timer;
 
@@ -49,6 +50,7 @@ use crate::schedule::{Schedule, SessionSchedule};
 use crate::shutdown::Shutdown;
 pub use conn::Connector;
 pub use plan::Plan;
+use produced::Produced;
 use request::Outgoing;
 pub use request::{check_header, unfilled_secrets, RequestBuilder};
 
@@ -103,6 +105,9 @@ struct Shared {
 /// One request on its way.
 struct Job {
     endpoint: usize,
+    /// Keep the response's body and `Location`: its endpoint produces
+    /// values later requests use.
+    capture: bool,
     intended: Instant,
     request: Outgoing,
     bytes_sent: u64,
@@ -152,6 +157,8 @@ struct Worker {
     idle: RefCell<Vec<Rc<Mailbox>>>,
     /// Requests waiting for a connection.
     pending: RefCell<VecDeque<Job>>,
+    /// Values this thread's responses produced for later requests.
+    produced: RefCell<Produced>,
     open: Cell<usize>,
     in_flight: Cell<usize>,
     /// Requests sent and not yet recorded, by token: what is left when
@@ -448,6 +455,7 @@ fn worker_thread(
         connector,
         idle: RefCell::new(Vec::new()),
         pending: RefCell::new(VecDeque::new()),
+        produced: RefCell::new(Produced::new(&model)),
         open: Cell::new(0),
         in_flight: Cell::new(0),
         outstanding: RefCell::new(HashMap::new()),
@@ -585,7 +593,16 @@ async fn dispatcher(
         if off >= plan.warmup {
             intended_measured += 1;
         }
-        let (endpoint, request, bytes_sent) = builder.next(&model, chosen, &mut rng);
+        let endpoint = chosen.unwrap_or_else(|| crate::generate::pick_endpoint(&model, &mut rng));
+        let Ok(fills) = worker
+            .produced
+            .borrow_mut()
+            .fills(&model, endpoint, &mut rng)
+        else {
+            worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
+            continue;
+        };
+        let (endpoint, request, bytes_sent) = builder.next(&model, endpoint, &fills, &mut rng);
         if Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
             worker.drop_request(endpoint, intended, DropReason::GeneratorBehind);
             continue;
@@ -595,6 +612,7 @@ async fn dispatcher(
             continue;
         }
         worker.dispatch(Job {
+            capture: worker.produced.borrow().captures(endpoint),
             endpoint,
             intended,
             request,
@@ -723,10 +741,14 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                     let Some(conn::Sender::Raw(c)) = sender.as_mut() else {
                         return Err(ErrorKind::Other);
                     };
+                    c.set_capture(job.capture);
                     match c.exchange(&wire.bytes, wire.head).await {
                         Ok(r) => {
                             sample.waiting = r.head_at.saturating_duration_since(sent_at);
                             sample.status = Some(r.status);
+                            if let Some(got) = c.take_captured() {
+                                produced(worker, job.endpoint, r.status, &got);
+                            }
                             return Ok(());
                         }
                         // The server had closed the kept connection and
@@ -773,11 +795,27 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                         .map(|(n, v)| n.as_str().len() as u64 + v.len() as u64 + 4)
                         .sum::<u64>()
                     + 2;
+                let status = response.status().as_u16();
+                let mut got = job.capture.then(|| h1::Captured {
+                    body: Vec::new(),
+                    location: response
+                        .headers()
+                        .get(http::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string),
+                });
                 let mut body = response.into_body();
                 while let Some(frame) = body.frame().await {
                     if let Some(d) = frame?.data_ref() {
                         received += d.len() as u64;
+                        if let Some(g) = got.as_mut() {
+                            let room = produced::MAX_CAPTURE.saturating_sub(g.body.len());
+                            g.body.extend_from_slice(&d[..d.len().min(room)]);
+                        }
                     }
+                }
+                if let Some(got) = got {
+                    produced(worker, job.endpoint, status, &got);
                 }
                 Ok::<_, hyper::Error>(Ok(()))
             };
@@ -800,6 +838,17 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
     worker.finish(token);
     worker.record(&sample);
     true
+}
+
+/// Keeps the values a successful response of a producing endpoint
+/// carries, for the later requests that use them.
+fn produced(worker: &Worker, endpoint: usize, status: u16, got: &h1::Captured) {
+    if (200..300).contains(&status) {
+        worker
+            .produced
+            .borrow_mut()
+            .capture(endpoint, &got.body, got.location.as_deref());
+    }
 }
 
 /// Opens a new connection in place of `sender`, within the request's

@@ -112,19 +112,17 @@ impl RequestBuilder {
         Cow::Owned(out)
     }
 
-    /// Draws the next request: (endpoint, request, bytes on the wire —
-    /// exact for HTTP/1.1, approximate for HTTP/2). With `endpoint`, that
-    /// endpoint's request; otherwise one drawn by weight.
+    /// Draws the next request of `endpoint`, with `fills` (produced values)
+    /// in their slots: (endpoint, request, bytes on the wire — exact for
+    /// HTTP/1.1, approximate for HTTP/2).
     pub fn next<R: Rng + ?Sized>(
         &mut self,
         model: &TrafficModel,
-        endpoint: Option<usize>,
+        endpoint: usize,
+        fills: &[(generate::Slot, String)],
         rng: &mut R,
     ) -> (usize, Outgoing, u64) {
-        let g = match endpoint {
-            Some(e) => generate::generate_endpoint(model, e, rng),
-            None => generate::generate(model, rng),
-        };
+        let g = generate::generate_filled(model, endpoint, fills, rng);
         // The path takes the generated string's buffer (no copy) when
         // nothing needs filling and the target has no base path.
         let path = match self.fill(&g.path) {

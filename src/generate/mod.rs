@@ -11,6 +11,7 @@
 use rand::Rng;
 use serde_json::Value;
 
+pub use crate::model::correlate::Slot;
 use crate::model::{BodyModel, Endpoint, JsonField, JsonType, Segment, TrafficModel};
 use crate::target::Target;
 
@@ -43,13 +44,18 @@ impl Request {
 
 /// Draws a request: the endpoint by weight, then its slots.
 pub fn generate<R: Rng + ?Sized>(model: &TrafficModel, rng: &mut R) -> Request {
+    let idx = pick_endpoint(model, rng);
+    generate_endpoint(model, idx, rng)
+}
+
+/// Draws an endpoint index by weight (one draw of `rng`).
+pub fn pick_endpoint<R: Rng + ?Sized>(model: &TrafficModel, rng: &mut R) -> usize {
     let total = model.requests();
-    let idx = if total == 0 {
+    if total == 0 {
         0
     } else {
         model.endpoint_at(rng.random_range(0..total))
-    };
-    generate_endpoint(model, idx, rng)
+    }
 }
 
 /// Draws a request for one endpoint.
@@ -61,10 +67,23 @@ pub fn generate_endpoint<R: Rng + ?Sized>(
     idx: usize,
     rng: &mut R,
 ) -> Request {
+    generate_filled(model, idx, &[], rng)
+}
+
+/// Draws a request for one endpoint with some slots given (`fills`: the
+/// produced values a replay captured from live responses). A given slot's
+/// pool is still drawn from, so the rest of the request is the one the
+/// same seed gives without it.
+pub fn generate_filled<R: Rng + ?Sized>(
+    model: &TrafficModel,
+    idx: usize,
+    fills: &[(Slot, String)],
+    rng: &mut R,
+) -> Request {
     let e = &model.endpoints[idx];
     let mut path = String::with_capacity(64);
-    push_path(&mut path, e, rng);
-    push_query(&mut path, e, rng);
+    push_path(&mut path, e, fills, rng);
+    push_query(&mut path, e, fills, rng);
 
     let body = e.body.as_ref().and_then(|b| body(b, rng));
     let mut headers = Vec::with_capacity(e.headers.len() + 1);
@@ -94,7 +113,20 @@ pub fn generate_endpoint<R: Rng + ?Sized>(
     }
 }
 
-fn push_path<R: Rng + ?Sized>(url: &mut String, e: &Endpoint, rng: &mut R) {
+/// The value given for `slot`, if any.
+fn filled<'f>(fills: &'f [(Slot, String)], slot: &Slot) -> Option<&'f str> {
+    fills
+        .iter()
+        .find(|(s, _)| s == slot)
+        .map(|(_, v)| v.as_str())
+}
+
+fn push_path<R: Rng + ?Sized>(
+    url: &mut String,
+    e: &Endpoint,
+    fills: &[(Slot, String)],
+    rng: &mut R,
+) {
     if e.segments.is_empty() {
         url.push('/');
         return;
@@ -104,23 +136,33 @@ fn push_path<R: Rng + ?Sized>(url: &mut String, e: &Endpoint, rng: &mut R) {
         match s {
             Segment::Literal(l) => url.push_str(l),
             Segment::Slot(i) => {
-                let v = e.path_params[*i].pool.sample(rng);
-                encode_into(url, &v, PATH_SAFE);
+                let drawn = e.path_params[*i].pool.sample(rng);
+                let v = filled(fills, &Slot::Path(*i)).unwrap_or(&drawn);
+                encode_into(url, v, PATH_SAFE);
             }
         }
     }
 }
 
-fn push_query<R: Rng + ?Sized>(url: &mut String, e: &Endpoint, rng: &mut R) {
+fn push_query<R: Rng + ?Sized>(
+    url: &mut String,
+    e: &Endpoint,
+    fills: &[(Slot, String)],
+    rng: &mut R,
+) {
     let mut first = true;
     for q in &e.query {
-        if q.presence < 1.0 && rng.random::<f64>() >= q.presence {
+        let given = fills
+            .iter()
+            .find(|(s, _)| matches!(s, Slot::Query(n) if *n == q.name));
+        if given.is_none() && q.presence < 1.0 && rng.random::<f64>() >= q.presence {
             continue;
         }
         url.push(if first { '?' } else { '&' });
         first = false;
         encode_into(url, &q.name, QUERY_SAFE);
-        let v = q.pool.sample(rng);
+        let drawn = q.pool.sample(rng);
+        let v = given.map_or(drawn, |(_, v)| v.clone());
         if !v.is_empty() {
             url.push('=');
             encode_into(url, &v, QUERY_SAFE);

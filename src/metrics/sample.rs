@@ -33,6 +33,9 @@ pub enum DropReason {
     MaxInFlight,
     /// The generator fell behind the schedule (CPU saturated).
     GeneratorBehind,
+    /// A request that uses a value a response produces (a created id)
+    /// found none yet, where the recording always had one.
+    NoProducedValue,
 }
 
 macro_rules! names {
@@ -77,6 +80,7 @@ names!(DropReason {
     ConnectionCap => "connection_cap",
     MaxInFlight => "max_in_flight",
     GeneratorBehind => "generator_behind",
+    NoProducedValue => "no_produced_value",
 });
 
 /// A response's status class, or `Error` when there was no usable response.

@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 
 use super::arrival::{self, Record};
-use super::correlate::{Correlator, Slot};
+use super::correlate::{Correlator, RawLink, Slot};
 use super::hist::LogHist;
 use super::pool::{Pool, PoolAcc, TailType};
 use super::scrub;
@@ -80,8 +80,12 @@ struct EndpointAcc {
     /// Values per path segment position, for this method and leaf only:
     /// a slot's pool is what this endpoint's requests carried there, not
     /// what every method and path through the trie node did (a DELETE's
-    /// ids are not a GET's).
+    /// ids are not a GET's). Produced values (see `produced`) excluded.
     path: Vec<PoolAcc>,
+    /// Values per path position that a response had produced first.
+    produced: Vec<PoolAcc>,
+    /// Path positions linked to produced values (set when finishing).
+    linked: Vec<bool>,
     query: BTreeMap<String, PoolAcc>,
     /// Lower-case name → (name as recorded, values, name is a secret).
     headers: BTreeMap<String, (String, PoolAcc, bool)>,
@@ -218,8 +222,17 @@ impl ModelBuilder {
             if acc.path.len() <= k {
                 acc.path.resize_with(k + 1, PoolAcc::new);
             }
-            acc.path[k].observe(seg);
-            self.correlator.used(id, client, ts, Slot::Path(k), seg);
+            if acc.produced.len() <= k {
+                acc.produced.resize_with(k + 1, PoolAcc::new);
+            }
+            // A produced value (a created id) goes apart: if the slot
+            // turns out linked, the replay takes such values from live
+            // responses, and the pool holds only the others.
+            if self.correlator.used(id, client, ts, Slot::Path(k), seg) {
+                acc.produced[k].observe(seg);
+            } else {
+                acc.path[k].observe(seg);
+            }
         }
         if let Some(q) = x.query() {
             for (name, value) in form_pairs(q) {
@@ -228,7 +241,9 @@ impl ModelBuilder {
             }
         }
         if let Some(r) = &x.response {
-            let end = ts + r.total_ms.map_or(0, |t| (t * 1e6) as i64);
+            // Absurd recorded times (a hostile capture) saturate.
+            let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
+            let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
             let location = r
                 .headers
                 .iter()
@@ -305,6 +320,7 @@ impl ModelBuilder {
                 });
             }
         }
+        let raw_links = self.raw_links();
         let total: u64 = drafts.iter().map(|d| self.accs[d.acc as usize].count).sum();
         let mut endpoints: Vec<(u32, Endpoint)> = drafts
             .into_iter()
@@ -339,7 +355,7 @@ impl ModelBuilder {
         for (i, (acc, _)) in endpoints.iter().enumerate() {
             index.insert(*acc, i as u32);
         }
-        let links = self.links(&endpoints);
+        let links = links(raw_links, &endpoints);
         let mut records = std::mem::take(&mut self.records);
         for r in records.iter_mut() {
             let root = self.root(r.endpoint);
@@ -383,27 +399,9 @@ impl ModelBuilder {
         model
     }
 
-    /// The correlator's links in model terms: endpoint indices, path slots
-    /// as `path_params` indices (a position that ended up a literal
-    /// segment is no slot: its link is dropped).
-    fn links(&mut self, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
-        let index: HashMap<u32, usize> = endpoints
-            .iter()
-            .enumerate()
-            .map(|(i, (acc, _))| (*acc, i))
-            .collect();
-        // Slot totals were taken with the accumulators; count them from
-        // the finished endpoints instead.
-        let totals = |e: &Endpoint, slot: &Slot| -> u64 {
-            match slot {
-                Slot::Path(_) => e.count,
-                Slot::Query(n) => e
-                    .query
-                    .iter()
-                    .find(|p| &p.name == n)
-                    .map_or(0, |p| (p.presence * e.count as f64).round() as u64),
-            }
-        };
+    /// The correlator's links with enough evidence, in accumulator terms;
+    /// marks the linked path positions of each consumer.
+    fn raw_links(&mut self) -> Vec<RawLink> {
         let correlator = std::mem::take(&mut self.correlator);
         let redirect = self.redirect.clone();
         let mut root = |mut a: u32| {
@@ -412,40 +410,66 @@ impl ModelBuilder {
             }
             a
         };
+        let accs = &self.accs;
         let raw = correlator.finish(&mut root, &mut |acc, slot| {
-            index
-                .get(&acc)
-                .map_or(1, |&i| totals(&endpoints[i].1, slot))
+            let a = &accs[acc as usize];
+            match slot {
+                Slot::Path(_) => a.count,
+                Slot::Query(n) => a.query.get(n).map_or(0, PoolAcc::total),
+            }
         });
-        let mut links = Vec::new();
-        for l in raw {
-            let (Some(&producer), Some(&consumer)) =
-                (index.get(&l.producer), index.get(&l.consumer))
-            else {
-                continue;
-            };
-            let e = &endpoints[consumer].1;
-            let slot = match &l.slot {
-                Slot::Path(k) => match e.segments.get(*k) {
-                    Some(Segment::Slot(i)) => Slot::Path(*i),
-                    _ => continue,
-                },
-                Slot::Query(n) => Slot::Query(n.clone()),
-            };
-            let total = totals(e, &l.slot).max(1);
-            links.push(Link {
-                producer,
-                source: l.source,
-                consumer,
-                share: (l.count as f64 / total as f64).min(1.0),
-                slot,
-                count: l.count,
-                lag_ms: l.lag_ms,
-            });
+        for l in &raw {
+            if let Slot::Path(k) = l.slot {
+                let a = &mut self.accs[l.consumer as usize];
+                if a.linked.len() <= k {
+                    a.linked.resize(k + 1, false);
+                }
+                a.linked[k] = true;
+            }
         }
-        links.sort_by(|a, b| (a.consumer, &a.slot).cmp(&(b.consumer, &b.slot)));
-        links
+        raw
     }
+}
+
+/// Raw links in model terms: endpoint indices, path slots as `path_params`
+/// indices (a position that ended up a literal segment is no slot: its
+/// link is dropped), the share of the consumer's requests.
+fn links(raw: Vec<RawLink>, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
+    let index: HashMap<u32, usize> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (acc, _))| (*acc, i))
+        .collect();
+    let mut links = Vec::new();
+    for l in raw {
+        let (Some(&producer), Some(&consumer)) = (index.get(&l.producer), index.get(&l.consumer))
+        else {
+            continue;
+        };
+        let e = &endpoints[consumer].1;
+        let (slot, total) = match &l.slot {
+            Slot::Path(k) => match e.segments.get(*k) {
+                Some(Segment::Slot(i)) => (Slot::Path(*i), e.count),
+                _ => continue,
+            },
+            Slot::Query(n) => {
+                let present = e.query.iter().find(|p| &p.name == n);
+                let total = present.map_or(0, |p| (p.presence * e.count as f64).round() as u64);
+                (Slot::Query(n.clone()), total)
+            }
+        };
+        links.push(Link {
+            producer,
+            source: l.source,
+            consumer,
+            share: (l.count as f64 / total.max(1) as f64).min(1.0),
+            slot,
+            count: l.count,
+            lag_ms: l.lag_ms,
+        });
+    }
+    links.sort_by(|a, b| (a.consumer, &a.slot).cmp(&(b.consumer, &b.slot)));
+    links
 }
 
 impl EndpointAcc {
@@ -455,6 +479,12 @@ impl EndpointAcc {
             self.path.resize_with(o.path.len(), PoolAcc::new);
         }
         for (mine, theirs) in self.path.iter_mut().zip(&o.path) {
+            mine.merge(theirs);
+        }
+        if self.produced.len() < o.produced.len() {
+            self.produced.resize_with(o.produced.len(), PoolAcc::new);
+        }
+        for (mine, theirs) in self.produced.iter_mut().zip(&o.produced) {
             mine.merge(theirs);
         }
         for (k, v) in o.query {
@@ -835,8 +865,21 @@ fn finish_endpoint(
         .map(|(k, s)| match s {
             TemplateSegment::Literal(l) => Segment::Literal(l.clone()),
             TemplateSegment::Slot { name, values } => {
-                let values = if own { &acc.path[k] } else { values };
-                let mut pool = values.finish(PATH_TOP_K);
+                let mut pool = match (own, acc.linked.get(k).copied().unwrap_or(false)) {
+                    (false, _) => values.finish(PATH_TOP_K),
+                    // Linked: the replay supplies produced values itself;
+                    // the pool keeps the others — or, when every value was
+                    // produced, the recorded ones, for `generate` (which
+                    // has no live responses) and as a last resort.
+                    (true, true) if acc.path[k].total() > 0 => acc.path[k].finish(PATH_TOP_K),
+                    (true, _) => {
+                        let mut all = acc.path[k].clone();
+                        if let Some(p) = acc.produced.get(k) {
+                            all.merge(p);
+                        }
+                        all.finish(PATH_TOP_K)
+                    }
+                };
                 if destructive {
                     // A DELETE, PUT or PATCH only targets values the
                     // recording shows it used: no fresh ids from the tail.

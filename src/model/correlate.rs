@@ -27,8 +27,9 @@ const MAX_LINKS: usize = 4096;
 /// Response bodies larger than this are not searched for values.
 const MAX_BODY: usize = 256 * 1024;
 /// A slot is linked when at least this share of its requests used a
-/// produced value.
-pub const MIN_SHARE: f64 = 0.5;
+/// produced value (a read of created posts among reads of seeded ones is
+/// a link too: the replay mixes them in the recorded proportion).
+pub const MIN_SHARE: f64 = 0.05;
 /// ... and at least this many did.
 const MIN_COUNT: u64 = 2;
 
@@ -114,9 +115,19 @@ impl Correlator {
 
     /// A request of endpoint accumulator `consumer` by `client` at `ts_ns`
     /// used `value` in `slot`: a link if a response produced it earlier.
-    pub fn used(&mut self, consumer: u32, client: u32, ts_ns: i64, slot: Slot, value: &str) {
+    ///
+    /// Returns whether the value was produced (the builder keeps such
+    /// values out of the slot's pool when the slot turns out linked).
+    pub fn used(
+        &mut self,
+        consumer: u32,
+        client: u32,
+        ts_ns: i64,
+        slot: Slot,
+        value: &str,
+    ) -> bool {
         if !id_like(value) {
-            return;
+            return false;
         }
         if let Some(p) = self.produced.get(value) {
             if p.client == client && p.ts_ns <= ts_ns {
@@ -130,12 +141,13 @@ impl Correlator {
                     h.record(lag_ms);
                     self.links.insert(key, (1, h));
                 }
-                return;
+                return true;
             }
         }
         if self.requested.len() < MAX_REQUESTED {
             self.requested.insert(hash(value));
         }
+        false
     }
 
     /// A response of endpoint accumulator `producer` to `client`, ending at

@@ -15,6 +15,8 @@ pub struct Entry {
     /// (mime type, text)
     pub post: Option<(String, String)>,
     pub status: u16,
+    /// The response body (JSON); `{"ok":true}` when `None`.
+    pub response: Option<String>,
     /// Offset from the capture start, milliseconds.
     pub at_ms: u64,
 }
@@ -28,6 +30,7 @@ impl Entry {
             headers: vec![("Accept".into(), "application/json".into())],
             post: None,
             status: 200,
+            response: None,
             at_ms,
         }
     }
@@ -72,7 +75,7 @@ pub fn har(entries: &[Entry]) -> String {
                     "status": e.status, "statusText": "", "httpVersion": "HTTP/1.1",
                     "headers": [{"name": "Content-Type", "value": "application/json"}],
                     "cookies": [],
-                    "content": {"size": 20, "mimeType": "application/json", "text": "{\"ok\":true}"},
+                    "content": {"size": 20, "mimeType": "application/json", "text": e.response.as_deref().unwrap_or("{\"ok\":true}")},
                     "redirectURL": "", "headersSize": -1, "bodySize": 20,
                 },
                 "cache": {},

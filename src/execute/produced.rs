@@ -1,0 +1,169 @@
+//! Produced values at replay time: what live responses returned that the
+//! model's links (see [`crate::model::correlate`]) say later requests
+//! use. One store per load thread, so each thread's requests use the ids
+//! its own responses created, as each recorded client did.
+
+use std::collections::VecDeque;
+
+use rand::Rng;
+use serde_json::Value;
+
+use crate::model::correlate::{json_at, Origin, Slot};
+use crate::model::{Link, TrafficModel};
+
+/// Values kept per link: beyond it the oldest go (a consumer the schedule
+/// runs less often than its producer cannot use them all).
+const KEEP: usize = 1024;
+/// Response bodies larger than this are not captured.
+pub const MAX_CAPTURE: usize = 256 * 1024;
+/// A consumer slot the recording filled with a produced value at least
+/// this often has no fallback: without a value the request is dropped
+/// (`no_produced_value`) rather than sent with an id the service never
+/// issued. Below it, the recorded pool fills the slot as it did then.
+const REQUIRED_SHARE: f64 = 0.9;
+
+/// The captured values, per link.
+pub struct Produced {
+    links: Vec<Link>,
+    by_producer: Vec<Vec<usize>>,
+    by_consumer: Vec<Vec<usize>>,
+    values: Vec<VecDeque<String>>,
+}
+
+/// A consumer whose required value no response has produced yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoValue;
+
+impl Produced {
+    pub fn new(model: &TrafficModel) -> Produced {
+        let n = model.endpoints.len();
+        let (mut by_producer, mut by_consumer) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+        for (i, l) in model.links.iter().enumerate() {
+            if l.producer < n && l.consumer < n {
+                by_producer[l.producer].push(i);
+                by_consumer[l.consumer].push(i);
+            }
+        }
+        Produced {
+            values: vec![VecDeque::new(); model.links.len()],
+            links: model.links.clone(),
+            by_producer,
+            by_consumer,
+        }
+    }
+
+    /// Whether responses of `endpoint` are searched for values.
+    pub fn captures(&self, endpoint: usize) -> bool {
+        self.by_producer
+            .get(endpoint)
+            .is_some_and(|l| !l.is_empty())
+    }
+
+    /// Takes the values of a successful response of `endpoint`.
+    pub fn capture(&mut self, endpoint: usize, body: &[u8], location: Option<&str>) {
+        let Some(links) = self.by_producer.get(endpoint) else {
+            return;
+        };
+        let json: Option<Value> = if links
+            .iter()
+            .any(|&l| matches!(self.links[l].source, Origin::Json(_)))
+        {
+            serde_json::from_slice(body).ok()
+        } else {
+            None
+        };
+        for &l in links {
+            let found = match &self.links[l].source {
+                Origin::Json(path) => json.as_ref().map(|v| json_at(v, path)).unwrap_or_default(),
+                Origin::Location(k) => location
+                    .and_then(|loc| location_segment(loc, *k))
+                    .into_iter()
+                    .collect(),
+            };
+            let q = &mut self.values[l];
+            for v in found {
+                if q.len() == KEEP {
+                    q.pop_front();
+                }
+                q.push_back(v);
+            }
+        }
+    }
+
+    /// The slots of a request of `endpoint` to fill with produced values.
+    ///
+    /// A slot the recording filled with produced values at least
+    /// [`REQUIRED_SHARE`] of the time — or whose pool holds nothing else,
+    /// or whose method is destructive — always takes one; others take one
+    /// with the recorded share and otherwise keep the pool's draw (which
+    /// holds only values no response produced). A destructive method
+    /// (DELETE, PUT, PATCH) uses each value once, the oldest first (as a
+    /// client deletes what it created); others use the latest. `Err` when
+    /// a value is required and none has been produced yet.
+    pub fn fills<R: Rng + ?Sized>(
+        &mut self,
+        model: &TrafficModel,
+        endpoint: usize,
+        rng: &mut R,
+    ) -> Result<Vec<(Slot, String)>, NoValue> {
+        let Some(links) = self.by_consumer.get(endpoint).filter(|l| !l.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let e = &model.endpoints[endpoint];
+        let destructive = matches!(e.method.as_str(), "DELETE" | "PUT" | "PATCH");
+        let mut fills = Vec::with_capacity(links.len());
+        for &l in links {
+            let link = &self.links[l];
+            let pool_empty = match &link.slot {
+                Slot::Path(i) => e.path_params.get(*i).is_none_or(|p| p.pool.total() == 0),
+                Slot::Query(n) => e
+                    .query
+                    .iter()
+                    .find(|p| &p.name == n)
+                    .is_none_or(|p| p.pool.total() == 0),
+            };
+            let required = destructive || pool_empty || link.share >= REQUIRED_SHARE;
+            if !required && rng.random::<f64>() >= link.share {
+                continue;
+            }
+            let q = &mut self.values[l];
+            let v = if destructive {
+                q.pop_front()
+            } else {
+                q.back().cloned()
+            };
+            match v {
+                Some(v) => fills.push((link.slot.clone(), v)),
+                None if required => return Err(NoValue),
+                None => {}
+            }
+        }
+        Ok(fills)
+    }
+}
+
+/// Path segment `k` of a `Location` value (absolute URL or path).
+fn location_segment(loc: &str, k: usize) -> Option<String> {
+    let path = loc
+        .split_once("://")
+        .map_or(loc, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    crate::model::template::split_path(path)
+        .nth(k)
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_segments() {
+        assert_eq!(location_segment("/posts/501", 1).as_deref(), Some("501"));
+        assert_eq!(
+            location_segment("https://a.test/v1/orders/x-9?y=1", 2).as_deref(),
+            Some("x-9")
+        );
+        assert_eq!(location_segment("/posts", 3), None);
+    }
+}
