@@ -230,7 +230,7 @@ mod tests {
             });
             t += 1000;
         }
-        arrival(&mut rs)
+        arrival(&mut rs, None)
     }
 
     fn count(a: &Arrival, spec: ScheduleSpec, seed: u64) -> Vec<f64> {

@@ -59,6 +59,11 @@ pub struct FilterArgs {
     /// instead of replacing them with {{secret:NAME}} placeholders.
     #[arg(long = "keep-secrets")]
     pub keep_secrets: bool,
+    /// Compress idle gaps between consecutive requests longer than this
+    /// to it (default 5m; 0 keeps them), so captures taken apart and
+    /// month-long HARs make one continuous recording.
+    #[arg(long = "max-gap", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_gap: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -16,7 +16,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-use super::arrival::{Arrival, Sessions};
+use super::arrival::{span_s, Arrival, CompressedGaps, Sessions};
 use super::hist::{Bins, LogHist, BINS_PER_DECADE};
 use super::pool::{Alphabet, Pool, TailType};
 use super::{
@@ -117,6 +117,17 @@ struct ArrivalV1 {
     bin_s: f64,
     bins: Vec<u64>,
     inter_arrival_s: HistV1,
+    /// Idle gaps compressed out of the timeline; absent when none were
+    /// (and in models written before `--max-gap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compressed_gaps: Option<CompressedGapsV1>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct CompressedGapsV1 {
+    max_gap_s: f64,
+    gaps: u64,
+    removed_s: f64,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -371,6 +382,11 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             bin_s: a.bin_s,
             bins: a.bins.clone(),
             inter_arrival_s: hist_v1(&a.inter_arrival_s),
+            compressed_gaps: (a.compressed.gaps > 0).then(|| CompressedGapsV1 {
+                max_gap_s: a.compressed.max_gap_s,
+                gaps: a.compressed.gaps,
+                removed_s: a.compressed.removed_s,
+            }),
         },
         sessions: SessionsV1 {
             clients: m.sessions.clients,
@@ -703,6 +719,25 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
                 .into(),
         );
     }
+    let compressed = match a.compressed_gaps {
+        None => CompressedGaps::default(),
+        Some(g) => {
+            let span = span_s(a.start_ns, a.end_ns);
+            if !(g.removed_s.is_finite() && g.removed_s >= 0.0 && g.removed_s < span)
+                || !(g.max_gap_s.is_finite() && g.max_gap_s >= 0.0)
+            {
+                return Err(
+                    "arrival.compressed_gaps: removed_s must be at least 0 and less than end_ns − start_ns, max_gap_s a number at least 0"
+                        .into(),
+                );
+            }
+            CompressedGaps {
+                max_gap_s: g.max_gap_s,
+                gaps: g.gaps,
+                removed_s: g.removed_s,
+            }
+        }
+    };
     let arrival = Arrival {
         start_ns: a.start_ns,
         end_ns: a.end_ns,
@@ -710,6 +745,7 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         bin_s: a.bin_s,
         bins: a.bins,
         inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
+        compressed,
     };
     let s = v.sessions;
     let ep = |i: u64, what: &str| -> Result<usize, String> {

@@ -42,9 +42,13 @@ impl Entry {
     }
 }
 
-/// A HAR document for the entries.
+/// A HAR document for the entries, captured from November 2023.
 pub fn har(entries: &[Entry]) -> String {
-    let start = 1_700_000_000_000i64;
+    har_at(entries, 1_700_000_000_000)
+}
+
+/// A HAR document for the entries, captured from `start` (Unix ms).
+pub fn har_at(entries: &[Entry], start: i64) -> String {
     let es: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -82,6 +86,14 @@ pub fn har(entries: &[Entry]) -> String {
         .collect();
     json!({"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": es}})
         .to_string()
+}
+
+/// Writes a synthetic HAR captured from `start` (Unix ms) into `dir` and
+/// returns its path.
+pub fn write_har_at(dir: &Path, name: &str, entries: &[Entry], start: i64) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, har_at(entries, start)).unwrap();
+    p
 }
 
 /// Writes a synthetic HAR into `dir` and returns its path.
