@@ -40,7 +40,7 @@ fn two_captures_years_apart_record_one_continuous_model() {
 
     // The model file keeps it; record and inspect say it.
     let model = dir.path().join("m.model.gz");
-    let out = replay(&[
+    let out = replay([
         "record",
         a.to_str().unwrap(),
         b.to_str().unwrap(),
@@ -57,13 +57,13 @@ fn two_captures_years_apart_record_one_continuous_model() {
     let loaded = replay::model::file::load(&model).unwrap();
     assert_eq!(loaded.arrival.compressed, m.arrival.compressed);
     assert!((loaded.arrival.duration_s() - expected).abs() < 0.01);
-    let inspect = replay(&["inspect", model.to_str().unwrap()]);
+    let inspect = replay(["inspect", model.to_str().unwrap()]);
     assert!(
         inspect.stdout.contains("compressed to it"),
         "{}",
         inspect.stdout
     );
-    let json = replay(&["inspect", "--json", model.to_str().unwrap()]);
+    let json = replay(["inspect", "--json", model.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["compressed_gaps"]["gaps"], 1);
 }

@@ -723,9 +723,12 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         None => CompressedGaps::default(),
         Some(g) => {
             let span = span_s(a.start_ns, a.end_ns);
-            if !(g.removed_s.is_finite() && g.removed_s >= 0.0 && g.removed_s < span)
-                || !(g.max_gap_s.is_finite() && g.max_gap_s >= 0.0)
-            {
+            let valid = g.removed_s.is_finite()
+                && g.removed_s >= 0.0
+                && g.removed_s < span
+                && g.max_gap_s.is_finite()
+                && g.max_gap_s >= 0.0;
+            if !valid {
                 return Err(
                     "arrival.compressed_gaps: removed_s must be at least 0 and less than end_ns − start_ns, max_gap_s a number at least 0"
                         .into(),
