@@ -148,7 +148,9 @@ pub struct RunArgs {
     /// 1x; for --profile spike, the peak: default 4x).
     #[arg(long, value_parser = parse_scale, value_name = "SCALE")]
     pub scale: Option<f64>,
-    /// An absolute mean rate instead of --scale: 100/s, 6000/m.
+    /// An absolute mean rate instead of --scale: 100/s, 6000/m. The mean
+    /// over the run's measured window (after --warmup, for --duration):
+    /// the recorded shape in that window, renormalised.
     #[arg(long, value_parser = parse_rate, conflicts_with = "scale", value_name = "N/s")]
     pub rate: Option<f64>,
     /// How long to send (30s, 5m, 1h). Default: the recorded duration (the

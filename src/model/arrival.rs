@@ -50,6 +50,13 @@ pub struct Arrival {
     pub bins: Vec<u64>,
     /// Gaps between consecutive request starts, seconds.
     pub inter_arrival_s: LogHist,
+    /// Gaps between consecutive requests in operational time: recorded
+    /// requests the rate curve (`bins`) expects between them, so about 1
+    /// on average whatever the rate was. The schedule draws these: the
+    /// curve already carries the busy and quiet stretches, which the raw
+    /// gaps above would count a second time. Empty in models written
+    /// before the field (the schedule then uses the raw gaps).
+    pub operational_gaps: LogHist,
     /// Idle gaps compressed out of the timeline (none: all zero). The bins
     /// and gaps above are over the compressed timeline; `start_ns` and
     /// `end_ns` are the real first and last request.
@@ -181,6 +188,41 @@ fn compress_gaps(records: &mut [Record], max_gap_s: f64) -> CompressedGaps {
     out
 }
 
+/// `cumulative[i]` = recorded requests in bins before `i`; last = total.
+pub fn cumulative(arrival: &Arrival) -> Vec<f64> {
+    let mut cumulative = Vec::with_capacity(arrival.bins.len() + 1);
+    let mut acc = 0.0;
+    cumulative.push(0.0);
+    for b in &arrival.bins {
+        acc += *b as f64;
+        cumulative.push(acc);
+    }
+    cumulative
+}
+
+/// Recorded requests before curve time `c` (seconds), the curve repeating
+/// after the recorded duration: the inverse of the schedule's `curve_time`,
+/// with the same bins (the last one partial).
+pub fn curve_requests(arrival: &Arrival, cumulative: &[f64], c: f64) -> f64 {
+    let total = *cumulative.last().unwrap_or(&0.0);
+    let period = arrival.duration_s();
+    if total <= 0.0 || period <= 0.0 || arrival.bins.is_empty() || c <= 0.0 {
+        return c.max(0.0) * arrival.mean_rate();
+    }
+    let k = (c / period).floor();
+    let r = c - k * period;
+    let w = arrival.bin_s;
+    let i = ((r / w) as usize).min(arrival.bins.len() - 1);
+    let lo = i as f64 * w;
+    let hi = ((i + 1) as f64 * w).min(period).max(lo);
+    let frac = if hi > lo {
+        ((r - lo) / (hi - lo)).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    k * total + cumulative[i] + frac * arrival.bins[i] as f64
+}
+
 /// Summarises the records (sorted here) into the arrival process, over a
 /// timeline whose gaps longer than `max_gap_s` (when given) are
 /// compressed to it. The records are left sorted, with compressed times.
@@ -215,15 +257,25 @@ pub fn arrival(records: &mut [Record], max_gap_s: Option<f64>) -> Arrival {
     for w in records.windows(2) {
         gaps.record(span_s(w[0].ts_ns, w[1].ts_ns));
     }
-    Arrival {
+    let mut a = Arrival {
         start_ns,
         end_ns,
         requests: records.len() as u64,
         bin_s,
         bins,
         inter_arrival_s: gaps,
+        operational_gaps: LogHist::new(),
         compressed,
+    };
+    let cum = cumulative(&a);
+    // Within one period: the last request sits at its end.
+    let at = |ts: i64| curve_requests(&a, &cum, span_s(start_ns, ts).min(duration));
+    let mut op = LogHist::new();
+    for w in records.windows(2) {
+        op.record((at(w[1].ts_ns) - at(w[0].ts_ns)).max(0.0));
     }
+    a.operational_gaps = op;
+    a
 }
 
 /// Splits each client's requests into sessions and counts transitions.

@@ -117,6 +117,9 @@ struct ArrivalV1 {
     bin_s: f64,
     bins: Vec<u64>,
     inter_arrival_s: HistV1,
+    /// Gaps in operational time; absent in models written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operational_gaps: Option<HistV1>,
     /// Idle gaps compressed out of the timeline; absent when none were
     /// (and in models written before `--max-gap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -382,7 +385,9 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             bin_s: a.bin_s,
             bins: a.bins.clone(),
             inter_arrival_s: hist_v1(&a.inter_arrival_s),
-            compressed_gaps: (a.compressed.gaps > 0).then(|| CompressedGapsV1 {
+            operational_gaps: (!a.operational_gaps.is_empty())
+                .then(|| hist_v1(&a.operational_gaps)),
+            compressed_gaps: (a.compressed.gaps > 0).then_some(CompressedGapsV1 {
                 max_gap_s: a.compressed.max_gap_s,
                 gaps: a.compressed.gaps,
                 removed_s: a.compressed.removed_s,
@@ -748,6 +753,10 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         bin_s: a.bin_s,
         bins: a.bins,
         inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
+        operational_gaps: match a.operational_gaps {
+            Some(h) => hist_from(h, "arrival.operational_gaps")?,
+            None => LogHist::new(),
+        },
         compressed,
     };
     let s = v.sessions;

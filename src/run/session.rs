@@ -149,7 +149,7 @@ impl<'a> Session<'a> {
         exec.seed = self.plan.seed.wrapping_add(i as u64);
         self.observer
             .step_started(&step.label, step.spec.duration_s.unwrap_or(0.0));
-        let rate = self.plan.model.arrival.mean_rate() * step.spec.scale;
+        let rate = step.rate;
         let outcome = execute::run(
             self.plan.model.clone(),
             exec,
