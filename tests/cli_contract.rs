@@ -291,16 +291,16 @@ fn generated_endpoint_mix_matches_the_weights() {
     assert!(by_template["/{id}/{id2}/weather"] > by_template["/rum.gif"]);
 }
 
-/// A recording that spans days (here two requests 3 days apart) is not
-/// replayed for days by default: without --duration the run is refused
-/// with the span and the flag to use; with it, it runs.
+/// A recording that spans days (here a request every 4 minutes for 3
+/// days: no idle gap over `--max-gap` to compress) is not replayed for
+/// days by default: without --duration the run is refused with the span
+/// and the flag to use; with it, it runs.
 #[test]
 fn a_recording_longer_than_an_hour_needs_a_duration() {
     let dir = tempfile::tempdir().unwrap();
-    let entries = [
-        Entry::get("http://shop.test/a", 0),
-        Entry::get("http://shop.test/b", 3 * 24 * 3600 * 1000),
-    ];
+    let entries: Vec<Entry> = (0..=3 * 24 * 15)
+        .map(|i| Entry::get("http://shop.test/a", i * 4 * 60 * 1000))
+        .collect();
     let har = write_har(dir.path(), "sparse.har", &entries);
     let out = replay(["run".as_ref(), har.as_os_str(), "--quiet".as_ref()]);
     let err = &out.stderr;

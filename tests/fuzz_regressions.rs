@@ -24,7 +24,10 @@ fn fuzz_crashes_stay_fixed() {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap();
         let what = path.display().to_string();
-        let mut builder = ModelBuilder::new(BuildOptions { scrub: true });
+        let mut builder = ModelBuilder::new(BuildOptions {
+            scrub: true,
+            ..Default::default()
+        });
         match path.extension().and_then(|e| e.to_str()) {
             Some("har") => {
                 if replay::ingest::har::read_har(&path, &data[..], &mut |x| builder.observe(x))
@@ -63,7 +66,10 @@ fn har_method_that_is_not_a_token_is_skipped() {
     let json = r#"{"log":{"entries":[
       {"startedDateTime":"2020-01-01T00:00:00Z","request":{"method":"GET?","url":"http://h/"},"response":{"status":200}},
       {"startedDateTime":"2020-01-01T00:00:01Z","request":{"method":"POS#","url":"http://h/"},"response":{"status":200}}]}}"#;
-    let mut builder = ModelBuilder::new(BuildOptions { scrub: true });
+    let mut builder = ModelBuilder::new(BuildOptions {
+        scrub: true,
+        ..Default::default()
+    });
     let stats = replay::ingest::har::read_har(Path::new("m.har"), json.as_bytes(), &mut |x| {
         builder.observe(x)
     })

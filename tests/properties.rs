@@ -123,7 +123,10 @@ fn hostile_exchange() -> impl Strategy<Value = Exchange> {
 }
 
 fn build(xs: &[Exchange]) -> TrafficModel {
-    let mut b = ModelBuilder::new(BuildOptions { scrub: true });
+    let mut b = ModelBuilder::new(BuildOptions {
+        scrub: true,
+        ..Default::default()
+    });
     for x in xs {
         b.observe(x);
     }

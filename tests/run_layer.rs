@@ -217,3 +217,48 @@ fn a_target_no_server_can_answer_is_refused_before_any_output() {
         assert!(run.stdout.is_empty(), "{bad}: {}", run.output());
     }
 }
+
+/// Issue 19: `duration_s` was the planned duration (3 s here) though the
+/// traffic ended after ~1 s; it is the measured time, the plan is
+/// `planned_duration_s`, and the rates are over the measured time.
+#[test]
+fn duration_s_is_measured_when_the_schedule_ends_in_a_quiet_stretch() {
+    let dir = tempfile::tempdir().unwrap();
+    // 200 requests in the first second, one more at 5 s: a 3 s run
+    // replays the busy second, then two quiet ones.
+    let mut entries = shop(200, 1.0, false);
+    entries.push(support::har::Entry::get("http://shop.test/users/me", 5_000));
+    let har = write_har(dir.path(), "quiet-tail.har", &entries);
+    let model = Arc::new(model_of(&[har], &Default::default()));
+    let server = Server::start(Behaviour::default());
+    let mut options = options_for(&server);
+    options.duration = Some(Duration::from_secs(3));
+    let plan = RunPlan::build(&options, model).unwrap();
+    let (report, _) = runtime()
+        .block_on(Session::new(&plan, Arc::new(replay::run::Quiet)).run(Shutdown::never()))
+        .unwrap();
+    let s = report.summary().unwrap();
+    assert_eq!(s.ended, Ended::Completed);
+    assert!(s.requests.sent > 20, "{:?}", s.requests);
+    assert_eq!(s.planned_duration_s, 3.0);
+    assert!(
+        s.duration_s > 0.5 && s.duration_s < 1.6,
+        "measured {} s, planned {} s",
+        s.duration_s,
+        s.planned_duration_s
+    );
+    let achieved = s.requests.sent as f64 / s.duration_s;
+    assert!((s.achieved_rate - achieved).abs() < 1e-6);
+    let http_reqs = s.metrics["http_reqs"].rate.unwrap();
+    assert!(
+        (http_reqs - achieved).abs() < 1e-6,
+        "{http_reqs} vs {achieved}"
+    );
+    // The intended rate is the window's: over the planned 3 s.
+    let intended = s.requests.intended as f64 / 3.0;
+    assert!(
+        (s.intended_rate - intended).abs() < 1e-6,
+        "{}",
+        s.intended_rate
+    );
+}

@@ -59,6 +59,11 @@ pub struct FilterArgs {
     /// instead of replacing them with {{secret:NAME}} placeholders.
     #[arg(long = "keep-secrets")]
     pub keep_secrets: bool,
+    /// Compress idle gaps between consecutive requests longer than this
+    /// to it (default 5m; 0 keeps them), so captures taken apart and
+    /// month-long HARs make one continuous recording.
+    #[arg(long = "max-gap", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_gap: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -143,7 +148,9 @@ pub struct RunArgs {
     /// 1x; for --profile spike, the peak: default 4x).
     #[arg(long, value_parser = parse_scale, value_name = "SCALE")]
     pub scale: Option<f64>,
-    /// An absolute mean rate instead of --scale: 100/s, 6000/m.
+    /// An absolute mean rate instead of --scale: 100/s, 6000/m. The mean
+    /// over the run's measured window (after --warmup, for --duration):
+    /// the recorded shape in that window, renormalised.
     #[arg(long, value_parser = parse_rate, conflicts_with = "scale", value_name = "N/s")]
     pub rate: Option<f64>,
     /// How long to send (30s, 5m, 1h). Default: the recorded duration (the

@@ -65,8 +65,14 @@ pub fn load_input(inputs: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<In
 /// Reads every capture through the filters into one model.
 pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<TrafficModel> {
     let filter = Filter::new(&filters.spec()).map_err(UsageError)?;
+    let max_gap_s = match filters.max_gap {
+        None => Some(crate::model::arrival::DEFAULT_MAX_GAP_S),
+        Some(d) if d.is_zero() => None,
+        Some(d) => Some(d.as_secs_f64()),
+    };
     let mut builder = ModelBuilder::new(BuildOptions {
         scrub: !filters.keep_secrets,
+        max_gap_s,
     });
     for path in captures {
         let kind = ingest::detect(path)?;

@@ -105,6 +105,11 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
         "peak_to_mean": a.peak_to_mean(),
         "start": ts(a.start_ns),
         "end": ts(a.end_ns),
+        "compressed_gaps": (a.compressed.gaps > 0).then(|| json!({
+            "max_gap_s": a.compressed.max_gap_s,
+            "gaps": a.compressed.gaps,
+            "removed_s": a.compressed.removed_s,
+        })),
         "inter_arrival_s": hist_json(&a.inter_arrival_s),
         "rate": {"bin_s": a.bin_s, "counts": a.bins},
         "sessions": {
@@ -284,6 +289,9 @@ fn arrival(s: &mut String, m: &TrafficModel) {
     let start = chrono::DateTime::from_timestamp_nanos(a.start_ns)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let _ = writeln!(s, "duration  {} from {start}", fmt::seconds(a.duration_s()));
+    if let Some(line) = compressed_gaps(m) {
+        let _ = writeln!(s, "          {line}");
+    }
     let _ = writeln!(
         s,
         "rate      {} req/s mean, peak/mean {:.1}, burstiness (CV of gaps) {:.2}",
@@ -308,6 +316,20 @@ fn arrival(s: &mut String, m: &TrafficModel) {
         fmt::sparkline(&a.bins, 60),
         fmt::seconds(a.bin_s)
     );
+}
+
+/// What `--max-gap` took out of the timeline, when it took anything.
+pub fn compressed_gaps(m: &TrafficModel) -> Option<String> {
+    let g = &m.arrival.compressed;
+    (g.gaps > 0).then(|| {
+        format!(
+            "{} idle gap{} over {} compressed to it: {} removed (--max-gap)",
+            fmt::count(g.gaps),
+            if g.gaps == 1 { "" } else { "s" },
+            fmt::seconds(g.max_gap_s),
+            fmt::seconds(g.removed_s)
+        )
+    })
 }
 
 fn sessions(s: &mut String, ss: &Sessions) {

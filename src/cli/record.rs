@@ -64,6 +64,9 @@ fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) ->
         fmt::seconds(m.arrival.duration_s()),
         m.arrival.burstiness()
     );
+    if let Some(line) = super::inspect::compressed_gaps(m) {
+        s += &format!("  {line}\n");
+    }
     if !m.secrets.is_empty() {
         let names = m.placeholder_names();
         s += &format!(

@@ -61,9 +61,16 @@ pub const MAX_LATENESS: Duration = Duration::from_millis(100);
 /// What a run measured.
 pub struct Outcome {
     pub recorder: Recorder,
-    /// From the first intended send to the end of the schedule (or the
-    /// stop), warmup excluded.
+    /// The measured time: from the first intended send after the warmup
+    /// to the end of the last measured request (its response, failure or
+    /// drop, or the end of the drain for one still unanswered). When
+    /// nothing was measured, the time the schedule ran after the warmup.
     pub measured: Duration,
+    /// The schedule's length after the warmup (`--duration`), as planned.
+    pub planned: Duration,
+    /// The part of `planned` the schedule went through: all of it, or up
+    /// to the stop. The intended rate is `intended` over this.
+    pub scheduled: Duration,
     /// Requests the schedule intended in the measured part.
     pub intended: u64,
     /// The run was stopped early (the shutdown, or the interval hook for
@@ -165,6 +172,9 @@ struct Worker {
     /// the run ends is recorded as `unfinished`.
     outstanding: RefCell<HashMap<u64, Outstanding>>,
     next_token: Cell<u64>,
+    /// Offsets of the first intended send and of the last end among the
+    /// measured (not warmup) requests and drops.
+    span: Cell<Option<(Duration, Duration)>>,
     max_connections: usize,
     max_pending: usize,
     max_in_flight: usize,
@@ -221,7 +231,20 @@ impl Worker {
         left.len()
     }
 
+    /// Widens the measured span to a request intended at `at` that ended
+    /// at `end` (offsets since the start).
+    fn measured(&self, at: Duration, end: Duration) {
+        let span = match self.span.get() {
+            Some((first, last)) => (first.min(at), last.max(end)),
+            None => (at, end),
+        };
+        self.span.set(Some(span));
+    }
+
     fn record(&self, s: &Sample) {
+        if !s.warmup {
+            self.measured(s.at, s.at + s.duration);
+        }
         if let Ok(mut r) = self.shared.recorders[self.index].lock() {
             r.record(s);
         }
@@ -235,6 +258,9 @@ impl Worker {
             at,
             warmup: at < self.shared.warmup,
         };
+        if !d.warmup {
+            self.measured(at, self.shared.start.elapsed().max(at));
+        }
         if let Ok(mut r) = self.shared.recorders[self.index].lock() {
             r.record_dropped(&d);
         }
@@ -278,6 +304,8 @@ struct WorkerDone {
     /// Offset at which the schedule ended (or was stopped).
     schedule_end: Duration,
     abandoned: usize,
+    /// The thread's measured span (see `Worker::span`).
+    span: Option<(Duration, Duration)>,
 }
 
 /// Runs the plan against the target until the schedule ends or
@@ -390,13 +418,24 @@ pub async fn run(
         .map(|d| d.schedule_end)
         .max()
         .unwrap_or_default();
+    let planned = plan
+        .schedule
+        .duration_s
+        .map_or(schedule_end, Duration::from_secs_f64);
     let schedule_end = match plan.schedule.duration_s {
-        Some(d) if !stop.load(Ordering::SeqCst) => Duration::from_secs_f64(d),
+        Some(_) if !stop.load(Ordering::SeqCst) => planned,
         _ => schedule_end,
     };
+    let scheduled = schedule_end.saturating_sub(plan.warmup);
+    let span = done
+        .iter()
+        .filter_map(|d| d.span)
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
     Ok(Outcome {
         recorder,
-        measured: schedule_end.saturating_sub(plan.warmup),
+        measured: span.map_or(scheduled, |(first, last)| last.saturating_sub(first)),
+        planned: planned.saturating_sub(plan.warmup),
+        scheduled,
         intended: done.iter().map(|d| d.intended).sum(),
         stopped: stop.load(Ordering::SeqCst),
         interrupted,
@@ -460,6 +499,7 @@ fn worker_thread(
         in_flight: Cell::new(0),
         outstanding: RefCell::new(HashMap::new()),
         next_token: Cell::new(0),
+        span: Cell::new(None),
         max_connections: share(plan.connections),
         max_pending: (share(plan.connections) * PENDING_PER_CONNECTION).max(MIN_PENDING),
         max_in_flight: share(plan.max_in_flight),
@@ -646,6 +686,7 @@ async fn dispatcher(
         intended: intended_measured,
         schedule_end: last,
         abandoned,
+        span: worker.span.get(),
     })
 }
 

@@ -5,7 +5,10 @@
 //!
 //! - [`Arrival`]: capture start/end, the rate over time in bins, the
 //!   inter-arrival distribution ([`LogHist`], microseconds to hours) and its
-//!   coefficient of variation (burstiness);
+//!   coefficient of variation (burstiness), all over a timeline whose idle
+//!   gaps longer than `--max-gap` are compressed to it ([`CompressedGaps`]),
+//!   so captures years apart and month-long HARs make one continuous
+//!   recording;
 //! - [`Sessions`]: per-client request sequences split at long idle gaps,
 //!   with endpoint-to-endpoint transition counts, start/end counts, think
 //!   times and session lengths.
@@ -19,6 +22,20 @@ use super::hist::LogHist;
 pub const SESSION_IDLE_SPLIT_S: f64 = 30.0 * 60.0;
 /// At most this many rate bins.
 const MAX_BINS: f64 = 240.0;
+/// `record --max-gap` when not given: longer idle gaps between consecutive
+/// requests are compressed to this.
+pub const DEFAULT_MAX_GAP_S: f64 = 300.0;
+
+/// What gap compression did to the timeline.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompressedGaps {
+    /// The longest gap kept (`--max-gap`), seconds.
+    pub max_gap_s: f64,
+    /// Gaps between consecutive requests that were longer.
+    pub gaps: u64,
+    /// Time taken out of the timeline, seconds: Σ (gap − max_gap_s).
+    pub removed_s: f64,
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Arrival {
@@ -33,13 +50,25 @@ pub struct Arrival {
     pub bins: Vec<u64>,
     /// Gaps between consecutive request starts, seconds.
     pub inter_arrival_s: LogHist,
+    /// Gaps between consecutive requests in operational time: recorded
+    /// requests the rate curve (`bins`) expects between them, so about 1
+    /// on average whatever the rate was. The schedule draws these: the
+    /// curve already carries the busy and quiet stretches, which the raw
+    /// gaps above would count a second time. Empty in models written
+    /// before the field (the schedule then uses the raw gaps).
+    pub operational_gaps: LogHist,
+    /// Idle gaps compressed out of the timeline (none: all zero). The bins
+    /// and gaps above are over the compressed timeline; `start_ns` and
+    /// `end_ns` are the real first and last request.
+    pub compressed: CompressedGaps,
 }
 
 impl Arrival {
-    /// Recorded duration in seconds (first to last request start; at least
-    /// one bin so a single request still has a rate).
+    /// Recorded duration in seconds (first to last request start, less
+    /// the compressed idle time; at least one bin so a single request
+    /// still has a rate).
     pub fn duration_s(&self) -> f64 {
-        let d = span_s(self.start_ns, self.end_ns);
+        let d = span_s(self.start_ns, self.end_ns) - self.compressed.removed_s;
         if d > 0.0 {
             d
         } else {
@@ -128,8 +157,76 @@ fn nice_width(min_s: f64) -> f64 {
     10.0 * base
 }
 
-/// Summarises the records (sorted here) into the arrival process.
-pub fn arrival(records: &mut [Record]) -> Arrival {
+/// Shortens every gap between consecutive records (sorted) longer than
+/// `max_gap_s` to it, moving the later records earlier; returns what was
+/// removed.
+fn compress_gaps(records: &mut [Record], max_gap_s: f64) -> CompressedGaps {
+    let max_ns = (max_gap_s * 1e9) as i128;
+    let mut out = CompressedGaps {
+        max_gap_s,
+        ..Default::default()
+    };
+    let Some(first) = records.first() else {
+        return out;
+    };
+    let (mut prev, mut shift) = (i128::from(first.ts_ns), 0i128);
+    for r in records.iter_mut() {
+        let t = i128::from(r.ts_ns);
+        if t - prev > max_ns {
+            shift += t - prev - max_ns;
+            out.gaps += 1;
+        }
+        prev = t;
+        // At least the first record's time, so within i64.
+        r.ts_ns = (t - shift) as i64;
+    }
+    out.removed_s = shift as f64 / 1e9;
+    if out.gaps == 0 {
+        // Nothing compressed reads (and round-trips) as no compression.
+        return CompressedGaps::default();
+    }
+    out
+}
+
+/// `cumulative[i]` = recorded requests in bins before `i`; last = total.
+pub fn cumulative(arrival: &Arrival) -> Vec<f64> {
+    let mut cumulative = Vec::with_capacity(arrival.bins.len() + 1);
+    let mut acc = 0.0;
+    cumulative.push(0.0);
+    for b in &arrival.bins {
+        acc += *b as f64;
+        cumulative.push(acc);
+    }
+    cumulative
+}
+
+/// Recorded requests before curve time `c` (seconds), the curve repeating
+/// after the recorded duration: the inverse of the schedule's `curve_time`,
+/// with the same bins (the last one partial).
+pub fn curve_requests(arrival: &Arrival, cumulative: &[f64], c: f64) -> f64 {
+    let total = *cumulative.last().unwrap_or(&0.0);
+    let period = arrival.duration_s();
+    if total <= 0.0 || period <= 0.0 || arrival.bins.is_empty() || c <= 0.0 {
+        return c.max(0.0) * arrival.mean_rate();
+    }
+    let k = (c / period).floor();
+    let r = c - k * period;
+    let w = arrival.bin_s;
+    let i = ((r / w) as usize).min(arrival.bins.len() - 1);
+    let lo = i as f64 * w;
+    let hi = ((i + 1) as f64 * w).min(period).max(lo);
+    let frac = if hi > lo {
+        ((r - lo) / (hi - lo)).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    k * total + cumulative[i] + frac * arrival.bins[i] as f64
+}
+
+/// Summarises the records (sorted here) into the arrival process, over a
+/// timeline whose gaps longer than `max_gap_s` (when given) are
+/// compressed to it. The records are left sorted, with compressed times.
+pub fn arrival(records: &mut [Record], max_gap_s: Option<f64>) -> Arrival {
     records.sort_unstable();
     let Some(first) = records.first() else {
         return Arrival {
@@ -139,8 +236,9 @@ pub fn arrival(records: &mut [Record]) -> Arrival {
     };
     let start_ns = first.ts_ns;
     let end_ns = records.last().map(|r| r.ts_ns).unwrap_or(start_ns);
+    let compressed = max_gap_s.map_or_else(CompressedGaps::default, |m| compress_gaps(records, m));
     let n = records.len() as f64;
-    let duration = span_s(start_ns, end_ns);
+    let duration = span_s(start_ns, end_ns) - compressed.removed_s;
     // About 240 bins over the capture, but at least ~4 requests per bin on
     // average so the curve is a rate, not a copy of the timestamps.
     let bin_s = if duration > 0.0 {
@@ -159,14 +257,25 @@ pub fn arrival(records: &mut [Record]) -> Arrival {
     for w in records.windows(2) {
         gaps.record(span_s(w[0].ts_ns, w[1].ts_ns));
     }
-    Arrival {
+    let mut a = Arrival {
         start_ns,
         end_ns,
         requests: records.len() as u64,
         bin_s,
         bins,
         inter_arrival_s: gaps,
+        operational_gaps: LogHist::new(),
+        compressed,
+    };
+    let cum = cumulative(&a);
+    // Within one period: the last request sits at its end.
+    let at = |ts: i64| curve_requests(&a, &cum, span_s(start_ns, ts).min(duration));
+    let mut op = LogHist::new();
+    for w in records.windows(2) {
+        op.record((at(w[1].ts_ns) - at(w[0].ts_ns)).max(0.0));
     }
+    a.operational_gaps = op;
+    a
 }
 
 /// Splits each client's requests into sessions and counts transitions.
@@ -243,7 +352,7 @@ mod tests {
                 endpoint: 0,
             },
         ];
-        let a = arrival(&mut rs);
+        let a = arrival(&mut rs, None);
         assert!(a.duration_s() > 1.8e10, "{}", a.duration_s());
         assert_eq!(a.bins.iter().sum::<u64>(), 2);
         let s = sessions(&rs);
@@ -253,7 +362,7 @@ mod tests {
     #[test]
     fn arrival_from_unsorted_records() {
         let mut rs: Vec<Record> = (0..100).rev().map(|i| rec(i * 100, 0, 0)).collect();
-        let a = arrival(&mut rs);
+        let a = arrival(&mut rs, None);
         assert_eq!(a.requests, 100);
         assert!((a.duration_s() - 9.9).abs() < 1e-9);
         assert!((a.mean_rate() - 100.0 / 9.9).abs() < 1e-6);
@@ -266,7 +375,7 @@ mod tests {
     #[test]
     fn bin_width_keeps_a_rate_not_timestamps() {
         let mut rs: Vec<Record> = (0..10).map(|i| rec(i * 1000, 0, 0)).collect();
-        let a = arrival(&mut rs);
+        let a = arrival(&mut rs, None);
         // 10 requests over 9 s: ~4 per bin → 5 s bins.
         assert_eq!(a.bin_s, 5.0);
         assert_eq!(a.bins, vec![5, 5]);
@@ -282,7 +391,7 @@ mod tests {
             // Client 1 comes back an hour later: a new session.
             rec(3_600_000, 1, 2),
         ];
-        let _ = arrival(&mut rs);
+        let _ = arrival(&mut rs, None);
         let s = sessions(&rs);
         assert_eq!(s.clients, 2);
         assert_eq!(s.sessions, 3);
@@ -293,5 +402,24 @@ mod tests {
         assert_eq!(s.ends.values().sum::<u64>(), 3);
         assert_eq!(s.think_time_s.count, 2);
         assert_eq!(s.length.count, 3);
+    }
+
+    #[test]
+    fn gaps_over_the_maximum_are_compressed() {
+        // 10 requests 1 s apart, a year idle, 10 more 1 s apart.
+        let year_ms = 365 * 24 * 3_600_000i64;
+        let mut rs: Vec<Record> = (0..10)
+            .map(|i| rec(i * 1000, 0, 0))
+            .chain((0..10).map(|i| rec(year_ms + i * 1000, 0, 0)))
+            .collect();
+        let a = arrival(&mut rs, Some(300.0));
+        assert_eq!(a.compressed.gaps, 1);
+        let removed = year_ms as f64 / 1e3 - 9.0 - 300.0;
+        assert!((a.compressed.removed_s - removed).abs() < 1e-6);
+        assert!((a.duration_s() - (9.0 + 300.0 + 9.0)).abs() < 1e-6);
+        assert!((a.mean_rate() - 20.0 / 318.0).abs() < 1e-9);
+        assert_eq!(a.end_ns, (year_ms + 9000) * 1_000_000, "the real end");
+        assert!(a.inter_arrival_s.max <= 300.0 + 1e-9);
+        assert_eq!(a.bins.iter().sum::<u64>(), 20);
     }
 }

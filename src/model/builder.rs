@@ -66,11 +66,17 @@ const SKIP_HEADERS: &[&str] = &[
 pub struct BuildOptions {
     /// Replace secrets by placeholders (the default).
     pub scrub: bool,
+    /// Compress idle gaps between consecutive requests longer than this
+    /// (seconds) to it (`--max-gap`); `None` keeps them.
+    pub max_gap_s: Option<f64>,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { scrub: true }
+        BuildOptions {
+            scrub: true,
+            max_gap_s: Some(super::arrival::DEFAULT_MAX_GAP_S),
+        }
     }
 }
 
@@ -361,8 +367,12 @@ impl ModelBuilder {
             let root = self.root(r.endpoint);
             r.endpoint = index.get(&root).copied().unwrap_or(0);
         }
-        let arrival = arrival::arrival(&mut records);
+        // Sessions from the real times (a client back after a compressed
+        // year starts a new session); the arrival process over the
+        // compressed timeline.
+        records.sort_unstable();
         let sessions = arrival::sessions(&records);
+        let arrival = arrival::arrival(&mut records, self.options.max_gap_s);
         drop(records);
 
         let mut skipped = self.stats.skipped.clone();
@@ -1128,7 +1138,10 @@ mod tests {
 
     #[test]
     fn keep_secrets_keeps_them() {
-        let mut b = ModelBuilder::new(BuildOptions { scrub: false });
+        let mut b = ModelBuilder::new(BuildOptions {
+            scrub: false,
+            ..Default::default()
+        });
         b.observe(&ex(0, "GET", "/x"));
         let m = b.finish();
         assert!(format!("{m:?}").contains("s3cr3t-t0ken"));

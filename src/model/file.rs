@@ -16,7 +16,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-use super::arrival::{Arrival, Sessions};
+use super::arrival::{span_s, Arrival, CompressedGaps, Sessions};
 use super::correlate::{Origin, Slot};
 use super::hist::{Bins, LogHist, BINS_PER_DECADE};
 use super::pool::{Alphabet, Pool, TailType};
@@ -137,6 +137,20 @@ struct ArrivalV1 {
     bin_s: f64,
     bins: Vec<u64>,
     inter_arrival_s: HistV1,
+    /// Gaps in operational time; absent in models written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operational_gaps: Option<HistV1>,
+    /// Idle gaps compressed out of the timeline; absent when none were
+    /// (and in models written before `--max-gap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compressed_gaps: Option<CompressedGapsV1>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct CompressedGapsV1 {
+    max_gap_s: f64,
+    gaps: u64,
+    removed_s: f64,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -391,6 +405,13 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             bin_s: a.bin_s,
             bins: a.bins.clone(),
             inter_arrival_s: hist_v1(&a.inter_arrival_s),
+            operational_gaps: (!a.operational_gaps.is_empty())
+                .then(|| hist_v1(&a.operational_gaps)),
+            compressed_gaps: (a.compressed.gaps > 0).then_some(CompressedGapsV1 {
+                max_gap_s: a.compressed.max_gap_s,
+                gaps: a.compressed.gaps,
+                removed_s: a.compressed.removed_s,
+            }),
         },
         sessions: SessionsV1 {
             clients: m.sessions.clients,
@@ -791,6 +812,28 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
                 .into(),
         );
     }
+    let compressed = match a.compressed_gaps {
+        None => CompressedGaps::default(),
+        Some(g) => {
+            let span = span_s(a.start_ns, a.end_ns);
+            let valid = g.removed_s.is_finite()
+                && g.removed_s >= 0.0
+                && g.removed_s < span
+                && g.max_gap_s.is_finite()
+                && g.max_gap_s >= 0.0;
+            if !valid {
+                return Err(
+                    "arrival.compressed_gaps: removed_s must be at least 0 and less than end_ns − start_ns, max_gap_s a number at least 0"
+                        .into(),
+                );
+            }
+            CompressedGaps {
+                max_gap_s: g.max_gap_s,
+                gaps: g.gaps,
+                removed_s: g.removed_s,
+            }
+        }
+    };
     let arrival = Arrival {
         start_ns: a.start_ns,
         end_ns: a.end_ns,
@@ -798,6 +841,11 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         bin_s: a.bin_s,
         bins: a.bins,
         inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
+        operational_gaps: match a.operational_gaps {
+            Some(h) => hist_from(h, "arrival.operational_gaps")?,
+            None => LogHist::new(),
+        },
+        compressed,
     };
     let s = v.sessions;
     let ep = |i: u64, what: &str| -> Result<usize, String> {

@@ -41,8 +41,12 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMeta {
     pub seed: u64,
-    /// Measured duration (warmup excluded), seconds.
+    /// Measured duration (warmup excluded), seconds: from the first
+    /// intended send to the end of the last request.
     pub duration_s: f64,
+    /// The planned duration (`--duration`, warmup excluded), seconds.
+    #[serde(default)]
+    pub planned_duration_s: f64,
     /// Whether the run went to its end or was cut short.
     #[serde(default)]
     pub ended: Ended,
@@ -224,7 +228,11 @@ pub struct Summary {
     pub format: String,
     pub version: u32,
     pub seed: u64,
+    /// Measured: first intended send to the end of the last request.
     pub duration_s: f64,
+    /// Planned (`--duration`); 0 in summaries written before the field.
+    #[serde(default)]
+    pub planned_duration_s: f64,
     /// `completed`, or `interrupted` / `aborted` when the run was cut
     /// short (absent in summaries written before the field: completed).
     #[serde(default)]
@@ -469,6 +477,7 @@ impl Summary {
             version: VERSION,
             seed: meta.seed,
             duration_s: d,
+            planned_duration_s: meta.planned_duration_s,
             ended: meta.ended,
             intended_rate: meta.intended_rate,
             achieved_rate: if d > 0.0 {
@@ -577,7 +586,7 @@ pub struct Merged {
     /// All parts' histograms and counters added.
     pub recorder: Recorder,
     /// Metadata for concurrent shards: seed, target, scale and command of
-    /// the first part; `duration_s` the longest; `intended_rate` the sum.
+    /// the first part; `duration_s` and `planned_duration_s` the longest; `intended_rate` the sum.
     pub meta: RunMeta,
     /// Every distinct threshold expression of the parts, first-seen order,
     /// to re-parse and re-evaluate on `recorder`.
@@ -608,6 +617,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
     let mut meta = RunMeta {
         seed: first.seed,
         duration_s: 0.0,
+        planned_duration_s: 0.0,
         ended: Ended::Completed,
         intended_rate: 0.0,
         scale: first.scale,
@@ -661,6 +671,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
             dropped: s.requests.warmup_dropped,
         });
         meta.duration_s = meta.duration_s.max(s.duration_s);
+        meta.planned_duration_s = meta.planned_duration_s.max(s.planned_duration_s);
         // A merge is complete only if every part is.
         if meta.ended == Ended::Completed {
             meta.ended = s.ended;

@@ -28,6 +28,7 @@ fn meta() -> RunMeta {
     RunMeta {
         seed: 42,
         duration_s: 10.0,
+        planned_duration_s: 10.0,
         ended: Ended::Completed,
         intended_rate: 11.0,
         scale: Some(2.0),

@@ -25,6 +25,9 @@ use crate::threshold::{self, Threshold};
 pub struct Step {
     pub spec: ScheduleSpec,
     pub label: String,
+    /// The mean rate the step intends over its measured window, req/s
+    /// (`--rate` itself for a load run; before ramp-up and spike shape).
+    pub rate: f64,
 }
 
 /// A checked run, ready for [`super::Session`].
@@ -98,10 +101,7 @@ impl RunPlan {
         };
         let steps = steps(options, &model)?;
         let threads = options.threads.unwrap_or_else(|| {
-            let peak_rate = steps
-                .iter()
-                .map(|s| model.arrival.mean_rate() * s.spec.scale)
-                .fold(0.0, f64::max);
+            let peak_rate = steps.iter().map(|s| s.rate).fold(0.0, f64::max);
             let local = options.target.as_ref().is_none_or(Target::is_loopback);
             load_threads(peak_rate, available_cores(), local)
         });
@@ -236,11 +236,6 @@ fn load_threads(peak_rate: f64, cores: usize, local_target: bool) -> usize {
 /// shape is inside the schedule), several for stress.
 fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
     let recorded_rate = model.arrival.mean_rate();
-    let base_scale = match (o.rate, o.scale) {
-        (Some(r), _) => r / recorded_rate.max(1e-12),
-        (None, Some(s)) => s,
-        (None, None) => 1.0,
-    };
     let recorded = Duration::from_secs_f64(model.arrival.duration_s());
     let by_recording = matches!(o.profile, None | Some(Profile::Load | Profile::Spike));
     if by_recording && o.duration.is_none() && recorded > MAX_RECORDED_DEFAULT {
@@ -251,43 +246,57 @@ fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
         ))
         .into());
     }
+    let d = o.duration.unwrap_or(match o.profile {
+        None | Some(Profile::Load) => recorded,
+        Some(Profile::Smoke | Profile::Stress) => Duration::from_secs(30),
+        Some(Profile::Soak) => Duration::from_secs(3600),
+        Some(Profile::Spike) => recorded.max(Duration::from_secs(60)),
+    });
+    let mode = match o.profile {
+        Some(Profile::Smoke) => ArrivalMode::Constant,
+        _ => o.arrival,
+    };
     let warmup_s = o.warmup.map_or(0.0, |w| w.as_secs_f64());
-    let spec = |scale: f64, duration: Duration, mode: ArrivalMode| ScheduleSpec {
+    let window = (warmup_s, warmup_s + d.as_secs_f64());
+    let speed = by_rate(o, mode).then_some(1.0);
+    let spec = |scale: f64| ScheduleSpec {
         mode,
         scale,
-        duration_s: Some(duration.as_secs_f64() + warmup_s),
+        curve_speed: speed,
+        duration_s: Some(window.1),
         ramp_up_s: o.ramp_up.map_or(0.0, |d| d.as_secs_f64()),
         shape: Vec::new(),
     };
+    let base_scale = match (o.rate, o.scale) {
+        (Some(r), _) => r / window_rate(model, &spec(1.0), window)?,
+        (None, Some(s)) => s,
+        (None, None) => 1.0,
+    };
+    let step = |scale: f64, label: String| {
+        let spec = spec(scale);
+        Step {
+            rate: spec.mean_rate(&model.arrival, window.0, window.1),
+            spec,
+            label,
+        }
+    };
     let label = |scale: f64| match o.rate {
-        Some(_) => format!("{:.1} req/s", scale * recorded_rate),
+        Some(r) => format!("{:.1} req/s", r * scale / base_scale),
         None => format!("{}x", trim_float(scale)),
     };
-    let one = |scale: f64, d: Duration, mode: ArrivalMode, prefix: &str| {
-        vec![Step {
-            spec: spec(scale, d, mode),
-            label: format!("{prefix}{}", label(scale)),
-        }]
-    };
-    let mode = o.arrival;
     Ok(match o.profile {
-        None | Some(Profile::Load) => one(base_scale, o.duration.unwrap_or(recorded), mode, ""),
+        None | Some(Profile::Load) => vec![step(base_scale, label(base_scale))],
         Some(Profile::Smoke) => {
             // A trickle of 1 req/s, unless a lower scale or a rate is given.
             let scale = match (o.rate, o.scale) {
                 (Some(_), _) => base_scale,
                 (None, s) => (1.0 / recorded_rate.max(1e-12)).min(s.unwrap_or(1.0)),
             };
-            let d = o.duration.unwrap_or(Duration::from_secs(30));
-            one(scale, d, ArrivalMode::Constant, "smoke ")
+            vec![step(scale, format!("smoke {}", label(scale)))]
         }
-        Some(Profile::Soak) => {
-            let d = o.duration.unwrap_or(Duration::from_secs(3600));
-            one(base_scale, d, mode, "soak ")
-        }
-        Some(Profile::Spike) => vec![spike(o, base_scale, recorded, warmup_s, &spec)?],
+        Some(Profile::Soak) => vec![step(base_scale, format!("soak {}", label(base_scale)))],
+        Some(Profile::Spike) => vec![spike(o, base_scale, warmup_s, d, &step)?],
         Some(Profile::Stress) => {
-            let d = o.duration.unwrap_or(Duration::from_secs(30));
             let scales: Vec<f64> = if o.stress_steps.is_empty() {
                 (0..6).map(|i| base_scale * 2f64.powi(i)).collect()
             } else {
@@ -298,15 +307,38 @@ fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
                     None => o.stress_steps.clone(),
                 }
             };
-            scales
-                .into_iter()
-                .map(|s| Step {
-                    spec: spec(s, d, mode),
-                    label: label(s),
-                })
-                .collect()
+            scales.into_iter().map(|s| step(s, label(s))).collect()
         }
     })
+}
+
+/// Whether `--rate` renormalises the recorded curve over the run's window
+/// (the curve at its recorded speed, see [`ScheduleSpec::curve_speed`]):
+/// with `recorded` arrivals. Poisson and constant arrivals are flat, and
+/// `--sessions` start sessions at a flat rate, so there the recorded mean
+/// is scaled as before.
+fn by_rate(o: &RunOptions, mode: ArrivalMode) -> bool {
+    o.rate.is_some() && mode == ArrivalMode::Recorded && !o.sessions
+}
+
+/// The mean rate `spec` intends over the measured window (after the
+/// warmup, for the run's length); an error when the recorded curve is
+/// empty there, so that no multiple of it reaches `--rate`.
+fn window_rate(
+    model: &TrafficModel,
+    spec: &ScheduleSpec,
+    window: (f64, f64),
+) -> anyhow::Result<f64> {
+    let rate = spec.mean_rate(&model.arrival, window.0, window.1);
+    if rate > 1e-12 {
+        return Ok(rate);
+    }
+    Err(UsageError(format!(
+        "--rate: the recording has no requests in the run's window ({} to {} of the recorded curve), so no multiple of it has a mean rate; give a longer --duration, a shorter --warmup or --arrival poisson",
+        human::seconds(window.0),
+        human::seconds(window.1),
+    ))
+    .into())
 }
 
 /// Baseline 1x, the peak (`--scale` or `--rate`, 4x when neither is given)
@@ -314,9 +346,9 @@ fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
 fn spike(
     o: &RunOptions,
     peak: f64,
-    recorded: Duration,
     warmup_s: f64,
-    spec: &dyn Fn(f64, Duration, ArrivalMode) -> ScheduleSpec,
+    d: Duration,
+    step: &dyn Fn(f64, String) -> Step,
 ) -> anyhow::Result<Step> {
     let peak = match (o.rate, o.scale) {
         (None, None) => 4.0,
@@ -334,18 +366,14 @@ fn spike(
         ))
         .into());
     }
-    let d = o.duration.unwrap_or(recorded.max(Duration::from_secs(60)));
     let third = d.as_secs_f64() / 3.0;
-    let mut s = spec(peak, d, o.arrival);
-    s.shape = vec![
+    let mut s = step(peak, format!("spike 1x → {}x → 1x", trim_float(peak)));
+    s.spec.shape = vec![
         (warmup_s + third, 1.0 / peak),
         (warmup_s + 2.0 * third, 1.0),
         (f64::INFINITY, 1.0 / peak),
     ];
-    Ok(Step {
-        spec: s,
-        label: format!("spike 1x → {}x → 1x", trim_float(peak)),
-    })
+    Ok(s)
 }
 
 fn trim_float(v: f64) -> String {

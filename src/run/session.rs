@@ -149,7 +149,7 @@ impl<'a> Session<'a> {
         exec.seed = self.plan.seed.wrapping_add(i as u64);
         self.observer
             .step_started(&step.label, step.spec.duration_s.unwrap_or(0.0));
-        let rate = self.plan.model.arrival.mean_rate() * step.spec.scale;
+        let rate = step.rate;
         let outcome = execute::run(
             self.plan.model.clone(),
             exec,
@@ -211,6 +211,7 @@ impl<'a> Session<'a> {
     fn result(&self, i: usize, step: &Step, target: &Target, outcome: &Outcome) -> StepResult {
         let plan = self.plan;
         let measured = outcome.measured.as_secs_f64().max(1e-9);
+        let scheduled = outcome.scheduled.as_secs_f64().max(1e-9);
         let evaluated = threshold::evaluate(
             &plan.thresholds,
             &outcome.recorder,
@@ -225,8 +226,12 @@ impl<'a> Session<'a> {
         let meta = RunMeta {
             seed: plan.seed.wrapping_add(i as u64),
             duration_s: measured,
+            planned_duration_s: outcome.planned.as_secs_f64(),
             ended,
-            intended_rate: outcome.intended as f64 / measured,
+            // The window's mean, as planned (what `--rate` asks for):
+            // over the schedule, not over the measured time, which ends
+            // early when the schedule ends with a quiet stretch.
+            intended_rate: outcome.intended as f64 / scheduled,
             scale: plan.options.rate.is_none().then_some(step.spec.scale),
             target: target.to_string(),
             command: plan.command.clone(),

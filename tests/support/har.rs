@@ -45,9 +45,13 @@ impl Entry {
     }
 }
 
-/// A HAR document for the entries.
+/// A HAR document for the entries, captured from November 2023.
 pub fn har(entries: &[Entry]) -> String {
-    let start = 1_700_000_000_000i64;
+    har_at(entries, 1_700_000_000_000)
+}
+
+/// A HAR document for the entries, captured from `start` (Unix ms).
+pub fn har_at(entries: &[Entry], start: i64) -> String {
     let es: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -87,6 +91,14 @@ pub fn har(entries: &[Entry]) -> String {
         .to_string()
 }
 
+/// Writes a synthetic HAR captured from `start` (Unix ms) into `dir` and
+/// returns its path.
+pub fn write_har_at(dir: &Path, name: &str, entries: &[Entry], start: i64) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, har_at(entries, start)).unwrap();
+    p
+}
+
 /// Writes a synthetic HAR into `dir` and returns its path.
 pub fn write_har(dir: &Path, name: &str, entries: &[Entry]) -> PathBuf {
     let p = dir.join(name);
@@ -117,6 +129,36 @@ pub fn shop(n: usize, secs: f64, auth: bool) -> Vec<Entry> {
                 ));
             }
             e
+        })
+        .collect()
+}
+
+/// A bursty recording: `busy` requests over the first `busy_secs`
+/// seconds, then `quiet` requests over the next `quiet_secs` (a busy
+/// start and a quiet tail), spaced with a fixed pseudo-random jitter so
+/// the gaps are not a metronome. All `GET /items/{id}`.
+pub fn bursty(busy: usize, busy_secs: f64, quiet: usize, quiet_secs: f64) -> Vec<Entry> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut jitter = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % 1000) as f64 / 1000.0
+    };
+    let mut at = Vec::with_capacity(busy + quiet);
+    for i in 0..busy {
+        at.push((i as f64 + jitter()) * busy_secs / busy as f64);
+    }
+    for i in 0..quiet {
+        at.push(busy_secs + (i as f64 + jitter()) * quiet_secs / quiet as f64);
+    }
+    at.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Entry::get(
+                format!("http://api.test/items/{}", 1 + i % 50),
+                (s * 1000.0) as u64,
+            )
         })
         .collect()
 }
