@@ -24,6 +24,11 @@ const MAX_PRODUCED: usize = 200_000;
 const MAX_REQUESTED: usize = 1_000_000;
 /// Candidate links counted.
 const MAX_LINKS: usize = 4096;
+/// Distinct values remembered per consumer slot, over all slots.
+const MAX_SLOT_VALUES: usize = 2_000_000;
+/// A slot whose produced numbers lie inside the range it used by itself at
+/// least this often draws from one population: no link.
+const MAX_OVERLAP: f64 = 0.5;
 /// Response bodies larger than this are not searched for values.
 const MAX_BODY: usize = 256 * 1024;
 /// A slot is linked when at least this share of its requests used a
@@ -78,6 +83,59 @@ pub struct Correlator {
     sources: Vec<Origin>,
     source_ids: FxHashMap<Origin, u32>,
     links: FxHashMap<(u32, u32, u32, Slot), (u64, LogHist)>,
+    /// Per consumer slot, the distinct values (hashes) it used that a
+    /// response had produced, and those it used otherwise.
+    slot_values: FxHashMap<(u32, Slot), SlotValues>,
+    slot_values_len: usize,
+}
+
+/// What a consumer slot used, to tell a dependency from a coincidence of
+/// numbers (see [`SlotValues::coincidence`]).
+#[derive(Default)]
+struct SlotValues {
+    /// Numeric values it used that a response had produced first.
+    produced: FxHashSet<u64>,
+    /// The range of numeric values it used otherwise.
+    other: Option<(u64, u64)>,
+}
+
+impl SlotValues {
+    fn merge(&mut self, o: SlotValues) {
+        self.produced.extend(o.produced);
+        if let Some((lo, hi)) = o.other {
+            self.note_other(lo);
+            self.note_other(hi);
+        }
+    }
+
+    fn note_other(&mut self, n: u64) {
+        self.other = Some(match self.other {
+            None => (n, n),
+            Some((lo, hi)) => (lo.min(n), hi.max(n)),
+        });
+    }
+
+    /// Share of the produced numbers that lie inside the range of the
+    /// numbers the slot used on its own: high when the client draws from
+    /// one range by itself (page numbers 1..50 that lists of posts also
+    /// happen to carry as ids), low when it uses what responses hand out
+    /// (created ids above the seeded ones, or a slot nothing else filled).
+    /// Non-numeric values (UUIDs, slugs) rarely coincide; they are not
+    /// judged.
+    fn coincidence(&self) -> f64 {
+        let Some((lo, hi)) = self.other else {
+            return 0.0;
+        };
+        if self.produced.is_empty() {
+            return 0.0;
+        }
+        let inside = self
+            .produced
+            .iter()
+            .filter(|n| (lo..=hi).contains(*n))
+            .count();
+        inside as f64 / self.produced.len() as f64
+    }
 }
 
 fn hash(v: &str) -> u64 {
@@ -129,6 +187,11 @@ impl Correlator {
         if !id_like(value) {
             return false;
         }
+        let produced = self
+            .produced
+            .get(value)
+            .is_some_and(|p| p.client == client && p.ts_ns <= ts_ns);
+        self.note_value(consumer, &slot, value, produced);
         if let Some(p) = self.produced.get(value) {
             if p.client == client && p.ts_ns <= ts_ns {
                 let key = (p.producer, p.source, consumer, slot);
@@ -148,6 +211,24 @@ impl Correlator {
             self.requested.insert(hash(value));
         }
         false
+    }
+
+    fn note_value(&mut self, consumer: u32, slot: &Slot, value: &str, produced: bool) {
+        let Ok(n) = value.parse::<u64>() else {
+            return;
+        };
+        if self.slot_values_len >= MAX_SLOT_VALUES {
+            return;
+        }
+        let v = self
+            .slot_values
+            .entry((consumer, slot.clone()))
+            .or_default();
+        if !produced {
+            v.note_other(n);
+        } else if v.produced.insert(n) {
+            self.slot_values_len += 1;
+        }
     }
 
     /// A response of endpoint accumulator `producer` to `client`, ending at
@@ -213,11 +294,21 @@ impl Correlator {
             e.0 += n;
             e.1.merge(&lag);
         }
+        let mut values: BTreeMap<(u32, Slot), SlotValues> = BTreeMap::new();
+        for ((c, slot), v) in self.slot_values {
+            values.entry((root(c), slot)).or_default().merge(v);
+        }
         // One producer per consumer slot: the one that supplied it most.
         let mut best: BTreeMap<(u32, Slot), RawLink> = BTreeMap::new();
         for ((p, s, c, slot), (n, lag)) in merged {
             let total = slot_total(c, &slot).max(1);
             if n < MIN_COUNT || (n as f64) < MIN_SHARE * total as f64 {
+                continue;
+            }
+            let coincidence = values
+                .get(&(c, slot.clone()))
+                .map_or(0.0, SlotValues::coincidence);
+            if coincidence >= MAX_OVERLAP {
                 continue;
             }
             let link = RawLink {
@@ -329,6 +420,53 @@ mod tests {
         assert_eq!((l.producer, l.consumer, l.count), (1, 2, 2));
         assert_eq!(l.source, Origin::Json("$.id".into()));
         assert_eq!(l.slot, Slot::Path(1));
+    }
+
+    /// Page numbers that a list of posts also carries as ids: the client
+    /// pages through 1..=20 in random order by itself, and the ids 5..=12
+    /// of an early list are a coincidence, not where its page numbers
+    /// come from.
+    #[test]
+    fn a_coincidence_of_numbers_is_no_link() {
+        let mut c = Correlator::new();
+        let mut t = 0;
+        for page in [1u64, 20, 2, 19, 3, 18] {
+            t += 10;
+            c.used(1, 0, t, Slot::Query("_page".into()), &page.to_string());
+        }
+        let ids: Vec<String> = (5..=12).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+        let list = format!("[{}]", ids.join(","));
+        c.produced(1, 0, t + 1, Some(list.as_bytes()), None);
+        for round in 0..5 {
+            for page in 1..=20u64 {
+                t += 10;
+                c.used(
+                    1,
+                    0,
+                    t + round,
+                    Slot::Query("_page".into()),
+                    &page.to_string(),
+                );
+            }
+        }
+        let links = c.finish(&mut |a| a, &mut |_, _| 106);
+        assert!(links.is_empty(), "{links:?}");
+        // Ids above every number the slot used by itself are produced ones.
+        let mut c = Correlator::new();
+        for i in 0..10u64 {
+            c.used(2, 0, 10 * i as i64, Slot::Path(1), &(1 + i % 5).to_string());
+            let id = 100 + i;
+            c.produced(
+                3,
+                0,
+                10 * i as i64 + 1,
+                Some(format!(r#"{{"id":{id}}}"#).as_bytes()),
+                None,
+            );
+            c.used(2, 0, 10 * i as i64 + 2, Slot::Path(1), &id.to_string());
+        }
+        let links = c.finish(&mut |a| a, &mut |_, _| 20);
+        assert_eq!(links.len(), 1, "{links:?}");
     }
 
     #[test]
