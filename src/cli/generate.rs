@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::args::{GenerateArgs, GenerateFormat};
 use crate::error::UsageError;
-use crate::generate::{generate, Request};
+use crate::generate::{self, Request};
 use crate::model::TrafficModel;
 use crate::schedule::{Schedule, ScheduleSpec};
 use crate::target::Target;
@@ -75,7 +75,13 @@ fn draw<'m>(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     schedule
         .take(args.count as usize)
-        .map(move |at| (at, generate(model, &mut rng)))
+        .map(move |at| {
+            // A slot a live response would fill gets a placeholder naming
+            // the link (docs/model-format.md, `links[]`).
+            let idx = generate::pick_endpoint(model, &mut rng);
+            let fills = generate::produced_placeholders(model, idx);
+            (at, generate::generate_filled(model, idx, &fills, &mut rng))
+        })
 }
 
 fn body_fields(r: &Request, obj: &mut Map<String, Value>) {

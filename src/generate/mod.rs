@@ -70,6 +70,25 @@ pub fn generate_endpoint<R: Rng + ?Sized>(
     generate_filled(model, idx, &[], rng)
 }
 
+/// The placeholder `generate` writes where a request uses a value a
+/// response produces (link `k` of the model, as `inspect` numbers them):
+/// there is no live response to take it from.
+pub fn produced_placeholder(k: usize) -> String {
+    format!("{{{{produced:{k}}}}}")
+}
+
+/// For data (`replay generate`): every slot of `idx` that the model links
+/// to a producer, filled with [`produced_placeholder`].
+pub fn produced_placeholders(model: &TrafficModel, idx: usize) -> Vec<(Slot, String)> {
+    model
+        .links
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.consumer == idx)
+        .map(|(k, l)| (l.slot.clone(), produced_placeholder(k)))
+        .collect()
+}
+
 /// Draws a request for one endpoint with some slots given (`fills`: the
 /// produced values a replay captured from live responses). A given slot's
 /// pool is still drawn from, so the rest of the request is the one the
@@ -182,7 +201,7 @@ pub fn encode_into(out: &mut String, v: &str, safe: &[u8]) {
     let bytes = v.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i..].starts_with(b"{{secret:") {
+        if bytes[i..].starts_with(b"{{secret:") || bytes[i..].starts_with(b"{{produced:") {
             if let Some(end) = v[i..].find("}}") {
                 out.push_str(&v[i..i + end + 2]);
                 i += end + 2;
