@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -31,6 +31,8 @@ struct State {
     created: BTreeSet<u64>,
     deletes: Vec<(u64, bool)>,
     requests: u64,
+    comments: u64,
+    bad_comments: u64,
 }
 
 /// A json-server-like posts API: GET/DELETE /posts/{id} answer 404 for an
@@ -41,7 +43,7 @@ struct Service {
     _runtime: tokio::runtime::Runtime,
 }
 
-fn answer(state: &Mutex<State>, method: &hyper::Method, path: &str) -> (u16, String) {
+fn answer(state: &Mutex<State>, method: &hyper::Method, path: &str, body: &[u8]) -> (u16, String) {
     let mut s = state.lock().unwrap();
     s.requests += 1;
     let id = path
@@ -56,6 +58,20 @@ fn answer(state: &Mutex<State>, method: &hyper::Method, path: &str) -> (u16, Str
             (201, format!(r#"{{"id":{id},"title":"new"}}"#))
         }
         ("GET", Some(id)) if s.posts.contains(&id) => (200, format!(r#"{{"id":{id}}}"#)),
+        // A comment on a post that does not exist is refused.
+        ("POST", None) if path == "/comments" => {
+            let post = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v["postId"].as_u64());
+            s.comments += 1;
+            match post {
+                Some(p) if s.posts.contains(&p) => (201, r#"{"ok":true}"#.into()),
+                _ => {
+                    s.bad_comments += 1;
+                    (404, "{}".into())
+                }
+            }
+        }
         ("DELETE", Some(id)) => {
             let existed = s.posts.remove(&id);
             s.deletes.push((id, existed));
@@ -94,8 +110,16 @@ impl Service {
                 let state = shared.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (status, body) = answer(&state, req.method(), req.uri().path());
+                        let state = state.clone();
                         async move {
+                            let (parts, body) = req.into_parts();
+                            let bytes = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let (status, body) =
+                                answer(&state, &parts.method, parts.uri.path(), &bytes);
                             let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
                             *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                             resp.headers_mut().insert(
@@ -139,6 +163,13 @@ fn recording() -> Vec<Entry> {
             post.response = Some(format!(r#"{{"id":{id},"title":"new"}}"#));
             entries.push(post);
             entries.push(Entry::get(format!("http://api.test/posts/{id}"), t + 25));
+            let mut comment = Entry::post_json(
+                "http://api.test/comments",
+                t + 32,
+                format!(r#"{{"postId":{id},"body":"nice"}}"#),
+            );
+            comment.status = 201;
+            entries.push(comment);
             let mut delete = Entry::get(format!("http://api.test/posts/{id}"), t + 40);
             delete.method = "DELETE";
             entries.push(delete);
@@ -174,13 +205,19 @@ fn a_replay_against_a_fresh_service_fails_no_more_than_the_recording() {
         model.as_os_str(),
     ]);
     assert_eq!(rec.code, Some(0), "{}", rec.output());
-    // inspect names the link from the created id to the delete.
+    // inspect names the links from the created id to the delete and to
+    // the comment's body.
     let inspected = replay(["inspect".as_ref(), model.as_os_str()]);
-    assert!(
-        inspected.stdout.contains("DELETE /posts/{id}") && inspected.stdout.contains("$.id"),
-        "{}",
-        inspected.output()
-    );
+    for link in [
+        "POST /posts $.id → DELETE /posts/{id} {id}",
+        "POST /posts $.id → POST /comments body $.postId",
+    ] {
+        assert!(
+            inspected.stdout.contains(link),
+            "{link}: {}",
+            inspected.output()
+        );
+    }
     for seed in ["1", "2", "3"] {
         let service = Service::start();
         let summary = dir.path().join(format!("summary-{seed}.json"));
@@ -218,7 +255,12 @@ fn a_replay_against_a_fresh_service_fails_no_more_than_the_recording() {
             );
         }
         let state = service.state.lock().unwrap();
-        assert!(!state.deletes.is_empty(), "no delete was sent");
+        assert!(!state.deletes.is_empty(), "no delete was sent: {s}");
+        assert!(state.comments > 0, "no comment was sent");
+        assert_eq!(
+            state.bad_comments, 0,
+            "seed {seed}: a comment named a post that did not exist"
+        );
         for (id, existed) in &state.deletes {
             assert!(
                 state.created.contains(id) && *existed,
@@ -261,8 +303,8 @@ fn generated_deletes_only_name_created_posts() {
             // No live response to take the created id from: the
             // link's placeholder (POST /posts $.id), never a seeded id.
             let url = r["url"].as_str().unwrap();
-            // Links are numbered by consumer: GET /posts/{id} (0), DELETE (1).
-            assert!(url.ends_with("/posts/{{produced:1}}"), "{url}");
+            // A link's placeholder, never a seeded id.
+            assert!(url.contains("/posts/{{produced:"), "{url}");
         }
     }
 }

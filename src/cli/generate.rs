@@ -73,15 +73,13 @@ fn draw<'m>(
         crate::schedule::schedule_rng(seed),
     );
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    schedule
-        .take(args.count as usize)
-        .map(move |at| {
-            // A slot a live response would fill gets a placeholder naming
-            // the link (docs/model-format.md, `links[]`).
-            let idx = generate::pick_endpoint(model, &mut rng);
-            let fills = generate::produced_placeholders(model, idx);
-            (at, generate::generate_filled(model, idx, &fills, &mut rng))
-        })
+    schedule.take(args.count as usize).map(move |at| {
+        // A slot a live response would fill gets a placeholder naming
+        // the link (docs/model-format.md, `links[]`).
+        let idx = generate::pick_endpoint(model, &mut rng);
+        let fills = generate::produced_placeholders(model, idx);
+        (at, generate::generate_filled(model, idx, &fills, &mut rng))
+    })
 }
 
 fn body_fields(r: &Request, obj: &mut Map<String, Value>) {

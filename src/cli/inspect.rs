@@ -527,6 +527,7 @@ fn slot_text(m: &TrafficModel, l: &Link) -> String {
             .get(*i)
             .map_or_else(|| format!("path slot {i}"), |p| format!("{{{}}}", p.name)),
         Slot::Query(n) => format!("?{n}"),
+        Slot::Json(p) => format!("body {p}"),
     }
 }
 

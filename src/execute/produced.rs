@@ -9,7 +9,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use crate::model::correlate::{json_at, Origin, Slot};
-use crate::model::{Link, TrafficModel};
+use crate::model::{BodyModel, Link, TrafficModel};
 
 /// Values kept per link: beyond it the oldest go (a consumer the schedule
 /// runs less often than its producer cannot use them all).
@@ -109,10 +109,12 @@ impl Produced {
         let Some(links) = self.by_consumer.get(endpoint).filter(|l| !l.is_empty()) else {
             return Ok(Vec::new());
         };
+        // Few links per endpoint: a copy frees `self` for `forget`.
+        let links = links.clone();
         let e = &model.endpoints[endpoint];
         let destructive = matches!(e.method.as_str(), "DELETE" | "PUT" | "PATCH");
         let mut fills = Vec::with_capacity(links.len());
-        for &l in links {
+        for l in links {
             let link = &self.links[l];
             let pool_empty = match &link.slot {
                 Slot::Path(i) => e.path_params.get(*i).is_none_or(|p| p.pool.total() == 0),
@@ -121,24 +123,48 @@ impl Produced {
                     .iter()
                     .find(|p| &p.name == n)
                     .is_none_or(|p| p.pool.total() == 0),
+                Slot::Json(path) => match &e.body {
+                    Some(BodyModel::Json { fields, .. }) => fields
+                        .iter()
+                        .find(|f| &f.path == path)
+                        .is_none_or(|f| f.pool.total() == 0),
+                    _ => true,
+                },
             };
             let required = destructive || pool_empty || link.share >= REQUIRED_SHARE;
             if !required && rng.random::<f64>() >= link.share {
                 continue;
             }
+            let slot = link.slot.clone();
             let q = &mut self.values[l];
             let v = if destructive {
                 q.pop_front()
             } else {
                 q.back().cloned()
             };
+            if let (true, Some(gone)) = (destructive, &v) {
+                self.forget(l, gone);
+            }
             match v {
-                Some(v) => fills.push((link.slot.clone(), v)),
+                Some(v) => fills.push((slot, v)),
                 None if required => return Err(NoValue),
                 None => {}
             }
         }
         Ok(fills)
+    }
+}
+
+impl Produced {
+    /// A destructive request of link `l` took `value`: the thing it names
+    /// is gone, so no other request (a read, a comment on it) uses it.
+    fn forget(&mut self, l: usize, value: &str) {
+        let (producer, source) = (self.links[l].producer, self.links[l].source.clone());
+        for (i, other) in self.links.iter().enumerate() {
+            if i != l && other.producer == producer && other.source == source {
+                self.values[i].retain(|v| v != value);
+            }
+        }
     }
 }
 

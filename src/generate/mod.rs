@@ -104,7 +104,7 @@ pub fn generate_filled<R: Rng + ?Sized>(
     push_path(&mut path, e, fills, rng);
     push_query(&mut path, e, fills, rng);
 
-    let body = e.body.as_ref().and_then(|b| body(b, rng));
+    let body = e.body.as_ref().and_then(|b| body(b, fills, rng));
     let mut headers = Vec::with_capacity(e.headers.len() + 1);
     let mut has_content_type = false;
     for h in &e.headers {
@@ -222,7 +222,11 @@ pub fn encode_into(out: &mut String, v: &str, safe: &[u8]) {
 
 /// Generates a body and its mime type, or `None` when this request has
 /// none (by the recorded presence).
-fn body<R: Rng + ?Sized>(b: &BodyModel, rng: &mut R) -> Option<(Vec<u8>, String)> {
+fn body<R: Rng + ?Sized>(
+    b: &BodyModel,
+    fills: &[(Slot, String)],
+    rng: &mut R,
+) -> Option<(Vec<u8>, String)> {
     let presence = match b {
         BodyModel::Json { presence, .. }
         | BodyModel::Form { presence, .. }
@@ -240,7 +244,7 @@ fn body<R: Rng + ?Sized>(b: &BodyModel, rng: &mut R) -> Option<(Vec<u8>, String)
             ..
         } => {
             let mut v = skeleton.clone();
-            fill_json(&mut v, "$", fields, rng);
+            fill_json(&mut v, "$", fields, fills, rng);
             (serde_json::to_vec(&v).unwrap_or_default(), mime.clone())
         }
         BodyModel::Form { mime, fields, .. } => {
@@ -277,7 +281,13 @@ fn field<'f>(fields: &'f [JsonField], path: &str) -> Option<&'f JsonField> {
         .map(|i| &fields[i])
 }
 
-fn fill_json<R: Rng + ?Sized>(v: &mut Value, path: &str, fields: &[JsonField], rng: &mut R) {
+fn fill_json<R: Rng + ?Sized>(
+    v: &mut Value,
+    path: &str,
+    fields: &[JsonField],
+    fills: &[(Slot, String)],
+    rng: &mut R,
+) {
     match v {
         Value::Object(map) => {
             let keys: Vec<String> = map.keys().cloned().collect();
@@ -290,19 +300,24 @@ fn fill_json<R: Rng + ?Sized>(v: &mut Value, path: &str, fields: &[JsonField], r
                 if drop {
                     map.remove(&k);
                 } else if let Some(child) = map.get_mut(&k) {
-                    fill_json(child, &p, fields, rng);
+                    fill_json(child, &p, fields, fills, rng);
                 }
             }
         }
         Value::Array(items) => {
             let p = format!("{path}[]");
             for item in items.iter_mut() {
-                fill_json(item, &p, fields, rng);
+                fill_json(item, &p, fields, fills, rng);
             }
         }
         leaf => {
             if let Some(f) = field(fields, path) {
-                let s = f.pool.sample(rng);
+                let drawn = f.pool.sample(rng);
+                // A produced value (or its placeholder) in place of the draw.
+                let s = match filled(fills, &Slot::Json(path.to_string())) {
+                    Some(v) => v.to_string(),
+                    None => drawn,
+                };
                 *leaf = match f.json_type {
                     JsonType::String => Value::String(s),
                     JsonType::Number => serde_json::from_str::<serde_json::Number>(&s)

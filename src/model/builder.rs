@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 
 use super::arrival::{self, Record};
-use super::correlate::{Correlator, RawLink, Slot};
+use super::correlate::{self, Correlator, RawLink, Slot};
 use super::hist::LogHist;
 use super::pool::{Pool, PoolAcc, TailType};
 use super::scrub;
@@ -246,6 +246,19 @@ impl ModelBuilder {
                     .used(id, client, ts, Slot::Query(name), &value);
             }
         }
+        observe_query(acc, x.query(), scrub, &mut found);
+        observe_headers(acc, &x.headers, scrub, &mut found);
+        if let Some(body) = &x.body {
+            observe_body(&mut acc.body, body, scrub, &mut found);
+            if body.kind == BodyKind::Json {
+                for (path, value) in correlate::json_leaves(body.text.as_deref().unwrap_or("")) {
+                    self.correlator
+                        .used(id, client, ts, Slot::Json(path), &value);
+                }
+            }
+        }
+        // After every slot of the request: a value it sent itself is not
+        // one its response produced.
         if let Some(r) = &x.response {
             // Absurd recorded times (a hostile capture) saturate.
             let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
@@ -257,11 +270,6 @@ impl ModelBuilder {
                 .map(|(_, v)| v.as_str());
             self.correlator
                 .produced(id, client, end, r.body.as_deref(), location);
-        }
-        observe_query(acc, x.query(), scrub, &mut found);
-        observe_headers(acc, &x.headers, scrub, &mut found);
-        if let Some(body) = &x.body {
-            observe_body(&mut acc.body, body, scrub, &mut found);
         }
         if let Some(r) = &x.response {
             let ra = &mut acc.resp;
@@ -426,6 +434,7 @@ impl ModelBuilder {
             match slot {
                 Slot::Path(_) => a.count,
                 Slot::Query(n) => a.query.get(n).map_or(0, PoolAcc::total),
+                Slot::Json(p) => a.body.json_fields.get(p).map_or(0, |(_, f)| f.total()),
             }
         });
         for l in &raw {
@@ -467,6 +476,15 @@ fn links(raw: Vec<RawLink>, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
                 let total = present.map_or(0, |p| (p.presence * e.count as f64).round() as u64);
                 (Slot::Query(n.clone()), total)
             }
+            Slot::Json(path) => match &e.body {
+                Some(BodyModel::Json { fields, .. }) => {
+                    match fields.iter().find(|f| &f.path == path) {
+                        Some(f) => (Slot::Json(path.clone()), f.pool.total()),
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            },
         };
         links.push(Link {
             producer,

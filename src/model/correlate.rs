@@ -55,6 +55,9 @@ pub enum Slot {
     Path(usize),
     /// A query parameter by name.
     Query(String),
+    /// A field of a JSON request body, `$.postId` (the notation of body
+    /// fields).
+    Json(String),
 }
 
 /// A learned link, in builder terms (accumulator ids, segment positions).
@@ -359,6 +362,23 @@ fn json_values(v: &Value, path: &str, out: &mut Vec<(Origin, String)>, depth: us
         Value::Number(n) => out.push((Origin::Json(path.to_string()), n.to_string())),
         Value::Bool(_) | Value::Null => {}
     }
+}
+
+/// The scalar leaves of a JSON request body with their paths, for
+/// [`Correlator::used`] with [`Slot::Json`].
+pub fn json_leaves(text: &str) -> Vec<(String, String)> {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    json_values(&v, "$", &mut found, 0);
+    found
+        .into_iter()
+        .filter_map(|(o, v)| match o {
+            Origin::Json(p) => Some((p, v)),
+            Origin::Location(_) => None,
+        })
+        .collect()
 }
 
 /// The values at `path` (`$.id`, `$[].id`) in a JSON document: what the

@@ -464,6 +464,7 @@ fn link_v2(l: &Link) -> LinkV2 {
         to: match &l.slot {
             Slot::Path(i) => format!("path:{i}"),
             Slot::Query(n) => format!("query:{n}"),
+            Slot::Json(p) => format!("json:{p}"),
         },
         count: l.count,
         share: l.share,
@@ -504,7 +505,13 @@ fn link_from(l: LinkV2, i: usize, endpoints: &[Endpoint]) -> Result<Link, String
             Slot::Path(k)
         }
         Some(("query", n)) if !n.is_empty() => Slot::Query(n.to_string()),
-        _ => return Err(format!("{what}: to {:?} is not path:I or query:NAME", l.to)),
+        Some(("json", p)) if p.starts_with('$') => Slot::Json(p.to_string()),
+        _ => {
+            return Err(format!(
+                "{what}: to {:?} is not path:I, query:NAME or json:$…",
+                l.to
+            ))
+        }
     };
     if !(0.0..=1.0).contains(&l.share) {
         return Err(format!("{what}: share must be within 0..1"));
