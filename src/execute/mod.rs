@@ -568,6 +568,67 @@ fn thread_seed(seed: u64, k: usize) -> u64 {
     seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// Generates the request of `endpoint` intended at `intended` and hands it
+/// to a connection (or drops it, naming why). False when it uses a
+/// produced value no response has given yet: the caller waits for one. A
+/// request that `waited` for its value is late by that wait, which is
+/// measured, not a generator falling behind.
+fn send(
+    worker: &Rc<Worker>,
+    model: &TrafficModel,
+    builder: &mut RequestBuilder,
+    rng: &mut ChaCha8Rng,
+    endpoint: usize,
+    intended: Instant,
+    waited: bool,
+) -> bool {
+    let Ok(fills) = worker.produced.borrow_mut().fills(model, endpoint, rng) else {
+        return false;
+    };
+    let (endpoint, request, bytes_sent) = builder.next(model, endpoint, &fills, rng);
+    if !waited && Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
+        worker.drop_request(endpoint, intended, DropReason::GeneratorBehind);
+        return true;
+    }
+    if worker.in_flight.get() >= worker.max_in_flight {
+        worker.drop_request(endpoint, intended, DropReason::MaxInFlight);
+        return true;
+    }
+    worker.dispatch(Job {
+        capture: worker.produced.borrow().captures(endpoint),
+        endpoint,
+        intended,
+        request,
+        bytes_sent,
+    });
+    true
+}
+
+/// Sends the waiting requests whose value has been produced meanwhile, in
+/// order; drops those whose wait outlasted the recorded lag.
+fn retry_waiting(
+    worker: &Rc<Worker>,
+    model: &TrafficModel,
+    builder: &mut RequestBuilder,
+    rng: &mut ChaCha8Rng,
+    waiting: &mut VecDeque<(Instant, usize, Instant)>,
+) {
+    let now = Instant::now();
+    for _ in 0..waiting.len() {
+        let Some((deadline, endpoint, intended)) = waiting.pop_front() else {
+            break;
+        };
+        if send(worker, model, builder, rng, endpoint, intended, true) {
+            continue;
+        }
+        if now >= deadline {
+            worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
+        } else {
+            waiting.push_back((deadline, endpoint, intended));
+        }
+    }
+}
+
 /// Walks the thread's schedule, then waits for its requests in flight.
 async fn dispatcher(
     worker: Rc<Worker>,
@@ -588,6 +649,8 @@ async fn dispatcher(
     let mut source = events(&model, &plan, k, n);
     // Requests already drawn from the schedule, not yet sent.
     let mut ahead: VecDeque<(f64, Option<usize>)> = VecDeque::new();
+    // Requests waiting for a produced value: (deadline, endpoint, intended).
+    let mut waiting: VecDeque<(Instant, usize, Instant)> = VecDeque::new();
     while let Some((offset, chosen)) = ahead.pop_front().or_else(|| source.next()) {
         if shared.stop.load(Ordering::Relaxed) {
             break;
@@ -634,30 +697,32 @@ async fn dispatcher(
             intended_measured += 1;
         }
         let endpoint = chosen.unwrap_or_else(|| crate::generate::pick_endpoint(&model, &mut rng));
-        let Ok(fills) = worker
-            .produced
-            .borrow_mut()
-            .fills(&model, endpoint, &mut rng)
-        else {
-            worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
-            continue;
-        };
-        let (endpoint, request, bytes_sent) = builder.next(&model, endpoint, &fills, &mut rng);
-        if Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
-            worker.drop_request(endpoint, intended, DropReason::GeneratorBehind);
-            continue;
-        }
-        if worker.in_flight.get() >= worker.max_in_flight {
-            worker.drop_request(endpoint, intended, DropReason::MaxInFlight);
-            continue;
-        }
-        worker.dispatch(Job {
-            capture: worker.produced.borrow().captures(endpoint),
+        retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
+        if !send(
+            &worker,
+            &model,
+            &mut builder,
+            &mut rng,
             endpoint,
             intended,
-            request,
-            bytes_sent,
-        });
+            false,
+        ) {
+            // No produced value yet: wait for one within the recorded lag.
+            let wait = worker
+                .produced
+                .borrow()
+                .wait_for(endpoint)
+                .min(plan.timeout);
+            waiting.push_back((intended + wait, endpoint, intended));
+            retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
+        }
+    }
+    while !waiting.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
+    }
+    for (_, endpoint, intended) in waiting.drain(..) {
+        worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
     }
 
     // Drain: wait for in-flight requests, queued ones getting served

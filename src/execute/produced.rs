@@ -156,6 +156,20 @@ impl Produced {
 }
 
 impl Produced {
+    /// How long a request of `endpoint` may wait for a produced value: the
+    /// recorded lag from producing response to using request (its 99th
+    /// percentile, over the endpoint's links).
+    pub fn wait_for(&self, endpoint: usize) -> std::time::Duration {
+        let ms = self
+            .by_consumer
+            .get(endpoint)
+            .into_iter()
+            .flatten()
+            .map(|&l| self.links[l].lag_ms.quantile(0.99))
+            .fold(0.0, f64::max);
+        std::time::Duration::from_secs_f64((ms / 1e3).clamp(0.0, 3600.0))
+    }
+
     /// A destructive request of link `l` took `value`: the thing it names
     /// is gone, so no other request (a read, a comment on it) uses it.
     fn forget(&mut self, l: usize, value: &str) {
