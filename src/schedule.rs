@@ -411,8 +411,10 @@ pub struct SessionSchedule<'a, R> {
     duration_s: Option<f64>,
     session_rate: f64,
     next_start: f64,
-    /// Active sessions by next request time: (time, endpoint).
-    heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF64, usize)>>,
+    /// Active sessions by next request time: (time, endpoint, session).
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF64, usize, u64)>>,
+    /// Sessions started so far: the next one's number.
+    started: u64,
     starts: Vec<(usize, u64)>,
     /// Per endpoint: outgoing (to, count) and the count of sessions ending.
     next: Vec<(Vec<(usize, u64)>, u64)>,
@@ -474,6 +476,7 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
             session_rate,
             next_start: first / session_rate,
             heap: std::collections::BinaryHeap::new(),
+            started: 0,
             starts,
             next,
         })
@@ -499,6 +502,14 @@ impl<R: Rng> Iterator for SessionSchedule<'_, R> {
     type Item = (f64, usize);
 
     fn next(&mut self) -> Option<(f64, usize)> {
+        self.next_in_session().map(|(t, e, _)| (t, e))
+    }
+}
+
+impl<R: Rng> SessionSchedule<'_, R> {
+    /// The next request: its time, endpoint, and the number of the session
+    /// it belongs to (sessions are numbered as they start).
+    pub fn next_in_session(&mut self) -> Option<(f64, usize, u64)> {
         // Start every session due before the next active request.
         loop {
             let next_active = self.heap.peek().map(|r| r.0 .0 .0).unwrap_or(f64::INFINITY);
@@ -513,12 +524,14 @@ impl<R: Rng> Iterator for SessionSchedule<'_, R> {
                 self.next_start += g / self.session_rate;
                 if self.duration_s.is_none_or(|d| t < d) {
                     if let Some(e) = Self::pick(&mut self.rng, &self.starts, 0) {
-                        self.heap.push(std::cmp::Reverse((OrdF64(t), e)));
+                        self.heap
+                            .push(std::cmp::Reverse((OrdF64(t), e, self.started)));
+                        self.started += 1;
                     }
                 }
                 continue;
             }
-            let std::cmp::Reverse((OrdF64(t), e)) = self.heap.pop()?;
+            let std::cmp::Reverse((OrdF64(t), e, session)) = self.heap.pop()?;
             if let Some(d) = self.duration_s {
                 if t >= d {
                     // Sessions past the end are cut; nothing earlier is left.
@@ -531,9 +544,10 @@ impl<R: Rng> Iterator for SessionSchedule<'_, R> {
             let (options, end) = &self.next[e];
             if let Some(to) = Self::pick(&mut self.rng, options, *end) {
                 let think = self.model.sessions.think_time_s.sample(&mut self.rng);
-                self.heap.push(std::cmp::Reverse((OrdF64(t + think), to)));
+                self.heap
+                    .push(std::cmp::Reverse((OrdF64(t + think), to, session)));
             }
-            return Some((t, e));
+            return Some((t, e, session));
         }
     }
 }

@@ -115,6 +115,9 @@ struct Job {
     /// Keep the response's body and `Location`: its endpoint produces
     /// values later requests use.
     capture: bool,
+    /// The `--sessions` session it belongs to: its produced values are
+    /// that session's.
+    session: Option<u64>,
     intended: Instant,
     request: Outgoing,
     bytes_sent: u64,
@@ -536,29 +539,38 @@ async fn timer_pacer(period: Duration) {
 
 /// The request stream of thread `k` of `n`: (offset in seconds, endpoint
 /// chosen by a session or `None` to draw one by weight).
+/// One scheduled request: its offset, the endpoint a session chose (`None`:
+/// drawn by weight) and the session it belongs to.
+type Event = (f64, Option<usize>, Option<u64>);
+
 fn events<'a>(
     model: &'a TrafficModel,
     plan: &Plan,
     k: usize,
     n: usize,
-) -> Box<dyn Iterator<Item = (f64, Option<usize>)> + 'a> {
+) -> Box<dyn Iterator<Item = Event> + 'a> {
     let schedule_rng = crate::schedule::schedule_rng(plan.seed);
-    let all: Box<dyn Iterator<Item = (f64, Option<usize>)> + 'a> = match plan.sessions {
-        true => match SessionSchedule::new(model, &plan.schedule, schedule_rng.clone()) {
-            Some(s) => Box::new(s.map(|(t, e)| (t, Some(e)))),
-            None => Box::new(
-                Schedule::new(&model.arrival, plan.schedule.clone(), schedule_rng)
-                    .map(|t| (t, None)),
-            ),
-        },
-        false => Box::new(
-            Schedule::new(&model.arrival, plan.schedule.clone(), schedule_rng).map(|t| (t, None)),
-        ),
+    let independent = |rng| -> Box<dyn Iterator<Item = Event> + 'a> {
+        let all =
+            Schedule::new(&model.arrival, plan.schedule.clone(), rng).map(|t| (t, None, None));
+        if n == 1 {
+            Box::new(all)
+        } else {
+            Box::new(all.skip(k).step_by(n))
+        }
     };
-    if n == 1 {
-        all
-    } else {
-        Box::new(all.skip(k).step_by(n))
+    if !plan.sessions {
+        return independent(schedule_rng);
+    }
+    match SessionSchedule::new(model, &plan.schedule, schedule_rng.clone()) {
+        // A session stays on one thread, with the values its responses
+        // produce.
+        Some(mut s) => Box::new(
+            std::iter::from_fn(move || s.next_in_session())
+                .filter(move |(_, _, session)| *session as usize % n == k)
+                .map(|(t, e, session)| (t, Some(e), Some(session))),
+        ),
+        None => independent(schedule_rng),
     }
 }
 
@@ -573,16 +585,22 @@ fn thread_seed(seed: u64, k: usize) -> u64 {
 /// produced value no response has given yet: the caller waits for one. A
 /// request that `waited` for its value is late by that wait, which is
 /// measured, not a generator falling behind.
+#[allow(clippy::too_many_arguments)]
 fn send(
     worker: &Rc<Worker>,
     model: &TrafficModel,
     builder: &mut RequestBuilder,
     rng: &mut ChaCha8Rng,
     endpoint: usize,
+    session: Option<u64>,
     intended: Instant,
     waited: bool,
 ) -> bool {
-    let Ok(fills) = worker.produced.borrow_mut().fills(model, endpoint, rng) else {
+    let fills = worker
+        .produced
+        .borrow_mut()
+        .fills(model, endpoint, session, rng);
+    let Ok(fills) = fills else {
         return false;
     };
     let (endpoint, request, bytes_sent) = builder.next(model, endpoint, &fills, rng);
@@ -596,6 +614,7 @@ fn send(
     }
     worker.dispatch(Job {
         capture: worker.produced.borrow().captures(endpoint),
+        session,
         endpoint,
         intended,
         request,
@@ -611,23 +630,29 @@ fn retry_waiting(
     model: &TrafficModel,
     builder: &mut RequestBuilder,
     rng: &mut ChaCha8Rng,
-    waiting: &mut VecDeque<(Instant, usize, Instant)>,
+    waiting: &mut VecDeque<Waiting>,
 ) {
     let now = Instant::now();
     for _ in 0..waiting.len() {
-        let Some((deadline, endpoint, intended)) = waiting.pop_front() else {
+        let Some((deadline, endpoint, session, intended)) = waiting.pop_front() else {
             break;
         };
-        if send(worker, model, builder, rng, endpoint, intended, true) {
+        if send(
+            worker, model, builder, rng, endpoint, session, intended, true,
+        ) {
             continue;
         }
         if now >= deadline {
             worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
         } else {
-            waiting.push_back((deadline, endpoint, intended));
+            waiting.push_back((deadline, endpoint, session, intended));
         }
     }
 }
+
+/// A request waiting for a produced value: (deadline, endpoint, session,
+/// intended send time).
+type Waiting = (Instant, usize, Option<u64>, Instant);
 
 /// Walks the thread's schedule, then waits for its requests in flight.
 async fn dispatcher(
@@ -648,10 +673,10 @@ async fn dispatcher(
     let slack = plan.timer_slack;
     let mut source = events(&model, &plan, k, n);
     // Requests already drawn from the schedule, not yet sent.
-    let mut ahead: VecDeque<(f64, Option<usize>)> = VecDeque::new();
-    // Requests waiting for a produced value: (deadline, endpoint, intended).
-    let mut waiting: VecDeque<(Instant, usize, Instant)> = VecDeque::new();
-    while let Some((offset, chosen)) = ahead.pop_front().or_else(|| source.next()) {
+    let mut ahead: VecDeque<Event> = VecDeque::new();
+    // Requests waiting for a produced value.
+    let mut waiting: VecDeque<Waiting> = VecDeque::new();
+    while let Some((offset, chosen, session)) = ahead.pop_front().or_else(|| source.next()) {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -698,22 +723,24 @@ async fn dispatcher(
         }
         let endpoint = chosen.unwrap_or_else(|| crate::generate::pick_endpoint(&model, &mut rng));
         retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
-        if !send(
+        let sent = send(
             &worker,
             &model,
             &mut builder,
             &mut rng,
             endpoint,
+            session,
             intended,
             false,
-        ) {
+        );
+        if !sent {
             // No produced value yet: wait for one within the recorded lag.
             let wait = worker
                 .produced
                 .borrow()
                 .wait_for(endpoint)
                 .min(plan.timeout);
-            waiting.push_back((intended + wait, endpoint, intended));
+            waiting.push_back((intended + wait, endpoint, session, intended));
             retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
         }
     }
@@ -721,7 +748,7 @@ async fn dispatcher(
         tokio::time::sleep(Duration::from_millis(5)).await;
         retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
     }
-    for (_, endpoint, intended) in waiting.drain(..) {
+    for (_, endpoint, _, intended) in waiting.drain(..) {
         worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
     }
 
@@ -853,7 +880,7 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                             sample.waiting = r.head_at.saturating_duration_since(sent_at);
                             sample.status = Some(r.status);
                             if let Some(got) = c.take_captured() {
-                                produced(worker, job.endpoint, r.status, &got);
+                                produced(worker, job.endpoint, job.session, r.status, &got);
                             }
                             return Ok(());
                         }
@@ -921,7 +948,7 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                     }
                 }
                 if let Some(got) = got {
-                    produced(worker, job.endpoint, status, &got);
+                    produced(worker, job.endpoint, job.session, status, &got);
                 }
                 Ok::<_, hyper::Error>(Ok(()))
             };
@@ -948,12 +975,18 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
 
 /// Keeps the values a successful response of a producing endpoint
 /// carries, for the later requests that use them.
-fn produced(worker: &Worker, endpoint: usize, status: u16, got: &h1::Captured) {
+fn produced(
+    worker: &Worker,
+    endpoint: usize,
+    session: Option<u64>,
+    status: u16,
+    got: &h1::Captured,
+) {
     if (200..300).contains(&status) {
         worker
             .produced
             .borrow_mut()
-            .capture(endpoint, &got.body, got.location.as_deref());
+            .capture(endpoint, session, &got.body, got.location.as_deref());
     }
 }
 

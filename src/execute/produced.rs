@@ -3,7 +3,7 @@
 //! use. One store per load thread, so each thread's requests use the ids
 //! its own responses created, as each recorded client did.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use rand::Rng;
 use serde_json::Value;
@@ -22,12 +22,21 @@ pub const MAX_CAPTURE: usize = 256 * 1024;
 /// issued. Below it, the recorded pool fills the slot as it did then.
 const REQUIRED_SHARE: f64 = 0.9;
 
-/// The captured values, per link.
+/// Sessions whose values are kept at once (`--sessions`); the oldest
+/// started go first. A session lasts a few requests, so this is far more
+/// than are ever active on one thread.
+const SESSIONS: usize = 4096;
+
+/// The captured values, per link: one store for independent arrivals,
+/// one per session with `--sessions` (a session uses what its own
+/// responses produced, as each recorded client did).
 pub struct Produced {
     links: Vec<Link>,
     by_producer: Vec<Vec<usize>>,
     by_consumer: Vec<Vec<usize>>,
     values: Vec<VecDeque<String>>,
+    sessions: HashMap<u64, Vec<VecDeque<String>>>,
+    session_order: VecDeque<u64>,
 }
 
 /// A consumer whose required value no response has produced yet.
@@ -49,7 +58,27 @@ impl Produced {
             links: model.links.clone(),
             by_producer,
             by_consumer,
+            sessions: HashMap::new(),
+            session_order: VecDeque::new(),
         }
+    }
+
+    /// The store of `session` (the shared one without a session).
+    fn store(&mut self, session: Option<u64>) -> &mut Vec<VecDeque<String>> {
+        let Some(id) = session else {
+            return &mut self.values;
+        };
+        if !self.sessions.contains_key(&id) {
+            if self.session_order.len() == SESSIONS {
+                if let Some(old) = self.session_order.pop_front() {
+                    self.sessions.remove(&old);
+                }
+            }
+            self.session_order.push_back(id);
+            self.sessions
+                .insert(id, vec![VecDeque::new(); self.links.len()]);
+        }
+        self.sessions.entry(id).or_default()
     }
 
     /// Whether responses of `endpoint` are searched for values.
@@ -60,8 +89,14 @@ impl Produced {
     }
 
     /// Takes the values of a successful response of `endpoint`.
-    pub fn capture(&mut self, endpoint: usize, body: &[u8], location: Option<&str>) {
-        let Some(links) = self.by_producer.get(endpoint) else {
+    pub fn capture(
+        &mut self,
+        endpoint: usize,
+        session: Option<u64>,
+        body: &[u8],
+        location: Option<&str>,
+    ) {
+        let Some(links) = self.by_producer.get(endpoint).cloned() else {
             return;
         };
         let json: Option<Value> = if links
@@ -72,15 +107,20 @@ impl Produced {
         } else {
             None
         };
-        for &l in links {
-            let found = match &self.links[l].source {
+        let mut captured = Vec::new();
+        for &l in &links {
+            let found: Vec<String> = match &self.links[l].source {
                 Origin::Json(path) => json.as_ref().map(|v| json_at(v, path)).unwrap_or_default(),
                 Origin::Location(k) => location
                     .and_then(|loc| location_segment(loc, *k))
                     .into_iter()
                     .collect(),
             };
-            let q = &mut self.values[l];
+            captured.push((l, found));
+        }
+        let store = self.store(session);
+        for (l, found) in captured {
+            let q = &mut store[l];
             for v in found {
                 if q.len() == KEEP {
                     q.pop_front();
@@ -104,6 +144,7 @@ impl Produced {
         &mut self,
         model: &TrafficModel,
         endpoint: usize,
+        session: Option<u64>,
         rng: &mut R,
     ) -> Result<Vec<(Slot, String)>, NoValue> {
         let Some(links) = self.by_consumer.get(endpoint).filter(|l| !l.is_empty()) else {
@@ -136,14 +177,14 @@ impl Produced {
                 continue;
             }
             let slot = link.slot.clone();
-            let q = &mut self.values[l];
+            let q = &mut self.store(session)[l];
             let v = if destructive {
                 q.pop_front()
             } else {
                 q.back().cloned()
             };
             if let (true, Some(gone)) = (destructive, &v) {
-                self.forget(l, gone);
+                self.forget(l, session, gone);
             }
             match v {
                 Some(v) => fills.push((slot, v)),
@@ -172,12 +213,16 @@ impl Produced {
 
     /// A destructive request of link `l` took `value`: the thing it names
     /// is gone, so no other request (a read, a comment on it) uses it.
-    fn forget(&mut self, l: usize, value: &str) {
+    fn forget(&mut self, l: usize, session: Option<u64>, value: &str) {
         let (producer, source) = (self.links[l].producer, self.links[l].source.clone());
-        for (i, other) in self.links.iter().enumerate() {
-            if i != l && other.producer == producer && other.source == source {
-                self.values[i].retain(|v| v != value);
-            }
+        let same: Vec<usize> = (0..self.links.len())
+            .filter(|&i| {
+                i != l && self.links[i].producer == producer && self.links[i].source == source
+            })
+            .collect();
+        let store = self.store(session);
+        for i in same {
+            store[i].retain(|v| v != value);
         }
     }
 }
@@ -196,6 +241,68 @@ fn location_segment(loc: &str, k: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    /// A model whose POST /posts returns `{"id": N}` and whose DELETE
+    /// /posts/{id} deletes it.
+    fn model() -> TrafficModel {
+        use crate::ingest::{Exchange, Response};
+        let mut b = crate::model::ModelBuilder::new(Default::default());
+        for i in 0..20i64 {
+            let id = 100 + i;
+            let ex = |t: i64, method: &str, target: String, body: Option<String>| Exchange {
+                started_ns: t * 1_000_000,
+                method: method.into(),
+                scheme: "http".into(),
+                authority: "api.test".into(),
+                target,
+                response: Some(Response {
+                    status: 200,
+                    mime: "application/json".into(),
+                    total_ms: Some(1.0),
+                    body: body.map(String::into_bytes),
+                    ..Default::default()
+                }),
+                client: Some("c".into()),
+                ..Default::default()
+            };
+            b.observe(&ex(
+                i * 100,
+                "POST",
+                "/posts".into(),
+                Some(format!(r#"{{"id":{id}}}"#)),
+            ));
+            b.observe(&ex(i * 100 + 50, "DELETE", format!("/posts/{id}"), None));
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn each_session_uses_what_its_own_responses_produced() {
+        let m = model();
+        let post = m.endpoints.iter().position(|e| e.method == "POST").unwrap();
+        let delete = m
+            .endpoints
+            .iter()
+            .position(|e| e.method == "DELETE")
+            .unwrap();
+        let mut p = Produced::new(&m);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        assert!(p.captures(post) && !p.captures(delete));
+        p.capture(post, Some(1), br#"{"id":501}"#, None);
+        p.capture(post, Some(2), br#"{"id":502}"#, None);
+        let take = |p: &mut Produced, s, rng: &mut rand_chacha::ChaCha8Rng| {
+            p.fills(&m, delete, s, rng).map(|f| f[0].1.clone())
+        };
+        assert_eq!(take(&mut p, Some(2), &mut rng).as_deref(), Ok("502"));
+        assert_eq!(take(&mut p, Some(1), &mut rng).as_deref(), Ok("501"));
+        // Each value once; nothing for the run-wide store or a spent session.
+        assert_eq!(take(&mut p, Some(1), &mut rng), Err(NoValue));
+        assert_eq!(take(&mut p, None, &mut rng), Err(NoValue));
+        p.capture(post, None, br#"{"id":503}"#, None);
+        assert_eq!(take(&mut p, None, &mut rng).as_deref(), Ok("503"));
+        assert!(p.wait_for(delete) > std::time::Duration::ZERO);
+    }
 
     #[test]
     fn location_segments() {
