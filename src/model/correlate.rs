@@ -81,7 +81,13 @@ struct Produced {
 /// Learns links while the builder observes exchanges in time order.
 #[derive(Default)]
 pub struct Correlator {
-    produced: FxHashMap<String, Produced>,
+    /// By the value's hash (64 bits: a collision is one value taken for
+    /// another, at worst one spurious use).
+    produced: FxHashMap<u64, Produced>,
+    /// Hashes of response bodies already searched: a body seen before
+    /// produced nothing new (a capture of one endpoint hammered with
+    /// identical answers pays one parse).
+    bodies: FxHashSet<u64>,
     requested: FxHashSet<u64>,
     sources: Vec<Origin>,
     source_ids: FxHashMap<Origin, u32>,
@@ -141,6 +147,13 @@ impl SlotValues {
     }
 }
 
+fn body_hash(b: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(b);
+    h.finish()
+}
+
 fn hash(v: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
@@ -190,12 +203,13 @@ impl Correlator {
         if !id_like(value) {
             return false;
         }
+        let h = hash(value);
         let produced = self
             .produced
-            .get(value)
+            .get(&h)
             .is_some_and(|p| p.client == client && p.ts_ns <= ts_ns);
         self.note_value(consumer, &slot, value, produced);
-        if let Some(p) = self.produced.get(value) {
+        if let Some(p) = self.produced.get(&h) {
             if p.client == client && p.ts_ns <= ts_ns {
                 let key = (p.producer, p.source, consumer, slot);
                 let lag_ms = (ts_ns - p.ts_ns) as f64 / 1e6;
@@ -211,7 +225,7 @@ impl Correlator {
             }
         }
         if self.requested.len() < MAX_REQUESTED {
-            self.requested.insert(hash(value));
+            self.requested.insert(h);
         }
         false
     }
@@ -245,10 +259,16 @@ impl Correlator {
         body: Option<&[u8]>,
         location: Option<&str>,
     ) {
+        if self.produced.len() >= MAX_PRODUCED {
+            return;
+        }
         let mut found: Vec<(Origin, String)> = Vec::new();
         if let Some(b) = body.filter(|b| b.len() <= MAX_BODY && looks_json(b)) {
-            if let Ok(v) = serde_json::from_slice::<Value>(b) {
-                json_values(&v, "$", &mut found, 0);
+            let new_body = self.bodies.len() >= MAX_REQUESTED || self.bodies.insert(body_hash(b));
+            if new_body {
+                if let Ok(v) = serde_json::from_slice::<Value>(b) {
+                    json_values(&v, "$", &mut found, 0);
+                }
             }
         }
         if let Some(loc) = location {
@@ -261,16 +281,17 @@ impl Correlator {
             }
         }
         for (source, value) in found {
+            let h = hash(&value);
             if !id_like(&value)
-                || self.produced.contains_key(&value)
-                || self.requested.contains(&hash(&value))
+                || self.produced.contains_key(&h)
+                || self.requested.contains(&h)
                 || self.produced.len() >= MAX_PRODUCED
             {
                 continue;
             }
             let source = self.source_id(source);
             self.produced.insert(
-                value,
+                h,
                 Produced {
                     client,
                     producer,
