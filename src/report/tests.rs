@@ -356,7 +356,7 @@ fn text_report_has_the_right_lines() {
     for needle in [
         "replay: 995 requests in 10.0s against http://127.0.0.1:8080",
         "requests........................: intended=1014 sent=995 completed=956 dropped=19 (warmup: 5 sent, 1 dropped, not counted)",
-        "rate............................: achieved=99.50/s intended=11.00/s (904.5% of intended), scale 2x",
+        "rate............................: achieved=99.50/s intended=11.00/s (98.1% of intended), scale 2x",
         "http_req_failed.................: 7.94% 79 out of 995",
         "http_reqs.......................: 995 99.50/s",
         "dropped_requests................: 19 1.90/s (connection_cap 19)",

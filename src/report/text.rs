@@ -120,10 +120,13 @@ fn requests_and_rate(w: &mut String, s: &Summary) {
             String::new()
         }
     );
-    let ratio = if s.intended_rate > 0.0 {
+    // Sent over intended requests: the two rates divide by different
+    // windows (the measured duration, the planned one), and a schedule
+    // that ends in a quiet stretch would read as more than 100%.
+    let ratio = if r.intended > 0 {
         format!(
             " ({:.1}% of intended)",
-            s.achieved_rate / s.intended_rate * 100.0
+            r.sent as f64 / r.intended as f64 * 100.0
         )
     } else {
         String::new()
