@@ -4,6 +4,7 @@
 //! its own responses created, as each recorded client did.
 
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
 use rand::Rng;
 use serde_json::Value;
@@ -32,8 +33,10 @@ const SESSIONS: usize = 4096;
 /// responses produced, as each recorded client did).
 pub struct Produced {
     links: Vec<Link>,
-    by_producer: Vec<Vec<usize>>,
-    by_consumer: Vec<Vec<usize>>,
+    /// Per endpoint, the links it produces for and consumes from (shared
+    /// slices: taking one per request copies no list).
+    by_producer: Vec<Rc<[usize]>>,
+    by_consumer: Vec<Rc<[usize]>>,
     values: Vec<VecDeque<String>>,
     sessions: HashMap<u64, Vec<VecDeque<String>>>,
     session_order: VecDeque<u64>,
@@ -56,8 +59,8 @@ impl Produced {
         Produced {
             values: vec![VecDeque::new(); model.links.len()],
             links: model.links.clone(),
-            by_producer,
-            by_consumer,
+            by_producer: by_producer.into_iter().map(Rc::from).collect(),
+            by_consumer: by_consumer.into_iter().map(Rc::from).collect(),
             sessions: HashMap::new(),
             session_order: VecDeque::new(),
         }
@@ -108,7 +111,7 @@ impl Produced {
             None
         };
         let mut captured = Vec::new();
-        for &l in &links {
+        for &l in links.iter() {
             let found: Vec<String> = match &self.links[l].source {
                 Origin::Json(path) => json.as_ref().map(|v| json_at(v, path)).unwrap_or_default(),
                 Origin::Location(k) => location
@@ -147,15 +150,18 @@ impl Produced {
         session: Option<u64>,
         rng: &mut R,
     ) -> Result<Vec<(Slot, String)>, NoValue> {
-        let Some(links) = self.by_consumer.get(endpoint).filter(|l| !l.is_empty()) else {
+        let Some(links) = self
+            .by_consumer
+            .get(endpoint)
+            .filter(|l| !l.is_empty())
+            .cloned()
+        else {
             return Ok(Vec::new());
         };
-        // Few links per endpoint: a copy frees `self` for `forget`.
-        let links = links.clone();
         let e = &model.endpoints[endpoint];
         let destructive = matches!(e.method.as_str(), "DELETE" | "PUT" | "PATCH");
         let mut fills = Vec::with_capacity(links.len());
-        for l in links {
+        for &l in links.iter() {
             let link = &self.links[l];
             let pool_empty = match &link.slot {
                 Slot::Path(i) => e.path_params.get(*i).is_none_or(|p| p.pool.total() == 0),
@@ -205,7 +211,7 @@ impl Produced {
             .by_consumer
             .get(endpoint)
             .into_iter()
-            .flatten()
+            .flat_map(|l| l.iter())
             .map(|&l| self.links[l].lag_ms.quantile(0.99))
             .fold(0.0, f64::max);
         std::time::Duration::from_secs_f64((ms / 1e3).clamp(0.0, 3600.0))
@@ -246,26 +252,10 @@ mod tests {
     /// A model whose POST /posts returns `{"id": N}` and whose DELETE
     /// /posts/{id} deletes it.
     fn model() -> TrafficModel {
-        use crate::ingest::{Exchange, Response};
+        use crate::model::correlate::api_exchange as ex;
         let mut b = crate::model::ModelBuilder::new(Default::default());
         for i in 0..20i64 {
             let id = 100 + i;
-            let ex = |t: i64, method: &str, target: String, body: Option<String>| Exchange {
-                started_ns: t * 1_000_000,
-                method: method.into(),
-                scheme: "http".into(),
-                authority: "api.test".into(),
-                target,
-                response: Some(Response {
-                    status: 200,
-                    mime: "application/json".into(),
-                    total_ms: Some(1.0),
-                    body: body.map(String::into_bytes),
-                    ..Default::default()
-                }),
-                client: Some("c".into()),
-                ..Default::default()
-            };
             b.observe(&ex(
                 i * 100,
                 "POST",

@@ -436,6 +436,33 @@ fn collect_at(v: &Value, rest: &str, out: &mut Vec<String>) {
     }
 }
 
+/// A JSON API exchange of client `c` on `api.test`, answered 200 after
+/// 1 ms with `body`: what the correlation tests record.
+#[cfg(test)]
+pub(crate) fn api_exchange(
+    t_ms: i64,
+    method: &str,
+    target: String,
+    body: Option<String>,
+) -> crate::ingest::Exchange {
+    crate::ingest::Exchange {
+        started_ns: t_ms * 1_000_000,
+        method: method.into(),
+        scheme: "http".into(),
+        authority: "api.test".into(),
+        target,
+        response: Some(crate::ingest::Response {
+            status: 200,
+            mime: "application/json".into(),
+            total_ms: Some(1.0),
+            body: body.map(String::into_bytes),
+            ..Default::default()
+        }),
+        client: Some("c".into()),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

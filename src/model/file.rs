@@ -1108,31 +1108,13 @@ mod tests {
         assert!(matches!(e, ModelFileError::Corrupt { .. }), "{e}");
     }
 
-    /// Models recorded before the switch to BLAKE3 carry `sha256`: they
-    /// still load, and keep that digest when written again.
     /// A recording whose client creates posts and deletes them: the link
     /// is learned, saved, loaded back, and a version 1 file (no links)
     /// still loads.
     #[test]
     fn links_round_trip_and_version_1_models_load_without_them() {
-        use crate::ingest::{Exchange, Response};
+        use crate::model::correlate::api_exchange as ex;
         let mut b = crate::model::ModelBuilder::new(Default::default());
-        let ex = |t: i64, method: &str, target: String, body: Option<String>| Exchange {
-            started_ns: t * 1_000_000,
-            method: method.into(),
-            scheme: "http".into(),
-            authority: "api.test".into(),
-            target,
-            response: Some(Response {
-                status: 200,
-                mime: "application/json".into(),
-                total_ms: Some(2.0),
-                body: body.map(String::into_bytes),
-                ..Default::default()
-            }),
-            client: Some("c".into()),
-            ..Default::default()
-        };
         for i in 0..30 {
             let t = i * 100;
             b.observe(&ex(t, "GET", format!("/posts/{}", 1 + i % 7), None));
@@ -1167,6 +1149,8 @@ mod tests {
         assert_eq!(old.endpoints, m.endpoints);
     }
 
+    /// Models recorded before the switch to BLAKE3 carry `sha256`: they
+    /// still load, and keep that digest when written again.
     #[test]
     fn loads_models_with_the_older_sha256_digest() {
         let path = Path::new(concat!(

@@ -28,7 +28,7 @@ pub use session::{Observer, Quiet, Session};
 /// the failure, if any, naming the file.
 pub fn write_outputs(plan: &RunPlan, report: &RunReport) -> Vec<anyhow::Error> {
     let mut failed = Vec::new();
-    if let (Some(p), Some(summary)) = (&plan.summary_export, report.summary()) {
+    if let (Some(p), Some(summary)) = (&plan.options.summary_export, report.summary()) {
         if let Err(e) = crate::report::file::write_atomic(p, summary.to_json().as_bytes()) {
             failed.push(anyhow::Error::from(e).context(format!(
                 "cannot write --summary-export file {}",

@@ -5,7 +5,6 @@
 //! server started and no file behind.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,19 +42,16 @@ pub struct RunPlan {
     pub steps: Vec<Step>,
     /// `--profile stress`: a step whose error rate exceeds this fails.
     pub stress_max_errors: Option<f64>,
-    /// `None`: the built-in mock, started by the session.
-    pub target: Option<Target>,
     /// Scrubbed secrets without a value that the mock gets as
     /// [`MOCK_SECRET`] (it checks no credential).
     pub mock_secrets: Vec<String>,
     /// The executor's settings shared by every step (target, schedule and
     /// seed are set per step).
     pub exec: execute::Plan,
-    pub abort_on_fail: bool,
-    pub out: Option<PathBuf>,
-    pub summary_export: Option<PathBuf>,
     /// The command line that reproduces the run (secrets redacted).
     pub command: String,
+    /// What was asked (the target — `None`: the built-in mock, started by
+    /// the session —, outputs, `--abort-on-fail`…), as given.
     pub options: RunOptions,
 }
 
@@ -127,11 +123,7 @@ impl RunPlan {
             steps,
             stress_max_errors: (options.profile == Some(Profile::Stress))
                 .then_some(options.stress_max_errors),
-            target: options.target.clone(),
             mock_secrets,
-            abort_on_fail: options.abort_on_fail,
-            out: options.out.clone(),
-            summary_export: options.summary_export.clone(),
             options: options.clone(),
         })
     }

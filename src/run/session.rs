@@ -72,7 +72,7 @@ impl<'a> Session<'a> {
         shutdown: Shutdown,
     ) -> anyhow::Result<(RunReport, Vec<anyhow::Error>)> {
         let (target, mock) = self.target().await?;
-        if let Some(p) = &self.plan.out {
+        if let Some(p) = &self.plan.options.out {
             let writer = IntervalWriter::create(p, &self.plan.endpoints).map_err(|e| {
                 UsageError(format!("cannot write --out file '{}': {e}", p.display()))
             })?;
@@ -119,7 +119,7 @@ impl<'a> Session<'a> {
 
     /// The given target, or the built-in mock started on 127.0.0.1.
     async fn target(&self) -> anyhow::Result<(Target, Option<mock::MockHandle>)> {
-        if let Some(t) = &self.plan.target {
+        if let Some(t) = &self.plan.options.target {
             return Ok((t.clone(), None));
         }
         let handle = mock::spawn(
@@ -175,7 +175,7 @@ impl<'a> Session<'a> {
         let thresholds = self.plan.thresholds.clone();
         let endpoints = self.plan.endpoints.clone();
         let out = self.out.clone();
-        let abort = self.plan.abort_on_fail;
+        let abort = self.plan.options.abort_on_fail;
         let observer = self.observer.clone();
         let aborted = self.aborted.clone();
         Box::new(
@@ -250,7 +250,7 @@ impl<'a> Session<'a> {
 
     /// Finishes the `--out` time series; its error, if any.
     fn finish_out(&self) -> Option<anyhow::Error> {
-        let (o, p) = (self.out.as_ref()?, self.plan.out.as_ref()?);
+        let (o, p) = (self.out.as_ref()?, self.plan.options.out.as_ref()?);
         let writer = o.lock().ok().and_then(|mut w| w.take());
         let finished = match writer {
             Some(w) => w.finish().map_err(anyhow::Error::from),
