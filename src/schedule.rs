@@ -400,18 +400,35 @@ mod tests {
     }
 }
 
-/// Session-shaped arrivals (`--sessions`): sessions start as a Poisson
-/// process at the recorded session rate (times the scale); each session
-/// walks the recorded endpoint-to-endpoint transitions, waiting a recorded
-/// think time between requests, and ends as recorded sessions ended.
-/// Yields `(offset_s, endpoint)`.
+/// Session-shaped arrivals (`--sessions`): a steady population of
+/// clients, each running sessions one after another. A session walks the
+/// recorded endpoint-to-endpoint transitions, waiting a recorded think time
+/// after each request, and ends as recorded sessions ended; then the
+/// client is idle for an exponential gap before its next session.
+///
+/// The population is chosen so the request rate is the recorded one
+/// (times the scale) at any run length: `L`, the recording's mean number
+/// of sessions under way (Little's law: session rate × session length in
+/// time), rounded to whole clients that run sessions back to back; below
+/// one, a single client idles between sessions for an exponential gap.
+/// The run starts in the steady state: each client is mid-session or
+/// idle with the probability of the steady state, so a window shorter
+/// than one session still carries the recorded rate. (Starting sessions
+/// as a Poisson process from an empty system, as before, sent next to
+/// nothing in a short run of a recording of a few long-lived clients.)
+///
+/// Yields `(offset_s, endpoint)`; [`SessionSchedule::next_in_session`]
+/// also names the session.
 pub struct SessionSchedule<'a, R> {
-    model: &'a crate::model::TrafficModel,
+    think: &'a LogHist,
+    /// Think times are multiplied by this: 1 unless the population was
+    /// capped at [`MAX_SESSION_CLIENTS`].
+    think_factor: f64,
     rng: R,
     duration_s: Option<f64>,
-    session_rate: f64,
-    next_start: f64,
-    /// Active sessions by next request time: (time, endpoint, session).
+    /// Mean idle gap between a client's sessions, seconds.
+    mean_idle_s: f64,
+    /// Every client's next event: (time, endpoint or [`START`], session).
     heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF64, usize, u64)>>,
     /// Sessions started so far: the next one's number.
     started: u64,
@@ -419,6 +436,14 @@ pub struct SessionSchedule<'a, R> {
     /// Per endpoint: outgoing (to, count) and the count of sessions ending.
     next: Vec<(Vec<(usize, u64)>, u64)>,
 }
+
+/// The heap's mark for "this client starts a session".
+const START: usize = usize::MAX;
+
+/// At most this many concurrent clients are simulated; beyond it think
+/// times shrink instead (a million sessions under way is far past what
+/// one load generator sends).
+const MAX_SESSION_CLIENTS: f64 = 1_000_000.0;
 
 /// An f64 that orders (never NaN here).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -435,51 +460,143 @@ impl Ord for OrdF64 {
     }
 }
 
+/// The recorded session chain: start counts and per-endpoint transitions,
+/// restricted to the model's endpoints.
+type Chain = (Vec<(usize, u64)>, Vec<(Vec<(usize, u64)>, u64)>);
+
+fn session_chain(model: &crate::model::TrafficModel) -> Chain {
+    let s = &model.sessions;
+    let n = model.endpoints.len();
+    let mut next = vec![(Vec::new(), 0u64); n];
+    for ((from, to), c) in &s.transitions {
+        if *from < n && *to < n {
+            next[*from].0.push((*to, *c));
+        }
+    }
+    for (e, c) in &s.ends {
+        if *e < n {
+            next[*e].1 += c;
+        }
+    }
+    let starts = s
+        .starts
+        .iter()
+        .filter(|(e, _)| **e < n)
+        .map(|(e, c)| (*e, *c))
+        .collect();
+    (starts, next)
+}
+
 impl<'a, R: Rng> SessionSchedule<'a, R> {
     /// `None` when the model has no sessions to follow.
-    pub fn new(
-        model: &'a crate::model::TrafficModel,
-        spec: &ScheduleSpec,
-        mut rng: R,
-    ) -> Option<Self> {
-        let s = &model.sessions;
-        let n = model.endpoints.len();
-        if s.sessions == 0 || n == 0 {
+    pub fn new(model: &'a crate::model::TrafficModel, spec: &ScheduleSpec, rng: R) -> Option<Self> {
+        let (starts, next) = session_chain(model);
+        let sessions: u64 = starts.iter().map(|s| s.1).sum();
+        let moves: u64 = next.iter().flat_map(|n| &n.0).map(|t| t.1).sum();
+        let rate = model.arrival.mean_rate() * spec.scale;
+        if sessions == 0 || !(rate > 0.0 && rate.is_finite()) {
             return None;
         }
-        let mut next = vec![(Vec::new(), 0u64); n];
-        for ((from, to), c) in &s.transitions {
-            if *from < n && *to < n {
-                next[*from].0.push((*to, *c));
-            }
-        }
-        for (e, c) in &s.ends {
-            if *e < n {
-                next[*e].1 += c;
-            }
-        }
-        let starts: Vec<(usize, u64)> = s
-            .starts
-            .iter()
-            .filter(|(e, _)| **e < n)
-            .map(|(e, c)| (*e, *c))
-            .collect();
-        if starts.is_empty() {
-            return None;
-        }
-        let session_rate = s.sessions as f64 / model.arrival.duration_s() * spec.scale.max(1e-12);
-        let first: f64 = Exp1.sample(&mut rng);
-        Some(SessionSchedule {
-            model,
+        // Requests per session: every visit either moves on or ends, so
+        // the chain's expected length is visits over sessions.
+        let length = (sessions + moves) as f64 / sessions as f64;
+        let think = &model.sessions.think_time_s;
+        // Time a session occupies its client: a think time after each of
+        // its requests (the last one before the client goes idle).
+        let busy = length * think.sample_mean();
+        let session_rate = rate / length;
+        let under_way = session_rate * busy;
+        // Whole clients: with fewer than one session under way on average,
+        // one client idles between sessions; otherwise the nearest whole
+        // number of clients runs sessions back to back, its think times
+        // stretched or shrunk by the rounding (by 1/L at most, L sessions
+        // under way). Clients that idle some of the time would keep think
+        // times exact, but over a window shorter than a session the count
+        // of busy ones is a coin toss per client: ±20% in the rate of a
+        // recording of four long-lived clients.
+        let (clients, think_factor) = if under_way < 1.0 {
+            (1.0, 1.0)
+        } else {
+            let n = under_way.round().min(MAX_SESSION_CLIENTS);
+            (n, n / under_way)
+        };
+        let busy = busy * think_factor;
+        // Each client's cycle (busy + idle) lasts clients / session_rate.
+        let mean_idle_s = (clients / session_rate - busy).max(0.0);
+        let mut sched = SessionSchedule {
+            think,
+            think_factor,
             rng,
             duration_s: spec.duration_s,
-            session_rate,
-            next_start: first / session_rate,
+            mean_idle_s,
             heap: std::collections::BinaryHeap::new(),
             started: 0,
             starts,
             next,
-        })
+        };
+        sched.steady_state(clients as u64, busy);
+        Some(sched)
+    }
+
+    /// Places each client where the steady state would have it at time
+    /// zero: mid-session with probability busy / (busy + idle), its next
+    /// request a fraction of a think time away and drawn as recorded
+    /// requests are (a session's first or a move within one); otherwise
+    /// idle, its next session an idle gap away (exponential, so the rest
+    /// of a gap is one too).
+    fn steady_state(&mut self, clients: u64, busy: f64) {
+        let p_busy = if busy + self.mean_idle_s > 0.0 {
+            busy / (busy + self.mean_idle_s)
+        } else {
+            1.0
+        };
+        let moves: Vec<(usize, u64)> = {
+            let mut m = std::collections::BTreeMap::<usize, u64>::new();
+            for (to, c) in self.next.iter().flat_map(|n| &n.0) {
+                *m.entry(*to).or_insert(0) += c;
+            }
+            m.into_iter().collect()
+        };
+        let first_moves: u64 = self.starts.iter().map(|s| s.1).sum();
+        for _ in 0..clients {
+            if self.rng.random::<f64>() < p_busy {
+                let t = self.rng.random::<f64>() * self.think();
+                // A visit in progress is a session's first request or a move.
+                match Self::pick(&mut self.rng, &moves, first_moves) {
+                    Some(e) => {
+                        let session = self.new_session();
+                        self.push(t, e, session);
+                    }
+                    None => self.push(t, START, 0),
+                }
+            } else {
+                let t = self.idle();
+                self.push(t, START, 0);
+            }
+        }
+    }
+
+    fn think(&mut self) -> f64 {
+        self.think.sample(&mut self.rng) * self.think_factor
+    }
+
+    fn idle(&mut self) -> f64 {
+        if self.mean_idle_s > 0.0 {
+            let g: f64 = Exp1.sample(&mut self.rng);
+            g * self.mean_idle_s
+        } else {
+            0.0
+        }
+    }
+
+    fn new_session(&mut self) -> u64 {
+        self.started += 1;
+        self.started - 1
+    }
+
+    fn push(&mut self, t: f64, endpoint: usize, session: u64) {
+        self.heap
+            .push(std::cmp::Reverse((OrdF64(t), endpoint, session)));
     }
 
     fn pick(rng: &mut R, options: &[(usize, u64)], extra: u64) -> Option<usize> {
@@ -510,42 +627,29 @@ impl<R: Rng> SessionSchedule<'_, R> {
     /// The next request: its time, endpoint, and the number of the session
     /// it belongs to (sessions are numbered as they start).
     pub fn next_in_session(&mut self) -> Option<(f64, usize, u64)> {
-        // Start every session due before the next active request.
         loop {
-            let next_active = self.heap.peek().map(|r| r.0 .0 .0).unwrap_or(f64::INFINITY);
-            if self.next_start <= next_active {
-                let t = self.next_start;
-                if let Some(d) = self.duration_s {
-                    if t >= d && self.heap.is_empty() {
-                        return None;
-                    }
-                }
-                let g: f64 = Exp1.sample(&mut self.rng);
-                self.next_start += g / self.session_rate;
-                if self.duration_s.is_none_or(|d| t < d) {
-                    if let Some(e) = Self::pick(&mut self.rng, &self.starts, 0) {
-                        self.heap
-                            .push(std::cmp::Reverse((OrdF64(t), e, self.started)));
-                        self.started += 1;
-                    }
+            let std::cmp::Reverse((OrdF64(t), e, session)) = self.heap.pop()?;
+            if self.duration_s.is_some_and(|d| t >= d) {
+                // The earliest event is past the end: so is every other.
+                self.heap.clear();
+                return None;
+            }
+            if e == START {
+                if let Some(first) = Self::pick(&mut self.rng, &self.starts, 0) {
+                    let session = self.new_session();
+                    self.push(t, first, session);
                 }
                 continue;
             }
-            let std::cmp::Reverse((OrdF64(t), e, session)) = self.heap.pop()?;
-            if let Some(d) = self.duration_s {
-                if t >= d {
-                    // Sessions past the end are cut; nothing earlier is left.
-                    if self.next_start >= d {
-                        return None;
-                    }
-                    continue;
-                }
-            }
             let (options, end) = &self.next[e];
-            if let Some(to) = Self::pick(&mut self.rng, options, *end) {
-                let think = self.model.sessions.think_time_s.sample(&mut self.rng);
-                self.heap
-                    .push(std::cmp::Reverse((OrdF64(t + think), to, session)));
+            let then = Self::pick(&mut self.rng, options, *end);
+            let at = t + self.think();
+            match then {
+                Some(to) => self.push(at, to, session),
+                None => {
+                    let idle = self.idle();
+                    self.push(at + idle, START, 0);
+                }
             }
             return Some((t, e, session));
         }
@@ -602,5 +706,110 @@ mod session_tests {
         let rate = count(login) / 1000.0;
         let recorded = 50.0 / m.arrival.duration_s();
         assert!((rate / recorded - 1.0).abs() < 0.25, "{rate} vs {recorded}");
+    }
+
+    /// A model of `(client, seconds, path)` requests.
+    fn model_of(requests: &[(u32, f64, String)]) -> crate::model::TrafficModel {
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        let mut sorted = requests.to_vec();
+        sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (c, t, path) in &sorted {
+            b.observe(&Exchange {
+                started_ns: (t * 1e9) as i64,
+                method: "GET".into(),
+                scheme: "http".into(),
+                authority: "h".into(),
+                target: path.clone(),
+                response: Some(Response {
+                    status: 200,
+                    ..Default::default()
+                }),
+                client: Some(format!("client-{c}")),
+                ..Default::default()
+            });
+        }
+        b.finish()
+    }
+
+    fn rate_over(m: &crate::model::TrafficModel, scale: f64, d: f64, seed: u64) -> f64 {
+        let spec = ScheduleSpec {
+            scale,
+            duration_s: Some(d),
+            ..Default::default()
+        };
+        let n = SessionSchedule::new(m, &spec, ChaCha8Rng::seed_from_u64(seed))
+            .unwrap()
+            .count();
+        n as f64 / d
+    }
+
+    /// Four clients sending all through a 120 s recording (one session
+    /// each, ~12 req/s apiece): the replay keeps the recorded rate over
+    /// windows far shorter than a session. Before, sessions started as a
+    /// Poisson process at 4 per 120 s, and a 10 s run sent next to nothing.
+    #[test]
+    fn long_lived_clients_keep_the_recorded_rate_in_short_windows() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut reqs = Vec::new();
+        for c in 0..4u32 {
+            let mut t: f64 = rng.random::<f64>() * 0.1;
+            while t < 120.0 {
+                let path = ["/feed", "/items/1", "/items/2", "/cart"][rng.random_range(0..4)];
+                reqs.push((c, t, path.to_string()));
+                let g: f64 = Exp1.sample(&mut rng);
+                t += g * 0.08;
+            }
+        }
+        let m = model_of(&reqs);
+        let recorded = m.arrival.mean_rate();
+        assert!(recorded > 40.0, "{recorded}");
+        for d in [1.0, 10.0, 60.0] {
+            for seed in 1..=5 {
+                let r = rate_over(&m, 1.0, d, seed);
+                // One second holds ~50 requests: Poisson-like noise of ±15%.
+                let bound = if d < 10.0 { 0.5 } else { 0.1 };
+                assert!(
+                    (r / recorded - 1.0).abs() < bound,
+                    "{d} s, seed {seed}: {r:.1} req/s vs recorded {recorded:.1}"
+                );
+            }
+        }
+        let r = rate_over(&m, 2.0, 10.0, 1);
+        assert!((r / (2.0 * recorded) - 1.0).abs() < 0.1, "2x: {r}");
+    }
+
+    /// Many short sessions (three requests a second apart, a new client
+    /// every second): the rate holds, and so does the number of sessions.
+    #[test]
+    fn short_sessions_keep_the_recorded_rate() {
+        let mut reqs = Vec::new();
+        for c in 0..300u32 {
+            let t0 = f64::from(c);
+            for (k, path) in ["/login", "/feed", "/item"].iter().enumerate() {
+                reqs.push((c, t0 + k as f64, path.to_string()));
+            }
+        }
+        let m = model_of(&reqs);
+        let recorded = m.arrival.mean_rate();
+        for seed in 1..=5 {
+            let spec = ScheduleSpec {
+                duration_s: Some(60.0),
+                ..Default::default()
+            };
+            let mut s = SessionSchedule::new(&m, &spec, ChaCha8Rng::seed_from_u64(seed)).unwrap();
+            let mut n = 0;
+            let mut sessions = std::collections::BTreeSet::new();
+            while let Some((_, _, session)) = s.next_in_session() {
+                n += 1;
+                sessions.insert(session);
+            }
+            let r = n as f64 / 60.0;
+            assert!(
+                (r / recorded - 1.0).abs() < 0.1,
+                "seed {seed}: {r} vs {recorded}"
+            );
+            // ~1 session a second, plus the ones under way at the start.
+            assert!((55..=75).contains(&sessions.len()), "{}", sessions.len());
+        }
     }
 }

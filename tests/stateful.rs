@@ -218,10 +218,10 @@ fn a_replay_against_a_fresh_service_fails_no_more_than_the_recording() {
             inspected.output()
         );
     }
-    // (`--sessions` keeps one store per session: a unit test in
-    // src/execute/produced.rs; this one-client recording starts a session
-    // every 14 s, too few for an 8 s run — the sessions-rate issue.)
-    for (seed, sessions) in [("1", false), ("2", false), ("3", false)] {
+    // Seed 3 replays per-client sessions: one store per session, and the
+    // one client of this recording under way from the start (it used to
+    // start a session every 14 s, too few for an 8 s run).
+    for (seed, sessions) in [("1", false), ("2", false), ("3", true)] {
         let service = Service::start();
         let summary = dir.path().join(format!("summary-{seed}.json"));
         let mut args: Vec<&std::ffi::OsStr> = vec![

@@ -168,7 +168,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = crate::schedule::ArrivalMode::Recorded)]
     pub arrival: crate::schedule::ArrivalMode,
     /// Replay per-client sessions (recorded endpoint-to-endpoint
-    /// transitions and think times) instead of independent arrivals.
+    /// transitions and think times) instead of independent arrivals, from
+    /// a steady population of clients at the recorded rate (× scale) or
+    /// --rate.
     #[arg(long)]
     pub sessions: bool,
     /// Test type (k6 guide): smoke, load, stress, spike, soak.

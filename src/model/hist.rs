@@ -303,6 +303,30 @@ impl LogHist {
         self.max
     }
 
+    /// The mean of [`LogHist::sample`]'s draws: each bin log-uniform
+    /// between its edges (clipped to the recorded min and max), which is
+    /// close to the recorded mean but not equal to it. Schedules that must
+    /// hit a rate from sampled gaps use this one.
+    pub fn sample_mean(&self) -> f64 {
+        let nonzero = self.count.saturating_sub(self.zeros);
+        if self.count == 0 || nonzero == 0 {
+            return 0.0;
+        }
+        let mut total = 0.0;
+        for (i, c) in self.bins.iter() {
+            let lo = Self::bin_low(i).max(self.min);
+            let hi = Self::bin_low(i + 1).min(self.max);
+            // A log-uniform value on [lo, hi] has mean (hi − lo) / ln(hi/lo).
+            let mean = if hi <= lo * (1.0 + 1e-12) {
+                lo
+            } else {
+                (hi - lo) / (hi / lo).ln()
+            };
+            total += mean * c as f64;
+        }
+        total / self.count as f64
+    }
+
     /// Draws a value distributed like the recorded ones.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         if self.count == 0 {
@@ -447,5 +471,26 @@ mod tests {
         h.record(-1.0);
         assert_eq!(h.count, 10);
         assert!(h.cv() < 1e-6);
+    }
+
+    /// `sample_mean` is what the draws average to, zeros included.
+    #[test]
+    fn sample_mean_is_the_mean_of_the_draws() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut h = LogHist::new();
+        for i in 0..2000u32 {
+            // Spread over four decades, with some zeros.
+            h.record(if i % 10 == 0 {
+                0.0
+            } else {
+                10f64.powf(f64::from(i % 97) / 24.0) * 0.01
+            });
+        }
+        let n = 400_000;
+        let drawn: f64 = (0..n).map(|_| h.sample(&mut rng)).sum::<f64>() / n as f64;
+        let m = h.sample_mean();
+        assert!((drawn / m - 1.0).abs() < 0.01, "{drawn} vs {m}");
+        assert!((m / h.mean() - 1.0).abs() < 0.05, "{m} vs {}", h.mean());
+        assert_eq!(LogHist::new().sample_mean(), 0.0);
     }
 }

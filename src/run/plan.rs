@@ -259,7 +259,15 @@ fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
         ramp_up_s: o.ramp_up.map_or(0.0, |d| d.as_secs_f64()),
         shape: Vec::new(),
     };
+    if o.sessions && (o.ramp_up.is_some() || o.profile == Some(Profile::Spike)) {
+        return Err(UsageError(
+            "--sessions keeps a steady population of client sessions at the rate asked for, and does not follow --ramp-up or --profile spike: drop --sessions for those, or step the load with --profile stress --sessions".into(),
+        )
+        .into());
+    }
     let base_scale = match (o.rate, o.scale) {
+        // Sessions run at a flat rate: a multiple of the recorded mean.
+        (Some(r), _) if o.sessions => r / recorded_rate.max(1e-12),
         (Some(r), _) => r / window_rate(model, &spec(1.0), window)?,
         (None, Some(s)) => s,
         (None, None) => 1.0,
@@ -267,7 +275,11 @@ fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
     let step = |scale: f64, label: String| {
         let spec = spec(scale);
         Step {
-            rate: spec.mean_rate(&model.arrival, window.0, window.1),
+            rate: if o.sessions {
+                recorded_rate * scale
+            } else {
+                spec.mean_rate(&model.arrival, window.0, window.1)
+            },
             spec,
             label,
         }
