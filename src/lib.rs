@@ -34,6 +34,8 @@
 //! - [`http1`]: HTTP/1 message framing (tokens, `Content-Length`, chunked
 //!   decoding, body framing), shared by the pcap reader and the lean
 //!   HTTP/1.1 load client.
+//! - [`credential`]: which header, query and field names carry
+//!   credentials, shared by the capture readers and the model's scrubber.
 //! - [`cli`]: the command line (what the user typed) and the commands that
 //!   drive the stages. No other module imports it.
 //!
@@ -42,6 +44,7 @@
 //! errors and exit codes), [`shutdown`] (the caller's stop request).
 
 pub mod cli;
+pub mod credential;
 pub mod error;
 pub mod execute;
 pub mod generate;

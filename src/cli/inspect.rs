@@ -516,6 +516,7 @@ fn origin_text(o: &Origin) -> String {
     match o {
         Origin::Json(p) => p.clone(),
         Origin::Location(k) => format!("Location segment {k}"),
+        Origin::Header(n) => format!("{n} header"),
     }
 }
 
@@ -528,6 +529,7 @@ fn slot_text(m: &TrafficModel, l: &Link) -> String {
             .map_or_else(|| format!("path slot {i}"), |p| format!("{{{}}}", p.name)),
         Slot::Query(n) => format!("?{n}"),
         Slot::Json(p) => format!("body {p}"),
+        Slot::Header { name, prefix } => format!("{name}: {prefix}…"),
     }
 }
 

@@ -113,7 +113,9 @@ pub struct Captured {
     /// The body as it arrived (chunk data only), up to
     /// [`MAX_CAPTURE`](super::produced::MAX_CAPTURE) bytes.
     pub body: Vec<u8>,
-    pub location: Option<String>,
+    /// `Location` and token-like headers
+    /// ([`keeps_header`](super::produced::keeps_header)).
+    pub headers: Vec<(String, String)>,
 }
 
 /// A complete response.
@@ -293,12 +295,15 @@ impl Conn {
             }
             let (framing, keep_alive) = framing(&r, head)?;
             if let Some(c) = self.captured.as_mut() {
-                c.location = r
+                c.headers = r
                     .headers
                     .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("location"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok())
-                    .map(|v| v.trim().to_string());
+                    .filter(|h| super::produced::keeps_header(h.name))
+                    .filter_map(|h| {
+                        let v = std::str::from_utf8(h.value).ok()?;
+                        Some((h.name.to_string(), v.trim().to_string()))
+                    })
+                    .collect();
             }
             self.pos += n;
             return Ok(Some((status, framing, keep_alive)));

@@ -50,7 +50,7 @@ use crate::schedule::{Schedule, SessionSchedule};
 use crate::shutdown::Shutdown;
 pub use conn::Connector;
 pub use plan::Plan;
-use produced::Produced;
+use produced::{NoValue, Produced};
 use request::Outgoing;
 pub use request::{check_header, unfilled_secrets, RequestBuilder};
 
@@ -581,10 +581,11 @@ fn thread_seed(seed: u64, k: usize) -> u64 {
 }
 
 /// Generates the request of `endpoint` intended at `intended` and hands it
-/// to a connection (or drops it, naming why). False when it uses a
-/// produced value no response has given yet: the caller waits for one. A
-/// request that `waited` for its value is late by that wait, which is
-/// measured, not a generator falling behind.
+/// to a connection (or drops it, naming why). `Err` when it uses a
+/// produced value no response has given yet: the caller waits for one (or
+/// sends the producer in its place, [`NoValue::instead`]). A request that
+/// `waited` for its value is late by that wait, which is measured, not a
+/// generator falling behind.
 #[allow(clippy::too_many_arguments)]
 fn send(
     worker: &Rc<Worker>,
@@ -595,22 +596,19 @@ fn send(
     session: Option<u64>,
     intended: Instant,
     waited: bool,
-) -> bool {
+) -> Result<(), NoValue> {
     let fills = worker
         .produced
         .borrow_mut()
-        .fills(model, endpoint, session, rng);
-    let Ok(fills) = fills else {
-        return false;
-    };
+        .fills(model, endpoint, session, rng)?;
     let (endpoint, request, bytes_sent) = builder.next(model, endpoint, &fills, rng);
     if !waited && Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
         worker.drop_request(endpoint, intended, DropReason::GeneratorBehind);
-        return true;
+        return Ok(());
     }
     if worker.in_flight.get() >= worker.max_in_flight {
         worker.drop_request(endpoint, intended, DropReason::MaxInFlight);
-        return true;
+        return Ok(());
     }
     worker.dispatch(Job {
         capture: worker.produced.borrow().captures(endpoint),
@@ -620,7 +618,7 @@ fn send(
         request,
         bytes_sent,
     });
-    true
+    Ok(())
 }
 
 /// Sends the waiting requests whose value has been produced meanwhile, in
@@ -639,7 +637,9 @@ fn retry_waiting(
         };
         if send(
             worker, model, builder, rng, endpoint, session, intended, true,
-        ) {
+        )
+        .is_ok()
+        {
             continue;
         }
         if now >= deadline {
@@ -723,7 +723,7 @@ async fn dispatcher(
         }
         let endpoint = chosen.unwrap_or_else(|| crate::generate::pick_endpoint(&model, &mut rng));
         retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
-        let sent = send(
+        let mut sent = send(
             &worker,
             &model,
             &mut builder,
@@ -733,7 +733,22 @@ async fn dispatcher(
             intended,
             false,
         );
-        if !sent {
+        if let Err(NoValue {
+            instead: Some(producer),
+        }) = sent
+        {
+            // No token yet: the client logs in first, in this request's
+            // place (the count of intended requests stays the schedule's).
+            let b = &mut builder;
+            if send(
+                &worker, &model, b, &mut rng, producer, session, intended, false,
+            )
+            .is_ok()
+            {
+                sent = Ok(());
+            }
+        }
+        if sent.is_err() {
             // No produced value yet: wait for one within the recorded lag.
             let wait = worker
                 .produced
@@ -931,11 +946,12 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                 let status = response.status().as_u16();
                 let mut got = job.capture.then(|| h1::Captured {
                     body: Vec::new(),
-                    location: response
+                    headers: response
                         .headers()
-                        .get(http::header::LOCATION)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string),
+                        .iter()
+                        .filter(|(n, _)| produced::keeps_header(n.as_str()))
+                        .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_string())))
+                        .collect(),
                 });
                 let mut body = response.into_body();
                 while let Some(frame) = body.frame().await {
@@ -986,7 +1002,7 @@ fn produced(
         worker
             .produced
             .borrow_mut()
-            .capture(endpoint, session, &got.body, got.location.as_deref());
+            .capture(endpoint, session, &got.body, &got.headers);
     }
 }
 

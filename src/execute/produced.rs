@@ -40,11 +40,24 @@ pub struct Produced {
     values: Vec<VecDeque<String>>,
     sessions: HashMap<u64, Vec<VecDeque<String>>>,
     session_order: VecDeque<u64>,
+    /// Credentials being fetched: (session, link) → when the producer was
+    /// sent in a consumer's place ([`NoValue::instead`]).
+    fetching: HashMap<(Option<u64>, usize), std::time::Instant>,
 }
 
 /// A consumer whose required value no response has produced yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NoValue;
+pub struct NoValue {
+    /// The producer to send in the consumer's place, when the value is a
+    /// credential no request is fetching yet: a client without a token
+    /// logs in first. Ids (a delete of a created post) are waited for
+    /// instead: creating one in a read's place would change the mix.
+    pub instead: Option<usize>,
+}
+
+/// How long a credential fetch is waited for before another consumer may
+/// send the producer again (a login that failed or went unanswered).
+const FETCH_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Produced {
     pub fn new(model: &TrafficModel) -> Produced {
@@ -63,6 +76,7 @@ impl Produced {
             by_consumer: by_consumer.into_iter().map(Rc::from).collect(),
             sessions: HashMap::new(),
             session_order: VecDeque::new(),
+            fetching: HashMap::new(),
         }
     }
 
@@ -91,14 +105,21 @@ impl Produced {
             .is_some_and(|l| !l.is_empty())
     }
 
-    /// Takes the values of a successful response of `endpoint`.
+    /// Takes the values of a successful response of `endpoint` (its body
+    /// and the headers [`keeps_header`] names).
     pub fn capture(
         &mut self,
         endpoint: usize,
         session: Option<u64>,
         body: &[u8],
-        location: Option<&str>,
+        headers: &[(String, String)],
     ) {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim())
+        };
         let Some(links) = self.by_producer.get(endpoint).cloned() else {
             return;
         };
@@ -114,12 +135,22 @@ impl Produced {
         for &l in links.iter() {
             let found: Vec<String> = match &self.links[l].source {
                 Origin::Json(path) => json.as_ref().map(|v| json_at(v, path)).unwrap_or_default(),
-                Origin::Location(k) => location
+                Origin::Location(k) => header("location")
                     .and_then(|loc| location_segment(loc, *k))
+                    .into_iter()
+                    .collect(),
+                Origin::Header(name) => header(name)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
                     .into_iter()
                     .collect(),
             };
             captured.push((l, found));
+        }
+        for (l, found) in &captured {
+            if !found.is_empty() {
+                self.fetching.remove(&(session, *l));
+            }
         }
         let store = self.store(session);
         for (l, found) in captured {
@@ -177,6 +208,9 @@ impl Produced {
                         .is_none_or(|f| f.pool.total() == 0),
                     _ => true,
                 },
+                // The fallback is the --secret (or -H) value, which the
+                // plan requires unless the link always fills the header.
+                Slot::Header { .. } => false,
             };
             let required = destructive || pool_empty || link.share >= REQUIRED_SHARE;
             if !required && rng.random::<f64>() >= link.share {
@@ -194,7 +228,12 @@ impl Produced {
             }
             match v {
                 Some(v) => fills.push((slot, v)),
-                None if required => return Err(NoValue),
+                None if required => {
+                    let credential = matches!(slot, Slot::Header { .. });
+                    let instead = (credential && self.claim_fetch(session, l))
+                        .then_some(self.links[l].producer);
+                    return Err(NoValue { instead });
+                }
                 None => {}
             }
         }
@@ -203,6 +242,22 @@ impl Produced {
 }
 
 impl Produced {
+    /// Whether a consumer of link `l` in `session` may send the producer
+    /// in its place: none was sent for it within [`FETCH_RETRY`].
+    fn claim_fetch(&mut self, session: Option<u64>, l: usize) -> bool {
+        let now = std::time::Instant::now();
+        if let Some(at) = self.fetching.get(&(session, l)) {
+            if now.saturating_duration_since(*at) < FETCH_RETRY {
+                return false;
+            }
+        }
+        if self.fetching.len() >= SESSIONS {
+            self.fetching.clear();
+        }
+        self.fetching.insert((session, l), now);
+        true
+    }
+
     /// How long a request of `endpoint` may wait for a produced value: the
     /// recorded lag from producing response to using request (its 99th
     /// percentile, over the endpoint's links).
@@ -231,6 +286,39 @@ impl Produced {
             store[i].retain(|v| v != value);
         }
     }
+}
+
+/// The scrubbed credentials (placeholder names) that live responses
+/// always supply: every endpoint that carries the header fills it from a
+/// link that is required there (see [`Produced::fills`]). A run needs no
+/// `--secret` for them.
+pub fn produced_credentials(model: &TrafficModel) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let mut covered: BTreeMap<&str, bool> = BTreeMap::new();
+    for s in &model.secrets {
+        let ok = s.location == "header"
+            && model.endpoints.iter().enumerate().all(|(i, e)| {
+                !e.headers.iter().any(|h| h.name.eq_ignore_ascii_case(&s.field))
+                    || model.links.iter().any(|l| {
+                        l.consumer == i
+                            && l.share >= REQUIRED_SHARE
+                            && matches!(&l.slot, Slot::Header { name, .. } if name.eq_ignore_ascii_case(&s.field))
+                    })
+            });
+        let e = covered.entry(s.name.as_str()).or_insert(true);
+        *e &= ok;
+    }
+    covered
+        .into_iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(n, _)| n.to_string())
+        .collect()
+}
+
+/// Whether a response header is kept for [`Produced::capture`]:
+/// `Location` and token-like headers.
+pub fn keeps_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("location") || crate::model::correlate::token_header(name)
 }
 
 /// Path segment `k` of a `Location` value (absolute URL or path).
@@ -279,17 +367,20 @@ mod tests {
         let mut p = Produced::new(&m);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         assert!(p.captures(post) && !p.captures(delete));
-        p.capture(post, Some(1), br#"{"id":501}"#, None);
-        p.capture(post, Some(2), br#"{"id":502}"#, None);
+        p.capture(post, Some(1), br#"{"id":501}"#, &[]);
+        p.capture(post, Some(2), br#"{"id":502}"#, &[]);
         let take = |p: &mut Produced, s, rng: &mut rand_chacha::ChaCha8Rng| {
             p.fills(&m, delete, s, rng).map(|f| f[0].1.clone())
         };
         assert_eq!(take(&mut p, Some(2), &mut rng).as_deref(), Ok("502"));
         assert_eq!(take(&mut p, Some(1), &mut rng).as_deref(), Ok("501"));
         // Each value once; nothing for the run-wide store or a spent session.
-        assert_eq!(take(&mut p, Some(1), &mut rng), Err(NoValue));
-        assert_eq!(take(&mut p, None, &mut rng), Err(NoValue));
-        p.capture(post, None, br#"{"id":503}"#, None);
+        assert_eq!(
+            take(&mut p, Some(1), &mut rng),
+            Err(NoValue { instead: None })
+        );
+        assert_eq!(take(&mut p, None, &mut rng), Err(NoValue { instead: None }));
+        p.capture(post, None, br#"{"id":503}"#, &[]);
         assert_eq!(take(&mut p, None, &mut rng).as_deref(), Ok("503"));
         assert!(p.wait_for(delete) > std::time::Duration::ZERO);
     }

@@ -27,17 +27,21 @@ pub struct RequestBuilder {
 
 /// The model's `{{secret:NAME}}` placeholders that neither `secrets` nor a
 /// `-H` header in `headers` gives a value (a header fills the placeholder
-/// of its own name).
+/// of its own name), nor live responses always supply (a login's token,
+/// [`produced_credentials`](super::produced::produced_credentials)).
 pub fn unfilled_secrets(
     model: &TrafficModel,
     secrets: &HashMap<String, String>,
     headers: &[(String, String)],
 ) -> Vec<String> {
+    let produced = super::produced::produced_credentials(model);
     model
         .placeholder_names()
         .into_iter()
         .filter(|n| {
-            !secrets.contains_key(n) && !headers.iter().any(|(h, _)| &scrub::secret_name(h) == n)
+            !secrets.contains_key(n)
+                && !headers.iter().any(|(h, _)| &scrub::secret_name(h) == n)
+                && !produced.contains(n)
         })
         .collect()
 }

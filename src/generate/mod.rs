@@ -123,12 +123,28 @@ pub fn generate_filled<R: Rng + ?Sized>(
             headers.push(("Content-Type".to_string(), mime.clone()));
         }
     }
+    fill_credentials(&mut headers, fills);
     Request {
         endpoint: idx,
         method: e.method.clone(),
         path,
         headers,
         body: body.map(|(b, _)| b),
+    }
+}
+
+/// Credential headers given a produced token: the header's value becomes
+/// the recorded scheme and the token (`Bearer <token>`) in place of the
+/// scrubbed `{{secret:NAME}}`.
+fn fill_credentials(headers: &mut [(String, String)], fills: &[(Slot, String)]) {
+    for (slot, token) in fills {
+        if let Slot::Header { name, prefix } = slot {
+            for (n, v) in headers.iter_mut() {
+                if n.eq_ignore_ascii_case(name) {
+                    *v = format!("{prefix}{token}");
+                }
+            }
+        }
     }
 }
 

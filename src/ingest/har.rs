@@ -736,8 +736,12 @@ impl Ctx<'_> {
             .into_iter()
             .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
             .filter(|(n, _)| {
-                let n = n.to_ascii_lowercase();
-                n == "content-type" || n == "set-cookie" || n == "cache-control" || n == "location"
+                let l = n.to_ascii_lowercase();
+                l == "content-type"
+                    || l == "set-cookie"
+                    || l == "cache-control"
+                    || l == "location"
+                    || crate::credential::token_header(n)
             })
             .collect();
 

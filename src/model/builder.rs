@@ -247,7 +247,7 @@ impl ModelBuilder {
             }
         }
         observe_query(acc, x.query(), scrub, &mut found);
-        observe_headers(acc, &x.headers, scrub, &mut found);
+        let credentials = observe_headers(acc, &x.headers, scrub, &mut found);
         if let Some(body) = &x.body {
             observe_body(&mut acc.body, body, scrub, &mut found);
             if body.kind == BodyKind::Json {
@@ -257,19 +257,25 @@ impl ModelBuilder {
                 }
             }
         }
+        // A scrubbed credential (`Authorization: Bearer …`) that a login
+        // response handed out: the replay can fill it from the live one.
+        for i in credentials {
+            let (name, value) = &x.headers[i];
+            let (prefix, token) = correlate::split_credential(value);
+            let slot = Slot::Header {
+                name: name.to_ascii_lowercase(),
+                prefix: prefix.to_string(),
+            };
+            self.correlator.used(id, client, ts, slot, token);
+        }
         // After every slot of the request: a value it sent itself is not
         // one its response produced.
         if let Some(r) = &x.response {
             // Absurd recorded times (a hostile capture) saturate.
             let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
             let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
-            let location = r
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("location"))
-                .map(|(_, v)| v.as_str());
             self.correlator
-                .produced(id, client, end, r.body.as_deref(), location);
+                .produced(id, client, end, r.body.as_deref(), &r.headers);
         }
         if let Some(r) = &x.response {
             let ra = &mut acc.resp;
@@ -435,6 +441,7 @@ impl ModelBuilder {
                 Slot::Path(_) => a.count,
                 Slot::Query(n) => a.query.get(n).map_or(0, PoolAcc::total),
                 Slot::Json(p) => a.body.json_fields.get(p).map_or(0, |(_, f)| f.total()),
+                Slot::Header { name, .. } => a.headers.get(name).map_or(0, |h| h.1.total()),
             }
         });
         for l in &raw {
@@ -485,6 +492,12 @@ fn links(raw: Vec<RawLink>, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
                 }
                 _ => continue,
             },
+            Slot::Header { name, .. } => {
+                match e.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)) {
+                    Some(h) => (l.slot.clone(), (h.presence * e.count as f64).round() as u64),
+                    None => continue,
+                }
+            }
         };
         links.push(Link {
             producer,
@@ -607,14 +620,17 @@ fn observe_query(
     }
 }
 
+/// Observes the request headers; returns the indices of those scrubbed
+/// as credentials that carry a value (candidates for a produced token).
 fn observe_headers(
     acc: &mut EndpointAcc,
     headers: &[(String, String)],
     scrub: bool,
     found: &mut Vec<(&'static str, String)>,
-) {
+) -> Vec<usize> {
+    let mut credentials = Vec::new();
     let mut lower = String::new();
-    for (name, value) in headers {
+    for (i, (name, value)) in headers.iter().enumerate() {
         if SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
             continue;
         }
@@ -634,8 +650,12 @@ fn observe_headers(
             continue;
         };
         let v = scrubbed("header", name, value, entry.2, scrub, found);
+        if matches!(v, std::borrow::Cow::Owned(_)) && !lower.contains("cookie") {
+            credentials.push(i);
+        }
         entry.1.observe(&v);
     }
+    credentials
 }
 
 fn body_kind_code(k: BodyKind) -> u8 {

@@ -1,8 +1,10 @@
 //! Auto-correlation learned from a capture: a value that first appears in
-//! a response (a JSON field, a segment of `Location`) and is later used by
-//! the same client in a request's path or query is a *produced* value —
-//! the id a `POST /posts` returned and the `DELETE /posts/{id}` that
-//! followed. The model keeps the link (producer endpoint and where in the
+//! a response (a JSON field, a segment of `Location`, a token-like header
+//! such as `X-Subject-Token`) and is later used by the same client in a
+//! request's path, query, JSON body or credential header is a *produced*
+//! value — the id a `POST /posts` returned and the `DELETE /posts/{id}`
+//! that followed, or the token a login returned and the `Authorization:
+//! Bearer …` of every later request. The model keeps the link (producer endpoint and where in the
 //! response, consumer endpoint and slot, how often and how soon); the
 //! replayer captures the value from the live response and the dependent
 //! request uses it, instead of an id the fresh service never issued.
@@ -45,6 +47,9 @@ pub enum Origin {
     Json(String),
     /// Path segment `k` of the `Location` header's path.
     Location(usize),
+    /// The whole value of a token-like response header (lower-case name,
+    /// see [`token_header`]).
+    Header(String),
 }
 
 /// Where in a request a consumed value goes.
@@ -58,6 +63,30 @@ pub enum Slot {
     /// A field of a JSON request body, `$.postId` (the notation of body
     /// fields).
     Json(String),
+    /// A credential header (lower-case name), which the model scrubbed to
+    /// `{{secret:NAME}}`: the value follows `prefix` (`Bearer `, or empty
+    /// when the header is the bare token).
+    Header { name: String, prefix: String },
+}
+
+pub use crate::credential::token_header;
+
+/// A credential header's value split into its scheme prefix and the
+/// token: `Bearer abc` → (`Bearer `, `abc`); a bare value has no prefix.
+pub fn split_credential(value: &str) -> (&str, &str) {
+    let v = value.trim();
+    match v.split_once(' ') {
+        Some((scheme, token))
+            if !scheme.is_empty()
+                && scheme.len() <= 16
+                && scheme.bytes().all(|b| b.is_ascii_alphabetic())
+                && !token.trim().is_empty() =>
+        {
+            let token = token.trim_start();
+            (&v[..v.len() - token.len()], token)
+        }
+        _ => ("", v),
+    }
 }
 
 /// A learned link, in builder terms (accumulator ids, segment positions).
@@ -162,10 +191,11 @@ fn hash(v: &str) -> u64 {
 }
 
 /// Whether a value can identify something: not empty, not a word of
-/// prose, not a boolean. Short numbers count (ids start at 1).
+/// prose, not a boolean. Short numbers count (ids start at 1), and so do
+/// tokens as long as JWTs (values are kept as hashes).
 fn id_like(v: &str) -> bool {
     !v.is_empty()
-        && v.len() <= 128
+        && v.len() <= 4096
         && v != "true"
         && v != "false"
         && v != "null"
@@ -249,15 +279,15 @@ impl Correlator {
     }
 
     /// A response of endpoint accumulator `producer` to `client`, ending at
-    /// `ts_ns`: its JSON body and `Location` header are searched for
-    /// values no request used before.
+    /// `ts_ns`: its JSON body, `Location` and token-like headers are
+    /// searched for values no request used before.
     pub fn produced(
         &mut self,
         producer: u32,
         client: u32,
         ts_ns: i64,
         body: Option<&[u8]>,
-        location: Option<&str>,
+        headers: &[(String, String)],
     ) {
         if self.produced.len() >= MAX_PRODUCED {
             return;
@@ -271,6 +301,16 @@ impl Correlator {
                 }
             }
         }
+        for (name, value) in headers {
+            if token_header(name) {
+                let name = name.to_ascii_lowercase();
+                found.push((Origin::Header(name), value.trim().to_string()));
+            }
+        }
+        let location = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+            .map(|(_, v)| v.as_str());
         if let Some(loc) = location {
             let path = loc
                 .split_once("://")
@@ -397,7 +437,7 @@ pub fn json_leaves(text: &str) -> Vec<(String, String)> {
         .into_iter()
         .filter_map(|(o, v)| match o {
             Origin::Json(p) => Some((p, v)),
-            Origin::Location(_) => None,
+            Origin::Location(_) | Origin::Header(_) => None,
         })
         .collect()
 }
@@ -467,6 +507,10 @@ pub(crate) fn api_exchange(
 mod tests {
     use super::*;
 
+    fn loc(v: &str) -> Vec<(String, String)> {
+        vec![("Location".to_string(), v.to_string())]
+    }
+
     #[test]
     fn a_created_id_used_by_a_later_delete_is_a_link() {
         let mut c = Correlator::new();
@@ -476,11 +520,11 @@ mod tests {
         for (i, id) in [501, 502].iter().enumerate() {
             let t = 1_000_000 * (10 * i as i64 + 1);
             let body = format!(r#"{{"id":{id},"title":"hello world","userId":7}}"#);
-            c.produced(1, 0, t, Some(body.as_bytes()), None);
+            c.produced(1, 0, t, Some(body.as_bytes()), &[]);
             c.used(2, 0, t + 5_000_000, Slot::Path(1), &id.to_string());
         }
         // A later response carrying 7 does not make it produced.
-        c.produced(1, 0, 50_000_000, Some(br#"{"id":7}"#), None);
+        c.produced(1, 0, 50_000_000, Some(br#"{"id":7}"#), &[]);
         c.used(3, 0, 60_000_000, Slot::Path(1), "7");
         let links = c.finish(&mut |a| a, &mut |_, _| 2);
         assert_eq!(links.len(), 1, "{links:?}");
@@ -504,7 +548,7 @@ mod tests {
         }
         let ids: Vec<String> = (5..=12).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
         let list = format!("[{}]", ids.join(","));
-        c.produced(1, 0, t + 1, Some(list.as_bytes()), None);
+        c.produced(1, 0, t + 1, Some(list.as_bytes()), &[]);
         for round in 0..5 {
             for page in 1..=20u64 {
                 t += 10;
@@ -529,7 +573,7 @@ mod tests {
                 0,
                 10 * i as i64 + 1,
                 Some(format!(r#"{{"id":{id}}}"#).as_bytes()),
-                None,
+                &[],
             );
             c.used(2, 0, 10 * i as i64 + 2, Slot::Path(1), &id.to_string());
         }
@@ -540,7 +584,7 @@ mod tests {
     #[test]
     fn values_of_another_client_or_from_location_and_lists() {
         let mut c = Correlator::new();
-        c.produced(1, 0, 0, None, Some("https://api.test/orders/abc-123?x=1"));
+        c.produced(1, 0, 0, None, &loc("https://api.test/orders/abc-123?x=1"));
         c.used(2, 1, 10, Slot::Path(1), "abc-123");
         c.used(2, 1, 11, Slot::Path(1), "abc-123");
         assert!(
@@ -552,11 +596,59 @@ mod tests {
         let v: Value = serde_json::from_str(r#"{"id":501}"#).unwrap();
         assert_eq!(json_at(&v, "$.id"), ["501"]);
         let mut c = Correlator::new();
-        c.produced(1, 0, 0, None, Some("/orders/abc-123"));
+        c.produced(1, 0, 0, None, &loc("/orders/abc-123"));
         c.used(2, 0, 10, Slot::Path(1), "abc-123");
-        c.produced(1, 0, 20, None, Some("/orders/abc-124"));
+        c.produced(1, 0, 20, None, &loc("/orders/abc-124"));
         c.used(2, 0, 30, Slot::Path(1), "abc-124");
         let links = c.finish(&mut |a| a, &mut |_, _| 3);
         assert_eq!(links[0].source, Origin::Location(1));
+    }
+
+    /// A login's token, from a JSON field or a token header, reaches the
+    /// credential header of later requests, with or without a scheme.
+    #[test]
+    fn tokens_from_a_login_reach_credential_headers() {
+        assert_eq!(split_credential("Bearer abc.def"), ("Bearer ", "abc.def"));
+        assert_eq!(split_credential("abc"), ("", "abc"));
+        assert_eq!(split_credential("Bearer "), ("", "Bearer"));
+        assert!(token_header("X-Subject-Token") && token_header("x-auth-token"));
+        assert!(!token_header("Set-Cookie") && !token_header("Content-Type"));
+        let bearer = || Slot::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        };
+        let mut c = Correlator::new();
+        for i in 0..5i64 {
+            // A JWT-long token: more than the 128 bytes ids were held to.
+            let token = format!("eyJ{}.{i}", "x".repeat(300));
+            c.produced(
+                1,
+                0,
+                i * 100,
+                Some(format!(r#"{{"token":"{token}"}}"#).as_bytes()),
+                &[],
+            );
+            for k in 1..4 {
+                assert!(c.used(2, 0, i * 100 + k, bearer(), &token));
+            }
+            let subject = format!("gAAAAB{i}");
+            let h = vec![("X-Subject-Token".to_string(), subject.clone())];
+            c.produced(3, 0, i * 100 + 50, None, &h);
+            c.used(
+                4,
+                0,
+                i * 100 + 60,
+                Slot::Header {
+                    name: "x-auth-token".into(),
+                    prefix: String::new(),
+                },
+                &subject,
+            );
+        }
+        let links = c.finish(&mut |a| a, &mut |_, _| 5);
+        let find = |consumer| links.iter().find(|l| l.consumer == consumer).unwrap();
+        assert_eq!(find(2).source, Origin::Json("$.token".into()));
+        assert_eq!(find(2).slot, bearer());
+        assert_eq!(find(4).source, Origin::Header("x-subject-token".into()));
     }
 }

@@ -87,14 +87,20 @@ struct ModelV1 {
 }
 
 /// A link (version 2): `producer`/`consumer` index `endpoints`; `from`
-/// is `json:$.path` or `location:K` (path segment K of `Location`); `to`
-/// is `path:I` (index into the consumer's path slots) or `query:NAME`.
+/// is `json:$.path`, `location:K` (path segment K of `Location`) or
+/// `header:NAME` (a token-like response header); `to` is `path:I` (index
+/// into the consumer's path slots), `query:NAME`, `json:$.path` or
+/// `header:NAME` (a scrubbed credential header, its value `prefix` and
+/// the token).
 #[derive(Serialize, Deserialize, Debug)]
 struct LinkV2 {
     producer: u64,
     from: String,
     consumer: u64,
     to: String,
+    /// What precedes the token in a `header:` consumer (`Bearer `).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    prefix: String,
     count: u64,
     share: f64,
     lag_ms: HistV1,
@@ -459,12 +465,18 @@ fn link_v2(l: &Link) -> LinkV2 {
         from: match &l.source {
             Origin::Json(p) => format!("json:{p}"),
             Origin::Location(k) => format!("location:{k}"),
+            Origin::Header(n) => format!("header:{n}"),
         },
         consumer: l.consumer as u64,
         to: match &l.slot {
             Slot::Path(i) => format!("path:{i}"),
             Slot::Query(n) => format!("query:{n}"),
             Slot::Json(p) => format!("json:{p}"),
+            Slot::Header { name, .. } => format!("header:{name}"),
+        },
+        prefix: match &l.slot {
+            Slot::Header { prefix, .. } => prefix.clone(),
+            _ => String::new(),
         },
         count: l.count,
         share: l.share,
@@ -487,9 +499,10 @@ fn link_from(l: LinkV2, i: usize, endpoints: &[Endpoint]) -> Result<Link, String
             k.parse()
                 .map_err(|_| format!("{what}: from {:?} is not location:K", l.from))?,
         ),
+        Some(("header", n)) if !n.is_empty() => Origin::Header(n.to_ascii_lowercase()),
         _ => {
             return Err(format!(
-                "{what}: from {:?} is not json:$… or location:K",
+                "{what}: from {:?} is not json:$…, location:K or header:NAME",
                 l.from
             ))
         }
@@ -506,9 +519,13 @@ fn link_from(l: LinkV2, i: usize, endpoints: &[Endpoint]) -> Result<Link, String
         }
         Some(("query", n)) if !n.is_empty() => Slot::Query(n.to_string()),
         Some(("json", p)) if p.starts_with('$') => Slot::Json(p.to_string()),
+        Some(("header", n)) if !n.is_empty() => Slot::Header {
+            name: n.to_ascii_lowercase(),
+            prefix: l.prefix.clone(),
+        },
         _ => {
             return Err(format!(
-                "{what}: to {:?} is not path:I, query:NAME or json:$…",
+                "{what}: to {:?} is not path:I, query:NAME, json:$… or header:NAME",
                 l.to
             ))
         }

@@ -6,69 +6,7 @@
 //! itself looks like one (a JWT). The placeholder `{{secret:NAME}}` names
 //! what the replayer must be given (`-H` or `--secret NAME=VALUE`).
 
-/// Header names that are always secret.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "api-key",
-    "apikey",
-    "x-auth-token",
-    "x-access-token",
-    "x-csrf-token",
-    "x-xsrf-token",
-    "x-amz-security-token",
-];
-
-/// Word fragments that make a header, query or field name secret.
-const SECRET_WORDS: &[&str] = &[
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "pwd",
-    "apikey",
-    "api_key",
-    "api-key",
-    "session",
-    "auth",
-    "credential",
-    "signature",
-    "private",
-];
-
-/// Is a header with this name secret?
-pub fn is_secret_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    SECRET_HEADERS.contains(&n.as_str()) || name_looks_secret(&n)
-}
-
-/// Is a query parameter or body field with this name secret?
-pub fn is_secret_field(name: &str) -> bool {
-    name_looks_secret(&name.to_ascii_lowercase())
-}
-
-fn name_looks_secret(lower: &str) -> bool {
-    if SECRET_WORDS.iter().any(|w| lower.contains(w)) {
-        // "author" and "authors" are not credentials.
-        if lower.contains("author") && !lower.contains("authori") {
-            return SECRET_WORDS
-                .iter()
-                .filter(|w| **w != "auth")
-                .any(|w| lower.contains(w));
-        }
-        return true;
-    }
-    // `key`, `api.key`, `client_key`, `X-Key` — but not `keyword`, `monkey`.
-    lower == "key"
-        || lower.ends_with("_key")
-        || lower.ends_with("-key")
-        || lower.ends_with(".key")
-        || lower == "sig"
-        || lower == "jwt"
-}
+pub use crate::credential::{is_secret_field, is_secret_header};
 
 /// Does the value itself look like a credential (a JWT, a bearer token)?
 pub fn value_looks_secret(v: &str) -> bool {

@@ -17,6 +17,8 @@ pub struct Entry {
     pub status: u16,
     /// The response body (JSON); `{"ok":true}` when `None`.
     pub response: Option<String>,
+    /// Response headers besides `Content-Type: application/json`.
+    pub response_headers: Vec<(String, String)>,
     /// Offset from the capture start, milliseconds.
     pub at_ms: u64,
 }
@@ -31,6 +33,7 @@ impl Entry {
             post: None,
             status: 200,
             response: None,
+            response_headers: Vec::new(),
             at_ms,
         }
     }
@@ -77,7 +80,9 @@ pub fn har_at(entries: &[Entry], start: i64) -> String {
                 "request": req,
                 "response": {
                     "status": e.status, "statusText": "", "httpVersion": "HTTP/1.1",
-                    "headers": [{"name": "Content-Type", "value": "application/json"}],
+                    "headers": std::iter::once(json!({"name": "Content-Type", "value": "application/json"}))
+                        .chain(e.response_headers.iter().map(|(n, v)| json!({"name": n, "value": v})))
+                        .collect::<Vec<_>>(),
                     "cookies": [],
                     "content": {"size": 20, "mimeType": "application/json", "text": e.response.as_deref().unwrap_or("{\"ok\":true}")},
                     "redirectURL": "", "headersSize": -1, "bodySize": 20,

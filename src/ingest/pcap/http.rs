@@ -53,7 +53,7 @@ enum ResponseName {
     ContentLength,
     /// Framing-relevant and kept.
     ContentType,
-    /// Content-Encoding, Cache-Control, Location.
+    /// Content-Encoding, Cache-Control, Location, token headers.
     Kept,
     /// Kept, by name only.
     SetCookie,
@@ -71,6 +71,8 @@ impl ResponseName {
             13 if eq_lower(name, b"cache-control") => ResponseName::Kept,
             8 if eq_lower(name, b"location") => ResponseName::Kept,
             10 if eq_lower(name, b"set-cookie") => ResponseName::SetCookie,
+            // A login's token (`X-Subject-Token`), for the correlation.
+            _ if crate::credential::token_header_bytes(name) => ResponseName::Kept,
             _ => ResponseName::Other,
         }
     }
