@@ -127,6 +127,14 @@ pub struct GenerateArgs {
     /// Rate multiplier for the at_s offsets (2x, 0.5x, 150%).
     #[arg(long, default_value = "1x", value_parser = parse_scale)]
     pub scale: f64,
+    /// Draw per-client sessions (as `run --sessions`); each request says
+    /// its session.
+    #[arg(long)]
+    pub sessions: bool,
+    /// Only this shard's part of the N requests (K/N): the union over
+    /// K = 1..N is the unsharded output for the same --seed.
+    #[arg(long, value_parser = parse_shard, value_name = "K/N")]
+    pub shard: Option<crate::schedule::Shard>,
     /// Write to this file instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -190,6 +198,12 @@ pub struct RunArgs {
     /// Seed for schedule and requests; the run is reproducible from it.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Send only this shard's part of the run (K/N, K in 1..N): every
+    /// shard computes the global schedule from --seed (required) and takes
+    /// a disjoint part (requests, or sessions with --sessions). Connection
+    /// and in-flight limits apply per shard.
+    #[arg(long, value_parser = parse_shard, value_name = "K/N")]
+    pub shard: Option<crate::schedule::Shard>,
     /// A header for every request ('Name: value'); also fills the
     /// {{secret:name}} placeholder of that header. Repeatable.
     #[arg(short = 'H', long = "header", value_parser = parse_header, value_name = "'NAME: VALUE'")]
@@ -317,6 +331,10 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
             "'{s}' is not an address to listen on; write IP:PORT (e.g. 127.0.0.1:8080) or a port"
         )
     })
+}
+
+fn parse_shard(s: &str) -> Result<crate::schedule::Shard, String> {
+    crate::schedule::Shard::parse(s)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::args::{GenerateArgs, GenerateFormat};
 use crate::error::UsageError;
 use crate::generate::{self, Request};
 use crate::model::TrafficModel;
-use crate::schedule::{Schedule, ScheduleSpec};
+use crate::schedule::{Schedule, ScheduleSpec, SessionSchedule};
 use crate::target::Target;
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
@@ -57,29 +57,54 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The requests with their scheduled offsets. Two RNG streams from one
-/// seed: one for the schedule, one for the requests.
+/// A drawn request: its scheduled offset, its session (`--sessions`) and
+/// the request.
+type Drawn = (f64, Option<u64>, Request);
+
+/// The requests with their scheduled offsets: the first `count` of the
+/// global schedule, this shard's part of them. Two RNG sources from one
+/// seed: one for the schedule, and per request its own stream (its number
+/// in the schedule), as `run` draws them.
 fn draw<'m>(
     model: &'m TrafficModel,
     args: &'m GenerateArgs,
     seed: u64,
-) -> impl Iterator<Item = (f64, Request)> + 'm {
-    let schedule = Schedule::new(
-        &model.arrival,
-        ScheduleSpec {
-            scale: args.scale,
-            ..Default::default()
-        },
-        crate::schedule::schedule_rng(seed),
-    );
+) -> Box<dyn Iterator<Item = Drawn> + 'm> {
+    let spec = ScheduleSpec {
+        scale: args.scale,
+        ..Default::default()
+    };
+    let shard = args.shard.unwrap_or_default();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    schedule.take(args.count as usize).map(move |at| {
+    let mut request = move |i: u64, endpoint: Option<usize>| {
+        let rng = crate::schedule::request_rng(&mut rng, i);
+        let idx = endpoint.unwrap_or_else(|| generate::pick_endpoint(model, rng));
         // A slot a live response would fill gets a placeholder naming
         // the link (docs/model-format.md, `links[]`).
-        let idx = generate::pick_endpoint(model, &mut rng);
         let fills = generate::produced_placeholders(model, idx);
-        (at, generate::generate_filled(model, idx, &fills, &mut rng))
-    })
+        generate::generate_filled(model, idx, &fills, rng)
+    };
+    let sessions = args
+        .sessions
+        .then(|| SessionSchedule::new(model, &spec, crate::schedule::schedule_rng(seed)))
+        .flatten();
+    match sessions {
+        Some(mut s) => Box::new(
+            (0u64..args.count)
+                .map_while(move |i| s.next_in_session().map(|e| (i, e)))
+                .filter(move |(_, (_, _, session))| shard.takes(*session))
+                .map(move |(i, (at, e, session))| (at, Some(session), request(i, Some(e)))),
+        ),
+        None => {
+            let schedule = Schedule::new(&model.arrival, spec, crate::schedule::schedule_rng(seed));
+            Box::new(
+                (0u64..args.count)
+                    .zip(schedule)
+                    .filter(move |(i, _)| shard.takes(*i))
+                    .map(move |(i, at)| (at, None, request(i, None))),
+            )
+        }
+    }
 }
 
 fn body_fields(r: &Request, obj: &mut Map<String, Value>) {
@@ -106,15 +131,18 @@ fn write_jsonl(
     out: &mut dyn Write,
     model: &TrafficModel,
     target: Option<&Target>,
-    requests: impl Iterator<Item = (f64, Request)>,
+    requests: impl Iterator<Item = Drawn>,
 ) -> std::io::Result<()> {
-    for (at, r) in requests {
+    for (at, session, r) in requests {
         let mut headers = Map::new();
         for (n, v) in &r.headers {
             headers.insert(n.clone(), Value::String(v.clone()));
         }
         let mut obj = Map::new();
         obj.insert("at_s".into(), json!((at * 1e6).round() / 1e6));
+        if let Some(s) = session {
+            obj.insert("session".into(), json!(s));
+        }
         obj.insert(
             "endpoint".into(),
             Value::String(model.endpoints[r.endpoint].template.clone()),
@@ -133,11 +161,11 @@ fn write_har(
     out: &mut dyn Write,
     model: &TrafficModel,
     target: Option<&Target>,
-    requests: impl Iterator<Item = (f64, Request)>,
+    requests: impl Iterator<Item = Drawn>,
 ) -> std::io::Result<()> {
     let start_ns = model.arrival.start_ns;
     let entries: Vec<Value> = requests
-        .map(|(at, r)| {
+        .map(|(at, session, r)| {
             let ts = start_ns + (at * 1e9) as i64;
             let started = chrono::DateTime::from_timestamp_nanos(ts).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let url = r.url(model, target);
@@ -170,7 +198,7 @@ fn write_har(
                     Err(_) => json!({"mimeType": mime, "text": base64::engine::general_purpose::STANDARD.encode(b), "encoding": "base64"}),
                 };
             }
-            json!({
+            let mut entry = json!({
                 "startedDateTime": started,
                 "time": 0,
                 "request": request,
@@ -185,7 +213,11 @@ fn write_har(
                 "cache": {},
                 "timings": {"send": 0, "wait": 0, "receive": 0},
                 "_endpoint": model.endpoints[r.endpoint].template,
-            })
+            });
+            if let Some(s) = session {
+                entry["_session"] = json!(s);
+            }
+            entry
         })
         .collect();
     let doc = json!({

@@ -53,6 +53,7 @@ fn options(a: RunArgs) -> RunOptions {
         warmup: a.warmup,
         arrival: a.arrival,
         sessions: a.sessions,
+        shard: a.shard.unwrap_or_default(),
         profile: a.profile,
         stress_steps: a.stress_steps,
         stress_max_errors: a.stress_max_errors,

@@ -46,7 +46,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::metrics::{DropReason, Dropped, ErrorKind, IntervalStats, Recorder, Sample};
 use crate::model::TrafficModel;
-use crate::schedule::{Schedule, SessionSchedule};
+use crate::schedule::{request_rng, Schedule, SessionSchedule};
 use crate::shutdown::Shutdown;
 pub use conn::Connector;
 pub use plan::Plan;
@@ -537,12 +537,15 @@ async fn timer_pacer(period: Duration) {
     }
 }
 
-/// The request stream of thread `k` of `n`: (offset in seconds, endpoint
-/// chosen by a session or `None` to draw one by weight).
-/// One scheduled request: its offset, the endpoint a session chose (`None`:
-/// drawn by weight) and the session it belongs to.
-type Event = (f64, Option<usize>, Option<u64>);
+/// One scheduled request: its offset, the endpoint a session chose
+/// (`None`: drawn by weight), the session it belongs to, and its number in
+/// the global schedule (its request stream, [`request_rng`]).
+type Event = (f64, Option<usize>, Option<u64>, u64);
 
+/// The requests of load thread `k` of `n` in this shard: every thread
+/// walks the global schedule and keeps its own part — requests by number,
+/// or with `--sessions` whole sessions (a session stays on one thread,
+/// with the values its responses produce).
 fn events<'a>(
     model: &'a TrafficModel,
     plan: &Plan,
@@ -550,34 +553,30 @@ fn events<'a>(
     n: usize,
 ) -> Box<dyn Iterator<Item = Event> + 'a> {
     let schedule_rng = crate::schedule::schedule_rng(plan.seed);
+    let shard = plan.shard;
+    let (k, n) = (k as u64, n as u64);
+    let mine = move |unit: u64| shard.takes(unit) && shard.rank(unit) % n == k;
     let independent = |rng| -> Box<dyn Iterator<Item = Event> + 'a> {
-        let all =
-            Schedule::new(&model.arrival, plan.schedule.clone(), rng).map(|t| (t, None, None));
-        if n == 1 {
-            Box::new(all)
-        } else {
-            Box::new(all.skip(k).step_by(n))
-        }
+        let all = Schedule::new(&model.arrival, plan.schedule.clone(), rng);
+        Box::new(
+            (0u64..)
+                .zip(all)
+                .filter(move |(i, _)| mine(*i))
+                .map(|(i, t)| (t, None, None, i)),
+        )
     };
     if !plan.sessions {
         return independent(schedule_rng);
     }
     match SessionSchedule::new(model, &plan.schedule, schedule_rng.clone()) {
-        // A session stays on one thread, with the values its responses
-        // produce.
         Some(mut s) => Box::new(
-            std::iter::from_fn(move || s.next_in_session())
-                .filter(move |(_, _, session)| *session as usize % n == k)
-                .map(|(t, e, session)| (t, Some(e), Some(session))),
+            (0u64..)
+                .zip(std::iter::from_fn(move || s.next_in_session()))
+                .filter(move |(_, (_, _, session))| mine(*session))
+                .map(|(i, (t, e, session))| (t, Some(e), Some(session), i)),
         ),
         None => independent(schedule_rng),
     }
-}
-
-/// The seed of thread `k`'s request generator: thread 0 uses the run's
-/// seed itself, so a one-thread run is reproducible from `--seed` alone.
-fn thread_seed(seed: u64, k: usize) -> u64 {
-    seed ^ (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Generates the request of `endpoint` intended at `intended` and hands it
@@ -632,9 +631,10 @@ fn retry_waiting(
 ) {
     let now = Instant::now();
     for _ in 0..waiting.len() {
-        let Some((deadline, endpoint, session, intended)) = waiting.pop_front() else {
+        let Some((deadline, endpoint, session, intended, index)) = waiting.pop_front() else {
             break;
         };
+        let rng = request_rng(rng, index);
         if send(
             worker, model, builder, rng, endpoint, session, intended, true,
         )
@@ -645,14 +645,14 @@ fn retry_waiting(
         if now >= deadline {
             worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
         } else {
-            waiting.push_back((deadline, endpoint, session, intended));
+            waiting.push_back((deadline, endpoint, session, intended, index));
         }
     }
 }
 
 /// A request waiting for a produced value: (deadline, endpoint, session,
-/// intended send time).
-type Waiting = (Instant, usize, Option<u64>, Instant);
+/// intended send time, request stream).
+type Waiting = (Instant, usize, Option<u64>, Instant, u64);
 
 /// Walks the thread's schedule, then waits for its requests in flight.
 async fn dispatcher(
@@ -666,7 +666,7 @@ async fn dispatcher(
     let shared = worker.shared.clone();
     let mut timer = timer::Timer::new()
         .map_err(|e| anyhow::anyhow!("cannot create the schedule timer: {e}"))?;
-    let mut rng = ChaCha8Rng::seed_from_u64(thread_seed(plan.seed, k));
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut intended_measured = 0u64;
     let mut last = Duration::ZERO;
     let mut burst = 0u32;
@@ -676,7 +676,7 @@ async fn dispatcher(
     let mut ahead: VecDeque<Event> = VecDeque::new();
     // Requests waiting for a produced value.
     let mut waiting: VecDeque<Waiting> = VecDeque::new();
-    while let Some((offset, chosen, session)) = ahead.pop_front().or_else(|| source.next()) {
+    while let Some((offset, chosen, session, index)) = ahead.pop_front().or_else(|| source.next()) {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -721,13 +721,14 @@ async fn dispatcher(
         if off >= plan.warmup {
             intended_measured += 1;
         }
-        let endpoint = chosen.unwrap_or_else(|| crate::generate::pick_endpoint(&model, &mut rng));
         retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
+        let ev_rng = request_rng(&mut rng, index);
+        let endpoint = chosen.unwrap_or_else(|| crate::generate::pick_endpoint(&model, ev_rng));
         let mut sent = send(
             &worker,
             &model,
             &mut builder,
-            &mut rng,
+            ev_rng,
             endpoint,
             session,
             intended,
@@ -741,7 +742,7 @@ async fn dispatcher(
             // place (the count of intended requests stays the schedule's).
             let b = &mut builder;
             if send(
-                &worker, &model, b, &mut rng, producer, session, intended, false,
+                &worker, &model, b, ev_rng, producer, session, intended, false,
             )
             .is_ok()
             {
@@ -755,7 +756,7 @@ async fn dispatcher(
                 .borrow()
                 .wait_for(endpoint)
                 .min(plan.timeout);
-            waiting.push_back((intended + wait, endpoint, session, intended));
+            waiting.push_back((intended + wait, endpoint, session, intended, index));
             retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
         }
     }
@@ -763,7 +764,7 @@ async fn dispatcher(
         tokio::time::sleep(Duration::from_millis(5)).await;
         retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
     }
-    for (_, endpoint, _, intended) in waiting.drain(..) {
+    for (_, endpoint, _, intended, _) in waiting.drain(..) {
         worker.drop_request(endpoint, intended, DropReason::NoProducedValue);
     }
 
@@ -1042,4 +1043,80 @@ fn fail(
     worker.finish(token);
     worker.record(&sample);
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{RunOptions, RunPlan};
+    use crate::schedule::Shard;
+
+    /// A model of four clients, each reading a few endpoints over 60 s.
+    fn model() -> Arc<TrafficModel> {
+        let mut b = crate::model::ModelBuilder::new(Default::default());
+        for i in 0..600i64 {
+            let path = ["/a", "/b/1", "/b/2", "/c"][(i % 4) as usize];
+            b.observe(&crate::ingest::Exchange {
+                started_ns: i * 100_000_000,
+                method: "GET".into(),
+                scheme: "http".into(),
+                authority: "h".into(),
+                target: path.into(),
+                response: Some(crate::ingest::Response {
+                    status: 200,
+                    ..Default::default()
+                }),
+                client: Some(format!("c{}", i % 4)),
+                ..Default::default()
+            });
+        }
+        Arc::new(b.finish())
+    }
+
+    /// Every (shard, thread) part of the schedule, together, is the
+    /// unsharded one-thread schedule: the same offsets, endpoints chosen,
+    /// sessions and request numbers, each once.
+    #[test]
+    fn shards_and_threads_partition_the_global_schedule() {
+        let m = model();
+        for sessions in [false, true] {
+            let plan = |shard: Shard| {
+                let o = RunOptions {
+                    seed: Some(9),
+                    sessions,
+                    shard,
+                    duration: Some(Duration::from_secs(20)),
+                    ..RunOptions::default()
+                };
+                let p = RunPlan::build(&o, m.clone()).unwrap();
+                let mut exec = p.exec.clone();
+                exec.schedule = p.steps[0].spec.clone();
+                exec.seed = p.seed;
+                exec
+            };
+            let key = |e: Event| (e.3, e.0.to_bits(), e.1, e.2);
+            let whole: Vec<_> = events(&m, &plan(Shard::WHOLE), 0, 1).map(key).collect();
+            assert!(whole.len() > 100, "{}", whole.len());
+            let mut parts = Vec::new();
+            for k in 1..=3 {
+                let p = plan(Shard::parse(&format!("{k}/3")).unwrap());
+                for t in 0..2 {
+                    let mine: Vec<_> = events(&m, &p, t, 2).map(key).collect();
+                    assert!(!mine.is_empty(), "shard {k}/3 thread {t}");
+                    if sessions {
+                        // Whole sessions: none is split between parts.
+                        for e in &mine {
+                            let s = e.3.unwrap();
+                            assert!(Shard::parse(&format!("{k}/3")).unwrap().takes(s));
+                        }
+                    }
+                    parts.extend(mine);
+                }
+            }
+            parts.sort();
+            let mut whole_sorted = whole.clone();
+            whole_sorted.sort();
+            assert_eq!(parts, whole_sorted, "sessions {sessions}");
+        }
+    }
 }

@@ -35,6 +35,8 @@ pub struct Plan {
     /// Replay per-client sessions (transitions and think times) instead
     /// of independent arrivals.
     pub sessions: bool,
+    /// This process's part of the global schedule (`--shard K/N`).
+    pub shard: crate::schedule::Shard,
     /// Load-generator threads, each with its own runtime, connections and
     /// share of the schedule.
     pub threads: usize,

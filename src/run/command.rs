@@ -17,7 +17,8 @@ pub fn reproduce(options: &RunOptions, seed: u64, threads: usize) -> String {
     if options.seed.is_none() {
         parts.push(format!("--seed {seed}"));
     }
-    // The request stream depends on how it is split between threads.
+    // Each request draws from its own stream, but produced values are
+    // kept per load thread: a stateful run depends on the split.
     if options.threads.is_none() && threads > 1 {
         parts.push(format!("--threads {threads}"));
     }

@@ -39,6 +39,9 @@ pub struct RunOptions {
     pub warmup: Option<Duration>,
     pub arrival: ArrivalMode,
     pub sessions: bool,
+    /// This process's part of the global schedule (`--shard K/N`); the
+    /// whole run by default.
+    pub shard: crate::schedule::Shard,
     pub profile: Option<Profile>,
     pub stress_steps: Vec<f64>,
     pub stress_max_errors: f64,
@@ -76,6 +79,7 @@ impl Default for RunOptions {
             warmup: None,
             arrival: ArrivalMode::Recorded,
             sessions: false,
+            shard: crate::schedule::Shard::WHOLE,
             profile: None,
             stress_steps: Vec::new(),
             stress_max_errors: 0.05,

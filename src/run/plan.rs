@@ -107,6 +107,13 @@ impl RunPlan {
         if options.connections == 0 {
             return Err(UsageError("--connections: at least 1".into()).into());
         }
+        if !options.shard.is_whole() && options.seed.is_none() {
+            return Err(UsageError(format!(
+                "--shard {}: every shard must draw the same global schedule; pass the same --seed to all {} shards",
+                options.shard, options.shard.count
+            ))
+            .into());
+        }
         let seed = options.seed.unwrap_or_else(rand::random::<u64>);
         let mut exec_secrets = secrets;
         for name in &mock_secrets {
@@ -204,6 +211,7 @@ fn exec_plan(o: &RunOptions, secrets: HashMap<String, String>, threads: usize) -
         interval: Duration::from_secs(1),
         drain: o.timeout,
         sessions: o.sessions,
+        shard: o.shard,
         threads,
         timer_slack: o.timer_slack,
     }
