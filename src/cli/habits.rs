@@ -34,10 +34,13 @@ pub fn prepare(args: impl IntoIterator<Item = OsString>) -> Result<Vec<OsString>
     let Some(first) = v.get(1).map(|a| a.to_string_lossy().into_owned()) else {
         return Ok(v);
     };
-    if first.starts_with('-') {
+    if ["-h", "--help", "-V", "--version"].contains(&first.as_str()) {
         return Ok(v);
     }
-    if !SUBCOMMANDS.contains(&first.as_str()) {
+    if first.starts_with('-') {
+        // Options first, as k6 and oha users type them: still a run.
+        v.insert(1, OsString::from("run"));
+    } else if !SUBCOMMANDS.contains(&first.as_str()) {
         if let Some(cmd) = mistyped_command(&first) {
             return Err(format!(
                 "'{first}' is neither a command nor a file; did you mean 'replay {cmd}'?"
@@ -197,6 +200,12 @@ mod tests {
             let e = prepare(args(a)).unwrap_err();
             assert!(e.contains(needle), "{a:?}: {e}");
         }
+        let e = prepare(args(&["replay", "-q", "100", "x.har"])).unwrap_err();
+        assert!(e.contains("--rate 100/s"), "{e}");
+        assert_eq!(
+            prepare(args(&["replay", "-c", "2", "x.har"])).unwrap(),
+            args(&["replay", "run", "-c", "2", "x.har"])
+        );
         // -q before a file is --quiet; generate keeps its -n.
         assert!(prepare(args(&["replay", "x.har", "-q"])).is_ok());
         assert!(prepare(args(&["replay", "generate", "m.gz", "-n", "5"])).is_ok());

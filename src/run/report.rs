@@ -4,11 +4,13 @@
 
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD};
 use crate::human;
+use crate::metrics::DropReason;
 use crate::report::{self, Ended, StressStep, StressSummary, Summary};
 use crate::threshold::{Metric, Threshold};
 
-/// The share of intended requests a run may drop before the default
-/// guard fails it.
+/// The share of intended requests a run may drop (the schedule could not
+/// be kept: `connection_cap`, `max_in_flight`, `generator_behind`) before
+/// the default guard fails it.
 pub const MAX_DROPPED_SHARE: f64 = 0.01;
 
 /// The checks every run gets unless `--no-default-thresholds` turns them
@@ -41,16 +43,24 @@ impl Guards {
     pub fn broken(&self, s: &Summary) -> Vec<String> {
         let r = &s.requests;
         let mut broken = Vec::new();
+        // Drops where the schedule could not be kept; not a request left
+        // out because no response had produced the id it needs (a fact
+        // of the service's state, reported beside them).
+        let lost: Vec<(&String, &u64)> = s
+            .dropped
+            .iter()
+            .filter(|(k, _)| k.as_str() != DropReason::NoProducedValue.as_str())
+            .collect();
+        let dropped: u64 = lost.iter().map(|(_, n)| **n).sum();
         let dropped_share = if r.intended > 0 {
-            r.dropped as f64 / r.intended as f64
+            dropped as f64 / r.intended as f64
         } else {
             0.0
         };
         if self.dropped && dropped_share > MAX_DROPPED_SHARE {
-            let reasons: Vec<String> = s.dropped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let reasons: Vec<String> = lost.iter().map(|(k, n)| format!("{k} {n}")).collect();
             broken.push(format!(
-                "warning: {} of {} intended requests ({:.1}%) were dropped, not sent ({}): the run did not send the load it reports. Raise --connections (or --max-in-flight), or lower --rate/--scale. Default guard: more than {}% dropped fails the run (exit 99); --no-default-thresholds turns it off, a --threshold on dropped_requests replaces it",
-                r.dropped,
+                "warning: {dropped} of {} intended requests ({:.1}%) were dropped, not sent ({}): the run did not send the load it reports. Raise --connections (or --max-in-flight), or lower --rate/--scale. Default guard: more than {}% dropped fails the run (exit 99); --no-default-thresholds turns it off, a --threshold on dropped_requests replaces it",
                 r.intended,
                 dropped_share * 100.0,
                 reasons.join(", "),
@@ -246,4 +256,30 @@ fn stress_text(stress: &StressSummary) -> String {
         }
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threshold_on_a_guarded_metric_replaces_its_guard() {
+        let parse = |e: &[&str]| -> Vec<Threshold> {
+            e.iter()
+                .map(|t| crate::threshold::parse(t).unwrap())
+                .collect()
+        };
+        let both = Guards {
+            dropped: true,
+            failed: true,
+        };
+        assert_eq!(Guards::for_run(false, &[]), both);
+        assert_eq!(Guards::for_run(true, &[]), Guards::default());
+        let g = Guards::for_run(false, &parse(&["http_req_failed{status:5xx}: rate<1"]));
+        assert!(g.dropped && !g.failed);
+        let g = Guards::for_run(false, &parse(&["dropped_requests: count<10"]));
+        assert!(!g.dropped && g.failed);
+        let g = Guards::for_run(false, &parse(&["http_req_duration: p(95)<1s"]));
+        assert_eq!(g, both);
+    }
 }
