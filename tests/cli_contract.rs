@@ -420,3 +420,25 @@ fn every_option_is_documented() {
         "options in --help that README.md does not name: {missing:?}"
     );
 }
+
+/// `-o -` writes the model to standard output (here redirected to a
+/// file, which then loads as the same model), and no file named `-`.
+#[test]
+fn record_writes_the_model_to_stdout_with_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let chrome = fixtures_dir().join("harviewer__issue-49-chrome51.har");
+    let model = dir.path().join("piped.model.gz");
+    let r = support::bin::Replay::new([
+        "record".as_ref(),
+        chrome.as_os_str(),
+        "-o".as_ref(),
+        "-".as_ref(),
+        "-q".as_ref(),
+    ])
+    .current_dir(dir.path())
+    .stdout(std::fs::File::create(&model).unwrap().into())
+    .run();
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    assert!(!dir.path().join("-").exists());
+    assert_eq!(inspect_json(&model, &[]), inspect_json(&chrome, &[]));
+}

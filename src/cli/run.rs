@@ -136,6 +136,15 @@ fn signals() -> Shutdown {
     shutdown
 }
 
+/// Whether an output path writes to this process's standard output: `-`,
+/// or one of the device names for it (`--summary-export /dev/stdout`).
+fn names_stdout(path: &std::path::Path) -> bool {
+    is_stdout(path)
+        || ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+            .iter()
+            .any(|p| path == std::path::Path::new(p))
+}
+
 /// Where the end of the run goes: the text report to stdout, unless
 /// stdout carries data (`--json`, `--summary-export -`, `--out json=-`),
 /// which then has it to itself and the text report goes to stderr (not
@@ -157,10 +166,10 @@ impl Output {
         let on_stdout: Vec<&str> = [
             (json, "--json"),
             (
-                a.summary_export.as_deref().is_some_and(is_stdout),
+                a.summary_export.as_deref().is_some_and(names_stdout),
                 "--summary-export -",
             ),
-            (a.out.as_deref().is_some_and(is_stdout), "--out json=-"),
+            (a.out.as_deref().is_some_and(names_stdout), "--out json=-"),
         ]
         .iter()
         .filter(|(on, _)| *on)
