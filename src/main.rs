@@ -3,17 +3,19 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use replay::cli::ParseError;
 
 fn main() -> ExitCode {
-    let cli = match replay::cli::Cli::try_parse_from(replay::cli::with_default_command(
-        std::env::args_os(),
-    )) {
+    let cli = match replay::cli::parse(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(ParseError::Clap(e)) => {
             // Help and version go to stdout with exit 0; usage errors exit 2.
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+        Err(ParseError::Usage(message)) => {
+            let _ = write!(std::io::stderr(), "{message}");
+            return ExitCode::from(replay::error::EXIT_USAGE);
         }
     };
     match replay::cli::run(cli) {

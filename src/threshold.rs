@@ -32,7 +32,9 @@
 //!   `data_received`) take `count` and `rate` (per second of run time).
 //! - Operators: `<`, `<=`, `>`, `>=`, `==` (also `===`), `!=`.
 //! - Tags: `endpoint` (`METHOD /template`, or just `/template` for every
-//!   method; values may contain balanced braces), `method`, and `status`
+//!   method; `METHOD host/template` where endpoints on two hosts share a
+//!   method and template, which must then be told apart; values may
+//!   contain balanced braces), `method`, and `status`
 //!   (a class `2xx`, `5xx`, `error`, or a code `200`; trend metrics keep one
 //!   histogram per status *class*, so they take classes only). Tags are
 //!   AND-ed. `data_*`, `dropped_requests` and `status_drift` take no
@@ -664,21 +666,43 @@ impl Threshold {
     /// Check the `endpoint` filters against the model's endpoints, so a typo
     /// is a usage error before load starts rather than a silent pass.
     pub fn check_endpoints(&self, endpoints: &[EndpointDesc]) -> Result<(), ThresholdError> {
+        let names = EndpointDesc::names(endpoints);
         for f in &self.filters {
-            if let TagFilter::Endpoint { value, column } = f {
-                if !endpoints.iter().any(|e| endpoint_matches(value, e)) {
-                    let mut names: Vec<_> =
-                        endpoints.iter().map(EndpointDesc::name).take(5).collect();
-                    if endpoints.len() > 5 {
-                        names.push("…".into());
-                    }
-                    return Err(ThresholdError {
-                        expr: self.expr.clone(),
-                        column: *column,
-                        message: format!("no endpoint of the model is '{value}'"),
-                        hint: Some(format!("endpoints are: {}", names.join(", "))),
-                    });
+            let TagFilter::Endpoint { value, column } = f else {
+                continue;
+            };
+            let fail = |message: String, hint: String| ThresholdError {
+                expr: self.expr.clone(),
+                column: *column,
+                message,
+                hint: Some(hint),
+            };
+            let matched: Vec<usize> = (0..endpoints.len())
+                .filter(|&i| endpoint_matches(value, &endpoints[i]))
+                .collect();
+            if matched.is_empty() {
+                let mut shown: Vec<_> = names.iter().take(5).cloned().collect();
+                if endpoints.len() > 5 {
+                    shown.push("…".into());
                 }
+                return Err(fail(
+                    format!("no endpoint of the model is '{value}'"),
+                    format!("endpoints are: {}", shown.join(", ")),
+                ));
+            }
+            let hosts: std::collections::BTreeSet<&str> = matched
+                .iter()
+                .map(|&i| endpoints[i].host.as_str())
+                .collect();
+            if hosts.len() > 1 {
+                let which: Vec<&str> = matched.iter().map(|&i| names[i].as_str()).collect();
+                return Err(fail(
+                    format!(
+                        "'{value}' is {} endpoints on different hosts",
+                        matched.len()
+                    ),
+                    format!("name one with its host: {}", which.join(", ")),
+                ));
             }
         }
         Ok(())
@@ -786,14 +810,21 @@ impl Threshold {
     }
 }
 
+/// Whether an `endpoint` tag value names `e`: `[METHOD ][host]/template`
+/// (`GET /posts/{id}`, `/posts/{id}` for every method, `GET
+/// www.cnn.com/` where two hosts share a method and template).
 fn endpoint_matches(value: &str, e: &EndpointDesc) -> bool {
-    if value.starts_with('/') {
-        value == e.template
-    } else {
-        match value.split_once(char::is_whitespace) {
-            Some((m, t)) => m.eq_ignore_ascii_case(&e.method) && t.trim() == e.template,
-            None => false,
-        }
+    let (method, rest) = match value.split_once(char::is_whitespace) {
+        Some((m, t)) => (Some(m), t.trim()),
+        None => (None, value),
+    };
+    if method.is_some_and(|m| !m.eq_ignore_ascii_case(&e.method)) {
+        return false;
+    }
+    match rest.find('/') {
+        Some(0) => rest == e.template,
+        Some(i) => rest[..i].eq_ignore_ascii_case(&e.host) && rest[i..] == e.template,
+        None => false,
     }
 }
 

@@ -87,13 +87,29 @@ pub fn to_millis(value: f64, unit: &str, bare_unit: &str) -> Option<f64> {
     unit_ms(unit).map(|(n, d)| value * n / d)
 }
 
-/// Parses `100/s`, `100`, `6000/m`, `1/h` into requests per second.
+/// The spelled-out units a rate may also take (`100/min`, vegeta's
+/// `100/1s`), as the time unit they mean.
+fn rate_unit(unit: &str) -> &str {
+    match unit {
+        "1s" | "sec" | "second" => "s",
+        "1m" | "min" | "minute" => "m",
+        "1h" | "hr" | "hour" => "h",
+        other => other,
+    }
+}
+
+/// Parses `100/s`, `100`, `6000/m` (or `/min`), `1/h` into requests per
+/// second.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let (num, per) = match t.split_once('/') {
-        Some((n, unit)) => match time_unit_seconds(unit.trim()) {
+        Some((n, unit)) => match time_unit_seconds(rate_unit(unit.trim())) {
             Some(per) => (n, per),
-            None => return Err(format!("'{s}': write the rate as 100/s, 6000/m or 100")),
+            None => {
+                return Err(format!(
+                    "'{s}': write the rate as 100/s, 6000/min, 7200/h or 100"
+                ))
+            }
         },
         None => (t, 1.0),
     };
@@ -164,6 +180,9 @@ mod tests {
         assert_eq!(parse_rate("100/s"), Ok(100.0));
         assert_eq!(parse_rate("600/m"), Ok(10.0));
         assert_eq!(parse_rate("7200/h"), Ok(2.0));
+        assert_eq!(parse_rate("600/min"), Ok(10.0));
+        assert_eq!(parse_rate("100/1s"), Ok(100.0));
+        assert_eq!(parse_rate("3600/hour"), Ok(1.0));
         assert_eq!(parse_rate("50"), Ok(50.0));
         assert!(parse_rate("0/s").is_err());
         assert!(parse_rate("10/d").is_err());

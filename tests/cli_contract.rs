@@ -199,7 +199,12 @@ fn generate_is_deterministic_per_seed() {
     let a = run("7");
     assert_eq!(a, run("7"), "same seed, same requests");
     assert_ne!(a, run("8"), "another seed, other requests");
-    let templates: BTreeSet<String> = endpoints(&model).into_iter().map(|e| e.2).collect();
+    // Endpoints are named as the run's report names them: method and
+    // template (no two of this model's read the same without the host).
+    let templates: BTreeSet<String> = endpoints(&model)
+        .into_iter()
+        .map(|e| format!("{} {}", e.0, e.2))
+        .collect();
     let mut last = 0.0;
     let lines: Vec<&str> = a.lines().collect();
     assert_eq!(lines.len(), 200);
@@ -328,4 +333,112 @@ fn a_recording_longer_than_an_hour_needs_a_duration() {
     ]);
     let err = &out.stderr;
     assert_eq!(out.code, Some(0), "{err}");
+}
+
+/// k6, oha and vegeta habits: `-c`, `-d`/`-z` are aliases; `--vus`,
+/// `-n` and oha's `-q 100` get a sentence naming replay's flag (not
+/// clap's "use '-- -c'" tip); a mistyped subcommand gets "did you
+/// mean"; `N/min` is a rate; zero lengths and counts are refused.
+#[test]
+fn other_tools_habits_are_met() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write_har(dir.path(), "a.har", &support::har::shop(40, 2.0, false));
+    let h = har.to_str().unwrap();
+    let summary = dir.path().join("s.json");
+    let s = summary.to_str().unwrap();
+    for flags in [
+        &["-c", "2", "-z", "1s"][..],
+        &["-c", "2", "-d", "1s"],
+        &["--connections", "2", "--duration", "1s"],
+    ] {
+        let mut a = vec![
+            h,
+            "--rate",
+            "600/min",
+            "--mock-latency",
+            "none",
+            "-q",
+            "--no-color",
+        ];
+        a.extend(flags);
+        a.extend(["--summary-export", s]);
+        let r = replay(&a);
+        assert_eq!(r.code, Some(0), "{flags:?}: {}", r.output());
+        let v = support::read_json(&summary);
+        assert_eq!(v["planned_duration_s"], 1.0, "{flags:?}: {v}");
+        let rate = v["intended_rate"].as_f64().unwrap();
+        assert!((rate - 10.0).abs() < 3.0, "600/min is 10/s: {rate}");
+    }
+    for (a, needle) in [
+        (&[h, "--vus", "10"][..], "--connections N"),
+        (&[h, "-n", "1000"], "--rate 100/s --duration 10s"),
+        (&["-q", "100", h], "--rate 100/s"),
+        (&[h, "-q", "100"], "--rate 100/s"),
+        (&["inspcet", h], "did you mean 'replay inspect'?"),
+        (&[h, "-rate=10/s"], "two dashes: --rate"),
+        (&[h, "--duraton", "1s"], "did you mean '--duration'?"),
+        (&[h, "--duration", "0s"], "'0s' is zero"),
+        (&[h, "--timeout", "0s"], "'0s' is zero"),
+        (&[h, "--connections", "0"], "'0' is zero"),
+        (&[h, "--threads", "0"], "'0' is zero"),
+    ] {
+        let r = replay(a);
+        assert_eq!(r.code, Some(2), "{a:?}: {}", r.output());
+        assert!(r.stderr.contains(needle), "{a:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("'-- "),
+            "{a:?}: clap's tip: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("cannot read"), "{a:?}: {}", r.stderr);
+    }
+}
+
+/// Every option `--help` lists, for every command, is named in the
+/// README (where the options are listed; docs/replay.md explains them),
+/// so the documentation cannot fall behind the flags.
+#[test]
+fn every_option_is_documented() {
+    use clap::CommandFactory;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let cli = replay::cli::Cli::command();
+    let mut missing = Vec::new();
+    for cmd in cli.get_subcommands() {
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if ["help", "version"].contains(&long) {
+                continue;
+            }
+            if !docs.contains(&format!("--{long}")) {
+                missing.push(format!("{} --{long}", cmd.get_name()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "options in --help that README.md does not name: {missing:?}"
+    );
+}
+
+/// `-o -` writes the model to standard output (here redirected to a
+/// file, which then loads as the same model), and no file named `-`.
+#[test]
+fn record_writes_the_model_to_stdout_with_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let chrome = fixtures_dir().join("harviewer__issue-49-chrome51.har");
+    let model = dir.path().join("piped.model.gz");
+    let r = support::bin::Replay::new([
+        "record".as_ref(),
+        chrome.as_os_str(),
+        "-o".as_ref(),
+        "-".as_ref(),
+        "-q".as_ref(),
+    ])
+    .current_dir(dir.path())
+    .stdout(std::fs::File::create(&model).unwrap().into())
+    .run();
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    assert!(!dir.path().join("-").exists());
+    assert_eq!(inspect_json(&model, &[]), inspect_json(&chrome, &[]));
 }

@@ -424,7 +424,7 @@ fn an_outage_shows_in_the_time_series_and_the_run_recovers() {
     assert_eq!(
         run.code,
         Some(0),
-        "no threshold: the outage alone does not fail the run"
+        "no threshold: the outage alone does not fail the run (the default guards fail only a run whose every request failed, or that dropped over 1%)"
     );
 }
 

@@ -485,7 +485,10 @@ fn summary_export_has_the_documented_shape() {
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
-    assert_eq!(v["seed"], 3);
+    assert_eq!(
+        v["seed"], "3",
+        "the seed is a string: see docs/summary-format.md"
+    );
     assert_eq!(v["scale"], 2.0);
     assert_eq!(v["ended"], "completed");
     for trend in [

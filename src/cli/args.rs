@@ -72,7 +72,8 @@ pub struct RecordArgs {
     /// captures merge into one model.
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
-    /// Where to write the model (gzip JSON, e.g. shop.model.gz).
+    /// Where to write the model (gzip JSON, e.g. shop.model.gz; '-' is
+    /// standard output).
     #[arg(short = 'o', long = "output", value_name = "MODEL")]
     pub output: PathBuf,
     #[command(flatten)]
@@ -135,7 +136,8 @@ pub struct GenerateArgs {
     /// K = 1..N is the unsharded output for the same --seed.
     #[arg(long, value_parser = parse_shard, value_name = "K/N")]
     pub shard: Option<crate::schedule::Shard>,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output ('-': standard
+    /// output).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
@@ -161,9 +163,10 @@ pub struct RunArgs {
     /// the recorded shape in that window, renormalised.
     #[arg(long, value_parser = parse_rate, conflicts_with = "scale", value_name = "N/s")]
     pub rate: Option<f64>,
-    /// How long to send (30s, 5m, 1h). Default: the recorded duration (the
-    /// rate curve repeats when longer).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    /// How long to send (30s, 5m, 1h; also -d as k6, -z as oha).
+    /// Default: the recorded duration (the rate curve repeats when
+    /// longer); the start-up banner says which.
+    #[arg(short = 'd', short_alias = 'z', long, value_parser = parse_length, value_name = "DURATION")]
     pub duration: Option<std::time::Duration>,
     /// Ramp the rate up from zero over this long.
     #[arg(long = "ramp-up", value_parser = parse_duration, value_name = "DURATION")]
@@ -214,15 +217,15 @@ pub struct RunArgs {
     /// Cap on open connections. When all are busy, requests wait for the
     /// next free one (the wait counts in http_req_duration and
     /// schedule_lag); a full queue drops them.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(short = 'c', long, default_value_t = 64, value_parser = parse_count, value_name = "N")]
     pub connections: usize,
     /// Cap on requests awaiting a response; beyond it a scheduled request
     /// is dropped (default: no cap beyond --connections for HTTP/1.1,
     /// 10000 streams for HTTP/2).
-    #[arg(long = "max-in-flight", value_name = "N")]
+    #[arg(long = "max-in-flight", value_parser = parse_count, value_name = "N")]
     pub max_in_flight: Option<usize>,
     /// Per-request timeout.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_parser = parse_length, value_name = "DURATION")]
     pub timeout: std::time::Duration,
     /// Requests due within this long of the current one are sent with it,
     /// on one wake-up (at the last one's instant): less CPU per
@@ -242,10 +245,26 @@ pub struct RunArgs {
     /// Stop as soon as a threshold can no longer pass.
     #[arg(long = "abort-on-fail")]
     pub abort_on_fail: bool,
-    /// Write the end-of-run summary as JSON (k6 layout plus histograms).
+    /// Turn off the default guards: without it a run that dropped more
+    /// than 1% of its intended requests, or whose every request failed,
+    /// exits 99 with a warning (a --threshold on dropped_requests or
+    /// http_req_failed replaces the guard on that metric).
+    #[arg(long = "no-default-thresholds")]
+    pub no_default_thresholds: bool,
+    /// Write the end-of-run summary as JSON (k6 layout plus histograms);
+    /// '-' is standard output.
     #[arg(long = "summary-export", value_name = "FILE.json")]
     pub summary_export: Option<PathBuf>,
-    /// Per-interval time series: json=FILE.ndjson.
+    /// Print only the summary JSON to standard output (the text report
+    /// goes to standard error). Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// The end-of-run report on standard output: text (k6-like) or json
+    /// (the summary document, docs/summary-format.md).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Per-interval time series: json=FILE.ndjson ('json=-' is standard
+    /// output).
     #[arg(long = "out", value_parser = parse_out, value_name = "json=FILE")]
     pub out: Option<PathBuf>,
     /// Latency of the built-in mock (used without --target): recorded,
@@ -259,11 +278,19 @@ pub struct RunArgs {
     /// Load-generator threads, each with its own connections and share of
     /// the schedule (default: 1 per 15,000 intended req/s, at most one per
     /// core). A seed reproduces a run for the same number of threads.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = parse_count, value_name = "N")]
     pub threads: Option<usize>,
-    /// No progress output; the summary is still printed.
+    /// No progress output (no banner, no progress lines); the report is
+    /// still printed.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Without a terminal (CI logs), a progress line on stderr this often.
+    #[arg(long = "progress-interval", default_value = "10s", value_parser = parse_length, value_name = "DURATION")]
+    pub progress_interval: std::time::Duration,
+    /// No colour in the report (also NO_COLOR=1; colour is only ever used
+    /// on a terminal).
+    #[arg(long = "no-color")]
+    pub no_color: bool,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -289,6 +316,33 @@ pub struct MockArgs {
     pub filters: FilterArgs,
 }
 
+/// Output formats of the run's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// The k6-like text report.
+    Text,
+    /// The summary document only.
+    Json,
+}
+
+/// A duration that must not be zero (`--duration`, `--timeout`).
+pub fn parse_length(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("'{s}' is zero; give a length above 0, such as 30s"));
+    }
+    Ok(d)
+}
+
+/// A count of at least 1 (`--connections`, `--threads`).
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err(format!("'{s}' is zero; give at least 1")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
 /// `--secret name=value`.
 pub fn parse_secret(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -307,7 +361,7 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `--out json=FILE.ndjson`.
+/// `--out json=FILE.ndjson` (`json=-`: standard output).
 pub fn parse_out(s: &str) -> Result<PathBuf, String> {
     match s.split_once('=') {
         Some(("json", p)) if !p.is_empty() => Ok(PathBuf::from(p)),

@@ -36,8 +36,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
     }
     let mut buf: Vec<u8> = Vec::new();
     let mut out: Box<dyn Write> = match &args.output {
-        Some(_) => Box::new(&mut buf),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        Some(p) if !crate::report::file::is_stdout(p) => Box::new(&mut buf),
+        _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let requests = draw(&model, &args, seed);
     let result = match args.format {
@@ -50,7 +50,11 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
         other => other.context("cannot write the generated requests")?,
     }
     drop(out);
-    if let Some(path) = &args.output {
+    if let Some(path) = args
+        .output
+        .as_ref()
+        .filter(|p| !crate::report::file::is_stdout(p))
+    {
         crate::report::file::write_atomic(path, &buf)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -133,6 +137,7 @@ fn write_jsonl(
     target: Option<&Target>,
     requests: impl Iterator<Item = Drawn>,
 ) -> std::io::Result<()> {
+    let names = endpoint_names(model);
     for (at, session, r) in requests {
         let mut headers = Map::new();
         for (n, v) in &r.headers {
@@ -143,10 +148,7 @@ fn write_jsonl(
         if let Some(s) = session {
             obj.insert("session".into(), json!(s));
         }
-        obj.insert(
-            "endpoint".into(),
-            Value::String(model.endpoints[r.endpoint].template.clone()),
-        );
+        obj.insert("endpoint".into(), Value::String(names[r.endpoint].clone()));
         obj.insert("method".into(), Value::String(r.method.clone()));
         obj.insert("url".into(), Value::String(r.url(model, target)));
         obj.insert("headers".into(), Value::Object(headers));
@@ -164,6 +166,7 @@ fn write_har(
     requests: impl Iterator<Item = Drawn>,
 ) -> std::io::Result<()> {
     let start_ns = model.arrival.start_ns;
+    let names = endpoint_names(model);
     let entries: Vec<Value> = requests
         .map(|(at, session, r)| {
             let ts = start_ns + (at * 1e9) as i64;
@@ -212,7 +215,7 @@ fn write_har(
                 },
                 "cache": {},
                 "timings": {"send": 0, "wait": 0, "receive": 0},
-                "_endpoint": model.endpoints[r.endpoint].template,
+                "_endpoint": names[r.endpoint],
             });
             if let Some(s) = session {
                 entry["_session"] = json!(s);
@@ -230,6 +233,17 @@ fn write_har(
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")?;
     out.flush()
+}
+
+/// The endpoints' names as the run's report and thresholds write them:
+/// `GET /posts/{id}`, with the host where two would read the same.
+fn endpoint_names(model: &TrafficModel) -> Vec<String> {
+    crate::metrics::distinct_names(
+        model
+            .endpoints
+            .iter()
+            .map(|e| (e.method.as_str(), e.host.as_str(), e.template.as_str())),
+    )
 }
 
 /// The most frequent recorded status of an endpoint (200 if none).

@@ -7,35 +7,45 @@
 
 mod args;
 mod generate;
+mod habits;
 mod input;
 mod inspect;
 mod mock;
 mod progress;
 mod record;
 pub mod run;
+mod terminal;
 
 use std::ffi::OsString;
 
 pub use crate::error::UsageError;
 pub use args::{
     Cli, Command, FilterArgs, GenerateArgs, GenerateFormat, InspectArgs, MockArgs, RecordArgs,
-    RunArgs,
+    ReportFormat, RunArgs,
 };
 pub use input::{load_input, Input};
 
+/// The subcommands; any other first argument is an input of the implied
+/// `run` (`replay capture.har --scale 2x` is `replay run capture.har …`).
 const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "run", "mock", "help"];
 
-/// `replay capture.har --scale 2x` means `replay run capture.har ...`:
-/// insert `run` when the first argument is not a subcommand or a flag.
-pub fn with_default_command(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    let mut v: Vec<OsString> = args.into_iter().collect();
-    if let Some(first) = v.get(1) {
-        let s = first.to_string_lossy();
-        if !s.starts_with('-') && !SUBCOMMANDS.contains(&s.as_ref()) {
-            v.insert(1, OsString::from("run"));
-        }
-    }
-    v
+/// Why a command line was not parsed.
+pub enum ParseError {
+    /// clap's own: help and version (exit 0, stdout) and usage errors.
+    Clap(clap::Error),
+    /// A usage error in replay's words (exit 2).
+    Usage(String),
+}
+
+/// Parses the process's arguments: `run` implied, other tools' habits
+/// answered ([`habits`]), then clap.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ParseError> {
+    use clap::Parser;
+    let args = habits::prepare(args).map_err(|e| ParseError::Usage(format!("error: {e}\n")))?;
+    Cli::try_parse_from(args).map_err(|e| match habits::explain(&e) {
+        Some(msg) => ParseError::Usage(msg),
+        None => ParseError::Clap(e),
+    })
 }
 
 /// Runs a parsed command line; returns the process exit code.

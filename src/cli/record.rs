@@ -16,12 +16,13 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     // Fails (exit 2) when nothing could be modelled.
     let model = super::input::record(&args.captures, &args.filters)?;
-    model::file::save(&model, &args.output)
+    // As model::file::save does, keeping the bytes for their size (`-o -`
+    // writes them to standard output).
+    let bytes = model::file::to_bytes(&model);
+    crate::report::file::write_atomic(&args.output, &bytes)
         .with_context(|| format!("cannot write the model to {}", args.output.display()))?;
     if !args.quiet {
-        let size = std::fs::metadata(&args.output)
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let size = bytes.len() as u64;
         // Not eprint!, which panics when stderr is a closed pipe: the
         // model is written, the exit code must say so.
         let _ = write!(

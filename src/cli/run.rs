@@ -5,30 +5,29 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 
-use super::args::RunArgs;
-use super::progress::Progress;
-use crate::metrics::{IntervalStats, Recorder};
-use crate::report::file::remove_temporaries;
-use crate::run::{self, Observer, RunOptions, RunPlan, Session, MOCK_SECRET};
+use super::args::{ReportFormat, RunArgs};
+use super::terminal::Terminal;
+use crate::error::UsageError;
+use crate::report::file::{is_stdout, remove_temporaries};
+use crate::run::{self, RunOptions, RunPlan, Session};
 use crate::shutdown::{self, Shutdown};
-use crate::target::Target;
 
 pub use crate::error::{EXIT_INTERRUPTED, EXIT_THRESHOLD};
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let output = Output::of(&args)?;
     let input = super::input::load_input(&args.inputs, &args.filters)?;
-    let quiet = args.quiet;
+    let every = args.progress_interval;
     let plan = RunPlan::build(&options(args), Arc::new(input.model))?;
     let runtime = control_runtime(plan.threads)?;
     runtime.block_on(async {
         let shutdown = signals();
-        let observer = Arc::new(Terminal::new(quiet));
+        let observer = Arc::new(Terminal::new(output.quiet, every));
         let (report, mut failed) = Session::new(&plan, observer).run(shutdown).await?;
-        print_report(&report);
+        output.print(&report);
         failed.extend(run::write_outputs(&plan, &report));
         match failed.pop() {
             Some(last) => {
@@ -67,6 +66,7 @@ fn options(a: RunArgs) -> RunOptions {
         insecure: a.insecure,
         http2: a.http2,
         thresholds: a.thresholds,
+        no_default_thresholds: a.no_default_thresholds,
         abort_on_fail: a.abort_on_fail,
         summary_export: a.summary_export,
         out: a.out,
@@ -137,74 +137,78 @@ fn signals() -> Shutdown {
     shutdown
 }
 
-/// The report to stdout first, so that it reaches the terminal whatever
-/// happens to the files; then the notes to stderr.
-fn print_report(report: &run::RunReport) {
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(report.text(color).as_bytes());
-    let _ = stdout.flush();
-    for note in report.notes() {
-        let _ = writeln!(std::io::stderr(), "{note}");
-    }
+/// Whether an output path writes to this process's standard output: `-`,
+/// or one of the device names for it (`--summary-export /dev/stdout`).
+fn names_stdout(path: &std::path::Path) -> bool {
+    is_stdout(path)
+        || ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+            .iter()
+            .any(|p| path == std::path::Path::new(p))
 }
 
-/// Progress on a TTY, and the notices about the built-in mock.
-struct Terminal {
+/// Where the end of the run goes: the text report to stdout, unless
+/// stdout carries data (`--json`, `--summary-export -`, `--out json=-`),
+/// which then has it to itself and the text report goes to stderr (not
+/// at all with `--quiet`). Notes and warnings always go to stderr.
+struct Output {
+    /// `--json`: the summary document on stdout.
+    json: bool,
+    /// The text report goes to stderr.
+    text_to_stderr: bool,
     quiet: bool,
-    progress: std::sync::Mutex<Option<Progress>>,
+    no_color: bool,
 }
 
-impl Terminal {
-    fn new(quiet: bool) -> Terminal {
-        Terminal {
-            quiet,
-            progress: std::sync::Mutex::new(None),
+impl Output {
+    /// Decided once, before anything is read: two data streams on stdout
+    /// are refused.
+    fn of(a: &RunArgs) -> Result<Output, UsageError> {
+        let json = a.json || a.format == ReportFormat::Json;
+        let on_stdout: Vec<&str> = [
+            (json, "--json"),
+            (
+                a.summary_export.as_deref().is_some_and(names_stdout),
+                "--summary-export -",
+            ),
+            (a.out.as_deref().is_some_and(names_stdout), "--out json=-"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, flag)| *flag)
+        .collect();
+        if on_stdout.len() > 1 {
+            return Err(UsageError(format!(
+                "{} would all write to standard output; send all but one to a file",
+                on_stdout.join(" and ")
+            )));
         }
+        Ok(Output {
+            json,
+            text_to_stderr: !on_stdout.is_empty(),
+            quiet: a.quiet,
+            no_color: a.no_color || std::env::var_os("NO_COLOR").is_some(),
+        })
     }
 
-    fn with_progress(&self, f: impl FnOnce(&Progress)) {
-        if let Some(p) = self.progress.lock().ok().as_ref().and_then(|p| p.as_ref()) {
-            f(p);
+    /// The report first, so that it reaches the terminal whatever happens
+    /// to the files; then the notes to stderr.
+    fn print(&self, report: &run::RunReport) {
+        let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr());
+        if self.text_to_stderr {
+            if !self.quiet {
+                let color = !self.no_color && stderr.is_terminal();
+                let _ = stderr.write_all(report.text(color).as_bytes());
+            }
+        } else {
+            let color = !self.no_color && stdout.is_terminal();
+            let _ = stdout.write_all(report.text(color).as_bytes());
         }
-    }
-}
-
-impl Observer for Terminal {
-    fn mock_started(&self, target: &Target, plan: &RunPlan) {
-        if self.quiet {
-            return;
+        if let (true, Some(summary)) = (self.json, report.summary()) {
+            let _ = stdout.write_all(summary.to_json().as_bytes());
         }
-        let latency = match plan.options.mock_latency {
-            crate::mock::LatencyMode::Recorded => " and latencies".to_string(),
-            crate::mock::LatencyMode::None => String::new(),
-            other => format!(", latency {other}"),
-        };
-        let mut err = std::io::stderr();
-        let _ = writeln!(
-            err,
-            "no --target: replaying against the built-in mock of the recorded service on {target} (recorded statuses, sizes{latency})"
-        );
-        if !plan.mock_secrets.is_empty() {
-            let _ = writeln!(
-                err,
-                "scrubbed secrets without a value ({}) are sent to the mock as {MOCK_SECRET}; a real --target needs them (--secret NAME=VALUE)",
-                plan.mock_secrets.join(", ")
-            );
+        let _ = stdout.flush();
+        for note in report.notes() {
+            let _ = writeln!(stderr, "{note}");
         }
-    }
-
-    fn step_started(&self, label: &str, total_s: f64) {
-        if let Ok(mut p) = self.progress.lock() {
-            *p = Some(Progress::new(self.quiet, label, total_s));
-        }
-    }
-
-    fn interval(&self, stats: &IntervalStats, rec: &Recorder, elapsed: Duration, rate: f64) {
-        self.with_progress(|p| p.update(stats, rec, elapsed, rate));
-    }
-
-    fn step_finished(&self) {
-        self.with_progress(Progress::finish);
     }
 }

@@ -34,6 +34,31 @@ pub use interval::{
 };
 pub use sample::{failed_status, DropReason, ErrorKind, Sample, StatusClass, TrendMetric};
 
+/// Names for endpoints given as `(method, host, template)`: `METHOD
+/// /template` (`GET /posts/{id}`), and `METHOD host/template` (`GET
+/// www.cnn.com/`) for every endpoint whose method and template another
+/// endpoint, on another host, shares — so no two names read the same.
+/// The report, the `endpoint` threshold tag, the time series and
+/// `generate` all use these names.
+pub fn distinct_names<'a>(
+    endpoints: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Vec<String> {
+    let eps: Vec<(&str, &str, &str)> = endpoints.into_iter().collect();
+    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (method, _, template) in &eps {
+        *seen.entry((method, template)).or_default() += 1;
+    }
+    eps.iter()
+        .map(|(method, host, template)| {
+            if seen[&(*method, *template)] > 1 {
+                format!("{method} {host}{template}")
+            } else {
+                format!("{method} {template}")
+            }
+        })
+        .collect()
+}
+
 /// What reports and tag filters know about an endpoint of the model. The
 /// engine builds these from the model's endpoint list, same order as
 /// [`Sample::endpoint`] indexes.
@@ -53,9 +78,20 @@ pub struct EndpointDesc {
 }
 
 impl EndpointDesc {
-    /// `METHOD template`, e.g. `GET /posts/{id}`: the `endpoint` tag value.
+    /// `METHOD template`, e.g. `GET /posts/{id}`: the `endpoint` tag value
+    /// when no other endpoint reads the same (see [`EndpointDesc::names`]).
     pub fn name(&self) -> String {
         format!("{} {}", self.method, self.template)
+    }
+
+    /// The names that tell `endpoints` apart, in order: see
+    /// [`distinct_names`].
+    pub fn names(endpoints: &[EndpointDesc]) -> Vec<String> {
+        distinct_names(
+            endpoints
+                .iter()
+                .map(|e| (e.method.as_str(), e.host.as_str(), e.template.as_str())),
+        )
     }
 
     /// Share of the recorded responses that failed by the rule of

@@ -403,3 +403,17 @@ fn memory_is_independent_of_run_length() {
         "clamped at 1 h, got {max}"
     );
 }
+
+#[test]
+fn endpoint_names_carry_the_host_only_where_two_would_read_the_same() {
+    let names = distinct_names([
+        ("GET", "cnn.com", "/"),
+        ("GET", "www.cnn.com", "/"),
+        ("POST", "cnn.com", "/"),
+        ("GET", "cnn.com", "/a/{id}"),
+    ]);
+    assert_eq!(
+        names,
+        ["GET cnn.com/", "GET www.cnn.com/", "POST /", "GET /a/{id}"]
+    );
+}

@@ -4,6 +4,8 @@
 //! go to a temporary file in the same directory, which is fsynced and then
 //! renamed over the target (rename is atomic within a filesystem).
 //!
+//! `-` is standard output, for every flag that takes an output file.
+//!
 //! A path that names something other than a regular file — `/dev/stdout`,
 //! a pipe, `/dev/null`, a device — is written in place instead: renaming
 //! over it would replace the device node (or the `/dev/stdout` link) with a
@@ -77,6 +79,11 @@ fn temp_path(path: &Path) -> PathBuf {
     dir_of(path).join(format!(".{name}.{}.{n}.tmp", std::process::id()))
 }
 
+/// Whether `path` is `-`: standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 /// `path` exists (following links) and is neither a regular file nor a
 /// directory: a device, a pipe, a socket — written in place.
 fn is_stream(path: &Path) -> bool {
@@ -98,6 +105,9 @@ pub fn check_output_path(path: &Path, flag: &str) -> Result<(), OutputError> {
         flag: flag.to_string(),
         reason,
     };
+    if is_stdout(path) {
+        return Ok(());
+    }
     if path.as_os_str().is_empty() || path.file_name().is_none() {
         return Err(fail("it is not a file name".into()));
     }
@@ -160,16 +170,27 @@ pub struct AtomicFile {
     /// The temporary file; `None` when writing in place.
     temp: Option<PathBuf>,
     file: Option<File>,
+    /// `-`: written to standard output instead of `file`.
+    stdout: Option<io::Stdout>,
 }
 
 impl AtomicFile {
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        if is_stdout(path) {
+            return Ok(AtomicFile {
+                path: path.to_path_buf(),
+                temp: None,
+                file: None,
+                stdout: Some(io::stdout()),
+            });
+        }
         if is_stream(path) {
             let file = OpenOptions::new().write(true).open(path)?;
             return Ok(AtomicFile {
                 path: path.to_path_buf(),
                 temp: None,
                 file: Some(file),
+                stdout: None,
             });
         }
         let temp = temp_path(path);
@@ -184,11 +205,15 @@ impl AtomicFile {
             path: path.to_path_buf(),
             temp: Some(temp),
             file: Some(file),
+            stdout: None,
         })
     }
 
     /// Flush, fsync and rename over the target (in place: flush).
     pub fn commit(mut self) -> io::Result<()> {
+        if let Some(mut out) = self.stdout.take() {
+            return out.flush();
+        }
         let mut file = self.file.take().expect("file present until commit");
         let Some(temp) = self.temp.take() else {
             return file.flush();
@@ -215,12 +240,18 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(out) = self.stdout.as_mut() {
+            return out.write(buf);
+        }
         self.file
             .as_mut()
             .expect("file present until commit")
             .write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(out) = self.stdout.as_mut() {
+            return out.flush();
+        }
         self.file
             .as_mut()
             .expect("file present until commit")

@@ -40,6 +40,7 @@ pub const VERSION: u32 = 1;
 /// What the engine knows about the run besides the measurements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMeta {
+    #[serde(with = "seed_string")]
     pub seed: u64,
     /// Measured duration (warmup excluded), seconds: from the first
     /// intended send to the end of the last request.
@@ -58,6 +59,10 @@ pub struct RunMeta {
     pub target: String,
     /// The command line that reproduces the run.
     pub command: String,
+    /// The built-in mock's latency mode (`recorded`, `none`, `20ms`) when
+    /// the run had no `--target`; `None` against a real target.
+    #[serde(default)]
+    pub mock: Option<String>,
     /// The model's endpoints; `Sample::endpoint` indexes this list.
     pub endpoints: Vec<EndpointDesc>,
 }
@@ -227,6 +232,10 @@ pub struct HistogramEntry {
 pub struct Summary {
     pub format: String,
     pub version: u32,
+    /// A string in JSON: a 64-bit number does not survive readers that
+    /// parse numbers as doubles (JavaScript, jq 1.6). Summaries written
+    /// with a numeric seed are still read.
+    #[serde(with = "seed_string")]
     pub seed: u64,
     /// Measured: first intended send to the end of the last request.
     pub duration_s: f64,
@@ -242,6 +251,11 @@ pub struct Summary {
     pub achieved_rate: f64,
     pub scale: Option<f64>,
     pub target: String,
+    /// The built-in mock's latency mode when the run had no `--target`
+    /// (its latencies are the mock's, drawn from the recording); null
+    /// against a real target, and in summaries written before the field.
+    #[serde(default)]
+    pub mock: Option<String>,
     pub command: String,
     pub requests: Requests,
     /// Transport failures by kind (all endpoints).
@@ -281,6 +295,32 @@ pub struct StressStep {
     pub error_rate: f64,
     pub p95_ms: f64,
     pub achieved_rate: f64,
+}
+
+/// The seed as a JSON string (`"5658179054502545877"`), read back from a
+/// string or, as older summaries wrote it, a number.
+mod seed_string {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(seed)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Seed {
+            Number(u64),
+            Text(String),
+        }
+        match Seed::deserialize(d)? {
+            Seed::Number(n) => Ok(n),
+            Seed::Text(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| D::Error::custom(format!("seed '{t}' is not a 64-bit number"))),
+        }
+    }
 }
 
 fn ms(us: f64) -> f64 {
@@ -487,6 +527,7 @@ impl Summary {
             },
             scale: meta.scale,
             target: meta.target.clone(),
+            mock: meta.mock.clone(),
             command: meta.command.clone(),
             requests,
             errors: string_keys(&totals.errors),
@@ -623,6 +664,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         scale: first.scale,
         target: first.target.clone(),
         command: first.command.clone(),
+        mock: first.mock.clone(),
         endpoints,
     };
     for (part, s) in parts.iter().enumerate() {

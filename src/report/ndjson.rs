@@ -1,7 +1,9 @@
 //! `--out json=FILE.ndjson`: one JSON object per line per interval.
 //!
 //! Each line is an [`IntervalStats`] with, in every `endpoints[]` entry, the
-//! endpoint's `name` (`METHOD /template`) beside its index. The file is
+//! endpoint's `name` (`METHOD /template`, with the host where two
+//! endpoints would read the same: [`EndpointDesc::names`]) beside its
+//! index. The line schema is in docs/summary-format.md. The file is
 //! written to a temporary file and renamed into place by
 //! [`IntervalWriter::finish`], so a reader never sees a half-written file.
 
@@ -43,7 +45,7 @@ impl<W: Write> IntervalWriter<W> {
     pub fn new(out: W, endpoints: &[EndpointDesc]) -> Self {
         IntervalWriter {
             out,
-            names: endpoints.iter().map(EndpointDesc::name).collect(),
+            names: EndpointDesc::names(endpoints),
             failed: None,
         }
     }

@@ -34,6 +34,7 @@ fn meta() -> RunMeta {
         scale: Some(2.0),
         target: "http://127.0.0.1:8080".into(),
         command: "replay shop.model.gz --scale 2x --seed 42".into(),
+        mock: None,
         endpoints: endpoints(),
     }
 }
@@ -131,12 +132,37 @@ fn shape(v: &serde_json::Value, path: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-#[test]
-fn summary_json_shape_is_pinned() {
-    let v = serde_json::to_value(known()).unwrap();
+/// [`known`] with every optional section present: a run against the
+/// built-in mock, with the stress section.
+fn known_full() -> Summary {
+    let mut s = known();
+    s.mock = Some("recorded".into());
+    s.stress = Some(StressSummary {
+        largest_passing_step: Some("1x".into()),
+        first_failing_step: Some("2x".into()),
+        steps: vec![StressStep {
+            step: "1x".into(),
+            scale: Some(1.0),
+            thresholds_ok: true,
+            error_rate: 0.0,
+            p95_ms: 12.5,
+            achieved_rate: 10.0,
+        }],
+    });
+    s
+}
+
+/// The `shape` lines of [`known_full`].
+fn shape_lines() -> BTreeSet<String> {
+    let v = serde_json::to_value(known_full()).unwrap();
     let mut lines = BTreeSet::new();
     shape(&v, "$", &mut lines);
-    let actual: String = lines.into_iter().map(|l| l + "\n").collect();
+    lines
+}
+
+#[test]
+fn summary_json_shape_is_pinned() {
+    let actual: String = shape_lines().into_iter().map(|l| l + "\n").collect();
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/src/report/testdata/summary-shape.txt"
@@ -150,6 +176,80 @@ fn summary_json_shape_is_pinned() {
         "summary JSON shape changed (a contract: update docs/summary-format.md, then rerun \
          with UPDATE_SNAPSHOTS=1 to accept):\n--- expected\n{expected}\n--- actual\n{actual}"
     );
+}
+
+/// Every key the summary writes is named in docs/summary-format.md (as
+/// `key`), so the document cannot fall behind the file. Keys that are
+/// data — status codes, error kinds and drop reasons, metric names with
+/// tags, threshold conditions — are checked by their parent's entry.
+#[test]
+fn every_summary_key_is_documented() {
+    let doc = include_str!("../../docs/summary-format.md");
+    let mut missing = BTreeSet::new();
+    for line in shape_lines() {
+        // `p(99.9)` is one key: its dot is not a separator.
+        let path = line
+            .split(": ")
+            .next()
+            .unwrap_or("")
+            .replace("(99.9)", "(99·9)");
+        let parts: Vec<&str> = path.split('.').collect();
+        let Some(last) = parts
+            .last()
+            .map(|k| k.trim_end_matches("[]").replace('·', "."))
+        else {
+            continue;
+        };
+        let last = last.as_str();
+        let data = |k: &str| {
+            k.parse::<u16>().is_ok()
+                || k.contains(['{', '<', '>'])
+                || k == "$"
+                || [
+                    "errors",
+                    "dropped",
+                    "status",
+                    "recorded_status",
+                    "thresholds",
+                ]
+                .iter()
+                .any(|p| parts.len() >= 2 && parts[parts.len() - 2].trim_end_matches("[]") == *p)
+        };
+        if data(last) || path.contains("thresholds.") && last == "ok" {
+            continue;
+        }
+        if !doc.contains(&format!("`{last}`")) {
+            missing.insert(last.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "keys the summary writes that docs/summary-format.md does not name: {missing:?}"
+    );
+}
+
+#[test]
+fn seeds_are_strings_that_survive_readers_using_doubles() {
+    let mut s = known();
+    s.seed = 5_658_179_054_502_545_877;
+    let text = s.to_json();
+    assert!(text.contains("\"seed\": \"5658179054502545877\""), "{text}");
+    // A reader whose numbers are doubles (JavaScript, jq 1.6) keeps a
+    // string exactly; the number it would have read is another seed.
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let seed = v["seed"].as_str().unwrap();
+    assert_eq!(seed.parse::<u64>().unwrap(), s.seed);
+    assert_ne!(
+        (s.seed as f64) as u64,
+        s.seed,
+        "the test needs a seed doubles lose"
+    );
+    assert_eq!(Summary::from_json(&text).unwrap().seed, s.seed);
+    // Summaries written with a numeric seed still read.
+    let old = text.replace("\"5658179054502545877\"", "42");
+    assert_eq!(Summary::from_json(&old).unwrap().seed, 42);
+    let bad = text.replace("\"5658179054502545877\"", "\"x\"");
+    assert!(Summary::from_json(&bad).is_err());
 }
 
 #[test]
@@ -500,4 +600,86 @@ fn endpoint_table_fits_in_100_columns() {
     assert!(text.contains(
         "      GET /api/v1/organisations/{org}/projects/{project}/members/{id}: replayed 200 89%"
     ));
+}
+
+/// Why requests failed is in the text, not only in the summary file:
+/// responses by status class with their top codes, overall and per
+/// endpoint, beside the transport failures.
+#[test]
+fn text_report_breaks_responses_down_by_status() {
+    let s = known();
+    let text = text::render(&s, text::TextOptions { color: false });
+    let status = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("status...."))
+        .unwrap_or_else(|| panic!("no status line in\n{text}"));
+    let count = |code: &str| -> u64 { s.endpoints.iter().filter_map(|e| e.status.get(code)).sum() };
+    let ok = count("200") + count("201");
+    assert!(
+        status.ends_with(&format!(
+            "2xx {ok} (200 {}, 201 {}), 5xx 40 (503 40), no response 39 (timeout 39)",
+            count("200"),
+            count("201")
+        )),
+        "{status}"
+    );
+    let by_endpoint = text
+        .split("status by endpoint\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no per-endpoint status in\n{text}"));
+    for e in &s.endpoints {
+        let line = by_endpoint
+            .lines()
+            .find(|l| {
+                l.trim_start()
+                    .starts_with(&format!("{} {}:", e.method, e.template))
+            })
+            .unwrap_or_else(|| panic!("no status line for {} in\n{text}", e.template));
+        assert!(!e.status.is_empty());
+        for (code, n) in &e.status {
+            assert!(line.contains(&format!("{code} {n}")), "{code}: {line}");
+        }
+    }
+    // No mock line against a real target; one, naming whose latencies
+    // they are, against the built-in mock.
+    assert!(!text.contains("built-in mock"), "{text}");
+    let mut mocked = s.clone();
+    mocked.mock = Some("recorded".into());
+    let text = text::render(&mocked, text::TextOptions { color: false });
+    assert!(
+        text.contains("latencies are the mock's, drawn from the recording"),
+        "{text}"
+    );
+}
+
+/// Two endpoints that read the same without their host (cnn.com and
+/// www.cnn.com both serving `GET /`) are told apart in the table.
+#[test]
+fn endpoints_that_read_the_same_carry_their_host() {
+    let mut s = known();
+    s.endpoints[1].method = "GET".into();
+    s.endpoints[1].template = "/posts/{id}".into();
+    s.endpoints[1].host = "www.example.com".into();
+    let text = text::render(&s, text::TextOptions { color: false });
+    for name in [
+        "GET api.example.com/posts/{id}",
+        "GET www.example.com/posts/{id}",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(name)),
+            "no row {name} in\n{text}"
+        );
+    }
+    assert!(!text.contains("    GET /posts/{id} "), "{text}");
+}
+
+/// A run of fewer than 100 requests says its sample is small.
+#[test]
+fn a_small_sample_is_named() {
+    let mut rec = Recorder::new();
+    record(&mut rec, 0..60);
+    let text = text::render(&build(&rec), text::TextOptions { color: false });
+    assert!(text.contains("55 requests is a small sample"), "{text}");
+    let text = text::render(&known(), text::TextOptions { color: false });
+    assert!(!text.contains("small sample"), "{text}");
 }

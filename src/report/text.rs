@@ -3,11 +3,12 @@
 //! Pure: a `String` out, colour (ANSI) only when `color` is true. The caller
 //! decides colour once (TTY, `NO_COLOR`) and prints to stdout.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{EndpointSummary, MetricSummary, Summary};
 use crate::human::{bytes, millis};
-use crate::metrics::{drift_summary, DriftPoint};
+use crate::metrics::{distinct_names, drift_summary, DriftPoint};
 use crate::threshold::ThresholdResult;
 
 const GREEN: &str = "\x1b[32m";
@@ -62,7 +63,7 @@ fn trend_line(m: &MetricSummary) -> String {
     )
 }
 
-fn kv_list(m: &std::collections::BTreeMap<String, u64>) -> String {
+fn kv_list(m: &BTreeMap<String, u64>) -> String {
     m.iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
@@ -78,6 +79,7 @@ pub fn render(s: &Summary, opts: TextOptions) -> String {
     title(w, s);
     requests_and_rate(w, s);
     metrics(w, s);
+    statuses(w, s);
     endpoints(w, &s.endpoints, &st);
     thresholds(w, &s.thresholds, &st);
     drift(w, &s.drift);
@@ -99,6 +101,17 @@ fn title(w: &mut String, s: &Summary) {
             super::Ended::Aborted => " (stopped by --abort-on-fail: partial results)",
         }
     );
+    if let Some(mode) = &s.mock {
+        let latencies = match mode.as_str() {
+            "recorded" => "latencies are the mock's, drawn from the recording".to_string(),
+            "none" => "the mock answers without delay".to_string(),
+            delay => format!("the mock waits {delay} before each answer"),
+        };
+        let _ = writeln!(
+            w,
+            "  built-in mock (no --target): {latencies}; not a measurement of any real service\n"
+        );
+    }
 }
 
 fn requests_and_rate(w: &mut String, s: &Summary) {
@@ -132,6 +145,14 @@ fn requests_and_rate(w: &mut String, s: &Summary) {
         String::new()
     };
     let scale = s.scale.map(|x| format!(", scale {x}x")).unwrap_or_default();
+    if r.sent > 0 && r.sent < SMALL_SAMPLE {
+        let _ = writeln!(
+            w,
+            "{} {} requests is a small sample: its percentiles move from run to run; a longer --duration or a higher --scale steadies them",
+            label("note"),
+            r.sent
+        );
+    }
     let _ = writeln!(
         w,
         "{} achieved={:.2}/s intended={:.2}/s{ratio}{scale}",
@@ -186,6 +207,57 @@ fn metric_line(name: &str, m: &MetricSummary, s: &Summary) -> String {
     }
 }
 
+/// Below this many requests the report says the sample is small.
+pub const SMALL_SAMPLE: u64 = 100;
+
+/// The responses by status class, each with its top codes, then the
+/// transport failures: `2xx 616 (200 600, 201 16), 5xx 40 (503 40)`.
+fn status_mix(status: &BTreeMap<String, u64>, errors: &BTreeMap<String, u64>) -> String {
+    let mut classes: BTreeMap<char, Vec<(&String, u64)>> = BTreeMap::new();
+    for (code, n) in status {
+        let class = code.chars().next().unwrap_or('?');
+        classes.entry(class).or_default().push((code, *n));
+    }
+    let mut parts: Vec<String> = classes
+        .into_iter()
+        .map(|(class, mut codes)| {
+            let total: u64 = codes.iter().map(|c| c.1).sum();
+            codes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            let top: Vec<String> = codes
+                .iter()
+                .take(3)
+                .map(|(c, n)| format!("{c} {n}"))
+                .collect();
+            let more = if codes.len() > 3 { ", …" } else { "" };
+            format!("{class}xx {total} ({}{more})", top.join(", "))
+        })
+        .collect();
+    let failed: u64 = errors.values().sum();
+    if failed > 0 {
+        parts.push(format!("no response {failed} ({})", kv_list(errors)));
+    }
+    if parts.is_empty() {
+        return "none".into();
+    }
+    parts.join(", ")
+}
+
+/// Why requests failed, at a glance: every response by status class
+/// with the top codes, overall (the per-endpoint mix is under the
+/// endpoint table).
+fn statuses(w: &mut String, s: &Summary) {
+    if s.requests.sent == 0 {
+        return;
+    }
+    let mut all: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &s.endpoints {
+        for (code, n) in &e.status {
+            *all.entry(code.clone()).or_default() += n;
+        }
+    }
+    let _ = writeln!(w, "{} {}", label("status"), status_mix(&all, &s.errors));
+}
+
 /// How wide the report may be: the endpoint column gives way to keep the
 /// table within it.
 const MAX_WIDTH: usize = 100;
@@ -205,15 +277,27 @@ fn endpoints(w: &mut String, endpoints: &[EndpointSummary], st: &Style) {
     let header = [
         "endpoint", "count", "recorded", "replayed", "p50", "p95", "p99", "rec.err", "errors",
     ];
-    let mut rows: Vec<[String; COLUMNS]> = endpoints.iter().map(endpoint_row).collect();
+    let names = distinct_names(
+        endpoints
+            .iter()
+            .map(|e| (e.method.as_str(), e.host.as_str(), e.template.as_str())),
+    );
+    let mut rows: Vec<[String; COLUMNS]> = endpoints
+        .iter()
+        .zip(&names)
+        .map(|(e, n)| endpoint_row(e, n))
+        .collect();
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let flagged: Vec<&EndpointSummary> =
-        endpoints.iter().filter(|e| e.error_share_grew()).collect();
+    let flagged: Vec<(&EndpointSummary, &String)> = endpoints
+        .iter()
+        .zip(&names)
+        .filter(|(e, _)| e.error_share_grew())
+        .collect();
     // Indent, the separators, the other columns and the mark.
     let others: usize = widths[1..].iter().map(|w| w + 2).sum();
     let mark = if flagged.is_empty() { 0 } else { 3 };
@@ -231,6 +315,7 @@ fn endpoints(w: &mut String, endpoints: &[EndpointSummary], st: &Style) {
         }
         let _ = writeln!(w, "{}", line.trim_end());
     }
+    endpoint_statuses(w, endpoints, &names);
     if flagged.is_empty() {
         return;
     }
@@ -240,17 +325,34 @@ fn endpoints(w: &mut String, endpoints: &[EndpointSummary], st: &Style) {
         st.paint(RED, "✗"),
         EndpointSummary::DRIFT_FLAG * 100.0
     );
-    for e in flagged {
-        let _ = writeln!(w, "      {}", status_drift_line(e));
+    for (e, name) in flagged {
+        let _ = writeln!(w, "      {}", status_drift_line(e, name));
     }
 }
 
-fn endpoint_row(e: &EndpointSummary) -> [String; COLUMNS] {
+/// Each endpoint that got requests, with its responses by status class
+/// and top codes.
+fn endpoint_statuses(w: &mut String, endpoints: &[EndpointSummary], names: &[String]) {
+    let with_requests: Vec<(&EndpointSummary, &String)> = endpoints
+        .iter()
+        .zip(names)
+        .filter(|(e, _)| e.count > 0)
+        .collect();
+    if with_requests.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "\n  status by endpoint");
+    for (e, name) in with_requests {
+        let _ = writeln!(w, "    {name}: {}", status_mix(&e.status, &e.errors));
+    }
+}
+
+fn endpoint_row(e: &EndpointSummary, name: &str) -> [String; COLUMNS] {
     let d = &e.http_req_duration;
     let has = e.count > 0;
     let t = |v: f64| if has { millis(v) } else { "-".into() };
     [
-        format!("{} {}", e.method, e.template),
+        name.to_string(),
         e.count.to_string(),
         pct(e.recorded_share),
         pct(e.replayed_share),
@@ -279,7 +381,7 @@ fn shorten(name: &str, width: usize) -> String {
 /// `GET /posts/{id}: replayed 404 57%, 200 43%; recorded 200 100%`: the
 /// top replayed outcomes (status codes and transport errors) beside the
 /// top recorded status codes.
-fn status_drift_line(e: &EndpointSummary) -> String {
+fn status_drift_line(e: &EndpointSummary, name: &str) -> String {
     let replayed: Vec<(&String, u64)> = e
         .status
         .iter()
@@ -288,9 +390,7 @@ fn status_drift_line(e: &EndpointSummary) -> String {
         .collect();
     let recorded: Vec<(&String, u64)> = e.recorded_status.iter().map(|(k, v)| (k, *v)).collect();
     format!(
-        "{} {}: replayed {}; recorded {}",
-        e.method,
-        e.template,
+        "{name}: replayed {}; recorded {}",
         top_mix(replayed),
         top_mix(recorded)
     )

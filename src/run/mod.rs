@@ -21,7 +21,7 @@ mod session;
 
 pub use options::{Profile, RunOptions};
 pub use plan::{RunPlan, Step, MOCK_SECRET};
-pub use report::{RunReport, StepResult};
+pub use report::{Guards, RunReport, StepResult, MAX_DROPPED_SHARE};
 pub use session::{Observer, Quiet, Session};
 
 /// Writes the report's summary to `--summary-export`, atomically; returns

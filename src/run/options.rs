@@ -56,6 +56,10 @@ pub struct RunOptions {
     pub http2: bool,
     /// k6 threshold expressions.
     pub thresholds: Vec<String>,
+    /// Turn off the default guards (see [`super::Guards`]): a run that
+    /// dropped over 1% of its requests, or whose every request failed,
+    /// then passes unless a threshold says otherwise.
+    pub no_default_thresholds: bool,
     pub abort_on_fail: bool,
     pub summary_export: Option<PathBuf>,
     /// The per-interval time series (NDJSON).
@@ -93,6 +97,7 @@ impl Default for RunOptions {
             insecure: false,
             http2: false,
             thresholds: Vec::new(),
+            no_default_thresholds: false,
             abort_on_fail: false,
             summary_export: None,
             out: None,

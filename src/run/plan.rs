@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::options::{Profile, RunOptions};
+use super::report::Guards;
 use crate::error::UsageError;
 use crate::execute;
 use crate::human;
@@ -50,6 +51,10 @@ pub struct RunPlan {
     pub exec: execute::Plan,
     /// The command line that reproduces the run (secrets redacted).
     pub command: String,
+    /// The default guards that apply: those not turned off by
+    /// `--no-default-thresholds` or replaced by a threshold on their
+    /// metric.
+    pub guards: Guards,
     /// What was asked (the target — `None`: the built-in mock, started by
     /// the session —, outputs, `--abort-on-fail`…), as given.
     pub options: RunOptions,
@@ -114,12 +119,26 @@ impl RunPlan {
             ))
             .into());
         }
+        if options.duration == Some(Duration::ZERO) {
+            return Err(UsageError(
+                "--duration 0s would send nothing; give a length such as 30s".into(),
+            )
+            .into());
+        }
+        if options.timeout.is_zero() {
+            return Err(UsageError(
+                "--timeout 0s would fail every request; give one such as 30s".into(),
+            )
+            .into());
+        }
         let seed = options.seed.unwrap_or_else(rand::random::<u64>);
         let mut exec_secrets = secrets;
         for name in &mock_secrets {
             exec_secrets.insert(name.clone(), MOCK_SECRET.to_string());
         }
+        let guards = Guards::for_run(options.no_default_thresholds, &thresholds);
         Ok(RunPlan {
+            guards,
             exec: exec_plan(options, exec_secrets, threads),
             command: super::command::reproduce(options, seed, threads),
             model,

@@ -4,7 +4,99 @@
 
 use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD};
 use crate::human;
+use crate::metrics::DropReason;
 use crate::report::{self, Ended, StressStep, StressSummary, Summary};
+use crate::threshold::{Metric, Threshold};
+
+/// The share of intended requests a run may drop (the schedule could not
+/// be kept: `connection_cap`, `max_in_flight`, `generator_behind`) before
+/// the default guard fails it.
+pub const MAX_DROPPED_SHARE: f64 = 0.01;
+
+/// The checks every run gets unless `--no-default-thresholds` turns them
+/// off or a threshold on the same metric replaces them: a run that
+/// dropped more than [`MAX_DROPPED_SHARE`] of its intended requests did
+/// not send the load it reports, and a run whose every request failed
+/// measured nothing of the service; either exits 99, as a crossed
+/// threshold does, with a warning on stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Guards {
+    /// `dropped_requests` over intended at most 1%.
+    pub dropped: bool,
+    /// Not every request failed (`http_req_failed` below 100%).
+    pub failed: bool,
+}
+
+impl Guards {
+    /// The guards that apply: none with `--no-default-thresholds`; a
+    /// threshold on `dropped_requests` or `http_req_failed` (any tags)
+    /// replaces that metric's guard.
+    pub fn for_run(off: bool, thresholds: &[Threshold]) -> Guards {
+        let given = |m: Metric| thresholds.iter().any(|t| t.metric == m);
+        Guards {
+            dropped: !off && !given(Metric::Dropped),
+            failed: !off && !given(Metric::Failed),
+        }
+    }
+
+    /// What `s` broke, one warning each (empty when it broke none).
+    pub fn broken(&self, s: &Summary) -> Vec<String> {
+        let r = &s.requests;
+        let mut broken = Vec::new();
+        // Drops where the schedule could not be kept; not a request left
+        // out because no response had produced the id it needs (a fact
+        // of the service's state, reported beside them).
+        let lost: Vec<(&String, &u64)> = s
+            .dropped
+            .iter()
+            .filter(|(k, _)| k.as_str() != DropReason::NoProducedValue.as_str())
+            .collect();
+        let dropped: u64 = lost.iter().map(|(_, n)| **n).sum();
+        let dropped_share = if r.intended > 0 {
+            dropped as f64 / r.intended as f64
+        } else {
+            0.0
+        };
+        if self.dropped && dropped_share > MAX_DROPPED_SHARE {
+            let reasons: Vec<String> = lost.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            broken.push(format!(
+                "warning: {dropped} of {} intended requests ({:.1}%) were dropped, not sent ({}): the run did not send the load it reports. Raise --connections (or --max-in-flight), or lower --rate/--scale. Default guard: more than {}% dropped fails the run (exit 99); --no-default-thresholds turns it off, a --threshold on dropped_requests replaces it",
+                r.intended,
+                dropped_share * 100.0,
+                reasons.join(", "),
+                MAX_DROPPED_SHARE * 100.0,
+            ));
+        }
+        if self.failed && r.sent > 0 && r.failed == r.sent {
+            broken.push(format!(
+                "warning: all {} requests failed ({}): nothing of the service was measured. Default guard: a run whose every request fails fails (exit 99); --no-default-thresholds turns it off, a --threshold on http_req_failed replaces it",
+                r.sent,
+                why_failed(s),
+            ));
+        }
+        broken
+    }
+}
+
+/// The failures of a summary by status code and transport error, the
+/// largest first: `500 18` or `connect_refused 40`.
+fn why_failed(s: &Summary) -> String {
+    let mut parts: std::collections::BTreeMap<String, u64> = s.errors.clone();
+    for e in &s.endpoints {
+        for (code, n) in &e.status {
+            if code.parse::<u16>().is_ok_and(crate::metrics::failed_status) {
+                *parts.entry(code.clone()).or_default() += n;
+            }
+        }
+    }
+    let mut parts: Vec<(String, u64)> = parts.into_iter().collect();
+    parts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    parts
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// One step's result.
 #[derive(Debug, Clone)]
@@ -29,6 +121,8 @@ pub struct RunReport {
     /// Requests still awaiting a response when a step ended: counted as
     /// failed (`unfinished`).
     pub abandoned: usize,
+    /// The default guards the run is held to.
+    pub guards: Guards,
 }
 
 impl RunReport {
@@ -47,9 +141,10 @@ impl RunReport {
             .map_or(Ended::Completed, |s| s.summary.ended)
     }
 
-    /// 0 when the thresholds held, 99 when one was crossed, 130 after a
-    /// shutdown. A stress run passes when its first step (the scale asked
-    /// for) held: the breaking point above it is the finding.
+    /// 0 when the thresholds and the default guards held, 99 when one was
+    /// crossed, 130 after a shutdown. A stress run passes when its first
+    /// step (the scale asked for) held: the breaking point above it is the
+    /// finding.
     pub fn exit_code(&self) -> u8 {
         if self.ended() == Ended::Interrupted {
             return EXIT_INTERRUPTED;
@@ -59,7 +154,7 @@ impl RunReport {
             (None, Some(last)) => last.summary.thresholds_ok(),
             (None, None) => true,
         };
-        if passed {
+        if passed && self.guards_broken().is_empty() {
             EXIT_OK
         } else {
             EXIT_THRESHOLD
@@ -84,6 +179,9 @@ impl RunReport {
     /// requests.
     pub fn notes(&self) -> Vec<String> {
         let mut notes: Vec<String> = self.aborted.iter().cloned().collect();
+        if self.ended() != Ended::Interrupted {
+            notes.extend(self.guards_broken());
+        }
         if self.abandoned > 0 {
             notes.push(format!(
                 "note: {} request{} still awaiting a response when the run ended; counted as failed (error kind 'unfinished')",
@@ -92,6 +190,19 @@ impl RunReport {
             ));
         }
         notes
+    }
+}
+
+impl RunReport {
+    /// The default guards the run broke, as warnings. They judge the step
+    /// the run asked for: the only one, or a stress run's first (the steps
+    /// above it are meant to break).
+    pub fn guards_broken(&self) -> Vec<String> {
+        let judged = match self.stress {
+            Some(_) => self.steps.first(),
+            None => self.steps.last(),
+        };
+        judged.map_or_else(Vec::new, |s| self.guards.broken(&s.summary))
     }
 }
 
@@ -145,4 +256,30 @@ fn stress_text(stress: &StressSummary) -> String {
         }
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threshold_on_a_guarded_metric_replaces_its_guard() {
+        let parse = |e: &[&str]| -> Vec<Threshold> {
+            e.iter()
+                .map(|t| crate::threshold::parse(t).unwrap())
+                .collect()
+        };
+        let both = Guards {
+            dropped: true,
+            failed: true,
+        };
+        assert_eq!(Guards::for_run(false, &[]), both);
+        assert_eq!(Guards::for_run(true, &[]), Guards::default());
+        let g = Guards::for_run(false, &parse(&["http_req_failed{status:5xx}: rate<1"]));
+        assert!(g.dropped && !g.failed);
+        let g = Guards::for_run(false, &parse(&["dropped_requests: count<10"]));
+        assert!(!g.dropped && g.failed);
+        let g = Guards::for_run(false, &parse(&["http_req_duration: p(95)<1s"]));
+        assert_eq!(g, both);
+    }
 }

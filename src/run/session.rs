@@ -25,6 +25,9 @@ use crate::threshold;
 pub trait Observer: Send + Sync {
     /// The built-in mock is up (no `--target`).
     fn mock_started(&self, _target: &Target, _plan: &RunPlan) {}
+    /// The target is known (given, or the mock's) and the first step is
+    /// about to start.
+    fn run_started(&self, _target: &Target, _plan: &RunPlan) {}
     /// A step begins; `total_s` is its scheduled length.
     fn step_started(&self, _label: &str, _total_s: f64) {}
     /// Once per interval of the running step.
@@ -72,6 +75,7 @@ impl<'a> Session<'a> {
         shutdown: Shutdown,
     ) -> anyhow::Result<(RunReport, Vec<anyhow::Error>)> {
         let (target, mock) = self.target().await?;
+        self.observer.run_started(&target, self.plan);
         if let Some(p) = &self.plan.options.out {
             let writer = IntervalWriter::create(p, &self.plan.endpoints).map_err(|e| {
                 UsageError(format!("cannot write --out file '{}': {e}", p.display()))
@@ -90,7 +94,7 @@ impl<'a> Session<'a> {
                 }
             };
             abandoned += outcome.abandoned;
-            let result = self.result(i, step, &target, &outcome);
+            let result = self.result(step, &target, &outcome);
             let stop = outcome.stopped || (self.plan.is_stress() && !result.passed);
             results.push(result);
             if stop {
@@ -113,6 +117,7 @@ impl<'a> Session<'a> {
             steps: results,
             aborted,
             abandoned,
+            guards: self.plan.guards,
         };
         Ok((report, failed))
     }
@@ -208,7 +213,7 @@ impl<'a> Session<'a> {
     }
 
     /// The summary of one step.
-    fn result(&self, i: usize, step: &Step, target: &Target, outcome: &Outcome) -> StepResult {
+    fn result(&self, step: &Step, target: &Target, outcome: &Outcome) -> StepResult {
         let plan = self.plan;
         let measured = outcome.measured.as_secs_f64().max(1e-9);
         let scheduled = outcome.scheduled.as_secs_f64().max(1e-9);
@@ -224,7 +229,9 @@ impl<'a> Session<'a> {
             (true, false) => Ended::Aborted,
         };
         let meta = RunMeta {
-            seed: plan.seed.wrapping_add(i as u64),
+            // The run's seed, whatever the step: it reproduces every step
+            // (step `i` draws from `seed + i`).
+            seed: plan.seed,
             duration_s: measured,
             planned_duration_s: outcome.planned.as_secs_f64(),
             ended,
@@ -235,6 +242,11 @@ impl<'a> Session<'a> {
             scale: plan.options.rate.is_none().then_some(step.spec.scale),
             target: target.to_string(),
             command: plan.command.clone(),
+            mock: plan
+                .options
+                .target
+                .is_none()
+                .then(|| plan.options.mock_latency.to_string()),
             endpoints: plan.endpoints.clone(),
         };
         let summary = Summary::build(&outcome.recorder, &meta, &plan.thresholds, &evaluated);

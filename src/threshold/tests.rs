@@ -315,6 +315,45 @@ fn unknown_endpoint_is_a_usage_error() {
     );
 }
 
+/// Two hosts serving `GET /` (cnn.com and www.cnn.com): `GET /` names
+/// neither alone, so it is refused with both names; each is selected by
+/// its host-qualified name, and only its own requests count.
+#[test]
+fn endpoints_on_two_hosts_are_named_with_their_host() {
+    let mut eps = vec![desc("GET", "/"), desc("GET", "/")];
+    eps[0].host = "cnn.com".into();
+    eps[1].host = "www.cnn.com".into();
+    let e = t("http_reqs{endpoint:GET /}: count>0")
+        .check_endpoints(&eps)
+        .unwrap_err();
+    assert!(e.to_string().contains("'GET /' is 2 endpoints"), "{e}");
+    assert!(
+        e.to_string().contains("GET cnn.com/, GET www.cnn.com/"),
+        "{e}"
+    );
+    assert!(t("http_reqs{endpoint:/}: count>0")
+        .check_endpoints(&eps)
+        .is_err());
+    let mut r = Recorder::new();
+    for _ in 0..3 {
+        r.record(&sample(0, Some(200), 5));
+    }
+    r.record(&sample(1, Some(200), 5));
+    for (expr, n) in [
+        ("http_reqs{endpoint:GET cnn.com/}: count>0", 3.0),
+        ("http_reqs{endpoint:get WWW.cnn.com/}: count>0", 1.0),
+        ("http_reqs{endpoint:www.cnn.com/}: count>0", 1.0),
+    ] {
+        let th = t(expr);
+        th.check_endpoints(&eps).unwrap();
+        let res = th.evaluate(&r, &eps, Duration::from_secs(1));
+        assert_eq!(res.observed, Some(n), "{expr}");
+    }
+    assert!(t("http_reqs{endpoint:GET edition.cnn.com/}: count>0")
+        .check_endpoints(&eps)
+        .is_err());
+}
+
 #[test]
 fn mid_run_abort_ignores_counts_that_can_still_grow() {
     let (r, eps) = known_run();

@@ -212,6 +212,22 @@ impl Spawned {
         self.found(found, &format!("{text:?} on stderr"))
     }
 
+    /// Waits until `n` lines of standard error contain `text`; returns
+    /// them. Fails the test if the child ends first or the deadline passes.
+    pub fn wait_for_stderr_lines(&mut self, text: &str, n: usize) -> Vec<String> {
+        let found = self.stderr.wait_for_lines(text, n, self.deadline());
+        match found {
+            Ok(lines) => lines,
+            Err(Ended::Closed) => self.fail(&format!(
+                "the pipe closed before {n} lines with {text:?} on stderr"
+            )),
+            Err(Ended::Deadline) => self.fail(&format!(
+                "no {n} lines with {text:?} on stderr within {:?}",
+                self.limit
+            )),
+        }
+    }
+
     /// As [`wait_for_stderr`](Spawned::wait_for_stderr), on standard output.
     pub fn wait_for_stdout(&mut self, text: &str) -> String {
         let found = self.stdout.wait_for_line(text, self.deadline());
@@ -460,6 +476,18 @@ impl Pipe {
     /// The first complete line containing `text` (or the unterminated
     /// last one, once the pipe is closed).
     fn wait_for_line(&self, text: &str, deadline: Instant) -> Result<String, Ended> {
+        self.wait_for_lines(text, 1, deadline)
+            .map(|mut l| l.swap_remove(0))
+    }
+
+    /// The first `n` complete lines containing `text` (the unterminated
+    /// last one counts once the pipe is closed).
+    fn wait_for_lines(
+        &self,
+        text: &str,
+        n: usize,
+        deadline: Instant,
+    ) -> Result<Vec<String>, Ended> {
         let (lock, changed) = &*self.shared;
         let mut c = lock.lock().unwrap();
         loop {
@@ -469,8 +497,14 @@ impl Pipe {
             } else {
                 all.rfind('\n').map_or("", |i| &all[..i])
             };
-            if let Some(line) = complete.lines().find(|l| l.contains(text)) {
-                return Ok(line.to_string());
+            let found: Vec<String> = complete
+                .lines()
+                .filter(|l| l.contains(text))
+                .take(n)
+                .map(str::to_string)
+                .collect();
+            if found.len() >= n.max(1) {
+                return Ok(found);
             }
             if c.closed {
                 return Err(Ended::Closed);
