@@ -154,10 +154,11 @@ fn push_path<R: Rng + ?Sized>(
         url.push('/');
         match s {
             Segment::Literal(l) => url.push_str(l),
-            Segment::Slot(i) => {
-                let drawn = e.path_params[*i].pool.sample(rng);
-                let v = filled(fills, &Slot::Path(*i)).unwrap_or(&drawn);
+            Segment::Slot { index, suffix } => {
+                let drawn = e.path_params[*index].pool.sample(rng);
+                let v = filled(fills, &Slot::Path(*index)).unwrap_or(&drawn);
                 encode_into(url, v, PATH_SAFE);
+                url.push_str(suffix);
             }
         }
     }

@@ -468,7 +468,7 @@ fn links(raw: Vec<RawLink>, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
         let e = &endpoints[consumer].1;
         let (slot, total) = match &l.slot {
             Slot::Path(k) => match e.segments.get(*k) {
-                Some(Segment::Slot(i)) => (Slot::Path(*i), e.count),
+                Some(Segment::Slot { index, .. }) => (Slot::Path(*index), e.count),
                 _ => continue,
             },
             Slot::Query(n) => {
@@ -892,20 +892,26 @@ fn finish_endpoint(
         .enumerate()
         .map(|(k, s)| match s {
             TemplateSegment::Literal(l) => Segment::Literal(l.clone()),
-            TemplateSegment::Slot { name, values } => {
+            TemplateSegment::Slot {
+                name,
+                values,
+                suffix,
+            } => {
                 let mut pool = match (own, acc.linked.get(k).copied().unwrap_or(false)) {
                     (false, _) => values.finish(PATH_TOP_K),
                     // Linked: the replay supplies produced values itself;
                     // the pool keeps the others — or, when every value was
                     // produced, the recorded ones, for `generate` (which
                     // has no live responses) and as a last resort.
-                    (true, true) if acc.path[k].total() > 0 => acc.path[k].finish(PATH_TOP_K),
+                    (true, true) if acc.path[k].total() > 0 => {
+                        acc.path[k].strip_suffix(suffix).finish(PATH_TOP_K)
+                    }
                     (true, _) => {
                         let mut all = acc.path[k].clone();
                         if let Some(p) = acc.produced.get(k) {
                             all.merge(p);
                         }
-                        all.finish(PATH_TOP_K)
+                        all.strip_suffix(suffix).finish(PATH_TOP_K)
                     }
                 };
                 if destructive {
@@ -918,7 +924,10 @@ fn finish_endpoint(
                     presence: 1.0,
                     pool,
                 });
-                Segment::Slot(path_params.len() - 1)
+                Segment::Slot {
+                    index: path_params.len() - 1,
+                    suffix: suffix.clone(),
+                }
             }
         })
         .collect();

@@ -533,7 +533,7 @@ fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
         .iter()
         .enumerate()
         .filter_map(|(i, s)| match s {
-            Segment::Slot(p) => e.path_params.get(*p).map(|param| PathParamV1 {
+            Segment::Slot { index, .. } => e.path_params.get(*index).map(|param| PathParamV1 {
                 segment: i,
                 name: param.name.clone(),
                 pool: pool_v1(&param.pool),
@@ -949,7 +949,22 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
                 segments.len()
             ));
         }
-        segments[p.segment] = Segment::Slot(path_params.len());
+        // The template's segment is `{name}` and the slot's literal
+        // suffix, if any (`{slug}.png`).
+        let suffix = raw[p.segment]
+            .strip_prefix('{')
+            .and_then(|r| r.strip_prefix(p.name.as_str()))
+            .and_then(|r| r.strip_prefix('}'))
+            .ok_or_else(|| {
+                format!(
+                    "{what}: path slot {:?} points at segment {}, which is not {{{}}}",
+                    p.name, p.segment, p.name
+                )
+            })?;
+        segments[p.segment] = Segment::Slot {
+            index: path_params.len(),
+            suffix: suffix.to_string(),
+        };
         let w = format!("{what} path slot {:?}", p.name);
         path_params.push(Param {
             pool: pool_from(p.pool, &w)?,

@@ -329,6 +329,24 @@ impl PoolAcc {
         }
     }
 
+    /// The same observations with `suffix` cut off every value that ends
+    /// with it (a slot `{slug}.png` holds stems). Values folded before
+    /// keep their count in the tail, and their shape is not recomputed.
+    pub fn strip_suffix(&self, suffix: &str) -> PoolAcc {
+        if suffix.is_empty() {
+            return self.clone();
+        }
+        let mut out = PoolAcc::new();
+        let mut keys: Vec<(&String, &u64)> = self.counts.iter().collect();
+        keys.sort();
+        for (v, c) in keys {
+            out.observe_n(v.strip_suffix(suffix).unwrap_or(v), *c);
+        }
+        out.folded += self.folded;
+        out.total += self.folded;
+        out
+    }
+
     /// The finished pool with at most `k` values kept verbatim.
     pub fn finish(&self, k: usize) -> Pool {
         let mut values: Vec<(String, u64)> =

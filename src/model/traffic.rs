@@ -175,8 +175,12 @@ impl Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     Literal(String),
-    /// Index into `Endpoint::path_params`.
-    Slot(usize),
+    /// A slot: `index` into `Endpoint::path_params`, followed by the
+    /// literal `suffix` (a file extension such as `.png`, or `""`).
+    Slot {
+        index: usize,
+        suffix: String,
+    },
 }
 
 /// A slot: a path, query, header or form parameter.
