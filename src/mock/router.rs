@@ -197,6 +197,7 @@ mod tests {
             path_params: vec![],
             query: vec![],
             headers: vec![],
+            joint: None,
             body: None,
             response: Default::default(),
         }

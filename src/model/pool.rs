@@ -256,6 +256,15 @@ impl PoolAcc {
         self.total
     }
 
+    /// How open the range of values looks: `(distinct, seen_once)`.
+    /// Values folded out of the capped map (rare ones) count as distinct
+    /// values seen once each, so both are upper bounds once the map has
+    /// filled up.
+    pub fn novelty(&self) -> (u64, u64) {
+        let once = self.counts.values().filter(|c| **c == 1).count() as u64;
+        (self.counts.len() as u64 + self.folded, once + self.folded)
+    }
+
     pub fn observe(&mut self, v: &str) {
         self.observe_n(v, 1)
     }
