@@ -141,6 +141,7 @@ fn joint_json(e: &Endpoint) -> Value {
     json!({
         "combinations": j.tuples.len(),
         "header_sets": j.header_sets.len(),
+        "header_sets_apart": j.headers_apart(),
         "tail_share": j.tail_count as f64 / (listed + j.tail_count).max(1) as f64,
     })
 }
@@ -513,11 +514,16 @@ fn endpoint_parameters(e: &Endpoint, top: usize) -> Vec<String> {
                 .collect();
             let listed: u64 = j.tuples.iter().map(|t| t.count).sum();
             lines.push(format!(
-                "    drawn together: {} recorded combination{} of path, query and {} header set{}{}{}",
+                "    drawn together: {} recorded combination{} of path, query and {} header set{}{}{}{}",
                 fmt::count(j.tuples.len() as u64),
                 if j.tuples.len() == 1 { "" } else { "s" },
                 j.header_sets.len(),
                 if j.header_sets.len() == 1 { "" } else { "s" },
+                if j.headers_apart() {
+                    " (header sets drawn apart: too many combinations to keep)"
+                } else {
+                    ""
+                },
                 if open.is_empty() {
                     String::new()
                 } else {

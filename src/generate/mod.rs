@@ -126,7 +126,7 @@ pub fn generate_filled<R: Rng + ?Sized>(
     let skip = |name: &str| body.is_none() && name.eq_ignore_ascii_case("content-type");
     match (tuple, &e.joint) {
         (Some(t), Some(j)) => {
-            for (name, value) in j.headers(t) {
+            for (name, value) in j.headers(t, rng) {
                 if skip(name) {
                     continue;
                 }

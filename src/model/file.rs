@@ -207,9 +207,17 @@ struct EndpointV1 {
 #[derive(Serialize, Deserialize, Debug)]
 struct JointV3 {
     open: JointOpenV3,
-    header_sets: Vec<Vec<(String, Option<String>)>>,
+    header_sets: Vec<HeaderSetV3>,
     tuples: Vec<TupleV3>,
     tail_count: u64,
+}
+
+/// A recorded set of headers (`[name, value]` in recorded order) and the
+/// requests that carried it.
+#[derive(Serialize, Deserialize, Debug)]
+struct HeaderSetV3 {
+    count: u64,
+    headers: Vec<(String, Option<String>)>,
 }
 
 /// Open slots: path slot names, query names, header names (lower case).
@@ -225,7 +233,8 @@ struct TupleV3 {
     count: u64,
     path: Vec<Option<String>>,
     query: Vec<(String, Option<String>)>,
-    headers: usize,
+    /// Index into `header_sets`; `null`: drawn apart, by their counts.
+    headers: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -665,7 +674,14 @@ fn joint_v3(j: &Joint, e: &Endpoint) -> JointV3 {
             query: j.open.query.clone(),
             headers: j.open.headers.clone(),
         },
-        header_sets: j.header_sets.clone(),
+        header_sets: j
+            .header_sets
+            .iter()
+            .map(|(headers, count)| HeaderSetV3 {
+                count: *count,
+                headers: headers.clone(),
+            })
+            .collect(),
         tuples: j
             .tuples
             .iter()
@@ -1190,7 +1206,11 @@ fn joint_from(
         }
     }
     for (i, set) in j.header_sets.iter().enumerate() {
-        if let Some((n, _)) = set.iter().find(|(n, v)| v.is_none() && !has(headers, n)) {
+        if let Some((n, _)) = set
+            .headers
+            .iter()
+            .find(|(n, v)| v.is_none() && !has(headers, n))
+        {
             return Err(format!(
                 "{what}: header_sets[{i}] leaves {n:?} to a pool, but headers[] has none"
             ));
@@ -1207,8 +1227,8 @@ fn joint_from(
                 path.len()
             ));
         }
-        if t.headers >= j.header_sets.len() {
-            return Err(format!("{w}: header set {} does not exist", t.headers));
+        if let Some(h) = t.headers.filter(|h| *h >= j.header_sets.len()) {
+            return Err(format!("{w}: header set {h} does not exist"));
         }
         if let Some((n, _)) = t.query.iter().find(|(n, v)| v.is_none() && !has(query, n)) {
             return Err(format!(
@@ -1231,7 +1251,10 @@ fn joint_from(
             query: j.open.query,
             headers: j.open.headers,
         },
-        j.header_sets,
+        j.header_sets
+            .into_iter()
+            .map(|s| (s.headers, s.count))
+            .collect(),
         tuples,
         j.tail_count,
     ))

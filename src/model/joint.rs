@@ -40,6 +40,11 @@ pub const TRACK_CAP: usize = 1024;
 pub const TRACK_BYTES: usize = 256 * 1024;
 /// Tuples kept in the model, per endpoint.
 pub const TOP_K: usize = 256;
+/// Distinct header sets tracked while streaming once they are counted
+/// apart from the URL combinations, per endpoint.
+pub const SETS_TRACK_CAP: usize = 256;
+/// Header sets kept in the model, per endpoint.
+pub const SETS_TOP_K: usize = 64;
 /// Values longer than this are not kept in a tuple: that request draws the
 /// slot from its pool.
 pub const MAX_VALUE: usize = 4096;
@@ -110,6 +115,7 @@ type HeaderSet = [(Box<str>, Val)];
 struct Entry {
     path: Box<[Val]>,
     query: Box<[(Box<str>, Val)]>,
+    /// Empty when header sets are counted apart.
     headers: Arc<HeaderSet>,
     count: u64,
 }
@@ -130,7 +136,8 @@ impl Entry {
 fn set_bytes(set: &HeaderSet) -> usize {
     set.iter()
         .map(|(n, v)| n.len() + v.as_ref().map_or(0, |s| s.len()) + 32)
-        .sum()
+        .sum::<usize>()
+        + 32
 }
 
 /// A value as the current view keeps it: `None` when open or too long.
@@ -148,18 +155,53 @@ fn hash_val(h: &mut FxHasher, v: Option<&str>) {
     }
 }
 
+fn hash_set(set: &HeaderSet) -> u64 {
+    let mut h = FxHasher::default();
+    for (n, v) in set {
+        n.hash(&mut h);
+        hash_val(&mut h, v.as_deref());
+    }
+    h.finish()
+}
+
+/// The key of a tuple: its path and query values, and its header set's
+/// hash (0 when header sets are counted apart).
+fn hash_tuple<'a>(
+    path: impl Iterator<Item = Option<&'a str>>,
+    query: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    set: u64,
+) -> u64 {
+    let mut h = FxHasher::default();
+    for v in path {
+        hash_val(&mut h, v);
+    }
+    h.write_u8(0xff);
+    for (n, v) in query {
+        n.hash(&mut h);
+        hash_val(&mut h, v);
+    }
+    h.write_u64(set);
+    h.finish()
+}
+
 /// The tuples of one endpoint, while a capture streams in.
 #[derive(Debug, Clone, Default)]
 pub struct JointAcc {
     entries: FxHashMap<u64, Entry>,
-    /// Header sets shared by the entries that carry them, by hash.
-    sets: FxHashMap<u64, Arc<HeaderSet>>,
+    /// Header sets by hash: shared by the entries that carry them, or,
+    /// once counted apart, with their own counts.
+    sets: FxHashMap<u64, (Arc<HeaderSet>, u64)>,
     bytes: usize,
     /// Requests whose tuple was folded out of `entries`.
     folded: u64,
+    /// Requests whose header set was folded out of `sets` (apart only).
+    sets_folded: u64,
     total: u64,
     /// Positions generalised while streaming (they stay open).
     open: Open,
+    /// Header sets are counted apart from the URL combinations: the
+    /// recording had more combinations of both than the table holds.
+    apart: bool,
 }
 
 impl JointAcc {
@@ -190,34 +232,44 @@ impl JointAcc {
             hash_val(&mut h, view(open.header(header), value));
         }
         let set_hash = h.finish();
-        let mut h = FxHasher::default();
-        for (k, seg) in path.iter().enumerate() {
-            hash_val(&mut h, view(open.path(k), seg));
+        let key = hash_tuple(
+            path.iter().enumerate().map(|(k, s)| view(open.path(k), s)),
+            query
+                .iter()
+                .map(|(n, v)| (n.as_str(), view(open.query.contains(n), v))),
+            if self.apart { 0 } else { set_hash },
+        );
+        let make_set = |open: &Open| -> Arc<HeaderSet> {
+            headers
+                .iter()
+                .map(|(n, v)| (Box::from(*n), view(open.header(n), v).map(Box::from)))
+                .collect()
+        };
+        if self.apart {
+            if let Some(s) = self.sets.get_mut(&set_hash) {
+                s.1 += 1;
+            } else {
+                let set = make_set(&self.open);
+                self.bytes += set_bytes(&set);
+                self.sets.insert(set_hash, (set, 1));
+            }
         }
-        h.write_u8(0xff);
-        for (name, value) in query {
-            name.hash(&mut h);
-            hash_val(&mut h, view(open.query.contains(name), value));
-        }
-        h.write_u64(set_hash);
-        let key = h.finish();
         if let Some(e) = self.entries.get_mut(&key) {
             e.count += 1;
-            return false;
+            return self.over();
         }
-        let boxed = |v: Option<&str>| v.map(Box::from);
-        let headers = match self.sets.get(&set_hash) {
-            Some(s) => s.clone(),
-            None => {
-                let set: Arc<HeaderSet> = headers
-                    .iter()
-                    .map(|(n, v)| (Box::from(*n), boxed(view(open.header(n), v))))
-                    .collect();
-                self.bytes += set_bytes(&set);
-                self.sets.insert(set_hash, set.clone());
-                set
-            }
+        let headers = if self.apart {
+            Arc::from(Vec::new())
+        } else if let Some(s) = self.sets.get(&set_hash) {
+            s.0.clone()
+        } else {
+            let set = make_set(&self.open);
+            self.bytes += set_bytes(&set);
+            self.sets.insert(set_hash, (set.clone(), 0));
+            set
         };
+        let open = &self.open;
+        let boxed = |v: Option<&str>| v.map(Box::from);
         let entry = Entry {
             path: path
                 .iter()
@@ -227,8 +279,10 @@ impl JointAcc {
             query: query
                 .iter()
                 .map(|(n, v)| {
-                    let v = boxed(view(open.query.contains(n), v));
-                    (Box::from(n.as_str()), v)
+                    (
+                        Box::from(n.as_str()),
+                        boxed(view(open.query.contains(n), v)),
+                    )
                 })
                 .collect(),
             headers,
@@ -240,45 +294,107 @@ impl JointAcc {
     }
 
     fn over(&self) -> bool {
-        self.entries.len() > TRACK_CAP || self.bytes > TRACK_BYTES
+        self.entries.len() > TRACK_CAP
+            || self.sets.len() > SETS_TRACK_CAP
+            || self.bytes > TRACK_BYTES
     }
 
-    /// Generalises the positions in `open` (for good), then folds the
-    /// rarest half of the tuples if the table is still too full.
+    fn three_quarters_full(&self) -> bool {
+        self.entries.len() * 4 > TRACK_CAP * 3
+            || self.sets.len() * 4 > SETS_TRACK_CAP * 3
+            || self.bytes * 4 > TRACK_BYTES * 3
+    }
+
+    /// Makes room in a full table, losing as little as it can: first the
+    /// positions in `open` are generalised (for good); then, if the table
+    /// is still three quarters full, header sets are counted apart from
+    /// the URL combinations (each still a recorded set, no longer tied to
+    /// the URL); then the rarest half is folded.
     pub fn make_room(&mut self, open: &Open) {
         if !self.open.covers(open) {
             self.open.union(open);
             self.rekey();
         }
-        if self.entries.len() * 4 > TRACK_CAP * 3 || self.bytes * 4 > TRACK_BYTES * 3 {
+        if self.three_quarters_full() && !self.apart && self.sets.len() > 1 {
+            self.set_apart();
+        }
+        if self.three_quarters_full() {
             self.fold_rarest();
         }
     }
 
     /// Adds another endpoint's tuples (two accumulators merged because
     /// their paths turned out to be one template).
-    pub fn merge(&mut self, other: JointAcc) {
+    pub fn merge(&mut self, mut other: JointAcc) {
+        if other.apart && !self.apart {
+            self.set_apart();
+        } else if self.apart && !other.apart {
+            other.set_apart();
+        }
         self.total += other.total;
         self.folded += other.folded;
-        let widened = !self.open.covers(&other.open);
+        self.sets_folded += other.sets_folded;
         self.open.union(&other.open);
+        for (_, (set, count)) in other.sets {
+            self.add_set(&set, count);
+        }
         for e in other.entries.into_values() {
             self.insert(e);
         }
-        if widened {
-            self.rekey();
-        }
+        self.rekey();
         if self.over() {
             self.fold_rarest();
         }
     }
 
-    /// Rebuilds every entry under the current open positions, merging
-    /// those that became equal.
+    /// Counts `count` requests of header set `set` apart, as the current
+    /// view sees it.
+    fn add_set(&mut self, set: &HeaderSet, count: u64) {
+        let cut: Vec<(Box<str>, Val)> = set
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.clone(),
+                    if self.open.header(n) { None } else { v.clone() },
+                )
+            })
+            .collect();
+        let h = hash_set(&cut);
+        match self.sets.get_mut(&h) {
+            Some(s) => s.1 += count,
+            None => {
+                let set: Arc<HeaderSet> = cut.into();
+                self.bytes += set_bytes(&set);
+                self.sets.insert(h, (set, count));
+            }
+        }
+    }
+
+    /// From now on, header sets are counted apart from the URL
+    /// combinations.
+    fn set_apart(&mut self) {
+        let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
+        for e in self.entries.values() {
+            *counts.entry(hash_set(&e.headers)).or_insert(0) += e.count;
+        }
+        for (h, s) in self.sets.iter_mut() {
+            s.1 = counts.get(h).copied().unwrap_or(0);
+        }
+        self.apart = true;
+        self.rekey();
+    }
+
+    /// Rebuilds every entry (and, apart, every header set) under the
+    /// current view, merging those that became equal.
     fn rekey(&mut self) {
         let entries = std::mem::take(&mut self.entries);
-        self.sets.clear();
+        let sets = std::mem::take(&mut self.sets);
         self.bytes = 0;
+        if self.apart {
+            for (set, count) in sets.into_values() {
+                self.add_set(&set, count);
+            }
+        }
         for e in entries.into_values() {
             self.insert(e);
         }
@@ -294,21 +410,26 @@ impl JointAcc {
                 v.clone()
             }
         };
-        let set: Vec<(Box<str>, Val)> = e
-            .headers
-            .iter()
-            .map(|(n, v)| (n.clone(), cut(open.header(n), v)))
-            .collect();
-        let set_hash = hash_set(&set);
-        let headers = match self.sets.get(&set_hash) {
-            Some(s) => s.clone(),
-            None => {
-                let set: Arc<HeaderSet> = set.into();
-                self.bytes += set_bytes(&set);
-                self.sets.insert(set_hash, set.clone());
-                set
+        let (headers, set_hash) = if self.apart {
+            (Arc::from(Vec::new()), 0)
+        } else {
+            let set: Vec<(Box<str>, Val)> = e
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), cut(open.header(n), v)))
+                .collect();
+            let h = hash_set(&set);
+            match self.sets.get(&h) {
+                Some(s) => (s.0.clone(), h),
+                None => {
+                    let set: Arc<HeaderSet> = set.into();
+                    self.bytes += set_bytes(&set);
+                    self.sets.insert(h, (set.clone(), 0));
+                    (set, h)
+                }
             }
         };
+        let open = &self.open;
         let e = Entry {
             path: e
                 .path
@@ -324,17 +445,12 @@ impl JointAcc {
             headers,
             count: e.count,
         };
-        let mut h = FxHasher::default();
-        for v in e.path.iter() {
-            hash_val(&mut h, v.as_deref());
-        }
-        h.write_u8(0xff);
-        for (n, v) in e.query.iter() {
-            n.hash(&mut h);
-            hash_val(&mut h, v.as_deref());
-        }
-        h.write_u64(set_hash);
-        match self.entries.entry(h.finish()) {
+        let key = hash_tuple(
+            e.path.iter().map(|v| v.as_deref()),
+            e.query.iter().map(|(n, v)| (&**n, v.as_deref())),
+            set_hash,
+        );
+        match self.entries.entry(key) {
             std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().count += e.count,
             std::collections::hash_map::Entry::Vacant(v) => {
                 self.bytes += e.bytes();
@@ -343,7 +459,8 @@ impl JointAcc {
         }
     }
 
-    /// Folds the rarest tuples until the table is at most half full.
+    /// Folds the rarest tuples (and, apart, header sets) until the table
+    /// is at most half full.
     fn fold_rarest(&mut self) {
         let mut by_count: Vec<(u64, u64, usize)> = self
             .entries
@@ -361,16 +478,28 @@ impl JointAcc {
             self.folded += count;
             self.bytes -= bytes.min(self.bytes);
         }
-        // Header sets no tuple carries any more.
-        let mut freed = 0;
-        self.sets.retain(|_, s| {
-            let keep = Arc::strong_count(s) > 1;
-            if !keep {
-                freed += set_bytes(s);
+        let mut sets: Vec<(u64, u64, usize)> = self
+            .sets
+            .iter()
+            .map(|(k, s)| (s.1, *k, set_bytes(&s.0)))
+            .collect();
+        sets.sort_unstable();
+        for (count, key, bytes) in sets {
+            // Together, a set no tuple carries any more; apart, the rarest
+            // while there are too many.
+            let unused = !self.apart
+                && self
+                    .sets
+                    .get(&key)
+                    .is_some_and(|s| Arc::strong_count(&s.0) == 1);
+            let too_many = self.apart
+                && (self.sets.len() * 2 > SETS_TRACK_CAP || self.bytes * 2 > TRACK_BYTES);
+            if unused || too_many {
+                self.sets.remove(&key);
+                self.sets_folded += if self.apart { count } else { 0 };
+                self.bytes -= bytes.min(self.bytes);
             }
-            keep
-        });
-        self.bytes -= freed.min(self.bytes);
+        }
     }
 
     /// The finished table. `slots` are the path positions that are slots
@@ -383,6 +512,11 @@ impl JointAcc {
             } else {
                 v.as_deref().map(String::from)
             }
+        };
+        let cut_set = |set: &HeaderSet| -> Pairs {
+            set.iter()
+                .map(|(n, v)| (n.to_string(), cut(open.header(n), v)))
+                .collect()
         };
         type Key = (Vec<Option<String>>, Pairs, Pairs);
         let mut grouped: BTreeMap<Key, u64> = BTreeMap::new();
@@ -399,32 +533,33 @@ impl JointAcc {
                 .iter()
                 .map(|(n, v)| (n.to_string(), cut(open.query.contains(&**n), v)))
                 .collect();
-            let headers = e
-                .headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), cut(open.header(n), v)))
-                .collect();
-            *grouped.entry((path, query, headers)).or_insert(0) += e.count;
+            *grouped
+                .entry((path, query, cut_set(&e.headers)))
+                .or_insert(0) += e.count;
         }
-        let mut listed: Vec<(Key, u64)> = grouped.into_iter().collect();
-        // Most frequent first; ties in key order (the sort is stable).
-        listed.sort_by_key(|t| std::cmp::Reverse(t.1));
-        let dropped: u64 = listed.iter().skip(TOP_K).map(|t| t.1).sum();
-        listed.truncate(TOP_K);
-        // Header sets, most used first.
-        let mut set_counts: BTreeMap<&Pairs, u64> = BTreeMap::new();
-        for ((_, _, set), c) in &listed {
-            *set_counts.entry(set).or_insert(0) += c;
+        let listed = top(grouped, TOP_K);
+        // Header sets, most used first: by the tuples that carry them, or
+        // by their own counts when drawn apart.
+        let mut set_counts: BTreeMap<Pairs, u64> = BTreeMap::new();
+        if self.apart {
+            for (set, count) in self.sets.values() {
+                *set_counts.entry(cut_set(set)).or_insert(0) += count;
+            }
+        } else {
+            for ((_, _, set), c) in &listed.0 {
+                *set_counts.entry(set.clone()).or_insert(0) += c;
+            }
         }
-        let mut sets: Vec<(&Pairs, u64)> = set_counts.into_iter().collect();
-        sets.sort_by_key(|t| std::cmp::Reverse(t.1));
-        let header_sets: Vec<Pairs> = sets.into_iter().map(|(s, _)| s.clone()).collect();
+        let header_sets = top(set_counts, SETS_TOP_K).0;
         let tuples = listed
+            .0
             .into_iter()
             .map(|((path, query, set), count)| Tuple {
                 path,
                 query,
-                headers: header_sets.iter().position(|s| *s == set).unwrap_or(0),
+                headers: (!self.apart)
+                    .then(|| header_sets.iter().position(|s| s.0 == set))
+                    .flatten(),
                 count,
             })
             .collect();
@@ -436,18 +571,20 @@ impl JointAcc {
             },
             header_sets,
             tuples,
-            self.folded + dropped,
+            self.folded + listed.1,
         )
     }
 }
 
-fn hash_set(set: &[(Box<str>, Val)]) -> u64 {
-    let mut h = FxHasher::default();
-    for (n, v) in set {
-        n.hash(&mut h);
-        hash_val(&mut h, v.as_deref());
-    }
-    h.finish()
+/// The `k` most frequent keys, most frequent first (ties in key order),
+/// and the count of the others.
+fn top<K: Ord>(counts: BTreeMap<K, u64>, k: usize) -> (Vec<(K, u64)>, u64) {
+    let mut listed: Vec<(K, u64)> = counts.into_iter().collect();
+    // Stable: ties stay in key order.
+    listed.sort_by_key(|t| std::cmp::Reverse(t.1));
+    let dropped = listed.iter().skip(k).map(|t| t.1).sum();
+    listed.truncate(k);
+    (listed, dropped)
 }
 
 /// Open positions of a finished [`Joint`].
@@ -468,9 +605,10 @@ pub struct Tuple {
     pub path: Vec<Option<String>>,
     /// Query pairs in recorded order; a `None` value is drawn from the
     /// pool of that name.
-    pub query: Pairs,
-    /// Index into [`Joint::header_sets`].
-    pub headers: usize,
+    pub query: Vec<(String, Option<String>)>,
+    /// Index into [`Joint::header_sets`]; `None`: a set is drawn apart,
+    /// by the sets' counts.
+    pub headers: Option<usize>,
     pub count: u64,
 }
 
@@ -479,56 +617,76 @@ pub struct Tuple {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Joint {
     pub open: JointOpen,
-    /// Distinct header sets, most used first: names as recorded, in
-    /// recorded order; a `None` value is drawn from the header's pool.
-    pub header_sets: Vec<Pairs>,
+    /// Distinct header sets with the requests that carried them, most
+    /// used first: names as recorded, in recorded order; a `None` value
+    /// is drawn from the header's pool.
+    pub header_sets: Vec<(Pairs, u64)>,
     /// Most frequent first.
     pub tuples: Vec<Tuple>,
     /// Requests whose combination is not listed (folded to bound memory):
     /// their share goes to the listed ones.
     pub tail_count: u64,
     cumulative: Vec<u64>,
+    set_cumulative: Vec<u64>,
+}
+
+fn running_totals(counts: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut acc = 0u64;
+    counts
+        .map(|c| {
+            acc = acc.saturating_add(c);
+            acc
+        })
+        .collect()
+}
+
+/// An index drawn by the running totals' weights (one draw of `rng`).
+fn draw<R: Rng + ?Sized>(cumulative: &[u64], rng: &mut R) -> Option<usize> {
+    let total = cumulative.last().copied().unwrap_or(0);
+    if total == 0 {
+        return None;
+    }
+    let pick = rng.random_range(0..total);
+    Some(cumulative.partition_point(|c| *c <= pick))
 }
 
 impl Joint {
     pub fn new(
         open: JointOpen,
-        header_sets: Vec<Pairs>,
+        header_sets: Vec<(Pairs, u64)>,
         tuples: Vec<Tuple>,
         tail_count: u64,
     ) -> Joint {
-        let mut acc = 0u64;
-        let cumulative = tuples
-            .iter()
-            .map(|t| {
-                acc = acc.saturating_add(t.count);
-                acc
-            })
-            .collect();
         Joint {
+            cumulative: running_totals(tuples.iter().map(|t| t.count)),
+            set_cumulative: running_totals(header_sets.iter().map(|s| s.1)),
             open,
             header_sets,
             tuples,
             tail_count,
-            cumulative,
         }
     }
 
     /// Draws a recorded combination by its count (one draw of `rng`), or
     /// `None` when none is listed.
     pub fn pick<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<&Tuple> {
-        let total = self.cumulative.last().copied().unwrap_or(0);
-        if total == 0 {
-            return None;
-        }
-        let draw = rng.random_range(0..total);
-        self.tuples
-            .get(self.cumulative.partition_point(|c| *c <= draw))
+        draw(&self.cumulative, rng).and_then(|i| self.tuples.get(i))
     }
 
-    /// The header set of a tuple.
-    pub fn headers(&self, t: &Tuple) -> &[(String, Option<String>)] {
-        self.header_sets.get(t.headers).map_or(&[], Vec::as_slice)
+    /// The header set of a tuple: its own, or one drawn by the sets'
+    /// counts when they are drawn apart (one draw of `rng`).
+    pub fn headers<R: Rng + ?Sized>(&self, t: &Tuple, rng: &mut R) -> &[(String, Option<String>)] {
+        let i = match t.headers {
+            Some(i) => Some(i),
+            None => draw(&self.set_cumulative, rng),
+        };
+        i.and_then(|i| self.header_sets.get(i))
+            .map_or(&[], |s| s.0.as_slice())
+    }
+
+    /// Whether header sets are drawn apart from the URL combinations.
+    pub fn headers_apart(&self) -> bool {
+        self.tuples.iter().any(|t| t.headers.is_none())
     }
 
     /// Whether query parameter `name` draws from its pool.
@@ -590,8 +748,9 @@ mod tests {
         let f = j.finish(&[(1, "")], &Open::default());
         assert_eq!(f.tuples.len(), 2);
         assert_eq!(f.header_sets.len(), 2);
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
         for t in &f.tuples {
-            let accept = f.headers(t)[0].1.as_deref().unwrap();
+            let accept = f.headers(t, &mut rng)[0].1.as_deref().unwrap();
             match t.path[0].as_deref() {
                 Some("07") => {
                     assert_eq!(t.query, vec![("x".into(), Some("1".into()))]);
@@ -657,6 +816,44 @@ mod tests {
             f.tuples.iter().map(|t| t.count).sum::<u64>() + f.tail_count,
             5000
         );
+    }
+
+    /// Paths and header sets that vary independently make more
+    /// combinations than the table holds: header sets are then counted
+    /// apart (each still a recorded set), and every path is kept.
+    #[test]
+    fn too_many_combinations_count_header_sets_apart() {
+        let mut j = JointAcc::new();
+        let agents: Vec<String> = (0..40).map(|i| format!("agent/{i}")).collect();
+        let mut n = 0u64;
+        for round in 0..20u64 {
+            for file in 0..200u64 {
+                let seg = format!("f{file}");
+                let ua = &agents[((file * 7 + round * 13) % 40) as usize];
+                n += 1;
+                if j.observe(
+                    &["static", &seg],
+                    &[],
+                    &[("User-Agent", ua), ("Accept", "*/*")],
+                ) {
+                    j.make_room(&Open::default());
+                }
+            }
+        }
+        assert!(j.apart);
+        let f = j.finish(&[(1, "")], &Open::default());
+        assert!(f.headers_apart());
+        assert_eq!(f.tuples.len(), 200, "every file is kept");
+        assert_eq!(f.tail_count, 0);
+        assert_eq!(f.header_sets.len(), 40);
+        assert_eq!(f.header_sets.iter().map(|s| s.1).sum::<u64>(), n);
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+        for t in f.tuples.iter().take(20) {
+            let set = f.headers(t, &mut rng);
+            assert_eq!(set.len(), 2);
+            let ua = set[0].1.as_deref().unwrap();
+            assert!(agents.iter().any(|a| a == ua), "{ua}");
+        }
     }
 
     #[test]
