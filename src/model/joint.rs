@@ -44,7 +44,7 @@ pub const TOP_K: usize = 256;
 /// apart from the URL combinations, per endpoint.
 pub const SETS_TRACK_CAP: usize = 256;
 /// Header sets kept in the model, per endpoint.
-pub const SETS_TOP_K: usize = 64;
+pub const SETS_TOP_K: usize = 128;
 /// Values longer than this are not kept in a tuple: that request draws the
 /// slot from its pool.
 pub const MAX_VALUE: usize = 4096;
@@ -95,17 +95,20 @@ impl Open {
         self.query.extend(o.query.iter().cloned());
         self.headers.extend(o.headers.iter().cloned());
     }
-
-    fn covers(&self, o: &Open) -> bool {
-        o.path.iter().enumerate().all(|(k, v)| !v || self.path(k))
-            && o.query.is_subset(&self.query)
-            && o.headers.is_subset(&self.headers)
-    }
 }
 
 /// Names and values in recorded order (query pairs, a header set); a
 /// `None` value is drawn from the pool of that name.
 pub type Pairs = Vec<(String, Option<String>)>;
+
+/// A position of a request: a path segment, a query name, a header name
+/// (lower case).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Pos {
+    Path(usize),
+    Query(String),
+    Header(String),
+}
 
 /// A value in a tuple; `None`: drawn from the slot's pool.
 type Val = Option<Box<str>>;
@@ -293,26 +296,48 @@ impl JointAcc {
         self.over()
     }
 
+    /// Header sets tied to tuples are bounded by the tuples; apart, by
+    /// their own cap.
     fn over(&self) -> bool {
         self.entries.len() > TRACK_CAP
-            || self.sets.len() > SETS_TRACK_CAP
+            || (self.apart && self.sets.len() > SETS_TRACK_CAP)
             || self.bytes > TRACK_BYTES
     }
 
     fn three_quarters_full(&self) -> bool {
         self.entries.len() * 4 > TRACK_CAP * 3
-            || self.sets.len() * 4 > SETS_TRACK_CAP * 3
+            || (self.apart && self.sets.len() * 4 > SETS_TRACK_CAP * 3)
             || self.bytes * 4 > TRACK_BYTES * 3
     }
 
-    /// Makes room in a full table, losing as little as it can: first the
-    /// positions in `open` are generalised (for good); then, if the table
-    /// is still three quarters full, header sets are counted apart from
-    /// the URL combinations (each still a recorded set, no longer tied to
-    /// the URL); then the rarest half is folded.
-    pub fn make_room(&mut self, open: &Open) {
-        if !self.open.covers(open) {
-            self.open.union(open);
+    /// Makes room in a full table, losing as little as it can. First the
+    /// positions in `candidates` (those that look open by now) are
+    /// generalised for good, one at a time, the one with the most distinct
+    /// values in the table first, until the table is at most three
+    /// quarters full: a position that looks open early in a capture (every
+    /// value new) may not at the end, so no more are generalised than
+    /// needed. Then, if it is still that full, header sets are counted
+    /// apart from the URL combinations (each still a recorded set, no
+    /// longer tied to the URL); then the rarest half is folded.
+    pub fn make_room(&mut self, candidates: &Open) {
+        for pos in self.by_spread(candidates) {
+            if !self.three_quarters_full() {
+                break;
+            }
+            match pos {
+                Pos::Path(k) => {
+                    if self.open.path.len() <= k {
+                        self.open.path.resize(k + 1, false);
+                    }
+                    self.open.path[k] = true;
+                }
+                Pos::Query(n) => {
+                    self.open.query.insert(n);
+                }
+                Pos::Header(n) => {
+                    self.open.headers.insert(n);
+                }
+            }
             self.rekey();
         }
         if self.three_quarters_full() && !self.apart && self.sets.len() > 1 {
@@ -345,6 +370,54 @@ impl JointAcc {
         if self.over() {
             self.fold_rarest();
         }
+    }
+
+    /// The candidates not open yet, the one with the most distinct values
+    /// among the tracked tuples first (ties in position order).
+    fn by_spread(&self, candidates: &Open) -> Vec<Pos> {
+        let mut spread: BTreeMap<Pos, rustc_hash::FxHashSet<u64>> = BTreeMap::new();
+        for (k, open) in candidates.path.iter().enumerate() {
+            if *open && !self.open.path(k) {
+                spread.insert(Pos::Path(k), Default::default());
+            }
+        }
+        for n in candidates.query.difference(&self.open.query) {
+            spread.insert(Pos::Query(n.clone()), Default::default());
+        }
+        for n in candidates.headers.difference(&self.open.headers) {
+            spread.insert(Pos::Header(n.clone()), Default::default());
+        }
+        if spread.is_empty() {
+            return Vec::new();
+        }
+        let value_hash = |v: &Val| {
+            let mut h = FxHasher::default();
+            hash_val(&mut h, v.as_deref());
+            h.finish()
+        };
+        for e in self.entries.values() {
+            for (k, v) in e.path.iter().enumerate() {
+                if let Some(seen) = spread.get_mut(&Pos::Path(k)) {
+                    seen.insert(value_hash(v));
+                }
+            }
+            for (n, v) in e.query.iter() {
+                if let Some(seen) = spread.get_mut(&Pos::Query(n.to_string())) {
+                    seen.insert(value_hash(v));
+                }
+            }
+        }
+        for (set, _) in self.sets.values() {
+            for (n, v) in set.iter() {
+                if let Some(seen) = spread.get_mut(&Pos::Header(n.to_ascii_lowercase())) {
+                    seen.insert(value_hash(v));
+                }
+            }
+        }
+        let mut order: Vec<(usize, Pos)> = spread.into_iter().map(|(p, s)| (s.len(), p)).collect();
+        // Most distinct first; ties in position order (the sort is stable).
+        order.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+        order.into_iter().map(|(_, p)| p).collect()
     }
 
     /// Counts `count` requests of header set `set` apart, as the current
@@ -537,19 +610,30 @@ impl JointAcc {
                 .entry((path, query, cut_set(&e.headers)))
                 .or_insert(0) += e.count;
         }
-        let listed = top(grouped, TOP_K);
-        // Header sets, most used first: by the tuples that carry them, or
-        // by their own counts when drawn apart.
+        // Header sets go apart from the URL combinations when they were
+        // counted apart, or when together they make more combinations (or
+        // sets) than a model keeps: apart, every URL combination still
+        // comes with a recorded set of the endpoint.
         let mut set_counts: BTreeMap<Pairs, u64> = BTreeMap::new();
+        for ((_, _, set), c) in &grouped {
+            *set_counts.entry(set.clone()).or_insert(0) += c;
+        }
+        let too_many = grouped.len() > TOP_K || set_counts.len() > SETS_TOP_K;
+        let apart = self.apart || (too_many && set_counts.len() > 1);
+        if apart {
+            let mut urls: BTreeMap<Key, u64> = BTreeMap::new();
+            for ((path, query, _), c) in grouped {
+                *urls.entry((path, query, Vec::new())).or_insert(0) += c;
+            }
+            grouped = urls;
+        }
         if self.apart {
+            set_counts.clear();
             for (set, count) in self.sets.values() {
                 *set_counts.entry(cut_set(set)).or_insert(0) += count;
             }
-        } else {
-            for ((_, _, set), c) in &listed.0 {
-                *set_counts.entry(set.clone()).or_insert(0) += c;
-            }
         }
+        let listed = top(grouped, TOP_K);
         let header_sets = top(set_counts, SETS_TOP_K).0;
         let tuples = listed
             .0
@@ -557,7 +641,7 @@ impl JointAcc {
             .map(|((path, query, set), count)| Tuple {
                 path,
                 query,
-                headers: (!self.apart)
+                headers: (!apart)
                     .then(|| header_sets.iter().position(|s| s.0 == set))
                     .flatten(),
                 count,
@@ -793,6 +877,30 @@ mod tests {
         );
     }
 
+    /// Early in a capture 200 file names still look like an open range
+    /// (most seen once so far), and so does a request id; generalising
+    /// the request id alone makes room, so the file names stay closed.
+    #[test]
+    fn only_as_many_positions_are_generalised_as_needed() {
+        let mut j = JointAcc::new();
+        for i in 0..5000u64 {
+            let file = format!("f{}", (i * 37) % 200);
+            let id = format!("req-{i}");
+            if j.observe(&["static", &file], &[], &[("X-Request-Id", &id)]) {
+                j.make_room(&Open {
+                    path: vec![false, true],
+                    headers: ["x-request-id".to_string()].into(),
+                    ..Default::default()
+                });
+            }
+        }
+        assert!(j.open().headers.contains("x-request-id"));
+        assert!(!j.open().path(1), "{:?}", j.open());
+        let f = j.finish(&[(1, "")], j.open());
+        assert_eq!(f.tuples.len(), 200);
+        assert_eq!(f.tail_count, 0);
+    }
+
     #[test]
     fn folding_keeps_only_recorded_tuples_and_counts_the_rest() {
         let mut j = JointAcc::new();
@@ -856,20 +964,50 @@ mod tests {
         }
     }
 
+    /// 20 pages × 20 user agents fit the streaming table but not a
+    /// model's 256 combinations: the model draws the sets apart rather
+    /// than drop URL combinations.
+    #[test]
+    fn combinations_over_the_model_cap_draw_header_sets_apart() {
+        let mut j = JointAcc::new();
+        for page in 0..20 {
+            for ua in 0..20 {
+                let (page, ua) = (format!("p{page}"), format!("agent/{ua}"));
+                assert!(!j.observe(&[&page], &[], &[("User-Agent", &ua)]));
+            }
+        }
+        assert!(!j.apart);
+        let f = j.finish(&[(0, "")], &Open::default());
+        assert!(f.headers_apart());
+        assert_eq!(
+            (f.tuples.len(), f.header_sets.len(), f.tail_count),
+            (20, 20, 0)
+        );
+    }
+
     #[test]
     fn merge_adds_counts_and_keeps_open_positions() {
         let mut a = JointAcc::new();
         let mut b = JointAcc::new();
         a.observe(&["x"], &q(&[("t", "1")]), &[]);
-        b.observe(&["y"], &q(&[("t", "2")]), &[]);
-        b.make_room(&Open {
-            query: ["t".to_string()].into(),
-            ..Default::default()
-        });
+        // A cache buster: `t` fills b's table and is generalised.
+        for i in 0..=TRACK_CAP {
+            if b.observe(&["y"], &q(&[("t", &i.to_string())]), &[]) {
+                b.make_room(&Open {
+                    query: ["t".to_string()].into(),
+                    ..Default::default()
+                });
+            }
+        }
+        assert!(b.open().query.contains("t"));
         a.merge(b);
         let f = a.finish(&[(0, "")], a.open());
         assert_eq!(f.open.query, vec!["t".to_string()]);
         assert_eq!(f.tuples.len(), 2);
         assert!(f.tuples.iter().all(|t| t.query == vec![("t".into(), None)]));
+        assert_eq!(
+            f.tuples.iter().map(|t| t.count).sum::<u64>(),
+            TRACK_CAP as u64 + 2
+        );
     }
 }
