@@ -1251,6 +1251,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // The recorded combinations are scrubbed as the pools are.
+        let joint = get.joint.as_ref().unwrap();
+        assert!(joint.tuples.iter().all(|t| t.query.contains(&(
+            "access_token".into(),
+            Some("{{secret:access_token}}".into())
+        ))));
+        assert!(joint.header_sets.iter().all(|(set, _)| set.contains(&(
+            "Authorization".into(),
+            Some("{{secret:authorization}}".into())
+        ))));
         let names = m.placeholder_names();
         assert_eq!(names, vec!["access_token", "authorization", "password"]);
         // No secret value anywhere in the model's debug form.
