@@ -86,8 +86,64 @@ fn pool_json(p: &Pool, top: usize) -> Value {
     })
 }
 
-fn param_json(p: &Param, top: usize) -> Value {
-    json!({"name": p.name, "presence": p.presence, "pool": pool_json(&p.pool, top)})
+/// `open`: whether generation draws the slot from its pool alone, free to
+/// produce values never recorded (always, in models without combinations).
+fn param_json(p: &Param, open: bool, top: usize) -> Value {
+    json!({"name": p.name, "presence": p.presence, "open": open, "pool": pool_json(&p.pool, top)})
+}
+
+/// Which of an endpoint's slots are open, by kind.
+struct Openness<'e>(&'e Endpoint);
+
+impl Openness<'_> {
+    fn path(&self, i: usize) -> bool {
+        self.0
+            .joint
+            .as_ref()
+            .is_none_or(|j| j.open.path.get(i).copied().unwrap_or(true))
+    }
+
+    fn query(&self, name: &str) -> bool {
+        self.0.joint.as_ref().is_none_or(|j| j.query_open(name))
+    }
+
+    fn header(&self, name: &str) -> bool {
+        self.0.joint.as_ref().is_none_or(|j| j.header_open(name))
+    }
+}
+
+/// The endpoint's parameters, each with whether it is open.
+fn params_json(e: &Endpoint, top: usize) -> (Value, Value, Value) {
+    let o = Openness(e);
+    (
+        e.path_params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| param_json(p, o.path(i), top))
+            .collect(),
+        e.query
+            .iter()
+            .map(|p| param_json(p, o.query(&p.name), top))
+            .collect(),
+        e.headers
+            .iter()
+            .map(|p| param_json(p, o.header(&p.name), top))
+            .collect(),
+    )
+}
+
+/// The recorded combinations, or null for models written before them.
+fn joint_json(e: &Endpoint) -> Value {
+    let Some(j) = &e.joint else {
+        return Value::Null;
+    };
+    let listed: u64 = j.tuples.iter().map(|t| t.count).sum();
+    json!({
+        "combinations": j.tuples.len(),
+        "header_sets": j.header_sets.len(),
+        "header_sets_apart": j.headers_apart(),
+        "tail_share": j.tail_count as f64 / (listed + j.tail_count).max(1) as f64,
+    })
 }
 
 /// The `--json` document.
@@ -119,22 +175,7 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
             "length": hist_json(&m.sessions.length),
             "transitions": m.sessions.transitions.len(),
         },
-        "endpoints": m.endpoints.iter().map(|e| json!({
-            "method": e.method,
-            "scheme": e.scheme,
-            "host": e.host,
-            "template": e.template,
-            "count": e.count,
-            "weight": e.weight,
-            "status": e.response.status.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "latency_ms": hist_json(&e.response.latency_ms),
-            "wait_ms": hist_json(&e.response.wait_ms),
-            "response_size_bytes": hist_json(&e.response.size),
-            "path_params": e.path_params.iter().map(|p| param_json(p, top)).collect::<Vec<_>>(),
-            "query": e.query.iter().map(|p| param_json(p, top)).collect::<Vec<_>>(),
-            "headers": e.headers.iter().map(|p| param_json(p, top)).collect::<Vec<_>>(),
-            "body": e.body.as_ref().map(body_kind),
-        })).collect::<Vec<_>>(),
+        "endpoints": m.endpoints.iter().map(|e| endpoint_json(e, top)).collect::<Vec<_>>(),
         "skipped": m.source.skipped,
         "secrets": m.secrets.iter().map(|s| json!({
             "placeholder": crate::model::scrub::placeholder(&s.name),
@@ -163,6 +204,27 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
                 o
             }).collect::<Vec<_>>(),
         },
+    })
+}
+
+fn endpoint_json(e: &Endpoint, top: usize) -> Value {
+    let (path, query, headers) = params_json(e, top);
+    json!({
+        "method": e.method,
+        "scheme": e.scheme,
+        "host": e.host,
+        "template": e.template,
+        "count": e.count,
+        "weight": e.weight,
+        "status": e.response.status.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "latency_ms": hist_json(&e.response.latency_ms),
+        "wait_ms": hist_json(&e.response.wait_ms),
+        "response_size_bytes": hist_json(&e.response.size),
+        "path_params": path,
+        "query": query,
+        "headers": headers,
+        "joint": joint_json(e),
+        "body": e.body.as_ref().map(body_kind),
     })
 }
 
@@ -413,26 +475,70 @@ fn parameters(s: &mut String, endpoints: &[Endpoint], top: usize) {
     }
 }
 
-/// One line per path parameter, query parameter and body field.
+/// One line per path parameter, query parameter and body field, then the
+/// recorded combinations. An open slot (`open`) is drawn from its pool and
+/// may take values never recorded; the others (`recorded`) only take the
+/// values of a recorded combination.
 fn endpoint_parameters(e: &Endpoint, top: usize) -> Vec<String> {
     let mut lines = Vec::new();
-    for p in &e.path_params {
+    let o = Openness(e);
+    let tag = |open: bool| if open { "open" } else { "recorded" };
+    for (i, p) in e.path_params.iter().enumerate() {
         lines.push(format!(
-            "    path {{{}}}: {}",
+            "    path {{{}}} {}: {}",
             p.name,
+            tag(o.path(i)),
             pool_line(&p.pool, top)
         ));
     }
     for q in &e.query {
         lines.push(format!(
-            "    query {} ({}): {}",
+            "    query {} ({}) {}: {}",
             q.name,
             fmt::percent(q.presence),
+            tag(o.query(&q.name)),
             pool_line(&q.pool, top)
         ));
     }
     if let Some(b) = &e.body {
         body_lines(&mut lines, b, top);
+    }
+    if let Some(j) = &e.joint {
+        let varies = j.tuples.len() > 1 || !j.open.headers.is_empty() || j.tail_count > 0;
+        if varies {
+            let open: Vec<&str> = e
+                .headers
+                .iter()
+                .filter(|h| j.header_open(&h.name))
+                .map(|h| h.name.as_str())
+                .collect();
+            let listed: u64 = j.tuples.iter().map(|t| t.count).sum();
+            lines.push(format!(
+                "    drawn together: {} recorded combination{} of path, query and {} header set{}{}{}{}",
+                fmt::count(j.tuples.len() as u64),
+                if j.tuples.len() == 1 { "" } else { "s" },
+                j.header_sets.len(),
+                if j.header_sets.len() == 1 { "" } else { "s" },
+                if j.headers_apart() {
+                    " (header sets drawn apart: too many combinations to keep)"
+                } else {
+                    ""
+                },
+                if open.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (open headers: {})", open.join(", "))
+                },
+                if j.tail_count > 0 {
+                    format!(
+                        "; {} of requests in rarer ones not kept",
+                        fmt::percent(j.tail_count as f64 / (listed + j.tail_count) as f64)
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
     }
     lines
 }

@@ -3,16 +3,22 @@
 //!
 //! Pure and deterministic: the same model and RNG state give the same
 //! request, so a seeded run is reproducible. The endpoint is drawn by
-//! weight; every slot by its pool (recorded values with their frequency,
-//! or a fresh value of the recorded type); optional parameters, headers and
-//! JSON fields appear with their recorded presence. Secret placeholders
-//! (`{{secret:NAME}}`) are left in place for the replayer to fill.
+//! weight; then one of its recorded combinations ([`crate::model::joint`]):
+//! the path slot values, query pairs and header set that went together,
+//! with their recorded frequency. Only open slots (an open range of
+//! values, such as ids) are drawn from their own pool (recorded values
+//! with their frequency, or a fresh value of the recorded type). Models
+//! written before version 3 have no combinations: every slot is drawn from
+//! its pool, and optional parameters and headers appear with their
+//! recorded presence. Body fields are drawn from their pools, with their
+//! presence. Secret placeholders (`{{secret:NAME}}`) are left in place for
+//! the replayer to fill.
 
 use rand::Rng;
 use serde_json::Value;
 
 pub use crate::model::correlate::Slot;
-use crate::model::{BodyModel, Endpoint, JsonField, JsonType, Segment, TrafficModel};
+use crate::model::{BodyModel, Endpoint, JsonField, JsonType, Segment, TrafficModel, Tuple};
 use crate::target::Target;
 
 /// One generated request.
@@ -101,23 +107,48 @@ pub fn generate_filled<R: Rng + ?Sized>(
 ) -> Request {
     let e = &model.endpoints[idx];
     let mut path = String::with_capacity(64);
-    push_path(&mut path, e, fills, rng);
-    push_query(&mut path, e, fills, rng);
+    let tuple = e.joint.as_ref().and_then(|j| j.pick(rng));
+    match tuple {
+        Some(t) => {
+            push_path_joint(&mut path, e, t, fills, rng);
+            push_query_joint(&mut path, e, t, fills, rng);
+        }
+        None => {
+            push_path(&mut path, e, fills, rng);
+            push_query(&mut path, e, fills, rng);
+        }
+    }
 
     let body = e.body.as_ref().and_then(|b| body(b, fills, rng));
     let mut headers = Vec::with_capacity(e.headers.len() + 1);
-    let mut has_content_type = false;
-    for h in &e.headers {
-        let is_ct = h.name.eq_ignore_ascii_case("content-type");
-        if is_ct && body.is_none() {
-            continue;
+    // A Content-Type goes with a body: left out without one, the body's
+    // type added when none was recorded.
+    let skip = |name: &str| body.is_none() && name.eq_ignore_ascii_case("content-type");
+    match (tuple, &e.joint) {
+        (Some(t), Some(j)) => {
+            for (name, value) in j.headers(t, rng) {
+                if skip(name) {
+                    continue;
+                }
+                let value = match value {
+                    Some(v) => v.clone(),
+                    None => pool_of(&e.headers, name).map_or_else(String::new, |p| p.sample(rng)),
+                };
+                headers.push((name.clone(), value));
+            }
         }
-        if h.presence < 1.0 && rng.random::<f64>() >= h.presence {
-            continue;
+        _ => {
+            for h in &e.headers {
+                if skip(&h.name) || (h.presence < 1.0 && rng.random::<f64>() >= h.presence) {
+                    continue;
+                }
+                headers.push((h.name.clone(), h.pool.sample(rng)));
+            }
         }
-        has_content_type |= is_ct;
-        headers.push((h.name.clone(), h.pool.sample(rng)));
     }
+    let has_content_type = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
     if let (Some((_, mime)), false) = (&body, has_content_type) {
         if !mime.is_empty() {
             headers.push(("Content-Type".to_string(), mime.clone()));
@@ -170,10 +201,89 @@ fn push_path<R: Rng + ?Sized>(
         url.push('/');
         match s {
             Segment::Literal(l) => url.push_str(l),
-            Segment::Slot(i) => {
-                let drawn = e.path_params[*i].pool.sample(rng);
-                let v = filled(fills, &Slot::Path(*i)).unwrap_or(&drawn);
+            Segment::Slot { index, suffix } => {
+                let drawn = e.path_params[*index].pool.sample(rng);
+                let v = filled(fills, &Slot::Path(*index)).unwrap_or(&drawn);
                 encode_into(url, v, PATH_SAFE);
+                url.push_str(suffix);
+            }
+        }
+    }
+}
+
+/// The pool of the parameter `name` (headers: any case).
+fn pool_of<'e>(params: &'e [crate::model::Param], name: &str) -> Option<&'e crate::model::Pool> {
+    params
+        .iter()
+        .find(|p| p.name == name)
+        .or_else(|| params.iter().find(|p| p.name.eq_ignore_ascii_case(name)))
+        .map(|p| &p.pool)
+}
+
+/// The path of a recorded combination: its values for closed slots, a
+/// draw from the pool for open ones (drawn even when `fills` gives the
+/// value, so the rest of the request is the one the same seed gives
+/// without it).
+fn push_path_joint<R: Rng + ?Sized>(
+    url: &mut String,
+    e: &Endpoint,
+    t: &Tuple,
+    fills: &[(Slot, String)],
+    rng: &mut R,
+) {
+    if e.segments.is_empty() {
+        url.push('/');
+        return;
+    }
+    for s in &e.segments {
+        url.push('/');
+        match s {
+            Segment::Literal(l) => url.push_str(l),
+            Segment::Slot { index, suffix } => {
+                let drawn = match t.path.get(*index) {
+                    Some(Some(v)) => v.clone(),
+                    _ => e.path_params[*index].pool.sample(rng),
+                };
+                let v = filled(fills, &Slot::Path(*index)).unwrap_or(&drawn);
+                encode_into(url, v, PATH_SAFE);
+                url.push_str(suffix);
+            }
+        }
+    }
+}
+
+/// The query pairs of a recorded combination, in recorded order; open
+/// values drawn from their pool. A given (produced) value replaces the
+/// pair's, or is added when the combination has no such pair.
+fn push_query_joint<R: Rng + ?Sized>(
+    url: &mut String,
+    e: &Endpoint,
+    t: &Tuple,
+    fills: &[(Slot, String)],
+    rng: &mut R,
+) {
+    let mut first = true;
+    let mut pair = |url: &mut String, name: &str, v: &str| {
+        url.push(if first { '?' } else { '&' });
+        first = false;
+        encode_into(url, name, QUERY_SAFE);
+        if !v.is_empty() {
+            url.push('=');
+            encode_into(url, v, QUERY_SAFE);
+        }
+    };
+    for (name, value) in &t.query {
+        let drawn = match value {
+            Some(v) => v.clone(),
+            None => pool_of(&e.query, name).map_or_else(String::new, |p| p.sample(rng)),
+        };
+        let v = filled(fills, &Slot::Query(name.clone())).unwrap_or(&drawn);
+        pair(url, name, v);
+    }
+    for (slot, v) in fills {
+        if let Slot::Query(name) = slot {
+            if !t.query.iter().any(|(n, _)| n == name) {
+                pair(url, name, v);
             }
         }
     }

@@ -3,10 +3,12 @@
 //!
 //! A trie over path segments built from [`Endpoint::segments`]: a literal
 //! segment matches itself exactly (as recorded, percent-encoded), a slot
-//! matches any one segment. Lookup tries the literal child before the slot
-//! child at every depth, so `/users/me` beats `/users/{id}` and, between
-//! two templates that both match, the one whose first difference is a
-//! literal wins. The query string is ignored.
+//! matches any one segment ending with the slot's suffix (`{slug}.png`
+//! matches `logo.png`, `{id}` anything). Lookup tries the literal child
+//! before the slot children at every depth, and slots with a longer suffix
+//! first, so `/users/me` beats `/users/{id}` and, between two templates
+//! that both match, the one whose first difference is more literal wins.
+//! The query string is ignored.
 
 use std::collections::HashMap;
 
@@ -24,7 +26,8 @@ struct Route {
 #[derive(Debug, Default, Clone)]
 struct Node {
     literals: HashMap<Box<str>, usize>,
-    slot: Option<usize>,
+    /// Slot children by suffix, longest suffix first.
+    slots: Vec<(Box<str>, usize)>,
     routes: Vec<Route>,
 }
 
@@ -52,15 +55,19 @@ impl Router {
                             n
                         }
                     },
-                    Segment::Slot(_) => match nodes[at].slot {
-                        Some(n) => n,
-                        None => {
-                            nodes.push(Node::default());
-                            let n = nodes.len() - 1;
-                            nodes[at].slot = Some(n);
-                            n
+                    Segment::Slot { suffix, .. } => {
+                        match nodes[at].slots.iter().find(|(s, _)| **s == **suffix) {
+                            Some(&(_, n)) => n,
+                            None => {
+                                nodes.push(Node::default());
+                                let n = nodes.len() - 1;
+                                let slots = &mut nodes[at].slots;
+                                slots.push((suffix.as_str().into(), n));
+                                slots.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+                                n
+                            }
                         }
-                    },
+                    }
                 };
             }
             let routes = &mut nodes[at].routes;
@@ -107,8 +114,16 @@ impl Router {
                 return Some(r);
             }
         }
-        let child = node.slot?;
-        self.find(child, segs, method)
+        for (suffix, child) in &node.slots {
+            // A suffixed slot stands for a non-empty stem.
+            let fits = suffix.is_empty() || (seg.len() > suffix.len() && seg.ends_with(&**suffix));
+            if fits {
+                if let Some(r) = self.find(*child, &mut segs.clone(), method) {
+                    return Some(r);
+                }
+            }
+        }
+        None
     }
 }
 
@@ -159,9 +174,13 @@ mod tests {
         let mut slots = 0;
         let segments = split_path(template)
             .map(|s| {
-                if s.starts_with('{') {
+                if let Some(rest) = s.strip_prefix('{') {
                     slots += 1;
-                    Segment::Slot(slots - 1)
+                    let suffix = rest.split_once('}').map_or("", |(_, x)| x);
+                    Segment::Slot {
+                        index: slots - 1,
+                        suffix: suffix.to_string(),
+                    }
                 } else {
                     Segment::Literal(s.to_string())
                 }
@@ -178,6 +197,7 @@ mod tests {
             path_params: vec![],
             query: vec![],
             headers: vec![],
+            joint: None,
             body: None,
             response: Default::default(),
         }
@@ -204,6 +224,25 @@ mod tests {
         assert_eq!(r.route("GET", None, "/users/me/edit"), Some(5));
         assert_eq!(r.route("GET", None, "/nope"), None);
         assert_eq!(r.route("HEAD", None, "/users/9"), Some(0));
+    }
+
+    /// Resources of different types are different endpoints: a slot with
+    /// an extension only matches segments with it, longest suffix first.
+    #[test]
+    fn suffixed_slots_match_their_extension_only() {
+        let r = Router::new(&[
+            ep("GET", "a", "/static/{slug}.png"),
+            ep("GET", "a", "/static/{slug}.js"),
+            ep("GET", "a", "/static/{slug}"),
+            ep("GET", "a", "/static/{slug}.min.js"),
+        ]);
+        assert_eq!(r.route("GET", None, "/static/logo.png"), Some(0));
+        assert_eq!(r.route("GET", None, "/static/app.js"), Some(1));
+        assert_eq!(r.route("GET", None, "/static/readme"), Some(2));
+        assert_eq!(r.route("GET", None, "/static/readme.txt"), Some(2));
+        assert_eq!(r.route("GET", None, "/static/jquery.min.js"), Some(3));
+        // No stem: not a `{slug}.png`.
+        assert_eq!(r.route("GET", None, "/static/.png"), Some(2));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::arrival::{self, Record};
 use super::correlate::{self, Correlator, RawLink, Slot};
 use super::hist::LogHist;
+use super::joint::{self, Joint, JointAcc, Open};
 use super::pool::{Pool, PoolAcc, TailType};
 use super::scrub;
 use super::template::{PathTrie, TemplateSegment};
@@ -95,6 +96,8 @@ struct EndpointAcc {
     query: BTreeMap<String, PoolAcc>,
     /// Lower-case name → (name as recorded, values, name is a secret).
     headers: BTreeMap<String, (String, PoolAcc, bool)>,
+    /// Path segments, query pairs and header sets as they came together.
+    joint: JointAcc,
     body: BodyAcc,
     resp: RespAcc,
 }
@@ -224,7 +227,8 @@ impl ModelBuilder {
         let acc = &mut self.accs[id as usize];
         acc.count += 1;
         let ts = x.started_ns;
-        for (k, seg) in super::template::split_path(path).enumerate() {
+        let segs: Vec<&str> = super::template::split_path(path).collect();
+        for (k, &seg) in segs.iter().enumerate() {
             if acc.path.len() <= k {
                 acc.path.resize_with(k + 1, PoolAcc::new);
             }
@@ -246,8 +250,9 @@ impl ModelBuilder {
                     .used(id, client, ts, Slot::Query(name), &value);
             }
         }
-        observe_query(acc, x.query(), scrub, &mut found);
-        let credentials = observe_headers(acc, &x.headers, scrub, &mut found);
+        let query = observe_query(acc, x.query(), scrub, &mut found);
+        let (headers, credentials) = observe_headers(acc, &x.headers, scrub, &mut found);
+        acc.observe_joint(&segs, &query, &headers);
         if let Some(body) = &x.body {
             observe_body(&mut acc.body, body, scrub, &mut found);
             if body.kind == BodyKind::Json {
@@ -475,7 +480,7 @@ fn links(raw: Vec<RawLink>, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
         let e = &endpoints[consumer].1;
         let (slot, total) = match &l.slot {
             Slot::Path(k) => match e.segments.get(*k) {
-                Some(Segment::Slot(i)) => (Slot::Path(*i), e.count),
+                Some(Segment::Slot { index, .. }) => (Slot::Path(*index), e.count),
                 _ => continue,
             },
             Slot::Query(n) => {
@@ -514,8 +519,61 @@ fn links(raw: Vec<RawLink>, endpoints: &[(u32, Endpoint)]) -> Vec<Link> {
 }
 
 impl EndpointAcc {
+    /// Counts the request's combination; when the table is full, the
+    /// positions whose pools look like open ranges by now are generalised.
+    fn observe_joint(
+        &mut self,
+        segs: &[&str],
+        query: &[(String, String)],
+        headers: &[(&str, std::borrow::Cow<'_, str>)],
+    ) {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+        if self.joint.observe(segs, query, &headers) {
+            let open = self.open_positions();
+            self.joint.make_room(&open);
+        }
+    }
+
+    /// Positions whose values look like an open range (see
+    /// [`joint::open_range`]): path positions by segment index (produced
+    /// values counted too), query names, header names (lower case).
+    fn open_positions(&self) -> Open {
+        let path = self
+            .path
+            .iter()
+            .enumerate()
+            .map(|(k, own)| {
+                let (mut distinct, mut once) = own.novelty();
+                let mut total = own.total();
+                if let Some(p) = self.produced.get(k) {
+                    let (d, o) = p.novelty();
+                    distinct += d;
+                    once += o;
+                    total += p.total();
+                }
+                joint::open_counts(distinct, once, total)
+            })
+            .collect();
+        Open {
+            path,
+            query: self
+                .query
+                .iter()
+                .filter(|(_, p)| joint::open_range(p))
+                .map(|(n, _)| n.clone())
+                .collect(),
+            headers: self
+                .headers
+                .iter()
+                .filter(|(_, (_, p, _))| joint::open_range(p))
+                .map(|(n, _)| n.clone())
+                .collect(),
+        }
+    }
+
     fn merge(&mut self, o: EndpointAcc) {
         self.count += o.count;
+        self.joint.merge(o.joint);
         if self.path.len() < o.path.len() {
             self.path.resize_with(o.path.len(), PoolAcc::new);
         }
@@ -592,43 +650,55 @@ fn scrubbed<'v>(
     }
 }
 
+/// Counts the query's values in the pools (the first value of a repeated
+/// name) and returns every pair, scrubbed, in order (at most
+/// `MAX_QUERY_NAMES`), for the joint table.
 fn observe_query(
     acc: &mut EndpointAcc,
     query: Option<&str>,
     scrub: bool,
     found: &mut Vec<(&'static str, String)>,
-) {
-    let Some(q) = query else { return };
-    let mut seen_here: Vec<String> = Vec::new();
-    for (name, value) in form_pairs(q) {
-        if seen_here.contains(&name) {
-            continue; // repeated parameter: the first value stands for it
-        }
-        if !acc.query.contains_key(&name) && acc.query.len() >= MAX_QUERY_NAMES {
-            continue;
-        }
+) -> Vec<(String, String)> {
+    let Some(q) = query else { return Vec::new() };
+    let mut pairs = form_pairs(q);
+    pairs.truncate(MAX_QUERY_NAMES);
+    let mut seen_here: Vec<&str> = Vec::new();
+    let mut out = Vec::with_capacity(pairs.len());
+    for (name, value) in &pairs {
+        let secret = scrub::is_secret_field(name);
+        // A repeated parameter: the first value stands for it in the pool
+        // (and in the count of secrets replaced).
+        let repeated = seen_here.contains(&name.as_str());
+        let mut ignored = Vec::new();
         let v = scrubbed(
             "query",
-            &name,
-            &value,
-            scrub::is_secret_field(&name),
+            name,
+            value,
+            secret,
             scrub,
-            found,
+            if repeated { &mut ignored } else { found },
         );
-        acc.query.entry(name.clone()).or_default().observe(&v);
-        seen_here.push(name);
+        let tracked = acc.query.contains_key(name) || acc.query.len() < MAX_QUERY_NAMES;
+        if !repeated && tracked {
+            acc.query.entry(name.clone()).or_default().observe(&v);
+            seen_here.push(name);
+        }
+        out.push((name.clone(), v.into_owned()));
     }
+    out
 }
 
-/// Observes the request headers; returns the indices of those scrubbed
-/// as credentials that carry a value (candidates for a produced token).
-fn observe_headers(
+/// Counts the modelled headers' values in the pools and returns them,
+/// scrubbed, in recorded order, for the joint table; and the indices of
+/// those scrubbed as credentials (candidates for a produced token).
+fn observe_headers<'x>(
     acc: &mut EndpointAcc,
-    headers: &[(String, String)],
+    headers: &'x [(String, String)],
     scrub: bool,
     found: &mut Vec<(&'static str, String)>,
-) -> Vec<usize> {
+) -> (Vec<(&'x str, std::borrow::Cow<'x, str>)>, Vec<usize>) {
     let mut credentials = Vec::new();
+    let mut out = Vec::with_capacity(headers.len());
     let mut lower = String::new();
     for (i, (name, value)) in headers.iter().enumerate() {
         if SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
@@ -654,8 +724,9 @@ fn observe_headers(
             credentials.push(i);
         }
         entry.1.observe(&v);
+        out.push((name.as_str(), v));
     }
-    credentials
+    (out, credentials)
 }
 
 fn body_kind_code(k: BodyKind) -> u8 {
@@ -912,20 +983,26 @@ fn finish_endpoint(
         .enumerate()
         .map(|(k, s)| match s {
             TemplateSegment::Literal(l) => Segment::Literal(l.clone()),
-            TemplateSegment::Slot { name, values } => {
+            TemplateSegment::Slot {
+                name,
+                values,
+                suffix,
+            } => {
                 let mut pool = match (own, acc.linked.get(k).copied().unwrap_or(false)) {
                     (false, _) => values.finish(PATH_TOP_K),
                     // Linked: the replay supplies produced values itself;
                     // the pool keeps the others — or, when every value was
                     // produced, the recorded ones, for `generate` (which
                     // has no live responses) and as a last resort.
-                    (true, true) if acc.path[k].total() > 0 => acc.path[k].finish(PATH_TOP_K),
+                    (true, true) if acc.path[k].total() > 0 => {
+                        acc.path[k].strip_suffix(suffix).finish(PATH_TOP_K)
+                    }
                     (true, _) => {
                         let mut all = acc.path[k].clone();
                         if let Some(p) = acc.produced.get(k) {
                             all.merge(p);
                         }
-                        all.finish(PATH_TOP_K)
+                        all.strip_suffix(suffix).finish(PATH_TOP_K)
                     }
                 };
                 if destructive {
@@ -938,7 +1015,10 @@ fn finish_endpoint(
                     presence: 1.0,
                     pool,
                 });
-                Segment::Slot(path_params.len() - 1)
+                Segment::Slot {
+                    index: path_params.len() - 1,
+                    suffix: suffix.clone(),
+                }
             }
         })
         .collect();
@@ -953,6 +1033,7 @@ fn finish_endpoint(
         .values()
         .map(|(n, p, _)| finish_param(n.clone(), p, PARAM_TOP_K, count))
         .collect();
+    let joint = own.then(|| finish_joint(&acc, segments));
     let body = finish_body(acc.body, count);
     let r = acc.resp;
     Endpoint {
@@ -970,6 +1051,7 @@ fn finish_endpoint(
         path_params,
         query,
         headers,
+        joint,
         body,
         response: ResponseModel {
             status: r.status,
@@ -980,6 +1062,28 @@ fn finish_endpoint(
             body: r.body,
         },
     }
+}
+
+/// The endpoint's recorded combinations. Open: what looks like an open
+/// range now or did when the table filled up, and linked path slots (the
+/// replay takes produced values for them; their pool holds the others).
+fn finish_joint(acc: &EndpointAcc, segments: &[TemplateSegment]) -> Joint {
+    let mut open = acc.open_positions();
+    open.union(acc.joint.open());
+    for (k, linked) in acc.linked.iter().enumerate() {
+        if *linked && k < open.path.len() {
+            open.path[k] = true;
+        }
+    }
+    let slots: Vec<(usize, &str)> = segments
+        .iter()
+        .enumerate()
+        .filter_map(|(k, s)| match s {
+            TemplateSegment::Slot { suffix, .. } => Some((k, suffix.as_str())),
+            TemplateSegment::Literal(_) => None,
+        })
+        .collect();
+    acc.joint.finish(&slots, &open)
 }
 
 fn finish_body(b: BodyAcc, count: u64) -> Option<BodyModel> {
@@ -1165,6 +1269,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // The recorded combinations are scrubbed as the pools are.
+        let joint = get.joint.as_ref().unwrap();
+        assert!(joint.tuples.iter().all(|t| t.query.contains(&(
+            "access_token".into(),
+            Some("{{secret:access_token}}".into())
+        ))));
+        assert!(joint.header_sets.iter().all(|(set, _)| set.contains(&(
+            "Authorization".into(),
+            Some("{{secret:authorization}}".into())
+        ))));
         let names = m.placeholder_names();
         assert_eq!(names, vec!["access_token", "authorization", "password"]);
         // No secret value anywhere in the model's debug form.

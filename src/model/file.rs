@@ -1,4 +1,5 @@
-//! The model file: gzip-compressed JSON, format `replay-model`, version 1.
+//! The model file: gzip-compressed JSON, format `replay-model`, version 3
+//! (versions 1 and 2 still load).
 //!
 //! The on-disk types here are separate from the in-memory model so the
 //! wire format changes only on purpose; `docs/model-format.md` documents
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::arrival::{span_s, Arrival, CompressedGaps, Sessions};
 use super::correlate::{Origin, Slot};
 use super::hist::{Bins, LogHist, BINS_PER_DECADE};
+use super::joint::{Joint, JointOpen, Tuple};
 use super::pool::{Alphabet, Pool, TailType};
 use super::{
     BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
@@ -27,9 +29,10 @@ use super::{
 use crate::ingest::CaptureKind;
 
 pub const FORMAT: &str = crate::ingest::MODEL_FORMAT;
-pub const VERSION: u32 = 2;
-/// Older versions this build still reads (version 1: no `links`).
-const READABLE: std::ops::RangeInclusive<u64> = 1..=2;
+pub const VERSION: u32 = 3;
+/// Older versions this build still reads (version 1: no `links`; 2: no
+/// endpoint `joint`).
+const READABLE: std::ops::RangeInclusive<u64> = 1..=3;
 /// A model file never needs more than this once decompressed.
 pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
 
@@ -198,8 +201,46 @@ struct EndpointV1 {
     path: Vec<PathParamV1>,
     query: Vec<ParamV1>,
     headers: Vec<ParamV1>,
+    /// Version 3: recorded combinations, drawn whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    joint: Option<JointV3>,
     body: Option<BodyV1>,
     response: ResponseV1,
+}
+
+/// An endpoint's recorded combinations (version 3). A `null` value is
+/// drawn from the slot's pool.
+#[derive(Serialize, Deserialize, Debug)]
+struct JointV3 {
+    open: JointOpenV3,
+    header_sets: Vec<HeaderSetV3>,
+    tuples: Vec<TupleV3>,
+    tail_count: u64,
+}
+
+/// A recorded set of headers (`[name, value]` in recorded order) and the
+/// requests that carried it.
+#[derive(Serialize, Deserialize, Debug)]
+struct HeaderSetV3 {
+    count: u64,
+    headers: Vec<(String, Option<String>)>,
+}
+
+/// Open slots: path slot names, query names, header names (lower case).
+#[derive(Serialize, Deserialize, Debug)]
+struct JointOpenV3 {
+    path: Vec<String>,
+    query: Vec<String>,
+    headers: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+struct TupleV3 {
+    count: u64,
+    path: Vec<Option<String>>,
+    query: Vec<(String, Option<String>)>,
+    /// Index into `header_sets`; `null`: drawn apart, by their counts.
+    headers: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -550,7 +591,7 @@ fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
         .iter()
         .enumerate()
         .filter_map(|(i, s)| match s {
-            Segment::Slot(p) => e.path_params.get(*p).map(|param| PathParamV1 {
+            Segment::Slot { index, .. } => e.path_params.get(*index).map(|param| PathParamV1 {
                 segment: i,
                 name: param.name.clone(),
                 pool: pool_v1(&param.pool),
@@ -568,6 +609,7 @@ fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
         path,
         query: e.query.iter().map(param_v1).collect(),
         headers: e.headers.iter().map(param_v1).collect(),
+        joint: e.joint.as_ref().map(|j| joint_v3(j, e)),
         body: e.body.as_ref().map(|b| match b {
             BodyModel::Json {
                 presence,
@@ -633,6 +675,41 @@ fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
                 .as_ref()
                 .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
         },
+    }
+}
+
+fn joint_v3(j: &Joint, e: &Endpoint) -> JointV3 {
+    JointV3 {
+        open: JointOpenV3 {
+            path: e
+                .path_params
+                .iter()
+                .zip(&j.open.path)
+                .filter(|(_, open)| **open)
+                .map(|(p, _)| p.name.clone())
+                .collect(),
+            query: j.open.query.clone(),
+            headers: j.open.headers.clone(),
+        },
+        header_sets: j
+            .header_sets
+            .iter()
+            .map(|(headers, count)| HeaderSetV3 {
+                count: *count,
+                headers: headers.clone(),
+            })
+            .collect(),
+        tuples: j
+            .tuples
+            .iter()
+            .map(|t| TupleV3 {
+                count: t.count,
+                path: t.path.clone(),
+                query: t.query.clone(),
+                headers: t.headers,
+            })
+            .collect(),
+        tail_count: j.tail_count,
     }
 }
 
@@ -951,39 +1028,17 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
             e.method
         ));
     }
-    let raw: Vec<&str> = super::template::split_path(&e.template).collect();
-    let mut segments: Vec<Segment> = raw
-        .iter()
-        .map(|s| Segment::Literal(s.to_string()))
-        .collect();
-    let mut path_params = Vec::new();
-    for p in e.path {
-        if p.segment >= segments.len() {
-            return Err(format!(
-                "{what}: path slot {:?} points at segment {} of {}",
-                p.name,
-                p.segment,
-                segments.len()
-            ));
-        }
-        segments[p.segment] = Segment::Slot(path_params.len());
-        let w = format!("{what} path slot {:?}", p.name);
-        path_params.push(Param {
-            pool: pool_from(p.pool, &w)?,
-            name: p.name,
-            presence: 1.0,
-        });
-    }
+    let (segments, path_params) = path_from(&e.template, e.path, &what)?;
     let query = e
         .query
         .into_iter()
         .map(|p| param_from(p, &format!("{what} query")))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let headers = e
         .headers
         .into_iter()
         .map(|p| param_from(p, &format!("{what} header")))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let body = match e.body {
         None => None,
         Some(BodyV1::Json {
@@ -1057,7 +1112,12 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
         ),
         None => None,
     };
+    let joint = match e.joint {
+        Some(j) => Some(joint_from(j, &what, &path_params, &query, &headers)?),
+        None => None,
+    };
     Ok(Endpoint {
+        joint,
         weight: if total == 0 {
             0.0
         } else {
@@ -1082,6 +1142,139 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
             body: body_bytes,
         },
     })
+}
+
+/// The template's segments and path slots: a slot's segment in the
+/// template is `{name}` and the slot's literal suffix, if any
+/// (`{slug}.png`).
+fn path_from(
+    template: &str,
+    path: Vec<PathParamV1>,
+    what: &str,
+) -> Result<(Vec<Segment>, Vec<Param>), String> {
+    let raw: Vec<&str> = super::template::split_path(template).collect();
+    let mut segments: Vec<Segment> = raw
+        .iter()
+        .map(|s| Segment::Literal(s.to_string()))
+        .collect();
+    let mut path_params = Vec::new();
+    for p in path {
+        if p.segment >= segments.len() {
+            return Err(format!(
+                "{what}: path slot {:?} points at segment {} of {}",
+                p.name,
+                p.segment,
+                segments.len()
+            ));
+        }
+        let suffix = raw[p.segment]
+            .strip_prefix('{')
+            .and_then(|r| r.strip_prefix(p.name.as_str()))
+            .and_then(|r| r.strip_prefix('}'))
+            .ok_or_else(|| {
+                format!(
+                    "{what}: path slot {:?} points at segment {}, which is not {{{}}}",
+                    p.name, p.segment, p.name
+                )
+            })?;
+        segments[p.segment] = Segment::Slot {
+            index: path_params.len(),
+            suffix: suffix.to_string(),
+        };
+        let w = format!("{what} path slot {:?}", p.name);
+        path_params.push(Param {
+            pool: pool_from(p.pool, &w)?,
+            name: p.name,
+            presence: 1.0,
+        });
+    }
+    Ok((segments, path_params))
+}
+
+/// Checks a joint table against its endpoint: one value per path slot, and
+/// a value left to a pool (`null`) only where there is a pool to draw it.
+fn joint_from(
+    j: JointV3,
+    what: &str,
+    path: &[Param],
+    query: &[Param],
+    headers: &[Param],
+) -> Result<Joint, String> {
+    let what = format!("{what} joint");
+    let mut open_path = vec![false; path.len()];
+    for name in &j.open.path {
+        let i = path
+            .iter()
+            .position(|p| &p.name == name)
+            .ok_or_else(|| format!("{what}: open path slot {name:?} does not exist"))?;
+        open_path[i] = true;
+    }
+    let has = |ps: &[Param], n: &str| ps.iter().any(|p| p.name.eq_ignore_ascii_case(n));
+    for n in &j.open.query {
+        if !has(query, n) {
+            return Err(format!("{what}: open query {n:?} has no pool in query[]"));
+        }
+    }
+    for n in &j.open.headers {
+        if !has(headers, n) {
+            return Err(format!(
+                "{what}: open header {n:?} has no pool in headers[]"
+            ));
+        }
+    }
+    for (i, set) in j.header_sets.iter().enumerate() {
+        if let Some((n, _)) = set
+            .headers
+            .iter()
+            .find(|(n, v)| v.is_none() && !has(headers, n))
+        {
+            return Err(format!(
+                "{what}: header_sets[{i}] leaves {n:?} to a pool, but headers[] has none"
+            ));
+        }
+    }
+    let mut tuples = Vec::with_capacity(j.tuples.len());
+    let mut total = j.tail_count;
+    for (i, t) in j.tuples.into_iter().enumerate() {
+        let w = format!("{what} tuples[{i}]");
+        if t.path.len() != path.len() {
+            return Err(format!(
+                "{w}: {} path values for {} path slots",
+                t.path.len(),
+                path.len()
+            ));
+        }
+        if let Some(h) = t.headers.filter(|h| *h >= j.header_sets.len()) {
+            return Err(format!("{w}: header set {h} does not exist"));
+        }
+        if let Some((n, _)) = t.query.iter().find(|(n, v)| v.is_none() && !has(query, n)) {
+            return Err(format!(
+                "{w}: query {n:?} is left to a pool, but query[] has none"
+            ));
+        }
+        total = total
+            .checked_add(t.count)
+            .ok_or_else(|| format!("{w}: counts overflow"))?;
+        tuples.push(Tuple {
+            path: t.path,
+            query: t.query,
+            headers: t.headers,
+            count: t.count,
+        });
+    }
+    Ok(Joint::new(
+        JointOpen {
+            path: open_path,
+            query: j.open.query,
+            headers: j.open.headers,
+        },
+        j.header_sets
+            .into_iter()
+            .map(|s| (s.headers, s.count))
+            .collect(),
+        tuples,
+        j.tail_count,
+    ))
 }
 
 /// At most `max` bytes of `s` (on a char boundary), with "…" when cut.
@@ -1113,8 +1306,8 @@ mod tests {
         let p = Path::new("m.model.gz");
         let e = from_reader(p, &b"{\"format\":\"replay-model\"}"[..]).unwrap_err();
         assert!(matches!(e, ModelFileError::NotGzip { .. }), "{e}");
-        let e = from_reader(p, &gzip(br#"{"format":"replay-model","version":3}"#)[..]).unwrap_err();
-        assert!(e.to_string().contains("version 3"), "{e}");
+        let e = from_reader(p, &gzip(br#"{"format":"replay-model","version":4}"#)[..]).unwrap_err();
+        assert!(e.to_string().contains("version 4"), "{e}");
         let e = from_reader(p, &gzip(br#"{"format":"other","version":1}"#)[..]).unwrap_err();
         assert!(matches!(e, ModelFileError::Version { .. }), "{e}");
         let e = from_reader(p, &gzip(b"[1,2")[..]).unwrap_err();

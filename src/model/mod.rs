@@ -6,7 +6,9 @@
 //! produces a [`TrafficModel`]:
 //!
 //! - endpoints: method + host + path template (`/posts/{id}`), weights,
-//!   parameter pools for path, query, header and body slots;
+//!   parameter pools for path, query, header and body slots, and the
+//!   recorded combinations of path slots, query pairs and header sets
+//!   ([`joint`]) that generation draws whole;
 //! - the arrival process: rate over time, inter-arrival distribution,
 //!   burstiness; per-client sessions with transitions and think times;
 //! - responses per endpoint: status mix, size and latency distributions;
@@ -20,6 +22,7 @@ pub mod builder;
 pub mod correlate;
 pub mod file;
 pub mod hist;
+pub mod joint;
 pub mod pool;
 pub mod scrub;
 pub mod template;
@@ -28,6 +31,7 @@ mod traffic;
 pub use arrival::{Arrival, Sessions};
 pub use builder::{BuildOptions, ModelBuilder};
 pub use hist::LogHist;
+pub use joint::{Joint, JointOpen, Tuple};
 pub use pool::{Pool, TailType};
 pub use traffic::{
     BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,

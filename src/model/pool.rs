@@ -256,6 +256,15 @@ impl PoolAcc {
         self.total
     }
 
+    /// How open the range of values looks: `(distinct, seen_once)`.
+    /// Values folded out of the capped map (rare ones) count as distinct
+    /// values seen once each, so both are upper bounds once the map has
+    /// filled up.
+    pub fn novelty(&self) -> (u64, u64) {
+        let once = self.counts.values().filter(|c| **c == 1).count() as u64;
+        (self.counts.len() as u64 + self.folded, once + self.folded)
+    }
+
     pub fn observe(&mut self, v: &str) {
         self.observe_n(v, 1)
     }
@@ -327,6 +336,24 @@ impl PoolAcc {
                 self.counts.insert(k.clone(), *v);
             }
         }
+    }
+
+    /// The same observations with `suffix` cut off every value that ends
+    /// with it (a slot `{slug}.png` holds stems). Values folded before
+    /// keep their count in the tail, and their shape is not recomputed.
+    pub fn strip_suffix(&self, suffix: &str) -> PoolAcc {
+        if suffix.is_empty() {
+            return self.clone();
+        }
+        let mut out = PoolAcc::new();
+        let mut keys: Vec<(&String, &u64)> = self.counts.iter().collect();
+        keys.sort();
+        for (v, c) in keys {
+            out.observe_n(v.strip_suffix(suffix).unwrap_or(v), *c);
+        }
+        out.folded += self.folded;
+        out.total += self.folded;
+        out
     }
 
     /// The finished pool with at most `k` values kept verbatim.

@@ -11,6 +11,12 @@
 //! children exceed a cap is collapsed while streaming, so memory stays
 //! bounded whatever the number of distinct paths.
 //!
+//! Resources of different types never share a slot: a segment with a file
+//! extension (`logo.png`, `app.min.js`) only merges with segments of the
+//! same extension, and the extension stays literal in the template
+//! (`/static/{slug}.png` beside `/static/{slug}.js`); the slot's values
+//! are the stems (`logo`), so a value drawn for it keeps its type.
+//!
 //! Leaves hold caller-owned accumulator ids per method; when two subtrees
 //! merge, the caller is told which accumulator merges into which.
 
@@ -23,6 +29,31 @@ const LITERAL_CAP: usize = 256;
 /// Literal siblings sharing a continuation (three quarters of them rare)
 /// needed to start a slot.
 const MIN_ID_SIBLINGS: usize = 8;
+/// Slots per node, one per file extension (and one for none); segments
+/// with further extensions go to the slot without one, whole.
+const MAX_WILDS: usize = 16;
+/// The longest extension kept apart (`.jpeg`, `.woff2`, `.webmanifest` is not).
+const MAX_EXTENSION: usize = 6;
+
+/// The file extension of a path segment, with its dot (`.png` for
+/// `logo.png`, `.js` for `app.min.js`), or `""`: one to six ASCII
+/// alphanumerics with at least one letter after the last dot, and a
+/// non-empty stem before it (`v1.2`, `.env` and `a.` have none).
+pub fn extension(seg: &str) -> &str {
+    let Some(dot) = seg.rfind('.') else {
+        return "";
+    };
+    let ext = &seg[dot + 1..];
+    let ok = dot > 0
+        && (1..=MAX_EXTENSION).contains(&ext.len())
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        && ext.bytes().any(|b| b.is_ascii_alphabetic());
+    if ok {
+        &seg[dot..]
+    } else {
+        ""
+    }
+}
 
 pub type NodeId = usize;
 
@@ -32,8 +63,9 @@ pub enum NodeKind {
     Root,
     Literal(String),
     Typed(ValueKind),
-    /// Collapsed high-cardinality literals.
-    Wild,
+    /// Collapsed high-cardinality literals that end with this extension
+    /// (`""`: without one, or any when the node has too many).
+    Wild(String),
 }
 
 #[derive(Debug, Default)]
@@ -41,10 +73,12 @@ struct Node {
     kind: Option<NodeKind>,
     literals: rustc_hash::FxHashMap<String, NodeId>,
     typed: BTreeMap<ValueKind, NodeId>,
-    wild: Option<NodeId>,
+    /// Slots of collapsed literals, by extension (`""`: none).
+    wilds: BTreeMap<String, NodeId>,
     /// Requests whose path passed through this node.
     hits: u64,
-    /// Values seen at this position (slot nodes only).
+    /// Values seen at this position (slot nodes only; stems, for a slot
+    /// with an extension).
     values: PoolAcc,
     /// Accumulator id per method for paths ending here.
     leaves: Vec<(String, u32)>,
@@ -63,7 +97,12 @@ pub struct TemplateLeaf {
 #[derive(Debug, Clone)]
 pub enum TemplateSegment {
     Literal(String),
-    Slot { name: String, values: PoolAcc },
+    /// A slot; `suffix` is the literal extension after it (`.png`) or `""`.
+    Slot {
+        name: String,
+        values: PoolAcc,
+        suffix: String,
+    },
 }
 
 impl TemplateLeaf {
@@ -80,10 +119,11 @@ pub fn render(segments: &[TemplateSegment]) -> String {
         s.push('/');
         match seg {
             TemplateSegment::Literal(l) => s.push_str(l),
-            TemplateSegment::Slot { name, .. } => {
+            TemplateSegment::Slot { name, suffix, .. } => {
                 s.push('{');
                 s.push_str(name);
                 s.push('}');
+                s.push_str(suffix);
             }
         }
     }
@@ -196,27 +236,60 @@ impl PathTrie {
         if let Some(id) = self.nodes[node].literals.get(seg) {
             return *id;
         }
-        if let Some(w) = self.nodes[node].wild {
-            self.nodes[w].values.observe(seg);
+        if let Some((w, value)) = self.existing_wild(node, seg) {
+            self.nodes[w].values.observe(value);
             return w;
         }
         let id = self.new_node(NodeKind::Literal(seg.to_string()));
         self.nodes[node].literals.insert(seg.to_string(), id);
         if self.nodes[node].literals.len() > LITERAL_CAP {
             self.collapse(node, merge, true);
-            // The new segment may have been folded into the wild child.
+            // The new segment may have been folded into a wild child.
             if let Some(id) = self.nodes[node].literals.get(seg) {
                 return *id;
             }
-            let w = self.nodes[node]
-                .wild
-                .expect("collapse creates a wild child");
+            let (w, value) = self
+                .existing_wild(node, seg)
+                .expect("collapse folds into a wild child");
             // The new literal had no hits yet when it was folded: count
             // this observation in the slot's pool.
-            self.nodes[w].values.observe(seg);
+            self.nodes[w].values.observe(value);
             return w;
         }
         id
+    }
+
+    /// The wild child of `node` that takes `seg`, and the value it stores
+    /// (the stem, when the child is for `seg`'s extension).
+    fn existing_wild<'s>(&self, node: NodeId, seg: &'s str) -> Option<(NodeId, &'s str)> {
+        let wilds = &self.nodes[node].wilds;
+        let ext = extension(seg);
+        if let Some(w) = wilds.get(ext) {
+            return Some((*w, &seg[..seg.len() - ext.len()]));
+        }
+        // A node with too many extensions folds the rest, whole, into the
+        // slot without one (the last one it may have).
+        if wilds.len() + 1 >= MAX_WILDS {
+            return wilds.get("").map(|w| (*w, seg));
+        }
+        None
+    }
+
+    /// The wild child for `seg`, made when missing, and its value.
+    fn wild_for<'s>(&mut self, node: NodeId, seg: &'s str) -> (NodeId, &'s str) {
+        if let Some(found) = self.existing_wild(node, seg) {
+            return found;
+        }
+        let ext = extension(seg);
+        let (ext, value) = if self.nodes[node].wilds.len() + 1 >= MAX_WILDS {
+            ("", seg)
+        } else {
+            (ext, &seg[..seg.len() - ext.len()])
+        };
+        debug_assert!(!self.nodes[node].wilds.contains_key(ext));
+        let w = self.new_node(NodeKind::Wild(ext.to_string()));
+        self.nodes[node].wilds.insert(ext.to_string(), w);
+        (w, value)
     }
 
     /// Registers the accumulator for `method` at `leaf`, or returns the one
@@ -230,9 +303,10 @@ impl PathTrie {
         id
     }
 
-    /// Folds literal children that stand for ids of `node` into its wild child. With
-    /// `streaming`, at least three quarters of the literals are folded (the
-    /// cap was hit); otherwise see [`Self::like_ids`].
+    /// Folds literal children that stand for ids of `node` into its wild
+    /// children, each into the one of its extension. With `streaming`, at
+    /// least three quarters of the literals are folded (the cap was hit);
+    /// otherwise see [`Self::like_ids`], per extension.
     fn collapse(&mut self, node: NodeId, merge: &mut dyn FnMut(u32, u32), streaming: bool) {
         let fold: Vec<(String, NodeId, u64)> = if streaming {
             let mut lits: Vec<(String, NodeId, u64)> = self.nodes[node]
@@ -245,22 +319,17 @@ impl PathTrie {
             let keep = lits.len() / 4;
             lits.split_off(keep)
         } else {
-            self.like_ids(node)
-        };
-        if fold.is_empty() {
-            return;
-        }
-        let wild = match self.nodes[node].wild {
-            Some(w) => w,
-            None => {
-                let w = self.new_node(NodeKind::Wild);
-                self.nodes[node].wild = Some(w);
-                w
-            }
+            let exts: BTreeSet<String> = self.nodes[node]
+                .literals
+                .keys()
+                .map(|k| extension(k).to_string())
+                .collect();
+            exts.iter().flat_map(|e| self.like_ids(node, e)).collect()
         };
         for (key, id, hits) in fold {
             self.nodes[node].literals.remove(&key);
-            self.nodes[wild].values.observe_n(&key, hits);
+            let (wild, value) = self.wild_for(node, &key);
+            self.nodes[wild].values.observe_n(value, hits);
             self.merge_into(id, wild, merge, false);
         }
     }
@@ -285,10 +354,14 @@ impl PathTrie {
     /// cannot pull it in; and a sample of the leftovers has no group big
     /// enough to seed a slot of its own, unless more than a quarter of a
     /// group were popular and enough of them turn rare in the sample.
-    fn like_ids(&self, node: NodeId) -> Vec<(String, NodeId, u64)> {
+    ///
+    /// Only literals with extension `ext` are considered, and the slot
+    /// they join is the wild child for `ext`.
+    fn like_ids(&self, node: NodeId, ext: &str) -> Vec<(String, NodeId, u64)> {
         let lits: Vec<(&String, NodeId, u64)> = self.nodes[node]
             .literals
             .iter()
+            .filter(|(k, _)| extension(k) == ext)
             .map(|(k, id)| (k, *id, self.nodes[*id].hits))
             .collect();
         let total: u64 = lits.iter().map(|l| l.2).sum();
@@ -299,8 +372,8 @@ impl PathTrie {
             .collect();
         // Sorted so that the model does not depend on hash order.
         rest.sort_by(|a, b| a.0.cmp(b.0));
-        let mut slot: BTreeSet<String> = match self.nodes[node].wild {
-            Some(w) => self.shape(w).into_iter().collect(),
+        let mut slot: BTreeSet<String> = match self.nodes[node].wilds.get(ext) {
+            Some(w) => self.shape(*w).into_iter().collect(),
             None => BTreeSet::new(),
         };
         let mut fold = Vec::new();
@@ -351,9 +424,7 @@ impl PathTrie {
         let n = &self.nodes[node];
         let mut out: Vec<String> = n.literals.keys().cloned().collect();
         out.extend(n.typed.keys().map(|k| format!("{{{k:?}}}")));
-        if n.wild.is_some() {
-            out.push("{*}".into());
-        }
+        out.extend(n.wilds.keys().map(|ext| format!("{{*}}{ext}")));
         out.extend(n.leaves.iter().map(|(method, _)| format!("${method}")));
         out.sort();
         out
@@ -390,9 +461,9 @@ impl PathTrie {
                     self.merge_into(c, d, merge, true);
                 }
                 None => {
-                    if let Some(w) = self.nodes[dst].wild {
+                    if let Some((w, value)) = self.existing_wild(dst, &k) {
                         let hits = self.nodes[c].hits;
-                        self.nodes[w].values.observe_n(&k, hits);
+                        self.nodes[w].values.observe_n(value, hits);
                         self.merge_into(c, w, merge, false);
                     } else {
                         self.nodes[dst].literals.insert(k, c);
@@ -411,10 +482,15 @@ impl PathTrie {
                 }
             }
         }
-        if let Some(c) = s.wild {
-            match self.nodes[dst].wild {
-                Some(d) => self.merge_into(c, d, merge, true),
-                None => self.nodes[dst].wild = Some(c),
+        for (ext, c) in s.wilds {
+            match self.nodes[dst].wilds.get(&ext) {
+                Some(d) => {
+                    let d = *d;
+                    self.merge_into(c, d, merge, true);
+                }
+                None => {
+                    self.nodes[dst].wilds.insert(ext, c);
+                }
             }
         }
     }
@@ -437,7 +513,7 @@ impl PathTrie {
         self.collapse(node, merge, false);
         let mut children: Vec<NodeId> = self.nodes[node].literals.values().copied().collect();
         children.extend(self.nodes[node].typed.values().copied());
-        children.extend(self.nodes[node].wild);
+        children.extend(self.nodes[node].wilds.values().copied());
         children.sort_unstable();
         for c in children {
             self.finish_node(c, merge);
@@ -463,7 +539,7 @@ impl PathTrie {
         lits.sort();
         let mut children: Vec<NodeId> = lits.into_iter().map(|(_, id)| *id).collect();
         children.extend(n.typed.values().copied());
-        children.extend(n.wild);
+        children.extend(n.wilds.values().copied());
         for c in children {
             path.push(c);
             self.collect(c, origin, path, out);
@@ -476,12 +552,12 @@ impl PathTrie {
         path.iter()
             .map(|id| {
                 let n = &self.nodes[*id];
-                let base = match n.kind.as_ref() {
+                let (base, suffix) = match n.kind.as_ref() {
                     Some(NodeKind::Literal(l)) => return TemplateSegment::Literal(l.clone()),
-                    Some(NodeKind::Typed(ValueKind::Date)) => "date",
-                    Some(NodeKind::Typed(_)) => "id",
-                    Some(NodeKind::Wild) => "slug",
-                    Some(NodeKind::Root) | None => "slot",
+                    Some(NodeKind::Typed(ValueKind::Date)) => ("date", ""),
+                    Some(NodeKind::Typed(_)) => ("id", ""),
+                    Some(NodeKind::Wild(ext)) => ("slug", ext.as_str()),
+                    Some(NodeKind::Root) | None => ("slot", ""),
                 };
                 let k = used.entry(base).or_insert(0);
                 *k += 1;
@@ -493,6 +569,7 @@ impl PathTrie {
                 TemplateSegment::Slot {
                     name,
                     values: n.values.clone(),
+                    suffix: suffix.to_string(),
                 }
             })
             .collect()
@@ -721,6 +798,98 @@ mod tests {
             TemplateSegment::Slot { values, .. } => assert_eq!(values.total(), 20_000),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn extensions() {
+        for (seg, ext) in [
+            ("logo.png", ".png"),
+            ("app.min.js", ".js"),
+            ("font.woff2", ".woff2"),
+            ("v1.2", ""),
+            (".env", ""),
+            ("a.", ""),
+            ("plain", ""),
+            ("x.webmanifest", ""),
+            ("report.2024", ""),
+        ] {
+            assert_eq!(extension(seg), ext, "{seg}");
+        }
+    }
+
+    /// The Firefox HAR regression: one `/{slug}` merged `.html`, `.ico`,
+    /// `.png` and `.js` files. Segments with an extension only merge with
+    /// their own kind, and the extension stays literal.
+    #[test]
+    fn resources_of_different_types_are_not_merged() {
+        let mut paths: Vec<String> = Vec::new();
+        for ext in ["png", "js", "html", "css"] {
+            for i in 0..10 {
+                paths.push(format!("/static/file{i}-{ext}.{ext}"));
+            }
+        }
+        for i in 0..10 {
+            paths.push(format!("/static/name{i}x"));
+        }
+        // Too few of a kind to make a slot: they stay literal.
+        paths.push("/static/favicon.ico".into());
+        paths.push("/static/apple-touch.ico".into());
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let t = templates(&refs);
+        assert_eq!(
+            t,
+            vec![
+                ("/static/apple-touch.ico".to_string(), 1),
+                ("/static/favicon.ico".to_string(), 1),
+                ("/static/{slug}".to_string(), 10),
+                ("/static/{slug}.css".to_string(), 10),
+                ("/static/{slug}.html".to_string(), 10),
+                ("/static/{slug}.js".to_string(), 10),
+                ("/static/{slug}.png".to_string(), 10),
+            ]
+        );
+        // The slot holds stems.
+        let mut trie = PathTrie::new();
+        for p in &refs {
+            let leaf = trie.insert("http", "h", p, &mut |_, _| {});
+            trie.leaf_acc(leaf, "GET", &mut || 0);
+        }
+        let leaves = trie.finish(&mut |_, _| {});
+        let png = leaves
+            .iter()
+            .find(|l| l.template() == "/static/{slug}.png")
+            .unwrap();
+        match &png.segments[1] {
+            TemplateSegment::Slot { values, suffix, .. } => {
+                assert_eq!(suffix, ".png");
+                let pool = values.finish(64);
+                assert!(
+                    pool.values.iter().any(|(v, _)| v == "file3-png"),
+                    "{pool:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Collapsing while streaming folds each literal into the slot of its
+    /// own extension.
+    #[test]
+    fn streaming_collapse_keeps_extensions_apart() {
+        let mut paths: Vec<String> = Vec::new();
+        for i in 0..400 {
+            let ext = ["png", "js"][i % 2];
+            paths.push(format!("/img/p{i}.{ext}"));
+        }
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let t = templates(&refs);
+        assert_eq!(
+            t,
+            vec![
+                ("/img/{slug}.js".to_string(), 200),
+                ("/img/{slug}.png".to_string(), 200)
+            ]
+        );
     }
 
     #[test]

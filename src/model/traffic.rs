@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::arrival::{Arrival, Sessions};
 use super::correlate::{Origin, Slot};
 use super::hist::LogHist;
+use super::joint::Joint;
 use super::pool::Pool;
 use crate::ingest::CaptureKind;
 
@@ -160,6 +161,10 @@ pub struct Endpoint {
     pub path_params: Vec<Param>,
     pub query: Vec<Param>,
     pub headers: Vec<Param>,
+    /// The recorded combinations of path slots, query pairs and header
+    /// sets, drawn whole; `None` in models written before version 3
+    /// (every slot is then drawn from its pool alone).
+    pub joint: Option<Joint>,
     pub body: Option<BodyModel>,
     pub response: ResponseModel,
 }
@@ -175,8 +180,12 @@ impl Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     Literal(String),
-    /// Index into `Endpoint::path_params`.
-    Slot(usize),
+    /// A slot: `index` into `Endpoint::path_params`, followed by the
+    /// literal `suffix` (a file extension such as `.png`, or `""`).
+    Slot {
+        index: usize,
+        suffix: String,
+    },
 }
 
 /// A slot: a path, query, header or form parameter.
