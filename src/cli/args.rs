@@ -31,6 +31,34 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve the recorded responses: a mock of the recorded service.
     Mock(MockArgs),
+    /// Add up the summaries of a sharded run (`run --shard K/N`) exactly
+    /// and re-evaluate the thresholds on the whole.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' summary files (each `run --shard K/N --summary-export`).
+    #[arg(required = true, value_name = "SUMMARY")]
+    pub summaries: Vec<PathBuf>,
+    /// Write the merged summary here ('-': standard output, the text
+    /// report then goes to standard error).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// A threshold to evaluate on the merged data besides the shards' own
+    /// (k6 syntax). Repeatable.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Merge although shards are missing; the report names them.
+    #[arg(long = "allow-partial")]
+    pub allow_partial: bool,
+    /// Turn off the default guards (more than 1% dropped, every request
+    /// failed), as for `run`.
+    #[arg(long = "no-default-thresholds")]
+    pub no_default_thresholds: bool,
+    /// No colour in the text report.
+    #[arg(long = "no-color")]
+    pub no_color: bool,
 }
 
 /// Filters that choose which captured requests are modelled.

@@ -10,6 +10,7 @@ mod generate;
 mod habits;
 mod input;
 mod inspect;
+mod merge;
 mod mock;
 mod progress;
 mod record;
@@ -27,7 +28,9 @@ pub use input::{load_input, Input};
 
 /// The subcommands; any other first argument is an input of the implied
 /// `run` (`replay capture.har --scale 2x` is `replay run capture.har …`).
-const SUBCOMMANDS: &[&str] = &["record", "inspect", "generate", "run", "mock", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "record", "inspect", "generate", "run", "mock", "merge", "help",
+];
 
 /// Why a command line was not parsed.
 pub enum ParseError {
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Generate(args) => generate::run(args),
         Command::Run(args) => run::run(*args),
         Command::Mock(args) => mock::run(args),
+        Command::Merge(args) => merge::run(args),
     }
 }
 
@@ -67,6 +71,21 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// The implied `run` must know every subcommand, or a new one is
+    /// taken for an input file.
+    #[test]
+    fn every_subcommand_is_known_to_the_implied_run() {
+        let mut names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .chain(["help".to_string()])
+            .collect();
+        let mut known: Vec<String> = SUBCOMMANDS.iter().map(|s| s.to_string()).collect();
+        names.sort();
+        known.sort();
+        assert_eq!(names, known);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 pub mod file;
 pub mod ndjson;
+pub mod shards;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -63,6 +64,11 @@ pub struct RunMeta {
     /// the run had no `--target`; `None` against a real target.
     #[serde(default)]
     pub mock: Option<String>,
+    /// The shards this summary covers: `["2/3"]` for one shard of a
+    /// `--shard` run, every merged shard for `replay merge`; empty for an
+    /// unsharded run.
+    #[serde(default)]
+    pub shards: Vec<String>,
     /// The model's endpoints; `Sample::endpoint` indexes this list.
     pub endpoints: Vec<EndpointDesc>,
 }
@@ -256,6 +262,10 @@ pub struct Summary {
     /// against a real target, and in summaries written before the field.
     #[serde(default)]
     pub mock: Option<String>,
+    /// The shards this summary covers (`--shard`, `replay merge`): absent
+    /// for an unsharded run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<String>,
     pub command: String,
     pub requests: Requests,
     /// Transport failures by kind (all endpoints).
@@ -528,6 +538,7 @@ impl Summary {
             scale: meta.scale,
             target: meta.target.clone(),
             mock: meta.mock.clone(),
+            shards: meta.shards.clone(),
             command: meta.command.clone(),
             requests,
             errors: string_keys(&totals.errors),
@@ -664,6 +675,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         scale: first.scale,
         target: first.target.clone(),
         command: first.command.clone(),
+        shards: Vec::new(),
         mock: first.mock.clone(),
         endpoints,
     };
@@ -719,6 +731,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
             meta.ended = s.ended;
         }
         meta.intended_rate += s.intended_rate;
+        meta.shards.extend(s.shards.iter().cloned());
         for t in &s.thresholds {
             if !thresholds.contains(&t.expr) {
                 thresholds.push(t.expr.clone());

@@ -35,6 +35,7 @@ fn meta() -> RunMeta {
         target: "http://127.0.0.1:8080".into(),
         command: "replay shop.model.gz --scale 2x --seed 42".into(),
         mock: None,
+        shards: Vec::new(),
         endpoints: endpoints(),
     }
 }

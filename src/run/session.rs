@@ -247,6 +247,10 @@ impl<'a> Session<'a> {
                 .target
                 .is_none()
                 .then(|| plan.options.mock_latency.to_string()),
+            shards: (!plan.options.shard.is_whole())
+                .then(|| plan.options.shard.to_string())
+                .into_iter()
+                .collect(),
             endpoints: plan.endpoints.clone(),
         };
         let summary = Summary::build(&outcome.recorder, &meta, &plan.thresholds, &evaluated);
