@@ -16,6 +16,8 @@
 //!   in origin form); pure and deterministic for a seed.
 //! - [`target`]: `--target`, parsed and checked once into scheme, host,
 //!   port and base path.
+//! - [`tls`]: the TLS client of a run (trusted authorities, `--cacert`,
+//!   client certificates, `--insecure`), checked before anything starts.
 //! - [`execute`]: the executor — an open-model load generator on threads of
 //!   its own, CO-correct timing, the lean HTTP/1.1 client and hyper for
 //!   HTTP/2 — turning a schedule into samples.
@@ -60,4 +62,5 @@ pub mod schedule;
 pub mod shutdown;
 pub mod target;
 pub mod threshold;
+pub mod tls;
 pub mod units;

@@ -97,8 +97,15 @@ fn title(w: &mut String, s: &Summary) {
             super::Ended::Completed => "",
             super::Ended::Interrupted => " (interrupted: partial results)",
             super::Ended::Aborted => " (stopped by --abort-on-fail: partial results)",
+            super::Ended::FailedFast => " (stopped: every request failed the same way)",
         }
     );
+    for line in &s.network {
+        let _ = writeln!(w, "  via: {line}");
+    }
+    if !s.network.is_empty() {
+        let _ = writeln!(w);
+    }
 }
 
 fn requests_and_rate(w: &mut String, s: &Summary) {
@@ -152,6 +159,9 @@ fn metrics(w: &mut String, s: &Summary) {
     }
     if !s.errors.is_empty() {
         let _ = writeln!(w, "{} {}", label("errors"), kv_list(&s.errors));
+        for (kind, message) in &s.errors_detail {
+            let _ = writeln!(w, "    {kind}: {message}");
+        }
     }
 }
 

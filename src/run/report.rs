@@ -2,7 +2,7 @@
 //! each step's summary, the stress result, why the run stopped early —
 //! and every output (text, summary JSON, exit code) is a function of it.
 
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD};
+use crate::error::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD};
 use crate::human;
 use crate::report::{self, Ended, StressStep, StressSummary, Summary};
 
@@ -29,6 +29,9 @@ pub struct RunReport {
     /// Requests still awaiting a response when a step ended: counted as
     /// failed (`unfinished`).
     pub abandoned: usize,
+    /// Why the run was stopped because every request of its first seconds
+    /// failed the same way: the reason with the flag that fixes it.
+    pub failed_fast: Option<String>,
 }
 
 impl RunReport {
@@ -47,12 +50,16 @@ impl RunReport {
             .map_or(Ended::Completed, |s| s.summary.ended)
     }
 
-    /// 0 when the thresholds held, 99 when one was crossed, 130 after a
+    /// 0 when the thresholds held, 99 when one was crossed, 1 when every
+    /// request of the first seconds failed the same way, 130 after a
     /// shutdown. A stress run passes when its first step (the scale asked
     /// for) held: the breaking point above it is the finding.
     pub fn exit_code(&self) -> u8 {
         if self.ended() == Ended::Interrupted {
             return EXIT_INTERRUPTED;
+        }
+        if self.failed_fast.is_some() {
+            return EXIT_FAILURE;
         }
         let passed = match (&self.stress, self.steps.last()) {
             (Some(stress), _) => stress.largest_passing_step.is_some(),
@@ -84,6 +91,7 @@ impl RunReport {
     /// requests.
     pub fn notes(&self) -> Vec<String> {
         let mut notes: Vec<String> = self.aborted.iter().cloned().collect();
+        notes.extend(self.failed_fast.iter().cloned());
         if self.abandoned > 0 {
             notes.push(format!(
                 "note: {} request{} still awaiting a response when the run ended; counted as failed (error kind 'unfinished')",
