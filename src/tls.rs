@@ -174,7 +174,7 @@ pub fn explain(e: &rustls::Error, name: &str, at: &str, tls: &ClientTls) -> Stri
     match e {
         E::InvalidCertificate(c) => match c {
             CertificateError::UnknownIssuer => format!(
-                "the certificate of {at} for '{name}' is signed by an unknown authority: pass --cacert FILE (the authority's certificate, PEM) or --insecure"
+                "the certificate of {at} is signed by an unknown authority: pass --cacert FILE (the authority's certificate, PEM) or --insecure"
             ),
             CertificateError::NotValidForName => format!(
                 "the certificate of {at} is not valid for the name '{name}': pass --host NAME with a name it carries, or --insecure"
@@ -184,13 +184,13 @@ pub fn explain(e: &rustls::Error, name: &str, at: &str, tls: &ClientTls) -> Stri
                 presented.join(", ")
             ),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
-                "the certificate of {at} for '{name}' has expired: renew it, or pass --insecure"
+                "the certificate of {at} has expired: renew it, or pass --insecure"
             ),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!(
-                "the certificate of {at} for '{name}' is not valid yet (check this machine's clock), or pass --insecure"
+                "the certificate of {at} is not valid yet (check this machine's clock), or pass --insecure"
             ),
             other => format!(
-                "the certificate of {at} for '{name}' was refused ({other:?}): pass --cacert FILE with the authority that signed it, or --insecure"
+                "the certificate of {at} was refused ({other:?}): pass --cacert FILE with the authority that signed it, or --insecure"
             ),
         },
         E::AlertReceived(alert) => explain_alert(*alert, at, tls),
