@@ -16,6 +16,8 @@
 //!   in origin form); pure and deterministic for a seed.
 //! - [`target`]: `--target`, parsed and checked once into scheme, host,
 //!   port and base path.
+//! - [`tls`]: the TLS client of a run (trusted authorities, `--cacert`,
+//!   client certificates, `--insecure`), checked before anything starts.
 //! - [`execute`]: the executor — an open-model load generator on threads of
 //!   its own, CO-correct timing, the lean HTTP/1.1 client and hyper for
 //!   HTTP/2 — turning a schedule into samples.
@@ -34,6 +36,8 @@
 //! - [`http1`]: HTTP/1 message framing (tokens, `Content-Length`, chunked
 //!   decoding, body framing), shared by the pcap reader and the lean
 //!   HTTP/1.1 load client.
+//! - [`shard`]: `--shard K/N`, the part of the global schedule one
+//!   process sends (used by the schedule, the executor and `merge`).
 //! - [`credential`]: which header, query and field names carry
 //!   credentials, shared by the capture readers and the model's scrubber.
 //! - [`cli`]: the command line (what the user typed) and the commands that
@@ -57,7 +61,9 @@ pub mod model;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod shard;
 pub mod shutdown;
 pub mod target;
 pub mod threshold;
+pub mod tls;
 pub mod units;

@@ -102,6 +102,110 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The same target named `name` (`--host`): `Host` and SNI carry the
+    /// name (with the target's port when it was written), while the
+    /// connection still goes to this target's host. Checked as `--target`
+    /// checks a host.
+    pub fn named(&self, name: &str) -> Result<Target, String> {
+        let written_port = match self.authority.strip_prefix('[') {
+            Some(v6) => v6.contains("]:"),
+            None => self.authority.contains(':'),
+        };
+        let authority = if written_port {
+            format!("{name}:{}", self.port)
+        } else {
+            name.to_string()
+        };
+        let url = format!("{}://{authority}{}", self.scheme.as_str(), self.base_path);
+        let t: Target = url
+            .parse()
+            .map_err(|_| format!("--host: '{name}' is not a host name"))?;
+        if t.host != name || name.contains(':') {
+            return Err(format!(
+                "--host: '{name}' is not a host name (no port, no scheme)"
+            ));
+        }
+        Ok(t)
+    }
+}
+
+/// `--resolve HOST:PORT:ADDR[,ADDR…]` (curl's meaning): connections to
+/// `HOST:PORT` go to these addresses instead of what DNS says, while
+/// `Host` and SNI keep the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub addrs: Vec<IpAddr>,
+}
+
+impl Resolve {
+    /// Whether this entry is for `host:port`.
+    pub fn matches(&self, host: &str, port: u16) -> bool {
+        self.port == port && self.host.eq_ignore_ascii_case(host)
+    }
+}
+
+impl FromStr for Resolve {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Resolve, String> {
+        let usage = |why: &str| {
+            format!(
+                "'{s}' {why}; write HOST:PORT:ADDR, e.g. --resolve staging.example:443:10.0.0.5"
+            )
+        };
+        let mut parts = s.splitn(3, ':');
+        let (Some(host), Some(port), Some(addrs)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(usage("is not HOST:PORT:ADDR"));
+        };
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            return Err(usage(&format!("has '{host}', which is not a host name")));
+        }
+        let port = match port.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(usage(&format!("has port '{port}', which is not 1-65535"))),
+        };
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                let a = a.trim();
+                let bare = a
+                    .strip_prefix('[')
+                    .and_then(|a| a.strip_suffix(']'))
+                    .unwrap_or(a);
+                bare.parse::<IpAddr>()
+                    .map_err(|_| usage(&format!("has '{a}', which is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Resolve {
+            host: host.to_string(),
+            port,
+            addrs,
+        })
+    }
+}
+
+impl fmt::Display for Resolve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let addrs: Vec<String> = self
+            .addrs
+            .iter()
+            .map(|a| match a {
+                IpAddr::V6(v6) => format!("[{v6}]"),
+                IpAddr::V4(v4) => v4.to_string(),
+            })
+            .collect();
+        write!(f, "{}:{}:{}", self.host, self.port, addrs.join(","))
+    }
+}
+
 /// Why a target URL was refused: one sentence with the fix.
 fn refuse(s: &str, why: &str) -> String {
     format!("'{s}' {why}; write it like http://127.0.0.1:8080 or https://staging.example/base")
@@ -281,5 +385,42 @@ mod tests {
             let e = bad.parse::<Target>().unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn resolve_entries_and_host_names() {
+        let r: Resolve = "staging.invalid:8443:127.0.0.1,[::1]".parse().unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.port, r.addrs.len()),
+            ("staging.invalid", 8443, 2)
+        );
+        assert!(r.matches("STAGING.invalid", 8443) && !r.matches("staging.invalid", 443));
+        assert_eq!(r.to_string(), "staging.invalid:8443:127.0.0.1,[::1]");
+        for (bad, says) in [
+            ("a:443", "HOST:PORT:ADDR"),
+            ("a:0:1.2.3.4", "port '0'"),
+            ("a:443:nope", "'nope'"),
+            (":443:1.2.3.4", "not a host name"),
+        ] {
+            let e = bad.parse::<Resolve>().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let t: Target = "https://10.0.0.5:8443/v1".parse().unwrap();
+        let n = t.named("api.staging.example").unwrap();
+        assert_eq!(
+            (n.host(), n.port(), n.authority(), n.base_path()),
+            (
+                "api.staging.example",
+                8443,
+                "api.staging.example:8443",
+                "/v1"
+            )
+        );
+        let t: Target = "https://10.0.0.5".parse().unwrap();
+        assert_eq!(t.named("api.example").unwrap().authority(), "api.example");
+        let t: Target = "http://[::1]:81".parse().unwrap();
+        assert_eq!(t.named("a.test").unwrap().authority(), "a.test:81");
+        assert!(t.named("a b").is_err());
+        assert!(t.named("a.test:90").is_err());
     }
 }

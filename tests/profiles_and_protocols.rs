@@ -442,7 +442,14 @@ fn https_with_insecure_succeeds_over_http1_and_negotiates_h2() {
 #[test]
 fn https_without_insecure_fails_every_request_as_tls() {
     let server = tls_server();
-    let (run, s) = https_run(&server, &["--threshold", "http_req_failed: rate<0.01"]);
+    let (run, s) = https_run(
+        &server,
+        &[
+            "--threshold",
+            "http_req_failed: rate<0.01",
+            "--no-fail-fast",
+        ],
+    );
     let out = run.output();
     assert_eq!(run.code, Some(99), "{out}");
     let sent = u(&s["requests"]["sent"]);

@@ -261,9 +261,35 @@ pub struct RunArgs {
     /// schedule_lag and http_req_duration. 0 wakes for every request.
     #[arg(long = "timer-slack", default_value = "250us", value_parser = parse_duration, value_name = "DURATION")]
     pub timer_slack: std::time::Duration,
-    /// Accept any TLS certificate.
+    /// Accept any TLS certificate (the report says so).
     #[arg(long)]
     pub insecure: bool,
+    /// Trust the certificate authorities in this PEM file, besides the
+    /// system's store and the bundled Mozilla roots (an internal CA).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate (PEM, with its chain) for mutual TLS; needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Connect to ADDR for HOST:PORT instead of what DNS says; Host and
+    /// SNI keep the name (curl's --resolve). Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<crate::target::Resolve>,
+    /// The name Host and TLS (SNI, certificate check) carry when --target
+    /// is an address; connections still go to the address.
+    #[arg(long = "host", value_name = "NAME")]
+    pub host: Option<String>,
+    /// Ignore HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY: connect
+    /// directly. (Loopback targets never use a proxy.)
+    #[arg(long = "no-proxy")]
+    pub no_proxy: bool,
+    /// Keep going when every request of the first seconds fails the same
+    /// way (by default the run stops, says why, and exits 1).
+    #[arg(long = "no-fail-fast")]
+    pub no_fail_fast: bool,
     /// Use HTTP/2 (h2c prior knowledge on http://, ALPN on https://).
     #[arg(long)]
     pub http2: bool,
@@ -434,5 +460,33 @@ mod tests {
         assert!(parse_header("nocolon").is_err());
         assert_eq!(parse_out("json=a.ndjson"), Ok(PathBuf::from("a.ndjson")));
         assert!(parse_out("csv=a").is_err());
+    }
+
+    #[test]
+    fn connection_flags_parse() {
+        let run = |args: &[&str]| {
+            let mut all = vec!["replay", "run", "m.gz"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+        };
+        let Command::Run(a) = run(&["--resolve", "a.test:443:127.0.0.1", "--host", "a.test"])
+            .unwrap()
+            .command
+        else {
+            panic!("not a run");
+        };
+        assert_eq!(a.resolve[0].port, 443);
+        assert_eq!(a.host.as_deref(), Some("a.test"));
+        assert!(run(&["--resolve", "a.test:443"]).is_err());
+        assert!(run(&["--cert", "c.pem"]).is_err(), "--cert needs --key");
+        assert!(run(&[
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "--no-proxy",
+            "--no-fail-fast"
+        ])
+        .is_ok());
     }
 }

@@ -10,6 +10,11 @@ use crate::metrics::ErrorKind;
 /// Names an I/O error the way the summary counts it.
 pub fn classify_io(e: &std::io::Error, connecting: bool) -> ErrorKind {
     use std::io::ErrorKind as K;
+    // TLS failing after the handshake: a TLS 1.3 server refusing a
+    // missing client certificate, an alert, a bad record.
+    if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+        return ErrorKind::Tls;
+    }
     match e.kind() {
         K::ConnectionRefused => ErrorKind::ConnectRefused,
         K::TimedOut if connecting => ErrorKind::ConnectTimeout,

@@ -1,6 +1,11 @@
-//! Connections to the target: TCP, optionally TLS (rustls, ALPN for h2),
-//! then an HTTP/1.1 or HTTP/2 handshake with hyper.
+//! Connections to the target: TCP — to a `--resolve` address, to what the
+//! name resolves to, or to a proxy (a CONNECT tunnel) —, optionally TLS
+//! (rustls, ALPN for h2), then an HTTP/1.1 or HTTP/2 handshake. Where a
+//! connection goes is decided once per run; a connection that cannot be
+//! made notes why, in one sentence naming the flag that fixes it
+//! ([`Diagnosis`]).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,24 +16,62 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
-use anyhow::Context;
-
 use super::classify::{classify_hyper, classify_io};
+use super::diagnosis::{self, Diagnosis};
 use super::h1;
+use super::plan::Plan;
+use super::proxy::{self, Proxy};
+use crate::human;
 use crate::metrics::ErrorKind;
-use crate::target::{Scheme, Target};
+use crate::target::Scheme;
+use crate::tls::{self, ClientTls, TlsOptions};
 
-/// How to reach the target.
-#[derive(Clone)]
+/// How to reach the target: decided once per run ([`Connector::new`]),
+/// followed per connection.
 pub struct Connector {
-    pub host: String,
-    pub port: u16,
-    pub tls: Option<(
+    /// The target's host name: SNI, and what a CONNECT tunnel asks for.
+    name: String,
+    port: u16,
+    /// Where TCP connects: the proxy, a `--resolve` address, the target.
+    dial: Dial,
+    /// Through this proxy (`tunnel`: with CONNECT; otherwise the requests
+    /// carry absolute-form targets).
+    proxy: Option<Proxy>,
+    tunnel: bool,
+    /// Where a tunnel goes: the target's host, or its address before
+    /// `--host` renamed it.
+    tunnel_host: String,
+    tls: Option<(
         tokio_rustls::TlsConnector,
         rustls::pki_types::ServerName<'static>,
+        ClientTls,
     )>,
-    pub http2: bool,
-    pub connect_timeout: Duration,
+    http2: bool,
+    connect_timeout: Duration,
+    timeout: Duration,
+    /// `host:port` for messages.
+    shown: String,
+    diagnosis: Arc<Diagnosis>,
+}
+
+/// Where TCP connects.
+enum Dial {
+    /// These addresses, in turn (an IP target, `--resolve`).
+    Addrs(Vec<SocketAddr>),
+    /// A name to resolve per connection.
+    Name(String, u16),
+}
+
+impl Dial {
+    fn to(host: &str, port: u16, resolve: &[crate::target::Resolve]) -> Dial {
+        if let Some(r) = resolve.iter().find(|r| r.matches(host, port)) {
+            return Dial::Addrs(r.addrs.iter().map(|a| SocketAddr::new(*a, port)).collect());
+        }
+        match host.parse::<IpAddr>() {
+            Ok(ip) => Dial::Addrs(vec![SocketAddr::new(ip, port)]),
+            Err(_) => Dial::Name(host.to_string(), port),
+        }
+    }
 }
 
 /// A ready connection.
@@ -41,71 +84,201 @@ pub enum Sender {
 }
 
 impl Connector {
-    pub fn new(
-        target: &Target,
-        http2: bool,
-        insecure: bool,
-        connect_timeout: Duration,
-    ) -> anyhow::Result<Connector> {
-        let host = target.host().to_string();
+    pub fn new(plan: &Plan) -> anyhow::Result<Connector> {
+        let target = &plan.target;
+        let name = target.host().to_string();
         let port = target.port();
+        let tunnel_host = plan.connect_host.clone().unwrap_or_else(|| name.clone());
         let tls = if target.scheme() == Scheme::Https {
-            let mut config = if insecure {
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .context("cannot set up TLS")?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerify))
-                .with_no_client_auth()
-            } else {
-                let roots = rustls::RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-                };
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .context("cannot set up TLS")?
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-            };
-            config.alpn_protocols = if http2 {
-                vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-            } else {
-                vec![b"http/1.1".to_vec()]
+            let client = match &plan.tls {
+                Some(t) => t.clone(),
+                None => tls::client_config(
+                    &TlsOptions {
+                        insecure: plan.insecure,
+                        ..TlsOptions::default()
+                    },
+                    plan.http2,
+                )?,
             };
             // Target parsing checked that the host is a valid server name.
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
-                .with_context(|| format!("--target: '{host}' is not a valid TLS server name"))?;
-            Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+            let server = rustls::pki_types::ServerName::try_from(name.clone()).map_err(|_| {
+                anyhow::anyhow!("--target: '{name}' is not a valid TLS server name")
+            })?;
+            let connector = tokio_rustls::TlsConnector::from(client.config.clone());
+            Some((connector, server, client))
         } else {
             None
         };
+        let dial = match &plan.proxy {
+            Some(p) => Dial::to(&p.host, p.port, &plan.resolve),
+            None if plan.connect_host.is_some() => Dial::to(&tunnel_host, port, &plan.resolve),
+            None => Dial::to(&name, port, &plan.resolve),
+        };
         Ok(Connector {
-            host,
+            shown: proxy::authority_of(&name, port),
+            name,
             port,
+            dial,
+            tunnel: plan.proxy.is_some() && !plan.absolute_form(),
+            proxy: plan.proxy.clone(),
+            tunnel_host,
             tls,
-            http2,
-            connect_timeout,
+            http2: plan.http2,
+            connect_timeout: plan.connect_timeout,
+            timeout: plan.timeout,
+            diagnosis: plan.diagnosis.clone(),
         })
+    }
+
+    /// Counts a request that failed with `kind`, noting a first message
+    /// for the kind when the connection did not note a more precise one.
+    pub fn failed(&self, kind: ErrorKind) {
+        self.diagnosis.note(kind, || {
+            let client_cert = self.tls.as_ref().is_some_and(|t| t.2.missing_client_cert());
+            match kind {
+                ErrorKind::Tls | ErrorKind::Reset if client_cert => {
+                    tls::missing_client_cert(&self.shown)
+                }
+                _ => diagnosis::generic(kind, &self.shown, self.timeout),
+            }
+        });
+        self.diagnosis.count(kind);
+    }
+
+    /// Notes why a connection could not be made; returns its kind.
+    fn refuse(&self, kind: ErrorKind, message: impl FnOnce() -> String) -> ErrorKind {
+        self.diagnosis.note(kind, message);
+        kind
+    }
+
+    /// The proxy's name for messages: `the proxy http://p:3128 (HTTPS_PROXY)`.
+    fn via(&self) -> Option<String> {
+        self.proxy
+            .as_ref()
+            .map(|p| format!("the proxy {} ({})", p.url, p.variable))
+    }
+
+    /// `name:port`, with the address when the name is not one.
+    fn at(&self, addr: SocketAddr) -> String {
+        if self.proxy.is_none() && self.name == addr.ip().to_string() {
+            addr.to_string()
+        } else if let Some(via) = self.via() {
+            format!("{via} at {addr}")
+        } else {
+            format!("{} ({addr})", self.shown)
+        }
+    }
+
+    /// The TCP connection: to a `--resolve` or literal address, or to the
+    /// addresses the name resolves to, each in turn within the connect
+    /// timeout.
+    async fn dial(&self) -> Result<TcpStream, ErrorKind> {
+        let looked_up;
+        let addrs: &[SocketAddr] = match &self.dial {
+            Dial::Addrs(a) => a,
+            Dial::Name(host, port) => {
+                looked_up = self.lookup(host, *port).await?;
+                &looked_up
+            }
+        };
+        let mut last = None;
+        let attempt = async {
+            for &addr in addrs {
+                match TcpStream::connect(addr).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last = Some((addr, e)),
+                }
+            }
+            Err(())
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(Ok(s)) => Ok(s),
+            Err(_) => Err(self.refuse(ErrorKind::ConnectTimeout, || {
+                let to = addrs.first().map_or(self.shown.clone(), |a| self.at(*a));
+                format!(
+                    "no connection to {to} within {}: a firewall, or an address reachable only through a proxy? (check --target, --resolve, HTTPS_PROXY)",
+                    human::seconds(self.connect_timeout.as_secs_f64())
+                )
+            })),
+            Ok(Err(())) => {
+                let Some((addr, e)) = last else {
+                    return Err(ErrorKind::ConnectRefused);
+                };
+                let kind = classify_io(&e, true);
+                Err(self.refuse(kind, || match (e.kind(), self.via()) {
+                    (std::io::ErrorKind::ConnectionRefused, Some(via)) => format!(
+                        "{via} refused the connection at {addr}: check the variable, or pass --no-proxy"
+                    ),
+                    (std::io::ErrorKind::ConnectionRefused, None) => format!(
+                        "nothing listens on {}: check the port of --target, or start the service",
+                        self.at(addr)
+                    ),
+                    _ => format!("cannot connect to {}: {e}", self.at(addr)),
+                }))
+            }
+        }
+    }
+
+    /// The addresses of `host` (the target's or the proxy's name).
+    async fn lookup(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ErrorKind> {
+        let fix = || match &self.proxy {
+            Some(p) => format!(
+                "the proxy's name '{host}' ({}) does not resolve",
+                p.variable
+            ),
+            None => format!("'{host}' does not resolve"),
+        };
+        let hint = || match &self.proxy {
+            Some(_) => "fix the variable, or pass --no-proxy".to_string(),
+            None => format!("check the name, or pass --resolve {host}:{port}:ADDR"),
+        };
+        // RFC 6761: .invalid names never resolve; they are not asked for.
+        let host_lc = host.trim_end_matches('.').to_ascii_lowercase();
+        if host_lc == "invalid" || host_lc.ends_with(".invalid") {
+            return Err(self.refuse(ErrorKind::Dns, || {
+                format!("{} (.invalid names never do): {}", fix(), hint())
+            }));
+        }
+        match tokio::net::lookup_host((host, port)).await {
+            Ok(addrs) => {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                if addrs.is_empty() {
+                    return Err(self.refuse(ErrorKind::Dns, || {
+                        format!("{} (no address): {}", fix(), hint())
+                    }));
+                }
+                Ok(addrs)
+            }
+            Err(e) => Err(self.refuse(ErrorKind::Dns, || format!("{} ({e}): {}", fix(), hint()))),
+        }
     }
 
     /// Opens a connection and performs the HTTP handshake; the connection
     /// driver is spawned on the runtime.
     pub async fn connect(&self) -> Result<Sender, ErrorKind> {
-        let addr = (self.host.as_str(), self.port);
-        let tcp = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(ErrorKind::ConnectTimeout),
-            Ok(Err(e)) => return Err(classify_io(&e, true)),
-            Ok(Ok(s)) => s,
-        };
+        let mut tcp = self.dial().await?;
         let _ = tcp.set_nodelay(true);
+        if let (Some(p), true) = (&self.proxy, self.tunnel) {
+            let t = proxy::tunnel(&mut tcp, p, &self.tunnel_host, self.port);
+            match tokio::time::timeout(self.connect_timeout, t).await {
+                Err(_) => {
+                    return Err(self.refuse(ErrorKind::ConnectTimeout, || {
+                        format!(
+                            "the proxy {} ({}) did not answer CONNECT within {}",
+                            p.url,
+                            p.variable,
+                            human::seconds(self.connect_timeout.as_secs_f64())
+                        )
+                    }))
+                }
+                Ok(Err(why)) => return Err(self.refuse(ErrorKind::ConnectRefused, || why)),
+                Ok(Ok(())) => {}
+            }
+        }
         match &self.tls {
             None if !self.http2 => Ok(Sender::Raw(Box::new(h1::Conn::new(h1::Stream::Tcp(tcp))))),
             None => self.handshake(tcp, self.http2).await,
-            Some((tls, name)) => {
+            Some((tls, name, client)) => {
                 let stream = match tokio::time::timeout(
                     self.connect_timeout,
                     tls.connect(name.clone(), tcp),
@@ -113,7 +286,17 @@ impl Connector {
                 .await
                 {
                     Err(_) => return Err(ErrorKind::ConnectTimeout),
-                    Ok(Err(_)) => return Err(ErrorKind::Tls),
+                    Ok(Err(e)) => {
+                        return Err(self.refuse(ErrorKind::Tls, || {
+                            match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                                Some(r) => tls::explain(r, &self.name, &self.shown, client),
+                                None => format!(
+                                    "{} closed the connection during the TLS handshake ({e}): is it a TLS service? check the scheme of --target",
+                                    self.shown
+                                ),
+                            }
+                        }))
+                    }
                     Ok(Ok(s)) => s,
                 };
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
@@ -147,46 +330,5 @@ impl Connector {
             });
             Ok(Sender::H1(send))
         }
-    }
-}
-
-/// `--insecure`: accept any certificate.
-#[derive(Debug)]
-struct NoVerify;
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &rustls::pki_types::CertificateDer<'_>,
-        _dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &rustls::pki_types::CertificateDer<'_>,
-        _dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

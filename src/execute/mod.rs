@@ -26,9 +26,11 @@
 
 mod classify;
 pub mod conn;
+mod diagnosis;
 mod h1;
 mod plan;
 mod produced;
+pub mod proxy;
 mod request;
 mod timer;
 
@@ -49,6 +51,7 @@ use crate::model::TrafficModel;
 use crate::schedule::{request_rng, Schedule, SessionSchedule};
 use crate::shutdown::Shutdown;
 pub use conn::Connector;
+pub use diagnosis::{generic as generic_error_message, Diagnosis};
 pub use plan::Plan;
 use produced::{NoValue, Produced};
 use request::Outgoing;
@@ -322,12 +325,7 @@ pub async fn run(
     mut shutdown: Shutdown,
     mut hook: Option<IntervalHook>,
 ) -> anyhow::Result<Outcome> {
-    let connector = Arc::new(Connector::new(
-        &plan.target,
-        plan.http2,
-        plan.insecure,
-        plan.connect_timeout,
-    )?);
+    let connector = Arc::new(Connector::new(&plan)?);
     let builder = RequestBuilder::new(&plan);
     // The threads poll a flag (no await per request); the shutdown and
     // the hook set it.
@@ -1035,6 +1033,7 @@ fn fail(
     intended: Instant,
     sent_at: Instant,
 ) -> bool {
+    worker.connector.failed(kind);
     let end = Instant::now();
     sample.error = Some(kind);
     sample.status = None;

@@ -2,10 +2,14 @@
 //! the run plan ([`crate::run::RunPlan`]) before the executor starts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::diagnosis::Diagnosis;
+use super::proxy::Proxy;
 use crate::schedule::ScheduleSpec;
-use crate::target::Target;
+use crate::target::{Resolve, Target};
+use crate::tls::ClientTls;
 
 /// Everything the executor needs besides the model.
 #[derive(Debug, Clone)]
@@ -24,6 +28,19 @@ pub struct Plan {
     pub connect_timeout: Duration,
     pub http2: bool,
     pub insecure: bool,
+    /// The TLS client of an https:// target, built and checked by the run
+    /// plan (`None`: the bundled and system roots, or `insecure`).
+    pub tls: Option<ClientTls>,
+    /// The proxy connections go through (`None`: direct).
+    pub proxy: Option<Proxy>,
+    /// `--resolve`: addresses for names, instead of DNS.
+    pub resolve: Vec<Resolve>,
+    /// Where connections go when the target was renamed (`--host`): the
+    /// address or name the target had.
+    pub connect_host: Option<String>,
+    /// Where the executor notes each error kind's first message and count
+    /// (fresh per step).
+    pub diagnosis: Arc<Diagnosis>,
     /// `-H` headers: set on every request (replacing recorded ones).
     pub headers: Vec<(String, String)>,
     /// Values for `{{secret:NAME}}` placeholders.
@@ -43,4 +60,13 @@ pub struct Plan {
     /// Requests due within this long of the first due one are sent with
     /// one wake-up (their wait is measured as schedule lag).
     pub timer_slack: Duration,
+}
+
+impl Plan {
+    /// Plain HTTP/1.1 through a proxy: requests carry absolute-form
+    /// targets (`GET http://host/path`) instead of going through a
+    /// CONNECT tunnel (https:// targets, `--http2`).
+    pub fn absolute_form(&self) -> bool {
+        self.proxy.is_some() && self.target.scheme() == crate::target::Scheme::Http && !self.http2
+    }
 }

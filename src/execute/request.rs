@@ -23,6 +23,9 @@ pub struct RequestBuilder {
     http2: bool,
     /// The `Host` header, built once (HTTP/1.1 only).
     host: Option<http::HeaderValue>,
+    /// What goes before every path: the target's base path, after the
+    /// origin when a proxy takes absolute-form targets.
+    prefix: String,
 }
 
 /// The model's `{{secret:NAME}}` placeholders that neither `secrets` nor a
@@ -85,7 +88,12 @@ impl RequestBuilder {
             true => None,
             false => http::HeaderValue::from_str(plan.target.authority()).ok(),
         };
+        let prefix = match plan.absolute_form() {
+            true => format!("{}{}", plan.target.origin(), plan.target.base_path()),
+            false => plan.target.base_path().to_string(),
+        };
         RequestBuilder {
+            prefix,
             target: plan.target.clone(),
             headers,
             secrets,
@@ -133,7 +141,7 @@ impl RequestBuilder {
             Cow::Borrowed(_) => g.path,
             Cow::Owned(o) => o,
         };
-        let base = self.target.base_path();
+        let base = self.prefix.as_str();
         let path = if base.is_empty() {
             path
         } else {
@@ -330,6 +338,7 @@ mod tests {
             secrets: HashMap::from([("api_key".to_string(), "s3cret".to_string())]),
             http2: false,
             host: Some(http::HeaderValue::from_static("api.test:8080")),
+            prefix: String::new(),
         }
     }
 

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorKind {
     ConnectRefused,
     ConnectTimeout,
+    /// The target's (or the proxy's) name does not resolve.
+    Dns,
     Reset,
     Timeout,
     Protocol,
@@ -68,6 +70,7 @@ macro_rules! names {
 names!(ErrorKind {
     ConnectRefused => "connect_refused",
     ConnectTimeout => "connect_timeout",
+    Dns => "dns",
     Reset => "reset",
     Timeout => "timeout",
     Protocol => "protocol",

@@ -85,6 +85,9 @@ pub enum Ended {
     Interrupted,
     /// `--abort-on-fail` stopped it when a threshold was lost.
     Aborted,
+    /// Every request of its first seconds failed the same way (a wrong
+    /// port, an untrusted certificate…): stopped, exit code 1.
+    FailedFast,
 }
 
 /// Request accounting for the measured part of the run.
@@ -270,6 +273,15 @@ pub struct Summary {
     pub requests: Requests,
     /// Transport failures by kind (all endpoints).
     pub errors: BTreeMap<String, u64>,
+    /// The first message of each kind in `errors`: what failed, and the
+    /// flag that fixes it when there is one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors_detail: BTreeMap<String, String>,
+    /// How connections reached the target, when not directly with the
+    /// default trust: the proxy, `--resolve`, `--host`, `--insecure`,
+    /// `--cacert`, `--cert`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<String>,
     /// Not-sent requests by reason (all endpoints).
     pub dropped: BTreeMap<String, u64>,
     pub metrics: BTreeMap<String, MetricSummary>,
@@ -542,6 +554,9 @@ impl Summary {
             command: meta.command.clone(),
             requests,
             errors: string_keys(&totals.errors),
+            // Filled by the run, which saw the failures.
+            errors_detail: BTreeMap::new(),
+            network: Vec::new(),
             dropped: string_keys(&totals.dropped),
             metrics,
             thresholds: thresholds.to_vec(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::Summary;
-use crate::schedule::Shard;
+use crate::shard::Shard;
 
 /// The shards a merge covers.
 #[derive(Debug, Clone, PartialEq, Eq)]

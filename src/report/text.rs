@@ -99,6 +99,7 @@ fn title(w: &mut String, s: &Summary) {
             super::Ended::Completed => "",
             super::Ended::Interrupted => " (interrupted: partial results)",
             super::Ended::Aborted => " (stopped by --abort-on-fail: partial results)",
+            super::Ended::FailedFast => " (stopped: every request failed the same way)",
         }
     );
     if let Some(mode) = &s.mock {
@@ -111,6 +112,12 @@ fn title(w: &mut String, s: &Summary) {
             w,
             "  built-in mock (no --target): {latencies}; not a measurement of any real service\n"
         );
+    }
+    for line in &s.network {
+        let _ = writeln!(w, "  via: {line}");
+    }
+    if !s.network.is_empty() {
+        let _ = writeln!(w);
     }
 }
 
@@ -173,6 +180,9 @@ fn metrics(w: &mut String, s: &Summary) {
     }
     if !s.errors.is_empty() {
         let _ = writeln!(w, "{} {}", label("errors"), kv_list(&s.errors));
+        for (kind, message) in &s.errors_detail {
+            let _ = writeln!(w, "    {kind}: {message}");
+        }
     }
 }
 

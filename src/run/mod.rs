@@ -17,6 +17,7 @@ mod command;
 mod options;
 mod plan;
 mod report;
+mod route;
 mod session;
 
 pub use options::{Profile, RunOptions};

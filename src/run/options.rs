@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::mock::LatencyMode;
 use crate::schedule::ArrivalMode;
-use crate::target::Target;
+use crate::target::{Resolve, Target};
 
 /// The load shapes of the k6 guide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,6 +53,22 @@ pub struct RunOptions {
     pub timeout: Duration,
     pub timer_slack: Duration,
     pub insecure: bool,
+    /// `--cacert`: certificate authorities to trust besides the system's
+    /// and the bundled ones (PEM).
+    pub cacert: Option<PathBuf>,
+    /// `--cert` and `--key`: the client certificate of mutual TLS (PEM).
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// `--resolve HOST:PORT:ADDR`: addresses for names, instead of DNS.
+    pub resolve: Vec<Resolve>,
+    /// `--host NAME`: the name `Host` and SNI carry when the target is an
+    /// address (connections still go to the target's address).
+    pub host: Option<String>,
+    /// `--no-proxy`: ignore the proxy variables (`HTTPS_PROXY`, …).
+    pub no_proxy: bool,
+    /// `--no-fail-fast`: keep going when every request of the first
+    /// seconds fails the same way.
+    pub no_fail_fast: bool,
     pub http2: bool,
     /// k6 threshold expressions.
     pub thresholds: Vec<String>,
@@ -95,6 +111,13 @@ impl Default for RunOptions {
             timeout: Duration::from_secs(30),
             timer_slack: Duration::from_micros(250),
             insecure: false,
+            cacert: None,
+            cert: None,
+            key: None,
+            resolve: Vec::new(),
+            host: None,
+            no_proxy: false,
+            no_fail_fast: false,
             http2: false,
             thresholds: Vec::new(),
             no_default_thresholds: false,

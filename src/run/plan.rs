@@ -55,6 +55,9 @@ pub struct RunPlan {
     /// `--no-default-thresholds` or replaced by a threshold on their
     /// metric.
     pub guards: Guards,
+    /// How connections reach the target (proxy, `--resolve`, `--host`,
+    /// `--insecure`, certificates): one line each for the report's header.
+    pub network: Vec<String>,
     /// What was asked (the target — `None`: the built-in mock, started by
     /// the session —, outputs, `--abort-on-fail`…), as given.
     pub options: RunOptions,
@@ -131,15 +134,18 @@ impl RunPlan {
             )
             .into());
         }
+        let route = super::route::route(options, &|v| std::env::var(v).ok())?;
         let seed = options.seed.unwrap_or_else(rand::random::<u64>);
         let mut exec_secrets = secrets;
         for name in &mock_secrets {
             exec_secrets.insert(name.clone(), MOCK_SECRET.to_string());
         }
         let guards = Guards::for_run(options.no_default_thresholds, &thresholds);
+        let network = route.notes.clone();
         Ok(RunPlan {
             guards,
-            exec: exec_plan(options, exec_secrets, threads),
+            exec: exec_plan(options, exec_secrets, threads, route),
+            network,
             command: super::command::reproduce(options, seed, threads),
             model,
             endpoints,
@@ -207,12 +213,20 @@ fn missing_secrets(model: &TrafficModel, missing: &[String]) -> UsageError {
     ))
 }
 
-fn exec_plan(o: &RunOptions, secrets: HashMap<String, String>, threads: usize) -> execute::Plan {
-    execute::Plan {
-        // Set per run by the session: the given target or the mock's.
-        target: o
-            .target
+fn exec_plan(
+    o: &RunOptions,
+    secrets: HashMap<String, String>,
+    threads: usize,
+    route: super::route::Route,
+) -> execute::Plan {
+    let mut headers = o.headers.clone();
+    let mut exec = execute::Plan {
+        // The given target (renamed by --host), or the mock's, set by the
+        // session.
+        target: route
+            .named
             .clone()
+            .or_else(|| o.target.clone())
             .unwrap_or_else(|| Target::local(([127, 0, 0, 1], 0).into())),
         schedule: ScheduleSpec::default(),
         warmup: o.warmup.unwrap_or(Duration::ZERO),
@@ -225,7 +239,15 @@ fn exec_plan(o: &RunOptions, secrets: HashMap<String, String>, threads: usize) -
         connect_timeout: o.timeout.min(Duration::from_secs(10)),
         http2: o.http2,
         insecure: o.insecure,
-        headers: o.headers.clone(),
+        tls: route.tls,
+        proxy: route.proxy,
+        resolve: o.resolve.clone(),
+        connect_host: route
+            .named
+            .and(o.target.as_ref())
+            .map(|t| t.host().to_string()),
+        diagnosis: Default::default(),
+        headers: Vec::new(),
         secrets,
         interval: Duration::from_secs(1),
         drain: o.timeout,
@@ -233,7 +255,17 @@ fn exec_plan(o: &RunOptions, secrets: HashMap<String, String>, threads: usize) -
         shard: o.shard,
         threads,
         timer_slack: o.timer_slack,
+    };
+    // A proxy taking absolute-form requests gets its credentials with
+    // each of them.
+    if let (true, Some(auth)) = (
+        exec.absolute_form(),
+        exec.proxy.as_ref().and_then(|p| p.authorization.clone()),
+    ) {
+        headers.push(("Proxy-Authorization".into(), auth));
     }
+    exec.headers = headers;
+    exec
 }
 
 fn available_cores() -> usize {

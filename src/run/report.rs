@@ -2,7 +2,7 @@
 //! each step's summary, the stress result, why the run stopped early —
 //! and every output (text, summary JSON, exit code) is a function of it.
 
-use crate::error::{EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD};
+use crate::error::{EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD};
 use crate::human;
 use crate::metrics::DropReason;
 use crate::report::{self, Ended, StressStep, StressSummary, Summary};
@@ -123,6 +123,9 @@ pub struct RunReport {
     pub abandoned: usize,
     /// The default guards the run is held to.
     pub guards: Guards,
+    /// Why the run was stopped because every request of its first seconds
+    /// failed the same way: the reason with the flag that fixes it.
+    pub failed_fast: Option<String>,
 }
 
 impl RunReport {
@@ -142,12 +145,16 @@ impl RunReport {
     }
 
     /// 0 when the thresholds and the default guards held, 99 when one was
-    /// crossed, 130 after a shutdown. A stress run passes when its first
-    /// step (the scale asked for) held: the breaking point above it is the
-    /// finding.
+    /// crossed, 1 when every request of the first seconds failed the same
+    /// way (that stands over the guards), 130 after a shutdown. A stress
+    /// run passes when its first step (the scale asked for) held: the
+    /// breaking point above it is the finding.
     pub fn exit_code(&self) -> u8 {
         if self.ended() == Ended::Interrupted {
             return EXIT_INTERRUPTED;
+        }
+        if self.failed_fast.is_some() {
+            return EXIT_FAILURE;
         }
         let passed = match (&self.stress, self.steps.last()) {
             (Some(stress), _) => stress.largest_passing_step.is_some(),
@@ -179,7 +186,8 @@ impl RunReport {
     /// requests.
     pub fn notes(&self) -> Vec<String> {
         let mut notes: Vec<String> = self.aborted.iter().cloned().collect();
-        if self.ended() != Ended::Interrupted {
+        notes.extend(self.failed_fast.iter().cloned());
+        if self.ended() != Ended::Interrupted && self.failed_fast.is_none() {
             notes.extend(self.guards_broken());
         }
         if self.abandoned > 0 {

@@ -12,8 +12,8 @@ use anyhow::Context;
 use super::plan::{RunPlan, Step};
 use super::report::{stress_summary, RunReport, StepResult};
 use crate::error::UsageError;
-use crate::execute::{self, IntervalHook, Outcome};
-use crate::metrics::{IntervalStats, Recorder};
+use crate::execute::{self, Diagnosis, IntervalHook, Outcome};
+use crate::metrics::{ErrorKind, IntervalStats, Recorder};
 use crate::mock::{self, MockOptions};
 use crate::report::{ndjson::IntervalWriter, Ended, RunMeta, Summary};
 use crate::shutdown::Shutdown;
@@ -53,7 +53,16 @@ pub struct Session<'a> {
     out: Option<Arc<Mutex<Option<TimeSeries>>>>,
     /// Why `--abort-on-fail` stopped the run.
     aborted: Arc<Mutex<Option<String>>>,
+    /// The error kind every request of the first seconds failed with,
+    /// how many, and when the run was stopped for it.
+    failed_fast: Arc<Mutex<Option<(ErrorKind, u64, Duration)>>>,
 }
+
+/// A run whose every request fails the same way in its first seconds
+/// (at least this many of them) is stopped with the reason…
+const FAIL_FAST_MIN: u64 = 3;
+/// …when that happens within this long of the start.
+const FAIL_FAST_WINDOW: Duration = Duration::from_secs(10);
 
 impl<'a> Session<'a> {
     pub fn new(plan: &'a RunPlan, observer: Arc<dyn Observer>) -> Session<'a> {
@@ -62,6 +71,7 @@ impl<'a> Session<'a> {
             observer,
             out: None,
             aborted: Arc::default(),
+            failed_fast: Arc::default(),
         }
     }
 
@@ -85,8 +95,13 @@ impl<'a> Session<'a> {
         let mut results: Vec<StepResult> = Vec::new();
         let mut abandoned = 0usize;
         let mut failure = None;
+        let mut failed_fast = None;
         for (i, step) in self.plan.steps.iter().enumerate() {
-            let outcome = match self.step(i, step, &target, shutdown.clone()).await {
+            let diagnosis = Arc::new(Diagnosis::new());
+            let outcome = match self
+                .step(i, step, &target, diagnosis.clone(), shutdown.clone())
+                .await
+            {
                 Ok(o) => o,
                 Err(e) => {
                     failure = Some(e);
@@ -94,7 +109,8 @@ impl<'a> Session<'a> {
                 }
             };
             abandoned += outcome.abandoned;
-            let result = self.result(step, &target, &outcome);
+            failed_fast = self.failed_fast(&outcome, &diagnosis, &target);
+            let result = self.result(step, &target, &outcome, &diagnosis, failed_fast.is_some());
             let stop = outcome.stopped || (self.plan.is_stress() && !result.passed);
             results.push(result);
             if stop {
@@ -118,6 +134,7 @@ impl<'a> Session<'a> {
             aborted,
             abandoned,
             guards: self.plan.guards,
+            failed_fast,
         };
         Ok((report, failed))
     }
@@ -146,10 +163,16 @@ impl<'a> Session<'a> {
         i: usize,
         step: &Step,
         target: &Target,
+        diagnosis: Arc<Diagnosis>,
         shutdown: Shutdown,
     ) -> anyhow::Result<Outcome> {
         let mut exec = self.plan.exec.clone();
-        exec.target = target.clone();
+        // The plan's target is the given one (renamed by --host); the
+        // mock's address is known only now.
+        if self.plan.options.target.is_none() {
+            exec.target = target.clone();
+        }
+        exec.diagnosis = diagnosis.clone();
         exec.schedule = step.spec.clone();
         exec.seed = self.plan.seed.wrapping_add(i as u64);
         self.observer
@@ -159,7 +182,7 @@ impl<'a> Session<'a> {
             self.plan.model.clone(),
             exec,
             shutdown,
-            Some(self.hook(rate)),
+            Some(self.hook(rate, diagnosis)),
         )
         .await;
         self.observer.step_finished();
@@ -170,13 +193,35 @@ impl<'a> Session<'a> {
             if let Ok(mut a) = self.aborted.lock() {
                 a.take();
             }
+            if let Ok(mut f) = self.failed_fast.lock() {
+                f.take();
+            }
         }
         Ok(outcome)
     }
 
+    /// The sentence of a step stopped because every request of its first
+    /// seconds failed the same way: the first message of that error kind
+    /// (which names the flag that fixes it), and what was seen.
+    fn failed_fast(&self, outcome: &Outcome, d: &Diagnosis, target: &Target) -> Option<String> {
+        let (kind, n, at) = self.failed_fast.lock().ok()?.take()?;
+        if !outcome.stopped || outcome.interrupted {
+            return None;
+        }
+        let first = d.first(kind).map_or_else(
+            || execute::generic_error_message(kind, &target.to_string(), self.plan.options.timeout),
+            str::to_string,
+        );
+        Some(format!(
+            "error: {first}\n(all {n} requests of the first {:.1}s failed as '{kind}'; the run was stopped: --no-fail-fast keeps going)",
+            at.as_secs_f64()
+        ))
+    }
+
     /// The interval hook: the time series, the observer, and
     /// `--abort-on-fail`.
-    fn hook(&self, intended_rate: f64) -> IntervalHook {
+    fn hook(&self, intended_rate: f64, diagnosis: Arc<Diagnosis>) -> IntervalHook {
+        let fail_fast = (!self.plan.options.no_fail_fast).then(|| self.failed_fast.clone());
         let thresholds = self.plan.thresholds.clone();
         let endpoints = self.plan.endpoints.clone();
         let out = self.out.clone();
@@ -193,6 +238,14 @@ impl<'a> Session<'a> {
                     }
                 }
                 observer.interval(stats, rec, elapsed, intended_rate);
+                if let (Some(slot), true) = (&fail_fast, elapsed <= FAIL_FAST_WINDOW) {
+                    if let Some((kind, n)) = failing_the_same_way(&diagnosis, rec) {
+                        if let Ok(mut f) = slot.lock() {
+                            f.get_or_insert((kind, n, elapsed));
+                        }
+                        return false;
+                    }
+                }
                 if !abort {
                     return true;
                 }
@@ -213,7 +266,14 @@ impl<'a> Session<'a> {
     }
 
     /// The summary of one step.
-    fn result(&self, step: &Step, target: &Target, outcome: &Outcome) -> StepResult {
+    fn result(
+        &self,
+        step: &Step,
+        target: &Target,
+        outcome: &Outcome,
+        diagnosis: &Diagnosis,
+        failed_fast: bool,
+    ) -> StepResult {
         let plan = self.plan;
         let measured = outcome.measured.as_secs_f64().max(1e-9);
         let scheduled = outcome.scheduled.as_secs_f64().max(1e-9);
@@ -226,6 +286,7 @@ impl<'a> Session<'a> {
         let ended = match (outcome.stopped, outcome.interrupted) {
             (false, _) => Ended::Completed,
             (true, true) => Ended::Interrupted,
+            (true, false) if failed_fast => Ended::FailedFast,
             (true, false) => Ended::Aborted,
         };
         let meta = RunMeta {
@@ -253,7 +314,9 @@ impl<'a> Session<'a> {
                 .collect(),
             endpoints: plan.endpoints.clone(),
         };
-        let summary = Summary::build(&outcome.recorder, &meta, &plan.thresholds, &evaluated);
+        let mut summary = Summary::build(&outcome.recorder, &meta, &plan.thresholds, &evaluated);
+        summary.network = plan.network.clone();
+        summary.errors_detail = errors_detail(&summary, diagnosis, target, plan);
         let within_errors = plan
             .stress_max_errors
             .is_none_or(|max| summary.error_rate() <= max);
@@ -276,4 +339,47 @@ impl<'a> Session<'a> {
             .err()
             .map(|e| e.context(format!("cannot write --out file {}", p.display())))
     }
+}
+
+/// The error kind and count when every request that ended so far (warmup
+/// included) failed with one kind of error that says the run is pointed
+/// wrong — no connection, no name, no TLS session, no HTTP spoken — at
+/// least [`FAIL_FAST_MIN`] of them, and none was answered. Timeouts and
+/// resets are a server's behaviour under load: measured, not stopped on.
+fn failing_the_same_way(d: &Diagnosis, rec: &Recorder) -> Option<(ErrorKind, u64)> {
+    use ErrorKind as K;
+    let (kind, n) = d.only_kind()?;
+    let setup = matches!(
+        kind,
+        K::ConnectRefused | K::ConnectTimeout | K::Dns | K::Tls | K::Protocol
+    );
+    if !setup || n < FAIL_FAST_MIN {
+        return None;
+    }
+    let totals = rec.totals();
+    let warmup = rec.warmup();
+    let answered = totals.status.values().sum::<u64>();
+    // The executor counts a failure before it records it: `n` is never
+    // behind the recorder.
+    (answered == 0 && n >= totals.requests + warmup.requests).then_some((kind, n))
+}
+
+/// The first message of each error kind the summary counts.
+fn errors_detail(
+    summary: &Summary,
+    d: &Diagnosis,
+    target: &Target,
+    plan: &RunPlan,
+) -> std::collections::BTreeMap<String, String> {
+    ErrorKind::ALL
+        .iter()
+        .filter(|k| summary.errors.contains_key(k.as_str()))
+        .map(|&k| {
+            let message = d.first(k).map_or_else(
+                || execute::generic_error_message(k, &target.to_string(), plan.options.timeout),
+                str::to_string,
+            );
+            (k.as_str().to_string(), message)
+        })
+        .collect()
 }

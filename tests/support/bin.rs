@@ -22,6 +22,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_replay");
 /// The deadline of a run unless [`Replay::deadline`] says otherwise.
 pub const DEADLINE: Duration = Duration::from_secs(120);
 
+/// The variables replay takes a proxy from (curl's).
+pub const PROXY_VARIABLES: [&str; 8] = [
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
 /// How often a polling wait looks again.
 const POLL: Duration = Duration::from_millis(5);
 
@@ -60,6 +72,11 @@ impl Replay {
     }
 
     fn of(mut cmd: Command) -> Replay {
+        // The machine's proxy settings are not the test's: a test that
+        // wants a proxy sets one with `env`.
+        for v in PROXY_VARIABLES {
+            cmd.env_remove(v);
+        }
         cmd.env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -72,6 +89,11 @@ impl Replay {
 
     pub fn current_dir(mut self, dir: &Path) -> Replay {
         self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Replay {
+        self.cmd.env(key, value);
         self
     }
 

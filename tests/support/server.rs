@@ -59,7 +59,15 @@ pub struct Request {
     /// "METHOD /path" (query stripped).
     pub key: String,
     pub authorization: Option<String>,
+    /// The TLS server name the client asked for (SNI).
+    pub sni: Option<String>,
+    /// `Host` (HTTP/1.1) or the `:authority` (HTTP/2).
+    pub host: Option<String>,
 }
+
+/// A connection's byte stream, cleartext or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -94,8 +102,21 @@ impl Server {
                 let (log, b, acceptor) = (log2.clone(), b.clone(), acceptor.clone());
                 let tls_failures = tls_failures2.clone();
                 tokio::spawn(async move {
+                    let (io, sni): (Box<dyn Io>, Option<String>) = match acceptor {
+                        None => (Box::new(stream), None),
+                        Some(a) => match a.accept(stream).await {
+                            Ok(tls) => {
+                                let sni = tls.get_ref().1.server_name().map(str::to_string);
+                                (Box::new(tls), sni)
+                            }
+                            Err(_) => {
+                                *tls_failures.lock().unwrap() += 1;
+                                return;
+                            }
+                        },
+                    };
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (log, b) = (log.clone(), b.clone());
+                        let (log, b, sni) = (log.clone(), b.clone(), sni.clone());
                         async move {
                             let at = start.elapsed();
                             let version = req.version();
@@ -106,12 +127,20 @@ impl Server {
                                 .get("authorization")
                                 .and_then(|v| v.to_str().ok())
                                 .map(str::to_string);
+                            let host = req
+                                .headers()
+                                .get("host")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string)
+                                .or_else(|| req.uri().authority().map(|a| a.to_string()));
                             let _ = req.into_body().collect().await;
                             let seen = Request {
                                 at,
                                 version,
                                 key,
                                 authorization,
+                                sni,
+                                host,
                             };
                             let (recent, first) = log.push_then(seen, |l| {
                                 let recent = l
@@ -150,17 +179,7 @@ impl Server {
                         }
                     });
                     let builder = auto::Builder::new(TokioExecutor::new());
-                    match acceptor {
-                        None => {
-                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                        Some(a) => match a.accept(stream).await {
-                            Ok(tls) => {
-                                let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
-                            }
-                            Err(_) => *tls_failures.lock().unwrap() += 1,
-                        },
-                    }
+                    let _ = builder.serve_connection(TokioIo::new(io), svc).await;
                 });
             }
         });
