@@ -150,6 +150,27 @@ pub fn parse_scale(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// A wall-clock time: RFC 3339 (`2026-12-07T10:00:00Z`, offsets and
+/// fractions allowed) or Unix seconds (`1796637600`, `1796637600.5`).
+pub fn parse_wall_time(s: &str) -> Result<std::time::SystemTime, String> {
+    let t = s.trim();
+    let bad = || {
+        format!(
+            "{s:?} is not a time: give RFC 3339 (2026-12-07T10:00:00Z) or Unix seconds (1796637600)"
+        )
+    };
+    if let Ok(secs) = t.parse::<f64>() {
+        if !(secs.is_finite() && secs >= 0.0 && secs < 1e11) {
+            return Err(bad());
+        }
+        return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs));
+    }
+    let dt = chrono::DateTime::parse_from_rfc3339(t).map_err(|_| bad())?;
+    let nanos = dt.timestamp_nanos_opt().ok_or_else(bad)?;
+    let nanos = u64::try_from(nanos).map_err(|_| bad())?;
+    Ok(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +224,26 @@ mod tests {
         assert_eq!(to_millis(500.0, "μs", "ms"), Some(0.5));
         assert_eq!(to_millis(10.0, "us", "ms"), Some(0.01));
         assert_eq!(to_millis(1.0, "d", "ms"), None);
+    }
+
+    #[test]
+    fn wall_times_in_rfc3339_or_unix_seconds() {
+        let t = parse_wall_time("2026-12-07T10:00:00Z").unwrap();
+        let u = parse_wall_time("1796637600").unwrap();
+        assert_eq!(t, u);
+        assert_eq!(
+            parse_wall_time("2026-12-07T11:00:00.5+01:00").unwrap(),
+            u + std::time::Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_wall_time("1796637600.25").unwrap(),
+            u + std::time::Duration::from_millis(250)
+        );
+        for bad in ["tomorrow", "-5", "2026-13-01T00:00:00Z", "inf", ""] {
+            assert!(
+                parse_wall_time(bad).unwrap_err().contains("RFC 3339"),
+                "{bad}"
+            );
+        }
     }
 }

@@ -235,6 +235,12 @@ pub struct RunArgs {
     /// and in-flight limits apply per shard.
     #[arg(long, value_parser = parse_shard, value_name = "K/N")]
     pub shard: Option<crate::schedule::Shard>,
+    /// When the run's first request is due: RFC 3339
+    /// (2026-12-07T10:00:00Z) or Unix seconds. Shards given the same time
+    /// start together; one that starts late keeps the global clock and
+    /// counts what it missed as dropped (late_start).
+    #[arg(long = "start-at", value_parser = parse_start_at, value_name = "TIME")]
+    pub start_at: Option<std::time::SystemTime>,
     /// A header for every request ('Name: value'); also fills the
     /// {{secret:name}} placeholder of that header. Repeatable.
     #[arg(short = 'H', long = "header", value_parser = parse_header, value_name = "'NAME: VALUE'")]
@@ -443,6 +449,10 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 fn parse_shard(s: &str) -> Result<crate::schedule::Shard, String> {
     crate::schedule::Shard::parse(s)
+}
+
+fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    crate::units::parse_wall_time(s)
 }
 
 #[cfg(test)]

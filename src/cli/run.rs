@@ -53,6 +53,7 @@ fn options(a: RunArgs) -> RunOptions {
         arrival: a.arrival,
         sessions: a.sessions,
         shard: a.shard.unwrap_or_default(),
+        start_at: a.start_at,
         profile: a.profile,
         stress_steps: a.stress_steps,
         stress_max_errors: a.stress_max_errors,

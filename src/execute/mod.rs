@@ -104,6 +104,9 @@ const BURST: u32 = 32;
 /// What all load-generator threads share.
 struct Shared {
     start: Instant,
+    /// When this process began sending: after `start` when it started
+    /// later than `--start-at` said.
+    began: Instant,
     warmup: Duration,
     timeout: Duration,
     stop: Arc<AtomicBool>,
@@ -332,9 +335,11 @@ pub async fn run(
     let stop = Arc::new(AtomicBool::new(shutdown.is_requested()));
     let mut interrupted = shutdown.is_requested();
     let threads = plan.threads.max(1);
-    let start = Instant::now() + Duration::from_millis(20);
+    let began = Instant::now() + Duration::from_millis(20);
+    let start = start_instant(plan.start_at, began)?;
     let shared = Arc::new(Shared {
         start,
+        began,
         warmup: plan.warmup,
         timeout: plan.timeout,
         stop: stop.clone(),
@@ -535,6 +540,26 @@ async fn timer_pacer(period: Duration) {
     }
 }
 
+/// The instant of the schedule's offset 0: `began` (now, give or take the
+/// threads' start), or the `--start-at` wall-clock time on this machine's
+/// monotonic clock — ahead of `began` (the threads wait for it) or behind
+/// it (a shard that started late keeps the global clock; what it missed
+/// is dropped as `late_start`).
+fn start_instant(
+    start_at: Option<std::time::SystemTime>,
+    began: Instant,
+) -> anyhow::Result<Instant> {
+    let Some(at) = start_at else {
+        return Ok(began);
+    };
+    let now = std::time::SystemTime::now();
+    let moved = match at.duration_since(now) {
+        Ok(ahead) => began.checked_add(ahead),
+        Err(behind) => began.checked_sub(behind.duration()),
+    };
+    moved.ok_or_else(|| anyhow::anyhow!("--start-at is too far from now for this machine's clock"))
+}
+
 /// One scheduled request: its offset, the endpoint a session chose
 /// (`None`: drawn by weight), the session it belongs to, and its number in
 /// the global schedule (its request stream, [`request_rng`]).
@@ -600,7 +625,12 @@ fn send(
         .fills(model, endpoint, session, rng)?;
     let (endpoint, request, bytes_sent) = builder.next(model, endpoint, &fills, rng);
     if !waited && Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
-        worker.drop_request(endpoint, intended, DropReason::GeneratorBehind);
+        let reason = if intended < worker.shared.began {
+            DropReason::LateStart
+        } else {
+            DropReason::GeneratorBehind
+        };
+        worker.drop_request(endpoint, intended, reason);
         return Ok(());
     }
     if worker.in_flight.get() >= worker.max_in_flight {
@@ -722,6 +752,12 @@ async fn dispatcher(
         retry_waiting(&worker, &model, &mut builder, &mut rng, &mut waiting);
         let ev_rng = request_rng(&mut rng, index);
         let endpoint = chosen.unwrap_or_else(|| crate::generate::pick_endpoint(&model, ev_rng));
+        if intended + MAX_LATENESS < shared.began {
+            // Due before this shard started (--start-at passed): not
+            // generated, not sent, counted.
+            worker.drop_request(endpoint, intended, DropReason::LateStart);
+            continue;
+        }
         let mut sent = send(
             &worker,
             &model,

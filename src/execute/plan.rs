@@ -54,6 +54,9 @@ pub struct Plan {
     pub sessions: bool,
     /// This process's part of the global schedule (`--shard K/N`).
     pub shard: crate::schedule::Shard,
+    /// The wall-clock time the schedule's offset 0 falls on (`--start-at`,
+    /// shards starting together); `None`: now.
+    pub start_at: Option<std::time::SystemTime>,
     /// Load-generator threads, each with its own runtime, connections and
     /// share of the schedule.
     pub threads: usize,

@@ -38,6 +38,10 @@ pub enum DropReason {
     /// A request that uses a value a response produces (a created id)
     /// found none yet, where the recording always had one.
     NoProducedValue,
+    /// Intended before this process started sending, which was after
+    /// `--start-at`: the shard keeps the global clock rather than shift
+    /// its schedule.
+    LateStart,
 }
 
 macro_rules! names {
@@ -84,6 +88,7 @@ names!(DropReason {
     MaxInFlight => "max_in_flight",
     GeneratorBehind => "generator_behind",
     NoProducedValue => "no_produced_value",
+    LateStart => "late_start",
 });
 
 /// A response's status class, or `Error` when there was no usable response.

@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// This process's part of the global schedule (`--shard K/N`); the
     /// whole run by default.
     pub shard: crate::schedule::Shard,
+    /// When the run's offset 0 falls (`--start-at`): shards start
+    /// together; `None` starts now.
+    pub start_at: Option<std::time::SystemTime>,
     pub profile: Option<Profile>,
     pub stress_steps: Vec<f64>,
     pub stress_max_errors: f64,
@@ -100,6 +103,7 @@ impl Default for RunOptions {
             arrival: ArrivalMode::Recorded,
             sessions: false,
             shard: crate::schedule::Shard::WHOLE,
+            start_at: None,
             profile: None,
             stress_steps: Vec::new(),
             stress_max_errors: 0.05,

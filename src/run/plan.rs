@@ -253,6 +253,8 @@ fn exec_plan(
         drain: o.timeout,
         sessions: o.sessions,
         shard: o.shard,
+        // Set on the first step by the session: later steps follow it.
+        start_at: None,
         threads,
         timer_slack: o.timer_slack,
     };

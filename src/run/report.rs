@@ -190,6 +190,17 @@ impl RunReport {
         if self.ended() != Ended::Interrupted && self.failed_fast.is_none() {
             notes.extend(self.guards_broken());
         }
+        let late = self.steps.first().map_or(0, |s| {
+            let name = crate::metrics::DropReason::LateStart.as_str();
+            s.summary.dropped.get(name).copied().unwrap_or(0)
+        });
+        if late > 0 {
+            notes.push(format!(
+                "note: this process began sending after --start-at: {late} request{} due before then {} not sent (late_start); the schedule kept the global clock",
+                if late == 1 { "" } else { "s" },
+                if late == 1 { "was" } else { "were" },
+            ));
+        }
         if self.abandoned > 0 {
             notes.push(format!(
                 "note: {} request{} still awaiting a response when the run ended; counted as failed (error kind 'unfinished')",

@@ -175,6 +175,11 @@ impl<'a> Session<'a> {
         exec.diagnosis = diagnosis.clone();
         exec.schedule = step.spec.clone();
         exec.seed = self.plan.seed.wrapping_add(i as u64);
+        exec.start_at = if i == 0 {
+            self.plan.options.start_at
+        } else {
+            None
+        };
         self.observer
             .step_started(&step.label, step.spec.duration_s.unwrap_or(0.0));
         let rate = step.rate;
