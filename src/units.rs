@@ -160,7 +160,7 @@ pub fn parse_wall_time(s: &str) -> Result<std::time::SystemTime, String> {
         )
     };
     if let Ok(secs) = t.parse::<f64>() {
-        if !(secs.is_finite() && secs >= 0.0 && secs < 1e11) {
+        if !(0.0..1e11).contains(&secs) {
             return Err(bad());
         }
         return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(secs));
