@@ -21,7 +21,8 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     let named: Vec<(String, &Summary)> = parts.iter().map(|(n, s)| (n.clone(), s)).collect();
     let coverage = shards::check(&named, args.allow_partial).map_err(UsageError)?;
     let summaries: Vec<Summary> = parts.iter().map(|(_, s)| s.clone()).collect();
-    let merged = report::merge_summaries(&summaries).map_err(|e| incompatible(&parts, e))?;
+    let mut merged = report::merge_summaries(&summaries).map_err(|e| incompatible(&parts, e))?;
+    merged.meta.command = reproduce(&merged.meta.command, coverage.count);
     let parsed = thresholds(&merged.thresholds, &args.thresholds, &merged.meta.endpoints)?;
     let elapsed = Duration::from_secs_f64(merged.meta.duration_s.max(0.0));
     let results = threshold::evaluate(&parsed, &merged.recorder, &merged.meta.endpoints, elapsed);
@@ -31,6 +32,21 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     write_outputs(&args, &summary, &coverage, &broken)?;
     let failed = summary.thresholds.iter().any(|t| !t.ok) || !broken.is_empty();
     Ok(if failed { EXIT_THRESHOLD } else { 0 })
+}
+
+/// How to reproduce the merged run from a shard's command line: every
+/// shard, then the merge.
+fn reproduce(shard_command: &str, n: u64) -> String {
+    let mut words: Vec<&str> = shard_command.split(' ').collect();
+    if let Some(i) = words.iter().position(|w| *w == "--shard") {
+        if i + 1 < words.len() {
+            words[i + 1] = "$K/$N";
+        }
+    }
+    format!(
+        "N={n}; for K in $(seq $N); do {} & done; wait; replay merge SUMMARIES",
+        words.join(" ")
+    )
 }
 
 /// Each file read and parsed, named as given.
