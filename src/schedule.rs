@@ -138,6 +138,38 @@ impl ScheduleSpec {
     }
 }
 
+impl ScheduleSpec {
+    /// The highest rate (req/s) this spec intends in any bin of the
+    /// recorded curve that the run's offsets `[from_s, to_s)` play (one
+    /// bin: `arrival.bin_s` of curve time); the flat rate otherwise.
+    pub fn peak_rate(&self, arrival: &Arrival, from_s: f64, to_s: f64) -> f64 {
+        let scale = self.scale.max(1e-12);
+        let period = arrival.duration_s();
+        let w = arrival.bin_s;
+        let n = arrival.bins.len();
+        if self.mode != ArrivalMode::Recorded || to_s <= from_s || n == 0 || w <= 0.0 {
+            return self.mean_rate(arrival, from_s, to_s);
+        }
+        let speed = self.curve_speed.unwrap_or(scale).max(1e-12);
+        let (c0, c1) = (from_s * speed, to_s * speed);
+        let bin_rate = |i: usize| {
+            let lo = i as f64 * w;
+            let width = ((i + 1) as f64 * w).min(period) - lo;
+            if width > 0.0 {
+                arrival.bins[i] as f64 / width
+            } else {
+                0.0
+            }
+        };
+        let first = (c0.rem_euclid(period) / w) as usize;
+        let count = (((c1 - c0) / w).ceil() as usize + 1).min(n);
+        (0..count)
+            .map(|k| bin_rate((first + k) % n))
+            .fold(0.0, f64::max)
+            * scale
+    }
+}
+
 impl<'a, R: Rng> Schedule<'a, R> {
     pub fn new(arrival: &'a Arrival, spec: ScheduleSpec, rng: R) -> Self {
         let cumulative = cumulative(arrival);

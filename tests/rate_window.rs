@@ -96,6 +96,29 @@ fn the_plan_states_the_window_mean() {
     let step = &plan.steps[0];
     assert!((step.rate - 20.0).abs() < 1e-9, "{}", step.rate);
     assert_eq!(step.label, "20.0 req/s");
+    // A 3 s run is all busy start: its peak is its mean.
+    assert!(
+        step.peak >= step.rate && step.peak < 1.5 * step.rate,
+        "{}",
+        step.peak
+    );
+    // 30 s holds the busy start and the quiet tail: the busy bins run
+    // at ~200/70.7 of the mean (the window's mean is 70.7 req/s recorded).
+    let long = RunOptions {
+        duration: Some(Duration::from_secs(30)),
+        ..options.clone()
+    };
+    let plan30 = RunPlan::build(&long, model.clone()).unwrap();
+    let (rate, peak) = (plan30.steps[0].rate, plan30.steps[0].peak);
+    assert!((rate - 20.0).abs() < 1e-9);
+    assert!(peak > 2.2 * rate && peak < 3.6 * rate, "peak {peak}");
+    // Flat arrivals: the peak is the mean.
+    let flat = RunOptions {
+        arrival: replay::schedule::ArrivalMode::Poisson,
+        ..long
+    };
+    let s = &RunPlan::build(&flat, model.clone()).unwrap().steps[0];
+    assert_eq!(s.peak, s.rate);
     // Stress steps are multiples of the rate.
     let stress = RunOptions {
         profile: Some(replay::run::Profile::Stress),

@@ -85,6 +85,20 @@ impl Observer for Terminal {
 /// What is about to run: `replay: 3 endpoints → http://… (the built-in
 /// mock)` and the plan — how long (and whether that is a default), at
 /// what intended rate, with which seed.
+/// The step's peak beside its mean, when the recorded curve makes them
+/// differ: a short run over a busy stretch, a bursty recording.
+fn peak(step: &crate::run::Step, bin_s: f64) -> String {
+    if step.peak > step.rate * 1.05 {
+        format!(
+            " (peak {:.1} req/s over {} of the recorded curve)",
+            step.peak,
+            human::seconds(bin_s)
+        )
+    } else {
+        String::new()
+    }
+}
+
 pub fn banner(target: &Target, plan: &RunPlan) -> String {
     let o = &plan.options;
     let against = if o.target.is_none() {
@@ -109,10 +123,11 @@ pub fn banner(target: &Target, plan: &RunPlan) -> String {
     let steps = &plan.steps;
     let what = match steps.as_slice() {
         [one] => format!(
-            "{} for {}{why} at {:.1} req/s intended",
+            "{} for {}{why} at {:.1} req/s intended{}",
             one.label,
             human::seconds(length(one)),
-            one.rate
+            one.rate,
+            peak(one, plan.model.arrival.bin_s)
         ),
         _ => format!(
             "{} steps of {}{why}: {}",

@@ -28,6 +28,10 @@ pub struct Step {
     /// The mean rate the step intends over its measured window, req/s
     /// (`--rate` itself for a load run; before ramp-up and spike shape).
     pub rate: f64,
+    /// The highest rate it intends in one bin of the recorded curve
+    /// (`model.arrival.bin_s`) within the window; `rate` for flat
+    /// arrivals and sessions.
+    pub peak: f64,
 }
 
 /// A checked run, ready for [`super::Session`].
@@ -340,6 +344,11 @@ fn steps(o: &RunOptions, model: &TrafficModel) -> anyhow::Result<Vec<Step>> {
                 recorded_rate * scale
             } else {
                 spec.mean_rate(&model.arrival, window.0, window.1)
+            },
+            peak: if o.sessions {
+                recorded_rate * scale
+            } else {
+                spec.peak_rate(&model.arrival, window.0, window.1)
             },
             spec,
             label,
