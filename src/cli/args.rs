@@ -323,10 +323,11 @@ pub struct RunArgs {
     /// (the summary document, docs/summary-format.md).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
-    /// Per-interval time series: json=FILE.ndjson ('json=-' is standard
-    /// output).
-    #[arg(long = "out", value_parser = parse_out, value_name = "json=FILE")]
-    pub out: Option<PathBuf>,
+    /// More outputs, repeatable: json=FILE.ndjson (the per-interval time
+    /// series), junit=FILE.xml (thresholds and default guards as JUnit test
+    /// cases, for CI test reporters); '-' is standard output.
+    #[arg(long = "out", value_parser = parse_out, value_name = "KIND=FILE")]
+    pub out: Vec<OutArg>,
     /// Latency of the built-in mock (used without --target): recorded,
     /// none, or a fixed delay such as 20ms.
     #[arg(
@@ -422,10 +423,49 @@ pub fn parse_header(s: &str) -> Result<(String, String), String> {
 }
 
 /// `--out json=FILE.ndjson` (`json=-`: standard output).
-pub fn parse_out(s: &str) -> Result<PathBuf, String> {
-    match s.split_once('=') {
-        Some(("json", p)) if !p.is_empty() => Ok(PathBuf::from(p)),
-        _ => Err(format!("'{s}': the only output is json=FILE.ndjson")),
+/// What `--out` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutKind {
+    /// The per-interval NDJSON time series.
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// One `--out KIND=FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutArg {
+    pub kind: OutKind,
+    pub path: PathBuf,
+}
+
+pub fn parse_out(s: &str) -> Result<OutArg, String> {
+    let (kind, path) = match s.split_once('=') {
+        Some(("json", p)) if !p.is_empty() => (OutKind::Json, p),
+        Some(("junit", p)) if !p.is_empty() => (OutKind::Junit, p),
+        _ => {
+            return Err(format!(
+                "'{s}': outputs are json=FILE.ndjson and junit=FILE.xml"
+            ))
+        }
+    };
+    Ok(OutArg {
+        kind,
+        path: PathBuf::from(path),
+    })
+}
+
+impl RunArgs {
+    /// The `--out` file of `kind`; an error when it is given twice.
+    pub fn out_path(&self, kind: OutKind) -> Result<Option<PathBuf>, String> {
+        let mut found = self.out.iter().filter(|o| o.kind == kind);
+        let first = found.next().map(|o| o.path.clone());
+        if found.next().is_some() {
+            return Err(
+                format!("--out {kind:?} is given twice; give one file per kind").to_lowercase(),
+            );
+        }
+        Ok(first)
     }
 }
 
@@ -468,7 +508,14 @@ mod tests {
             Ok(("Authorization".into(), "Bearer x".into()))
         );
         assert!(parse_header("nocolon").is_err());
-        assert_eq!(parse_out("json=a.ndjson"), Ok(PathBuf::from("a.ndjson")));
+        assert_eq!(
+            parse_out("json=a.ndjson"),
+            Ok(OutArg {
+                kind: OutKind::Json,
+                path: PathBuf::from("a.ndjson")
+            })
+        );
+        assert_eq!(parse_out("junit=r.xml").map(|o| o.kind), Ok(OutKind::Junit));
         assert!(parse_out("csv=a").is_err());
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::args::{ReportFormat, RunArgs};
+use super::args::{OutKind, ReportFormat, RunArgs};
 use super::terminal::Terminal;
 use crate::error::UsageError;
 use crate::report::file::{is_stdout, remove_temporaries};
@@ -21,7 +21,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let output = Output::of(&args)?;
     let input = super::input::load_input(&args.inputs, &args.filters)?;
     let every = args.progress_interval;
-    let plan = RunPlan::build(&options(args), Arc::new(input.model))?;
+    let plan = RunPlan::build(&options(args)?, Arc::new(input.model))?;
     let runtime = control_runtime(plan.threads)?;
     runtime.block_on(async {
         let shutdown = signals();
@@ -42,8 +42,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 }
 
 /// The flags as typed options.
-fn options(a: RunArgs) -> RunOptions {
-    RunOptions {
+fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
+    let out = a.out_path(OutKind::Json).map_err(UsageError)?;
+    let junit = a.out_path(OutKind::Junit).map_err(UsageError)?;
+    Ok(RunOptions {
         target: a.target,
         scale: a.scale,
         rate: a.rate,
@@ -77,11 +79,12 @@ fn options(a: RunArgs) -> RunOptions {
         no_default_thresholds: a.no_default_thresholds,
         abort_on_fail: a.abort_on_fail,
         summary_export: a.summary_export,
-        out: a.out,
+        out,
+        junit,
         mock_latency: a.mock_latency,
         threads: a.threads,
         command_line: std::env::args().collect(),
-    }
+    })
 }
 
 /// The control runtime: interval reports, signals and the built-in mock;
@@ -167,6 +170,12 @@ struct Output {
     no_color: bool,
 }
 
+fn out_to_stdout(a: &RunArgs, kind: OutKind) -> bool {
+    a.out
+        .iter()
+        .any(|o| o.kind == kind && names_stdout(&o.path))
+}
+
 impl Output {
     /// Decided once, before anything is read: two data streams on stdout
     /// are refused.
@@ -178,7 +187,8 @@ impl Output {
                 a.summary_export.as_deref().is_some_and(names_stdout),
                 "--summary-export -",
             ),
-            (a.out.as_deref().is_some_and(names_stdout), "--out json=-"),
+            (out_to_stdout(a, OutKind::Json), "--out json=-"),
+            (out_to_stdout(a, OutKind::Junit), "--out junit=-"),
         ]
         .iter()
         .filter(|(on, _)| *on)

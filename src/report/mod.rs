@@ -16,6 +16,7 @@
 //! atomically ([`file`]).
 
 pub mod file;
+pub mod junit;
 pub mod ndjson;
 pub mod shards;
 pub mod text;

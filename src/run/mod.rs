@@ -37,5 +37,15 @@ pub fn write_outputs(plan: &RunPlan, report: &RunReport) -> Vec<anyhow::Error> {
             )));
         }
     }
+    if let (Some(p), Some(summary)) = (&plan.options.junit, report.summary()) {
+        let guards = report.guard_cases();
+        let xml = crate::report::junit::render(&summary, &[("replay default guards", guards)]);
+        if let Err(e) = crate::report::file::write_atomic(p, xml.as_bytes()) {
+            failed.push(
+                anyhow::Error::from(e)
+                    .context(format!("cannot write --out junit file {}", p.display())),
+            );
+        }
+    }
     failed
 }

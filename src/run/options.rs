@@ -83,6 +83,8 @@ pub struct RunOptions {
     pub summary_export: Option<PathBuf>,
     /// The per-interval time series (NDJSON).
     pub out: Option<PathBuf>,
+    /// `--out junit=FILE`: thresholds and default guards as JUnit XML.
+    pub junit: Option<PathBuf>,
     pub mock_latency: LatencyMode,
     pub threads: Option<usize>,
     /// The command line as typed, for the reproduce command (secrets are
@@ -128,6 +130,7 @@ impl Default for RunOptions {
             abort_on_fail: false,
             summary_export: None,
             out: None,
+            junit: None,
             mock_latency: LatencyMode::Recorded,
             threads: None,
             command_line: Vec::new(),

@@ -92,6 +92,7 @@ impl RunPlan {
         for (flag, path) in [
             ("--summary-export", &options.summary_export),
             ("--out", &options.out),
+            ("--out junit", &options.junit),
         ] {
             if let Some(p) = path {
                 report::file::check_output_path(p, flag).map_err(|e| UsageError(e.to_string()))?;

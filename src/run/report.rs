@@ -41,8 +41,14 @@ impl Guards {
 
     /// What `s` broke, one warning each (empty when it broke none).
     pub fn broken(&self, s: &Summary) -> Vec<String> {
+        self.cases(s).into_iter().filter_map(|(_, f)| f).collect()
+    }
+
+    /// Every guard that applies, by name, with its failure (`None`: it
+    /// held): the JUnit report's test cases.
+    pub fn cases(&self, s: &Summary) -> Vec<(String, Option<String>)> {
         let r = &s.requests;
-        let mut broken = Vec::new();
+        let mut cases = Vec::new();
         // Drops where the schedule could not be kept; not a request left
         // out because no response had produced the id it needs (a fact
         // of the service's state, reported beside them).
@@ -57,24 +63,37 @@ impl Guards {
         } else {
             0.0
         };
-        if self.dropped && dropped_share > MAX_DROPPED_SHARE {
-            let reasons: Vec<String> = lost.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            broken.push(format!(
-                "warning: {dropped} of {} intended requests ({:.1}%) were dropped, not sent ({}): the run did not send the load it reports. Raise --connections (or --max-in-flight), or lower --rate/--scale. Default guard: more than {}% dropped fails the run (exit 99); --no-default-thresholds turns it off, a --threshold on dropped_requests replaces it",
-                r.intended,
-                dropped_share * 100.0,
-                reasons.join(", "),
-                MAX_DROPPED_SHARE * 100.0,
+        if self.dropped {
+            let broken = (dropped_share > MAX_DROPPED_SHARE).then(|| {
+                let reasons: Vec<String> = lost.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                format!(
+                    "warning: {dropped} of {} intended requests ({:.1}%) were dropped, not sent ({}): the run did not send the load it reports. Raise --connections (or --max-in-flight), or lower --rate/--scale. Default guard: more than {}% dropped fails the run (exit 99); --no-default-thresholds turns it off, a --threshold on dropped_requests replaces it",
+                    r.intended,
+                    dropped_share * 100.0,
+                    reasons.join(", "),
+                    MAX_DROPPED_SHARE * 100.0,
+                )
+            });
+            let name = format!(
+                "default guard: at most {}% of intended requests dropped",
+                MAX_DROPPED_SHARE * 100.0
+            );
+            cases.push((name, broken));
+        }
+        if self.failed {
+            let broken = (r.sent > 0 && r.failed == r.sent).then(|| {
+                format!(
+                    "warning: all {} requests failed ({}): nothing of the service was measured. Default guard: a run whose every request fails fails (exit 99); --no-default-thresholds turns it off, a --threshold on http_req_failed replaces it",
+                    r.sent,
+                    why_failed(s),
+                )
+            });
+            cases.push((
+                "default guard: not every request failed".to_string(),
+                broken,
             ));
         }
-        if self.failed && r.sent > 0 && r.failed == r.sent {
-            broken.push(format!(
-                "warning: all {} requests failed ({}): nothing of the service was measured. Default guard: a run whose every request fails fails (exit 99); --no-default-thresholds turns it off, a --threshold on http_req_failed replaces it",
-                r.sent,
-                why_failed(s),
-            ));
-        }
-        broken
+        cases
     }
 }
 
@@ -222,6 +241,16 @@ impl RunReport {
             None => self.steps.last(),
         };
         judged.map_or_else(Vec::new, |s| self.guards.broken(&s.summary))
+    }
+
+    /// Every default guard that applies, held or broken, for the JUnit
+    /// report (judged as [`RunReport::guards_broken`] judges).
+    pub fn guard_cases(&self) -> Vec<(String, Option<String>)> {
+        let judged = match self.stress {
+            Some(_) => self.steps.first(),
+            None => self.steps.last(),
+        };
+        judged.map_or_else(Vec::new, |s| self.guards.cases(&s.summary))
     }
 }
 
