@@ -168,6 +168,25 @@ impl Op {
 pub enum StatusFilter {
     Class(StatusClass),
     Code(u16),
+    /// k6's `expected_response` tag: `true` for statuses 100–399, `false`
+    /// for 400 and up and transport errors.
+    Expected(bool),
+}
+
+impl StatusFilter {
+    fn takes_class(self, class: StatusClass) -> bool {
+        match self {
+            StatusFilter::Class(c) => c == class,
+            StatusFilter::Code(_) => false, // rejected by the parser for trends
+            StatusFilter::Expected(e) => {
+                let ok = matches!(
+                    class,
+                    StatusClass::Informational | StatusClass::Success | StatusClass::Redirection
+                );
+                ok == e
+            }
+        }
+    }
 }
 
 /// One `{tag:value}` filter.
@@ -198,6 +217,10 @@ pub struct Threshold {
     /// The part before the colon: the metric, with its tags if any
     /// (`http_req_duration{status:5xx}`), k6's (sub)metric name.
     pub series: String,
+    /// k6's `abortOnFail` for this threshold (from `--thresholds-file`):
+    /// stop the run once it is lost, but not before this much of the run
+    /// (`delayAbortEval`). `None`: only `--abort-on-fail` stops on it.
+    pub abort_after: Option<Duration>,
 }
 
 /// A threshold expression that could not be parsed, pointing at the bad
@@ -337,7 +360,84 @@ pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
         value,
         condition: expr[colon + 1..].trim().to_string(),
         series: expr[..colon].trim().to_string(),
+        abort_after: None,
     })
+}
+
+/// One flag with several conditions, as k6 users paste them
+/// (`http_req_duration: p(95)<500, p(99)<1000`), as one expression per
+/// condition (`http_req_duration: p(95)<500`, `http_req_duration:
+/// p(99)<1000`). Commas inside the tags (`{method:GET,status:2xx}`) do
+/// not split.
+pub fn expand(expr: &str) -> Vec<String> {
+    let mut depth = 0usize;
+    let colon = expr.char_indices().find(|(_, c)| {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ':' if depth == 0 => return true,
+            _ => {}
+        }
+        false
+    });
+    let Some((i, _)) = colon else {
+        return vec![expr.to_string()];
+    };
+    let (series, conditions) = (expr[..i].trim(), &expr[i + 1..]);
+    let parts: Vec<&str> = conditions.split(',').map(str::trim).collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        return vec![expr.to_string()];
+    }
+    parts.iter().map(|c| format!("{series}: {c}")).collect()
+}
+
+/// k6's `thresholds` object (the `options.thresholds` of a k6 script, as
+/// JSON): `{"http_req_duration": ["p(95)<500", {"threshold":
+/// "p(99)<1000", "abortOnFail": true, "delayAbortEval": "10s"}]}`. A
+/// document with a top-level `thresholds` key (k6 options) is read too.
+/// The error names the key and entry.
+pub fn from_k6_json(text: &str) -> Result<Vec<Threshold>, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let doc = doc.get("thresholds").unwrap_or(&doc);
+    let obj = doc
+        .as_object()
+        .ok_or("expected an object of series → conditions (k6's thresholds)")?;
+    let mut out = Vec::new();
+    for (series, conditions) in obj {
+        let list: Vec<&serde_json::Value> = match conditions {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for (k, c) in list.into_iter().enumerate() {
+            let at = format!("{series:?}[{k}]");
+            let (condition, abort, delay) = match c {
+                serde_json::Value::String(s) => (s.as_str(), false, None),
+                serde_json::Value::Object(o) => (
+                    o.get("threshold")
+                        .and_then(|t| t.as_str())
+                        .ok_or_else(|| format!("{at}: an object needs \"threshold\": \"…\""))?,
+                    o.get("abortOnFail")
+                        .and_then(|a| a.as_bool())
+                        .unwrap_or(false),
+                    o.get("delayAbortEval").and_then(|d| d.as_str()),
+                ),
+                _ => return Err(format!("{at}: expected a string or an object")),
+            };
+            let mut t =
+                parse(&format!("{series}: {condition}")).map_err(|e| format!("{at}: {e}"))?;
+            if abort {
+                let delay = match delay {
+                    Some(d) => crate::units::parse_duration(d)
+                        .map_err(|e| format!("{at}: delayAbortEval: {e}"))?,
+                    None => Duration::ZERO,
+                };
+                t.abort_after = Some(delay);
+            }
+            out.push(t);
+        }
+    }
+    Ok(out)
 }
 
 /// `METRIC`: one of [`Metric::ALL`], by its k6 name.
@@ -597,12 +697,28 @@ fn parse_tags(p: &mut Parser<'_>, metric: Metric) -> Result<Vec<TagFilter>, Thre
                 column: p.expr[..value_col].chars().count() + 1,
             },
             "method" => TagFilter::Method(value.to_ascii_uppercase()),
-            "status" => {
-                let f = parse_status(value).ok_or_else(|| {
+            "status" | "expected_response" => {
+                let parsed = if key == "status" {
+                    parse_status(value)
+                } else {
+                    value.parse::<bool>().ok().map(StatusFilter::Expected)
+                };
+                if filters.iter().any(|f| matches!(f, TagFilter::Status(_))) {
+                    return Err(p.err(
+                        key_start,
+                        "one of 'status' and 'expected_response' per threshold",
+                        Some("give two thresholds".into()),
+                    ));
+                }
+                let f = parsed.ok_or_else(|| {
                     p.err(
                         value_col,
-                        format!("bad status '{value}'"),
-                        Some("use a class (1xx..5xx, error) or a code (100..599)".into()),
+                        format!("bad {key} '{value}'"),
+                        Some(if key == "status" {
+                            "use a class (1xx..5xx, error) or a code (100..599)".into()
+                        } else {
+                            "expected_response is true or false".into()
+                        }),
                     )
                 })?;
                 match (metric, f) {
@@ -615,7 +731,7 @@ fn parse_tags(p: &mut Parser<'_>, metric: Metric) -> Result<Vec<TagFilter>, Thre
                     ) => {
                         return Err(p.err(
                             key_start,
-                            format!("tag 'status' does not apply to {metric}"),
+                            format!("tag '{key}' does not apply to {metric}"),
                             Some("filter it by endpoint or method".into()),
                         ));
                     }
@@ -634,7 +750,7 @@ fn parse_tags(p: &mut Parser<'_>, metric: Metric) -> Result<Vec<TagFilter>, Thre
                 return Err(p.err(
                     key_start,
                     format!("unknown tag '{other}'"),
-                    Some("tags are endpoint, method, status".into()),
+                    Some("tags are endpoint, method, status, expected_response".into()),
                 ));
             }
         };
@@ -737,12 +853,7 @@ impl Threshold {
         let status = self.status_filter();
         match self.metric {
             Metric::Trend(t) => Selection::Trend(rec.trend_where(t, |ep, class| {
-                ep_ok(ep)
-                    && match status {
-                        None => true,
-                        Some(StatusFilter::Class(c)) => c == class,
-                        Some(StatusFilter::Code(_)) => false, // rejected by the parser
-                    }
+                ep_ok(ep) && status.is_none_or(|s| s.takes_class(class))
             })),
             Metric::Failed => {
                 let (n, failed) = selected(rec, &ep_ok, |c| requests_with(c, status));
@@ -867,6 +978,21 @@ fn requests_with(c: &EndpointCounters, status: Option<StatusFilter>) -> (u64, u6
             let n = c.status.get(&code).copied().unwrap_or(0);
             (n, if failed_status(code) { n } else { 0 })
         }
+        Some(StatusFilter::Expected(expected)) => {
+            let answered = c
+                .status
+                .iter()
+                .filter(|(code, _)| (**code < 400) == expected)
+                .fold((0, 0), |(n, f), (code, k)| {
+                    (n + k, f + if failed_status(*code) { *k } else { 0 })
+                });
+            if expected {
+                answered
+            } else {
+                let errors: u64 = c.errors.values().sum();
+                (answered.0 + errors, answered.1 + errors)
+            }
+        }
     }
 }
 
@@ -921,14 +1047,19 @@ pub fn evaluate(
 /// For `--abort-on-fail`: the thresholds already lost at this point of the
 /// run (failing now, and not a growing count that may still pass). Empty
 /// means keep going.
+///
+/// `all`: `--abort-on-fail` (every threshold); otherwise only those with
+/// k6's `abortOnFail`, once `delayAbortEval` has passed.
 pub fn lost_mid_run(
     thresholds: &[Threshold],
     rec: &Recorder,
     endpoints: &[EndpointDesc],
     elapsed: Duration,
+    all: bool,
 ) -> Vec<ThresholdResult> {
     thresholds
         .iter()
+        .filter(|t| all || t.abort_after.is_some_and(|d| elapsed >= d))
         .filter(|t| !t.can_recover())
         .map(|t| t.evaluate(rec, endpoints, elapsed))
         .filter(|r| !r.ok)

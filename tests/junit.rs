@@ -106,3 +106,73 @@ fn junit_is_refused_twice_and_checked_before_the_run() {
     ]);
     assert_eq!(r.code, Some(2), "{}", r.output());
 }
+
+/// `--thresholds-file` reads k6's thresholds object; one flag with two
+/// conditions is two thresholds (issue 10's k6 forms, end to end).
+#[test]
+fn k6_thresholds_file_and_multi_condition_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write_har(dir.path(), "shop.har", &shop(100, 5.0, false));
+    let server = Server::start(Behaviour::default());
+    let file = dir.path().join("thresholds.json");
+    std::fs::write(
+        &file,
+        r#"{"http_reqs": ["count<1"], "http_req_failed{expected_response:true}": [{"threshold": "rate<0.5", "abortOnFail": true, "delayAbortEval": "10s"}]}"#,
+    )
+    .unwrap();
+    let summary = dir.path().join("s.json");
+    let run = replay([
+        "run".as_ref(),
+        har.as_os_str(),
+        "--target".as_ref(),
+        server.url().as_ref(),
+        "--duration".as_ref(),
+        "1s".as_ref(),
+        "--quiet".as_ref(),
+        "--thresholds-file".as_ref(),
+        file.as_os_str(),
+        "--threshold".as_ref(),
+        "http_req_duration: p(95)<60s, max<60s".as_ref(),
+        "--summary-export".as_ref(),
+        summary.as_os_str(),
+    ]);
+    assert_eq!(run.code, Some(99), "{}", run.output());
+    let s = support::read_json(&summary);
+    let results: Vec<(String, bool)> = s["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["expr"].as_str().unwrap().to_string(),
+                t["ok"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("http_req_duration: p(95)<60s".to_string(), true),
+            ("http_req_duration: max<60s".to_string(), true),
+            // The file's series in key order.
+            (
+                "http_req_failed{expected_response:true}: rate<0.5".to_string(),
+                true
+            ),
+            ("http_reqs: count<1".to_string(), false),
+        ]
+    );
+    std::fs::write(&file, r#"{"http_reqs": ["count<"]}"#).unwrap();
+    let bad = replay([
+        "run".as_ref(),
+        har.as_os_str(),
+        "--thresholds-file".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert_eq!(bad.code, Some(2), "{}", bad.output());
+    assert!(
+        bad.stderr.contains("thresholds.json") && bad.stderr.contains("\"http_reqs\"[0]"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -299,9 +299,15 @@ pub struct RunArgs {
     /// Use HTTP/2 (h2c prior knowledge on http://, ALPN on https://).
     #[arg(long)]
     pub http2: bool,
-    /// k6 threshold, e.g. 'http_req_duration: p(95)<500ms'. Repeatable.
+    /// k6 threshold, e.g. 'http_req_duration: p(95)<500ms'; several
+    /// conditions in one ('…: p(95)<500, p(99)<1000') are several
+    /// thresholds. Repeatable.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
+    /// k6's thresholds object as JSON (the `thresholds` of a k6 script's
+    /// options, with `abortOnFail` and `delayAbortEval`).
+    #[arg(long = "thresholds-file", value_name = "FILE")]
+    pub thresholds_file: Option<PathBuf>,
     /// Stop as soon as a threshold can no longer pass.
     #[arg(long = "abort-on-fail")]
     pub abort_on_fail: bool,

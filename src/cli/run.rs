@@ -81,6 +81,7 @@ fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
         summary_export: a.summary_export,
         out,
         junit,
+        thresholds_file: a.thresholds_file,
         mock_latency: a.mock_latency,
         threads: a.threads,
         command_line: std::env::args().collect(),

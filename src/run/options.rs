@@ -85,6 +85,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// `--out junit=FILE`: thresholds and default guards as JUnit XML.
     pub junit: Option<PathBuf>,
+    /// `--thresholds-file`: k6's thresholds object (JSON).
+    pub thresholds_file: Option<PathBuf>,
     pub mock_latency: LatencyMode,
     pub threads: Option<usize>,
     /// The command line as typed, for the reproduce command (secrets are
@@ -131,6 +133,7 @@ impl Default for RunOptions {
             summary_export: None,
             out: None,
             junit: None,
+            thresholds_file: None,
             mock_latency: LatencyMode::Recorded,
             threads: None,
             command_line: Vec::new(),

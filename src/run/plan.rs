@@ -88,7 +88,7 @@ impl RunPlan {
             return Err(UsageError("the model has no requests to replay".into()).into());
         }
         let endpoints = endpoint_descs(&model);
-        let thresholds = thresholds(&options.thresholds, &endpoints)?;
+        let thresholds = thresholds(options, &endpoints)?;
         for (flag, path) in [
             ("--summary-export", &options.summary_export),
             ("--out", &options.out),
@@ -185,13 +185,33 @@ fn endpoint_descs(model: &TrafficModel) -> Vec<EndpointDesc> {
         .collect()
 }
 
-fn thresholds(exprs: &[String], endpoints: &[EndpointDesc]) -> anyhow::Result<Vec<Threshold>> {
+/// `--threshold` flags (one with several conditions is several
+/// thresholds, as k6 reads them) and `--thresholds-file`, parsed and
+/// checked against the endpoints.
+fn thresholds(o: &RunOptions, endpoints: &[EndpointDesc]) -> anyhow::Result<Vec<Threshold>> {
     let usage =
         |e: threshold::ThresholdError| UsageError(format!("--threshold: {e}\n{}", e.caret()));
-    let parsed: Vec<Threshold> = exprs
+    let mut parsed: Vec<Threshold> = o
+        .thresholds
         .iter()
-        .map(|t| threshold::parse(t).map_err(usage))
+        .flat_map(|t| threshold::expand(t))
+        .map(|t| threshold::parse(&t).map_err(usage))
         .collect::<Result<_, _>>()?;
+    if let Some(path) = &o.thresholds_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "--thresholds-file {}: cannot read it: {e}",
+                path.display()
+            ))
+        })?;
+        let from_file = threshold::from_k6_json(&text).map_err(|e| {
+            UsageError(format!(
+                "--thresholds-file {}: {e}; the file holds k6's thresholds object, e.g. {{\"http_req_duration\": [\"p(95)<500\"]}}",
+                path.display()
+            ))
+        })?;
+        parsed.extend(from_file);
+    }
     for t in &parsed {
         t.check_endpoints(endpoints).map_err(usage)?;
     }

@@ -230,7 +230,8 @@ impl<'a> Session<'a> {
         let thresholds = self.plan.thresholds.clone();
         let endpoints = self.plan.endpoints.clone();
         let out = self.out.clone();
-        let abort = self.plan.options.abort_on_fail;
+        let abort_all = self.plan.options.abort_on_fail;
+        let abort = abort_all || thresholds.iter().any(|t| t.abort_after.is_some());
         let observer = self.observer.clone();
         let aborted = self.aborted.clone();
         Box::new(
@@ -254,13 +255,19 @@ impl<'a> Session<'a> {
                 if !abort {
                     return true;
                 }
-                let lost = threshold::lost_mid_run(&thresholds, rec, &endpoints, elapsed);
+                let lost =
+                    threshold::lost_mid_run(&thresholds, rec, &endpoints, elapsed, abort_all);
                 let Some(first) = lost.first() else {
                     return true;
                 };
                 if let Ok(mut a) = aborted.lock() {
+                    let why = if abort_all {
+                        "--abort-on-fail"
+                    } else {
+                        "abortOnFail"
+                    };
                     a.get_or_insert(format!(
-                        "--abort-on-fail: '{}' crossed after {:.1}s; the run was stopped early",
+                        "{why}: '{}' crossed after {:.1}s; the run was stopped early",
                         first.expr,
                         elapsed.as_secs_f64()
                     ));

@@ -363,7 +363,7 @@ fn mid_run_abort_ignores_counts_that_can_still_grow() {
         t("http_req_failed: rate<0.01"),   // failing now
         t("http_req_duration: p(95)<10s"), // passing
     ];
-    let lost = lost_mid_run(&ths, &r, &eps, Duration::from_secs(10));
+    let lost = lost_mid_run(&ths, &r, &eps, Duration::from_secs(10), true);
     let exprs: Vec<_> = lost.iter().map(|l| l.expr.as_str()).collect();
     assert_eq!(
         exprs,
@@ -487,5 +487,103 @@ fn evaluates_status_drift_against_the_recorded_failure_share() {
     assert_eq!(
         drift_check("status_drift: rate<0.01", [&[], &[]]),
         (true, None)
+    );
+}
+
+/// The k6 forms people paste (issue 10): several conditions in one flag,
+/// `{expected_response:true}`, and k6's thresholds object with
+/// `abortOnFail` and `delayAbortEval`. Values against `known_run`.
+#[test]
+fn k6_forms_parse_and_evaluate() {
+    assert_eq!(
+        expand("http_req_duration: p(95)<500, p(99)<1000"),
+        [
+            "http_req_duration: p(95)<500",
+            "http_req_duration: p(99)<1000"
+        ]
+    );
+    assert_eq!(
+        expand("http_reqs{method:GET,status:2xx}: count>1"),
+        ["http_reqs{method:GET,status:2xx}: count>1"],
+        "commas in the tags do not split"
+    );
+    assert_eq!(
+        expand("http_reqs: count>1,"),
+        ["http_reqs: count>1,"],
+        "left to the parser"
+    );
+    // expected_response: true = statuses below 400 (90 × 200, 50 × 201),
+    // false = 4xx/5xx and transport errors (10 × 503, 1 reset).
+    assert_eq!(
+        check("http_reqs{expected_response:true}: count==140"),
+        (true, Some(140.0))
+    );
+    assert_eq!(
+        check("http_reqs{expected_response:false}: count==11"),
+        (true, Some(11.0))
+    );
+    assert_eq!(
+        check("http_req_failed{expected_response:false}: rate==1"),
+        (true, Some(1.0))
+    );
+    let (ok, max) = check("http_req_duration{expected_response:true}: max<100ms");
+    assert!(ok, "{max:?}");
+    assert!((max.unwrap() - 99.0).abs() <= 0.1);
+    let (_, max) = check("http_req_duration{expected_response:false}: max>=30s");
+    assert!((max.unwrap() - 30_000.0).abs() <= 30.0, "{max:?}");
+    let e = err("http_reqs{expected_response:yes}: count>1");
+    assert!(e.to_string().contains("true or false"), "{e}");
+    let e = err("http_reqs{status:2xx,expected_response:true}: count>1");
+    assert!(e.to_string().contains("one of"), "{e}");
+
+    // k6's thresholds object.
+    let ths = from_k6_json(
+        r#"{"thresholds": {
+            "http_req_duration": ["p(95)<500", {"threshold": "p(99)<1000", "abortOnFail": true, "delayAbortEval": "10s"}],
+            "http_req_failed{endpoint:POST /posts}": "rate<0.05"
+        }}"#,
+    )
+    .unwrap();
+    let exprs: Vec<&str> = ths.iter().map(|t| t.expr.as_str()).collect();
+    assert_eq!(
+        exprs,
+        [
+            "http_req_duration: p(95)<500",
+            "http_req_duration: p(99)<1000",
+            "http_req_failed{endpoint:POST /posts}: rate<0.05"
+        ]
+    );
+    assert_eq!(ths[0].abort_after, None);
+    assert_eq!(ths[1].abort_after, Some(Duration::from_secs(10)));
+    let e = from_k6_json(r#"{"http_reqs": [{"abortOnFail": true}]}"#).unwrap_err();
+    assert!(
+        e.contains("\"http_reqs\"[0]") && e.contains("threshold"),
+        "{e}"
+    );
+    assert!(from_k6_json(r#"{"http_reqs": ["count>"]}"#).is_err());
+    assert!(from_k6_json("[1]").is_err());
+
+    // abortOnFail: lost mid-run only once delayAbortEval has passed, and
+    // only for the thresholds that ask for it (without --abort-on-fail).
+    let (r, eps) = known_run();
+    let mut p99 = t("http_req_duration: p(99)<300ms");
+    let p95 = t("http_req_duration: p(95)<300ms");
+    assert!(lost_mid_run(
+        &[p99.clone(), p95.clone()],
+        &r,
+        &eps,
+        Duration::from_secs(20),
+        false
+    )
+    .is_empty());
+    p99.abort_after = Some(Duration::from_secs(10));
+    let both = [p99, p95];
+    assert!(lost_mid_run(&both, &r, &eps, Duration::from_secs(5), false).is_empty());
+    let lost = lost_mid_run(&both, &r, &eps, Duration::from_secs(20), false);
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].expr, "http_req_duration: p(99)<300ms");
+    assert_eq!(
+        lost_mid_run(&both, &r, &eps, Duration::from_secs(5), true).len(),
+        2
     );
 }
