@@ -15,6 +15,7 @@
 //! [`merge_summaries`] combines shard summaries exactly. Files are written
 //! atomically ([`file`]).
 
+pub mod blocks;
 pub mod file;
 pub mod ndjson;
 pub mod shards;
@@ -291,6 +292,11 @@ pub struct Summary {
     /// p95 and error rate over time (bounded; empty for merged summaries).
     pub drift: Vec<DriftPoint>,
     pub histograms: Vec<HistogramEntry>,
+    /// Per-endpoint `http_req_duration` in blocks of time, for `replay
+    /// compare` (absent in summaries written before the field, and in a
+    /// merge of such summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<blocks::BlocksEntry>,
     /// `--profile stress`: every step and the breaking point (absent for
     /// other profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -563,6 +569,7 @@ impl Summary {
             endpoints,
             drift: rec.drift().points().to_vec(),
             histograms,
+            blocks: Some(blocks::BlocksEntry::of(rec.blocks())),
             stress: None,
         }
     }
@@ -639,6 +646,11 @@ pub enum MergeError {
         index: usize,
         source: HistogramCodecError,
     },
+    #[error("summary {part}: {source}")]
+    Blocks {
+        part: usize,
+        source: blocks::BlocksError,
+    },
     #[error("summary {part}: {what} '{value}' is not known")]
     Unknown {
         part: usize,
@@ -658,6 +670,9 @@ pub struct Merged {
     /// Every distinct threshold expression of the parts, first-seen order,
     /// to re-parse and re-evaluate on `recorder`.
     pub thresholds: Vec<String>,
+    /// Every part carried `blocks` (else the merged summary has none:
+    /// they would cover only some parts).
+    pub blocks_complete: bool,
 }
 
 /// Merge summaries exactly through their serialized histograms and
@@ -681,6 +696,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         .collect::<Result<_, MergeError>>()?;
     let mut rec = Recorder::new();
     let mut thresholds: Vec<String> = Vec::new();
+    let mut blocks_complete = true;
     let mut meta = RunMeta {
         seed: first.seed,
         duration_s: 0.0,
@@ -734,6 +750,13 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
             })?;
             rec.add_histogram(key, &decoded);
         }
+        match &s.blocks {
+            Some(b) => rec.add_blocks(
+                &b.decode(meta.endpoints.len())
+                    .map_err(|source| MergeError::Blocks { part, source })?,
+            ),
+            None => blocks_complete = false,
+        }
         rec.add_warmup(WarmupCounts {
             requests: s.requests.warmup,
             failed: 0,
@@ -757,6 +780,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         recorder: rec,
         meta,
         thresholds,
+        blocks_complete,
     })
 }
 
