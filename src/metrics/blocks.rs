@@ -68,7 +68,8 @@ pub struct Cell {
 }
 
 impl Cell {
-    fn add(&mut self, o: &Cell) {
+    /// Add `o` into this cell.
+    pub fn add(&mut self, o: &Cell) {
         self.count += o.count;
         self.failed += o.failed;
         for (v, n) in &o.values {
