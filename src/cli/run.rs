@@ -76,6 +76,8 @@ fn options(a: RunArgs) -> RunOptions {
         no_default_thresholds: a.no_default_thresholds,
         abort_on_fail: a.abort_on_fail,
         summary_export: a.summary_export,
+        baseline: a.baseline,
+        gate: a.gate.rule(),
         out: a.out,
         mock_latency: a.mock_latency,
         threads: a.threads,

@@ -232,51 +232,76 @@ fn blocks_of((name, s): (&str, &Summary)) -> Result<Blocks, Incompatible> {
         .map_err(|e| Incompatible(format!("{name}: {e}")))
 }
 
+type Key = (String, String, String);
+
+fn keys(s: &Summary) -> Vec<Key> {
+    s.endpoints
+        .iter()
+        .map(|e| (e.method.clone(), e.host.clone(), e.template.clone()))
+        .collect()
+}
+
 /// For each endpoint of `base` (in its order), its index in `new`; the
 /// two must hold the same endpoints (method, host, template).
 fn matching_endpoints(
     (bn, base): (&str, &Summary),
     (nn, new): (&str, &Summary),
 ) -> Result<Vec<(usize, usize)>, Incompatible> {
-    let key = |e: &crate::report::EndpointSummary| {
-        (e.method.clone(), e.host.clone(), e.template.clone())
+    let (bk, nk) = (keys(base), keys(new));
+    same_endpoints((bn, &bk), (nn, &nk))?;
+    let in_new: BTreeMap<&Key, usize> = nk.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    Ok(bk.iter().enumerate().map(|(i, k)| (i, in_new[k])).collect())
+}
+
+/// The same endpoints on both sides, in any order; else what differs.
+fn same_endpoints((bn, bk): (&str, &[Key]), (nn, nk): (&str, &[Key])) -> Result<(), Incompatible> {
+    let label = |k: &&Key| format!("{} {}{}", k.0, k.1, k.2);
+    let only = |a: &[Key], b: &[Key]| -> Vec<String> {
+        a.iter().filter(|k| !b.contains(k)).map(|k| label(&k)).collect()
     };
-    let label = |k: &(String, String, String)| format!("{} {}{}", k.0, k.1, k.2);
-    let in_new: BTreeMap<_, usize> = new
-        .endpoints
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (key(e), i))
-        .collect();
-    let in_base: BTreeMap<_, usize> = base
-        .endpoints
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (key(e), i))
-        .collect();
-    let only = |a: &BTreeMap<_, usize>, b: &BTreeMap<_, usize>| -> Vec<String> {
-        a.keys().filter(|k| !b.contains_key(*k)).map(label).collect()
-    };
-    let (only_base, only_new) = (only(&in_base, &in_new), only(&in_new, &in_base));
-    if !only_base.is_empty() || !only_new.is_empty() {
-        let mut parts = Vec::new();
-        if !only_base.is_empty() {
-            parts.push(format!("only in {bn}: {}", only_base.join(", ")));
-        }
-        if !only_new.is_empty() {
-            parts.push(format!("only in {nn}: {}", only_new.join(", ")));
-        }
-        return Err(Incompatible(format!(
-            "{bn} and {nn} have different endpoints ({}): compare runs of the same model",
-            parts.join("; ")
-        )));
+    let (only_base, only_new) = (only(bk, nk), only(nk, bk));
+    if only_base.is_empty() && only_new.is_empty() {
+        return Ok(());
     }
-    Ok(base
-        .endpoints
+    let mut parts = Vec::new();
+    if !only_base.is_empty() {
+        parts.push(format!("only in {bn}: {}", only_base.join(", ")));
+    }
+    if !only_new.is_empty() {
+        parts.push(format!("only in {nn}: {}", only_new.join(", ")));
+    }
+    Err(Incompatible(format!(
+        "{bn} and {nn} have different endpoints ({}): compare runs of the same model",
+        parts.join("; ")
+    )))
+}
+
+/// Reads a summary file to compare (exit 2 when it is not one).
+pub fn load(path: &std::path::Path) -> Result<Summary, Incompatible> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Incompatible(format!("cannot read {name}: {e}")))?;
+    Summary::from_json(&text).map_err(|e| {
+        Incompatible(format!(
+            "{name}: {e}; compare reads the files `run --summary-export` writes"
+        ))
+    })
+}
+
+/// Checks, before a run, that the baseline `base` (named `name`) can be
+/// compared with a run of `endpoints`: it has blocks and the same
+/// endpoints.
+pub fn check_baseline(
+    name: &str,
+    base: &Summary,
+    endpoints: &[crate::metrics::EndpointDesc],
+) -> Result<(), Incompatible> {
+    blocks_of((name, base))?;
+    let run: Vec<Key> = endpoints
         .iter()
-        .enumerate()
-        .map(|(i, e)| (i, in_new[&key(e)]))
-        .collect())
+        .map(|e| (e.method.clone(), e.host.clone(), e.template.clone()))
+        .collect();
+    same_endpoints((name, &keys(base)), ("this run's model", &run))
 }
 
 fn throughput(count: u64, s: &Summary) -> f64 {
