@@ -13,7 +13,8 @@
 //!
 //! Throughput is reported, not judged: a replay's rate is the schedule's.
 //! An endpoint with too few requests or blocks in either run is reported
-//! and not judged. Summaries without blocks (written before them) and
+//! and not judged, and a percentile with fewer than [`MIN_TAIL`] requests
+//! above it in either run has no interval and is not judged. Summaries without blocks (written before them) and
 //! summaries of different endpoints are refused: [`Incompatible`].
 //! [`render`] writes the comparison as text, Markdown or JSON.
 
@@ -64,6 +65,11 @@ impl Default for Rule {
 pub const MIN_REQUESTS: u64 = 20;
 /// …in at least this many blocks, in each run.
 pub const MIN_BLOCKS: usize = 4;
+/// A percentile is judged only when each run has at least this many
+/// requests above it (p95: 100 requests, p99: 500): the bootstrap cannot
+/// say how far a tail it has barely seen moves (the p99 of 40 requests is
+/// their maximum).
+pub const MIN_TAIL: f64 = 5.0;
 
 /// Why two summaries cannot be compared (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -389,7 +395,10 @@ fn judge(name: &str, b: &Side, n: &Side, rule: &Rule, series: u64) -> Row {
     });
     let lat = |k: usize| {
         let (bv, nv) = (b.percentiles[k], n.percentiles[k]);
-        let interval = iv.map(|i| [i.latency_ms[k].0, i.latency_ms[k].1]);
+        let tail = b.count.min(n.count) as f64 * (1.0 - bootstrap::QUANTILES[k]);
+        let interval = iv
+            .filter(|_| tail >= MIN_TAIL - 1e-9)
+            .map(|i| [i.latency_ms[k].0, i.latency_ms[k].1]);
         metric(bv, nv, interval, latency_matters(bv, nv, rule))
     };
     let metrics = Metrics {
