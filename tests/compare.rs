@@ -99,7 +99,12 @@ fn an_unchanged_server_passes_five_pairs_of_runs() {
         let base = run(&model, &server.url(), 100 + 2 * pair, &bp);
         let new = run(&model, &server.url(), 101 + 2 * pair, &np);
         let c = compare::compare(("base", &base), ("new", &new), Rule::default()).unwrap();
-        assert_eq!(c.verdict, Verdict::Pass, "pair {pair}:\n{}", render::text(&c));
+        assert_eq!(
+            c.verdict,
+            Verdict::Pass,
+            "pair {pair}:\n{}",
+            render::text(&c)
+        );
         assert!(c.endpoints.iter().all(|r| r.judged), "{}", render::text(&c));
         let r = compare_bin(&bp, &np, &[]);
         assert_eq!(r.code, Some(0), "pair {pair}: {}", r.output());
@@ -125,7 +130,13 @@ fn one_endpoint_five_times_slower_regresses_alone() {
         .unwrap()
         .iter()
         .filter(|e| e["regressed"] == true)
-        .map(|e| format!("{} {}", e["method"].as_str().unwrap(), e["template"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["method"].as_str().unwrap(),
+                e["template"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(flagged, ["GET /users/me"], "{}", r.stdout);
     let me = j["endpoints"]
@@ -160,12 +171,18 @@ fn one_endpoint_five_times_slower_regresses_alone() {
     ]);
     assert_eq!(r.code, Some(99), "{}", r.output());
     assert!(
-        r.stderr
-            .contains(&format!("--baseline: regressed against {}: GET /users/me", bp.display())),
+        r.stderr.contains(&format!(
+            "--baseline: regressed against {}: GET /users/me",
+            bp.display()
+        )),
         "{}",
         r.output()
     );
-    assert!(r.stdout.contains("REGRESSION in 1 of 3 endpoints"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("REGRESSION in 1 of 3 endpoints"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -197,7 +214,11 @@ fn summaries_that_cannot_be_compared_exit_2_with_the_reason() {
     std::fs::write(&oldp, old.to_string()).unwrap();
     let r = compare_bin(&oldp, &bp, &[]);
     assert_eq!(r.code, Some(2), "{}", r.output());
-    assert!(r.stderr.contains("has no per-interval blocks"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("has no per-interval blocks"),
+        "{}",
+        r.stderr
+    );
 
     let r = compare_bin(&bp, &har, &[]);
     assert_eq!(r.code, Some(2), "{}", r.output());

@@ -11,7 +11,10 @@ use crate::error::{UsageError, EXIT_OK, EXIT_THRESHOLD};
 pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     let base = compare::load(&args.base).map_err(|e| UsageError(e.0))?;
     let new = compare::load(&args.new).map_err(|e| UsageError(e.0))?;
-    let (bn, nn) = (args.base.display().to_string(), args.new.display().to_string());
+    let (bn, nn) = (
+        args.base.display().to_string(),
+        args.new.display().to_string(),
+    );
     let c = compare::compare((&bn, &base), (&nn, &new), args.gate.rule())
         .map_err(|e| UsageError(format!("cannot compare: {e}")))?;
     let out = match args.format {

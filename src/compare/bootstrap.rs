@@ -156,13 +156,7 @@ fn rank(q: f64, total: u64) -> u64 {
 
 /// The `confidence` interval of new − base from `resamples` replicates
 /// drawn with `seed`. Neither run may be empty.
-pub fn intervals(
-    base: Run,
-    new: Run,
-    resamples: usize,
-    confidence: f64,
-    seed: u64,
-) -> Intervals {
+pub fn intervals(base: Run, new: Run, resamples: usize, confidence: f64, seed: u64) -> Intervals {
     let lens = [
         block_len(base.cells.len(), base.width_s),
         block_len(new.cells.len(), new.width_s),
@@ -269,7 +263,11 @@ mod tests {
             let hdr = h.value_at_quantile(*want) as f64 / 1000.0;
             // The cell's resolution is coarser than the histogram's: equal
             // up to 1%.
-            assert!((q[i] - hdr).abs() <= hdr * 0.01, "{want}: {} vs {hdr}", q[i]);
+            assert!(
+                (q[i] - hdr).abs() <= hdr * 0.01,
+                "{want}: {} vs {hdr}",
+                q[i]
+            );
         }
     }
 
@@ -283,7 +281,11 @@ mod tests {
             let i = intervals(at(&base), at(&new), 1000, 0.95, 7);
             for (k, (lo, hi)) in i.latency_ms.iter().enumerate() {
                 assert!(*lo > 0.0, "seed {seed} p{}: {lo}..{hi}", QUANTILES[k]);
-                assert!(*lo <= 5.3 && *hi >= 4.7, "seed {seed} p{}: {lo}..{hi}", QUANTILES[k]);
+                assert!(
+                    *lo <= 5.3 && *hi >= 4.7,
+                    "seed {seed} p{}: {lo}..{hi}",
+                    QUANTILES[k]
+                );
             }
             assert_eq!(i.error_rate, (0.0, 0.0));
         }
@@ -314,7 +316,10 @@ mod tests {
         eprintln!("flagged: blocks {blocks_flag}/{trials}, single blocks {single_flag}/{trials}");
         // 95%: about 2 in 40 by chance.
         assert!(blocks_flag <= 5, "{blocks_flag} of {trials}");
-        assert!(single_flag > blocks_flag + 3, "{single_flag} vs {blocks_flag}");
+        assert!(
+            single_flag > blocks_flag + 3,
+            "{single_flag} vs {blocks_flag}"
+        );
     }
 
     #[test]

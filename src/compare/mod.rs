@@ -263,7 +263,10 @@ fn matching_endpoints(
 fn same_endpoints((bn, bk): (&str, &[Key]), (nn, nk): (&str, &[Key])) -> Result<(), Incompatible> {
     let label = |k: &&Key| format!("{} {}{}", k.0, k.1, k.2);
     let only = |a: &[Key], b: &[Key]| -> Vec<String> {
-        a.iter().filter(|k| !b.contains(k)).map(|k| label(&k)).collect()
+        a.iter()
+            .filter(|k| !b.contains(k))
+            .map(|k| label(&k))
+            .collect()
     };
     let (only_base, only_new) = (only(bk, nk), only(nk, bk));
     if only_base.is_empty() && only_new.is_empty() {

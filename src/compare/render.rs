@@ -93,7 +93,9 @@ fn row_text(r: &Row, out: &mut String) {
 /// The terminal report.
 pub fn text(c: &Comparison) -> String {
     let mut out = format!("compare: {}\n  {}\n", verdict_line(c), rule_line(c));
-    out.push_str("\n  metric             base           new               delta                interval\n");
+    out.push_str(
+        "\n  metric             base           new               delta                interval\n",
+    );
     row_text(&c.overall, &mut out);
     for r in &c.endpoints {
         row_text(r, &mut out);

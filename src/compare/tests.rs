@@ -98,7 +98,10 @@ fn the_practical_effect_rule() {
     let r = Rule::default();
     assert!(latency_matters(10.0, 12.0, &r), "+20%, +2 ms");
     assert!(!latency_matters(10.0, 10.9, &r), "+9%: under 10%");
-    assert!(!latency_matters(2.0, 2.8, &r), "+40% but +0.8 ms: under 1 ms");
+    assert!(
+        !latency_matters(2.0, 2.8, &r),
+        "+40% but +0.8 ms: under 1 ms"
+    );
     assert!(!latency_matters(100.0, 105.0, &r), "+5 ms but +5%");
     assert!(!latency_matters(10.0, 5.0, &r), "faster");
     let strict = Rule {

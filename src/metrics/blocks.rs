@@ -131,7 +131,10 @@ impl Blocks {
         let cell = self.cell_mut(at, endpoint);
         cell.count += 1;
         cell.failed += u64::from(failed);
-        *cell.values.entry(quantize(hist::micros(duration))).or_default() += 1;
+        *cell
+            .values
+            .entry(quantize(hist::micros(duration)))
+            .or_default() += 1;
     }
 
     /// Add `cell`, recorded in a block of `width` starting at `start`
@@ -228,7 +231,18 @@ mod tests {
     #[test]
     fn quantize_matches_hdrhistogram() {
         let mut h = Histogram::<u64>::new_with_max(hist::MAX_TRACKABLE_US, 2).unwrap();
-        for v in [0u64, 1, 255, 256, 257, 511, 513, 2049, 123_456, 3_599_999_999] {
+        for v in [
+            0u64,
+            1,
+            255,
+            256,
+            257,
+            511,
+            513,
+            2049,
+            123_456,
+            3_599_999_999,
+        ] {
             h.record(v).unwrap();
             assert_eq!(quantize(v), h.lowest_equivalent(v), "{v}");
             assert_eq!(

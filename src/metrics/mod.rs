@@ -250,8 +250,7 @@ impl Recorder {
             }
         }
         self.window.record(s);
-        self.blocks
-            .record(s.endpoint, s.at, s.duration, s.failed());
+        self.blocks.record(s.endpoint, s.at, s.duration, s.failed());
     }
 
     /// Count one scheduled request that could not be sent.

@@ -88,8 +88,8 @@ impl BlocksEntry {
                 .ok()
                 .and_then(|b| width.checked_mul(b))
                 .ok_or(BlocksError::Block(index))?;
-            let h = hist::decode(&c.data)
-                .map_err(|source| BlocksError::Histogram { index, source })?;
+            let h =
+                hist::decode(&c.data).map_err(|source| BlocksError::Histogram { index, source })?;
             out.add_cell(
                 start,
                 width,
