@@ -33,6 +33,9 @@
 //!   target or the mock and returns one [`run::RunReport`].
 //! - [`report`]: the end-of-run summary type and its exports (JSON summary,
 //!   text report, NDJSON time series), written atomically.
+//! - [`compare`]: two summaries judged against each other (`replay
+//!   compare`, `run --baseline`): per-endpoint deltas, a block-bootstrap
+//!   interval and a minimum practical effect.
 //! - [`http1`]: HTTP/1 message framing (tokens, `Content-Length`, chunked
 //!   decoding, body framing), shared by the pcap reader and the lean
 //!   HTTP/1.1 load client.
@@ -48,6 +51,7 @@
 //! errors and exit codes), [`shutdown`] (the caller's stop request).
 
 pub mod cli;
+pub mod compare;
 pub mod credential;
 pub mod error;
 pub mod execute;

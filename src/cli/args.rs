@@ -34,6 +34,79 @@ pub enum Command {
     /// Add up the summaries of a sharded run (`run --shard K/N`) exactly
     /// and re-evaluate the thresholds on the whole.
     Merge(MergeArgs),
+    /// Compare two runs' summaries, overall and per endpoint; exit 99 when
+    /// NEW regressed against BASE, 2 when they cannot be compared.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline's summary (`run --summary-export`).
+    #[arg(value_name = "BASE.json")]
+    pub base: PathBuf,
+    /// The summary of the run to judge.
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+    /// Output: text, markdown (a pull-request comment) or json.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub format: CompareFormat,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// Output formats of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// What `compare` and `run --baseline` count as a regression.
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// A percentile regresses only if it grew by more than this share of
+    /// the baseline (and --min-delta), and the change is significant.
+    #[arg(long = "min-change", default_value = "10%", value_parser = parse_fraction, value_name = "PERCENT")]
+    pub min_change: f64,
+    /// A percentile regresses only if it grew by more than this (and
+    /// --min-change).
+    #[arg(long = "min-delta", default_value = "1ms", value_parser = parse_duration, value_name = "DURATION")]
+    pub min_delta: std::time::Duration,
+    /// The error rate regresses only if it grew by more than this many
+    /// percentage points (1% = one point), and the change is significant.
+    #[arg(long = "min-error-change", default_value = "1%", value_parser = parse_fraction, value_name = "PERCENT")]
+    pub min_error_change: f64,
+    /// Confidence of the block-bootstrap interval that must lie above 0.
+    #[arg(long, default_value = "95%", value_parser = parse_fraction, value_name = "PERCENT")]
+    pub confidence: f64,
+}
+
+impl GateArgs {
+    /// The typed rule.
+    pub fn rule(&self) -> crate::compare::Rule {
+        crate::compare::Rule {
+            min_change: self.min_change,
+            min_delta_ms: self.min_delta.as_secs_f64() * 1000.0,
+            min_error_change: self.min_error_change,
+            confidence: self.confidence.clamp(0.5, 0.9999),
+            ..crate::compare::Rule::default()
+        }
+    }
+}
+
+/// `10%` or `0.1`: a fraction from 0 to 1.
+pub fn parse_fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("'{s}' is not a percentage such as 10% (or a fraction such as 0.1)"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("'{s}' is not between 0% and 100%"));
+    }
+    Ok(v)
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +390,13 @@ pub struct RunArgs {
     /// http_req_failed replaces the guard on that metric).
     #[arg(long = "no-default-thresholds")]
     pub no_default_thresholds: bool,
+    /// After the run, compare it with this summary as `replay compare`
+    /// does (--min-change, --min-delta, --min-error-change, --confidence):
+    /// a regression exits 99 and the report names the endpoints.
+    #[arg(long, value_name = "BASE.json")]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Write the end-of-run summary as JSON (k6 layout plus histograms);
     /// '-' is standard output.
     #[arg(long = "summary-export", value_name = "FILE.json")]

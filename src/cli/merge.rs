@@ -26,7 +26,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     let parsed = thresholds(&merged.thresholds, &args.thresholds, &merged.meta.endpoints)?;
     let elapsed = Duration::from_secs_f64(merged.meta.duration_s.max(0.0));
     let results = threshold::evaluate(&parsed, &merged.recorder, &merged.meta.endpoints, elapsed);
-    let summary = Summary::build(&merged.recorder, &merged.meta, &parsed, &results);
+    let mut summary = Summary::build(&merged.recorder, &merged.meta, &parsed, &results);
+    if !merged.blocks_complete {
+        summary.blocks = None;
+    }
     let guards = crate::run::Guards::for_run(args.no_default_thresholds, &parsed);
     let broken = guards.broken(&summary);
     write_outputs(&args, &summary, &coverage, &broken)?;

@@ -6,6 +6,7 @@
 //! 2 bad usage or unusable input, 1 any other failure.
 
 mod args;
+mod compare;
 mod generate;
 mod habits;
 mod input;
@@ -29,7 +30,7 @@ pub use input::{load_input, Input};
 /// The subcommands; any other first argument is an input of the implied
 /// `run` (`replay capture.har --scale 2x` is `replay run capture.har …`).
 const SUBCOMMANDS: &[&str] = &[
-    "record", "inspect", "generate", "run", "mock", "merge", "help",
+    "record", "inspect", "generate", "run", "mock", "merge", "compare", "help",
 ];
 
 /// Why a command line was not parsed.
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(*args),
         Command::Mock(args) => mock::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 

@@ -82,6 +82,8 @@ fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
         out,
         junit,
         thresholds_file: a.thresholds_file,
+        baseline: a.baseline,
+        gate: a.gate.rule(),
         mock_latency: a.mock_latency,
         threads: a.threads,
         command_line: std::env::args().collect(),

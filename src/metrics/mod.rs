@@ -19,6 +19,7 @@
 //! time-series point ([`IntervalStats`]); the recorder also keeps a bounded
 //! [`Drift`] series (p95 and error rate over time) for soak runs.
 
+pub mod blocks;
 pub mod hist;
 mod interval;
 mod sample;
@@ -209,6 +210,8 @@ pub struct Recorder {
     window: IntervalWindow,
     last_interval_at: Duration,
     drift: Drift,
+    /// Per-endpoint latency in blocks of time, for `replay compare`.
+    blocks: blocks::Blocks,
 }
 
 impl Recorder {
@@ -247,6 +250,7 @@ impl Recorder {
             }
         }
         self.window.record(s);
+        self.blocks.record(s.endpoint, s.at, s.duration, s.failed());
     }
 
     /// Count one scheduled request that could not be sent.
@@ -300,6 +304,17 @@ impl Recorder {
         self.warmup.failed += other.warmup.failed;
         self.warmup.dropped += other.warmup.dropped;
         self.window.merge(&other.window);
+        self.blocks.merge(&other.blocks);
+    }
+
+    /// Add blocks (e.g. decoded from a summary).
+    pub fn add_blocks(&mut self, b: &blocks::Blocks) {
+        self.blocks.merge(b);
+    }
+
+    /// Per-endpoint latency over time in blocks (see [`blocks`]).
+    pub fn blocks(&self) -> &blocks::Blocks {
+        &self.blocks
     }
 
     /// Insert a histogram (e.g. decoded from a summary) by adding it to
@@ -401,6 +416,7 @@ impl Recorder {
             .map(|(_, h)| hist::heap_bytes(h))
             .sum::<usize>()
             + self.window.heap_bytes()
+            + self.blocks.heap_bytes()
     }
 
     /// Close the current interval at `now` (offset since run start) and

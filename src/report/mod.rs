@@ -15,6 +15,7 @@
 //! [`merge_summaries`] combines shard summaries exactly. Files are written
 //! atomically ([`file`]).
 
+pub mod blocks;
 pub mod file;
 pub mod junit;
 pub mod ndjson;
@@ -292,6 +293,11 @@ pub struct Summary {
     /// p95 and error rate over time (bounded; empty for merged summaries).
     pub drift: Vec<DriftPoint>,
     pub histograms: Vec<HistogramEntry>,
+    /// Per-endpoint `http_req_duration` in blocks of time, for `replay
+    /// compare` (absent in summaries written before the field, and in a
+    /// merge of such summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<blocks::BlocksEntry>,
     /// `--profile stress`: every step and the breaking point (absent for
     /// other profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -564,6 +570,7 @@ impl Summary {
             endpoints,
             drift: rec.drift().points().to_vec(),
             histograms,
+            blocks: Some(blocks::BlocksEntry::of(rec.blocks())),
             stress: None,
         }
     }
@@ -640,6 +647,11 @@ pub enum MergeError {
         index: usize,
         source: HistogramCodecError,
     },
+    #[error("summary {part}: {source}")]
+    Blocks {
+        part: usize,
+        source: blocks::BlocksError,
+    },
     #[error("summary {part}: {what} '{value}' is not known")]
     Unknown {
         part: usize,
@@ -659,6 +671,9 @@ pub struct Merged {
     /// Every distinct threshold expression of the parts, first-seen order,
     /// to re-parse and re-evaluate on `recorder`.
     pub thresholds: Vec<String>,
+    /// Every part carried `blocks` (else the merged summary has none:
+    /// they would cover only some parts).
+    pub blocks_complete: bool,
 }
 
 /// Merge summaries exactly through their serialized histograms and
@@ -682,6 +697,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         .collect::<Result<_, MergeError>>()?;
     let mut rec = Recorder::new();
     let mut thresholds: Vec<String> = Vec::new();
+    let mut blocks_complete = true;
     let mut meta = RunMeta {
         seed: first.seed,
         duration_s: 0.0,
@@ -735,6 +751,13 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
             })?;
             rec.add_histogram(key, &decoded);
         }
+        match &s.blocks {
+            Some(b) => rec.add_blocks(
+                &b.decode(meta.endpoints.len())
+                    .map_err(|source| MergeError::Blocks { part, source })?,
+            ),
+            None => blocks_complete = false,
+        }
         rec.add_warmup(WarmupCounts {
             requests: s.requests.warmup,
             failed: 0,
@@ -758,6 +781,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         recorder: rec,
         meta,
         thresholds,
+        blocks_complete,
     })
 }
 

@@ -39,7 +39,14 @@ pub fn write_outputs(plan: &RunPlan, report: &RunReport) -> Vec<anyhow::Error> {
     }
     if let (Some(p), Some(summary)) = (&plan.options.junit, report.summary()) {
         let guards = report.guard_cases();
-        let xml = crate::report::junit::render(&summary, &[("replay default guards", guards)]);
+        let baseline = report.baseline_cases();
+        let xml = crate::report::junit::render(
+            &summary,
+            &[
+                ("replay default guards", guards),
+                ("replay baseline comparison", baseline),
+            ],
+        );
         if let Err(e) = crate::report::file::write_atomic(p, xml.as_bytes()) {
             failed.push(
                 anyhow::Error::from(e)

@@ -81,6 +81,10 @@ pub struct RunOptions {
     pub no_default_thresholds: bool,
     pub abort_on_fail: bool,
     pub summary_export: Option<PathBuf>,
+    /// `--baseline`: compare the run with this summary at the end.
+    pub baseline: Option<PathBuf>,
+    /// What the baseline comparison counts as a regression.
+    pub gate: crate::compare::Rule,
     /// The per-interval time series (NDJSON).
     pub out: Option<PathBuf>,
     /// `--out junit=FILE`: thresholds and default guards as JUnit XML.
@@ -131,6 +135,8 @@ impl Default for RunOptions {
             no_default_thresholds: false,
             abort_on_fail: false,
             summary_export: None,
+            baseline: None,
+            gate: crate::compare::Rule::default(),
             out: None,
             junit: None,
             thresholds_file: None,

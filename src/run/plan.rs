@@ -62,6 +62,9 @@ pub struct RunPlan {
     /// How connections reach the target (proxy, `--resolve`, `--host`,
     /// `--insecure`, certificates): one line each for the report's header.
     pub network: Vec<String>,
+    /// `--baseline`: the summary to compare the run with, read and
+    /// checked before the run.
+    pub baseline: Option<crate::report::Summary>,
     /// What was asked (the target — `None`: the built-in mock, started by
     /// the session —, outputs, `--abort-on-fail`…), as given.
     pub options: RunOptions,
@@ -109,6 +112,7 @@ impl RunPlan {
             (Some(_), false) => return Err(missing_secrets(&model, &missing).into()),
         };
         let steps = steps(options, &model)?;
+        let baseline = baseline(options, &endpoints)?;
         let threads = options.threads.unwrap_or_else(|| {
             let peak_rate = steps.iter().map(|s| s.rate).fold(0.0, f64::max);
             let local = options.target.as_ref().is_none_or(Target::is_loopback);
@@ -161,6 +165,7 @@ impl RunPlan {
             stress_max_errors: (options.profile == Some(Profile::Stress))
                 .then_some(options.stress_max_errors),
             mock_secrets,
+            baseline,
             options: options.clone(),
         })
     }
@@ -169,6 +174,20 @@ impl RunPlan {
     pub fn is_stress(&self) -> bool {
         self.stress_max_errors.is_some()
     }
+}
+
+/// `--baseline`: read and checked against the model before any load.
+fn baseline(
+    options: &RunOptions,
+    endpoints: &[EndpointDesc],
+) -> Result<Option<report::Summary>, UsageError> {
+    let Some(path) = &options.baseline else {
+        return Ok(None);
+    };
+    let fail = |e: crate::compare::Incompatible| UsageError::flag("--baseline", e);
+    let base = crate::compare::load(path).map_err(fail)?;
+    crate::compare::check_baseline(&path.display().to_string(), &base, endpoints).map_err(fail)?;
+    Ok(Some(base))
 }
 
 fn endpoint_descs(model: &TrafficModel) -> Vec<EndpointDesc> {

@@ -145,6 +145,8 @@ pub struct RunReport {
     /// Why the run was stopped because every request of its first seconds
     /// failed the same way: the reason with the flag that fixes it.
     pub failed_fast: Option<String>,
+    /// `--baseline`: the run compared with the baseline's summary.
+    pub baseline: Option<crate::compare::Comparison>,
 }
 
 impl RunReport {
@@ -163,8 +165,8 @@ impl RunReport {
             .map_or(Ended::Completed, |s| s.summary.ended)
     }
 
-    /// 0 when the thresholds and the default guards held, 99 when one was
-    /// crossed, 1 when every request of the first seconds failed the same
+    /// 0 when the thresholds, the default guards and the `--baseline`
+    /// comparison held, 99 when one was crossed or the run regressed, 1 when every request of the first seconds failed the same
     /// way (that stands over the guards), 130 after a shutdown. A stress
     /// run passes when its first step (the scale asked for) held: the
     /// breaking point above it is the finding.
@@ -180,7 +182,11 @@ impl RunReport {
             (None, Some(last)) => last.summary.thresholds_ok(),
             (None, None) => true,
         };
-        if passed && self.guards_broken().is_empty() {
+        let regressed = self
+            .baseline
+            .as_ref()
+            .is_some_and(|c| c.verdict == crate::compare::Verdict::Regression);
+        if passed && !regressed && self.guards_broken().is_empty() {
             EXIT_OK
         } else {
             EXIT_THRESHOLD
@@ -198,6 +204,10 @@ impl RunReport {
             text += &stress_text(stress);
         }
         text += &report::text::render(&summary, report::text::TextOptions { color });
+        if let Some(c) = &self.baseline {
+            text.push('\n');
+            text += &crate::compare::render::text(c);
+        }
         text
     }
 
@@ -208,6 +218,16 @@ impl RunReport {
         notes.extend(self.failed_fast.iter().cloned());
         if self.ended() != Ended::Interrupted && self.failed_fast.is_none() {
             notes.extend(self.guards_broken());
+            if let Some(c) = self.baseline.as_ref().filter(|c| !c.regressed().is_empty()) {
+                let names: Vec<&str> = c.regressed().iter().map(|r| r.name.as_str()).collect();
+                notes.push(format!(
+                    "--baseline: regressed against {}: {}",
+                    c.base,
+                    names.join(", ")
+                ));
+            } else if let Some(c) = self.baseline.as_ref().filter(|c| c.overall.regressed) {
+                notes.push(format!("--baseline: regressed overall against {}", c.base));
+            }
         }
         let late = self.steps.first().map_or(0, |s| {
             let name = crate::metrics::DropReason::LateStart.as_str();
@@ -241,6 +261,30 @@ impl RunReport {
             None => self.steps.last(),
         };
         judged.map_or_else(Vec::new, |s| self.guards.broken(&s.summary))
+    }
+
+    /// `--baseline`: one verdict per row of the comparison (overall and
+    /// each endpoint), failing with the metrics that regressed.
+    pub fn baseline_cases(&self) -> Vec<(String, Option<String>)> {
+        let Some(c) = &self.baseline else {
+            return Vec::new();
+        };
+        std::iter::once(&c.overall)
+            .chain(&c.endpoints)
+            .map(|row| {
+                let failure = row.regressed.then(|| {
+                    let worse: Vec<String> = row
+                        .metrics
+                        .named()
+                        .iter()
+                        .filter(|(_, m)| m.regressed)
+                        .map(|(name, m)| format!("{name} {:.3} → {:.3}", m.base, m.new))
+                        .collect();
+                    format!("regressed against {}: {}", c.base, worse.join(", "))
+                });
+                (format!("no regression: {}", row.name), failure)
+            })
+            .collect()
     }
 
     /// Every default guard that applies, held or broken, for the JUnit

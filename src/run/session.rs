@@ -128,14 +128,16 @@ impl<'a> Session<'a> {
             failed.push(e);
         }
         let aborted = self.aborted.lock().ok().and_then(|mut a| a.take());
-        let report = RunReport {
+        let mut report = RunReport {
             stress: self.plan.is_stress().then(|| stress_summary(&results)),
             steps: results,
             aborted,
             abandoned,
             guards: self.plan.guards,
             failed_fast,
+            baseline: None,
         };
+        report.baseline = self.compare_baseline(&report)?;
         Ok((report, failed))
     }
 
@@ -337,6 +339,28 @@ impl<'a> Session<'a> {
             passed: summary.thresholds_ok() && within_errors && !outcome.stopped,
             summary,
         }
+    }
+
+    /// `--baseline`: the run's summary compared with the baseline's.
+    fn compare_baseline(
+        &self,
+        report: &RunReport,
+    ) -> anyhow::Result<Option<crate::compare::Comparison>> {
+        let (Some(base), Some(summary), Some(path)) = (
+            &self.plan.baseline,
+            report.summary(),
+            &self.plan.options.baseline,
+        ) else {
+            return Ok(None);
+        };
+        let name = path.display().to_string();
+        let c = crate::compare::compare(
+            (&name, base),
+            ("this run", &summary),
+            self.plan.options.gate,
+        )
+        .map_err(|e| UsageError::flag("--baseline", e))?;
+        Ok(Some(c))
     }
 
     /// Finishes the `--out` time series; its error, if any.

@@ -2,7 +2,8 @@
 //! auto builder: HTTP/1.1, h2c by prior knowledge, and h2 or http/1.1 by
 //! ALPN over TLS). It logs every request — arrival time, HTTP version,
 //! method and path, `Authorization` — and can stall, slow down, or fail
-//! with a status, to every request or to chosen paths ([`Behaviour`]).
+//! with a status, or answer some paths slower than others, to every
+//! request or to chosen paths ([`Behaviour`]).
 //! Tests wait on what it saw ([`Server::wait_for_requests`]) rather than
 //! sleeping.
 
@@ -46,6 +47,10 @@ pub struct Behaviour {
     /// Requests arriving this long after the first one wait this much
     /// before the answer.
     pub slow_after: Option<(Duration, Duration)>,
+    /// Per-path delays: a request whose `METHOD /path` (query stripped)
+    /// starts with the first element waits the second before the answer;
+    /// the first match applies (`""` matches every request).
+    pub delays: Vec<(&'static str, Duration)>,
     /// Serve TLS (see [`self_signed`]) instead of cleartext.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -122,6 +127,11 @@ impl Server {
                             let version = req.version();
                             let key = format!("{} {}", req.method(), req.uri().path());
                             let not_found = matches!(b.fail, Fail::NotFound(f) if f(&key));
+                            let delay = b
+                                .delays
+                                .iter()
+                                .find(|(prefix, _)| key.starts_with(prefix))
+                                .map(|(_, d)| *d);
                             let authorization = req
                                 .headers()
                                 .get("authorization")
@@ -162,6 +172,9 @@ impl Server {
                                 if at.saturating_sub(first) >= after {
                                     tokio::time::sleep(delay).await;
                                 }
+                            }
+                            if let Some(d) = delay {
+                                tokio::time::sleep(d).await;
                             }
                             let status = match b.fail {
                                 Fail::Never => 200,
