@@ -86,9 +86,10 @@ impl Observer for Terminal {
 /// mock)` and the plan — how long (and whether that is a default), at
 /// what intended rate, with which seed.
 /// The step's peak beside its mean, when the recorded curve makes them
-/// differ: a short run over a busy stretch, a bursty recording.
+/// differ by half or more: a run over a busy stretch, a bursty recording
+/// (an even recording's bins differ by a request or so: not worth a word).
 fn peak(step: &crate::run::Step, bin_s: f64) -> String {
-    if step.peak > step.rate * 1.05 {
+    if step.peak > step.rate * 1.5 {
         format!(
             " (peak {:.1} req/s over {} of the recorded curve)",
             step.peak,
