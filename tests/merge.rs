@@ -88,7 +88,14 @@ fn three_shards_merge_into_one_exact_run() {
     let merged_path = dir.path().join("merged.json");
     let mut args: Vec<&std::ffi::OsStr> = vec!["merge".as_ref()];
     args.extend(parts.iter().map(|p| p.as_os_str()));
-    args.extend(["-o".as_ref(), merged_path.as_os_str()]);
+    let junit = dir.path().join("merged.xml");
+    let junit_arg = format!("junit={}", junit.display());
+    args.extend([
+        "-o".as_ref(),
+        merged_path.as_os_str(),
+        "--out".as_ref(),
+        junit_arg.as_ref(),
+    ]);
     let merged_run = replay(args);
     // Every shard passed `count<40`; the whole run sent more.
     assert_eq!(merged_run.code, Some(99), "{}", merged_run.output());
@@ -154,6 +161,12 @@ fn three_shards_merge_into_one_exact_run() {
     }
     let t = &m["thresholds"][0];
     assert_eq!(t["ok"], false, "{t}");
+    // The JUnit report of the merged run fails that threshold.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("name=\"http_reqs: count&lt;40\" time=\"0\">\n      <failure"),
+        "{xml}"
+    );
 
     // Not the shards of one run: refused, exit 2, with the reason.
     for (args, want) in [

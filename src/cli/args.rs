@@ -125,6 +125,10 @@ pub struct MergeArgs {
     /// Merge although shards are missing; the report names them.
     #[arg(long = "allow-partial")]
     pub allow_partial: bool,
+    /// junit=FILE.xml: the merged run's thresholds and default guards as
+    /// JUnit XML, as `run --out junit=` writes them.
+    #[arg(long = "out", value_parser = parse_out, value_name = "junit=FILE")]
+    pub out: Vec<OutArg>,
     /// Turn off the default guards (more than 1% dropped, every request
     /// failed), as for `run`.
     #[arg(long = "no-default-thresholds")]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::args::MergeArgs;
+use super::args::{MergeArgs, OutKind};
 use crate::error::{UsageError, EXIT_THRESHOLD};
 use crate::report::{self, file, shards, MergeError, Summary};
 use crate::threshold::{self, Threshold};
@@ -17,6 +17,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         file::check_output_path(out, "-o")
             .map_err(|e| UsageError(format!("{e}; choose another path with -o")))?;
     }
+    let junit = junit_path(&args)?;
     let parts = read(&args.summaries)?;
     let named: Vec<(String, &Summary)> = parts.iter().map(|(n, s)| (n.clone(), s)).collect();
     let coverage = shards::check(&named, args.allow_partial).map_err(UsageError)?;
@@ -33,6 +34,14 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     let guards = crate::run::Guards::for_run(args.no_default_thresholds, &parsed);
     let broken = guards.broken(&summary);
     write_outputs(&args, &summary, &coverage, &broken)?;
+    if let Some(path) = junit {
+        let xml = report::junit::render(
+            &summary,
+            &[("replay default guards", guards.cases(&summary))],
+        );
+        file::write_atomic(&path, xml.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let failed = summary.thresholds.iter().any(|t| !t.ok) || !broken.is_empty();
     Ok(if failed { EXIT_THRESHOLD } else { 0 })
 }
@@ -50,6 +59,27 @@ fn reproduce(shard_command: &str, n: u64) -> String {
         "N={n}; for K in $(seq $N); do {} & done; wait; replay merge SUMMARIES",
         words.join(" ")
     )
+}
+
+/// The `--out junit=` file; merge writes no time series (`json=`).
+fn junit_path(args: &MergeArgs) -> Result<Option<PathBuf>, UsageError> {
+    let mut junit = None;
+    for o in &args.out {
+        match o.kind {
+            OutKind::Junit if junit.is_none() => junit = Some(o.path.clone()),
+            OutKind::Junit => return Err(UsageError("--out junit= is given twice".into())),
+            OutKind::Json => {
+                return Err(UsageError(
+                    "--out json=: merge has no time series to write (the shards' NDJSON files are theirs); use junit=FILE".into(),
+                ))
+            }
+        }
+    }
+    if let Some(p) = &junit {
+        file::check_output_path(p, "--out junit")
+            .map_err(|e| UsageError(format!("{e}; choose another path")))?;
+    }
+    Ok(junit)
 }
 
 /// Each file read and parsed, named as given.
