@@ -34,6 +34,8 @@ pub enum Command {
     /// Add up the summaries of a sharded run (`run --shard K/N`) exactly
     /// and re-evaluate the thresholds on the whole.
     Merge(MergeArgs),
+    /// Make the HTML report of a saved summary (`--summary-export`).
+    Report(ReportArgs),
     /// Compare two runs' summaries, overall and per endpoint; exit 99 when
     /// NEW regressed against BASE, 2 when they cannot be compared.
     Compare(CompareArgs),
@@ -110,6 +112,16 @@ pub fn parse_fraction(s: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A summary file (`run --summary-export`, `merge -o`).
+    #[arg(value_name = "SUMMARY")]
+    pub summary: PathBuf,
+    /// Write the self-contained HTML report here ('-': standard output).
+    #[arg(long = "html", value_name = "FILE")]
+    pub html: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The shards' summary files (each `run --shard K/N --summary-export`).
     #[arg(required = true, value_name = "SUMMARY")]
@@ -125,9 +137,9 @@ pub struct MergeArgs {
     /// Merge although shards are missing; the report names them.
     #[arg(long = "allow-partial")]
     pub allow_partial: bool,
-    /// junit=FILE.xml: the merged run's thresholds and default guards as
-    /// JUnit XML, as `run --out junit=` writes them.
-    #[arg(long = "out", value_parser = parse_out, value_name = "junit=FILE")]
+    /// junit=FILE.xml, html=FILE.html: the merged run's JUnit XML and
+    /// HTML report, as `run --out` writes them. Repeatable.
+    #[arg(long = "out", value_parser = parse_out, value_name = "KIND=FILE")]
     pub out: Vec<OutArg>,
     /// Turn off the default guards (more than 1% dropped, every request
     /// failed), as for `run`.
@@ -415,7 +427,8 @@ pub struct RunArgs {
     pub format: ReportFormat,
     /// More outputs, repeatable: json=FILE.ndjson (the per-interval time
     /// series), junit=FILE.xml (thresholds and default guards as JUnit test
-    /// cases, for CI test reporters); '-' is standard output.
+    /// cases, for CI test reporters), html=FILE.html (a self-contained
+    /// report with charts); '-' is standard output.
     #[arg(long = "out", value_parser = parse_out, value_name = "KIND=FILE")]
     pub out: Vec<OutArg>,
     /// Latency of the built-in mock (used without --target): recorded,
@@ -520,6 +533,8 @@ pub enum OutKind {
     Json,
     /// JUnit XML.
     Junit,
+    /// The self-contained HTML report.
+    Html,
 }
 
 /// One `--out KIND=FILE`.
@@ -533,9 +548,10 @@ pub fn parse_out(s: &str) -> Result<OutArg, String> {
     let (kind, path) = match s.split_once('=') {
         Some(("json", p)) if !p.is_empty() => (OutKind::Json, p),
         Some(("junit", p)) if !p.is_empty() => (OutKind::Junit, p),
+        Some(("html", p)) if !p.is_empty() => (OutKind::Html, p),
         _ => {
             return Err(format!(
-                "'{s}': outputs are json=FILE.ndjson and junit=FILE.xml"
+                "'{s}': outputs are json=FILE.ndjson, junit=FILE.xml and html=FILE.html"
             ))
         }
     };

@@ -17,7 +17,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         file::check_output_path(out, "-o")
             .map_err(|e| UsageError(format!("{e}; choose another path with -o")))?;
     }
-    let junit = junit_path(&args)?;
+    let (junit, html) = out_paths(&args)?;
     let parts = read(&args.summaries)?;
     let named: Vec<(String, &Summary)> = parts.iter().map(|(n, s)| (n.clone(), s)).collect();
     let coverage = shards::check(&named, args.allow_partial).map_err(UsageError)?;
@@ -34,6 +34,10 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     let guards = crate::run::Guards::for_run(args.no_default_thresholds, &parsed);
     let broken = guards.broken(&summary);
     write_outputs(&args, &summary, &coverage, &broken)?;
+    if let Some(path) = html {
+        file::write_atomic(&path, report::html::render(&summary).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let Some(path) = junit {
         let xml = report::junit::render(
             &summary,
@@ -61,25 +65,29 @@ fn reproduce(shard_command: &str, n: u64) -> String {
     )
 }
 
-/// The `--out junit=` file; merge writes no time series (`json=`).
-fn junit_path(args: &MergeArgs) -> Result<Option<PathBuf>, UsageError> {
-    let mut junit = None;
+/// The `--out junit=` and `--out html=` files, checked; merge writes no
+/// time series (`json=`).
+fn out_paths(args: &MergeArgs) -> Result<(Option<PathBuf>, Option<PathBuf>), UsageError> {
+    let (mut junit, mut html) = (None, None);
     for o in &args.out {
-        match o.kind {
-            OutKind::Junit if junit.is_none() => junit = Some(o.path.clone()),
-            OutKind::Junit => return Err(UsageError("--out junit= is given twice".into())),
+        let slot = match o.kind {
+            OutKind::Junit => &mut junit,
+            OutKind::Html => &mut html,
             OutKind::Json => {
                 return Err(UsageError(
-                    "--out json=: merge has no time series to write (the shards' NDJSON files are theirs); use junit=FILE".into(),
+                    "--out json=: merge has no time series to write (the shards' NDJSON files are theirs); use junit=FILE or html=FILE".into(),
                 ))
             }
+        };
+        if slot.replace(o.path.clone()).is_some() {
+            return Err(UsageError(
+                format!("--out {:?} is given twice", o.kind).to_lowercase(),
+            ));
         }
-    }
-    if let Some(p) = &junit {
-        file::check_output_path(p, "--out junit")
+        file::check_output_path(&o.path, "--out")
             .map_err(|e| UsageError(format!("{e}; choose another path")))?;
     }
-    Ok(junit)
+    Ok((junit, html))
 }
 
 /// Each file read and parsed, named as given.

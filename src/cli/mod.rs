@@ -15,6 +15,7 @@ mod merge;
 mod mock;
 mod progress;
 mod record;
+mod report;
 pub mod run;
 mod terminal;
 
@@ -30,7 +31,7 @@ pub use input::{load_input, Input};
 /// The subcommands; any other first argument is an input of the implied
 /// `run` (`replay capture.har --scale 2x` is `replay run capture.har …`).
 const SUBCOMMANDS: &[&str] = &[
-    "record", "inspect", "generate", "run", "mock", "merge", "compare", "help",
+    "record", "inspect", "generate", "run", "mock", "merge", "compare", "report", "help",
 ];
 
 /// Why a command line was not parsed.
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(*args),
         Command::Mock(args) => mock::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
     }
 }

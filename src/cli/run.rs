@@ -45,6 +45,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
     let out = a.out_path(OutKind::Json).map_err(UsageError)?;
     let junit = a.out_path(OutKind::Junit).map_err(UsageError)?;
+    let html = a.out_path(OutKind::Html).map_err(UsageError)?;
     Ok(RunOptions {
         target: a.target,
         scale: a.scale,
@@ -81,6 +82,7 @@ fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
         summary_export: a.summary_export,
         out,
         junit,
+        html,
         thresholds_file: a.thresholds_file,
         baseline: a.baseline,
         gate: a.gate.rule(),
@@ -192,6 +194,7 @@ impl Output {
             ),
             (out_to_stdout(a, OutKind::Json), "--out json=-"),
             (out_to_stdout(a, OutKind::Junit), "--out junit=-"),
+            (out_to_stdout(a, OutKind::Html), "--out html=-"),
         ]
         .iter()
         .filter(|(on, _)| *on)

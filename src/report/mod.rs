@@ -17,9 +17,11 @@
 
 pub mod blocks;
 pub mod file;
+pub mod html;
 pub mod junit;
 pub mod ndjson;
 pub mod shards;
+mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;

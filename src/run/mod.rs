@@ -54,5 +54,14 @@ pub fn write_outputs(plan: &RunPlan, report: &RunReport) -> Vec<anyhow::Error> {
             );
         }
     }
+    if let (Some(p), Some(summary)) = (&plan.options.html, report.summary()) {
+        let html = crate::report::html::render(&summary);
+        if let Err(e) = crate::report::file::write_atomic(p, html.as_bytes()) {
+            failed.push(
+                anyhow::Error::from(e)
+                    .context(format!("cannot write --out html file {}", p.display())),
+            );
+        }
+    }
     failed
 }

@@ -89,6 +89,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// `--out junit=FILE`: thresholds and default guards as JUnit XML.
     pub junit: Option<PathBuf>,
+    /// `--out html=FILE`: the self-contained HTML report.
+    pub html: Option<PathBuf>,
     /// `--thresholds-file`: k6's thresholds object (JSON).
     pub thresholds_file: Option<PathBuf>,
     pub mock_latency: LatencyMode,
@@ -139,6 +141,7 @@ impl Default for RunOptions {
             gate: crate::compare::Rule::default(),
             out: None,
             junit: None,
+            html: None,
             thresholds_file: None,
             mock_latency: LatencyMode::Recorded,
             threads: None,

@@ -96,6 +96,7 @@ impl RunPlan {
             ("--summary-export", &options.summary_export),
             ("--out", &options.out),
             ("--out junit", &options.junit),
+            ("--out html", &options.html),
         ] {
             if let Some(p) = path {
                 report::file::check_output_path(p, flag).map_err(|e| UsageError(e.to_string()))?;
