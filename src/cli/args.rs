@@ -137,8 +137,9 @@ pub struct MergeArgs {
     /// Merge although shards are missing; the report names them.
     #[arg(long = "allow-partial")]
     pub allow_partial: bool,
-    /// junit=FILE.xml, html=FILE.html: the merged run's JUnit XML and
-    /// HTML report, as `run --out` writes them. Repeatable.
+    /// junit=FILE.xml, html=FILE.html, hdr=FILE.hlog: the merged run's
+    /// JUnit XML, HTML report and interval log, as `run --out` writes
+    /// them. Repeatable.
     #[arg(long = "out", value_parser = parse_out, value_name = "KIND=FILE")]
     pub out: Vec<OutArg>,
     /// Turn off the default guards (more than 1% dropped, every request
@@ -428,7 +429,8 @@ pub struct RunArgs {
     /// More outputs, repeatable: json=FILE.ndjson (the per-interval time
     /// series), junit=FILE.xml (thresholds and default guards as JUnit test
     /// cases, for CI test reporters), html=FILE.html (a self-contained
-    /// report with charts); '-' is standard output.
+    /// report with charts), hdr=FILE.hlog (an HdrHistogram interval log,
+    /// one tag per endpoint); '-' is standard output.
     #[arg(long = "out", value_parser = parse_out, value_name = "KIND=FILE")]
     pub out: Vec<OutArg>,
     /// Latency of the built-in mock (used without --target): recorded,
@@ -535,6 +537,8 @@ pub enum OutKind {
     Junit,
     /// The self-contained HTML report.
     Html,
+    /// The HdrHistogram interval log.
+    Hdr,
 }
 
 /// One `--out KIND=FILE`.
@@ -549,11 +553,10 @@ pub fn parse_out(s: &str) -> Result<OutArg, String> {
         Some(("json", p)) if !p.is_empty() => (OutKind::Json, p),
         Some(("junit", p)) if !p.is_empty() => (OutKind::Junit, p),
         Some(("html", p)) if !p.is_empty() => (OutKind::Html, p),
-        _ => {
-            return Err(format!(
-                "'{s}': outputs are json=FILE.ndjson, junit=FILE.xml and html=FILE.html"
-            ))
-        }
+        Some(("hdr", p)) if !p.is_empty() => (OutKind::Hdr, p),
+        _ => return Err(format!(
+            "'{s}': outputs are json=FILE.ndjson, junit=FILE.xml, html=FILE.html and hdr=FILE.hlog"
+        )),
     };
     Ok(OutArg {
         kind,

@@ -17,7 +17,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
         file::check_output_path(out, "-o")
             .map_err(|e| UsageError(format!("{e}; choose another path with -o")))?;
     }
-    let (junit, html) = out_paths(&args)?;
+    let (junit, html, hdr) = out_paths(&args)?;
     let parts = read(&args.summaries)?;
     let named: Vec<(String, &Summary)> = parts.iter().map(|(n, s)| (n.clone(), s)).collect();
     let coverage = shards::check(&named, args.allow_partial).map_err(UsageError)?;
@@ -34,6 +34,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     let guards = crate::run::Guards::for_run(args.no_default_thresholds, &parsed);
     let broken = guards.broken(&summary);
     write_outputs(&args, &summary, &coverage, &broken)?;
+    if let Some(path) = hdr {
+        let log = report::hlog::render(&summary).map_err(anyhow::Error::msg)?;
+        file::write_atomic(&path, &log)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if let Some(path) = html {
         file::write_atomic(&path, report::html::render(&summary).as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -67,12 +72,13 @@ fn reproduce(shard_command: &str, n: u64) -> String {
 
 /// The `--out junit=` and `--out html=` files, checked; merge writes no
 /// time series (`json=`).
-fn out_paths(args: &MergeArgs) -> Result<(Option<PathBuf>, Option<PathBuf>), UsageError> {
-    let (mut junit, mut html) = (None, None);
+fn out_paths(args: &MergeArgs) -> Result<Outs, UsageError> {
+    let (mut junit, mut html, mut hdr) = (None, None, None);
     for o in &args.out {
         let slot = match o.kind {
             OutKind::Junit => &mut junit,
             OutKind::Html => &mut html,
+            OutKind::Hdr => &mut hdr,
             OutKind::Json => {
                 return Err(UsageError(
                     "--out json=: merge has no time series to write (the shards' NDJSON files are theirs); use junit=FILE or html=FILE".into(),
@@ -87,8 +93,11 @@ fn out_paths(args: &MergeArgs) -> Result<(Option<PathBuf>, Option<PathBuf>), Usa
         file::check_output_path(&o.path, "--out")
             .map_err(|e| UsageError(format!("{e}; choose another path")))?;
     }
-    Ok((junit, html))
+    Ok((junit, html, hdr))
 }
+
+/// The `--out` files of a merge: JUnit, HTML, interval log.
+type Outs = (Option<PathBuf>, Option<PathBuf>, Option<PathBuf>);
 
 /// Each file read and parsed, named as given.
 fn read(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Summary)>> {

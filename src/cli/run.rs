@@ -46,6 +46,7 @@ fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
     let out = a.out_path(OutKind::Json).map_err(UsageError)?;
     let junit = a.out_path(OutKind::Junit).map_err(UsageError)?;
     let html = a.out_path(OutKind::Html).map_err(UsageError)?;
+    let hdr = a.out_path(OutKind::Hdr).map_err(UsageError)?;
     Ok(RunOptions {
         target: a.target,
         scale: a.scale,
@@ -83,6 +84,7 @@ fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
         out,
         junit,
         html,
+        hdr,
         thresholds_file: a.thresholds_file,
         baseline: a.baseline,
         gate: a.gate.rule(),
@@ -195,6 +197,7 @@ impl Output {
             (out_to_stdout(a, OutKind::Json), "--out json=-"),
             (out_to_stdout(a, OutKind::Junit), "--out junit=-"),
             (out_to_stdout(a, OutKind::Html), "--out html=-"),
+            (out_to_stdout(a, OutKind::Hdr), "--out hdr=-"),
         ]
         .iter()
         .filter(|(on, _)| *on)

@@ -17,6 +17,7 @@
 
 pub mod blocks;
 pub mod file;
+pub mod hlog;
 pub mod html;
 pub mod junit;
 pub mod ndjson;

@@ -63,5 +63,13 @@ pub fn write_outputs(plan: &RunPlan, report: &RunReport) -> Vec<anyhow::Error> {
             );
         }
     }
+    if let (Some(p), Some(summary)) = (&plan.options.hdr, report.summary()) {
+        let written = crate::report::hlog::render(&summary)
+            .map_err(anyhow::Error::msg)
+            .and_then(|log| Ok(crate::report::file::write_atomic(p, &log)?));
+        if let Err(e) = written {
+            failed.push(e.context(format!("cannot write --out hdr file {}", p.display())));
+        }
+    }
     failed
 }

@@ -91,6 +91,8 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// `--out html=FILE`: the self-contained HTML report.
     pub html: Option<PathBuf>,
+    /// `--out hdr=FILE`: the HdrHistogram interval log.
+    pub hdr: Option<PathBuf>,
     /// `--thresholds-file`: k6's thresholds object (JSON).
     pub thresholds_file: Option<PathBuf>,
     pub mock_latency: LatencyMode,
@@ -142,6 +144,7 @@ impl Default for RunOptions {
             out: None,
             junit: None,
             html: None,
+            hdr: None,
             thresholds_file: None,
             mock_latency: LatencyMode::Recorded,
             threads: None,

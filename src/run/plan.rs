@@ -97,6 +97,7 @@ impl RunPlan {
             ("--out", &options.out),
             ("--out junit", &options.junit),
             ("--out html", &options.html),
+            ("--out hdr", &options.hdr),
         ] {
             if let Some(p) = path {
                 report::file::check_output_path(p, flag).map_err(|e| UsageError(e.to_string()))?;
