@@ -144,6 +144,32 @@ fn a_run_whose_every_request_fails_exits_99_and_says_why() {
     }
     assert_eq!(total, sent, "{}", r.stdout);
 
+    // The summary file says which guard broke (a CI script reading it
+    // sees why the run exited 99 with every threshold passed).
+    let file = dir.path().join("guards.json");
+    let mut exported = base.to_vec();
+    exported.extend(["--summary-export", file.to_str().unwrap()]);
+    let r = replay(args(&har, &exported));
+    assert_eq!(r.code, Some(99), "{}", r.output());
+    let s = read_json(&file);
+    let guards = s["guards"].as_array().unwrap();
+    let failed = guards
+        .iter()
+        .find(|g| g["name"] == "default guard: not every request failed")
+        .unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(failed["ok"], false);
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("requests failed"),
+        "{failed}"
+    );
+    assert!(
+        guards.iter().any(|g| g["ok"] == true),
+        "the dropped guard held: {s}"
+    );
+
     let mut replaced = base.to_vec();
     replaced.extend(["--threshold", "http_req_failed: rate<=1"]);
     let r = replay(args(&har, &replaced));

@@ -554,9 +554,11 @@ pub fn parse_out(s: &str) -> Result<OutArg, String> {
         Some(("junit", p)) if !p.is_empty() => (OutKind::Junit, p),
         Some(("html", p)) if !p.is_empty() => (OutKind::Html, p),
         Some(("hdr", p)) if !p.is_empty() => (OutKind::Hdr, p),
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "'{s}': outputs are json=FILE.ndjson, junit=FILE.xml, html=FILE.html and hdr=FILE.hlog"
-        )),
+        ))
+        }
     };
     Ok(OutArg {
         kind,

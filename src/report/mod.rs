@@ -305,6 +305,21 @@ pub struct Summary {
     /// other profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stress: Option<StressSummary>,
+    /// The default guards that applied and whether they held (a broken one
+    /// made the run exit 99 although every threshold passed). Empty with
+    /// `--no-default-thresholds` and in summaries written before the field.
+    #[serde(default)]
+    pub guards: Vec<GuardResult>,
+}
+
+/// One default guard's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardResult {
+    pub name: String,
+    pub ok: bool,
+    /// Why it broke (absent when it held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The steps of a stress run and where it broke.
@@ -575,6 +590,7 @@ impl Summary {
             histograms,
             blocks: Some(blocks::BlocksEntry::of(rec.blocks())),
             stress: None,
+            guards: Vec::new(),
         }
     }
 

@@ -155,6 +155,15 @@ impl RunReport {
     pub fn summary(&self) -> Option<Summary> {
         let mut s = self.steps.last()?.summary.clone();
         s.stress = self.stress.clone();
+        s.guards = self
+            .guard_cases()
+            .into_iter()
+            .map(|(name, broken)| crate::report::GuardResult {
+                ok: broken.is_none(),
+                name,
+                message: broken,
+            })
+            .collect();
         Some(s)
     }
 
