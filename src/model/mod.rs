@@ -23,6 +23,7 @@ pub mod correlate;
 pub mod file;
 pub mod hist;
 pub mod joint;
+pub mod pii;
 pub mod pool;
 pub mod scrub;
 pub mod template;
