@@ -1391,6 +1391,76 @@ mod tests {
         assert!(!dump.contains("abc1"));
     }
 
+    /// The correlator sees the recorded values, the model stores the
+    /// look-alikes: an e-mail address a signup returned and later requests
+    /// used in their path and JSON body still links, and neither the pools
+    /// nor the kept response body carry it.
+    #[test]
+    fn produced_personal_values_still_link_and_are_stored_as_look_alikes() {
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        let mut t = 0;
+        for i in 0..12 {
+            let email = format!("person{i}@corp.example");
+            let mut signup = ex(t, "POST", "/signup");
+            signup.client = Some(format!("c{i}"));
+            if let Some(r) = signup.response.as_mut() {
+                r.body = Some(format!(r#"{{"id":{},"email":"{email}"}}"#, 100 + i).into_bytes());
+            }
+            b.observe(&signup);
+            let mut get = ex(t + 50, "GET", &format!("/users/{email}/profile"));
+            get.client = Some(format!("c{i}"));
+            b.observe(&get);
+            let mut put = ex(t + 90, "PUT", "/contacts");
+            put.client = Some(format!("c{i}"));
+            put.body = Some(Body {
+                mime: "application/json".into(),
+                text: Some(format!(r#"{{"contact":{{"email":"{email}"}}}}"#)),
+                kind: BodyKind::Json,
+                ..Default::default()
+            });
+            b.observe(&put);
+            t += 1000;
+        }
+        let m = b.finish();
+        let keys: Vec<String> = m.endpoints.iter().map(|e| e.key()).collect();
+        let index = |key: &str| {
+            keys.iter()
+                .position(|k| k.starts_with(key))
+                .unwrap_or_else(|| panic!("{keys:?}"))
+        };
+        let (signup, get, put) = (
+            index("POST /signup"),
+            index("GET /users/{"),
+            index("PUT /contacts"),
+        );
+        let has = |consumer: usize, slot: &Slot| {
+            m.links.iter().any(|l| {
+                l.producer == signup
+                    && l.consumer == consumer
+                    && &l.slot == slot
+                    && l.source == correlate::Origin::Json("$.email".into())
+            })
+        };
+        assert!(has(get, &Slot::Path(0)), "{:?}", m.links);
+        assert!(
+            has(put, &Slot::Json("$.contact.email".into())),
+            "{:?}",
+            m.links
+        );
+        let dump = format!("{m:?}");
+        assert!(!dump.contains("corp.example"), "{dump}");
+        let pool = &m.endpoints[get].path_params[0].pool;
+        assert!(
+            // The template keeps the common `.test` as the slot's suffix.
+            pool.values
+                .iter()
+                .all(|(v, _)| v.starts_with("user") && v.ends_with("@example")),
+            "{pool:?}"
+        );
+        // 12 paths, 12 request bodies and the one response body kept.
+        assert_eq!(m.source.pii.as_ref().unwrap()["email"], 25);
+    }
+
     #[test]
     fn keep_secrets_keeps_them() {
         let mut b = ModelBuilder::new(BuildOptions {
