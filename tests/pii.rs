@@ -333,9 +333,7 @@ fn ordinary_values_are_not_replaced() {
         "A-1001",
         "4111111111111112",
     ];
-    let body = format!(
-        r#"{{"items":[{{"id":987654,"sku":"A-1001","price":1299.5,"uuid":"550e8400-e29b-41d4-a716-446655440000"}}],"created":1700000000000,"at":"2024-03-01T12:00:00Z","ref":"4111111111111112"}}"#
-    );
+    let body = r#"{"items":[{"id":987654,"sku":"A-1001","price":1299.5,"uuid":"550e8400-e29b-41d4-a716-446655440000"}],"created":1700000000000,"at":"2024-03-01T12:00:00Z","ref":"4111111111111112"}"#;
     let entries: Vec<Entry> = (0..4u64)
         .flat_map(|i| {
             let mut get = Entry::get(
@@ -346,7 +344,7 @@ fn ordinary_values_are_not_replaced() {
                 "User-Agent".into(),
                 "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36".into(),
             ));
-            [get, Entry::post_json("http://shop.test/orders", i * 100 + 50, body.clone())]
+            [get, Entry::post_json("http://shop.test/orders", i * 100 + 50, body)]
         })
         .collect();
     let har = write_har(dir.path(), "plain.har", &entries);
