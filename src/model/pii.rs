@@ -41,7 +41,8 @@ use serde_json::Value;
 /// Field names (query parameters, form and JSON fields, headers) whose
 /// values are personal whatever they look like. Compared with the name
 /// lower-cased and stripped of everything but letters and digits, as a
-/// suffix: `billing_address`, `homePhone` and `X-User-Email` match.
+/// suffix: `billing_address`, `homePhone` and `X-User-Email` match. See
+/// also [`PII_FIELDS_EXACT`].
 pub const PII_FIELDS: &[&str] = &[
     "ssn",
     "socialsecuritynumber",
@@ -65,7 +66,7 @@ pub const PII_FIELDS: &[&str] = &[
     "postalcode",
     "phone",
     "phonenumber",
-    "mobile",
+    "mobilenumber",
     "telephone",
     "email",
     "emailaddress",
@@ -77,8 +78,11 @@ pub const PII_FIELDS: &[&str] = &[
     "iban",
     "cardnumber",
     "ccnumber",
-    "pan",
 ];
+
+/// Names personal only as a whole (`mobile`, not `Sec-CH-UA-Mobile`;
+/// `pan`, not `timespan`).
+pub const PII_FIELDS_EXACT: &[&str] = &["mobile", "tel", "pan", "zip"];
 
 /// What was replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -401,6 +405,7 @@ impl Pii {
 fn field_match(norm: &str, extra: &[String]) -> bool {
     !norm.is_empty()
         && (PII_FIELDS.iter().any(|f| norm.ends_with(f))
+            || PII_FIELDS_EXACT.contains(&norm)
             || extra.iter().any(|f| norm.ends_with(f.as_str())))
 }
 
@@ -1020,6 +1025,7 @@ mod tests {
         assert!(p.is_field("first_name") && p.is_field("billingAddress"));
         assert!(p.is_field("X-User-Email") && p.is_field("DOB") && p.is_field("loyaltyNo"));
         assert!(!p.is_field("address_id") && !p.is_field("name") && !p.is_field("gzip"));
+        assert!(p.is_field("mobile") && !p.is_field("Sec-CH-UA-Mobile") && !p.is_field("timespan"));
         let name = p.value(Some("first_name"), "Alice").into_owned();
         assert_eq!(name.len(), 5);
         assert!(name.chars().next().unwrap().is_ascii_uppercase());
