@@ -2,8 +2,10 @@
 //!
 //! `observe` is called once per exchange; everything it keeps is bounded
 //! (pools and trie nodes are capped) except one 16-byte record per request
-//! for the arrival process. Secrets are replaced by placeholders here,
-//! before a value is stored anywhere, so they cannot reach a model file.
+//! for the arrival process. Secrets are replaced by placeholders and
+//! personal data by look-alikes ([`super::pii`]) here, before a value is
+//! stored anywhere, so they cannot reach a model file; the correlator
+//! alone sees the recorded values.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
