@@ -55,7 +55,7 @@ const ORIGINALS: &[&str] = &[
 /// The response that hands Alice's data back (kept for the mock).
 const PROFILE: &str = r#"{"id":77,"email":"alice@corp.example","card":"5555 5555 5555 4444","phone":"+44 20 7946 0958","created":1700000000000}"#;
 
-const CUSTOMERS: &str = r#"{"customers":[{"email":"alice@corp.example","contacts":[{"phone":"(415) 555-2671"},{"phone":"4155552671"}],"address":"12 Rue de Rivoli, Paris","ip":"2a00:1450:4001:82b::200e","iban":"GB82 WEST 1234 5698 7654 32","dob":"1984-07-02","cards":[378282246310005]}],"id":42,"created":1700000000000,"uuid":"550e8400-e29b-41d4-a716-446655440000","price":19.99,"at":"2024-03-01T12:00:00Z"}"#;
+const CUSTOMERS: &str = r#"{"customers":[{"email":"alice@corp.example","contacts":[{"phone":"(415) 555-2671"},{"phone":"4155552671"}],"address":"12 Rue de Rivoli, Paris","ip":"2a00:1450:4001:82b::200e","iban":"GB82 WEST 1234 5698 7654 32","dob":"1984-07-02","cards":[378282246310005]}],"id":42,"created":1700000000000,"uuid":"550e8400-e29b-41d4-a716-446655440000","price":19.99,"at":"2024-03-01T12:00:00Z","notes":{"bob@corp.example":"vip"}}"#;
 
 const PAYMENT: &str = "card=4111-1111-1111-1111&first_name=Alice&last_name=Smith&ssn=219-09-9999&iban=DE89370400440532013000&amount=19.99";
 

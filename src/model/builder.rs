@@ -947,6 +947,9 @@ impl Walk<'_, '_> {
     fn collect(&mut self, v: &mut Value, path: &str, key: Option<&str>) {
         match v {
             Value::Object(map) => {
+                if let Some(p) = self.pii.as_deref_mut() {
+                    p.keys(map);
+                }
                 for (k, child) in map.iter_mut() {
                     let p = format!("{path}.{k}");
                     self.collect(child, &p, Some(k));

@@ -225,6 +225,7 @@ impl Pii {
     pub fn json(&mut self, v: &mut Value, key: Option<&str>) {
         match v {
             Value::Object(map) => {
+                self.keys(map);
                 for (k, child) in map.iter_mut() {
                     self.json(child, Some(k));
                 }
@@ -246,6 +247,18 @@ impl Pii {
                 }
             }
             Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    /// An object's keys with personal data replaced (a map keyed by
+    /// e-mail address); values untouched.
+    pub fn keys(&mut self, map: &mut serde_json::Map<String, Value>) {
+        if map.keys().all(|k| quick_reject(k.as_bytes())) {
+            return;
+        }
+        for (k, v) in std::mem::take(map) {
+            let k = self.text(&k).into_owned();
+            map.insert(k, v);
         }
     }
 
@@ -1056,7 +1069,8 @@ mod tests {
         let mut p = pii();
         let mut v: Value = serde_json::from_str(
             r#"{"users":[{"id":7,"email":"a@b.example","phone":4155552671,
-                "profile":{"last_name":"Smith","price":19.99}}]}"#,
+                "profile":{"last_name":"Smith","price":19.99}}],
+                "by_email":{"a@b.example":{"n":1}}}"#,
         )
         .unwrap();
         p.json(&mut v, None);
@@ -1066,6 +1080,8 @@ mod tests {
         assert!(u["phone"].is_u64() && u["phone"] != 4155552671u64);
         assert_ne!(u["profile"]["last_name"], "Smith");
         assert_eq!(u["profile"]["price"], 19.99);
+        let keys: Vec<&String> = v["by_email"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, vec![u["email"].as_str().unwrap()], "keys too, consistently");
     }
 
     #[test]
