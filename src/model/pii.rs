@@ -114,11 +114,23 @@ impl Kind {
     }
 }
 
+/// Values remembered with their outcome, and field names with theirs: a
+/// capture repeats its user agents, ids and users many times, and a hash
+/// lookup costs less than a scan (bounded; values up to [`MEMO_LEN`]).
+const MEMO_SIZE: usize = 16_384;
+const MEMO_LEN: usize = 256;
+
+/// A remembered value: its replacement (`None`: unchanged) and what
+/// was replaced in it.
+type Outcome = (Option<Box<str>>, Vec<Kind>);
+
 /// The replacer of one model: its key and what it replaced.
 pub struct Pii {
     key: [u8; 32],
     extra: Vec<String>,
     counts: BTreeMap<Kind, u64>,
+    memo: rustc_hash::FxHashMap<Box<str>, Outcome>,
+    fields: rustc_hash::FxHashMap<Box<str>, bool>,
 }
 
 impl std::fmt::Debug for Pii {
@@ -154,6 +166,8 @@ impl Pii {
                 .filter(|n| !n.is_empty())
                 .collect(),
             counts: BTreeMap::new(),
+            memo: Default::default(),
+            fields: Default::default(),
         }
     }
 
@@ -163,6 +177,18 @@ impl Pii {
             .iter()
             .map(|(k, n)| (k.name().to_string(), *n))
             .collect()
+    }
+
+    /// Whether a field with this name holds personal data (remembered).
+    fn is_field_memo(&mut self, name: &str) -> bool {
+        if let Some(v) = self.fields.get(name) {
+            return *v;
+        }
+        let v = self.is_field(name);
+        if self.fields.len() < MEMO_SIZE {
+            self.fields.insert(name.into(), v);
+        }
+        v
     }
 
     /// Whether a field with this name holds personal data.
@@ -190,7 +216,7 @@ impl Pii {
             return found;
         }
         match field {
-            Some(f) if self.is_field(f) => {
+            Some(f) if self.is_field_memo(f) => {
                 *self.counts.entry(Kind::Field).or_insert(0) += 1;
                 Cow::Owned(self.shaped(v))
             }
@@ -204,20 +230,37 @@ impl Pii {
         if quick_reject(v.as_bytes()) {
             return Cow::Borrowed(v);
         }
-        let spans = find(v);
-        if spans.is_empty() {
-            return Cow::Borrowed(v);
+        if let Some((out, kinds)) = self.memo.get(v) {
+            for k in kinds {
+                *self.counts.entry(*k).or_insert(0) += 1;
+            }
+            return match out {
+                Some(o) => Cow::Owned(o.to_string()),
+                None => Cow::Borrowed(v),
+            };
         }
+        let spans = find(v);
+        let mut kinds = Vec::with_capacity(spans.len());
         let mut out = String::with_capacity(v.len() + 16);
         let mut at = 0;
         for (s, e, kind) in spans {
             out.push_str(&v[at..s]);
             out.push_str(&self.look_alike(kind, &v[s..e]));
             *self.counts.entry(kind).or_insert(0) += 1;
+            kinds.push(kind);
             at = e;
         }
         out.push_str(&v[at..]);
-        Cow::Owned(out)
+        let changed = !kinds.is_empty();
+        if v.len() <= MEMO_LEN && self.memo.len() < MEMO_SIZE {
+            let o = changed.then(|| out.clone().into_boxed_str());
+            self.memo.insert(v.into(), (o, kinds));
+        }
+        if changed {
+            Cow::Owned(out)
+        } else {
+            Cow::Borrowed(v)
+        }
     }
 
     /// A JSON value with personal data replaced in place: strings and
@@ -1081,7 +1124,11 @@ mod tests {
         assert_ne!(u["profile"]["last_name"], "Smith");
         assert_eq!(u["profile"]["price"], 19.99);
         let keys: Vec<&String> = v["by_email"].as_object().unwrap().keys().collect();
-        assert_eq!(keys, vec![u["email"].as_str().unwrap()], "keys too, consistently");
+        assert_eq!(
+            keys,
+            vec![u["email"].as_str().unwrap()],
+            "keys too, consistently"
+        );
     }
 
     #[test]
