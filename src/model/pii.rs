@@ -330,7 +330,11 @@ impl Pii {
         let mut h = blake3::Hasher::new_keyed(&self.key);
         h.update(&[kind.tag()]);
         h.update(canonical.as_bytes());
-        Stream(h.finalize_xof())
+        Stream {
+            reader: h.finalize_xof(),
+            buf: [0; 64],
+            at: 64,
+        }
     }
 
     fn look_alike(&self, kind: Kind, orig: &str) -> String {
@@ -479,14 +483,22 @@ fn number_or_string(s: String) -> Value {
     }
 }
 
-/// The keyed hash's output, read as digits, letters and bytes.
-struct Stream(blake3::OutputReader);
+/// The keyed hash's output, read as digits, letters and bytes, a block
+/// at a time (each read of the reader costs a compression).
+struct Stream {
+    reader: blake3::OutputReader,
+    buf: [u8; 64],
+    at: usize,
+}
 
 impl Stream {
     fn byte(&mut self) -> u8 {
-        let mut b = [0u8; 1];
-        self.0.fill(&mut b);
-        b[0]
+        if self.at == self.buf.len() {
+            self.reader.fill(&mut self.buf);
+            self.at = 0;
+        }
+        self.at += 1;
+        self.buf[self.at - 1]
     }
 
     fn digit(&mut self) -> u8 {
