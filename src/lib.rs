@@ -9,7 +9,8 @@
 //!   streamed one at a time, with counts of what was skipped and why.
 //!   (HTTP/1 framing is shared with the executor.)
 //! - [`model`]: exchanges → [`model::TrafficModel`] (endpoint templates,
-//!   parameter pools, arrival process, sessions, responses), and the
+//!   parameter pools, arrival process, sessions, responses) with secrets
+//!   scrubbed and personal data replaced by look-alikes, and the
 //!   versioned on-disk model file.
 //! - [`schedule`]: intended send times from the arrival process, seeded.
 //! - [`generate`]: `generate(&model, &mut rng)` → a concrete request (path

@@ -177,6 +177,16 @@ pub struct FilterArgs {
     /// instead of replacing them with {{secret:NAME}} placeholders.
     #[arg(long = "keep-secrets")]
     pub keep_secrets: bool,
+    /// Keep personal data (card numbers, e-mail addresses, phone numbers,
+    /// IP addresses, IBANs, named fields) verbatim instead of replacing it
+    /// with consistent look-alikes.
+    #[arg(long = "keep-pii")]
+    pub keep_pii: bool,
+    /// Treat the values of this query, form, JSON or header field as
+    /// personal data, besides the built-in names (ssn, dob, first_name,
+    /// address, phone, email...). Repeatable.
+    #[arg(long = "pii-field", value_name = "NAME")]
+    pub pii_field: Vec<String>,
     /// Compress idle gaps between consecutive requests longer than this
     /// to it (default 5m; 0 keeps them), so captures taken apart and
     /// month-long HARs make one continuous recording.

@@ -36,7 +36,9 @@ impl FilterArgs {
             && self.exclude_path.is_empty()
             && self.method.is_empty()
             && !self.api_only
-            && !self.keep_secrets)
+            && !self.keep_secrets
+            && !self.keep_pii
+            && self.pii_field.is_empty())
     }
 }
 
@@ -45,7 +47,7 @@ pub fn load_input(inputs: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<In
     if inputs.len() == 1 && ingest::detect(&inputs[0])? == CaptureKind::Model {
         if filters.any() {
             return Err(UsageError(format!(
-                "{} is a model file; filters and --keep-secrets apply when recording from captures (replay record CAPTURE ... -o MODEL)",
+                "{} is a model file; filters, --keep-secrets, --keep-pii and --pii-field apply when recording from captures (replay record CAPTURE ... -o MODEL)",
                 inputs[0].display()
             ))
             .into());
@@ -72,6 +74,8 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
     };
     let mut builder = ModelBuilder::new(BuildOptions {
         scrub: !filters.keep_secrets,
+        pii: !filters.keep_pii,
+        pii_fields: filters.pii_field.clone(),
         max_gap_s,
     });
     for path in captures {

@@ -191,6 +191,7 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
             "lag_ms": hist_json(&l.lag_ms),
         })).collect::<Vec<_>>(),
         "scrubbed": m.source.scrubbed,
+        "pii": m.source.pii,
         "warnings": m.source.warnings,
         "source": {
             "seen": m.source.seen,
@@ -378,6 +379,48 @@ fn arrival(s: &mut String, m: &TrafficModel) {
         fmt::sparkline(&a.bins, 60),
         fmt::seconds(a.bin_s)
     );
+}
+
+/// What personal data was replaced, by kind and count (never a value):
+/// `replaced personal data with look-alikes: 12 e-mail addresses, 3
+/// card numbers`; or that it was kept.
+pub fn pii_line(m: &TrafficModel) -> Option<String> {
+    let Some(counts) = &m.source.pii else {
+        return Some(
+            "personal data was kept verbatim (recorded with --keep-pii, or by an older replay)"
+                .into(),
+        );
+    };
+    let mut kinds: Vec<(&String, &u64)> = counts.iter().filter(|(_, n)| **n > 0).collect();
+    if kinds.is_empty() {
+        return Some("no personal data found (card numbers, e-mail and IP addresses, phone numbers, IBANs, personal fields)".into());
+    }
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| {
+            let what = match (k.as_str(), **n == 1) {
+                ("card", true) => "card number",
+                ("card", false) => "card numbers",
+                ("email", true) => "e-mail address",
+                ("email", false) => "e-mail addresses",
+                ("phone", true) => "phone number",
+                ("phone", false) => "phone numbers",
+                ("ip", true) => "IP address",
+                ("ip", false) => "IP addresses",
+                ("iban", true) => "IBAN",
+                ("iban", false) => "IBANs",
+                ("field", true) => "personal field value",
+                ("field", false) => "personal field values",
+                (other, _) => other,
+            };
+            format!("{} {what}", fmt::count(**n))
+        })
+        .collect();
+    Some(format!(
+        "replaced personal data with look-alikes: {} (--keep-pii keeps it)",
+        parts.join(", ")
+    ))
 }
 
 /// What `--max-gap` took out of the timeline, when it took anything.
@@ -654,5 +697,8 @@ fn secrets(s: &mut String, m: &TrafficModel) {
         }
     } else if !m.source.scrubbed {
         let _ = writeln!(s, "\nsecrets were kept (recorded with --keep-secrets)");
+    }
+    if let Some(line) = pii_line(m) {
+        let _ = writeln!(s, "\n{line}");
     }
 }

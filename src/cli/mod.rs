@@ -107,12 +107,18 @@ mod tests {
             "GET",
             "--api-only",
             "--keep-secrets",
+            "--keep-pii",
+            "--pii-field",
+            "member_code",
+            "--pii-field",
+            "nickname",
         ])
         .unwrap();
         match cli.command {
             Command::Record(r) => {
                 assert_eq!(r.captures.len(), 2);
-                assert!(r.filters.api_only && r.filters.keep_secrets);
+                assert!(r.filters.api_only && r.filters.keep_secrets && r.filters.keep_pii);
+                assert_eq!(r.filters.pii_field, vec!["member_code", "nickname"]);
                 assert_eq!(r.filters.method, vec!["GET"]);
             }
             other => panic!("{other:?}"),

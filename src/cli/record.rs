@@ -79,6 +79,9 @@ fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) ->
     } else if !m.source.scrubbed {
         s += "  --keep-secrets: credentials were kept verbatim in the model\n";
     }
+    if let Some(line) = super::inspect::pii_line(m) {
+        s += &format!("  {line}\n");
+    }
     for w in &m.source.warnings {
         s += &format!("  warning: {w}\n");
     }

@@ -2,8 +2,10 @@
 //!
 //! `observe` is called once per exchange; everything it keeps is bounded
 //! (pools and trie nodes are capped) except one 16-byte record per request
-//! for the arrival process. Secrets are replaced by placeholders here,
-//! before a value is stored anywhere, so they cannot reach a model file.
+//! for the arrival process. Secrets are replaced by placeholders and
+//! personal data by look-alikes ([`super::pii`]) here, before a value is
+//! stored anywhere, so they cannot reach a model file; the correlator
+//! alone sees the recorded values.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -14,6 +16,7 @@ use super::arrival::{self, Record};
 use super::correlate::{self, Correlator, RawLink, Slot};
 use super::hist::LogHist;
 use super::joint::{self, Joint, JointAcc, Open};
+use super::pii::Pii;
 use super::pool::{Pool, PoolAcc, TailType};
 use super::scrub;
 use super::template::{PathTrie, TemplateSegment};
@@ -67,6 +70,12 @@ const SKIP_HEADERS: &[&str] = &[
 pub struct BuildOptions {
     /// Replace secrets by placeholders (the default).
     pub scrub: bool,
+    /// Replace personal data by look-alikes (the default; see
+    /// [`super::pii`]).
+    pub pii: bool,
+    /// Field names whose values are personal, besides
+    /// [`super::pii::PII_FIELDS`] (`--pii-field`).
+    pub pii_fields: Vec<String>,
     /// Compress idle gaps between consecutive requests longer than this
     /// (seconds) to it (`--max-gap`); `None` keeps them.
     pub max_gap_s: Option<f64>,
@@ -76,6 +85,8 @@ impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             scrub: true,
+            pii: true,
+            pii_fields: Vec::new(),
             max_gap_s: Some(super::arrival::DEFAULT_MAX_GAP_S),
         }
     }
@@ -130,8 +141,12 @@ struct RespAcc {
 pub struct ModelBuilder {
     options: BuildOptions,
     trie: PathTrie,
-    /// Values responses produced and later requests used.
+    /// Values responses produced and later requests used. It sees the
+    /// recorded values; everything stored passes through `pii` first.
     correlator: Correlator,
+    /// Personal data replacer, with this model's key (`None` with
+    /// `--keep-pii`).
+    pii: Option<Pii>,
     accs: Vec<EndpointAcc>,
     /// Accumulator merges: `redirect[i] == i` for live ones.
     redirect: Vec<u32>,
@@ -147,6 +162,7 @@ pub struct ModelBuilder {
 impl ModelBuilder {
     pub fn new(options: BuildOptions) -> Self {
         ModelBuilder {
+            pii: options.pii.then(|| Pii::new(&options.pii_fields)),
             options,
             trie: PathTrie::new(),
             correlator: Correlator::new(),
@@ -192,10 +208,16 @@ impl ModelBuilder {
             self.damaged += 1;
         }
         let mut merges = Vec::new();
-        let path = x.path();
+        let raw_path = x.path();
+        // Templates and pools learn the look-alikes; the correlator, below,
+        // the recorded values (a segment keeps its position either way).
+        let path = match &mut self.pii {
+            Some(p) => pii_path(p, raw_path),
+            None => std::borrow::Cow::Borrowed(raw_path),
+        };
         let leaf = self
             .trie
-            .insert(&x.scheme, &x.authority, path, &mut |a, b| {
+            .insert(&x.scheme, &x.authority, &path, &mut |a, b| {
                 merges.push((a, b))
             });
         self.apply_merges(merges);
@@ -225,10 +247,13 @@ impl ModelBuilder {
         let scrub = self.options.scrub;
         let mut found: Vec<(&'static str, String)> = Vec::new();
         let acc = &mut self.accs[id as usize];
+        let mut pii = self.pii.as_mut();
         acc.count += 1;
         let ts = x.started_ns;
-        let segs: Vec<&str> = super::template::split_path(path).collect();
+        let segs: Vec<&str> = super::template::split_path(&path).collect();
+        let mut raw_segs = super::template::split_path(raw_path);
         for (k, &seg) in segs.iter().enumerate() {
+            let raw = raw_segs.next().unwrap_or(seg);
             if acc.path.len() <= k {
                 acc.path.resize_with(k + 1, PoolAcc::new);
             }
@@ -238,7 +263,7 @@ impl ModelBuilder {
             // A produced value (a created id) goes apart: if the slot
             // turns out linked, the replay takes such values from live
             // responses, and the pool holds only the others.
-            if self.correlator.used(id, client, ts, Slot::Path(k), seg) {
+            if self.correlator.used(id, client, ts, Slot::Path(k), raw) {
                 acc.produced[k].observe(seg);
             } else {
                 acc.path[k].observe(seg);
@@ -250,11 +275,12 @@ impl ModelBuilder {
                     .used(id, client, ts, Slot::Query(name), &value);
             }
         }
-        let query = observe_query(acc, x.query(), scrub, &mut found);
-        let (headers, credentials) = observe_headers(acc, &x.headers, scrub, &mut found);
+        let query = observe_query(acc, x.query(), scrub, pii.as_deref_mut(), &mut found);
+        let (headers, credentials) =
+            observe_headers(acc, &x.headers, scrub, pii.as_deref_mut(), &mut found);
         acc.observe_joint(&segs, &query, &headers);
         if let Some(body) = &x.body {
-            observe_body(&mut acc.body, body, scrub, &mut found);
+            observe_body(&mut acc.body, body, scrub, pii.as_deref_mut(), &mut found);
             if body.kind == BodyKind::Json {
                 for (path, value) in correlate::json_leaves(body.text.as_deref().unwrap_or("")) {
                     self.correlator
@@ -283,27 +309,7 @@ impl ModelBuilder {
                 .produced(id, client, end, r.body.as_deref(), &r.headers);
         }
         if let Some(r) = &x.response {
-            let ra = &mut acc.resp;
-            *ra.status.entry(r.status).or_insert(0) += 1;
-            if !r.mime.is_empty() {
-                ra.mimes.observe(&r.mime);
-            }
-            if let Some(s) = r.body_size {
-                ra.size.record(s as f64);
-            }
-            if let Some(t) = r.total_ms {
-                ra.latency.record(t);
-            }
-            if let Some(w) = r.wait_ms {
-                ra.wait.record(w);
-            }
-            if ra.body.is_none() && (200..300).contains(&r.status) {
-                if let Some(b) = &r.body {
-                    if b.len() <= MAX_RESPONSE_BODY && !(scrub && body_has_secret(b)) {
-                        ra.body = Some(b.clone());
-                    }
-                }
-            }
+            acc.resp.observe(r, scrub, pii);
         }
         for (location, field) in found {
             let name = scrub::secret_name(&field);
@@ -406,6 +412,7 @@ impl ModelBuilder {
             skipped,
             warnings: self.stats.warnings.clone(),
             scrubbed: self.options.scrub,
+            pii: self.pii.as_ref().map(Pii::counts),
         };
         let secrets = self
             .secrets
@@ -633,20 +640,77 @@ impl EndpointAcc {
     }
 }
 
-/// Replaces a secret value by its placeholder, noting where it was found.
+impl RespAcc {
+    fn observe(&mut self, r: &crate::ingest::Response, scrub: bool, pii: Option<&mut Pii>) {
+        *self.status.entry(r.status).or_insert(0) += 1;
+        if !r.mime.is_empty() {
+            self.mimes.observe(&r.mime);
+        }
+        if let Some(s) = r.body_size {
+            self.size.record(s as f64);
+        }
+        if let Some(t) = r.total_ms {
+            self.latency.record(t);
+        }
+        if let Some(w) = r.wait_ms {
+            self.wait.record(w);
+        }
+        if self.body.is_none() && (200..300).contains(&r.status) {
+            if let Some(b) = &r.body {
+                if b.len() <= MAX_RESPONSE_BODY && !(scrub && body_has_secret(b)) {
+                    // The mock serves it: look-alikes, as in the requests.
+                    self.body = Some(match pii {
+                        Some(p) => p.body(b),
+                        None => b.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A path with each segment's personal data replaced.
+fn pii_path<'p>(pii: &mut Pii, path: &'p str) -> std::borrow::Cow<'p, str> {
+    let mut out: Option<String> = None;
+    for (k, seg) in path.split('/').enumerate() {
+        let v = pii.text(seg);
+        if let (None, std::borrow::Cow::Owned(_)) = (&out, &v) {
+            // The segments before this one, as they were.
+            let before: Vec<&str> = path.split('/').take(k).collect();
+            let mut s = before.join("/");
+            if k > 0 {
+                s.push('/');
+            }
+            out = Some(s);
+        } else if let Some(o) = &mut out {
+            o.push('/');
+        }
+        if let Some(o) = &mut out {
+            o.push_str(&v);
+        }
+    }
+    out.map_or(std::borrow::Cow::Borrowed(path), std::borrow::Cow::Owned)
+}
+
+/// Replaces a secret value by its placeholder, noting where it was found,
+/// or the personal data in it by look-alikes. True when it was a secret.
 fn scrubbed<'v>(
     location: &'static str,
     name: &str,
     value: &'v str,
     name_is_secret: bool,
     scrub: bool,
+    pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> std::borrow::Cow<'v, str> {
+) -> (std::borrow::Cow<'v, str>, bool) {
     if scrub && (name_is_secret || scrub::value_looks_secret(value)) {
         found.push((location, name.to_string()));
-        std::borrow::Cow::Owned(scrub::placeholder(&scrub::secret_name(name)))
+        let v = scrub::placeholder(&scrub::secret_name(name));
+        (std::borrow::Cow::Owned(v), true)
+    } else if let Some(p) = pii {
+        (p.value(Some(name), value), false)
     } else {
-        std::borrow::Cow::Borrowed(value)
+        (std::borrow::Cow::Borrowed(value), false)
     }
 }
 
@@ -657,6 +721,7 @@ fn observe_query(
     acc: &mut EndpointAcc,
     query: Option<&str>,
     scrub: bool,
+    mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
 ) -> Vec<(String, String)> {
     let Some(q) = query else { return Vec::new() };
@@ -670,12 +735,13 @@ fn observe_query(
         // (and in the count of secrets replaced).
         let repeated = seen_here.contains(&name.as_str());
         let mut ignored = Vec::new();
-        let v = scrubbed(
+        let (v, _) = scrubbed(
             "query",
             name,
             value,
             secret,
             scrub,
+            pii.as_deref_mut(),
             if repeated { &mut ignored } else { found },
         );
         let tracked = acc.query.contains_key(name) || acc.query.len() < MAX_QUERY_NAMES;
@@ -695,6 +761,7 @@ fn observe_headers<'x>(
     acc: &mut EndpointAcc,
     headers: &'x [(String, String)],
     scrub: bool,
+    mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
 ) -> (Vec<(&'x str, std::borrow::Cow<'x, str>)>, Vec<usize>) {
     let mut credentials = Vec::new();
@@ -719,8 +786,16 @@ fn observe_headers<'x>(
         let Some(entry) = acc.headers.get_mut(lower.as_str()) else {
             continue;
         };
-        let v = scrubbed("header", name, value, entry.2, scrub, found);
-        if matches!(v, std::borrow::Cow::Owned(_)) && !lower.contains("cookie") {
+        let (v, secret) = scrubbed(
+            "header",
+            name,
+            value,
+            entry.2,
+            scrub,
+            pii.as_deref_mut(),
+            found,
+        );
+        if secret && !lower.contains("cookie") {
             credentials.push(i);
         }
         entry.1.observe(&v);
@@ -742,6 +817,7 @@ fn observe_body(
     b: &mut BodyAcc,
     body: &crate::ingest::Body,
     scrub: bool,
+    mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
 ) {
     b.count += 1;
@@ -761,7 +837,13 @@ fn observe_body(
                 Some(mut v) => {
                     b.json_count += 1;
                     let mut paths = Vec::new();
-                    collect_json(&mut v, "$", None, &mut paths, scrub, found);
+                    let mut walk = Walk {
+                        out: &mut paths,
+                        scrub,
+                        pii: pii.as_deref_mut(),
+                        found,
+                    };
+                    walk.collect(&mut v, "$", None);
                     for (path, t, val) in paths {
                         if !b.json_fields.contains_key(&path)
                             && b.json_fields.len() >= MAX_JSON_PATHS
@@ -792,12 +874,13 @@ fn observe_body(
                 if !b.form.contains_key(&name) && b.form.len() >= MAX_QUERY_NAMES {
                     continue;
                 }
-                let v = scrubbed(
+                let (v, _) = scrubbed(
                     "form",
                     &name,
                     &value,
                     scrub::is_secret_field(&name),
                     scrub,
+                    pii.as_deref_mut(),
                     found,
                 );
                 b.form.entry(name.clone()).or_default().observe(&v);
@@ -807,9 +890,10 @@ fn observe_body(
     }
     if kind == BodyKind::Text {
         match body.text.as_deref() {
-            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && text_has_secret(t)) => {
-                b.text.observe(t)
-            }
+            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && text_has_secret(t)) => match pii {
+                Some(p) => b.text.observe(&p.text(t)),
+                None => b.text.observe(t),
+            },
             Some(t) if scrub && text_has_secret(t) => {
                 found.push(("body", "text body".to_string()));
                 kind = BodyKind::Binary;
@@ -849,51 +933,75 @@ fn depth(v: &Value) -> usize {
     }
 }
 
-/// Walks a JSON body: records every scalar leaf by path and replaces
-/// secret leaves in the value itself (which may become the skeleton).
-fn collect_json(
-    v: &mut Value,
-    path: &str,
-    key: Option<&str>,
-    out: &mut Vec<(String, JsonType, String)>,
+/// A walk over a JSON body: records every scalar leaf by path and replaces
+/// secret leaves by placeholders and personal data by look-alikes in the
+/// value itself (which may become the skeleton).
+struct Walk<'a, 'p> {
+    out: &'a mut Vec<(String, JsonType, String)>,
     scrub: bool,
-    found: &mut Vec<(&'static str, String)>,
-) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map.iter_mut() {
-                let p = format!("{path}.{k}");
-                collect_json(child, &p, Some(k), out, scrub, found);
+    pii: Option<&'p mut Pii>,
+    found: &'a mut Vec<(&'static str, String)>,
+}
+
+impl Walk<'_, '_> {
+    fn collect(&mut self, v: &mut Value, path: &str, key: Option<&str>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(p) = self.pii.as_deref_mut() {
+                    p.keys(map);
+                }
+                for (k, child) in map.iter_mut() {
+                    let p = format!("{path}.{k}");
+                    self.collect(child, &p, Some(k));
+                }
             }
-        }
-        Value::Array(items) => {
-            let p = format!("{path}[]");
-            for child in items.iter_mut() {
-                collect_json(child, &p, key, out, scrub, found);
+            Value::Array(items) => {
+                let p = format!("{path}[]");
+                for child in items.iter_mut() {
+                    self.collect(child, &p, key);
+                }
             }
-        }
-        Value::String(s) => {
-            let name = key.unwrap_or("body");
-            let secret = scrub && (scrub::is_secret_field(name) || scrub::value_looks_secret(s));
-            if secret {
-                found.push(("json", name.to_string()));
-                *s = scrub::placeholder(&scrub::secret_name(name));
+            Value::String(s) => {
+                let name = key.unwrap_or("body");
+                let secret =
+                    self.scrub && (scrub::is_secret_field(name) || scrub::value_looks_secret(s));
+                if secret {
+                    self.found.push(("json", name.to_string()));
+                    *s = scrub::placeholder(&scrub::secret_name(name));
+                } else if let Some(p) = self.pii.as_deref_mut() {
+                    if let std::borrow::Cow::Owned(o) = p.value(key, s) {
+                        *s = o;
+                    }
+                }
+                self.out
+                    .push((path.to_string(), JsonType::String, s.clone()));
             }
-            out.push((path.to_string(), JsonType::String, s.clone()));
-        }
-        Value::Number(n) => {
-            let name = key.unwrap_or("body");
-            if scrub && scrub::is_secret_field(name) {
-                found.push(("json", name.to_string()));
-                let ph = scrub::placeholder(&scrub::secret_name(name));
-                *v = Value::String(ph.clone());
-                out.push((path.to_string(), JsonType::String, ph));
-            } else {
-                out.push((path.to_string(), JsonType::Number, n.to_string()));
+            Value::Number(_) => {
+                let name = key.unwrap_or("body");
+                if self.scrub && scrub::is_secret_field(name) {
+                    self.found.push(("json", name.to_string()));
+                    let ph = scrub::placeholder(&scrub::secret_name(name));
+                    *v = Value::String(ph.clone());
+                    self.out.push((path.to_string(), JsonType::String, ph));
+                    return;
+                }
+                if let Some(p) = self.pii.as_deref_mut() {
+                    p.json(v, key);
+                }
+                let (t, text) = match v {
+                    Value::Number(n) => (JsonType::Number, n.to_string()),
+                    Value::String(s) => (JsonType::String, s.clone()),
+                    _ => (JsonType::Null, "null".to_string()),
+                };
+                self.out.push((path.to_string(), t, text));
             }
+            Value::Bool(b) => self
+                .out
+                .push((path.to_string(), JsonType::Bool, b.to_string())),
+            Value::Null => self
+                .out
+                .push((path.to_string(), JsonType::Null, "null".to_string())),
         }
-        Value::Bool(b) => out.push((path.to_string(), JsonType::Bool, b.to_string())),
-        Value::Null => out.push((path.to_string(), JsonType::Null, "null".to_string())),
     }
 }
 
@@ -1286,6 +1394,76 @@ mod tests {
         assert!(!dump.contains("s3cr3t"));
         assert!(!dump.contains("hunter2"));
         assert!(!dump.contains("abc1"));
+    }
+
+    /// The correlator sees the recorded values, the model stores the
+    /// look-alikes: an e-mail address a signup returned and later requests
+    /// used in their path and JSON body still links, and neither the pools
+    /// nor the kept response body carry it.
+    #[test]
+    fn produced_personal_values_still_link_and_are_stored_as_look_alikes() {
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        let mut t = 0;
+        for i in 0..12 {
+            let email = format!("person{i}@corp.example");
+            let mut signup = ex(t, "POST", "/signup");
+            signup.client = Some(format!("c{i}"));
+            if let Some(r) = signup.response.as_mut() {
+                r.body = Some(format!(r#"{{"id":{},"email":"{email}"}}"#, 100 + i).into_bytes());
+            }
+            b.observe(&signup);
+            let mut get = ex(t + 50, "GET", &format!("/users/{email}/profile"));
+            get.client = Some(format!("c{i}"));
+            b.observe(&get);
+            let mut put = ex(t + 90, "PUT", "/contacts");
+            put.client = Some(format!("c{i}"));
+            put.body = Some(Body {
+                mime: "application/json".into(),
+                text: Some(format!(r#"{{"contact":{{"email":"{email}"}}}}"#)),
+                kind: BodyKind::Json,
+                ..Default::default()
+            });
+            b.observe(&put);
+            t += 1000;
+        }
+        let m = b.finish();
+        let keys: Vec<String> = m.endpoints.iter().map(|e| e.key()).collect();
+        let index = |key: &str| {
+            keys.iter()
+                .position(|k| k.starts_with(key))
+                .unwrap_or_else(|| panic!("{keys:?}"))
+        };
+        let (signup, get, put) = (
+            index("POST /signup"),
+            index("GET /users/{"),
+            index("PUT /contacts"),
+        );
+        let has = |consumer: usize, slot: &Slot| {
+            m.links.iter().any(|l| {
+                l.producer == signup
+                    && l.consumer == consumer
+                    && &l.slot == slot
+                    && l.source == correlate::Origin::Json("$.email".into())
+            })
+        };
+        assert!(has(get, &Slot::Path(0)), "{:?}", m.links);
+        assert!(
+            has(put, &Slot::Json("$.contact.email".into())),
+            "{:?}",
+            m.links
+        );
+        let dump = format!("{m:?}");
+        assert!(!dump.contains("corp.example"), "{dump}");
+        let pool = &m.endpoints[get].path_params[0].pool;
+        assert!(
+            // The template keeps the common `.test` as the slot's suffix.
+            pool.values
+                .iter()
+                .all(|(v, _)| v.starts_with("user") && v.ends_with("@example")),
+            "{pool:?}"
+        );
+        // 12 paths, 12 request bodies and the one response body kept.
+        assert_eq!(m.source.pii.as_ref().unwrap()["email"], 25);
     }
 
     #[test]

@@ -118,6 +118,10 @@ struct SourceV1 {
     #[serde(default)]
     warnings: Vec<String>,
     scrubbed: bool,
+    /// Personal data replaced by look-alikes, values per kind; absent
+    /// when recorded with `--keep-pii` (or before replay looked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pii: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -440,6 +444,7 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             skipped: m.source.skipped.clone(),
             warnings: m.source.warnings.clone(),
             scrubbed: m.source.scrubbed,
+            pii: m.source.pii.clone(),
         },
         arrival: ArrivalV1 {
             start,
@@ -896,6 +901,7 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         skipped: v.source.skipped,
         warnings: v.source.warnings,
         scrubbed: v.source.scrubbed,
+        pii: v.source.pii,
     };
     let n = v.endpoints.len();
     let a = v.arrival;

@@ -12,7 +12,8 @@
 //! - the arrival process: rate over time, inter-arrival distribution,
 //!   burstiness; per-client sessions with transitions and think times;
 //! - responses per endpoint: status mix, size and latency distributions;
-//! - what was skipped and which secrets were scrubbed.
+//! - what was skipped, which secrets were scrubbed and how much personal
+//!   data was replaced by look-alikes ([`pii`]).
 //!
 //! [`file`] is the versioned on-disk form (gzip JSON), separate from these
 //! in-memory types.
@@ -23,6 +24,7 @@ pub mod correlate;
 pub mod file;
 pub mod hist;
 pub mod joint;
+pub mod pii;
 pub mod pool;
 pub mod scrub;
 pub mod template;

@@ -105,6 +105,10 @@ pub struct Source {
     pub warnings: Vec<String>,
     /// False when recorded with `--keep-secrets`.
     pub scrubbed: bool,
+    /// Personal data replaced by look-alikes: values replaced per kind
+    /// (`card`, `email`, `phone`, `ip`, `iban`, `field`). `None` when
+    /// recorded with `--keep-pii`, or by a replay that did not look.
+    pub pii: Option<BTreeMap<String, u64>>,
 }
 
 impl Source {

@@ -6,6 +6,7 @@
 //!   drained on threads; a spawned child can be waited on (a line on a
 //!   pipe, a file) and signalled.
 //! - [`har`]: the HAR builder, and the shop-like recording.
+//! - [`pcap`]: the same entries as a pcap, one TCP connection each.
 //! - [`server`]: a configurable in-process HTTP/1.1 + HTTP/2 server
 //!   (counts, delays, failing statuses, TLS) that tests can wait on.
 //! - [`fault`]: a raw-socket server whose routes misbehave, one fault each.
@@ -18,6 +19,7 @@
 pub mod bin;
 pub mod fault;
 pub mod har;
+pub mod pcap;
 pub mod server;
 
 use std::io::{Read, Write};
