@@ -222,9 +222,17 @@ impl Reader<'_> {
             return json::fields(text);
         }
         let b = text.as_bytes();
-        let fits = self.custom.is_some_and(|l| l.split(b, split))
-            || (self.custom.is_none()
-                && (self.combined.split(b, split) || self.common.split(b, split)));
+        // A custom layout first; a line it does not fit, or fits without a
+        // time (a loose layout can swallow another), may be a built-in one.
+        if let Some(l) = self.custom {
+            if l.split(b, split) {
+                let f = from_split(split);
+                if f.stamp.is_some() {
+                    return Some(f);
+                }
+            }
+        }
+        let fits = self.combined.split(b, split) || self.common.split(b, split);
         fits.then(|| from_split(split))
     }
 
