@@ -295,3 +295,23 @@ fn log_format_reads_a_custom_layout_and_rotated_gzip_logs_make_one_model() {
     let (d, d0) = (rotated.arrival.duration_s(), whole.arrival.duration_s());
     assert!((d / d0 - 1.0).abs() < 0.01, "duration {d} vs {d0}");
 }
+
+#[test]
+fn apache_httpd_combined_reads_like_nginx_combined() {
+    let m = model_of(&[fixture("apache-combined.log.gz")], None);
+    assert_eq!(m.requests(), 396);
+    assert_eq!(m.sessions.clients, 4);
+    let find = |t: &str| m.endpoints.iter().find(|e| e.template == t);
+    let users = find("/users/{id}").expect("a /users/{id} template");
+    assert_eq!(users.response.status.keys().collect::<Vec<_>>(), vec![&200]);
+    let missing = find("/missing/{id}").expect("a /missing/{id} template");
+    assert_eq!(
+        missing.response.status.keys().collect::<Vec<_>>(),
+        vec![&404]
+    );
+    assert!(
+        users.headers.iter().any(|h| h.name == "Referer"),
+        "{:?}",
+        users.headers
+    );
+}
