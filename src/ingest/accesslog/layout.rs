@@ -16,11 +16,27 @@ pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$reques
 pub const COMMON: &str =
     r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent"#;
 
-/// The variables replay uses; any other is matched and ignored.
+/// Envoy's default access log format (`%START_TIME%` is the arrival,
+/// `%DURATION%` in milliseconds).
+pub const ENVOY: &str = r#"[$start_time] "$request" $status $response_flags $bytes_received $body_bytes_sent $duration_ms $upstream_service_time "$http_x_forwarded_for" "$http_user_agent" "$request_id" "$host" "$upstream_host""#;
+/// AWS Application Load Balancer access logs: `time` is when the response
+/// was sent, `request_creation_time` when the request arrived (used);
+/// `client:port` names the client.
+pub const ALB: &str = r#"$type $time_iso8601 $elb $client_port $target_port $request_processing_time $request_time $response_processing_time $status $target_status_code $bytes_received $body_bytes_sent "$request" "$http_user_agent" $ssl_cipher $ssl_protocol $target_group_arn "$trace_id" "$domain_name" "$chosen_cert_arn" $matched_rule_priority $start_time ""#;
+/// The layouts tried without `--log-format`, most common first.
+pub const BUILT_IN: [&str; 4] = [COMBINED, COMMON, ENVOY, ALB];
+
+/// The variables replay uses; any other is matched and ignored. Beyond
+/// nginx's names: `$start_time` (a stamp of the request's arrival, ISO
+/// 8601 or epoch), `$duration_ms` (request time in milliseconds) and
+/// `$client_port` (`address:port`, the port dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Var {
     RemoteAddr,
+    ClientPort,
     ForwardedFor,
+    StartTime,
+    DurationMs,
     TimeLocal,
     TimeIso,
     Msec,
@@ -43,6 +59,9 @@ impl Var {
     fn of(name: &str) -> Var {
         match name {
             "remote_addr" | "binary_remote_addr" | "realip_remote_addr" => Var::RemoteAddr,
+            "client_port" => Var::ClientPort,
+            "start_time" => Var::StartTime,
+            "duration_ms" => Var::DurationMs,
             "http_x_forwarded_for" | "proxy_add_x_forwarded_for" => Var::ForwardedFor,
             "time_local" => Var::TimeLocal,
             "time_iso8601" => Var::TimeIso,

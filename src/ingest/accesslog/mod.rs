@@ -1,7 +1,7 @@
 //! Access logs in, [`Exchange`]s out: Common and Combined (nginx's
 //! default, Apache's `combined`), JSON lines with the usual field names
-//! (nginx `escape=json`, Caddy, Traefik, generic) and custom nginx
-//! `log_format` layouts (`--log-format`).
+//! (nginx `escape=json`, Caddy, Traefik, generic), Envoy's default format,
+//! AWS ALB logs and custom nginx `log_format` layouts (`--log-format`).
 //!
 //! Layout: [`layout`] matches text lines against a `log_format`, [`json`]
 //! picks fields out of a JSON line, [`time`] parses timestamps; this file is
@@ -88,8 +88,9 @@ struct Synthesised {
 struct Reader<'s> {
     path: &'s Path,
     custom: Option<&'s Layout>,
-    combined: Layout,
-    common: Layout,
+    built_in: Vec<Layout>,
+    /// The built-in layout that fitted last, tried first.
+    last: std::cell::Cell<usize>,
     stats: IngestStats,
     first_lines: BTreeMap<&'static str, Vec<u64>>,
     first_line: Option<String>,
@@ -112,8 +113,8 @@ pub fn read_log(
     let mut r = Reader {
         path,
         custom,
-        combined: Layout::parse(layout::COMBINED).expect("built-in layout"),
-        common: Layout::parse(layout::COMMON).expect("built-in layout"),
+        built_in: built_in(),
+        last: std::cell::Cell::new(0),
         stats: IngestStats::default(),
         first_lines: BTreeMap::new(),
         first_line: None,
@@ -232,8 +233,13 @@ impl Reader<'_> {
                 }
             }
         }
-        let fits = self.combined.split(b, split) || self.common.split(b, split);
-        fits.then(|| from_split(split))
+        let n = self.built_in.len();
+        let last = self.last.get();
+        let fit = (0..n)
+            .map(|k| (last + k) % n)
+            .find(|&k| self.built_in[k].split(b, split))?;
+        self.last.set(fit);
+        Some(from_split(split))
     }
 
     /// Fills `self.x` from the fields.
@@ -385,6 +391,13 @@ impl Reader<'_> {
     }
 }
 
+fn built_in() -> Vec<Layout> {
+    layout::BUILT_IN
+        .iter()
+        .map(|f| Layout::parse(f).expect("built-in layout"))
+        .collect()
+}
+
 /// `GET /path HTTP/1.1` → (method, target).
 fn split_request(r: &str) -> Result<(&str, &str), &'static str> {
     if r.is_empty() || r == "-" {
@@ -403,7 +416,21 @@ fn from_split<'l>(split: &[(Var, &'l [u8])]) -> Fields<'l> {
     let text = |v: &'l [u8]| std::str::from_utf8(v).ok().map(Cow::Borrowed);
     for &(var, v) in split {
         match var {
-            Var::RemoteAddr => f.client = text(v),
+            Var::RemoteAddr => f.client = f.client.take().or_else(|| text(v)),
+            Var::ClientPort => {
+                let ip = match v.iter().rposition(|b| *b == b':') {
+                    Some(i) if !v.starts_with(b"[") || v[..i].ends_with(b"]") => &v[..i],
+                    _ => v,
+                };
+                f.client = f.client.take().or_else(|| text(ip));
+            }
+            Var::StartTime => {
+                if let Some(s) = time::any(v) {
+                    f.stamp = Some(s);
+                    f.stamp_is_start = true;
+                }
+            }
+            Var::DurationMs => f.request_time_s = time::seconds(v).map(|ms| ms / 1e3),
             Var::ForwardedFor => {
                 // The first address a proxy added is the real client.
                 let first = v.split(|b| *b == b',').next().unwrap_or(v).trim_ascii();
@@ -411,10 +438,11 @@ fn from_split<'l>(split: &[(Var, &'l [u8])]) -> Fields<'l> {
                     f.client = text(first);
                 }
             }
-            Var::TimeLocal => f.stamp = f.stamp.or_else(|| time::clf(v)),
-            Var::TimeIso => f.stamp = f.stamp.or_else(|| time::iso(v)),
+            Var::TimeLocal if !f.stamp_is_start => f.stamp = f.stamp.or_else(|| time::clf(v)),
+            Var::TimeIso if !f.stamp_is_start => f.stamp = f.stamp.or_else(|| time::iso(v)),
             // $msec beats a whole-second stamp on the same line.
-            Var::Msec => f.stamp = time::epoch(v).or(f.stamp),
+            Var::Msec if !f.stamp_is_start => f.stamp = time::epoch(v).or(f.stamp),
+            Var::TimeLocal | Var::TimeIso | Var::Msec => {}
             Var::Request => f.request = text(v),
             Var::Method => f.method = text(v),
             Var::RequestUri => f.target = text(v),
@@ -449,8 +477,7 @@ fn mix(mut z: u64) -> u64 {
 /// without `--log-format`: a Common/Combined line or a JSON object with a
 /// request in it.
 pub fn sniff(head: &[u8]) -> bool {
-    let combined = Layout::parse(layout::COMBINED).expect("built-in layout");
-    let common = Layout::parse(layout::COMMON).expect("built-in layout");
+    let layouts = built_in();
     let mut split = Vec::new();
     // Whole lines only: the last piece of the head may be cut.
     let mut lines: Vec<&[u8]> = head.split(|b| *b == b'\n').collect();
@@ -469,7 +496,9 @@ pub fn sniff(head: &[u8]) -> bool {
                     .and_then(json::fields)
                     .is_some_and(|f| f.request.is_some() || f.target.is_some());
             }
-            combined.split(l, &mut split) || common.split(l, &mut split)
+            layouts
+                .iter()
+                .any(|layout| layout.split(l, &mut split) && from_split(&split).stamp.is_some())
         })
 }
 

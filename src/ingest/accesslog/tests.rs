@@ -163,3 +163,35 @@ fn sniffs_logs_but_not_har_or_text() {
     assert!(!sniff(b"{\n  \"log\": {\n"));
     assert!(!sniff(b"hello world\nsecond line\n"));
 }
+
+#[test]
+fn reads_envoy_default_and_aws_alb_lines() {
+    // The examples in Envoy's and AWS's documentation.
+    let log = br#"[2016-04-15T20:17:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 "10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" "tcp://10.0.2.1:80"
+http 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0" - - arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354" "-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-"
+"#;
+    assert!(sniff(&log[..200]));
+    let (xs, stats) = read(log, None).unwrap();
+    assert_eq!(stats.kept, 2, "{stats:?}");
+    let envoy = &xs[0];
+    assert_eq!(
+        (envoy.method.as_str(), envoy.target.as_str()),
+        ("POST", "/api/v1/locations")
+    );
+    assert_eq!(envoy.authority, "locations");
+    assert_eq!(envoy.client.as_deref(), Some("10.0.35.28"));
+    // START_TIME is the arrival: not corrected by the 226 ms duration.
+    assert_eq!(envoy.started_ns, 1_460_751_420_310_000_000);
+    let r = envoy.response.as_ref().unwrap();
+    assert_eq!(
+        (r.status, r.body_size, r.total_ms),
+        (204, Some(0), Some(226.0))
+    );
+    let alb = &xs[1];
+    assert_eq!((alb.method.as_str(), alb.target.as_str()), ("GET", "/"));
+    assert_eq!(alb.authority, "www.example.com:80");
+    assert_eq!(alb.client.as_deref(), Some("192.168.131.39"));
+    // request_creation_time, not the response's time.
+    assert_eq!(alb.started_ns, 1_530_570_168_364_000_000);
+    assert_eq!(alb.response.as_ref().unwrap().body_size, Some(366));
+}
