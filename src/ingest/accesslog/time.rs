@@ -167,7 +167,7 @@ pub fn seconds(b: &[u8]) -> Option<f64> {
         _ => return None,
     };
     let v = v * unit;
-    (v.is_finite() && v >= 0.0 && v < 86_400.0 * 365.0).then_some(v)
+    (0.0..86_400.0 * 365.0).contains(&v).then_some(v)
 }
 
 #[cfg(test)]
