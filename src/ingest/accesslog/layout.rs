@@ -143,14 +143,15 @@ impl Layout {
         })
     }
 
-    /// Splits `line` into variable values, in layout order; `None` when the
-    /// line does not have the layout's shape. Text after the trailing
-    /// literal is allowed (a layout that logs fewer fields than the line).
-    pub fn split<'l>(&self, line: &'l [u8], out: &mut Vec<(Var, &'l [u8])>) -> bool {
+    /// Splits `line` into variable values (`(variable, start, end)` byte
+    /// ranges), in layout order; false when the line does not have the
+    /// layout's shape. Text after the trailing literal is allowed (a layout
+    /// that logs fewer fields than the line).
+    pub fn split(&self, line: &[u8], out: &mut Vec<(Var, usize, usize)>) -> bool {
         out.clear();
         let mut pos = 0;
         for (k, (lit, var)) in self.fields.iter().enumerate() {
-            if !line[pos..].starts_with(lit) {
+            if !starts(&line[pos..], lit) {
                 return false;
             }
             pos += lit.len();
@@ -166,11 +167,18 @@ impl Layout {
                     None => return false,
                 }
             };
-            out.push((*var, &line[pos..end]));
+            out.push((*var, pos, end));
             pos = end;
         }
-        line[pos..].starts_with(&self.tail)
+        starts(&line[pos..], &self.tail)
     }
+}
+
+/// `hay.starts_with(lit)` for the short literals of a layout, without a
+/// call to `memcmp` (which cost more than the comparison).
+#[inline]
+fn starts(hay: &[u8], lit: &[u8]) -> bool {
+    hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
 }
 
 /// The first occurrence of `lit` in `hay`, skipping a `"` escaped by a
@@ -181,7 +189,7 @@ fn find(hay: &[u8], lit: &[u8]) -> Option<usize> {
     while let Some(i) = memchr(first, &hay[from..]) {
         let at = from + i;
         let escaped = first == b'"' && at > 0 && hay[at - 1] == b'\\';
-        if !escaped && hay[at..].starts_with(lit) {
+        if !escaped && starts(&hay[at..], lit) {
             return Some(at);
         }
         from = at + 1;
@@ -199,7 +207,10 @@ mod tests {
         let line = br#"10.0.0.1 - - [06/Dec/2026:23:24:14 +0000] "GET /a?b=1 HTTP/1.1" 200 612 "-" "curl \"x\" 8""#;
         let mut out = Vec::new();
         assert!(l.split(line, &mut out));
-        let get = |v| out.iter().find(|(k, _)| *k == v).map(|(_, s)| *s).unwrap();
+        let get = |v| {
+            let (_, s, e) = out.iter().find(|(k, _, _)| *k == v).unwrap();
+            &line[*s..*e]
+        };
         assert_eq!(get(Var::Request), b"GET /a?b=1 HTTP/1.1");
         assert_eq!(get(Var::Status), b"200");
         assert_eq!(get(Var::UserAgent), br#"curl \"x\" 8"#);

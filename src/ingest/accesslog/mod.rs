@@ -91,6 +91,8 @@ struct Reader<'s> {
     built_in: Vec<Layout>,
     /// The built-in layout that fitted last, tried first.
     last: std::cell::Cell<usize>,
+    /// Field ranges of the current line (kept for its allocation).
+    split: Vec<(Var, usize, usize)>,
     stats: IngestStats,
     first_lines: BTreeMap<&'static str, Vec<u64>>,
     first_line: Option<String>,
@@ -115,6 +117,7 @@ pub fn read_log(
         custom,
         built_in: built_in(),
         last: std::cell::Cell::new(0),
+        split: Vec::with_capacity(16),
         stats: IngestStats::default(),
         first_lines: BTreeMap::new(),
         first_line: None,
@@ -196,17 +199,22 @@ impl Reader<'_> {
             let shown = String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
             self.first_line = Some(shown);
         }
+        // Branch-free, so that it vectorises: most lines are clean.
+        let control = line
+            .iter()
+            .fold(false, |c, &b| c | ((b < 0x20) & (b != b'\t')));
+        if control {
+            return self.skip(reason::BINARY, line_no);
+        }
         let Ok(text) = std::str::from_utf8(line) else {
             return self.skip(reason::BINARY, line_no);
         };
-        if text.bytes().any(|b| b < 0x20 && b != b'\t') {
-            return self.skip(reason::BINARY, line_no);
-        }
-        let mut split = Vec::with_capacity(16);
+        let mut split = std::mem::take(&mut self.split);
         let result = match self.fields(text, &mut split) {
             Some(f) => self.exchange(f, line_no),
             None => Err(reason::UNRECOGNISED),
         };
+        self.split = split;
         match result {
             Ok(()) => {
                 self.stats.seen += 1;
@@ -218,7 +226,11 @@ impl Reader<'_> {
     }
 
     /// The line's fields by the first layout it fits.
-    fn fields<'l>(&self, text: &'l str, split: &mut Vec<(Var, &'l [u8])>) -> Option<Fields<'l>> {
+    fn fields<'l>(
+        &self,
+        text: &'l str,
+        split: &mut Vec<(Var, usize, usize)>,
+    ) -> Option<Fields<'l>> {
         if text.trim_start().starts_with('{') {
             return json::fields(text);
         }
@@ -227,7 +239,7 @@ impl Reader<'_> {
         // time (a loose layout can swallow another), may be a built-in one.
         if let Some(l) = self.custom {
             if l.split(b, split) {
-                let f = from_split(split);
+                let f = from_split(text, split);
                 if f.stamp.is_some() {
                     return Some(f);
                 }
@@ -239,7 +251,7 @@ impl Reader<'_> {
             .map(|k| (last + k) % n)
             .find(|&k| self.built_in[k].split(b, split))?;
         self.last.set(fit);
-        Some(from_split(split))
+        Some(from_split(text, split))
     }
 
     /// Fills `self.x` from the fields.
@@ -248,7 +260,6 @@ impl Reader<'_> {
         x.method.clear();
         x.target.clear();
         x.authority.clear();
-        x.headers.clear();
         let (method, target) = match (&f.request, &f.method, &f.target) {
             (_, Some(m), Some(t)) => (m.as_ref(), t.as_ref()),
             (Some(r), _, _) => split_request(r)?,
@@ -282,10 +293,11 @@ impl Reader<'_> {
         if !super::PLAUSIBLE_NS.contains(&stamp.ns) {
             return Err(reason::BAD_TIME);
         }
-        x.method.push_str(&method.to_ascii_uppercase());
+        x.method.push_str(method);
+        x.method.make_ascii_uppercase();
         x.target.push_str(target);
         if let Some(a) = f.args.as_deref().filter(|a| !a.is_empty() && *a != "-") {
-            if !target.contains('?') {
+            if memchr::memchr(b'?', target.as_bytes()).is_none() {
                 x.target.push('?');
                 x.target.push_str(a);
             }
@@ -316,20 +328,34 @@ impl Reader<'_> {
             }
         }
         x.started_ns = ns;
+        // The exchange's strings are reused from line to line.
+        let mut n = 0;
         for (name, v) in [("User-Agent", &f.user_agent), ("Referer", &f.referer)] {
             if let Some(v) = v.as_deref().filter(|v| !v.is_empty() && *v != "-") {
-                x.headers.push((name.to_string(), v.to_string()));
+                if n == x.headers.len() {
+                    x.headers.push(Default::default());
+                }
+                let h = &mut x.headers[n];
+                (h.0.clear(), h.1.clear());
+                h.0.push_str(name);
+                h.1.push_str(v);
+                n += 1;
             }
         }
-        x.client = f.client.map(|c| c.into_owned());
+        x.headers.truncate(n);
+        match (&mut x.client, f.client) {
+            (Some(c), Some(new)) => {
+                c.clear();
+                c.push_str(&new);
+            }
+            (c, new) => *c = new.map(Cow::into_owned),
+        }
         self.synth.latency |= f.request_time_s.is_none();
         self.synth.size |= f.bytes.is_none();
-        x.response = Some(Response {
-            status,
-            body_size: f.bytes,
-            total_ms: f.request_time_s.map(|s| s * 1e3),
-            ..Default::default()
-        });
+        let r = x.response.get_or_insert_with(Response::default);
+        r.status = status;
+        r.body_size = f.bytes;
+        r.total_ms = f.request_time_s.map(|s| s * 1e3);
         Ok(())
     }
 
@@ -403,18 +429,28 @@ fn split_request(r: &str) -> Result<(&str, &str), &'static str> {
     if r.is_empty() || r == "-" {
         return Err(reason::NO_REQUEST);
     }
-    let mut parts = r.split(' ').filter(|p| !p.is_empty());
-    match (parts.next(), parts.next()) {
-        (Some(m), Some(t)) => Ok((m, t)),
+    let b = r.as_bytes();
+    let Some(i) = memchr::memchr(b' ', b) else {
+        return Err(reason::BAD_REQUEST);
+    };
+    let rest = r[i + 1..].trim_start_matches(' ');
+    let end = memchr::memchr(b' ', rest.as_bytes()).unwrap_or(rest.len());
+    match (&r[..i], &rest[..end]) {
+        (m, t) if !m.is_empty() && !t.is_empty() => Ok((m, t)),
         _ => Err(reason::BAD_REQUEST),
     }
 }
 
 /// Fields of a text line matched by a layout.
-fn from_split<'l>(split: &[(Var, &'l [u8])]) -> Fields<'l> {
+fn from_split<'l>(line: &'l str, split: &[(Var, usize, usize)]) -> Fields<'l> {
     let mut f = Fields::default();
-    let text = |v: &'l [u8]| std::str::from_utf8(v).ok().map(Cow::Borrowed);
-    for &(var, v) in split {
+    // Ranges start and end at a layout's ASCII literals: char boundaries.
+    let text = |v: &'l [u8]| {
+        let start = v.as_ptr() as usize - line.as_ptr() as usize;
+        line.get(start..start + v.len()).map(Cow::Borrowed)
+    };
+    for &(var, s, e) in split {
+        let v = &line.as_bytes()[s..e];
         match var {
             Var::RemoteAddr => f.client = f.client.take().or_else(|| text(v)),
             Var::ClientPort => {
@@ -496,9 +532,10 @@ pub fn sniff(head: &[u8]) -> bool {
                     .and_then(json::fields)
                     .is_some_and(|f| f.request.is_some() || f.target.is_some());
             }
-            layouts
-                .iter()
-                .any(|layout| layout.split(l, &mut split) && from_split(&split).stamp.is_some())
+            layouts.iter().any(|layout| {
+                layout.split(l, &mut split)
+                    && std::str::from_utf8(l).is_ok_and(|t| from_split(t, &split).stamp.is_some())
+            })
         })
 }
 
