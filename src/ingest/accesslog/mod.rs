@@ -336,7 +336,8 @@ impl Reader<'_> {
                     x.headers.push(Default::default());
                 }
                 let h = &mut x.headers[n];
-                (h.0.clear(), h.1.clear());
+                h.0.clear();
+                h.1.clear();
                 h.0.push_str(name);
                 h.1.push_str(v);
                 n += 1;
