@@ -531,7 +531,13 @@ pub fn sniff(head: &[u8]) -> bool {
                 return std::str::from_utf8(l)
                     .ok()
                     .and_then(json::fields)
-                    .is_some_and(|f| f.request.is_some() || f.target.is_some());
+                    .is_some_and(|f| {
+                        // A date too: a bare HAR entry has a request, and a
+                        // `time` that is a duration (a date in 1970).
+                        const Y2000_NS: i64 = 946_684_800_000_000_000;
+                        f.stamp.is_some_and(|t| t.ns >= Y2000_NS)
+                            && (f.request.is_some() || f.target.is_some())
+                    });
             }
             layouts.iter().any(|layout| {
                 layout.split(l, &mut split)

@@ -161,6 +161,8 @@ fn sniffs_logs_but_not_har_or_text() {
     ));
     assert!(!sniff(b"{\"log\":{\"version\":\"1.2\",\"entries\":[]}}\n"));
     assert!(!sniff(b"{\n  \"log\": {\n"));
+    // A bare HAR entry (haralyzer's single_entry.har) is not a log line.
+    assert!(!sniff(b"{\"startedDateTime\": \"2015-02-24T10:00:00Z\", \"time\": 123.4, \"request\": {\"method\": \"GET\", \"url\": \"http://a/\"}, \"response\": {\"status\": 200}}\n"));
     assert!(!sniff(b"hello world\nsecond line\n"));
 }
 
