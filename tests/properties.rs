@@ -60,6 +60,7 @@ fn exchange() -> impl Strategy<Value = Exchange> {
                 client: Some(format!("c{client}")),
                 resource_type: None,
                 damaged: false,
+                body_unknown: false,
             }
         })
 }

@@ -192,12 +192,23 @@ pub struct FilterArgs {
     /// month-long HARs make one continuous recording.
     #[arg(long = "max-gap", value_parser = parse_duration, value_name = "DURATION")]
     pub max_gap: Option<std::time::Duration>,
+    /// Access logs in a custom layout: the server's nginx log_format
+    /// string, e.g. '$remote_addr [$time_local] "$request" $status
+    /// $body_bytes_sent $request_time $msec'. Combined, Common and JSON
+    /// lines are recognised without it.
+    #[arg(long = "log-format", value_name = "LOG_FORMAT", value_parser = parse_log_format)]
+    pub log_format: Option<crate::ingest::accesslog::layout::Layout>,
+}
+
+fn parse_log_format(s: &str) -> Result<crate::ingest::accesslog::layout::Layout, String> {
+    crate::ingest::accesslog::layout::Layout::parse(s)
 }
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// Capture files: HAR, pcap or pcapng (detected by content). Several
-    /// captures merge into one model.
+    /// Capture files: HAR, pcap, pcapng or access logs, plain or gzip
+    /// (detected by content). Several captures (rotated logs) merge into
+    /// one model.
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
     /// Where to write the model (gzip JSON, e.g. shop.model.gz; '-' is

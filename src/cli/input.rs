@@ -38,13 +38,17 @@ impl FilterArgs {
             && !self.api_only
             && !self.keep_secrets
             && !self.keep_pii
-            && self.pii_field.is_empty())
+            && self.pii_field.is_empty()
+            && self.log_format.is_none())
     }
 }
 
 /// Loads a model file, or models the captures.
 pub fn load_input(inputs: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Input> {
-    if inputs.len() == 1 && ingest::detect(&inputs[0])? == CaptureKind::Model {
+    let options = ingest::ReadOptions {
+        log_format: filters.log_format.clone(),
+    };
+    if inputs.len() == 1 && ingest::detect_with(&inputs[0], &options)?.0 == CaptureKind::Model {
         if filters.any() {
             return Err(UsageError(format!(
                 "{} is a model file; filters, --keep-secrets, --keep-pii and --pii-field apply when recording from captures (replay record CAPTURE ... -o MODEL)",
@@ -78,8 +82,11 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         pii_fields: filters.pii_field.clone(),
         max_gap_s,
     });
+    let options = ingest::ReadOptions {
+        log_format: filters.log_format.clone(),
+    };
     for path in captures {
-        let kind = ingest::detect(path)?;
+        let kind = ingest::detect_with(path, &options)?.0;
         if kind == CaptureKind::Model {
             return Err(UsageError(format!(
                 "{} is a model file (gzip magic at byte offset 0), not a capture; record from HAR/pcap captures, or pass the model alone to inspect, generate or run",
@@ -90,7 +97,7 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         let mut filtered: std::collections::BTreeMap<&'static str, u64> = Default::default();
         let b = &mut builder;
         let (_, mut stats, digest) =
-            ingest::read_capture_hashed(path, &mut |x| match filter.rejects(x) {
+            ingest::read_capture_with(path, &options, &mut |x| match filter.rejects(x) {
                 Some(reason) => *filtered.entry(reason).or_insert(0) += 1,
                 None => b.observe(x),
             })?;

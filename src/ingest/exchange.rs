@@ -29,6 +29,9 @@ pub struct Exchange {
     /// The exchange was reassembled across a capture gap: request or
     /// response bytes are missing.
     pub damaged: bool,
+    /// The capture does not record request bodies (an access log): `body:
+    /// None` does not mean the request had none.
+    pub body_unknown: bool,
 }
 
 /// A request body.

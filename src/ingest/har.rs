@@ -770,6 +770,7 @@ impl Ctx<'_> {
             client: Some(self.client.clone()),
             resource_type: entry.resource_type.map(|s| s.to_ascii_lowercase()),
             damaged: false,
+            body_unknown: false,
         })
     }
 }

@@ -10,6 +10,7 @@
 //! The format is detected from the file's first bytes (magic numbers), not
 //! its extension: see [`detect`].
 
+pub mod accesslog;
 pub mod exchange;
 pub mod filter;
 pub mod har;
@@ -41,6 +42,10 @@ pub enum CaptureKind {
     Pcapng,
     /// A replay model file (gzip).
     Model,
+    /// A web server's access log (Common/Combined, JSON lines, or a
+    /// `--log-format` layout).
+    #[serde(rename = "access-log")]
+    AccessLog,
 }
 
 impl std::fmt::Display for CaptureKind {
@@ -50,6 +55,7 @@ impl std::fmt::Display for CaptureKind {
             CaptureKind::Pcap => "pcap",
             CaptureKind::Pcapng => "pcapng",
             CaptureKind::Model => "model",
+            CaptureKind::AccessLog => "access log",
         })
     }
 }
@@ -66,7 +72,7 @@ pub enum IngestError {
     },
     #[error("{} is empty; pass a HAR (JSON), pcap, pcapng or replay model file (check the export finished)", path.display())]
     Empty { path: PathBuf },
-    #[error("{} is not a capture replay can read (starts with {magic}); pass a HAR (JSON), pcap, pcapng or replay model file (check the path, and export the capture in one of those formats)", path.display())]
+    #[error("{} is not a capture replay can read (starts with {magic}); pass a HAR (JSON), pcap, pcapng, access log (Combined, JSON lines, or any layout with --log-format '…') or replay model file (check the path, and export the capture in one of those formats)", path.display())]
     UnknownFormat { path: PathBuf, magic: String },
     #[error("{}: {message} (at {position})", path.display())]
     Malformed {
@@ -172,7 +178,8 @@ pub fn detect_compressed(path: &Path) -> Result<(CaptureKind, bool), IngestError
         source,
     };
     let mut f = File::open(path).map_err(io)?;
-    let mut head = [0u8; 64];
+    // Enough for a few log lines; magic numbers need 4 bytes.
+    let mut head = vec![0u8; GZIP_PEEK];
     let n = read_head(&mut f, &mut head).map_err(io)?;
     if let Some(CaptureKind::Model) = detect_bytes(&head[..n]) {
         let f = File::open(path).map_err(io)?;
@@ -183,7 +190,9 @@ pub fn detect_compressed(path: &Path) -> Result<(CaptureKind, bool), IngestError
         let inner = &inner[..m];
         let is_model = inner.windows(14).any(|w| w == b"\"replay-model\"");
         return Ok(match detect_bytes(inner) {
-            Some(kind @ (CaptureKind::Pcap | CaptureKind::Pcapng)) => (kind, true),
+            Some(kind @ (CaptureKind::Pcap | CaptureKind::Pcapng | CaptureKind::AccessLog)) => {
+                (kind, true)
+            }
             Some(CaptureKind::Har) if !is_model => (CaptureKind::Har, true),
             _ => (CaptureKind::Model, false),
         });
@@ -227,8 +236,11 @@ pub fn detect_bytes(head: &[u8]) -> Option<CaptureKind> {
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
         return Some(CaptureKind::Model);
     }
-    // HAR: JSON object, possibly after a UTF-8 BOM and whitespace.
     let rest = head.strip_prefix(&[0xef, 0xbb, 0xbf][..]).unwrap_or(head);
+    if accesslog::sniff(rest) {
+        return Some(CaptureKind::AccessLog);
+    }
+    // HAR: JSON object, possibly after a UTF-8 BOM and whitespace.
     let first = rest.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first == b'{' {
         return Some(CaptureKind::Har);
@@ -272,8 +284,43 @@ pub struct FileDigest {
     pub blake3: String,
 }
 
-/// Reads one capture file (HAR, pcap or pcapng) and hands each exchange to
-/// `sink`. Returns what was seen and skipped.
+/// How to read captures, beyond what their bytes say.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// `--log-format`: an nginx `log_format` for access logs in a custom
+    /// layout. Text files that are no other capture are read with it.
+    pub log_format: Option<accesslog::layout::Layout>,
+}
+
+/// [`detect_compressed`], where a custom log layout makes any other text an
+/// access log (its reader says which lines do not fit).
+pub fn detect_with(path: &Path, options: &ReadOptions) -> Result<(CaptureKind, bool), IngestError> {
+    match detect_compressed(path) {
+        Err(IngestError::UnknownFormat { .. }) if options.log_format.is_some() => {
+            Ok((CaptureKind::AccessLog, false))
+        }
+        Ok((CaptureKind::Model, false)) if options.log_format.is_some() && is_gzip_text(path) => {
+            Ok((CaptureKind::AccessLog, true))
+        }
+        other => other,
+    }
+}
+
+/// A gzip stream whose start decompresses to text that is not a model.
+fn is_gzip_text(path: &Path) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    let mut inner = vec![0u8; GZIP_PEEK];
+    let m = read_head(&mut flate2::read::MultiGzDecoder::new(f), &mut inner).unwrap_or(0);
+    let inner = &inner[..m];
+    m > 0
+        && !inner.windows(14).any(|w| w == b"\"replay-model\"")
+        && std::str::from_utf8(&inner[..m.saturating_sub(4)]).is_ok()
+}
+
+/// Reads one capture file (HAR, pcap, pcapng or access log) and hands each
+/// exchange to `sink`. Returns what was seen and skipped.
 pub fn read_capture(
     path: &Path,
     sink: &mut dyn FnMut(&Exchange),
@@ -287,7 +334,16 @@ pub fn read_capture_hashed(
     path: &Path,
     sink: &mut dyn FnMut(&Exchange),
 ) -> Result<(CaptureKind, IngestStats, FileDigest), IngestError> {
-    let (kind, gzip) = detect_compressed(path)?;
+    read_capture_with(path, &ReadOptions::default(), sink)
+}
+
+/// [`read_capture_hashed`] with options (`--log-format`).
+pub fn read_capture_with(
+    path: &Path,
+    options: &ReadOptions,
+    sink: &mut dyn FnMut(&Exchange),
+) -> Result<(CaptureKind, IngestStats, FileDigest), IngestError> {
+    let (kind, gzip) = detect_with(path, options)?;
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
@@ -312,6 +368,9 @@ pub fn read_capture_hashed(
     let mut stats = match kind {
         CaptureKind::Har => har::read_har(path, BufReader::with_capacity(1 << 16, source), sink)?,
         CaptureKind::Pcap | CaptureKind::Pcapng => pcap::read_pcap_from(path, source, sink)?,
+        CaptureKind::AccessLog => {
+            accesslog::read_log(path, source, options.log_format.as_ref(), sink)?
+        }
         CaptureKind::Model => {
             return Err(IngestError::malformed(
                 path,

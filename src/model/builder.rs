@@ -95,6 +95,8 @@ impl Default for BuildOptions {
 #[derive(Debug, Default)]
 struct EndpointAcc {
     count: u64,
+    /// Requests from captures that keep no bodies (access logs).
+    body_unknown: u64,
     /// Values per path segment position, for this method and leaf only:
     /// a slot's pool is what this endpoint's requests carried there, not
     /// what every method and path through the trie node did (a DELETE's
@@ -249,6 +251,7 @@ impl ModelBuilder {
         let acc = &mut self.accs[id as usize];
         let mut pii = self.pii.as_mut();
         acc.count += 1;
+        acc.body_unknown += u64::from(x.body_unknown);
         let ts = x.started_ns;
         let segs: Vec<&str> = super::template::split_path(&path).collect();
         let mut raw_segs = super::template::split_path(raw_path);
@@ -353,10 +356,14 @@ impl ModelBuilder {
         }
         let raw_links = self.raw_links();
         let total: u64 = drafts.iter().map(|d| self.accs[d.acc as usize].count).sum();
+        let mut bodyless = Vec::new();
         let mut endpoints: Vec<(u32, Endpoint)> = drafts
             .into_iter()
             .map(|d| {
                 let acc = std::mem::take(&mut self.accs[d.acc as usize]);
+                if acc.body_unknown > 0 && matches!(d.method.as_str(), "POST" | "PUT" | "PATCH") {
+                    bodyless.push((d.acc, acc.body_unknown));
+                }
                 (
                     d.acc,
                     finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total),
@@ -381,6 +388,24 @@ impl ModelBuilder {
                     e.response.body = None;
                 }
             }
+        }
+        // Methods that usually carry a body, recorded from captures that
+        // keep none: the replay sends them without one. Said in the model.
+        let bodyless: Vec<String> = endpoints
+            .iter()
+            .filter_map(|(acc, e)| {
+                let n = bodyless.iter().find(|(a, _)| a == acc)?.1;
+                Some(format!(
+                    "{} {}{} ({n} of {})",
+                    e.method, e.host, e.template, e.count
+                ))
+            })
+            .collect();
+        if !bodyless.is_empty() {
+            self.stats.warn(format!(
+                "sent without a body, recorded from access logs (which keep none): {}",
+                bodyless.join(", ")
+            ));
         }
         let mut index: HashMap<u32, u32> = HashMap::new();
         for (i, (acc, _)) in endpoints.iter().enumerate() {
@@ -580,6 +605,7 @@ impl EndpointAcc {
 
     fn merge(&mut self, o: EndpointAcc) {
         self.count += o.count;
+        self.body_unknown += o.body_unknown;
         self.joint.merge(o.joint);
         if self.path.len() < o.path.len() {
             self.path.resize_with(o.path.len(), PoolAcc::new);

@@ -689,6 +689,7 @@ impl HttpConn {
             client,
             resource_type,
             damaged,
+            body_unknown: _,
         } = ex;
         *started_ns = first_ts;
         ex_method.clear();
