@@ -159,6 +159,13 @@ fn three_shards_merge_into_one_exact_run() {
             );
         }
     }
+    // Over time: the drift series from the merged blocks, every request
+    // in it once, each point's p95 from the added histograms.
+    let drift = m["drift"].as_array().unwrap();
+    assert!(!drift.is_empty(), "{m}");
+    let in_drift: u64 = drift.iter().map(|p| p["requests"].as_u64().unwrap()).sum();
+    assert_eq!(in_drift, sent);
+    assert!(drift.iter().any(|p| p["p95_ms"].as_f64().is_some()));
     let t = &m["thresholds"][0];
     assert_eq!(t["ok"], false, "{t}");
     // The JUnit report of the merged run fails that threshold.

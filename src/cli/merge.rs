@@ -12,6 +12,9 @@ use crate::error::{UsageError, EXIT_THRESHOLD};
 use crate::report::{self, file, shards, MergeError, Summary};
 use crate::threshold::{self, Threshold};
 
+/// Points of a merged run's drift series.
+const DRIFT_POINTS: usize = 60;
+
 pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     if let Some(out) = args.output.as_ref().filter(|p| !file::is_stdout(p)) {
         file::check_output_path(out, "-o")
@@ -30,6 +33,11 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     let mut summary = Summary::build(&merged.recorder, &merged.meta, &parsed, &results);
     if !merged.blocks_complete {
         summary.blocks = None;
+    }
+    // The shards' drift series hold percentiles, which do not add; the
+    // merged blocks give it exactly.
+    if let Some(b) = &summary.blocks {
+        summary.drift = b.drift(DRIFT_POINTS);
     }
     let guards = crate::run::Guards::for_run(args.no_default_thresholds, &parsed);
     let broken = guards.broken(&summary);

@@ -101,6 +101,50 @@ impl BlocksEntry {
     }
 }
 
+impl BlocksEntry {
+    /// The drift series (p95 and failures over time) from the blocks:
+    /// adjacent blocks grouped into at most `points` points, each point's
+    /// p95 exact (its blocks' histograms added). `replay merge` uses it:
+    /// the shards' own drift series hold percentiles, which do not add.
+    pub fn drift(&self, points: usize) -> Vec<crate::metrics::DriftPoint> {
+        let Some(last) = self.cells.iter().map(|c| c.block).max() else {
+            return Vec::new();
+        };
+        let blocks = last + 1;
+        let group = blocks.div_ceil(points.max(1));
+        let n = blocks.div_ceil(group);
+        let mut hists: Vec<Option<hdrhistogram::Histogram<u64>>> = vec![None; n];
+        let mut counts = vec![(0u64, 0u64); n];
+        for c in &self.cells {
+            let i = c.block / group;
+            counts[i].0 += c.count;
+            counts[i].1 += c.failed;
+            if let Ok(h) = hist::decode(&c.data) {
+                match &mut hists[i] {
+                    Some(m) => {
+                        let _ = m.add(&h);
+                    }
+                    slot => *slot = Some(h),
+                }
+            }
+        }
+        let width = self.width_s * group as f64;
+        (0..n)
+            .map(|i| crate::metrics::DriftPoint {
+                start_s: i as f64 * width,
+                end_s: (i + 1) as f64 * width,
+                intervals: group as u32,
+                requests: counts[i].0,
+                failed: counts[i].1,
+                p95_ms: hists[i]
+                    .as_ref()
+                    .filter(|h| !h.is_empty())
+                    .map(|h| h.value_at_quantile(0.95) as f64 / 1000.0),
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
