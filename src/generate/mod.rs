@@ -110,11 +110,11 @@ pub fn generate_filled<R: Rng + ?Sized>(
     let tuple = e.joint.as_ref().and_then(|j| j.pick(rng));
     match tuple {
         Some(t) => {
-            push_path_joint(&mut path, e, t, fills, rng);
+            push_path(&mut path, e, &t.path, fills, rng);
             push_query_joint(&mut path, e, t, fills, rng);
         }
         None => {
-            push_path(&mut path, e, fills, rng);
+            push_path(&mut path, e, &[], fills, rng);
             push_query(&mut path, e, fills, rng);
         }
     }
@@ -187,30 +187,6 @@ fn filled<'f>(fills: &'f [(Slot, String)], slot: &Slot) -> Option<&'f str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn push_path<R: Rng + ?Sized>(
-    url: &mut String,
-    e: &Endpoint,
-    fills: &[(Slot, String)],
-    rng: &mut R,
-) {
-    if e.segments.is_empty() {
-        url.push('/');
-        return;
-    }
-    for s in &e.segments {
-        url.push('/');
-        match s {
-            Segment::Literal(l) => url.push_str(l),
-            Segment::Slot { index, suffix } => {
-                let drawn = e.path_params[*index].pool.sample(rng);
-                let v = filled(fills, &Slot::Path(*index)).unwrap_or(&drawn);
-                encode_into(url, v, PATH_SAFE);
-                url.push_str(suffix);
-            }
-        }
-    }
-}
-
 /// The pool of the parameter `name` (headers: any case).
 fn pool_of<'e>(params: &'e [crate::model::Param], name: &str) -> Option<&'e crate::model::Pool> {
     params
@@ -220,14 +196,14 @@ fn pool_of<'e>(params: &'e [crate::model::Param], name: &str) -> Option<&'e crat
         .map(|p| &p.pool)
 }
 
-/// The path of a recorded combination: its values for closed slots, a
-/// draw from the pool for open ones (drawn even when `fills` gives the
-/// value, so the rest of the request is the one the same seed gives
-/// without it).
-fn push_path_joint<R: Rng + ?Sized>(
+/// The path: `recorded` values for closed slots (a recorded combination's;
+/// empty without one), a draw from the pool for the others (drawn even
+/// when `fills` gives the value, so the rest of the request is the one the
+/// same seed gives without it).
+fn push_path<R: Rng + ?Sized>(
     url: &mut String,
     e: &Endpoint,
-    t: &Tuple,
+    recorded: &[Option<String>],
     fills: &[(Slot, String)],
     rng: &mut R,
 ) {
@@ -240,7 +216,7 @@ fn push_path_joint<R: Rng + ?Sized>(
         match s {
             Segment::Literal(l) => url.push_str(l),
             Segment::Slot { index, suffix } => {
-                let drawn = match t.path.get(*index) {
+                let drawn = match recorded.get(*index) {
                     Some(Some(v)) => v.clone(),
                     _ => e.path_params[*index].pool.sample(rng),
                 };

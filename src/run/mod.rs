@@ -29,47 +29,34 @@ pub use session::{Observer, Quiet, Session};
 /// the failure, if any, naming the file.
 pub fn write_outputs(plan: &RunPlan, report: &RunReport) -> Vec<anyhow::Error> {
     let mut failed = Vec::new();
-    if let (Some(p), Some(summary)) = (&plan.options.summary_export, report.summary()) {
-        if let Err(e) = crate::report::file::write_atomic(p, summary.to_json().as_bytes()) {
-            failed.push(anyhow::Error::from(e).context(format!(
-                "cannot write --summary-export file {}",
-                p.display()
-            )));
-        }
-    }
-    if let (Some(p), Some(summary)) = (&plan.options.junit, report.summary()) {
-        let guards = report.guard_cases();
-        let baseline = report.baseline_cases();
-        let xml = crate::report::junit::render(
-            &summary,
-            &[
-                ("replay default guards", guards),
-                ("replay baseline comparison", baseline),
-            ],
-        );
-        if let Err(e) = crate::report::file::write_atomic(p, xml.as_bytes()) {
-            failed.push(
-                anyhow::Error::from(e)
-                    .context(format!("cannot write --out junit file {}", p.display())),
-            );
-        }
-    }
-    if let (Some(p), Some(summary)) = (&plan.options.html, report.summary()) {
-        let html = crate::report::html::render(&summary);
-        if let Err(e) = crate::report::file::write_atomic(p, html.as_bytes()) {
-            failed.push(
-                anyhow::Error::from(e)
-                    .context(format!("cannot write --out html file {}", p.display())),
-            );
-        }
-    }
-    if let (Some(p), Some(summary)) = (&plan.options.hdr, report.summary()) {
-        let written = crate::report::hlog::render(&summary)
-            .map_err(anyhow::Error::msg)
-            .and_then(|log| Ok(crate::report::file::write_atomic(p, &log)?));
+    let Some(summary) = report.summary() else {
+        return failed;
+    };
+    let o = &plan.options;
+    let mut write = |path: &Option<std::path::PathBuf>,
+                     flag: &str,
+                     render: &dyn Fn() -> anyhow::Result<Vec<u8>>| {
+        let Some(p) = path else { return };
+        let written = render().and_then(|bytes| Ok(crate::report::file::write_atomic(p, &bytes)?));
         if let Err(e) = written {
-            failed.push(e.context(format!("cannot write --out hdr file {}", p.display())));
+            failed.push(e.context(format!("cannot write {flag} file {}", p.display())));
         }
-    }
+    };
+    write(&o.summary_export, "--summary-export", &|| {
+        Ok(summary.to_json().into_bytes())
+    });
+    write(&o.junit, "--out junit", &|| {
+        let suites = [
+            ("replay default guards", report.guard_cases()),
+            ("replay baseline comparison", report.baseline_cases()),
+        ];
+        Ok(crate::report::junit::render(&summary, &suites).into_bytes())
+    });
+    write(&o.html, "--out html", &|| {
+        Ok(crate::report::html::render(&summary).into_bytes())
+    });
+    write(&o.hdr, "--out hdr", &|| {
+        crate::report::hlog::render(&summary).map_err(anyhow::Error::msg)
+    });
     failed
 }
