@@ -69,7 +69,16 @@ pub fn client_config(o: &TlsOptions, http2: bool) -> Result<ClientTls, UsageErro
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify))
     } else {
-        builder.with_root_certificates(roots(o.cacert.as_deref())?)
+        let (roots, pinned) = roots(o.cacert.as_deref())?;
+        let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .map_err(|e| UsageError(format!("cannot set up TLS: {e}")))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned { inner, pinned }))
     };
     let asked = Arc::new(AtomicBool::new(false));
     let mut config = match (&o.cert, &o.key) {
@@ -117,8 +126,11 @@ pub fn client_config(o: &TlsOptions, http2: bool) -> Result<ClientTls, UsageErro
 }
 
 /// The bundled Mozilla roots, the system's store (`SSL_CERT_FILE` and
-/// `SSL_CERT_DIR` are honoured) and `--cacert`.
-fn roots(cacert: Option<&Path>) -> Result<rustls::RootCertStore, UsageError> {
+/// `SSL_CERT_DIR` are honoured) and `--cacert`; and `--cacert`'s
+/// certificates themselves, which a server may present as they are.
+fn roots(
+    cacert: Option<&Path>,
+) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), UsageError> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -126,8 +138,10 @@ fn roots(cacert: Option<&Path>) -> Result<rustls::RootCertStore, UsageError> {
     // certificates it did yield are still added.
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
+    let mut pinned = Vec::new();
     if let Some(path) = cacert {
         for (i, cert) in read_certs(path, "--cacert")?.into_iter().enumerate() {
+            pinned.push(cert.clone());
             roots.add(cert).map_err(|e| {
                 UsageError(format!(
                     "--cacert {}: certificate {} cannot be a trusted authority: {e}",
@@ -137,7 +151,69 @@ fn roots(cacert: Option<&Path>) -> Result<rustls::RootCertStore, UsageError> {
             })?;
         }
     }
-    Ok(roots)
+    Ok((roots, pinned))
+}
+
+/// Certificate checks with the roots, and one exception: a server that
+/// presents exactly a certificate of `--cacert` is trusted, as curl
+/// trusts it. `openssl req -x509` makes a self-signed certificate marked
+/// as an authority, which the WebPKI rules refuse as a server's own
+/// (`CaUsedAsEndEntity`); a user who gave that very file means it.
+#[derive(Debug)]
+struct Pinned {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(_)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// Every certificate of a PEM file; at least one.

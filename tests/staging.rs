@@ -550,3 +550,46 @@ fn unusable_certificate_files_are_refused_before_any_load() {
     }
     assert!(server.seen().is_empty() && server.tls_failures() == 0);
 }
+
+/// `openssl req -x509` makes a self-signed certificate marked as an
+/// authority; the WebPKI rules refuse such a certificate as a server's own
+/// (`CaUsedAsEndEntity`), and a real nginx with one failed every request
+/// even with `--cacert` naming that very file. Given with `--cacert`, the
+/// exact certificate is trusted, as curl trusts it.
+#[test]
+fn a_self_signed_authority_certificate_given_with_cacert_is_trusted() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key_der)
+        .unwrap();
+    let server = Server::start(Behaviour {
+        tls: Some(Arc::new(config)),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("self-signed.pem");
+    std::fs::write(&file, pem("CERTIFICATE", cert.der())).unwrap();
+    let target = server.https_url();
+    let (run, s) = replay(
+        &[
+            "--target",
+            &target,
+            "--duration",
+            "2s",
+            "--cacert",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let out = run.output();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert_eq!(u(&s["requests"]["failed"]), 0, "{out}");
+    assert!(u(&s["requests"]["sent"]) >= 15, "{out}");
+}
