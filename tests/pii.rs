@@ -365,3 +365,63 @@ fn ordinary_values_are_not_replaced() {
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(j["source"]["pii"], serde_json::json!({}));
 }
+
+/// The look-alikes' key comes from the capture's bytes: recording the same
+/// capture twice (or a copy of it) gives the same endpoints where paths
+/// held personal data — so a re-recorded capture's runs compare with
+/// `--baseline` and shards that each record it merge — while another
+/// capture gets other look-alikes.
+#[test]
+fn recording_the_same_capture_again_gives_the_same_look_alikes() {
+    let dir = tempfile::tempdir().unwrap();
+    // An address as a path literal (a mirror's file, as cnn.com's player
+    // path carries a version that reads as an IPv4 address): the template
+    // itself holds the look-alike.
+    let mut mine = entries();
+    for round in 0..5u64 {
+        mine.push(Entry::get(
+            "http://shop.test/mirror/203.0.113.7/app.js",
+            round * 1000 + 500,
+        ));
+    }
+    let har = write_har(dir.path(), "pii.har", &mine);
+    let copy = dir.path().join("copy.har");
+    std::fs::copy(&har, &copy).unwrap();
+    let mut other_entries = mine.clone();
+    other_entries.push(Entry::get("http://shop.test/health", 5000));
+    let other = write_har(dir.path(), "other.har", &other_entries);
+    let templates = |capture: &Path, name: &str| -> Vec<String> {
+        let model = dir.path().join(name);
+        let r = replay([
+            "record",
+            capture.to_str().unwrap(),
+            "-o",
+            model.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, Some(0), "{}", r.output());
+        let m: serde_json::Value = serde_json::from_str(&gunzip_text(&model)).unwrap();
+        let mut t: Vec<String> = m["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{} {}", e["method"], e["template"]))
+            .collect();
+        t.sort();
+        t
+    };
+    let first = templates(&har, "a.model.gz");
+    let card = |t: &[String]| -> String {
+        t.iter()
+            .find(|e| e.contains("/mirror/"))
+            .unwrap_or_else(|| panic!("{t:?}"))
+            .clone()
+    };
+    assert!(
+        card(&first).contains("/mirror/10.") && !card(&first).contains("203.0.113.7"),
+        "{first:?}"
+    );
+    assert_eq!(templates(&har, "b.model.gz"), first);
+    assert_eq!(templates(&copy, "c.model.gz"), first);
+    let third = templates(&other, "d.model.gz");
+    assert_ne!(card(&third), card(&first), "another capture, another key");
+}

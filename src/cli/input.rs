@@ -80,6 +80,7 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         scrub: !filters.keep_secrets,
         pii: !filters.keep_pii,
         pii_fields: filters.pii_field.clone(),
+        pii_key: crate::model::pii::key_of_captures(captures),
         max_gap_s,
     });
     let options = ingest::ReadOptions {

@@ -76,6 +76,9 @@ pub struct BuildOptions {
     /// Field names whose values are personal, besides
     /// [`super::pii::PII_FIELDS`] (`--pii-field`).
     pub pii_fields: Vec<String>,
+    /// The look-alikes' key ([`super::pii::key_of_captures`]); `None`: a
+    /// random one.
+    pub pii_key: Option<[u8; 32]>,
     /// Compress idle gaps between consecutive requests longer than this
     /// (seconds) to it (`--max-gap`); `None` keeps them.
     pub max_gap_s: Option<f64>,
@@ -87,6 +90,7 @@ impl Default for BuildOptions {
             scrub: true,
             pii: true,
             pii_fields: Vec::new(),
+            pii_key: None,
             max_gap_s: Some(super::arrival::DEFAULT_MAX_GAP_S),
         }
     }
@@ -164,7 +168,10 @@ pub struct ModelBuilder {
 impl ModelBuilder {
     pub fn new(options: BuildOptions) -> Self {
         ModelBuilder {
-            pii: options.pii.then(|| Pii::new(&options.pii_fields)),
+            pii: options.pii.then(|| match options.pii_key {
+                Some(key) => Pii::with_key(key, &options.pii_fields),
+                None => Pii::new(&options.pii_fields),
+            }),
             options,
             trie: PathTrie::new(),
             correlator: Correlator::new(),

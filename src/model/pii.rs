@@ -22,10 +22,15 @@
 //! `user12345678@example.test`, a phone number in the same layout, an
 //! address in `10.0.0.0/8` or `2001:db8::/32`, an IBAN of the same country
 //! with valid check digits). It is derived from a BLAKE3 keyed hash of the
-//! original under a random per-model key that is never stored, so the same
+//! original under a per-model key that is never stored, so the same
 //! original maps to the same look-alike everywhere in one model (an id in a
 //! path and in a body still match) and nobody can recover an original by
-//! hashing guesses.
+//! hashing guesses. `replay record` derives the key from the captures'
+//! own bytes ([`key_of_captures`]): recording the same captures again
+//! gives the same look-alikes — the same endpoint names where a path held
+//! personal data — so runs of a re-recorded capture compare (`--baseline`)
+//! and shards that each record it merge; the key cannot be computed
+//! without the captures, which hold the originals anyway.
 //!
 //! Not detected: names, street addresses and dates outside a named field;
 //! national phone numbers written without separators (outside a named
@@ -37,6 +42,42 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+
+/// Bytes read from each end of a capture for [`key_of_captures`].
+const KEY_SAMPLE: u64 = 1 << 20;
+
+/// The look-alike key of a recording of `captures`: a BLAKE3 key derived
+/// from each file's length and up to 1 MiB from each of its ends (so a
+/// 1 GB log costs two reads, not a pass), in order. `None` when a file
+/// cannot be read that way (standard input, a pipe): the caller then
+/// uses a random key.
+pub fn key_of_captures(captures: &[std::path::PathBuf]) -> Option<[u8; 32]> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut h = blake3::Hasher::new_derive_key("replay 2026-12 personal-data look-alike key");
+    let mut buf = Vec::new();
+    for path in captures {
+        let mut f = std::fs::File::open(path).ok()?;
+        let meta = f.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let len = meta.len();
+        h.update(&len.to_le_bytes());
+        buf.clear();
+        f.by_ref().take(KEY_SAMPLE).read_to_end(&mut buf).ok()?;
+        h.update(&buf);
+        if len > KEY_SAMPLE {
+            f.seek(SeekFrom::Start(
+                len.saturating_sub(KEY_SAMPLE).max(KEY_SAMPLE),
+            ))
+            .ok()?;
+            buf.clear();
+            f.take(KEY_SAMPLE).read_to_end(&mut buf).ok()?;
+            h.update(&buf);
+        }
+    }
+    Some(*h.finalize().as_bytes())
+}
 
 /// Field names (query parameters, form and JSON fields, headers) whose
 /// values are personal whatever they look like. Compared with the name
@@ -156,7 +197,7 @@ impl Pii {
         Pii::with_key(key, extra)
     }
 
-    /// A replacer with a given key (tests).
+    /// A replacer with a given key ([`key_of_captures`], tests).
     pub fn with_key(key: [u8; 32], extra: &[String]) -> Pii {
         Pii {
             key,
