@@ -14,7 +14,9 @@
 //! ```
 //!
 //! - Trend metrics (`http_req_duration`, `http_req_service_time`,
-//!   `http_req_waiting`, `http_req_connecting`, `schedule_lag`) take `avg`,
+//!   `http_req_blocked`, `http_req_connecting`, `http_req_tls_handshaking`,
+//!   `http_req_sending`, `http_req_waiting`, `http_req_receiving`,
+//!   `schedule_lag`) take `avg`,
 //!   `min`, `max`, `med` and `p(N)` (N may be decimal: `p(99.9)`); values
 //!   are milliseconds unless a unit is given (`us`/`µs`, `ms`, `s`, `m`,
 //!   `h`: the units of [`crate::units`], as on the command line).
@@ -35,8 +37,9 @@
 //!   method; `METHOD host/template` where endpoints on two hosts share a
 //!   method and template, which must then be told apart; values may
 //!   contain balanced braces), `method`, and `status`
-//!   (a class `2xx`, `5xx`, `error`, or a code `200`; trend metrics keep one
-//!   histogram per status *class*, so they take classes only). Tags are
+//!   (a class `2xx`, `5xx`, `error`, or a code `200`: a trend of one code
+//!   is kept apart for the codes thresholds name, as k6 keeps sub-metrics)
+//!   or `expected_response` (`true`: 1xx–3xx). Tags are
 //!   AND-ed. `data_*`, `dropped_requests` and `status_drift` take no
 //!   `status` tag.
 //!
@@ -77,6 +80,10 @@ impl Metric {
         Metric::Trend(TrendMetric::Waiting),
         Metric::Trend(TrendMetric::Connecting),
         Metric::Trend(TrendMetric::ScheduleLag),
+        Metric::Trend(TrendMetric::Blocked),
+        Metric::Trend(TrendMetric::Sending),
+        Metric::Trend(TrendMetric::Receiving),
+        Metric::Trend(TrendMetric::TlsHandshaking),
         Metric::Failed,
         Metric::Reqs,
         Metric::Dropped,
@@ -177,7 +184,9 @@ impl StatusFilter {
     fn takes_class(self, class: StatusClass) -> bool {
         match self {
             StatusFilter::Class(c) => c == class,
-            StatusFilter::Code(_) => false, // rejected by the parser for trends
+            // Trends of a code come from its own histograms
+            // (`Recorder::trend_of_code`), never from a class's.
+            StatusFilter::Code(_) => false,
             StatusFilter::Expected(e) => {
                 let ok = matches!(
                     class,
@@ -721,28 +730,15 @@ fn parse_tags(p: &mut Parser<'_>, metric: Metric) -> Result<Vec<TagFilter>, Thre
                         }),
                     )
                 })?;
-                match (metric, f) {
-                    (
-                        Metric::Dropped
-                        | Metric::DataSent
-                        | Metric::DataReceived
-                        | Metric::StatusDrift,
-                        _,
-                    ) => {
-                        return Err(p.err(
-                            key_start,
-                            format!("tag '{key}' does not apply to {metric}"),
-                            Some("filter it by endpoint or method".into()),
-                        ));
-                    }
-                    (Metric::Trend(_), StatusFilter::Code(c)) => {
-                        return Err(p.err(
-                            value_col,
-                            format!("{metric} is kept per status class, not per code"),
-                            Some(format!("write {{status:{}}}", StatusClass::of_status(c))),
-                        ));
-                    }
-                    _ => {}
+                if matches!(
+                    metric,
+                    Metric::Dropped | Metric::DataSent | Metric::DataReceived | Metric::StatusDrift
+                ) {
+                    return Err(p.err(
+                        key_start,
+                        format!("tag '{key}' does not apply to {metric}"),
+                        Some("filter it by endpoint or method".into()),
+                    ));
                 }
                 TagFilter::Status(f)
             }
@@ -852,9 +848,16 @@ impl Threshold {
         let ep_ok = |i: usize| !has_tag_filter || self.endpoint_selected(i, endpoints);
         let status = self.status_filter();
         match self.metric {
-            Metric::Trend(t) => Selection::Trend(rec.trend_where(t, |ep, class| {
-                ep_ok(ep) && status.is_none_or(|s| s.takes_class(class))
-            })),
+            // A code's trend is kept only where the run tracked it (every
+            // threshold naming one does); otherwise there is no data.
+            Metric::Trend(t) => Selection::Trend(match status {
+                Some(StatusFilter::Code(code)) => rec
+                    .trend_of_code(t, code, ep_ok)
+                    .unwrap_or_else(crate::metrics::hist::new_histogram),
+                _ => rec.trend_where(t, |ep, class| {
+                    ep_ok(ep) && status.is_none_or(|s| s.takes_class(class))
+                }),
+            }),
             Metric::Failed => {
                 let (n, failed) = selected(rec, &ep_ok, |c| requests_with(c, status));
                 Selection::Rate { n, failed }
@@ -1029,6 +1032,23 @@ fn trend_agg(h: &Histogram<u64>, agg: Agg) -> Option<f64> {
         Agg::Rate | Agg::Count => return None,
     };
     Some(us / 1000.0)
+}
+
+/// The status codes that trend thresholds name
+/// (`http_req_duration{status:200}`): the recorder must keep their trends
+/// apart ([`Recorder::track_codes`]).
+pub fn trend_codes(thresholds: &[Threshold]) -> Vec<u16> {
+    let mut codes: Vec<u16> = thresholds
+        .iter()
+        .filter(|t| matches!(t.metric, Metric::Trend(_)))
+        .filter_map(|t| match t.status_filter() {
+            Some(StatusFilter::Code(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
 }
 
 /// Evaluate every threshold at the end of a run.

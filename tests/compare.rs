@@ -155,6 +155,8 @@ fn one_endpoint_five_times_slower_regresses_alone() {
 
     // The same gate at the end of a run.
     let junit = dir.path().join("junit.xml");
+    let html = dir.path().join("report.html");
+    let summary = dir.path().join("run.json");
     let r = replay([
         "run",
         har.to_str().unwrap(),
@@ -171,8 +173,41 @@ fn one_endpoint_five_times_slower_regresses_alone() {
         bp.to_str().unwrap(),
         "--out",
         &format!("junit={}", junit.display()),
+        "--out",
+        &format!("html={}", html.display()),
+        "--summary-export",
+        summary.to_str().unwrap(),
     ]);
     assert_eq!(r.code, Some(99), "{}", r.output());
+    // The HTML report shows the comparison, and so does the one made
+    // again from the saved summary, which carries it.
+    let s = support::read_json(&summary);
+    assert_eq!(s["baseline"]["verdict"], "regression");
+    let row = |page: &str| {
+        let at = page
+            .find("<h2>Compared with the baseline</h2>")
+            .expect(page);
+        let table = &page[at..at + page[at..].find("</table>").unwrap()];
+        let users = table.find(">GET /users/me<").expect(table);
+        let row = &table[users..users + table[users..].find("</tr>").unwrap()];
+        row.to_string()
+    };
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<span class=\"badge fail\">REGRESSION</span>"));
+    let slowed = row(&page);
+    assert!(
+        slowed.contains("class=\"n fail\"") && slowed.contains(">regressed<"),
+        "{slowed}"
+    );
+    let again = dir.path().join("again.html");
+    let made = replay([
+        "report",
+        summary.to_str().unwrap(),
+        "--html",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(made.code, Some(0), "{}", made.output());
+    assert_eq!(row(&std::fs::read_to_string(&again).unwrap()), slowed);
     // The JUnit report has the comparison's verdicts: only the slowed
     // endpoint (and overall, if it moved enough) fails.
     let xml = std::fs::read_to_string(&junit).unwrap();

@@ -189,7 +189,19 @@ fn a_refusing_target_fails_without_any_threshold() {
     let url = format!("http://127.0.0.1:{port}");
     let r = replay(args(
         &har,
-        &["--target", &url, "--rate", "10/s", "-d", "1s", "-q"],
+        // Without fail-fast, which would stop the run (exit 1) when its
+        // first interval closes before the schedule ends: the guard is
+        // what is under test.
+        &[
+            "--target",
+            &url,
+            "--rate",
+            "10/s",
+            "-d",
+            "1s",
+            "-q",
+            "--no-fail-fast",
+        ],
     ));
     assert_eq!(r.code, Some(99), "{}", r.output());
     assert!(

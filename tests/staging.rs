@@ -231,7 +231,16 @@ fn an_untrusted_certificate_stops_within_seconds_and_cacert_fixes_it() {
     let ca_file = ca.write(dir.path());
     let ca_arg = ca_file.to_str().unwrap();
     for http2 in [false, true] {
-        let mut args = vec!["--target", &target, "--duration", "2s", "--cacert", ca_arg];
+        let mut args = vec![
+            "--target",
+            &target,
+            "--duration",
+            "2s",
+            "--cacert",
+            ca_arg,
+            "--threshold",
+            "http_req_duration{status:200}: p(95)<10s",
+        ];
         if http2 {
             args.push("--http2");
         }
@@ -239,7 +248,39 @@ fn an_untrusted_certificate_stops_within_seconds_and_cacert_fixes_it() {
         let out = run.output();
         assert_eq!(run.code, Some(0), "{out}");
         assert_eq!(u(&s["requests"]["failed"]), 0, "{out}");
-        assert!(u(&s["requests"]["sent"]) >= 15, "{out}");
+        let sent = u(&s["requests"]["sent"]);
+        assert!(sent >= 15, "{out}");
+        // k6's phases, measured: every request has a blocked, sending,
+        // waiting and receiving time; each new connection a TCP and a TLS
+        // setup time, which are not zero.
+        let m = &s["metrics"];
+        for phase in [
+            "http_req_blocked",
+            "http_req_sending",
+            "http_req_waiting",
+            "http_req_receiving",
+        ] {
+            assert_eq!(u(&m[phase]["count"]), sent, "{phase}: {out}");
+        }
+        let handshakes = u(&m["http_req_tls_handshaking"]["count"]);
+        assert!(handshakes >= 1, "{out}");
+        assert_eq!(handshakes, u(&m["http_req_connecting"]["count"]), "{out}");
+        assert!(
+            m["http_req_tls_handshaking"]["max"].as_f64().unwrap() > 0.0,
+            "{out}"
+        );
+        // A TLS handshake takes longer than the loopback service's answer
+        // to a request on an open connection.
+        assert!(
+            m["http_req_tls_handshaking"]["max"].as_f64().unwrap()
+                > m["http_req_sending"]["med"].as_f64().unwrap(),
+            "{out}"
+        );
+        // The exact-code threshold saw the 200s (all of them here).
+        let code = &m["http_req_duration{status:200}"];
+        assert_eq!(u(&code["count"]), sent, "{out}");
+        assert_eq!(code["thresholds"]["p(95)<10s"]["ok"], true, "{out}");
+        assert!(!s["status_histograms"].as_array().unwrap().is_empty());
         assert!(
             run.stdout
                 .contains("via: trusting the authorities of --cacert"),

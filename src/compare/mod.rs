@@ -19,47 +19,15 @@
 //! [`render`] writes the comparison as text, Markdown or JSON.
 
 pub mod bootstrap;
-pub mod render;
+
+pub use crate::report::comparison::{render, Comparison, Metric, Metrics, Row, Rule, Verdict};
 
 use std::collections::BTreeMap;
-
-use serde::Serialize;
 
 use crate::metrics::blocks::{Blocks, Cell};
 use crate::metrics::distinct_names;
 use crate::report::Summary;
 use bootstrap::{Intervals, Run};
-
-/// What counts as a regression, and how the interval is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Rule {
-    /// A percentile must grow by more than this fraction of the base…
-    pub min_change: f64,
-    /// …and by more than this many ms.
-    pub min_delta_ms: f64,
-    /// The error rate must grow by more than this (a fraction: 0.01 is
-    /// one percentage point).
-    pub min_error_change: f64,
-    /// Of the bootstrap interval (0.95).
-    pub confidence: f64,
-    /// Bootstrap replicates.
-    pub resamples: usize,
-    /// The bootstrap's seed: the same summaries give the same verdict.
-    pub seed: u64,
-}
-
-impl Default for Rule {
-    fn default() -> Rule {
-        Rule {
-            min_change: 0.10,
-            min_delta_ms: 1.0,
-            min_error_change: 0.01,
-            confidence: 0.95,
-            resamples: 1000,
-            seed: 0x0c0f_fee5,
-        }
-    }
-}
 
 /// An endpoint is judged only with at least this many requests…
 pub const MIN_REQUESTS: u64 = 20;
@@ -76,95 +44,6 @@ pub const MIN_TAIL: f64 = 10.0;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Incompatible(pub String);
-
-/// Verdict of a comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Pass,
-    Regression,
-}
-
-/// One metric: base, new, new − base, the interval of the difference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metric {
-    pub base: f64,
-    pub new: f64,
-    pub delta: f64,
-    /// The bootstrap interval of `delta` (`null` when not judged, and for
-    /// throughput).
-    pub interval: Option<[f64; 2]>,
-    pub regressed: bool,
-}
-
-/// The metrics of one row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metrics {
-    pub p50_ms: Metric,
-    pub p95_ms: Metric,
-    pub p99_ms: Metric,
-    /// Failed / sent, 0–1.
-    pub error_rate: Metric,
-    /// Requests per second of measured duration (not judged).
-    pub throughput: Metric,
-}
-
-impl Metrics {
-    /// The metrics by name, in order.
-    pub fn named(&self) -> [(&'static str, &Metric); 5] {
-        [
-            ("p50", &self.p50_ms),
-            ("p95", &self.p95_ms),
-            ("p99", &self.p99_ms),
-            ("error rate", &self.error_rate),
-            ("throughput", &self.throughput),
-        ]
-    }
-}
-
-/// Overall, or one endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Row {
-    /// `GET /posts/{id}` (with the host where two would read the same),
-    /// or `overall`.
-    pub name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub method: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub host: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub template: String,
-    pub base_count: u64,
-    pub new_count: u64,
-    /// Enough data in both runs to judge.
-    pub judged: bool,
-    /// Why not judged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub metrics: Metrics,
-    pub regressed: bool,
-}
-
-/// The comparison of two summaries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Comparison {
-    pub format: &'static str,
-    pub version: u32,
-    pub verdict: Verdict,
-    pub base: String,
-    pub new: String,
-    pub rule: Rule,
-    pub overall: Row,
-    pub endpoints: Vec<Row>,
-    /// Differences between the runs worth knowing (target, rate…).
-    pub notes: Vec<String>,
-}
-
-impl Comparison {
-    pub fn regressed(&self) -> Vec<&Row> {
-        self.endpoints.iter().filter(|r| r.regressed).collect()
-    }
-}
 
 /// One run's side of a row: its blocks in time order and whole-run values.
 struct Side {
@@ -216,7 +95,7 @@ pub fn compare(
         Verdict::Pass
     };
     Ok(Comparison {
-        format: "replay-compare",
+        format: "replay-compare".into(),
         version: 1,
         verdict,
         base: base.0.to_string(),

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -254,8 +254,9 @@ impl Connector {
     }
 
     /// Opens a connection and performs the HTTP handshake; the connection
-    /// driver is spawned on the runtime.
-    pub async fn connect(&self) -> Result<Sender, ErrorKind> {
+    /// driver is spawned on the runtime. Also says how long the TLS
+    /// handshake took, when there was one.
+    pub async fn connect(&self) -> Result<(Sender, Option<Duration>), ErrorKind> {
         let mut tcp = self.dial().await?;
         let _ = tcp.set_nodelay(true);
         if let (Some(p), true) = (&self.proxy, self.tunnel) {
@@ -276,9 +277,13 @@ impl Connector {
             }
         }
         match &self.tls {
-            None if !self.http2 => Ok(Sender::Raw(Box::new(h1::Conn::new(h1::Stream::Tcp(tcp))))),
-            None => self.handshake(tcp, self.http2).await,
+            None if !self.http2 => Ok((
+                Sender::Raw(Box::new(h1::Conn::new(h1::Stream::Tcp(tcp)))),
+                None,
+            )),
+            None => Ok((self.handshake(tcp, self.http2).await?, None)),
             Some((tls, name, client)) => {
+                let began = Instant::now();
                 let stream = match tokio::time::timeout(
                     self.connect_timeout,
                     tls.connect(name.clone(), tcp),
@@ -299,13 +304,15 @@ impl Connector {
                     }
                     Ok(Ok(s)) => s,
                 };
+                let handshaking = Some(began.elapsed());
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 if !self.http2 {
-                    return Ok(Sender::Raw(Box::new(h1::Conn::new(h1::Stream::Tls(
-                        Box::new(stream),
-                    )))));
+                    return Ok((
+                        Sender::Raw(Box::new(h1::Conn::new(h1::Stream::Tls(Box::new(stream))))),
+                        handshaking,
+                    ));
                 }
-                self.handshake(stream, h2).await
+                Ok((self.handshake(stream, h2).await?, handshaking))
             }
         }
     }

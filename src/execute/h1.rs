@@ -122,8 +122,10 @@ pub struct Captured {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
-    /// When the response head had arrived.
-    pub head_at: Instant,
+    /// When the request had been written (flushed to the socket).
+    pub written_at: Instant,
+    /// When the first byte of the response arrived.
+    pub first_byte_at: Instant,
 }
 
 /// A failed exchange.
@@ -221,6 +223,8 @@ impl Conn {
             let kind = classify_io(&e, false);
             return Err(fail(kind, reused && kind == ErrorKind::Reset));
         }
+        let written_at = Instant::now();
+        let mut first_byte_at = None;
         let (status, framing, keep_alive) = loop {
             if self.end > self.pos {
                 match self.parse_head(head) {
@@ -239,14 +243,16 @@ impl Conn {
                     self.reusable = false;
                     return Err(fail(ErrorKind::Reset, false));
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    first_byte_at.get_or_insert_with(Instant::now);
+                }
                 Err(kind) => {
                     self.reusable = false;
                     return Err(fail(kind, false));
                 }
             }
         };
-        let head_at = Instant::now();
+        let first_byte_at = first_byte_at.unwrap_or(written_at);
         if !keep_alive {
             self.reusable = false;
         }
@@ -267,7 +273,11 @@ impl Conn {
             // Bytes after the response that no request asked for.
             self.reusable = false;
         }
-        Ok(Response { status, head_at })
+        Ok(Response {
+            status,
+            written_at,
+            first_byte_at,
+        })
     }
 
     /// Parses a response head from the buffer: `None` until it is whole.

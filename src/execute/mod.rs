@@ -125,6 +125,9 @@ struct Job {
     /// that session's.
     session: Option<u64>,
     intended: Instant,
+    /// When the schedule handed it over: waiting for a connection from
+    /// here on is `http_req_blocked`.
+    dispatched: Instant,
     request: Outgoing,
     bytes_sent: u64,
 }
@@ -230,7 +233,11 @@ impl Worker {
                 service_time: now.saturating_duration_since(o.sent_at),
                 waiting: Duration::ZERO,
                 connecting: None,
+                tls_handshaking: None,
                 schedule_lag: o.sent_at.saturating_duration_since(o.intended),
+                blocked: Duration::ZERO,
+                sending: Duration::ZERO,
+                receiving: Duration::ZERO,
                 bytes_sent: 0,
                 bytes_received: 0,
                 at,
@@ -343,7 +350,13 @@ pub async fn run(
         warmup: plan.warmup,
         timeout: plan.timeout,
         stop: stop.clone(),
-        recorders: (0..threads).map(|_| Mutex::new(Recorder::new())).collect(),
+        recorders: (0..threads)
+            .map(|_| {
+                let mut r = Recorder::new();
+                r.track_codes(plan.status_codes.iter().copied());
+                Mutex::new(r)
+            })
+            .collect(),
     });
 
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -624,7 +637,8 @@ fn send(
         .borrow_mut()
         .fills(model, endpoint, session, rng)?;
     let (endpoint, request, bytes_sent) = builder.next(model, endpoint, &fills, rng);
-    if !waited && Instant::now().saturating_duration_since(intended) > MAX_LATENESS {
+    let now = Instant::now();
+    if !waited && now.saturating_duration_since(intended) > MAX_LATENESS {
         let reason = if intended < worker.shared.began {
             DropReason::LateStart
         } else {
@@ -642,6 +656,7 @@ fn send(
         session,
         endpoint,
         intended,
+        dispatched: now,
         request,
         bytes_sent,
     });
@@ -891,7 +906,11 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
         service_time: Duration::ZERO,
         waiting: Duration::ZERO,
         connecting: None,
+        tls_handshaking: None,
         schedule_lag: Duration::ZERO,
+        blocked: Duration::ZERO,
+        sending: Duration::ZERO,
+        receiving: Duration::ZERO,
         bytes_sent: 0,
         bytes_received: 0,
         at: job.intended.saturating_duration_since(shared.start),
@@ -899,6 +918,7 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
     };
     let sent_at = Instant::now();
     sample.schedule_lag = sent_at.saturating_duration_since(job.intended);
+    sample.blocked = sent_at.saturating_duration_since(job.dispatched);
     let token = worker.begin(job.endpoint, job.intended, sent_at);
     // A pooled connection the server closed meanwhile is replaced, as any
     // HTTP client does, and the time to reconnect is part of the request.
@@ -916,6 +936,10 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
     // One timer for the whole exchange (head and body), and no boxed
     // future: both are per-request costs.
     let deadline = tokio::time::Instant::from_std(sent_at + shared.timeout);
+    // The request's phases (sending, waiting, receiving) as k6 splits
+    // them: write begins here, after any connection setup.
+    let mut began = Instant::now();
+    let mut first_byte_at = None;
     let result = match job.request {
         Outgoing::Wire(wire) => {
             let exchange = async {
@@ -927,7 +951,10 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                     c.set_capture(job.capture);
                     match c.exchange(&wire.bytes, wire.head).await {
                         Ok(r) => {
-                            sample.waiting = r.head_at.saturating_duration_since(sent_at);
+                            sample.sending = r.written_at.saturating_duration_since(began);
+                            sample.waiting =
+                                r.first_byte_at.saturating_duration_since(r.written_at);
+                            first_byte_at = Some(r.first_byte_at);
                             sample.status = Some(r.status);
                             if let Some(got) = c.take_captured() {
                                 produced(worker, job.endpoint, job.session, r.status, &got);
@@ -939,6 +966,7 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                         Err(f) if f.retry && !retried => {
                             retried = true;
                             reconnect(worker, sender, &mut sample).await?;
+                            began = Instant::now();
                         }
                         Err(f) => return Err(f.kind),
                     }
@@ -962,54 +990,11 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
                     sent_at,
                 );
             };
-            let mut received: u64 = 0;
-            let exchange = async {
-                let response = match s {
-                    conn::Sender::H1(s) => s.send_request(*request).await,
-                    conn::Sender::H2(s) => s.send_request(*request).await,
-                    conn::Sender::Raw(_) => return Ok(Err(ErrorKind::Other)),
-                }?;
-                sample.waiting = sent_at.elapsed();
-                sample.status = Some(response.status().as_u16());
-                received = 12
-                    + response
-                        .headers()
-                        .iter()
-                        .map(|(n, v)| n.as_str().len() as u64 + v.len() as u64 + 4)
-                        .sum::<u64>()
-                    + 2;
-                let status = response.status().as_u16();
-                let mut got = job.capture.then(|| h1::Captured {
-                    body: Vec::new(),
-                    headers: response
-                        .headers()
-                        .iter()
-                        .filter(|(n, _)| produced::keeps_header(n.as_str()))
-                        .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_string())))
-                        .collect(),
-                });
-                let mut body = response.into_body();
-                while let Some(frame) = body.frame().await {
-                    if let Some(d) = frame?.data_ref() {
-                        received += d.len() as u64;
-                        if let Some(g) = got.as_mut() {
-                            let room = produced::MAX_CAPTURE.saturating_sub(g.body.len());
-                            g.body.extend_from_slice(&d[..d.len().min(room)]);
-                        }
-                    }
-                }
-                if let Some(got) = got {
-                    produced(worker, job.endpoint, job.session, status, &got);
-                }
-                Ok::<_, hyper::Error>(Ok(()))
-            };
-            let result = tokio::time::timeout_at(deadline, exchange).await;
-            sample.bytes_received = received;
-            match result {
-                Ok(Ok(r)) => r,
-                Err(_) => Err(ErrorKind::Timeout),
-                Ok(Err(e)) => Err(classify::classify_hyper(&e)),
-            }
+            let about = (job.endpoint, job.session, job.capture);
+            let (result, first) =
+                hyper_exchange(worker, s, *request, about, began, deadline, &mut sample).await;
+            first_byte_at = first;
+            result
         }
     };
     if let Err(kind) = result {
@@ -1019,9 +1004,96 @@ async fn execute(worker: &Worker, sender: &mut Option<conn::Sender>, job: Job) -
     sample.bytes_sent = job.bytes_sent;
     sample.duration = end.saturating_duration_since(job.intended);
     sample.service_time = end - sent_at;
+    sample.receiving = first_byte_at.map_or(Duration::ZERO, |f| end.saturating_duration_since(f));
     worker.finish(token);
     worker.record(&sample);
     true
+}
+
+/// One request through hyper (`--http2`), for [`execute`]: its status,
+/// phases and bytes into `sample`; `about` is the job's endpoint, session
+/// and whether to capture. Returns the outcome and when the response head
+/// (its first byte, as hyper tells) arrived.
+async fn hyper_exchange(
+    worker: &Worker,
+    s: &mut conn::Sender,
+    request: http::Request<http_body_util::Full<bytes::Bytes>>,
+    about: (usize, Option<u64>, bool),
+    began: Instant,
+    deadline: tokio::time::Instant,
+    sample: &mut Sample,
+) -> (Result<(), ErrorKind>, Option<Instant>) {
+    let (endpoint, session, capture) = about;
+    let mut received: u64 = 0;
+    let mut first_byte_at = None;
+    let exchange = async {
+        // hyper says nothing of when the request was written: its first
+        // poll queues the request on the connection (what k6's Go client
+        // calls "wrote request"), so sending ends there.
+        let (response, written_at) = match s {
+            conn::Sender::H1(s) => first_poll_at(s.send_request(request)).await,
+            conn::Sender::H2(s) => first_poll_at(s.send_request(request)).await,
+            conn::Sender::Raw(_) => return Ok(Err(ErrorKind::Other)),
+        };
+        let response = response?;
+        let head_at = Instant::now();
+        sample.sending = written_at.saturating_duration_since(began);
+        sample.waiting = head_at.saturating_duration_since(written_at);
+        first_byte_at = Some(head_at);
+        let status = response.status().as_u16();
+        sample.status = Some(status);
+        received = 12
+            + response
+                .headers()
+                .iter()
+                .map(|(n, v)| n.as_str().len() as u64 + v.len() as u64 + 4)
+                .sum::<u64>()
+            + 2;
+        let mut got = capture.then(|| h1::Captured {
+            body: Vec::new(),
+            headers: response
+                .headers()
+                .iter()
+                .filter(|(n, _)| produced::keeps_header(n.as_str()))
+                .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_string())))
+                .collect(),
+        });
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            if let Some(d) = frame?.data_ref() {
+                received += d.len() as u64;
+                if let Some(g) = got.as_mut() {
+                    let room = produced::MAX_CAPTURE.saturating_sub(g.body.len());
+                    g.body.extend_from_slice(&d[..d.len().min(room)]);
+                }
+            }
+        }
+        if let Some(got) = got {
+            produced(worker, endpoint, session, status, &got);
+        }
+        Ok::<_, hyper::Error>(Ok(()))
+    };
+    let result = tokio::time::timeout_at(deadline, exchange).await;
+    sample.bytes_received = received;
+    let result = match result {
+        Ok(Ok(r)) => r,
+        Err(_) => Err(ErrorKind::Timeout),
+        Ok(Err(e)) => Err(classify::classify_hyper(&e)),
+    };
+    (result, first_byte_at)
+}
+
+/// Awaits `fut`, also returning when its first poll returned.
+async fn first_poll_at<F: std::future::Future>(fut: F) -> (F::Output, Instant) {
+    let mut fut = std::pin::pin!(fut);
+    let mut first: Option<Instant> = None;
+    let out = std::future::poll_fn(|cx| {
+        let r = fut.as_mut().poll(cx);
+        first.get_or_insert_with(Instant::now);
+        r
+    })
+    .await;
+    (out, first.unwrap_or_else(Instant::now))
 }
 
 /// Keeps the values a successful response of a producing endpoint
@@ -1051,9 +1123,14 @@ async fn reconnect(
     *sender = None;
     let t = Instant::now();
     match tokio::time::timeout(worker.shared.timeout, worker.connector.connect()).await {
-        Ok(Ok(s)) => {
+        Ok(Ok((s, handshaking))) => {
             *sender = Some(s);
-            sample.connecting = Some(sample.connecting.unwrap_or_default() + t.elapsed());
+            let tls = handshaking.unwrap_or_default();
+            sample.connecting =
+                Some(sample.connecting.unwrap_or_default() + t.elapsed().saturating_sub(tls));
+            if let Some(h) = handshaking {
+                sample.tls_handshaking = Some(sample.tls_handshaking.unwrap_or_default() + h);
+            }
             Ok(())
         }
         Ok(Err(kind)) => Err(kind),

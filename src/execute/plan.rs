@@ -63,6 +63,9 @@ pub struct Plan {
     /// Requests due within this long of the first due one are sent with
     /// one wake-up (their wait is measured as schedule lag).
     pub timer_slack: Duration,
+    /// Status codes whose trends are kept apart from their class's, for
+    /// thresholds that name them ([`crate::threshold::trend_codes`]).
+    pub status_codes: Vec<u16>,
 }
 
 impl Plan {

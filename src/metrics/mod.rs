@@ -129,6 +129,15 @@ pub struct HistKey {
     pub class: StatusClass,
 }
 
+/// Which per-code histogram: metric × endpoint × status code, for the
+/// codes trend thresholds name (`http_req_duration{status:200}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CodeKey {
+    pub metric: TrendMetric,
+    pub endpoint: usize,
+    pub code: u16,
+}
+
 /// Plain counters for one endpoint. Totals are sums over endpoints.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndpointCounters {
@@ -187,7 +196,7 @@ pub struct WarmupCounts {
     pub dropped: u64,
 }
 
-const METRICS: usize = 5;
+const METRICS: usize = 9;
 const CLASSES: usize = 6;
 type EndpointHists = [[Option<Histogram<u64>>; CLASSES]; METRICS];
 
@@ -212,11 +221,31 @@ pub struct Recorder {
     drift: Drift,
     /// Per-endpoint latency in blocks of time, for `replay compare`.
     blocks: blocks::Blocks,
+    /// Status codes kept apart from their class ([`Recorder::track_codes`]).
+    codes: Vec<u16>,
+    coded: BTreeMap<CodeKey, Histogram<u64>>,
 }
 
 impl Recorder {
     pub fn new() -> Recorder {
         Recorder::default()
+    }
+
+    /// Also keep the trends of responses with these exact status codes
+    /// apart (besides their class's), for thresholds that name a code
+    /// (`http_req_duration{status:200}`), as k6 keeps a sub-metric only
+    /// for thresholds. Costs nothing per sample when `codes` is empty.
+    pub fn track_codes(&mut self, codes: impl IntoIterator<Item = u16>) {
+        for c in codes {
+            if !self.codes.contains(&c) {
+                self.codes.push(c);
+            }
+        }
+    }
+
+    /// The codes kept apart ([`Recorder::track_codes`]).
+    pub fn tracked_codes(&self) -> &[u16] {
+        &self.codes
     }
 
     /// Fold one finished or failed request into the recorder.
@@ -247,6 +276,20 @@ impl Recorder {
                     class,
                 };
                 hist::record(self.hist_mut(key), d);
+            }
+        }
+        if let (false, None, Some(code)) = (self.codes.is_empty(), s.error, s.status) {
+            if self.codes.contains(&code) {
+                for &metric in TrendMetric::ALL {
+                    if let Some(d) = s.trend(metric) {
+                        let key = CodeKey {
+                            metric,
+                            endpoint: s.endpoint,
+                            code,
+                        };
+                        hist::record(self.coded.entry(key).or_insert_with(hist::new_histogram), d);
+                    }
+                }
             }
         }
         self.window.record(s);
@@ -297,6 +340,10 @@ impl Recorder {
         for (key, h) in other.histograms() {
             hist::add(self.hist_mut(key), h);
         }
+        for (&key, h) in &other.coded {
+            self.add_code_histogram(key, h);
+        }
+        self.track_codes(other.codes.iter().copied());
         for (i, c) in other.endpoints.iter().enumerate() {
             self.endpoint_mut(i).merge(c);
         }
@@ -323,6 +370,44 @@ impl Recorder {
         hist::add(self.hist_mut(key), h);
         // Make sure the endpoint exists so reports list it.
         self.endpoint_mut(key.endpoint);
+    }
+
+    /// Insert a per-code histogram (e.g. decoded from a summary), adding it
+    /// to what is recorded under `key`; its code is tracked from now on.
+    pub fn add_code_histogram(&mut self, key: CodeKey, h: &Histogram<u64>) {
+        self.track_codes([key.code]);
+        hist::add(self.coded.entry(key).or_insert_with(hist::new_histogram), h);
+        self.endpoint_mut(key.endpoint);
+    }
+
+    /// Every non-empty per-code histogram, in key order (metric, endpoint,
+    /// code).
+    pub fn code_histograms(&self) -> impl Iterator<Item = (CodeKey, &Histogram<u64>)> + '_ {
+        self.coded
+            .iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(k, h)| (*k, h))
+    }
+
+    /// One merged histogram of `metric` for responses with status `code`
+    /// on the endpoints `select` accepts. `None` when the code was not
+    /// tracked ([`Recorder::track_codes`]): nothing can be said of it.
+    pub fn trend_of_code(
+        &self,
+        metric: TrendMetric,
+        code: u16,
+        mut select: impl FnMut(usize) -> bool,
+    ) -> Option<Histogram<u64>> {
+        if !self.codes.contains(&code) {
+            return None;
+        }
+        let mut out = hist::new_histogram();
+        for (k, h) in self.code_histograms() {
+            if k.metric == metric && k.code == code && select(k.endpoint) {
+                hist::add(&mut out, h);
+            }
+        }
+        Some(out)
     }
 
     /// Add counters (e.g. decoded from a summary) for one endpoint.
@@ -415,6 +500,7 @@ impl Recorder {
         self.histograms()
             .map(|(_, h)| hist::heap_bytes(h))
             .sum::<usize>()
+            + self.coded.values().map(hist::heap_bytes).sum::<usize>()
             + self.window.heap_bytes()
             + self.blocks.heap_bytes()
     }

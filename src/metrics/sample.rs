@@ -141,15 +141,32 @@ pub enum TrendMetric {
     /// From the actual send to the end of the response (uncorrected).
     #[serde(rename = "http_req_service_time")]
     ServiceTime,
-    /// Time to first byte, from the actual send.
+    /// Time to first byte: from the request written to the first byte of
+    /// the response (k6's `http_req_waiting`).
     #[serde(rename = "http_req_waiting")]
     Waiting,
-    /// Connection setup, for requests that opened a new connection.
+    /// TCP connection setup (and a proxy's CONNECT), for requests that
+    /// opened a new connection.
     #[serde(rename = "http_req_connecting")]
     Connecting,
     /// Actual send − intended send.
     #[serde(rename = "schedule_lag")]
     ScheduleLag,
+    /// Waiting for a connection: from the moment the schedule handed the
+    /// request over to the moment a connection took it (k6's
+    /// `http_req_blocked`; `--connections` caps show here).
+    #[serde(rename = "http_req_blocked")]
+    Blocked,
+    /// Writing the request (k6's `http_req_sending`).
+    #[serde(rename = "http_req_sending")]
+    Sending,
+    /// From the first byte of the response to its last (k6's
+    /// `http_req_receiving`).
+    #[serde(rename = "http_req_receiving")]
+    Receiving,
+    /// The TLS handshake, for requests that opened a new TLS connection.
+    #[serde(rename = "http_req_tls_handshaking")]
+    TlsHandshaking,
 }
 
 names!(TrendMetric {
@@ -158,6 +175,10 @@ names!(TrendMetric {
     Waiting => "http_req_waiting",
     Connecting => "http_req_connecting",
     ScheduleLag => "schedule_lag",
+    Blocked => "http_req_blocked",
+    Sending => "http_req_sending",
+    Receiving => "http_req_receiving",
+    TlsHandshaking => "http_req_tls_handshaking",
 });
 
 /// Whether a response with this status counts as failed (k6's default
@@ -180,12 +201,20 @@ pub struct Sample {
     pub duration: Duration,
     /// Actual send → end.
     pub service_time: Duration,
-    /// Actual send → first response byte.
+    /// Request written → first response byte.
     pub waiting: Duration,
-    /// Connection setup time, when this request opened a new connection.
+    /// TCP connection setup, when this request opened a new connection.
     pub connecting: Option<Duration>,
+    /// TLS handshake, when this request opened a new TLS connection.
+    pub tls_handshaking: Option<Duration>,
     /// Actual send − intended send.
     pub schedule_lag: Duration,
+    /// Handed over by the schedule → taken by a connection.
+    pub blocked: Duration,
+    /// Writing the request.
+    pub sending: Duration,
+    /// First response byte → last.
+    pub receiving: Duration,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// When the request ended, as an offset since the run started.
@@ -216,6 +245,10 @@ impl Sample {
             TrendMetric::Waiting => Some(self.waiting),
             TrendMetric::Connecting => self.connecting,
             TrendMetric::ScheduleLag => Some(self.schedule_lag),
+            TrendMetric::Blocked => Some(self.blocked),
+            TrendMetric::Sending => Some(self.sending),
+            TrendMetric::Receiving => Some(self.receiving),
+            TrendMetric::TlsHandshaking => self.tls_handshaking,
         }
     }
 }

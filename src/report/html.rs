@@ -36,7 +36,8 @@ th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .badge{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff;font-weight:bold}\
 .badge.pass{background:#0a7a2f;color:#fff}.badge.fail{background:#b3261e;color:#fff}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:8px 0}dt{color:#555}dd{margin:0;word-break:break-all}\
-.charts{display:flex;flex-wrap:wrap;gap:12px}svg{max-width:100%;height:auto;border:1px solid #eee}";
+.charts{display:flex;flex-wrap:wrap;gap:12px}svg{max-width:100%;height:auto;border:1px solid #eee}\
+table.cmp td.n{white-space:nowrap;font-size:12px}table.cmp div.nm{max-width:300px;overflow-wrap:anywhere}table.cmp td.n.fail{background:#fdecea}";
 
 /// The report for `s`.
 pub fn render(s: &Summary) -> String {
@@ -49,6 +50,7 @@ pub fn render(s: &Summary) -> String {
     );
     header(&mut h, s, ok);
     thresholds(&mut h, s);
+    baseline(&mut h, s);
     over_time(&mut h, s);
     distribution(&mut h, s);
     endpoints(&mut h, s);
@@ -338,6 +340,64 @@ fn distribution(h: &mut String, s: &Summary) {
     };
     h.push_str("<h2>Latency distribution</h2>");
     h.push_str(&chart.render());
+}
+
+/// `run --baseline`: the verdict and every row of the comparison, each
+/// metric as base → new with its change and the bootstrap interval of
+/// the change; regressed metrics and rows in red.
+fn baseline(h: &mut String, s: &Summary) {
+    use super::comparison::render::{delta, interval, rule_line, value, verdict_line};
+    use super::comparison::Verdict;
+    let Some(c) = &s.baseline else { return };
+    let badge = match c.verdict {
+        Verdict::Pass => "<span class=\"badge pass\">PASS</span>",
+        Verdict::Regression => "<span class=\"badge fail\">REGRESSION</span>",
+    };
+    let _ = write!(
+        h,
+        "<h2>Compared with the baseline</h2><p>{badge} {}</p><p class=\"note\">{}.</p>",
+        esc(&verdict_line(c)),
+        esc(&rule_line(c))
+    );
+    h.push_str("<table class=\"cmp\"><tr><th>endpoint</th><th>requests</th><th>p50</th><th>p95</th><th>p99</th><th>error rate</th><th>throughput</th><th>verdict</th></tr>");
+    for r in std::iter::once(&c.overall).chain(&c.endpoints) {
+        let (class, verdict) = match (r.regressed, r.judged) {
+            (true, _) => ("fail", "regressed"),
+            (false, true) => ("pass", "ok"),
+            (false, false) => ("note", "not judged"),
+        };
+        // Why not judged goes under the name, where there is room.
+        let why = r
+            .note
+            .as_ref()
+            .map(|n| format!("<br><span class=\"note\">{}</span>", esc(n)))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td><div class=\"nm\">{}{why}</div></td><td class=\"n\">{} → {}</td>",
+            esc(&r.name),
+            r.base_count,
+            r.new_count
+        );
+        // Base → new, then the change; the interval of the change shows on
+        // hover (and is in the summary's `baseline`).
+        for (name, m) in r.metrics.named() {
+            let _ = write!(
+                h,
+                "<td class=\"n{}\" title=\"interval of the change: {}\">{} → {}<br><span class=\"note\">{}</span></td>",
+                if m.regressed { " fail" } else { "" },
+                esc(&interval(name, m)),
+                esc(&value(name, m.base)),
+                esc(&value(name, m.new)),
+                esc(&delta(name, m)),
+            );
+        }
+        let _ = write!(h, "<td class=\"{class}\">{verdict}</td></tr>");
+    }
+    h.push_str("</table>");
+    for n in &c.notes {
+        let _ = write!(h, "<p class=\"note\">note: {}</p>", esc(n));
+    }
 }
 
 fn endpoint_names(s: &Summary) -> Vec<String> {

@@ -16,6 +16,7 @@
 //! atomically ([`file`]).
 
 pub mod blocks;
+pub mod comparison;
 pub mod file;
 pub mod hlog;
 pub mod html;
@@ -33,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::hist::{self, HistogramCodecError};
 use crate::metrics::{
-    DriftPoint, DropReason, EndpointCounters, EndpointDesc, ErrorKind, HistKey, Recorder,
+    CodeKey, DriftPoint, DropReason, EndpointCounters, EndpointDesc, ErrorKind, HistKey, Recorder,
     StatusClass, TrendMetric, WarmupCounts,
 };
 use crate::threshold::{self, Selection, ThresholdResult};
@@ -296,6 +297,12 @@ pub struct Summary {
     /// p95 and error rate over time (bounded; empty for merged summaries).
     pub drift: Vec<DriftPoint>,
     pub histograms: Vec<HistogramEntry>,
+    /// Trends of single status codes that thresholds named
+    /// (`http_req_duration{status:200}`), kept apart from `histograms` (which
+    /// hold every response once, by class); `status` is the code. Absent
+    /// when no threshold named a code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_histograms: Vec<HistogramEntry>,
     /// Per-endpoint `http_req_duration` in blocks of time, for `replay
     /// compare` (absent in summaries written before the field, and in a
     /// merge of such summaries).
@@ -305,6 +312,11 @@ pub struct Summary {
     /// other profiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stress: Option<StressSummary>,
+    /// `run --baseline`: this run compared with the baseline's summary,
+    /// as `replay compare --format json` writes it (absent without
+    /// `--baseline`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<comparison::Comparison>,
     /// The default guards that applied and whether they held (a broken one
     /// made the run exit 99 although every threshold passed). Empty with
     /// `--no-default-thresholds` and in summaries written before the field.
@@ -548,15 +560,20 @@ impl Summary {
             })
             .collect();
 
+        // Encoding into memory cannot fail for a valid histogram.
+        let entry = |metric: TrendMetric, endpoint, status: String, h| HistogramEntry {
+            metric: metric.as_str().to_string(),
+            endpoint,
+            status,
+            data: hist::encode(h).unwrap_or_default(),
+        };
         let histograms = rec
             .histograms()
-            .map(|(k, h)| HistogramEntry {
-                metric: k.metric.as_str().to_string(),
-                endpoint: k.endpoint,
-                status: k.class.as_str().to_string(),
-                // Encoding into memory cannot fail for a valid histogram.
-                data: hist::encode(h).unwrap_or_default(),
-            })
+            .map(|(k, h)| entry(k.metric, k.endpoint, k.class.as_str().to_string(), h))
+            .collect();
+        let status_histograms = rec
+            .code_histograms()
+            .map(|(k, h)| entry(k.metric, k.endpoint, k.code.to_string(), h))
             .collect();
 
         Summary {
@@ -588,8 +605,10 @@ impl Summary {
             endpoints,
             drift: rec.drift().points().to_vec(),
             histograms,
+            status_histograms,
             blocks: Some(blocks::BlocksEntry::of(rec.blocks())),
             stress: None,
+            baseline: None,
             guards: Vec::new(),
         }
     }
@@ -743,23 +762,19 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
             }
             rec.add_counters(index, &counters_of(part, e)?);
         }
-        for (index, h) in s.histograms.iter().enumerate() {
+        // Class histograms, then the per-code ones (numbered after them).
+        let all = s.histograms.iter().map(|h| (false, h));
+        let coded = s.status_histograms.iter().map(|h| (true, h));
+        for (index, (by_code, h)) in all.chain(coded).enumerate() {
             let unknown = |what, value: &str| MergeError::Unknown {
                 part,
                 what,
                 value: value.to_string(),
             };
-            let key = HistKey {
-                metric: h
-                    .metric
-                    .parse::<TrendMetric>()
-                    .map_err(|_| unknown("metric", &h.metric))?,
-                endpoint: h.endpoint,
-                class: h
-                    .status
-                    .parse::<StatusClass>()
-                    .map_err(|_| unknown("status class", &h.status))?,
-            };
+            let metric = h
+                .metric
+                .parse::<TrendMetric>()
+                .map_err(|_| unknown("metric", &h.metric))?;
             if h.endpoint >= meta.endpoints.len() {
                 return Err(unknown("endpoint index", &h.endpoint.to_string()));
             }
@@ -768,7 +783,31 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
                 index,
                 source,
             })?;
-            rec.add_histogram(key, &decoded);
+            if by_code {
+                let code = h
+                    .status
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| (100..=599).contains(c))
+                    .ok_or_else(|| unknown("status code", &h.status))?;
+                let key = CodeKey {
+                    metric,
+                    endpoint: h.endpoint,
+                    code,
+                };
+                rec.add_code_histogram(key, &decoded);
+            } else {
+                let class = h
+                    .status
+                    .parse::<StatusClass>()
+                    .map_err(|_| unknown("status class", &h.status))?;
+                let key = HistKey {
+                    metric,
+                    endpoint: h.endpoint,
+                    class,
+                };
+                rec.add_histogram(key, &decoded);
+            }
         }
         match &s.blocks {
             Some(b) => rec.add_blocks(

@@ -58,6 +58,10 @@ fn nth(i: u64) -> Sample {
         waiting: d / 2,
         connecting: (i % 20 == 0).then(|| Duration::from_micros(300 + i)),
         schedule_lag: Duration::from_micros(i % 200),
+        tls_handshaking: None,
+        blocked: Duration::ZERO,
+        sending: Duration::ZERO,
+        receiving: Duration::ZERO,
         bytes_sent: 100,
         bytes_received: 1000 + i % 7,
         at: Duration::from_millis(i * 10),
@@ -90,6 +94,7 @@ fn thresholds() -> Vec<Threshold> {
         "http_req_duration{endpoint:GET /posts/{id}}: p(99)<300ms",
         "http_req_duration{status:5xx}: max<1s",
         "status_drift: rate<0.02",
+        "http_req_waiting{status:201}: p(95)<300ms",
     ]
     .iter()
     .map(|t| parse(t).unwrap())
@@ -102,8 +107,16 @@ fn build(rec: &Recorder) -> Summary {
     Summary::build(rec, &meta(), &ths, &results)
 }
 
-fn known() -> Summary {
+/// A recorder as a run with [`thresholds`] makes one: keeping the codes
+/// they name apart.
+fn recorder() -> Recorder {
     let mut rec = Recorder::new();
+    rec.track_codes(crate::threshold::trend_codes(&thresholds()));
+    rec
+}
+
+fn known() -> Summary {
+    let mut rec = recorder();
     record(&mut rec, 0..1000);
     build(&rec)
 }
@@ -150,6 +163,15 @@ fn known_full() -> Summary {
             achieved_rate: 10.0,
         }],
     });
+    let base = known();
+    s.baseline = Some(
+        crate::compare::compare(
+            ("base.json", &base),
+            ("this run", &base),
+            Default::default(),
+        )
+        .unwrap(),
+    );
     s
 }
 
@@ -216,6 +238,11 @@ fn every_summary_key_is_documented() {
                 .iter()
                 .any(|p| parts.len() >= 2 && parts[parts.len() - 2].trim_end_matches("[]") == *p)
         };
+        // The comparison is `replay compare`'s JSON, documented with it
+        // in docs/replay.md.
+        if path.starts_with("$.baseline.") {
+            continue;
+        }
         if data(last) || path.contains("thresholds.") && last == "ok" {
             continue;
         }
@@ -380,14 +407,16 @@ fn merging_shard_summaries_is_exact() {
     // Three shards record disjoint parts of the same run.
     let mut shards = Vec::new();
     for r in [0..300, 300..650, 650..1000] {
-        let mut rec = Recorder::new();
+        let mut rec = recorder();
         record(&mut rec, r);
         let s = build(&rec);
         // Through JSON text, as `replay merge` would read them.
         shards.push(Summary::from_json(&s.to_json()).unwrap());
     }
     let merged = merge_summaries(&shards).unwrap();
-    assert_eq!(merged.thresholds.len(), 6);
+    assert_eq!(merged.thresholds.len(), 7);
+    // The per-code trends came through: the 201s' waiting time.
+    assert!(shards.iter().all(|s| !s.status_histograms.is_empty()));
     let ths: Vec<_> = merged
         .thresholds
         .iter()

@@ -474,12 +474,8 @@ fn observed(t: &ThresholdResult, v: f64) -> String {
         .next()
         .unwrap_or("")
         .trim();
-    let value = if t.metric.starts_with("http_req_duration")
-        || t.metric.starts_with("http_req_service_time")
-        || t.metric.starts_with("http_req_waiting")
-        || t.metric.starts_with("http_req_connecting")
-        || t.metric == "schedule_lag"
-    {
+    let trend = t.metric.split('{').next().unwrap_or("");
+    let value = if trend.parse::<crate::metrics::TrendMetric>().is_ok() {
         millis(v)
     } else if t.metric == "http_req_failed" || t.metric == "status_drift" {
         pct(v)

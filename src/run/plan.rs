@@ -153,9 +153,11 @@ impl RunPlan {
         }
         let guards = Guards::for_run(options.no_default_thresholds, &thresholds);
         let network = route.notes.clone();
+        let mut exec = exec_plan(options, exec_secrets, threads, route);
+        exec.status_codes = crate::threshold::trend_codes(&thresholds);
         Ok(RunPlan {
             guards,
-            exec: exec_plan(options, exec_secrets, threads, route),
+            exec,
             network,
             command: super::command::reproduce(options, seed, threads),
             model,
@@ -303,6 +305,7 @@ fn exec_plan(
         start_at: None,
         threads,
         timer_slack: o.timer_slack,
+        status_codes: Vec::new(),
     };
     // A proxy taking absolute-form requests gets its credentials with
     // each of them.

@@ -155,6 +155,7 @@ impl RunReport {
     pub fn summary(&self) -> Option<Summary> {
         let mut s = self.steps.last()?.summary.clone();
         s.stress = self.stress.clone();
+        s.baseline = self.baseline.clone();
         s.guards = self
             .guard_cases()
             .into_iter()

@@ -139,10 +139,9 @@ fn errors_point_at_the_bad_part() {
     assert_eq!(err("http_req_duration{status:7xx}: p(99)<3").column, 26);
     assert_eq!(err("data_sent{status:5xx}: count<3").column, 11);
     assert_eq!(err("http_req_duration{endpoint:}: p(99)<3").column, 28);
-    // An exact code on a trend: we keep histograms per class.
-    let e = err("http_req_duration{status:200}: p(95)<500");
+    // A code that is no HTTP status.
+    let e = err("http_req_duration{status:99}: p(95)<500");
     assert_eq!(e.column, 26);
-    assert_eq!(e.hint.as_deref(), Some("write {status:2xx}"));
     // Multi-byte characters before the error still give a character column.
     assert_eq!(
         err("http_req_duration{endpoint:GET /é}: p(9x)<1").column,
@@ -174,7 +173,12 @@ fn sample(endpoint: usize, status: Option<u16>, ms: u64) -> Sample {
         service_time: d / 2,
         waiting: d / 4,
         connecting: None,
+        // New TLS connections on endpoint 1 only.
+        tls_handshaking: (endpoint == 1).then_some(d / 10),
         schedule_lag: Duration::from_micros(100),
+        blocked: d / 8,
+        sending: d / 16,
+        receiving: d / 5,
         bytes_sent: 10,
         bytes_received: 100,
         at: d,
@@ -186,6 +190,8 @@ fn sample(endpoint: usize, status: Option<u16>, ms: u64) -> Sample {
 /// Endpoint 1 (POST /posts): 50 × 201 at 5 ms, 1 reset.
 fn known_run() -> (Recorder, Vec<EndpointDesc>) {
     let mut r = Recorder::new();
+    // As a run whose thresholds name these codes keeps them.
+    r.track_codes([200, 503]);
     for i in 10..100 {
         r.record(&sample(0, Some(200), i));
     }
@@ -585,5 +591,74 @@ fn k6_forms_parse_and_evaluate() {
     assert_eq!(
         lost_mid_run(&both, &r, &eps, Duration::from_secs(5), true).len(),
         2
+    );
+}
+
+/// Trends of one exact status code: `{status:200}` selects the 200s only,
+/// not the 201s of the same class, from the histograms the run kept for
+/// the codes its thresholds named.
+#[test]
+fn trend_of_an_exact_status_code() {
+    // GET: 200 at 10..=99 ms; 503 at 1000 ms. POST: 201 at 5 ms.
+    let (ok, max) = check("http_req_duration{status:200}: max<100");
+    assert!(ok);
+    assert!((max.unwrap() - 99.0).abs() <= 0.1, "{max:?}");
+    let (_, avg) = check("http_req_duration{status:200}: avg<100");
+    // (10 + … + 99) / 90 = 54.5 ms, within a histogram bucket.
+    assert!((avg.unwrap() - 54.5).abs() <= 0.1, "{avg:?}");
+    let (_, min) = check("http_req_duration{status:503}: min>=1s");
+    assert!((min.unwrap() - 1000.0).abs() <= 1.0, "{min:?}");
+    // The class holds the 201s at 5 ms too; the code does not.
+    assert_eq!(check("http_req_duration{status:2xx}: min<6").1, Some(5.0));
+    assert!(check("http_req_duration{status:200}: min>=10").0);
+    // Tags are AND-ed: POST answered no 200.
+    assert_eq!(
+        check("http_req_duration{endpoint:POST /posts,status:200}: max<1"),
+        (true, None)
+    );
+    let (_, p50) = check("http_req_waiting{method:GET,status:200}: med<100");
+    // waiting is a quarter of the duration: median of 10..=99 ms is 54 ms.
+    assert!((p50.unwrap() - 13.5).abs() <= 0.1, "{p50:?}");
+}
+
+#[test]
+fn a_run_tracks_the_codes_its_trend_thresholds_name() {
+    let ths: Vec<Threshold> = [
+        "http_req_duration{status:503}: p(95)<500",
+        "http_req_duration{status:200}: p(95)<500",
+        "http_req_waiting{status:200}: p(95)<500",
+        "http_reqs{status:404}: count<1",
+        "http_req_duration{status:5xx}: p(95)<500",
+    ]
+    .iter()
+    .map(|e| t(e))
+    .collect();
+    // Counters filter by code from their own counts: only trends need it.
+    assert_eq!(crate::threshold::trend_codes(&ths), vec![200, 503]);
+}
+
+/// The k6 phase metrics, from the samples' own phases (known_run's samples
+/// spend d/8 blocked, d/16 sending, d/4 waiting, d/5 receiving, and d/10
+/// in a TLS handshake on POST only).
+#[test]
+fn phase_metrics_are_evaluated() {
+    // Blocked: the 30 s reset / 8.
+    let (_, max) = check("http_req_blocked: max<1s");
+    assert!((max.unwrap() - 3750.0).abs() <= 4.0, "{max:?}");
+    let (_, max) = check("http_req_blocked{status:2xx}: max<100");
+    assert!((max.unwrap() - 12.375).abs() <= 0.02, "{max:?}");
+    let (_, min) = check("http_req_sending{status:5xx}: min<100");
+    assert!((min.unwrap() - 62.5).abs() <= 0.1, "{min:?}");
+    assert_eq!(
+        check("http_req_receiving{endpoint:POST /posts,status:2xx}: avg<=1"),
+        (true, Some(1.0))
+    );
+    let (ok, max) = check("http_req_tls_handshaking: max<1s");
+    assert!(!ok);
+    assert!((max.unwrap() - 3000.0).abs() <= 3.0, "{max:?}");
+    // GET opened no TLS connection in this run: no data, which passes.
+    assert_eq!(
+        check("http_req_tls_handshaking{endpoint:GET /posts/{id}}: max<1"),
+        (true, None)
     );
 }

@@ -4,7 +4,7 @@
 
 use super::{Comparison, Metric, Row, Verdict};
 
-fn verdict_line(c: &Comparison) -> String {
+pub(crate) fn verdict_line(c: &Comparison) -> String {
     let n = c.regressed().len();
     match c.verdict {
         Verdict::Pass => format!("PASS: no regression ({} → {})", c.base, c.new),
@@ -26,7 +26,7 @@ fn verdict_line(c: &Comparison) -> String {
     }
 }
 
-fn rule_line(c: &Comparison) -> String {
+pub(crate) fn rule_line(c: &Comparison) -> String {
     let r = &c.rule;
     format!(
         "regressed = the {:.0}% block-bootstrap interval of the change lies above 0, and a percentile grew by more than {:.0}% and {} ms (error rate: by more than {:.1} points)",
@@ -37,7 +37,7 @@ fn rule_line(c: &Comparison) -> String {
     )
 }
 
-fn value(name: &str, v: f64) -> String {
+pub(crate) fn value(name: &str, v: f64) -> String {
     match name {
         "error rate" => format!("{:.2}%", v * 100.0),
         "throughput" => format!("{v:.1}/s"),
@@ -45,7 +45,7 @@ fn value(name: &str, v: f64) -> String {
     }
 }
 
-fn delta(name: &str, m: &Metric) -> String {
+pub(crate) fn delta(name: &str, m: &Metric) -> String {
     let rel = if m.base != 0.0 {
         format!(" ({:+.0}%)", m.delta / m.base * 100.0)
     } else {
@@ -58,7 +58,7 @@ fn delta(name: &str, m: &Metric) -> String {
     }
 }
 
-fn interval(name: &str, m: &Metric) -> String {
+pub(crate) fn interval(name: &str, m: &Metric) -> String {
     match (m.interval, name) {
         (None, _) => "-".into(),
         (Some([lo, hi]), "error rate") => format!("[{:+.2}, {:+.2}] pt", lo * 100.0, hi * 100.0),
