@@ -63,6 +63,10 @@ pub struct Splitter {
     log_key: Vec<u8>,
     /// Capturing an entry: the stack depth its element lives at.
     capture: Option<usize>,
+    /// Inside an object or array entry: its nesting depth. Only strings
+    /// and brackets matter there, so it is scanned in bulk
+    /// ([`Splitter::scan_entry`]), not byte by byte through `emit`.
+    nested: Option<u32>,
     /// A scalar element is being captured (ends at `,`, `]` or space).
     scalar: bool,
     entry: Vec<u8>,
@@ -89,6 +93,7 @@ impl Splitter {
             root_key: Vec::new(),
             log_key: Vec::new(),
             capture: None,
+            nested: None,
             scalar: false,
             entry: Vec::new(),
             index: 0,
@@ -180,6 +185,65 @@ impl Splitter {
         }
     }
 
+    /// Scans an object or array entry at nesting `depth` (≥ 1) through
+    /// `bytes`: how many bytes belong to it, and whether it ended there.
+    /// Strings are skipped with `memchr`; the depth and the string state
+    /// carry over to the next chunk.
+    fn scan_entry(&mut self, bytes: &[u8], mut depth: u32) -> (usize, bool) {
+        let mut k = 0;
+        while k < bytes.len() {
+            if self.in_str {
+                if self.escape {
+                    self.escape = false;
+                    k += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &bytes[k..]) {
+                    None => k = bytes.len(),
+                    Some(p) => {
+                        k += p;
+                        if bytes[k] == b'\\' {
+                            self.escape = true;
+                        } else {
+                            self.in_str = false;
+                        }
+                        k += 1;
+                    }
+                }
+                continue;
+            }
+            let c = bytes[k];
+            k += 1;
+            match c {
+                b'"' => self.in_str = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.nested = None;
+                        return (k, true);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.nested = Some(depth);
+        (k, false)
+    }
+
+    /// Bytes of the entry being captured: kept, and counted for the line
+    /// and column of what follows.
+    fn take_entry_bytes(&mut self, bytes: &[u8]) {
+        self.entry.extend_from_slice(bytes);
+        match memchr::memrchr(b'\n', bytes) {
+            None => self.column += bytes.len() as u64,
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', bytes).count() as u64;
+                self.column = (bytes.len() - last) as u64;
+            }
+        }
+    }
+
     fn start_capture(&mut self) {
         self.capture = Some(self.stack.len());
         self.entry.clear();
@@ -210,6 +274,15 @@ impl Splitter {
     ) -> Result<(), E> {
         let mut i = 0;
         while i < chunk.len() && !self.done {
+            if let Some(depth) = self.nested {
+                let (used, ended) = self.scan_entry(&chunk[i..], depth);
+                self.take_entry_bytes(&chunk[i..i + used]);
+                i += used;
+                if ended {
+                    self.finish_entry(on_entry)?;
+                }
+                continue;
+            }
             if self.in_str {
                 if self.escape {
                     self.escape = false;
@@ -271,7 +344,12 @@ impl Splitter {
                 }
                 b'{' | b'[' => {
                     if at_entries {
+                        // An entry: scanned in bulk up to its end.
                         self.start_capture();
+                        self.nested = Some(1);
+                        self.take_entry_bytes(&chunk[i..i + 1]);
+                        i += 1;
+                        continue;
                     }
                     let role = match (self.stack.last(), c) {
                         (None, b'{') => Role::Root,
@@ -382,6 +460,65 @@ mod tests {
         )
         .unwrap();
         (out, String::from_utf8_lossy(&s.rest).into_owned())
+    }
+
+    /// A reader handing out `n` bytes at a time: every chunk boundary
+    /// falls somewhere inside an entry, a string or an escape.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// The entries with where each starts, and the rest, reading `doc`
+    /// `n` bytes at a time.
+    fn positions(doc: &str, n: usize) -> (Vec<(String, u64, u64)>, String) {
+        let mut s = Splitter::new();
+        let mut out = Vec::new();
+        s.run::<_, std::io::Error>(
+            b"",
+            Trickle(doc.as_bytes(), n),
+            &mut |Piece::Entry {
+                      bytes,
+                      line,
+                      column,
+                      ..
+                  }| {
+                out.push((String::from_utf8_lossy(bytes).into_owned(), line, column));
+                Ok(())
+            },
+            &|e| e,
+        )
+        .unwrap();
+        (out, String::from_utf8_lossy(&s.rest).into_owned())
+    }
+
+    #[test]
+    fn entries_and_their_positions_do_not_depend_on_chunk_boundaries() {
+        let doc = "{\"log\":{\"entries\":[\n  {\"a\":\"x\\\"}]{[\",\n   \"b\":[1,{\"c\":\"\\\\\"}]},\n  {\"d\":\"\n\"}, {}\n],\"pages\":[]}}";
+        let whole = positions(doc, 1 << 16);
+        assert_eq!(
+            whole.0,
+            vec![
+                (
+                    "{\"a\":\"x\\\"}]{[\",\n   \"b\":[1,{\"c\":\"\\\\\"}]}".to_string(),
+                    2,
+                    3
+                ),
+                ("{\"d\":\"\n\"}".to_string(), 4, 3),
+                // After the newline inside "d"'s string: `"}, {}`.
+                ("{}".to_string(), 5, 5),
+            ]
+        );
+        assert_eq!(whole.1, "{\"log\":{\"entries\":[\n\n\n],\"pages\":[]}}");
+        for n in [1, 2, 3, 5, 7] {
+            assert_eq!(positions(doc, n), whole, "{n} bytes at a time");
+        }
     }
 
     #[test]
