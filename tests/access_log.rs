@@ -315,3 +315,43 @@ fn apache_httpd_combined_reads_like_nginx_combined() {
         users.headers
     );
 }
+
+#[test]
+fn run_says_once_which_endpoints_go_without_the_body_they_had() {
+    let said = "sent without the request body they had";
+    let log = fixture("nginx-combined.log.gz");
+    for quiet in [false, true] {
+        let mut args = vec![
+            log.to_str().unwrap(),
+            "--duration",
+            "1s",
+            "--scale",
+            "0.2x",
+            "--seed",
+            "1",
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let r = replay(&args);
+        assert_eq!(r.code, Some(0), "{}", r.output());
+        let lines: Vec<&str> = r.stderr.lines().filter(|l| l.contains(said)).collect();
+        assert_eq!(lines.len(), 1, "{}", r.output());
+        // The POSTs, by template and how many of them the log had.
+        assert!(
+            lines[0].contains("POST ") && lines[0].contains(" of "),
+            "{}",
+            lines[0]
+        );
+        assert!(!lines[0].contains("GET "), "{}", lines[0]);
+    }
+    // A capture that keeps bodies says nothing of the kind.
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/har/haralyzer__cnn.har");
+    let r = replay([har.to_str().unwrap(), "--duration", "1s", "--seed", "1"]);
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    assert!(
+        r.stderr.contains("endpoints") && !r.stderr.contains(said),
+        "{}",
+        r.output()
+    );
+}
