@@ -145,20 +145,23 @@ pub fn epoch(b: &[u8]) -> Option<Stamp> {
     Some(Stamp { ns, whole_second })
 }
 
+/// One of the stamp parsers above.
+pub type Parser = fn(&[u8]) -> Option<Stamp>;
+
 /// The last timestamp text parsed and what it gave: neighbouring lines of
 /// a log share their second (or their whole stamp), so most lines compare
 /// a few bytes instead of parsing a date.
 #[derive(Debug, Default)]
 pub struct Cache {
     text: Vec<u8>,
-    parser: Option<fn(&[u8]) -> Option<Stamp>>,
+    parser: Option<Parser>,
     stamp: Option<Stamp>,
 }
 
 impl Cache {
     /// `parse(b)`, from the cache when `b` and `parse` are the last ones
     /// (a function compared unequal to itself only parses again).
-    pub fn parse(&mut self, b: &[u8], parse: fn(&[u8]) -> Option<Stamp>) -> Option<Stamp> {
+    pub fn parse(&mut self, b: &[u8], parse: Parser) -> Option<Stamp> {
         if self.parser.is_some_and(|p| std::ptr::fn_addr_eq(p, parse)) && self.text == b {
             return self.stamp;
         }
