@@ -4,7 +4,8 @@
 #   - the access-log reader alone (examples/access_log_read: ingest only),
 #   - `replay record` (reader + model builder: what a user runs),
 #   - awk splitting the same file into fields (counting requests and
-#     bytes per status: the cheapest useful pass over a log),
+#     bytes per status: the cheapest useful pass over a log), and gawk
+#     with the same program where it is installed,
 # several rounds each; MB/s per CPU-second and peak RSS.
 #
 # Targets: reader >= 200 MB/s per core and >= 3x awk; peak RSS <= 64 MB
@@ -84,12 +85,21 @@ run() {
   echo "$name $cpu $wall $rss"
 }
 
+# The cheapest useful pass over a log: requests and bytes per status.
+prog='{ n++; b[$9] += $10 } END { for (s in b) print s, b[s]; print n }'
+# mawk (the fastest awk) where installed, else this machine's awk; gawk
+# beside it where installed.
+awk_bin="$(command -v mawk || command -v awk)"
+gawk="$(command -v gawk || true)"
+echo "awk is $(readlink -f "$awk_bin"); load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 results="$(mktemp)"
 for r in $(seq 1 "$rounds"); do
   run reader "$reader" "$big" >> "$results"
   run record "$bin" record "$big" -o "$model" >> "$results"
-  run awk awk '{ n++; b[$9] += $10 } END { for (s in b) print s, b[s]; print n }' "$big" >> "$results"
+  run awk "$awk_bin" "$prog" "$big" >> "$results"
+  if [[ -n "$gawk" ]]; then run gawk "$gawk" "$prog" "$big" >> "$results"; fi
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores" >&2
 
 awk -v b="$bytes" -v big="$big" '
   { mbs = b / 1e6 / $2; n[$1]++; v[$1, n[$1]] = mbs; rss[$1] = (rss[$1] > $4 ? rss[$1] : $4);

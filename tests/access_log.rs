@@ -315,3 +315,94 @@ fn apache_httpd_combined_reads_like_nginx_combined() {
         users.headers
     );
 }
+
+#[test]
+fn run_says_once_which_endpoints_go_without_the_body_they_had() {
+    let said = "sent without the request body they had";
+    let log = fixture("nginx-combined.log.gz");
+    for quiet in [false, true] {
+        let mut args = vec![
+            log.to_str().unwrap(),
+            "--duration",
+            "1s",
+            "--scale",
+            "0.2x",
+            "--seed",
+            "1",
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let r = replay(&args);
+        assert_eq!(r.code, Some(0), "{}", r.output());
+        let lines: Vec<&str> = r.stderr.lines().filter(|l| l.contains(said)).collect();
+        assert_eq!(lines.len(), 1, "{}", r.output());
+        // The POSTs, by template and how many of them the log had.
+        assert!(
+            lines[0].contains("POST ") && lines[0].contains(" of "),
+            "{}",
+            lines[0]
+        );
+        assert!(!lines[0].contains("GET "), "{}", lines[0]);
+    }
+    // A capture that keeps bodies says nothing of the kind.
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/har/haralyzer__cnn.har");
+    let r = replay([har.to_str().unwrap(), "--duration", "1s", "--seed", "1"]);
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    assert!(
+        r.stderr.contains("endpoints") && !r.stderr.contains(said),
+        "{}",
+        r.output()
+    );
+}
+
+#[test]
+fn caddy_json_lines_read_with_their_nested_request_fields() {
+    let path = fixture("caddy-json.log.gz");
+    let text = gunzip(&path);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let m = model_of(&[path], None);
+    assert_eq!(m.requests(), lines.len() as u64);
+    assert_eq!(m.sessions.clients, 4);
+    // Every (method, status) pair as Caddy logged it.
+    let mut logged = std::collections::BTreeMap::new();
+    for l in &lines {
+        let key = (
+            l["request"]["method"].as_str().unwrap().to_string(),
+            l["status"].as_u64().unwrap() as u16,
+        );
+        *logged.entry(key).or_insert(0u64) += 1;
+    }
+    let mut modelled = std::collections::BTreeMap::new();
+    for e in &m.endpoints {
+        for (status, n) in &e.response.status {
+            *modelled.entry((e.method.clone(), *status)).or_insert(0u64) += n;
+        }
+    }
+    assert_eq!(modelled, logged);
+    let find = |t: &str| m.endpoints.iter().find(|e| e.template == t);
+    let users = find("/users/{id}").expect("a /users/{id} template");
+    assert!(users.host.starts_with("127.0.0.1:"), "{}", users.host);
+    assert!(find("/api/items").is_some_and(|e| e.query.iter().any(|q| q.name == "page")));
+    assert!(
+        users.headers.iter().any(|h| h.name == "User-Agent"),
+        "{:?}",
+        users.headers
+    );
+    // `ts` is the completion: the arrival is `ts - duration`, so the first
+    // arrival is the smallest of those.
+    let first = lines
+        .iter()
+        .map(|l| l["ts"].as_f64().unwrap() - l["duration"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let t0 = m.arrival.start_ns as f64 / 1e9;
+    assert!((t0 - first).abs() < 1e-3, "{t0} vs {first}");
+    assert!(m
+        .source
+        .warnings
+        .iter()
+        .any(|w| w.contains("POST") && w.contains("/api/orders")));
+}

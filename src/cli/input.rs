@@ -86,8 +86,14 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
     let options = ingest::ReadOptions {
         log_format: filters.log_format.clone(),
     };
-    for path in captures {
-        let kind = ingest::detect_with(path, &options)?.0;
+    let kinds = captures
+        .iter()
+        .map(|path| Ok(ingest::detect_with(path, &options)?.0))
+        .collect::<Result<Vec<_>, ingest::IngestError>>()?;
+    if kinds.iter().all(|k| *k == CaptureKind::AccessLog) {
+        builder.captures_keep_no_responses();
+    }
+    for (path, &kind) in captures.iter().zip(&kinds) {
         if kind == CaptureKind::Model {
             return Err(UsageError(format!(
                 "{} is a model file (gzip magic at byte offset 0), not a capture; record from HAR/pcap captures, or pass the model alone to inspect, generate or run",

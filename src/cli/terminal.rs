@@ -65,6 +65,10 @@ impl Observer for Terminal {
         if !self.quiet {
             let _ = write!(std::io::stderr(), "{}", banner(target, plan));
         }
+        // A warning, so even with --quiet: once, not per request.
+        if let Some(line) = bodyless(plan) {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
     }
 
     fn step_started(&self, label: &str, total_s: f64) {
@@ -80,6 +84,21 @@ impl Observer for Terminal {
     fn step_finished(&self) {
         self.with_progress(Progress::finish);
     }
+}
+
+/// The endpoints the run sends without the request body they had (POST,
+/// PUT, PATCH recorded from access logs), as the model's warning names
+/// them.
+pub fn bodyless(plan: &RunPlan) -> Option<String> {
+    let warning = plan
+        .model
+        .source
+        .warnings
+        .iter()
+        .find_map(|w| w.strip_prefix(crate::model::builder::BODYLESS))?;
+    Some(format!(
+        "warning: sent without the request body they had (recorded from access logs, which keep none): {warning}"
+    ))
 }
 
 /// What is about to run: `replay: 3 endpoints → http://… (the built-in

@@ -65,6 +65,10 @@ const SKIP_HEADERS: &[&str] = &[
     "http2-settings",
 ];
 
+/// How the model's warning naming the endpoints sent without the body they
+/// had begins (`run` repeats it when it starts).
+pub const BODYLESS: &str = "sent without a body, recorded from access logs (which keep none): ";
+
 /// Options that change what the model keeps.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -184,6 +188,13 @@ impl ModelBuilder {
             stats: IngestStats::default(),
             damaged: 0,
         }
+    }
+
+    /// Says that every capture to come keeps no response content (access
+    /// logs only): no response can produce a value a later request uses,
+    /// so correlation is skipped. Call before the first `observe`.
+    pub fn captures_keep_no_responses(&mut self) {
+        self.correlator = Correlator::off();
     }
 
     /// Records that a capture file was read (for the model's `source`).
@@ -409,10 +420,8 @@ impl ModelBuilder {
             })
             .collect();
         if !bodyless.is_empty() {
-            self.stats.warn(format!(
-                "sent without a body, recorded from access logs (which keep none): {}",
-                bodyless.join(", ")
-            ));
+            self.stats
+                .warn(format!("{BODYLESS}{}", bodyless.join(", ")));
         }
         let mut index: HashMap<u32, u32> = HashMap::new();
         for (i, (acc, _)) in endpoints.iter().enumerate() {

@@ -125,6 +125,8 @@ pub struct Correlator {
     /// response had produced, and those it used otherwise.
     slot_values: FxHashMap<(u32, Slot), SlotValues>,
     slot_values_len: usize,
+    /// No response will carry a value (see [`Correlator::off`]).
+    off: bool,
 }
 
 /// What a consumer slot used, to tell a dependency from a coincidence of
@@ -207,6 +209,17 @@ impl Correlator {
         Correlator::default()
     }
 
+    /// A correlator for captures that keep no response content (access
+    /// logs): nothing can be produced, so there is nothing to link and no
+    /// request value needs remembering (a hash-set insert per path segment
+    /// and query value, the largest share of modelling a log line).
+    pub fn off() -> Correlator {
+        Correlator {
+            off: true,
+            ..Correlator::default()
+        }
+    }
+
     fn source_id(&mut self, s: Origin) -> u32 {
         if let Some(id) = self.source_ids.get(&s) {
             return *id;
@@ -230,7 +243,7 @@ impl Correlator {
         slot: Slot,
         value: &str,
     ) -> bool {
-        if !id_like(value) {
+        if self.off || !id_like(value) {
             return false;
         }
         let h = hash(value);
@@ -289,7 +302,7 @@ impl Correlator {
         body: Option<&[u8]>,
         headers: &[(String, String)],
     ) {
-        if self.produced.len() >= MAX_PRODUCED {
+        if self.off || self.produced.len() >= MAX_PRODUCED {
             return;
         }
         let mut found: Vec<(Origin, String)> = Vec::new();

@@ -93,6 +93,7 @@ struct Reader<'s> {
     last: std::cell::Cell<usize>,
     /// Field ranges of the current line (kept for its allocation).
     split: Vec<(Var, usize, usize)>,
+    stamps: time::Cache,
     stats: IngestStats,
     first_lines: BTreeMap<&'static str, Vec<u64>>,
     first_line: Option<String>,
@@ -118,6 +119,7 @@ pub fn read_log(
         built_in: built_in(),
         last: std::cell::Cell::new(0),
         split: Vec::with_capacity(16),
+        stamps: time::Cache::default(),
         stats: IngestStats::default(),
         first_lines: BTreeMap::new(),
         first_line: None,
@@ -199,14 +201,7 @@ impl Reader<'_> {
             let shown = String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
             self.first_line = Some(shown);
         }
-        // Branch-free, so that it vectorises: most lines are clean.
-        let control = line
-            .iter()
-            .fold(false, |c, &b| c | ((b < 0x20) & (b != b'\t')));
-        if control {
-            return self.skip(reason::BINARY, line_no);
-        }
-        let Ok(text) = std::str::from_utf8(line) else {
+        let Some(text) = text_of(line) else {
             return self.skip(reason::BINARY, line_no);
         };
         let mut split = std::mem::take(&mut self.split);
@@ -227,7 +222,7 @@ impl Reader<'_> {
 
     /// The line's fields by the first layout it fits.
     fn fields<'l>(
-        &self,
+        &mut self,
         text: &'l str,
         split: &mut Vec<(Var, usize, usize)>,
     ) -> Option<Fields<'l>> {
@@ -239,7 +234,7 @@ impl Reader<'_> {
         // time (a loose layout can swallow another), may be a built-in one.
         if let Some(l) = self.custom {
             if l.split(b, split) {
-                let f = from_split(text, split);
+                let f = from_split(text, split, &mut self.stamps);
                 if f.stamp.is_some() {
                     return Some(f);
                 }
@@ -251,7 +246,7 @@ impl Reader<'_> {
             .map(|k| (last + k) % n)
             .find(|&k| self.built_in[k].split(b, split))?;
         self.last.set(fit);
-        Some(from_split(text, split))
+        Some(from_split(text, split, &mut self.stamps))
     }
 
     /// Fills `self.x` from the fields.
@@ -319,8 +314,10 @@ impl Reader<'_> {
         let mut ns = stamp.ns;
         if stamp.whole_second {
             self.synth.subsecond = true;
-            ns += (mix(stamp.ns as u64 ^ line_no.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-                % 1_000_000_000) as i64;
+            let h = mix(stamp.ns as u64 ^ line_no.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            // Lemire's multiply-shift onto [0, 1 s): uniform as `%` is,
+            // without a 64-bit division per line.
+            ns += ((u128::from(h) * 1_000_000_000) >> 64) as i64;
         }
         if !f.stamp_is_start {
             if let Some(rt) = f.request_time_s {
@@ -425,6 +422,24 @@ fn built_in() -> Vec<Layout> {
         .collect()
 }
 
+/// The line as text, or `None` when it holds a control character (other
+/// than tab) or is not UTF-8.
+fn text_of(line: &[u8]) -> Option<&str> {
+    // Most lines are printable ASCII: one branch-free pass that vectorises
+    // says so, and ASCII needs no UTF-8 validation.
+    let printable = line.iter().fold(true, |ok, &b| {
+        ok & ((b.wrapping_sub(0x20) < 0x60) | (b == b'\t'))
+    });
+    if printable {
+        // SAFETY: every byte is below 0x80, and ASCII is UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(line) });
+    }
+    if line.iter().any(|&b| b < 0x20 && b != b'\t') {
+        return None;
+    }
+    std::str::from_utf8(line).ok()
+}
+
 /// `GET /path HTTP/1.1` → (method, target).
 fn split_request(r: &str) -> Result<(&str, &str), &'static str> {
     if r.is_empty() || r == "-" {
@@ -443,7 +458,11 @@ fn split_request(r: &str) -> Result<(&str, &str), &'static str> {
 }
 
 /// Fields of a text line matched by a layout.
-fn from_split<'l>(line: &'l str, split: &[(Var, usize, usize)]) -> Fields<'l> {
+fn from_split<'l>(
+    line: &'l str,
+    split: &[(Var, usize, usize)],
+    stamps: &mut time::Cache,
+) -> Fields<'l> {
     let mut f = Fields::default();
     // Ranges start and end at a layout's ASCII literals: char boundaries.
     let text = |v: &'l [u8]| {
@@ -462,7 +481,7 @@ fn from_split<'l>(line: &'l str, split: &[(Var, usize, usize)]) -> Fields<'l> {
                 f.client = f.client.take().or_else(|| text(ip));
             }
             Var::StartTime => {
-                if let Some(s) = time::any(v) {
+                if let Some(s) = stamps.parse(v, time::any) {
                     f.stamp = Some(s);
                     f.stamp_is_start = true;
                 }
@@ -475,8 +494,12 @@ fn from_split<'l>(line: &'l str, split: &[(Var, usize, usize)]) -> Fields<'l> {
                     f.client = text(first);
                 }
             }
-            Var::TimeLocal if !f.stamp_is_start => f.stamp = f.stamp.or_else(|| time::clf(v)),
-            Var::TimeIso if !f.stamp_is_start => f.stamp = f.stamp.or_else(|| time::iso(v)),
+            Var::TimeLocal if !f.stamp_is_start => {
+                f.stamp = f.stamp.or_else(|| stamps.parse(v, time::clf))
+            }
+            Var::TimeIso if !f.stamp_is_start => {
+                f.stamp = f.stamp.or_else(|| stamps.parse(v, time::iso))
+            }
             // $msec beats a whole-second stamp on the same line.
             Var::Msec if !f.stamp_is_start => f.stamp = time::epoch(v).or(f.stamp),
             Var::TimeLocal | Var::TimeIso | Var::Msec => {}
@@ -487,10 +510,7 @@ fn from_split<'l>(line: &'l str, split: &[(Var, usize, usize)]) -> Fields<'l> {
             Var::Args => f.args = text(v),
             Var::Status => f.status = text(v),
             Var::Bytes => {
-                f.bytes = std::str::from_utf8(v)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .or(Some(0))
+                f.bytes = Some(time::digits(v).map_or(0, |n| n as u64));
             }
             Var::RequestTime => f.request_time_s = time::seconds(v),
             Var::Referer => f.referer = text(v),
@@ -541,7 +561,11 @@ pub fn sniff(head: &[u8]) -> bool {
             }
             layouts.iter().any(|layout| {
                 layout.split(l, &mut split)
-                    && std::str::from_utf8(l).is_ok_and(|t| from_split(t, &split).stamp.is_some())
+                    && std::str::from_utf8(l).is_ok_and(|t| {
+                        from_split(t, &split, &mut time::Cache::default())
+                            .stamp
+                            .is_some()
+                    })
             })
         })
 }

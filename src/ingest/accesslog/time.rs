@@ -23,7 +23,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn digits(b: &[u8]) -> Option<i64> {
+/// A decimal number of up to 18 digits.
+pub fn digits(b: &[u8]) -> Option<i64> {
     if b.is_empty() || b.len() > 18 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -50,11 +51,11 @@ fn zone(b: &[u8]) -> Option<i64> {
         b'-' => -1,
         _ => return None,
     };
-    let rest: Vec<u8> = b[1..].iter().copied().filter(|c| *c != b':').collect();
-    if rest.len() != 4 {
-        return None;
-    }
-    Some(sign * (digits(&rest[..2])? * 3600 + digits(&rest[2..])? * 60))
+    let (h, m) = match &b[1..] {
+        [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => ([*h1, *h2], [*m1, *m2]),
+        _ => return None,
+    };
+    Some(sign * (digits(&h)? * 3600 + digits(&m)? * 60))
 }
 
 fn civil(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, east: i64) -> Option<i64> {
@@ -144,6 +145,34 @@ pub fn epoch(b: &[u8]) -> Option<Stamp> {
     Some(Stamp { ns, whole_second })
 }
 
+/// One of the stamp parsers above.
+pub type Parser = fn(&[u8]) -> Option<Stamp>;
+
+/// The last timestamp text parsed and what it gave: neighbouring lines of
+/// a log share their second (or their whole stamp), so most lines compare
+/// a few bytes instead of parsing a date.
+#[derive(Debug, Default)]
+pub struct Cache {
+    text: Vec<u8>,
+    parser: Option<Parser>,
+    stamp: Option<Stamp>,
+}
+
+impl Cache {
+    /// `parse(b)`, from the cache when `b` and `parse` are the last ones
+    /// (a function compared unequal to itself only parses again).
+    pub fn parse(&mut self, b: &[u8], parse: Parser) -> Option<Stamp> {
+        if self.parser.is_some_and(|p| std::ptr::fn_addr_eq(p, parse)) && self.text == b {
+            return self.stamp;
+        }
+        self.text.clear();
+        self.text.extend_from_slice(b);
+        self.parser = Some(parse);
+        self.stamp = parse(b);
+        self.stamp
+    }
+}
+
 /// Any of the above.
 pub fn any(b: &[u8]) -> Option<Stamp> {
     let b = b.strip_prefix(b"[").unwrap_or(b);
@@ -192,5 +221,21 @@ mod tests {
         assert_eq!(seconds(b"0.250"), Some(0.25));
         assert_eq!(seconds(b"12ms"), Some(0.012));
         assert_eq!(seconds(b"-"), None);
+        assert_eq!(clf(b"07/Dec/2026:01:54:14 +02:30").unwrap().ns, t);
+        assert_eq!(iso(b"2026-12-06T18:24:14-05:00").unwrap().ns, t);
+        assert!(zone(b"+1").is_none() && zone(b"+01:0x").is_none());
+    }
+
+    #[test]
+    fn the_cache_gives_what_parsing_gives() {
+        let mut c = Cache::default();
+        let a = b"06/Dec/2026:23:24:14 +0000";
+        let b = b"06/Dec/2026:23:24:15 +0000";
+        for text in [&a[..], a, b, a, b"junk", b"junk"] {
+            assert_eq!(c.parse(text, clf), clf(text));
+        }
+        // The same text under another parser is parsed again.
+        assert_eq!(c.parse(b"1796599454", epoch), epoch(b"1796599454"));
+        assert_eq!(c.parse(b"1796599454", clf), None);
     }
 }
