@@ -163,16 +163,55 @@ fn known_full() -> Summary {
             achieved_rate: 10.0,
         }],
     });
-    let base = known();
-    s.baseline = Some(
-        crate::compare::compare(
-            ("base.json", &base),
-            ("this run", &base),
-            Default::default(),
-        )
-        .unwrap(),
-    );
+    s.baseline = Some(comparison());
     s
+}
+
+/// A comparison as `run --baseline` adds it (made by hand: the report
+/// stage does not call the compare stage).
+fn comparison() -> comparison::Comparison {
+    use comparison::{Comparison, Metric, Metrics, Row, Rule, Verdict};
+    let m = |base: f64, new: f64, judged: bool| Metric {
+        base,
+        new,
+        delta: new - base,
+        interval: judged.then_some([new - base - 1.0, new - base + 1.0]),
+        regressed: false,
+    };
+    let row = |name: &str, method: &str, template: &str| Row {
+        name: name.into(),
+        method: method.into(),
+        host: if method.is_empty() {
+            ""
+        } else {
+            "api.example.com"
+        }
+        .into(),
+        template: template.into(),
+        base_count: 700,
+        new_count: 705,
+        judged: true,
+        note: None,
+        metrics: Metrics {
+            p50_ms: m(12.0, 12.5, true),
+            p95_ms: m(40.0, 41.0, true),
+            p99_ms: m(80.0, 79.0, false),
+            error_rate: m(0.0, 0.0, true),
+            throughput: m(70.0, 70.5, false),
+        },
+        regressed: false,
+    };
+    Comparison {
+        format: "replay-compare".into(),
+        version: 1,
+        verdict: Verdict::Pass,
+        base: "base.json".into(),
+        new: "this run".into(),
+        rule: Rule::default(),
+        overall: row("overall", "", ""),
+        endpoints: vec![row("GET /posts/{id}", "GET", "/posts/{id}")],
+        notes: vec!["targets differ".into()],
+    }
 }
 
 /// The `shape` lines of [`known_full`].

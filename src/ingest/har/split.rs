@@ -231,6 +231,23 @@ impl Splitter {
         (k, false)
     }
 
+    /// The part of `bytes` that belongs to the entry being scanned (at
+    /// `depth`), taken; the entry is handed over when it ends there.
+    /// Returns how many bytes were taken.
+    fn entry_part<E>(
+        &mut self,
+        bytes: &[u8],
+        depth: u32,
+        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let (used, ended) = self.scan_entry(bytes, depth);
+        self.take_entry_bytes(&bytes[..used]);
+        if ended {
+            self.finish_entry(on_entry)?;
+        }
+        Ok(used)
+    }
+
     /// Bytes of the entry being captured: kept, and counted for the line
     /// and column of what follows.
     fn take_entry_bytes(&mut self, bytes: &[u8]) {
@@ -275,12 +292,7 @@ impl Splitter {
         let mut i = 0;
         while i < chunk.len() && !self.done {
             if let Some(depth) = self.nested {
-                let (used, ended) = self.scan_entry(&chunk[i..], depth);
-                self.take_entry_bytes(&chunk[i..i + used]);
-                i += used;
-                if ended {
-                    self.finish_entry(on_entry)?;
-                }
+                i += self.entry_part(&chunk[i..], depth, on_entry)?;
                 continue;
             }
             if self.in_str {

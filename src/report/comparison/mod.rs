@@ -1,5 +1,5 @@
 //! The comparison of two runs' summaries, as `replay compare` and `run
-//! --baseline` produce it ([`crate::compare`] computes it) and as the
+//! --baseline` produce it (the `compare` stage computes it) and as the
 //! summary's `baseline` field and the HTML report carry it; [`render`]
 //! writes it as text, Markdown or JSON.
 
