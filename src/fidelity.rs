@@ -43,8 +43,7 @@ impl Traffic {
         let mut idx: Vec<usize> = (0..self.times.len()).collect();
         idx.sort_by(|a, b| self.times[*a].total_cmp(&self.times[*b]));
         let t0 = idx.first().map(|i| self.times[*i]).unwrap_or(0.0);
-        let pick = |v: &[f64]| idx.iter().map(|i| v[*i] - t0).collect::<Vec<_>>();
-        self.times = pick(&self.times);
+        self.times = idx.iter().map(|i| self.times[*i] - t0).collect();
         self.endpoints = idx.iter().map(|i| self.endpoints[*i]).collect();
         self.targets = idx.iter().map(|i| self.targets[*i]).collect();
     }

@@ -283,7 +283,7 @@ mod tests {
             });
             t += 1000;
         }
-        arrival(&mut rs, None)
+        arrival(&rs, None)
     }
 
     fn count(a: &Arrival, spec: ScheduleSpec, seed: u64) -> Vec<f64> {
@@ -341,6 +341,81 @@ mod tests {
             busy / quiet > 2.3 && busy / quiet < 3.8,
             "{busy} vs {quiet}"
         );
+    }
+
+    /// Page loads (40 requests ~4 ms apart) then think times of 3 to 20
+    /// s, one user, ten minutes: the bursty recording issue 12 is about.
+    fn page_loads() -> (Vec<f64>, Arrival) {
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let (mut t, mut times) = (0.0f64, Vec::new());
+        while t < 600.0 {
+            for _ in 0..40 {
+                times.push(t);
+                let g: f64 = Exp1.sample(&mut rng);
+                t += g * 0.004;
+            }
+            t += rng.random_range(3.0..20.0);
+        }
+        let rs: Vec<Record> = times
+            .iter()
+            .map(|s| Record {
+                ts_ns: (s * 1e9) as i64,
+                client: 0,
+                endpoint: 0,
+            })
+            .collect();
+        (times, arrival(&rs, None))
+    }
+
+    /// Regression (issue 12): gaps drawn independently over the whole
+    /// recording sent −10% to +22% of the recorded count at 1x and spread
+    /// each page load across its bin (gap KS 0.2). Now: the recorded count
+    /// per bin, and the bursts kept.
+    #[test]
+    fn bursty_recordings_keep_their_count_and_bursts() {
+        let (times, a) = page_loads();
+        let d = a.duration_s();
+        let recorded: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        for seed in 1..=8 {
+            let spec = ScheduleSpec {
+                duration_s: Some(d + 1e-6),
+                ..Default::default()
+            };
+            let s = count(&a, spec, seed);
+            assert_eq!(s.len() as u64, a.requests, "seed {seed}");
+            let gaps: Vec<f64> = s.windows(2).map(|w| w[1] - w[0]).collect();
+            let ks = crate::fidelity::ks(&recorded, &gaps);
+            assert!(ks < 0.05, "seed {seed}: gap KS {ks}");
+        }
+    }
+
+    /// Steady traffic whose rate drifts keeps its gaps (an API mix).
+    #[test]
+    fn steady_traffic_keeps_its_gaps() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut t, mut rs, mut times) = (0.0f64, Vec::new(), Vec::new());
+        while t < 600.0 {
+            let rate = 20.0 * (1.0 + 0.5 * (t / 300.0 * std::f64::consts::TAU).sin());
+            let g: f64 = Exp1.sample(&mut rng);
+            t += g / rate;
+            times.push(t);
+            rs.push(Record {
+                ts_ns: (t * 1e9) as i64,
+                client: 0,
+                endpoint: 0,
+            });
+        }
+        let a = arrival(&rs, None);
+        let recorded: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        let spec = ScheduleSpec {
+            duration_s: Some(a.duration_s() + 1e-6),
+            ..Default::default()
+        };
+        let s = count(&a, spec, 1);
+        assert_eq!(s.len() as u64, a.requests);
+        let gaps: Vec<f64> = s.windows(2).map(|w| w[1] - w[0]).collect();
+        let ks = crate::fidelity::ks(&recorded, &gaps);
+        assert!(ks < 0.05, "gap KS {ks}");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn run(args: FidelityArgs) -> anyhow::Result<u8> {
     };
     let model = super::input::record(&args.inputs, &filters)?;
     let router = Router::new(&model.endpoints);
-    let (recorded, resolution) = read(&args.inputs, &router, &model)?;
+    let (recorded, ticks) = read(&args.inputs, &router, &model)?;
     let mut other = match &args.against {
         Some(p) => read(std::slice::from_ref(p), &router, &model)?.0,
         None => generated(
@@ -49,10 +49,11 @@ pub fn run(args: FidelityArgs) -> anyhow::Result<u8> {
     // As a recorder with the recording's clock would have seen them: a
     // HAR's times are whole milliseconds, and a continuous schedule
     // against millisecond steps would differ by the steps alone.
+    // (A hair up: 0.123 s can be a hair under 123 ms.)
     other
         .times
         .iter_mut()
-        .for_each(|t| *t = (*t / resolution).floor() * resolution);
+        .for_each(|t| *t = (*t * ticks + 1e-6).floor() / ticks);
     let report = fidelity::compare(&recorded, &other);
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -82,8 +83,8 @@ fn hash(s: &str) -> u64 {
 
 /// The captures' requests that the model's endpoints match, on the
 /// model's timeline (idle gaps compressed as the model compressed them),
-/// and the resolution of their times (seconds: 1 ms when every one is a
-/// whole millisecond, 1 µs, or 1 ns).
+/// and the resolution of their times in ticks per second (1000 when every
+/// one is a whole millisecond, 10^6, or 10^9).
 fn read(
     paths: &[PathBuf],
     router: &Router,
@@ -106,25 +107,25 @@ fn read(
         .into());
     }
     rows.sort_unstable();
-    let resolution = [1e6 as i64, 1e3 as i64, 1]
+    let tick_ns = [1_000_000i64, 1_000, 1]
         .into_iter()
         .find(|r| rows.iter().all(|(ts, _, _)| ts % r == 0))
-        .unwrap_or(1) as f64
-        / 1e9;
-    let max_gap = match model.arrival.compressed.gaps {
-        0 => f64::INFINITY,
-        _ => model.arrival.compressed.max_gap_s,
+        .unwrap_or(1);
+    let max_gap_ns = match model.arrival.compressed.gaps {
+        0 => i128::MAX,
+        _ => (model.arrival.compressed.max_gap_s * 1e9) as i128,
     };
     let mut t = Traffic::default();
-    let (mut at, mut prev) = (0.0, rows[0].0);
+    // Whole nanoseconds, so equal gaps stay equal (KS counts ties).
+    let (mut at_ns, mut prev) = (0i128, rows[0].0);
     for (ts, e, target) in rows {
-        at += crate::model::arrival::span_s(prev, ts).min(max_gap);
+        at_ns += (i128::from(ts) - i128::from(prev)).min(max_gap_ns);
         prev = ts;
-        t.times.push(at);
+        t.times.push(at_ns as f64 / 1e9);
         t.endpoints.push(e);
         t.targets.push(target);
     }
-    Ok((t, resolution))
+    Ok((t, 1e9 / tick_ns as f64))
 }
 
 fn names(paths: &[PathBuf]) -> String {

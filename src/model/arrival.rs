@@ -572,7 +572,8 @@ impl ArrivalFit {
             .map(|s| span_from_steps(span_steps(s, bin_s), bin_s))
             .collect();
         let chain = GapChain {
-            counts: if self.prev_class.is_some() {
+            // As the model file keeps it: no pair of gaps, no chain.
+            counts: if self.chain.iter().any(|c| *c > 0) {
                 self.chain
             } else {
                 Vec::new()
@@ -625,7 +626,7 @@ mod tests {
     /// with "attempt to subtract with overflow" (the span exceeds i64 ns).
     #[test]
     fn timestamps_further_apart_than_i64_ns_do_not_overflow() {
-        let mut rs = vec![
+        let rs = vec![
             Record {
                 ts_ns: i64::MIN,
                 client: 0,
@@ -637,7 +638,7 @@ mod tests {
                 endpoint: 0,
             },
         ];
-        let a = arrival(&mut rs, None);
+        let a = arrival(&rs, None);
         assert!(a.duration_s() > 1.8e10, "{}", a.duration_s());
         assert_eq!(a.bins.iter().sum::<u64>(), 2);
         let s = sessions(&rs);
@@ -646,8 +647,8 @@ mod tests {
 
     #[test]
     fn arrival_from_unsorted_records() {
-        let mut rs: Vec<Record> = (0..100).rev().map(|i| rec(i * 100, 0, 0)).collect();
-        let a = arrival(&mut rs, None);
+        let rs: Vec<Record> = (0..100).rev().map(|i| rec(i * 100, 0, 0)).collect();
+        let a = arrival(&rs, None);
         assert_eq!(a.requests, 100);
         assert!((a.duration_s() - 9.9).abs() < 1e-9);
         assert!((a.mean_rate() - 100.0 / 9.9).abs() < 1e-6);
@@ -659,8 +660,8 @@ mod tests {
 
     #[test]
     fn bin_width_keeps_a_rate_not_timestamps() {
-        let mut rs: Vec<Record> = (0..10).map(|i| rec(i * 1000, 0, 0)).collect();
-        let a = arrival(&mut rs, None);
+        let rs: Vec<Record> = (0..10).map(|i| rec(i * 1000, 0, 0)).collect();
+        let a = arrival(&rs, None);
         // 10 requests over 9 s: ~4 per bin → 5 s bins.
         assert_eq!(a.bin_s, 5.0);
         assert_eq!(a.bins, vec![5, 5]);
@@ -668,7 +669,7 @@ mod tests {
 
     #[test]
     fn sessions_split_and_transitions() {
-        let mut rs = vec![
+        let rs = vec![
             rec(0, 1, 0),
             rec(1000, 1, 1),
             rec(2000, 1, 1),
@@ -676,7 +677,7 @@ mod tests {
             // Client 1 comes back an hour later: a new session.
             rec(3_600_000, 1, 2),
         ];
-        let _ = arrival(&mut rs, None);
+        let _ = arrival(&rs, None);
         let s = sessions(&rs);
         assert_eq!(s.clients, 2);
         assert_eq!(s.sessions, 3);
@@ -689,15 +690,51 @@ mod tests {
         assert_eq!(s.length.count, 3);
     }
 
+    /// The fit keeps no record per request: requests out of order within
+    /// the reorder window give the model sorted ones give, with each bin's
+    /// span and the gap chain.
+    #[test]
+    fn out_of_order_requests_fit_as_sorted_ones_with_spans_and_chain() {
+        // Bursts of 5 requests 2 ms apart every 10 s, for 100 s.
+        let sorted: Vec<Record> = (0..10)
+            .flat_map(|b| (0..5).map(move |k| rec(b * 10_000 + k * 2, 0, 0)))
+            .collect();
+        let mut shuffled = sorted.clone();
+        shuffled.reverse();
+        shuffled.swap(3, 40);
+        let a = arrival(&sorted, None);
+        assert_eq!(arrival(&shuffled, None), a);
+        // 50 requests over 90 s: 10 s bins (4 requests a bin at least),
+        // a burst in each.
+        assert_eq!(a.bin_s, 10.0);
+        assert_eq!(a.bins, vec![5; 10]);
+        assert_eq!(a.bins.len(), a.spans_s.len());
+        for (n, span) in a.bins.iter().zip(&a.spans_s) {
+            let want = if *n == 5 { 0.008 } else { 0.0 };
+            assert!((span - want).abs() < 1e-9, "{n} {span}");
+        }
+        let c = GapChain::class_of(0.002);
+        let idle = GapChain::class_of(9.992);
+        let at = |f: usize, t: usize| a.chain.counts[f * CHAIN_CLASSES + t];
+        assert_eq!(
+            at(c, c),
+            30,
+            "3 short gaps follow a short one in each burst"
+        );
+        assert_eq!(at(c, idle), 9);
+        assert_eq!(at(idle, c), 9);
+        assert_eq!(a.chain.counts.iter().sum::<u64>(), 48);
+    }
+
     #[test]
     fn gaps_over_the_maximum_are_compressed() {
         // 10 requests 1 s apart, a year idle, 10 more 1 s apart.
         let year_ms = 365 * 24 * 3_600_000i64;
-        let mut rs: Vec<Record> = (0..10)
+        let rs: Vec<Record> = (0..10)
             .map(|i| rec(i * 1000, 0, 0))
             .chain((0..10).map(|i| rec(year_ms + i * 1000, 0, 0)))
             .collect();
-        let a = arrival(&mut rs, Some(300.0));
+        let a = arrival(&rs, Some(300.0));
         assert_eq!(a.compressed.gaps, 1);
         let removed = year_ms as f64 / 1e3 - 9.0 - 300.0;
         assert!((a.compressed.removed_s - removed).abs() < 1e-6);

@@ -822,6 +822,80 @@ pub fn from_reader<R: Read>(path: &Path, mut r: R) -> Result<TrafficModel, Model
     from_v1(v1).map_err(|m| invalid(format!("field {m}")))
 }
 
+/// The arrival process of a model file, checked.
+fn arrival_from(a: ArrivalV1) -> Result<Arrival, String> {
+    if !(a.bin_s.is_finite() && a.bin_s > 0.0) {
+        return Err("arrival.bin_s must be a positive number".into());
+    }
+    if a.end_ns < a.start_ns {
+        return Err("arrival.end_ns is before arrival.start_ns".into());
+    }
+    // A model outside that was edited by hand and would replay for
+    // centuries.
+    if !PLAUSIBLE_NS.contains(&a.start_ns) || !PLAUSIBLE_NS.contains(&a.end_ns) {
+        return Err(
+            "arrival.start_ns/end_ns: the recording must lie between 1970 and 2106 (Unix ns)"
+                .into(),
+        );
+    }
+    let compressed = match a.compressed_gaps {
+        None => CompressedGaps::default(),
+        Some(g) => {
+            let span = span_s(a.start_ns, a.end_ns);
+            let valid = g.removed_s.is_finite()
+                && g.removed_s >= 0.0
+                && g.removed_s < span
+                && g.max_gap_s.is_finite()
+                && g.max_gap_s >= 0.0;
+            if !valid {
+                return Err(
+                    "arrival.compressed_gaps: removed_s must be at least 0 and less than end_ns − start_ns, max_gap_s a number at least 0"
+                        .into(),
+                );
+            }
+            CompressedGaps {
+                max_gap_s: g.max_gap_s,
+                gaps: g.gaps,
+                removed_s: g.removed_s,
+            }
+        }
+    };
+    let spans_s = match a.spans {
+        None => Vec::new(),
+        Some(s)
+            if s.len() == a.bins.len()
+                && s.iter().all(|q| f64::from(*q) <= arrival::SPAN_STEPS) =>
+        {
+            s.into_iter()
+                .map(|q| arrival::span_from_steps(q, a.bin_s))
+                .collect()
+        }
+        Some(_) => {
+            return Err(format!(
+                "arrival.spans: one number per bin ({} bins), each 0 to {}",
+                a.bins.len(),
+                arrival::SPAN_STEPS
+            ))
+        }
+    };
+    let chain = match a.gap_chain {
+        None => GapChain::default(),
+        Some(g) => gap_chain_from(g)?,
+    };
+    let arrival = Arrival {
+        start_ns: a.start_ns,
+        end_ns: a.end_ns,
+        requests: a.requests,
+        bin_s: a.bin_s,
+        bins: a.bins,
+        inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
+        spans_s,
+        chain,
+        compressed,
+    };
+    Ok(arrival)
+}
+
 /// The gap chain of a version 4 file: the class layout this build uses,
 /// every class in range.
 fn gap_chain_from(g: GapChainV4) -> Result<GapChain, String> {
@@ -967,76 +1041,7 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         pii: v.source.pii,
     };
     let n = v.endpoints.len();
-    let a = v.arrival;
-    if !(a.bin_s.is_finite() && a.bin_s > 0.0) {
-        return Err("arrival.bin_s must be a positive number".into());
-    }
-    if a.end_ns < a.start_ns {
-        return Err("arrival.end_ns is before arrival.start_ns".into());
-    }
-    // A model outside that was edited by hand and would replay for
-    // centuries.
-    if !PLAUSIBLE_NS.contains(&a.start_ns) || !PLAUSIBLE_NS.contains(&a.end_ns) {
-        return Err(
-            "arrival.start_ns/end_ns: the recording must lie between 1970 and 2106 (Unix ns)"
-                .into(),
-        );
-    }
-    let compressed = match a.compressed_gaps {
-        None => CompressedGaps::default(),
-        Some(g) => {
-            let span = span_s(a.start_ns, a.end_ns);
-            let valid = g.removed_s.is_finite()
-                && g.removed_s >= 0.0
-                && g.removed_s < span
-                && g.max_gap_s.is_finite()
-                && g.max_gap_s >= 0.0;
-            if !valid {
-                return Err(
-                    "arrival.compressed_gaps: removed_s must be at least 0 and less than end_ns − start_ns, max_gap_s a number at least 0"
-                        .into(),
-                );
-            }
-            CompressedGaps {
-                max_gap_s: g.max_gap_s,
-                gaps: g.gaps,
-                removed_s: g.removed_s,
-            }
-        }
-    };
-    let spans_s = match a.spans {
-        None => Vec::new(),
-        Some(s)
-            if s.len() == a.bins.len()
-                && s.iter().all(|q| f64::from(*q) <= arrival::SPAN_STEPS) =>
-        {
-            s.into_iter()
-                .map(|q| arrival::span_from_steps(q, a.bin_s))
-                .collect()
-        }
-        Some(_) => {
-            return Err(format!(
-                "arrival.spans: one number per bin ({} bins), each 0 to {}",
-                a.bins.len(),
-                arrival::SPAN_STEPS
-            ))
-        }
-    };
-    let chain = match a.gap_chain {
-        None => GapChain::default(),
-        Some(g) => gap_chain_from(g)?,
-    };
-    let arrival = Arrival {
-        start_ns: a.start_ns,
-        end_ns: a.end_ns,
-        requests: a.requests,
-        bin_s: a.bin_s,
-        bins: a.bins,
-        inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
-        spans_s,
-        chain,
-        compressed,
-    };
+    let arrival = arrival_from(v.arrival)?;
     let s = v.sessions;
     let ep = |i: u64, what: &str| -> Result<usize, String> {
         if (i as usize) < n {

@@ -224,7 +224,7 @@ fn draw_in<R: Rng>(slices: &[Slice], rng: &mut R) -> f64 {
 /// absorb the difference. Gaps that are all zero are spread evenly.
 pub(crate) fn fit_gaps(gaps: &mut [f64], target: f64, p: f64) {
     let sum: f64 = gaps.iter().sum();
-    if gaps.is_empty() || !(target >= 0.0) || sum == target {
+    if gaps.is_empty() || target.is_nan() || target < 0.0 || sum == target {
         return;
     }
     if sum <= 0.0 {
