@@ -56,6 +56,7 @@ pub mod compare;
 pub mod credential;
 pub mod error;
 pub mod execute;
+pub mod fidelity;
 pub mod generate;
 pub mod http1;
 pub mod human;

@@ -5,24 +5,26 @@
 //! model's arrival process, the options and the seed, so a run is
 //! reproducible and shards can split one global schedule.
 //!
-//! `recorded` arrivals reproduce both the shape over time and the
-//! burstiness: gaps are drawn from the recorded inter-arrival distribution
-//! (normalised to a mean of one request) in "operational time", which the
-//! recorded rate curve then maps to wall-clock time (the time-change
-//! construction of an inhomogeneous arrival process). Scaling by `s`
-//! compresses the curve, so `--scale 2x` sends twice the requests over the
-//! same duration with the same shape. `--rate` instead plays the curve at
-//! its recorded speed and multiplies the rate at every point
-//! ([`ScheduleSpec::curve_speed`]), by the factor that makes the mean over
-//! the run's window the rate asked for ([`ScheduleSpec::mean_rate`]).
+//! `recorded` arrivals reproduce the shape over time, the count in every
+//! stretch of it and the bursts within ([`recorded`]: the recorded count
+//! per bin of the rate curve, placed within the bin's recorded span by
+//! the recorded gap chain). Scaling by `s` compresses the curve, so
+//! `--scale 2x` sends twice the requests over the same duration with the
+//! same shape. `--rate` instead plays the curve at its recorded speed and
+//! multiplies the count of every bin ([`ScheduleSpec::curve_speed`]), by
+//! the factor that makes the mean over the run's window the rate asked for
+//! ([`ScheduleSpec::mean_rate`]).
 //! Beyond the recorded duration the curve repeats. A ramp-up warps the
 //! start so the rate grows linearly from zero.
+
+mod recorded;
 
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
 
 use crate::model::arrival::{cumulative, curve_requests};
 use crate::model::{Arrival, LogHist};
+use recorded::Recorded;
 
 /// The RNG of a run's schedule, from the run's seed. The requests draw
 /// from `seed` itself; the schedule from a stream split off it here, in
@@ -99,27 +101,14 @@ pub struct Schedule<'a, R> {
     arrival: &'a Arrival,
     spec: ScheduleSpec,
     rng: R,
-    /// Operational time: expected requests so far at scale 1.
+    /// Flat modes: the last offset before the ramp.
     u: f64,
-    /// `cumulative[i]` = requests in bins before `i`; last = total.
-    cumulative: Vec<f64>,
-    /// The gaps drawn: operational ones, or the raw recorded ones in
-    /// models without them.
-    gaps: &'a LogHist,
-    mean_gap: f64,
-    /// Operational steps drawn ahead, a block at a time, last first.
-    block: Vec<f64>,
     first: bool,
+    /// Recorded mode over a curve with requests.
+    recorded: Option<Recorded<'a>>,
+    /// Curve times of the current bin's requests, last first.
+    queue: Vec<f64>,
 }
-
-/// Recorded gaps are drawn in blocks of this many, each block rescaled to
-/// a mean of exactly one request: the gaps keep their recorded spread
-/// inside a block, while the count over a window stays within a fraction
-/// of a block of its intended value. Without it the count wanders by
-/// (gap CV) × √n — ±10% over 500 requests of a bursty recording, whose raw
-/// gaps mix its busy and quiet stretches — and `--rate` could not mean the
-/// rate a short run gets.
-const STEP_BLOCK: usize = 32;
 
 impl ScheduleSpec {
     /// The mean rate (req/s) this spec intends over the run's offsets
@@ -172,71 +161,21 @@ impl ScheduleSpec {
 
 impl<'a, R: Rng> Schedule<'a, R> {
     pub fn new(arrival: &'a Arrival, spec: ScheduleSpec, rng: R) -> Self {
-        let cumulative = cumulative(arrival);
-        let gaps = match arrival.operational_gaps.mean() {
-            m if m > 0.0 && m.is_finite() => &arrival.operational_gaps,
-            _ => &arrival.inter_arrival_s,
+        let scale = spec.scale.max(1e-12);
+        let speed = spec.curve_speed.unwrap_or(scale).max(1e-12);
+        let recorded = match spec.mode {
+            ArrivalMode::Recorded => Recorded::new(arrival, scale / speed),
+            _ => None,
         };
         Schedule {
-            gaps,
             arrival,
             spec,
             rng,
             u: 0.0,
-            cumulative,
-            mean_gap: gaps.mean(),
-            block: Vec::with_capacity(STEP_BLOCK),
             first: true,
+            recorded,
+            queue: Vec::new(),
         }
-    }
-
-    /// Recorded-curve time for operational time `u` (requests). The curve
-    /// spans the recorded duration (the last bin may be partial) and
-    /// repeats after it.
-    fn curve_time(&self, u: f64) -> f64 {
-        let total = *self.cumulative.last().unwrap_or(&0.0);
-        let period = self.arrival.duration_s();
-        let w = self.arrival.bin_s;
-        if total <= 0.0 || period <= 0.0 || self.arrival.bins.is_empty() {
-            return u / self.arrival.mean_rate().max(1e-9);
-        }
-        let k = (u / total).floor();
-        let r = u - k * total;
-        // First bin whose end is past r.
-        let i = self.cumulative[1..].partition_point(|c| *c <= r);
-        let i = i.min(self.arrival.bins.len() - 1);
-        let in_bin = self.arrival.bins[i] as f64;
-        let frac = if in_bin > 0.0 {
-            ((r - self.cumulative[i]) / in_bin).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let lo = i as f64 * w;
-        let hi = ((i + 1) as f64 * w).min(period).max(lo);
-        k * period + lo + frac * (hi - lo)
-    }
-
-    /// The next gap in operational time (recorded requests): a recorded
-    /// gap over the mean gap, from a block normalised to a mean of one.
-    fn recorded_step(&mut self) -> f64 {
-        if self.block.is_empty() {
-            for _ in 0..STEP_BLOCK {
-                let g = if self.mean_gap > 0.0 {
-                    self.gaps.sample(&mut self.rng) / self.mean_gap
-                } else {
-                    Exp1.sample(&mut self.rng)
-                };
-                self.block.push(g);
-            }
-            let sum: f64 = self.block.iter().sum();
-            if sum > 0.0 && sum.is_finite() {
-                let k = STEP_BLOCK as f64 / sum;
-                self.block.iter_mut().for_each(|g| *g *= k);
-            } else {
-                self.block.iter_mut().for_each(|g| *g = 1.0);
-            }
-        }
-        self.block.pop().unwrap_or(1.0)
     }
 
     /// Maps full-rate time to ramped time (intensity × t/R while t < R).
@@ -261,27 +200,31 @@ impl<'a, R: Rng> Schedule<'a, R> {
                 self.first = false;
                 self.ramp(t)
             }
-            ArrivalMode::Poisson => {
+            ArrivalMode::Recorded if self.recorded.is_some() => {
+                let speed = self.spec.curve_speed.unwrap_or(scale).max(1e-12);
+                let t = loop {
+                    if let Some(c) = self.queue.pop() {
+                        break c;
+                    }
+                    if let Some(r) = self.recorded.as_mut() {
+                        r.fill(&mut self.rng, &mut self.queue);
+                        self.queue.reverse();
+                        // Bins without a request to send (a low --rate):
+                        // stop at the end of the run, not bins later.
+                        let next = r.next_bin_start();
+                        let past = |d: f64| self.ramp(next / speed) >= d;
+                        if self.queue.is_empty() && self.spec.duration_s.is_some_and(past) {
+                            break next;
+                        }
+                    }
+                };
+                self.ramp(t / speed)
+            }
+            // Poisson, and a recording without requests to follow.
+            _ => {
                 let g: f64 = Exp1.sample(&mut self.rng);
                 self.u += g / rate;
                 self.ramp(self.u)
-            }
-            ArrivalMode::Recorded => {
-                // One request is `speed / scale` recorded requests of
-                // operational time: at the curve's speed, `scale` times
-                // its rate.
-                let speed = self.spec.curve_speed.unwrap_or(scale).max(1e-12);
-                let step = speed / scale * self.recorded_step();
-                if self.first {
-                    // Start at a random point of the first gap so the run
-                    // does not begin with a burst by construction.
-                    self.u = step * self.rng.random::<f64>();
-                    self.first = false;
-                } else {
-                    self.u += step;
-                }
-                let t = self.curve_time(self.u) / speed;
-                self.ramp(t)
             }
         }
     }
@@ -340,7 +283,7 @@ mod tests {
             });
             t += 1000;
         }
-        arrival(&mut rs, None)
+        arrival(&rs, None)
     }
 
     fn count(a: &Arrival, spec: ScheduleSpec, seed: u64) -> Vec<f64> {
@@ -398,6 +341,81 @@ mod tests {
             busy / quiet > 2.3 && busy / quiet < 3.8,
             "{busy} vs {quiet}"
         );
+    }
+
+    /// Page loads (40 requests ~4 ms apart) then think times of 3 to 20
+    /// s, one user, ten minutes: the bursty recording issue 12 is about.
+    fn page_loads() -> (Vec<f64>, Arrival) {
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let (mut t, mut times) = (0.0f64, Vec::new());
+        while t < 600.0 {
+            for _ in 0..40 {
+                times.push(t);
+                let g: f64 = Exp1.sample(&mut rng);
+                t += g * 0.004;
+            }
+            t += rng.random_range(3.0..20.0);
+        }
+        let rs: Vec<Record> = times
+            .iter()
+            .map(|s| Record {
+                ts_ns: (s * 1e9) as i64,
+                client: 0,
+                endpoint: 0,
+            })
+            .collect();
+        (times, arrival(&rs, None))
+    }
+
+    /// Regression (issue 12): gaps drawn independently over the whole
+    /// recording sent −10% to +22% of the recorded count at 1x and spread
+    /// each page load across its bin (gap KS 0.2). Now: the recorded count
+    /// per bin, and the bursts kept.
+    #[test]
+    fn bursty_recordings_keep_their_count_and_bursts() {
+        let (times, a) = page_loads();
+        let d = a.duration_s();
+        let recorded: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        for seed in 1..=8 {
+            let spec = ScheduleSpec {
+                duration_s: Some(d + 1e-6),
+                ..Default::default()
+            };
+            let s = count(&a, spec, seed);
+            assert_eq!(s.len() as u64, a.requests, "seed {seed}");
+            let gaps: Vec<f64> = s.windows(2).map(|w| w[1] - w[0]).collect();
+            let ks = crate::fidelity::ks(&recorded, &gaps);
+            assert!(ks < 0.05, "seed {seed}: gap KS {ks}");
+        }
+    }
+
+    /// Steady traffic whose rate drifts keeps its gaps (an API mix).
+    #[test]
+    fn steady_traffic_keeps_its_gaps() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut t, mut rs, mut times) = (0.0f64, Vec::new(), Vec::new());
+        while t < 600.0 {
+            let rate = 20.0 * (1.0 + 0.5 * (t / 300.0 * std::f64::consts::TAU).sin());
+            let g: f64 = Exp1.sample(&mut rng);
+            t += g / rate;
+            times.push(t);
+            rs.push(Record {
+                ts_ns: (t * 1e9) as i64,
+                client: 0,
+                endpoint: 0,
+            });
+        }
+        let a = arrival(&rs, None);
+        let recorded: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        let spec = ScheduleSpec {
+            duration_s: Some(a.duration_s() + 1e-6),
+            ..Default::default()
+        };
+        let s = count(&a, spec, 1);
+        assert_eq!(s.len() as u64, a.requests);
+        let gaps: Vec<f64> = s.windows(2).map(|w| w[1] - w[0]).collect();
+        let ks = crate::fidelity::ks(&recorded, &gaps);
+        assert!(ks < 0.05, "gap KS {ks}");
     }
 
     #[test]

@@ -39,6 +39,29 @@ pub enum Command {
     /// Compare two runs' summaries, overall and per endpoint; exit 99 when
     /// NEW regressed against BASE, 2 when they cannot be compared.
     Compare(CompareArgs),
+    /// How close the generated schedule (a dry run, nothing sent) or a
+    /// capture of a real replay is to the recording, beside the
+    /// recording's own split-half noise; exit 99 when a figure is past
+    /// its limit.
+    Fidelity(FidelityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FidelityArgs {
+    /// The recording: captures (HAR, pcap/pcapng, access logs).
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+    /// A capture of a replay (e.g. tcpdump on the target while `replay`
+    /// ran) to compare instead of the model's generated schedule.
+    #[arg(long, value_name = "CAPTURE")]
+    pub against: Option<PathBuf>,
+    /// The seed of the generated schedule.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the figures as JSON (fields `mix_tv`, `gap_ks`,
+    /// `rate_error`, `count_ratio`, `split_half`, `checks`, `pass`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

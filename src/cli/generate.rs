@@ -12,7 +12,7 @@ use super::args::{GenerateArgs, GenerateFormat};
 use crate::error::UsageError;
 use crate::generate::{self, Request};
 use crate::model::TrafficModel;
-use crate::schedule::{Schedule, ScheduleSpec, SessionSchedule};
+use crate::schedule::ScheduleSpec;
 use crate::target::Target;
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<u8> {
@@ -80,35 +80,18 @@ fn draw<'m>(
     };
     let shard = args.shard.unwrap_or_default();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut request = move |i: u64, endpoint: Option<usize>| {
-        let rng = crate::schedule::request_rng(&mut rng, i);
-        let idx = endpoint.unwrap_or_else(|| generate::pick_endpoint(model, rng));
-        // A slot a live response would fill gets a placeholder naming
-        // the link (docs/model-format.md, `links[]`).
-        let fills = generate::produced_placeholders(model, idx);
-        generate::generate_filled(model, idx, &fills, rng)
-    };
-    let sessions = args
-        .sessions
-        .then(|| SessionSchedule::new(model, &spec, crate::schedule::schedule_rng(seed)))
-        .flatten();
-    match sessions {
-        Some(mut s) => Box::new(
-            (0u64..args.count)
-                .map_while(move |i| s.next_in_session().map(|e| (i, e)))
-                .filter(move |(_, (_, _, session))| shard.takes(*session))
-                .map(move |(i, (at, e, session))| (at, Some(session), request(i, Some(e)))),
-        ),
-        None => {
-            let schedule = Schedule::new(&model.arrival, spec, crate::schedule::schedule_rng(seed));
-            Box::new(
-                (0u64..args.count)
-                    .zip(schedule)
-                    .filter(move |(i, _)| shard.takes(*i))
-                    .map(move |(i, at)| (at, None, request(i, None))),
-            )
-        }
-    }
+    Box::new(
+        generate::schedule(model, spec, args.sessions, seed)
+            .take(args.count as usize)
+            .filter(move |(i, _, session, _)| shard.takes(session.unwrap_or(*i)))
+            .map(move |(i, at, session, e)| {
+                (
+                    at,
+                    session,
+                    generate::scheduled_request(model, &mut rng, i, e),
+                )
+            }),
+    )
 }
 
 fn body_fields(r: &Request, obj: &mut Map<String, Value>) {

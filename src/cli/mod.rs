@@ -7,6 +7,7 @@
 
 mod args;
 mod compare;
+mod fidelity;
 mod generate;
 mod habits;
 mod input;
@@ -31,7 +32,8 @@ pub use input::{load_input, Input};
 /// The subcommands; any other first argument is an input of the implied
 /// `run` (`replay capture.har --scale 2x` is `replay run capture.har …`).
 const SUBCOMMANDS: &[&str] = &[
-    "record", "inspect", "generate", "run", "mock", "merge", "compare", "report", "help",
+    "record", "inspect", "generate", "run", "mock", "merge", "compare", "report", "fidelity",
+    "help",
 ];
 
 /// Why a command line was not parsed.
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Fidelity(args) => fidelity::run(args),
     }
 }
 

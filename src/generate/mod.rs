@@ -48,6 +48,55 @@ impl Request {
     }
 }
 
+/// One scheduled request: its number in the global schedule, its offset
+/// (seconds), its session (`--sessions`) and the endpoint the session
+/// chose (`None`: drawn by weight when the request is).
+pub type Scheduled = (u64, f64, Option<u64>, Option<usize>);
+
+/// The global schedule of a run, as `run` walks it: the independent
+/// arrivals of `spec`, or with `sessions` the session schedule (when the
+/// model has sessions). The schedule draws from the seed's schedule
+/// stream ([`crate::schedule::schedule_rng`]).
+pub fn schedule<'m>(
+    model: &'m TrafficModel,
+    spec: crate::schedule::ScheduleSpec,
+    sessions: bool,
+    seed: u64,
+) -> Box<dyn Iterator<Item = Scheduled> + 'm> {
+    use crate::schedule::{schedule_rng, Schedule, SessionSchedule};
+    let session = sessions
+        .then(|| SessionSchedule::new(model, &spec, schedule_rng(seed)))
+        .flatten();
+    match session {
+        Some(mut s) => Box::new(
+            (0u64..)
+                .map_while(move |i| s.next_in_session().map(|e| (i, e)))
+                .map(|(i, (at, e, session))| (i, at, Some(session), Some(e))),
+        ),
+        None => Box::new(
+            (0u64..)
+                .zip(Schedule::new(&model.arrival, spec, schedule_rng(seed)))
+                .map(|(i, at)| (i, at, None, None)),
+        ),
+    }
+}
+
+/// The request of scheduled request `i`: drawn from its own stream of
+/// `base` (the seed's, [`crate::schedule::request_rng`]), the endpoint by
+/// weight unless given, produced values as placeholders naming the link
+/// (docs/model-format.md, `links[]`).
+pub fn scheduled_request(
+    model: &TrafficModel,
+    base: &mut rand_chacha::ChaCha8Rng,
+    i: u64,
+    endpoint: Option<usize>,
+) -> Request {
+    let rng = crate::schedule::request_rng(base, i);
+    let idx = endpoint.unwrap_or_else(|| pick_endpoint(model, rng));
+    let fills = produced_placeholders(model, idx);
+    generate_filled(model, idx, &fills, rng)
+}
+
 /// Draws a request: the endpoint by weight, then its slots.
 pub fn generate<R: Rng + ?Sized>(model: &TrafficModel, rng: &mut R) -> Request {
     let idx = pick_endpoint(model, rng);

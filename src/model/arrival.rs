@@ -1,17 +1,23 @@
 //! The arrival process and client sessions, learned from request times.
 //!
-//! The builder keeps one 16-byte record per request (time, endpoint,
-//! client); here they are sorted and summarised into:
+//! [`ArrivalFit`] takes requests one at a time, in about time order (a
+//! bounded reorder window puts them in order), and keeps only binned
+//! counts, a gap histogram and per-client state, never one record per
+//! request, so its memory does not grow with the capture. It yields:
 //!
-//! - [`Arrival`]: capture start/end, the rate over time in bins, the
-//!   inter-arrival distribution ([`LogHist`], microseconds to hours) and its
-//!   coefficient of variation (burstiness), all over a timeline whose idle
-//!   gaps longer than `--max-gap` are compressed to it ([`CompressedGaps`]),
-//!   so captures years apart and month-long HARs make one continuous
-//!   recording;
+//! - [`Arrival`]: capture start/end, the rate over time in bins with each
+//!   bin's first-to-last span, the inter-arrival distribution
+//!   ([`LogHist`], microseconds to hours), the [`GapChain`] (which gap
+//!   follows which: bursts and idle stretches), all over a timeline whose
+//!   idle gaps longer than `--max-gap` are compressed to it
+//!   ([`CompressedGaps`]), so captures years apart and month-long HARs
+//!   make one continuous recording;
 //! - [`Sessions`]: per-client request sequences split at long idle gaps,
 //!   with endpoint-to-endpoint transition counts, start/end counts, think
 //!   times and session lengths.
+//!
+//! The schedule (`crate::schedule`) regenerates the recorded count in each
+//! bin, inside the bin's recorded span, spaced by gaps the chain draws.
 
 use std::collections::BTreeMap;
 
@@ -50,13 +56,16 @@ pub struct Arrival {
     pub bins: Vec<u64>,
     /// Gaps between consecutive request starts, seconds.
     pub inter_arrival_s: LogHist,
-    /// Gaps between consecutive requests in operational time: recorded
-    /// requests the rate curve (`bins`) expects between them, so about 1
-    /// on average whatever the rate was. The schedule draws these: the
-    /// curve already carries the busy and quiet stretches, which the raw
-    /// gaps above would count a second time. Empty in models written
-    /// before the field (the schedule then uses the raw gaps).
-    pub operational_gaps: LogHist,
+    /// Per bin: seconds from its first request to its last (0 for a bin
+    /// of one request or none), on the compressed timeline. A page load's
+    /// dozens of requests span a few hundred milliseconds of a 5 s bin;
+    /// steady traffic spans nearly all of it. Empty in models written
+    /// before the field (the schedule then assumes steady traffic).
+    pub spans_s: Vec<f64>,
+    /// Which gap follows which (burst and idle alternation). Empty in
+    /// models written before it (the schedule then draws gaps
+    /// independently).
+    pub chain: GapChain,
     /// Idle gaps compressed out of the timeline (none: all zero). The bins
     /// and gaps above are over the compressed timeline; `start_ns` and
     /// `end_ns` are the real first and last request.
@@ -122,7 +131,7 @@ pub struct Sessions {
     pub length: LogHist,
 }
 
-/// One request as kept for the arrival process.
+/// One request, as [`ArrivalFit`] takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Record {
     pub ts_ns: i64,
@@ -155,37 +164,6 @@ fn nice_width(min_s: f64) -> f64 {
         }
     }
     10.0 * base
-}
-
-/// Shortens every gap between consecutive records (sorted) longer than
-/// `max_gap_s` to it, moving the later records earlier; returns what was
-/// removed.
-fn compress_gaps(records: &mut [Record], max_gap_s: f64) -> CompressedGaps {
-    let max_ns = (max_gap_s * 1e9) as i128;
-    let mut out = CompressedGaps {
-        max_gap_s,
-        ..Default::default()
-    };
-    let Some(first) = records.first() else {
-        return out;
-    };
-    let (mut prev, mut shift) = (i128::from(first.ts_ns), 0i128);
-    for r in records.iter_mut() {
-        let t = i128::from(r.ts_ns);
-        if t - prev > max_ns {
-            shift += t - prev - max_ns;
-            out.gaps += 1;
-        }
-        prev = t;
-        // At least the first record's time, so within i64.
-        r.ts_ns = (t - shift) as i64;
-    }
-    out.removed_s = shift as f64 / 1e9;
-    if out.gaps == 0 {
-        // Nothing compressed reads (and round-trips) as no compression.
-        return CompressedGaps::default();
-    }
-    out
 }
 
 /// `cumulative[i]` = recorded requests in bins before `i`; last = total.
@@ -223,107 +201,415 @@ pub fn curve_requests(arrival: &Arrival, cumulative: &[f64], c: f64) -> f64 {
     k * total + cumulative[i] + frac * arrival.bins[i] as f64
 }
 
-/// Summarises the records (sorted here) into the arrival process, over a
-/// timeline whose gaps longer than `max_gap_s` (when given) are
-/// compressed to it. The records are left sorted, with compressed times.
-pub fn arrival(records: &mut [Record], max_gap_s: Option<f64>) -> Arrival {
-    records.sort_unstable();
-    let Some(first) = records.first() else {
-        return Arrival {
-            bin_s: 1.0,
-            ..Default::default()
-        };
-    };
-    let start_ns = first.ts_ns;
-    let end_ns = records.last().map(|r| r.ts_ns).unwrap_or(start_ns);
-    let compressed = max_gap_s.map_or_else(CompressedGaps::default, |m| compress_gaps(records, m));
-    let n = records.len() as f64;
-    let duration = span_s(start_ns, end_ns) - compressed.removed_s;
-    // About 240 bins over the capture, but at least ~4 requests per bin on
-    // average so the curve is a rate, not a copy of the timestamps.
-    let bin_s = if duration > 0.0 {
-        nice_width((duration / MAX_BINS).max(4.0 * duration / n))
-    } else {
-        1.0
-    };
-    let nbins = ((duration / bin_s).floor() as usize + 1).max(1);
-    let mut bins = vec![0u64; nbins];
-    for r in records.iter() {
-        let off = span_s(start_ns, r.ts_ns);
-        let i = ((off / bin_s) as usize).min(nbins - 1);
-        bins[i] += 1;
-    }
-    let mut gaps = LogHist::new();
-    for w in records.windows(2) {
-        gaps.record(span_s(w[0].ts_ns, w[1].ts_ns));
-    }
-    let mut a = Arrival {
-        start_ns,
-        end_ns,
-        requests: records.len() as u64,
-        bin_s,
-        bins,
-        inter_arrival_s: gaps,
-        operational_gaps: LogHist::new(),
-        compressed,
-    };
-    let cum = cumulative(&a);
-    // Within one period: the last request sits at its end.
-    let at = |ts: i64| curve_requests(&a, &cum, span_s(start_ns, ts).min(duration));
-    let mut op = LogHist::new();
-    for w in records.windows(2) {
-        op.record((at(w[1].ts_ns) - at(w[0].ts_ns)).max(0.0));
-    }
-    a.operational_gaps = op;
-    a
+/// Classes of the [`GapChain`]: class 0 holds gaps under [`CHAIN_LOW_S`]
+/// (zero included), classes 1 to 14 are half decades from it (100 µs to
+/// 316 µs, … , 316 s to 1000 s), class 15 is everything longer.
+pub const CHAIN_CLASSES: usize = 16;
+/// The upper edge of gap class 0, seconds.
+pub const CHAIN_LOW_S: f64 = 1e-4;
+/// [`LogHist`] bins per chain class (half a decade), and the histogram bin
+/// where class 1 starts (10^(-80/20) = [`CHAIN_LOW_S`]).
+const HIST_BINS_PER_CLASS: i32 = 10;
+const CHAIN_LOW_BIN: i32 = -80;
+
+/// Which gap follows which, by gap class: a first-order Markov chain over
+/// log-spaced gap sizes. A page load is a run of millisecond gaps, then a
+/// think time of seconds; steady traffic has rows that all look alike.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GapChain {
+    /// `counts[from * CHAIN_CLASSES + to]`: consecutive gaps, the first in
+    /// class `from`, the next in class `to`. Empty: not known.
+    pub counts: Vec<u64>,
 }
 
-/// Splits each client's requests into sessions and counts transitions.
-/// `records` must be sorted by time (as [`arrival`] leaves them).
-pub fn sessions(records: &[Record]) -> Sessions {
-    let mut last: rustc_hash::FxHashMap<u32, (i64, u32, u64)> = Default::default();
-    let mut s = Sessions {
-        idle_split_s: SESSION_IDLE_SPLIT_S,
-        ..Default::default()
-    };
-    let split_ns = (SESSION_IDLE_SPLIT_S * 1e9) as i64;
-    for r in records {
-        let ep = r.endpoint;
-        match last.get_mut(&r.client) {
-            Some((ts, prev_ep, len))
-                if i128::from(r.ts_ns) - i128::from(*ts) <= i128::from(split_ns) =>
-            {
+impl GapChain {
+    /// The class of the [`LogHist`] bin `bin` (`None`: the zero bin).
+    pub fn class_of_bin(bin: Option<i32>) -> usize {
+        match bin {
+            None => 0,
+            Some(i) if i < CHAIN_LOW_BIN => 0,
+            Some(i) => {
+                (((i - CHAIN_LOW_BIN) / HIST_BINS_PER_CLASS) as usize + 1).min(CHAIN_CLASSES - 1)
+            }
+        }
+    }
+
+    /// The class of a gap in seconds (by its histogram bin, so a gap and
+    /// the histogram's draws from its class always agree).
+    pub fn class_of(gap_s: f64) -> usize {
+        Self::class_of_bin(LogHist::bin_index(gap_s))
+    }
+
+    /// The lower edge of class `c`, seconds.
+    pub fn class_low_s(c: usize) -> f64 {
+        if c == 0 {
+            0.0
+        } else {
+            CHAIN_LOW_S * 10f64.powf((c - 1) as f64 / 2.0)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().all(|c| *c == 0)
+    }
+}
+
+/// A bin's span is kept in steps of this fraction of the bin width
+/// (0.5 ms of a 5 s bin).
+pub const SPAN_STEPS: f64 = 10_000.0;
+
+/// A span in [`SPAN_STEPS`] of `bin_s` (0 to 10 000).
+pub fn span_steps(span_s: f64, bin_s: f64) -> u16 {
+    (span_s / bin_s * SPAN_STEPS).round().clamp(0.0, SPAN_STEPS) as u16
+}
+
+/// The span, seconds, of `steps` [`SPAN_STEPS`] of `bin_s`.
+pub fn span_from_steps(steps: u16, bin_s: f64) -> f64 {
+    f64::from(steps) * bin_s / SPAN_STEPS
+}
+
+/// Requests held back to put them in time order. Captures hand them over
+/// about in order (a pcap as each response completes, an access log as
+/// each request ends, several files one after another); a request further
+/// out of order than this many is taken at the time of the last one
+/// placed (and counted in [`ArrivalFit::late`]). 16 bytes each: 4 MiB.
+pub const REORDER_WINDOW: usize = 1 << 18;
+/// At most this many fine bins; past it they widen tenfold. With ≥ 4800
+/// fine bins a power of ten wide, the rate bins (at most 240, 1, 2 or 5 ×
+/// 10^k s) are whole multiples of them.
+const FINE_CAP: u64 = 4800;
+
+/// Requests per fine bin, and the first and last request's offset (ns).
+#[derive(Debug, Clone, Copy, Default)]
+struct FineBin {
+    count: u64,
+    first_ns: u64,
+    last_ns: u64,
+}
+
+#[derive(Debug)]
+struct FineBins {
+    /// A power of ten, 1 ms or more.
+    width_ns: u64,
+    bins: Vec<FineBin>,
+}
+
+impl Default for FineBins {
+    fn default() -> Self {
+        FineBins {
+            width_ns: 1_000_000,
+            bins: Vec::new(),
+        }
+    }
+}
+
+impl FineBins {
+    fn add(&mut self, off_ns: u64) {
+        while off_ns / self.width_ns >= FINE_CAP {
+            self.coarsen();
+        }
+        let i = (off_ns / self.width_ns) as usize;
+        if i >= self.bins.len() {
+            self.bins.resize(i + 1, FineBin::default());
+        }
+        let b = &mut self.bins[i];
+        if b.count == 0 {
+            (b.first_ns, b.last_ns) = (off_ns, off_ns);
+        } else {
+            b.first_ns = b.first_ns.min(off_ns);
+            b.last_ns = b.last_ns.max(off_ns);
+        }
+        b.count += 1;
+    }
+
+    fn coarsen(&mut self) {
+        self.width_ns = self.width_ns.saturating_mul(10);
+        self.bins = self.bins.chunks(10).map(merge_fine).collect();
+    }
+
+    /// Counts and first-to-last spans (s) in `nbins` bins of `width_ns`
+    /// (a multiple of ours).
+    fn rebin(&self, width_ns: u64, nbins: usize) -> (Vec<u64>, Vec<f64>) {
+        let r = (width_ns / self.width_ns).max(1) as usize;
+        let mut out: Vec<FineBin> = self.bins.chunks(r).map(merge_fine).collect();
+        // The last request sits at the recorded duration, so its fine bin
+        // maps into the last rate bin; anything past it folds in too.
+        out.resize(nbins.max(out.len()), FineBin::default());
+        let tail = merge_fine(&out[nbins.max(1) - 1..]);
+        out.truncate(nbins.max(1));
+        *out.last_mut().expect("one bin at least") = tail;
+        let spans = out
+            .iter()
+            .map(|b| (b.last_ns - b.first_ns) as f64 / 1e9)
+            .collect();
+        (out.iter().map(|b| b.count).collect(), spans)
+    }
+}
+
+fn merge_fine(bins: &[FineBin]) -> FineBin {
+    let mut m = FineBin::default();
+    for b in bins.iter().filter(|b| b.count > 0) {
+        if m.count == 0 {
+            m = *b;
+        } else {
+            m.count += b.count;
+            m.first_ns = m.first_ns.min(b.first_ns);
+            m.last_ns = m.last_ns.max(b.last_ns);
+        }
+    }
+    m
+}
+
+/// Sessions learned one request at a time, in time order.
+#[derive(Debug, Default)]
+struct SessionFit {
+    /// Client → (last request time, its endpoint, requests so far).
+    last: rustc_hash::FxHashMap<u32, (i64, u32, u64)>,
+    s: Sessions,
+}
+
+impl SessionFit {
+    fn push(&mut self, ts_ns: i64, client: u32, endpoint: u32) {
+        let s = &mut self.s;
+        let split_ns = (SESSION_IDLE_SPLIT_S * 1e9) as i128;
+        match self.last.get_mut(&client) {
+            Some((ts, prev_ep, len)) if i128::from(ts_ns) - i128::from(*ts) <= split_ns => {
                 *s.transitions
-                    .entry((*prev_ep as usize, ep as usize))
+                    .entry((*prev_ep as usize, endpoint as usize))
                     .or_insert(0) += 1;
-                s.think_time_s.record(span_s(*ts, r.ts_ns));
-                *ts = r.ts_ns;
-                *prev_ep = ep;
+                s.think_time_s.record(span_s(*ts, ts_ns));
+                (*ts, *prev_ep) = (ts_ns, endpoint);
                 *len += 1;
             }
             Some(entry) => {
                 // Idle too long: close the session, start another.
                 *s.ends.entry(entry.1 as usize).or_insert(0) += 1;
                 s.length.record(entry.2 as f64);
-                *s.starts.entry(ep as usize).or_insert(0) += 1;
+                *s.starts.entry(endpoint as usize).or_insert(0) += 1;
                 s.sessions += 1;
-                *entry = (r.ts_ns, ep, 1);
+                *entry = (ts_ns, endpoint, 1);
             }
             None => {
-                *s.starts.entry(ep as usize).or_insert(0) += 1;
+                *s.starts.entry(endpoint as usize).or_insert(0) += 1;
                 s.sessions += 1;
-                last.insert(r.client, (r.ts_ns, ep, 1));
+                self.last.insert(client, (ts_ns, endpoint, 1));
             }
         }
     }
-    s.clients = last.len() as u64;
-    for (_, (_, ep, len)) in last {
-        *s.ends.entry(ep as usize).or_insert(0) += 1;
-        s.length.record(len as f64);
+
+    fn finish(self) -> Sessions {
+        let mut s = self.s;
+        s.idle_split_s = SESSION_IDLE_SPLIT_S;
+        s.clients = self.last.len() as u64;
+        for (_, (_, ep, len)) in self.last {
+            *s.ends.entry(ep as usize).or_insert(0) += 1;
+            s.length.record(len as f64);
+        }
+        s
     }
-    s
 }
 
+impl Sessions {
+    /// Renumbers the endpoints (counts of endpoints that become one add up).
+    pub fn remap_endpoints(&mut self, f: impl Fn(usize) -> usize) {
+        let remap = |m: &BTreeMap<usize, u64>| {
+            let mut out = BTreeMap::new();
+            for (e, c) in m {
+                *out.entry(f(*e)).or_insert(0) += c;
+            }
+            out
+        };
+        self.starts = remap(&self.starts);
+        self.ends = remap(&self.ends);
+        let mut t = BTreeMap::new();
+        for ((a, b), c) in &self.transitions {
+            *t.entry((f(*a), f(*b))).or_insert(0) += c;
+        }
+        self.transitions = t;
+    }
+}
+
+/// The arrival process and sessions, learned in one pass over requests in
+/// about time order, in memory bounded by the reorder window, the fine
+/// bins and the number of clients, whatever the number of requests.
+#[derive(Debug)]
+pub struct ArrivalFit {
+    max_gap_s: Option<f64>,
+    window: std::collections::BinaryHeap<std::cmp::Reverse<Record>>,
+    /// First request placed (real time), and the last one.
+    start_ns: Option<i64>,
+    last_ns: i64,
+    /// Time compressed out so far, ns, and the gaps that were.
+    shift_ns: i128,
+    compressed: u64,
+    prev_off_ns: u64,
+    requests: u64,
+    fine: FineBins,
+    gaps: LogHist,
+    chain: Vec<u64>,
+    prev_class: Option<usize>,
+    sessions: SessionFit,
+    late: u64,
+}
+
+impl ArrivalFit {
+    /// Gaps longer than `max_gap_s` (when given) are compressed to it.
+    pub fn new(max_gap_s: Option<f64>) -> Self {
+        ArrivalFit {
+            max_gap_s,
+            window: Default::default(),
+            start_ns: None,
+            last_ns: 0,
+            shift_ns: 0,
+            compressed: 0,
+            prev_off_ns: 0,
+            requests: 0,
+            fine: FineBins::default(),
+            gaps: LogHist::new(),
+            chain: vec![0; CHAIN_CLASSES * CHAIN_CLASSES],
+            prev_class: None,
+            sessions: SessionFit::default(),
+            late: 0,
+        }
+    }
+
+    /// One request: its start (Unix ns), client and endpoint numbers.
+    pub fn push(&mut self, r: Record) {
+        self.window.push(std::cmp::Reverse(r));
+        if self.window.len() > REORDER_WINDOW {
+            if let Some(std::cmp::Reverse(first)) = self.window.pop() {
+                self.place(first);
+            }
+        }
+    }
+
+    /// Requests that came further out of order than the reorder window
+    /// and were taken at the time of the request placed before them.
+    pub fn late(&self) -> u64 {
+        self.late
+    }
+
+    fn place(&mut self, r: Record) {
+        let mut t = r.ts_ns;
+        let start = *self.start_ns.get_or_insert(t);
+        if self.requests == 0 {
+            self.last_ns = t;
+        } else if t < self.last_ns {
+            self.late += 1;
+            t = self.last_ns;
+        }
+        // Sessions from the real times (a client back after a compressed
+        // year starts a new session).
+        self.sessions.push(t, r.client, r.endpoint);
+        if let Some(max) = self.max_gap_s {
+            let (gap, max_ns) = (
+                i128::from(t) - i128::from(self.last_ns),
+                (max * 1e9) as i128,
+            );
+            if gap > max_ns {
+                self.shift_ns += gap - max_ns;
+                self.compressed += 1;
+            }
+        }
+        self.last_ns = t;
+        // At least the start: the shift never exceeds the time since it.
+        let off_ns = (i128::from(t) - self.shift_ns - i128::from(start)).max(0) as u64;
+        if self.requests > 0 {
+            let gap = (off_ns - self.prev_off_ns) as f64 / 1e9;
+            self.gaps.record(gap);
+            let c = GapChain::class_of(gap);
+            if let Some(p) = self.prev_class {
+                self.chain[p * CHAIN_CLASSES + c] += 1;
+            }
+            self.prev_class = Some(c);
+        }
+        self.prev_off_ns = off_ns;
+        self.requests += 1;
+        self.fine.add(off_ns);
+    }
+
+    /// The arrival process and the sessions (endpoint numbers as pushed).
+    pub fn finish(mut self) -> (Arrival, Sessions) {
+        while let Some(std::cmp::Reverse(r)) = self.window.pop() {
+            self.place(r);
+        }
+        let sessions = std::mem::take(&mut self.sessions).finish();
+        let Some(start_ns) = self.start_ns else {
+            let empty = Arrival {
+                bin_s: 1.0,
+                ..Default::default()
+            };
+            return (empty, sessions);
+        };
+        let end_ns = self.last_ns;
+        let compressed = match self.max_gap_s {
+            Some(max_gap_s) if self.compressed > 0 => CompressedGaps {
+                max_gap_s,
+                gaps: self.compressed,
+                removed_s: self.shift_ns as f64 / 1e9,
+            },
+            // Nothing compressed reads (and round-trips) as no compression.
+            _ => CompressedGaps::default(),
+        };
+        let n = self.requests as f64;
+        let duration_ns = self.prev_off_ns;
+        let duration = duration_ns as f64 / 1e9;
+        // About 240 bins over the capture, but at least ~4 requests per bin
+        // on average so the curve is a rate, not a copy of the timestamps.
+        let bin_s = if duration_ns > 0 {
+            nice_width((duration / MAX_BINS).max(4.0 * duration / n))
+        } else {
+            1.0
+        };
+        let bin_ns = ((bin_s * 1e9).round() as u64).max(self.fine.width_ns);
+        let nbins = (duration_ns / bin_ns) as usize + 1;
+        let (bins, spans_s) = self.fine.rebin(bin_ns, nbins);
+        let bin_s = bin_ns as f64 / 1e9;
+        // As the model file stores them, so a model run straight from a
+        // capture is the one its file holds.
+        let spans_s = spans_s
+            .into_iter()
+            .map(|s| span_from_steps(span_steps(s, bin_s), bin_s))
+            .collect();
+        let chain = GapChain {
+            // As the model file keeps it: no pair of gaps, no chain.
+            counts: if self.chain.iter().any(|c| *c > 0) {
+                self.chain
+            } else {
+                Vec::new()
+            },
+        };
+        let arrival = Arrival {
+            start_ns,
+            end_ns,
+            requests: self.requests,
+            bin_s,
+            bins,
+            inter_arrival_s: self.gaps,
+            spans_s,
+            chain,
+            compressed,
+        };
+        (arrival, sessions)
+    }
+}
+
+/// The arrival process of `records` (any order), over a timeline whose
+/// gaps longer than `max_gap_s` (when given) are compressed to it.
+pub fn arrival(records: &[Record], max_gap_s: Option<f64>) -> Arrival {
+    fit(records, max_gap_s).0
+}
+
+/// The sessions of `records` (any order).
+pub fn sessions(records: &[Record]) -> Sessions {
+    fit(records, None).1
+}
+
+fn fit(records: &[Record], max_gap_s: Option<f64>) -> (Arrival, Sessions) {
+    let mut f = ArrivalFit::new(max_gap_s);
+    records.iter().for_each(|r| f.push(*r));
+    f.finish()
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +626,7 @@ mod tests {
     /// with "attempt to subtract with overflow" (the span exceeds i64 ns).
     #[test]
     fn timestamps_further_apart_than_i64_ns_do_not_overflow() {
-        let mut rs = vec![
+        let rs = vec![
             Record {
                 ts_ns: i64::MIN,
                 client: 0,
@@ -352,7 +638,7 @@ mod tests {
                 endpoint: 0,
             },
         ];
-        let a = arrival(&mut rs, None);
+        let a = arrival(&rs, None);
         assert!(a.duration_s() > 1.8e10, "{}", a.duration_s());
         assert_eq!(a.bins.iter().sum::<u64>(), 2);
         let s = sessions(&rs);
@@ -361,8 +647,8 @@ mod tests {
 
     #[test]
     fn arrival_from_unsorted_records() {
-        let mut rs: Vec<Record> = (0..100).rev().map(|i| rec(i * 100, 0, 0)).collect();
-        let a = arrival(&mut rs, None);
+        let rs: Vec<Record> = (0..100).rev().map(|i| rec(i * 100, 0, 0)).collect();
+        let a = arrival(&rs, None);
         assert_eq!(a.requests, 100);
         assert!((a.duration_s() - 9.9).abs() < 1e-9);
         assert!((a.mean_rate() - 100.0 / 9.9).abs() < 1e-6);
@@ -374,8 +660,8 @@ mod tests {
 
     #[test]
     fn bin_width_keeps_a_rate_not_timestamps() {
-        let mut rs: Vec<Record> = (0..10).map(|i| rec(i * 1000, 0, 0)).collect();
-        let a = arrival(&mut rs, None);
+        let rs: Vec<Record> = (0..10).map(|i| rec(i * 1000, 0, 0)).collect();
+        let a = arrival(&rs, None);
         // 10 requests over 9 s: ~4 per bin → 5 s bins.
         assert_eq!(a.bin_s, 5.0);
         assert_eq!(a.bins, vec![5, 5]);
@@ -383,7 +669,7 @@ mod tests {
 
     #[test]
     fn sessions_split_and_transitions() {
-        let mut rs = vec![
+        let rs = vec![
             rec(0, 1, 0),
             rec(1000, 1, 1),
             rec(2000, 1, 1),
@@ -391,7 +677,7 @@ mod tests {
             // Client 1 comes back an hour later: a new session.
             rec(3_600_000, 1, 2),
         ];
-        let _ = arrival(&mut rs, None);
+        let _ = arrival(&rs, None);
         let s = sessions(&rs);
         assert_eq!(s.clients, 2);
         assert_eq!(s.sessions, 3);
@@ -404,15 +690,51 @@ mod tests {
         assert_eq!(s.length.count, 3);
     }
 
+    /// The fit keeps no record per request: requests out of order within
+    /// the reorder window give the model sorted ones give, with each bin's
+    /// span and the gap chain.
+    #[test]
+    fn out_of_order_requests_fit_as_sorted_ones_with_spans_and_chain() {
+        // Bursts of 5 requests 2 ms apart every 10 s, for 100 s.
+        let sorted: Vec<Record> = (0..10)
+            .flat_map(|b| (0..5).map(move |k| rec(b * 10_000 + k * 2, 0, 0)))
+            .collect();
+        let mut shuffled = sorted.clone();
+        shuffled.reverse();
+        shuffled.swap(3, 40);
+        let a = arrival(&sorted, None);
+        assert_eq!(arrival(&shuffled, None), a);
+        // 50 requests over 90 s: 10 s bins (4 requests a bin at least),
+        // a burst in each.
+        assert_eq!(a.bin_s, 10.0);
+        assert_eq!(a.bins, vec![5; 10]);
+        assert_eq!(a.bins.len(), a.spans_s.len());
+        for (n, span) in a.bins.iter().zip(&a.spans_s) {
+            let want = if *n == 5 { 0.008 } else { 0.0 };
+            assert!((span - want).abs() < 1e-9, "{n} {span}");
+        }
+        let c = GapChain::class_of(0.002);
+        let idle = GapChain::class_of(9.992);
+        let at = |f: usize, t: usize| a.chain.counts[f * CHAIN_CLASSES + t];
+        assert_eq!(
+            at(c, c),
+            30,
+            "3 short gaps follow a short one in each burst"
+        );
+        assert_eq!(at(c, idle), 9);
+        assert_eq!(at(idle, c), 9);
+        assert_eq!(a.chain.counts.iter().sum::<u64>(), 48);
+    }
+
     #[test]
     fn gaps_over_the_maximum_are_compressed() {
         // 10 requests 1 s apart, a year idle, 10 more 1 s apart.
         let year_ms = 365 * 24 * 3_600_000i64;
-        let mut rs: Vec<Record> = (0..10)
+        let rs: Vec<Record> = (0..10)
             .map(|i| rec(i * 1000, 0, 0))
             .chain((0..10).map(|i| rec(year_ms + i * 1000, 0, 0)))
             .collect();
-        let a = arrival(&mut rs, Some(300.0));
+        let a = arrival(&rs, Some(300.0));
         assert_eq!(a.compressed.gaps, 1);
         let removed = year_ms as f64 / 1e3 - 9.0 - 300.0;
         assert!((a.compressed.removed_s - removed).abs() < 1e-6);

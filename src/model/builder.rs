@@ -12,7 +12,7 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
 
-use super::arrival::{self, Record};
+use super::arrival::{ArrivalFit, Record};
 use super::correlate::{self, Correlator, RawLink, Slot};
 use super::hist::LogHist;
 use super::joint::{self, Joint, JointAcc, Open};
@@ -160,7 +160,9 @@ pub struct ModelBuilder {
     accs: Vec<EndpointAcc>,
     /// Accumulator merges: `redirect[i] == i` for live ones.
     redirect: Vec<u32>,
-    records: Vec<Record>,
+    /// The arrival process and sessions, fitted as requests come (no
+    /// record per request is kept).
+    arrival: ArrivalFit,
     /// Client name hash → client number. The key is already a hash.
     clients: rustc_hash::FxHashMap<u64, u32>,
     secrets: BTreeMap<(String, String), (String, u64)>,
@@ -176,12 +178,12 @@ impl ModelBuilder {
                 Some(key) => Pii::with_key(key, &options.pii_fields),
                 None => Pii::new(&options.pii_fields),
             }),
+            arrival: ArrivalFit::new(options.max_gap_s),
             options,
             trie: PathTrie::new(),
             correlator: Correlator::new(),
             accs: Vec::new(),
             redirect: Vec::new(),
-            records: Vec::new(),
             clients: Default::default(),
             secrets: BTreeMap::new(),
             files: Vec::new(),
@@ -258,7 +260,7 @@ impl ModelBuilder {
         client.hash(&mut h);
         let next = self.clients.len() as u32;
         let client = *self.clients.entry(h.finish()).or_insert(next);
-        self.records.push(Record {
+        self.arrival.push(Record {
             ts_ns: x.started_ns,
             client,
             endpoint: id,
@@ -428,18 +430,19 @@ impl ModelBuilder {
             index.insert(*acc, i as u32);
         }
         let links = links(raw_links, &endpoints);
-        let mut records = std::mem::take(&mut self.records);
-        for r in records.iter_mut() {
-            let root = self.root(r.endpoint);
-            r.endpoint = index.get(&root).copied().unwrap_or(0);
+        let fit = std::mem::replace(&mut self.arrival, ArrivalFit::new(None));
+        if fit.late() > 0 {
+            self.stats.warn(format!(
+                "{} requests came more than {} requests out of time order; each was timed as the request before it",
+                fit.late(),
+                super::arrival::REORDER_WINDOW
+            ));
         }
-        // Sessions from the real times (a client back after a compressed
-        // year starts a new session); the arrival process over the
-        // compressed timeline.
-        records.sort_unstable();
-        let sessions = arrival::sessions(&records);
-        let arrival = arrival::arrival(&mut records, self.options.max_gap_s);
-        drop(records);
+        let (arrival, mut sessions) = fit.finish();
+        sessions.remap_endpoints(|e| {
+            let root = self.root(e as u32);
+            index.get(&root).copied().unwrap_or(0) as usize
+        });
 
         let mut skipped = self.stats.skipped.clone();
         if self.damaged > 0 {

@@ -1,5 +1,5 @@
-//! The model file: gzip-compressed JSON, format `replay-model`, version 3
-//! (versions 1 and 2 still load).
+//! The model file: gzip-compressed JSON, format `replay-model`, version 4
+//! (versions 1 to 3 still load).
 //!
 //! The on-disk types here are separate from the in-memory model so the
 //! wire format changes only on purpose; `docs/model-format.md` documents
@@ -17,7 +17,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
-use super::arrival::{span_s, Arrival, CompressedGaps, Sessions};
+use super::arrival::{self, span_s, Arrival, CompressedGaps, GapChain, Sessions, CHAIN_CLASSES};
 use super::correlate::{Origin, Slot};
 use super::hist::{Bins, LogHist, BINS_PER_DECADE};
 use super::joint::{Joint, JointOpen, Tuple};
@@ -29,10 +29,12 @@ use super::{
 use crate::ingest::CaptureKind;
 
 pub const FORMAT: &str = crate::ingest::MODEL_FORMAT;
-pub const VERSION: u32 = 3;
+/// The version this build writes. Version 4 (issue 12): `arrival.spans`
+/// and `arrival.gap_chain`, and no `arrival.operational_gaps`.
+pub const VERSION: u32 = 4;
 /// Older versions this build still reads (version 1: no `links`; 2: no
-/// endpoint `joint`).
-const READABLE: std::ops::RangeInclusive<u64> = 1..=3;
+/// endpoint `joint`; 3: no `arrival.spans` nor `gap_chain`).
+const READABLE: std::ops::RangeInclusive<u64> = 1..=4;
 /// A model file never needs more than this once decompressed.
 pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
 
@@ -150,13 +152,31 @@ struct ArrivalV1 {
     bin_s: f64,
     bins: Vec<u64>,
     inter_arrival_s: HistV1,
-    /// Gaps in operational time; absent in models written before it.
+    // Versions 2 and 3 had `operational_gaps`; unknown fields are
+    // ignored, so it still loads (and is not used).
+    /// Version 4: per bin, its first-to-last request span in ten
+    /// thousandths of `bin_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    operational_gaps: Option<HistV1>,
+    spans: Option<Vec<u16>>,
+    /// Version 4: the gap chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gap_chain: Option<GapChainV4>,
     /// Idle gaps compressed out of the timeline; absent when none were
     /// (and in models written before `--max-gap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     compressed_gaps: Option<CompressedGapsV1>,
+}
+
+/// Which gap class follows which (version 4).
+#[derive(Serialize, Deserialize, Debug)]
+struct GapChainV4 {
+    /// Class 0: gaps under `low_s`; then `per_decade` classes per power
+    /// of ten; the last class is open-ended.
+    classes: usize,
+    low_s: f64,
+    per_decade: u32,
+    /// `[from, to, count]`, nonzero counts only.
+    transitions: Vec<[u64; 3]>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -457,8 +477,25 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             bin_s: a.bin_s,
             bins: a.bins.clone(),
             inter_arrival_s: hist_v1(&a.inter_arrival_s),
-            operational_gaps: (!a.operational_gaps.is_empty())
-                .then(|| hist_v1(&a.operational_gaps)),
+            spans: (!a.spans_s.is_empty()).then(|| {
+                a.spans_s
+                    .iter()
+                    .map(|s| arrival::span_steps(*s, a.bin_s))
+                    .collect()
+            }),
+            gap_chain: (!a.chain.is_empty()).then(|| GapChainV4 {
+                classes: CHAIN_CLASSES,
+                low_s: arrival::CHAIN_LOW_S,
+                per_decade: 2,
+                transitions: a
+                    .chain
+                    .counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c > 0)
+                    .map(|(i, c)| [(i / CHAIN_CLASSES) as u64, (i % CHAIN_CLASSES) as u64, *c])
+                    .collect(),
+            }),
             compressed_gaps: (a.compressed.gaps > 0).then_some(CompressedGapsV1 {
                 max_gap_s: a.compressed.max_gap_s,
                 gaps: a.compressed.gaps,
@@ -785,6 +822,106 @@ pub fn from_reader<R: Read>(path: &Path, mut r: R) -> Result<TrafficModel, Model
     from_v1(v1).map_err(|m| invalid(format!("field {m}")))
 }
 
+/// The arrival process of a model file, checked.
+fn arrival_from(a: ArrivalV1) -> Result<Arrival, String> {
+    if !(a.bin_s.is_finite() && a.bin_s > 0.0) {
+        return Err("arrival.bin_s must be a positive number".into());
+    }
+    if a.end_ns < a.start_ns {
+        return Err("arrival.end_ns is before arrival.start_ns".into());
+    }
+    // A model outside that was edited by hand and would replay for
+    // centuries.
+    if !PLAUSIBLE_NS.contains(&a.start_ns) || !PLAUSIBLE_NS.contains(&a.end_ns) {
+        return Err(
+            "arrival.start_ns/end_ns: the recording must lie between 1970 and 2106 (Unix ns)"
+                .into(),
+        );
+    }
+    let compressed = match a.compressed_gaps {
+        None => CompressedGaps::default(),
+        Some(g) => {
+            let span = span_s(a.start_ns, a.end_ns);
+            let valid = g.removed_s.is_finite()
+                && g.removed_s >= 0.0
+                && g.removed_s < span
+                && g.max_gap_s.is_finite()
+                && g.max_gap_s >= 0.0;
+            if !valid {
+                return Err(
+                    "arrival.compressed_gaps: removed_s must be at least 0 and less than end_ns − start_ns, max_gap_s a number at least 0"
+                        .into(),
+                );
+            }
+            CompressedGaps {
+                max_gap_s: g.max_gap_s,
+                gaps: g.gaps,
+                removed_s: g.removed_s,
+            }
+        }
+    };
+    let spans_s = match a.spans {
+        None => Vec::new(),
+        Some(s)
+            if s.len() == a.bins.len()
+                && s.iter().all(|q| f64::from(*q) <= arrival::SPAN_STEPS) =>
+        {
+            s.into_iter()
+                .map(|q| arrival::span_from_steps(q, a.bin_s))
+                .collect()
+        }
+        Some(_) => {
+            return Err(format!(
+                "arrival.spans: one number per bin ({} bins), each 0 to {}",
+                a.bins.len(),
+                arrival::SPAN_STEPS
+            ))
+        }
+    };
+    let chain = match a.gap_chain {
+        None => GapChain::default(),
+        Some(g) => gap_chain_from(g)?,
+    };
+    let arrival = Arrival {
+        start_ns: a.start_ns,
+        end_ns: a.end_ns,
+        requests: a.requests,
+        bin_s: a.bin_s,
+        bins: a.bins,
+        inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
+        spans_s,
+        chain,
+        compressed,
+    };
+    Ok(arrival)
+}
+
+/// The gap chain of a version 4 file: the class layout this build uses,
+/// every class in range.
+fn gap_chain_from(g: GapChainV4) -> Result<GapChain, String> {
+    if g.classes != CHAIN_CLASSES || g.low_s != arrival::CHAIN_LOW_S || g.per_decade != 2 {
+        return Err(format!(
+            "arrival.gap_chain: classes {}, low_s {}, per_decade {} (this replay reads {CHAIN_CLASSES}, {}, 2)",
+            g.classes,
+            g.low_s,
+            g.per_decade,
+            arrival::CHAIN_LOW_S
+        ));
+    }
+    let mut counts = vec![0u64; CHAIN_CLASSES * CHAIN_CLASSES];
+    for [from, to, c] in g.transitions {
+        if from as usize >= CHAIN_CLASSES || to as usize >= CHAIN_CLASSES {
+            return Err(format!(
+                "arrival.gap_chain.transitions: class {} does not exist ({CHAIN_CLASSES} classes)",
+                from.max(to)
+            ));
+        }
+        let k = from as usize * CHAIN_CLASSES + to as usize;
+        counts[k] = counts[k].saturating_add(c);
+    }
+    Ok(GapChain { counts })
+}
+
 fn hist_from(h: HistV1, what: &str) -> Result<LogHist, String> {
     if h.bins_per_decade != BINS_PER_DECADE {
         return Err(format!("{what}: bins_per_decade must be {BINS_PER_DECADE}"));
@@ -904,56 +1041,7 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         pii: v.source.pii,
     };
     let n = v.endpoints.len();
-    let a = v.arrival;
-    if !(a.bin_s.is_finite() && a.bin_s > 0.0) {
-        return Err("arrival.bin_s must be a positive number".into());
-    }
-    if a.end_ns < a.start_ns {
-        return Err("arrival.end_ns is before arrival.start_ns".into());
-    }
-    // A model outside that was edited by hand and would replay for
-    // centuries.
-    if !PLAUSIBLE_NS.contains(&a.start_ns) || !PLAUSIBLE_NS.contains(&a.end_ns) {
-        return Err(
-            "arrival.start_ns/end_ns: the recording must lie between 1970 and 2106 (Unix ns)"
-                .into(),
-        );
-    }
-    let compressed = match a.compressed_gaps {
-        None => CompressedGaps::default(),
-        Some(g) => {
-            let span = span_s(a.start_ns, a.end_ns);
-            let valid = g.removed_s.is_finite()
-                && g.removed_s >= 0.0
-                && g.removed_s < span
-                && g.max_gap_s.is_finite()
-                && g.max_gap_s >= 0.0;
-            if !valid {
-                return Err(
-                    "arrival.compressed_gaps: removed_s must be at least 0 and less than end_ns − start_ns, max_gap_s a number at least 0"
-                        .into(),
-                );
-            }
-            CompressedGaps {
-                max_gap_s: g.max_gap_s,
-                gaps: g.gaps,
-                removed_s: g.removed_s,
-            }
-        }
-    };
-    let arrival = Arrival {
-        start_ns: a.start_ns,
-        end_ns: a.end_ns,
-        requests: a.requests,
-        bin_s: a.bin_s,
-        bins: a.bins,
-        inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
-        operational_gaps: match a.operational_gaps {
-            Some(h) => hist_from(h, "arrival.operational_gaps")?,
-            None => LogHist::new(),
-        },
-        compressed,
-    };
+    let arrival = arrival_from(v.arrival)?;
     let s = v.sessions;
     let ep = |i: u64, what: &str| -> Result<usize, String> {
         if (i as usize) < n {
@@ -1312,8 +1400,8 @@ mod tests {
         let p = Path::new("m.model.gz");
         let e = from_reader(p, &b"{\"format\":\"replay-model\"}"[..]).unwrap_err();
         assert!(matches!(e, ModelFileError::NotGzip { .. }), "{e}");
-        let e = from_reader(p, &gzip(br#"{"format":"replay-model","version":4}"#)[..]).unwrap_err();
-        assert!(e.to_string().contains("version 4"), "{e}");
+        let e = from_reader(p, &gzip(br#"{"format":"replay-model","version":5}"#)[..]).unwrap_err();
+        assert!(e.to_string().contains("version 5"), "{e}");
         let e = from_reader(p, &gzip(br#"{"format":"other","version":1}"#)[..]).unwrap_err();
         assert!(matches!(e, ModelFileError::Version { .. }), "{e}");
         let e = from_reader(p, &gzip(b"[1,2")[..]).unwrap_err();

@@ -187,7 +187,13 @@ impl LogHist {
         }
     }
 
-    fn bin_low(i: i32) -> f64 {
+    /// The bin [`LogHist::record`] puts `v` in; `None` for zero (its own
+    /// bin) and for values it ignores.
+    pub fn bin_index(v: f64) -> Option<i32> {
+        (v.is_finite() && v > 0.0).then(|| Self::bin_of(v.min(MAX_VALUE)))
+    }
+
+    pub(crate) fn bin_low(i: i32) -> f64 {
         10f64.powf(i as f64 / BINS_PER_DECADE)
     }
 

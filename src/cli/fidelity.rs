@@ -1,0 +1,200 @@
+//! `replay fidelity CAPTURE... [--against REPLAY_CAPTURE]`: the recording
+//! against the model's generated schedule (a dry run: nothing is sent) or
+//! against a capture of a real replay, beside the recording's own
+//! split-half noise (see [`crate::fidelity`]).
+
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::args::{FidelityArgs, FilterArgs};
+use crate::error::{UsageError, EXIT_OK, EXIT_THRESHOLD};
+use crate::fidelity::{self, Report, Traffic};
+use crate::ingest::{self, CaptureKind};
+use crate::mock::router::Router;
+use crate::model::TrafficModel;
+use crate::schedule::ScheduleSpec;
+
+pub fn run(args: FidelityArgs) -> anyhow::Result<u8> {
+    let options = ingest::ReadOptions::default();
+    for p in args.inputs.iter().chain(&args.against) {
+        if ingest::detect_with(p, &options)?.0 == CaptureKind::Model {
+            return Err(UsageError(format!(
+                "{} is a model file: a model keeps no per-request times to compare with; pass the captures it was recorded from (and --against a capture of the replay)",
+                p.display()
+            ))
+            .into());
+        }
+    }
+    // Values are compared as recorded: the model is kept in memory only.
+    let filters = FilterArgs {
+        keep_pii: true,
+        keep_secrets: true,
+        ..Default::default()
+    };
+    let model = super::input::record(&args.inputs, &filters)?;
+    let router = Router::new(&model.endpoints);
+    let (recorded, ticks) = read(&args.inputs, &router, &model)?;
+    let mut other = match &args.against {
+        Some(p) => read(std::slice::from_ref(p), &router, &model)?.0,
+        None => generated(
+            &model,
+            args.seed,
+            recorded.times.last().copied().unwrap_or(0.0),
+        ),
+    };
+    // As a recorder with the recording's clock would have seen them: a
+    // HAR's times are whole milliseconds, and a continuous schedule
+    // against millisecond steps would differ by the steps alone.
+    // (A hair up: 0.123 s can be a hair under 123 ms.)
+    other
+        .times
+        .iter_mut()
+        .for_each(|t| *t = (*t * ticks + 1e-6).floor() / ticks);
+    let report = fidelity::compare(&recorded, &other);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["input"] = args
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .into();
+        v["against"] = match &args.against {
+            Some(p) => p.display().to_string().into(),
+            None => serde_json::json!({"generated": {"seed": args.seed}}),
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        out.write_all(text(&report, &args).as_bytes())?;
+    }
+    Ok(if report.pass { EXIT_OK } else { EXIT_THRESHOLD })
+}
+
+fn hash(s: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// The captures' requests that the model's endpoints match, on the
+/// model's timeline (idle gaps compressed as the model compressed them),
+/// and the resolution of their times in ticks per second (1000 when every
+/// one is a whole millisecond, 10^6, or 10^9).
+fn read(
+    paths: &[PathBuf],
+    router: &Router,
+    model: &TrafficModel,
+) -> anyhow::Result<(Traffic, f64)> {
+    let mut rows: Vec<(i64, u32, u64)> = Vec::new();
+    for p in paths {
+        ingest::read_capture_with(p, &Default::default(), &mut |x| {
+            if let Some(e) = router.route(&x.method, Some(&x.authority), x.path()) {
+                rows.push((x.started_ns, e as u32, hash(&x.target)));
+            }
+        })?;
+    }
+    if rows.len() < 2 {
+        return Err(UsageError(format!(
+            "{}: {} request(s) match the model's endpoints; fidelity needs two or more",
+            names(paths),
+            rows.len()
+        ))
+        .into());
+    }
+    rows.sort_unstable();
+    let tick_ns = [1_000_000i64, 1_000, 1]
+        .into_iter()
+        .find(|r| rows.iter().all(|(ts, _, _)| ts % r == 0))
+        .unwrap_or(1);
+    let max_gap_ns = match model.arrival.compressed.gaps {
+        0 => i128::MAX,
+        _ => (model.arrival.compressed.max_gap_s * 1e9) as i128,
+    };
+    let mut t = Traffic::default();
+    // Whole nanoseconds, so equal gaps stay equal (KS counts ties).
+    let (mut at_ns, mut prev) = (0i128, rows[0].0);
+    for (ts, e, target) in rows {
+        at_ns += (i128::from(ts) - i128::from(prev)).min(max_gap_ns);
+        prev = ts;
+        t.times.push(at_ns as f64 / 1e9);
+        t.endpoints.push(e);
+        t.targets.push(target);
+    }
+    Ok((t, 1e9 / tick_ns as f64))
+}
+
+fn names(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p: &PathBuf| Path::display(p).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The schedule `run --seed SEED` would send at 1x over the recorded
+/// duration, and its requests.
+pub fn generated(model: &TrafficModel, seed: u64, duration_s: f64) -> Traffic {
+    let spec = ScheduleSpec {
+        // A hair past the last recorded request, which sits at the end.
+        duration_s: Some(duration_s * (1.0 + 1e-9) + 1e-9),
+        ..Default::default()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut t = Traffic::default();
+    for (i, at, _, e) in crate::generate::schedule(model, spec, false, seed) {
+        let r = crate::generate::scheduled_request(model, &mut rng, i, e);
+        t.times.push(at);
+        t.endpoints.push(r.endpoint as u32);
+        t.targets.push(hash(&r.path));
+    }
+    t
+}
+
+fn text(r: &Report, args: &FidelityArgs) -> String {
+    let against = match &args.against {
+        Some(p) => format!("the replay captured in {}", p.display()),
+        None => format!(
+            "the generated schedule (seed {}, 1x, nothing sent)",
+            args.seed
+        ),
+    };
+    let mut s = format!(
+        "fidelity of {against}\n  recording: {} requests over {:.1} s ({})\n  compared:  {} requests within the recorded duration (count ratio {:.3})\n\n",
+        r.recorded_requests,
+        r.recorded_duration_s,
+        names(&args.inputs),
+        r.other_requests,
+        r.figures.count_ratio,
+    );
+    s.push_str(&format!(
+        "  {:<20} {:>9} {:>11} {:>9}  verdict\n",
+        "figure", "value", "split-half", "limit"
+    ));
+    for c in &r.checks {
+        s.push_str(&format!(
+            "  {:<20} {:>9.4} {:>11.4} {:>9.4}  {}\n",
+            c.name,
+            c.value,
+            c.split_half,
+            c.limit,
+            if c.pass { "pass" } else { "FAIL" }
+        ));
+    }
+    s.push_str(&format!(
+        "\n  pool: {:.1}% of targets never recorded, {:.1}% among the 10 most frequent (recording: {:.1}%)\n",
+        100.0 * r.figures.pool.novel_share,
+        100.0 * r.figures.pool.top10_share,
+        100.0 * r.figures.pool.recorded_top10_share
+    ));
+    s.push_str(if r.pass {
+        "  every figure within its limit\n"
+    } else {
+        "  FAILED: a figure is past its limit (the larger of 1.5 × split-half and a floor)\n"
+    });
+    s
+}

@@ -1,0 +1,302 @@
+//! Recorded arrivals: the recorded count in each bin of the rate curve,
+//! placed inside the bin's recorded span, spaced by gaps the gap chain
+//! draws (a Cox process locked to the curve).
+//!
+//! Per bin of the curve (repeating past its end): the bin's recorded
+//! count times the rate factor, rounded with the remainder carried to the
+//! next bin, so every stretch of the curve gets its recorded count (not
+//! one within √n of it). The gaps between them come from the
+//! [`GapChain`]: from the class of the last gap, the next class as
+//! recorded, then a gap of that class from the recorded histogram. The
+//! drawn gaps are then fitted to the span ([`fit_gaps`]): when the two
+//! are far apart, mostly in the longest gaps, which keeps a burst's
+//! millisecond spacing while the idle stretches absorb the difference;
+//! the train is placed at a uniform offset in the bin. (Drawing only
+//! classes that fit in what is left of the span, tried first, skewed the
+//! gaps towards short ones: gap KS 0.15 on API mixes.)
+
+use rand::Rng;
+
+use crate::model::arrival::{GapChain, CHAIN_CLASSES};
+use crate::model::{Arrival, LogHist};
+
+/// The power a train's gaps are fitted to its span with ([`fit_gaps`]),
+/// from `ratio`, the span over the drawn gaps' sum: 1 + 2 |ln ratio|. A
+/// ratio near 1 (steady traffic at about the recording's mean rate) is a
+/// time change, every gap scaled alike; a ratio far from 1 (a bin that
+/// held one burst, given a think time by the chain; a bin of two bursts,
+/// given none) puts the difference in the longest gaps, keeping the
+/// bursts' spacing. docs/replay.md has the measurements behind the 2.
+pub(crate) fn fit_power(ratio: f64) -> f64 {
+    if ratio > 0.0 && ratio.is_finite() {
+        1.0 + 2.0 * ratio.ln().abs()
+    } else {
+        2.0
+    }
+}
+
+/// One histogram bin of a gap class: its value range and count.
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    lo: f64,
+    hi: f64,
+    count: u64,
+}
+
+/// The arrivals of a recording, bin by bin.
+#[derive(Debug)]
+pub(super) struct Recorded<'a> {
+    arrival: &'a Arrival,
+    /// Requests per curve bin for each recorded one (scale over speed).
+    factor: f64,
+    /// Per class, the histogram bins it draws from.
+    classes: Vec<Vec<Slice>>,
+    /// Per class, its histogram count.
+    marginal: [u64; CHAIN_CLASSES],
+    /// Per class, the counts of the class that follows (all zero: none
+    /// recorded, the marginal is used).
+    rows: Vec<[u64; CHAIN_CLASSES]>,
+    state: usize,
+    /// The next bin to fill, counted over periods.
+    next_bin: u64,
+    /// Fraction of a request carried to the next bin.
+    carry: Option<f64>,
+}
+
+impl<'a> Recorded<'a> {
+    /// `None` when the recording has no requests to follow.
+    pub(super) fn new(arrival: &'a Arrival, factor: f64) -> Option<Self> {
+        if arrival.bins.iter().all(|b| *b == 0) || !(factor > 0.0 && factor.is_finite()) {
+            return None;
+        }
+        let h = &arrival.inter_arrival_s;
+        let mut classes = vec![Vec::new(); CHAIN_CLASSES];
+        let mut marginal = [0u64; CHAIN_CLASSES];
+        if h.zeros > 0 {
+            classes[0].push(Slice {
+                lo: 0.0,
+                hi: 0.0,
+                count: h.zeros,
+            });
+            marginal[0] += h.zeros;
+        }
+        for (i, count) in h.bins.iter() {
+            let c = GapChain::class_of_bin(Some(i));
+            let lo = LogHist::bin_low(i).max(h.min);
+            let hi = LogHist::bin_low(i + 1).min(h.max).max(lo);
+            classes[c].push(Slice { lo, hi, count });
+            marginal[c] += count;
+        }
+        let mut rows = vec![[0u64; CHAIN_CLASSES]; CHAIN_CLASSES];
+        for (k, c) in arrival.chain.counts.iter().enumerate() {
+            let (from, to) = (k / CHAIN_CLASSES, k % CHAIN_CLASSES);
+            // A transition into a class the histogram has no gaps of
+            // (a hand-edited model) could not be drawn.
+            if marginal[to] > 0 {
+                rows[from][to] = *c;
+            }
+        }
+        let state = (0..CHAIN_CLASSES).max_by_key(|c| marginal[*c]).unwrap_or(0);
+        Some(Recorded {
+            arrival,
+            factor,
+            classes,
+            marginal,
+            rows,
+            state,
+            next_bin: 0,
+            carry: None,
+        })
+    }
+
+    /// The next bin's events in curve time (seconds, increasing; none for
+    /// a bin with no requests).
+    pub(super) fn fill<R: Rng>(&mut self, rng: &mut R, out: &mut Vec<f64>) {
+        let a = self.arrival;
+        let nb = a.bins.len() as u64;
+        let (period_k, j) = (self.next_bin / nb, (self.next_bin % nb) as usize);
+        self.next_bin += 1;
+        let period = a.duration_s();
+        let w = a.bin_s;
+        let lo = j as f64 * w;
+        let width = (((j + 1) as f64 * w).min(period) - lo).max(0.0);
+        let n = a.bins[j];
+        let carry = *self.carry.get_or_insert_with(|| rng.random::<f64>());
+        let want = n as f64 * self.factor + carry;
+        let m = want.floor();
+        self.carry = Some(want - m);
+        let m = m as usize;
+        if m == 0 {
+            return;
+        }
+        let steady = |k: usize| width * (k as f64 - 1.0) / (k as f64 + 1.0);
+        let recorded = match a.spans_s.get(j) {
+            Some(s) if n >= 2 => Some(s.min(width)),
+            // Models before spans were kept: as steady traffic would.
+            None if n >= 2 => Some(steady(n as usize)),
+            _ => None,
+        };
+        // More requests than recorded (`--rate` above the recording) widen
+        // the span as more of the same bursts would, up to steady spacing.
+        let span = recorded.map(|s| {
+            if m as u64 <= n {
+                s
+            } else {
+                (s * m as f64 / n as f64).min(steady(m).max(s))
+            }
+        });
+        let budget = span.unwrap_or_else(|| steady(m));
+        let gaps = &mut Vec::with_capacity(m - 1);
+        for _ in 1..m {
+            gaps.push(self.gap(rng));
+        }
+        let drawn: f64 = gaps.iter().sum();
+        let target = span.unwrap_or(drawn.min(budget));
+        fit_gaps(gaps, target, fit_power(target / drawn));
+        let used: f64 = gaps.iter().sum::<f64>().min(width);
+        let base = period_k as f64 * period + lo + rng.random::<f64>() * (width - used);
+        out.reserve(m);
+        let mut t = base;
+        out.push(t);
+        for g in gaps.iter() {
+            t += g;
+            out.push(t);
+        }
+    }
+
+    /// Where the next bin to fill starts, curve time.
+    pub(super) fn next_bin_start(&self) -> f64 {
+        let nb = self.arrival.bins.len() as u64;
+        let (k, j) = (self.next_bin / nb, self.next_bin % nb);
+        k as f64 * self.arrival.duration_s() + j as f64 * self.arrival.bin_s
+    }
+
+    /// The next gap: the class that follows the current one, as
+    /// recorded (any class, as often as recorded, when the current one
+    /// was never followed), then a gap of that class.
+    fn gap<R: Rng>(&mut self, rng: &mut R) -> f64 {
+        let row = if self.rows[self.state].iter().any(|c| *c > 0) {
+            &self.rows[self.state]
+        } else {
+            &self.marginal
+        };
+        let total: u64 = row.iter().sum();
+        let mut x = rng.random_range(0..total.max(1));
+        let mut class = 0;
+        for (c, n) in row.iter().enumerate() {
+            if x < *n {
+                class = c;
+                break;
+            }
+            x -= n;
+        }
+        self.state = class;
+        draw_in(&self.classes[class], rng)
+    }
+}
+
+/// A value from a class's histogram bins: a bin by count, then
+/// log-uniform inside it (as [`LogHist::sample`] draws).
+fn draw_in<R: Rng>(slices: &[Slice], rng: &mut R) -> f64 {
+    let total: u64 = slices.iter().map(|s| s.count).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let mut x = rng.random_range(0..total);
+    for s in slices {
+        if x < s.count {
+            if s.hi <= s.lo || s.lo <= 0.0 {
+                return s.lo;
+            }
+            let u: f64 = rng.random();
+            return (s.lo.ln() + u * (s.hi.ln() - s.lo.ln())).exp();
+        }
+        x -= s.count;
+    }
+    0.0
+}
+
+/// Changes `gaps` so they add up to `target`, gap k by an amount in
+/// proportion to g_k^p: stretching adds `Δ · g_k^p / Σ g^p`; squeezing
+/// divides gap k by `1 + λ g_k^(p−1)` for the λ that makes the sum right.
+/// With p = 1 both are a uniform scale; above 1 the longest gaps give and
+/// take most, so a burst's short gaps keep their size while the idle ones
+/// absorb the difference. Gaps that are all zero are spread evenly.
+pub(crate) fn fit_gaps(gaps: &mut [f64], target: f64, p: f64) {
+    let sum: f64 = gaps.iter().sum();
+    if gaps.is_empty() || target.is_nan() || target < 0.0 || sum == target {
+        return;
+    }
+    if sum <= 0.0 {
+        let each = target / gaps.len() as f64;
+        gaps.iter_mut().for_each(|g| *g = each);
+        return;
+    }
+    if target > sum {
+        let weights: f64 = gaps.iter().map(|g| g.powf(p)).sum();
+        let extra = target - sum;
+        gaps.iter_mut()
+            .for_each(|g| *g += extra * g.powf(p) / weights);
+        return;
+    }
+    if target <= 0.0 {
+        gaps.iter_mut().for_each(|g| *g = 0.0);
+        return;
+    }
+    let squeezed = |lambda: f64| -> f64 {
+        gaps.iter()
+            .map(|g| g / (1.0 + lambda * g.powf(p - 1.0)))
+            .sum()
+    };
+    // Bracket λ, then bisect (in log space: λ spans many decades).
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    while squeezed(hi) > target && hi < 1e300 {
+        lo = hi;
+        hi *= 16.0;
+    }
+    for _ in 0..60 {
+        let mid = if lo > 0.0 { (lo * hi).sqrt() } else { hi / 2.0 };
+        if squeezed(mid) > target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    gaps.iter_mut()
+        .for_each(|g| *g /= 1.0 + hi * g.powf(p - 1.0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_keeps_short_gaps_and_hits_the_target() {
+        // A burst of 1 ms gaps with one 2 s idle gap, squeezed to 1 s.
+        let mut g = vec![0.001; 20];
+        g.push(2.0);
+        fit_gaps(&mut g, 1.0, 2.0);
+        let sum: f64 = g.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+        assert!(
+            g[..20].iter().all(|x| (x / 0.001 - 1.0).abs() < 0.01),
+            "{g:?}"
+        );
+        // Stretched to 10 s: the idle gap takes nearly all of it.
+        let mut g = vec![0.001; 20];
+        g.push(2.0);
+        fit_gaps(&mut g, 10.0, 2.0);
+        assert!((g.iter().sum::<f64>() - 10.0).abs() < 1e-9);
+        assert!(g[..20].iter().all(|x| *x < 0.0011), "{g:?}");
+        // p = 1 is a uniform scale.
+        let mut g = vec![1.0, 2.0, 3.0];
+        fit_gaps(&mut g, 3.0, 1.0);
+        assert!(g
+            .iter()
+            .zip([0.5, 1.0, 1.5])
+            .all(|(a, b)| (a - b).abs() < 1e-9));
+        let mut g = vec![0.0; 4];
+        fit_gaps(&mut g, 2.0, 2.0);
+        assert_eq!(g, vec![0.5; 4]);
+    }
+}
