@@ -295,7 +295,7 @@ fn push_query<R: Rng + ?Sized>(
 /// `%` stays: recorded path segments are already encoded.
 const PATH_SAFE: &[u8] = b"-._~!$&'()*+,;=:@%";
 /// Bytes left as they are in a query name or value.
-const QUERY_SAFE: &[u8] = b"-._~!$'()*,;:@/";
+pub const QUERY_SAFE: &[u8] = b"-._~!$'()*,;:@/";
 
 /// Percent-encodes `v` into `out`, leaving `{{secret:NAME}}` placeholders
 /// intact so the replayer can find them.

@@ -29,8 +29,12 @@ mod split;
 
 /// Request bodies longer than this are kept only as a size.
 pub const MAX_REQUEST_BODY_TEXT: usize = 64 * 1024;
-/// Response bodies longer than this are not kept (only their size).
-pub const MAX_RESPONSE_BODY_KEPT: usize = 16 * 1024;
+/// Response bodies whose HAR text is longer than this are not kept (only
+/// their size): twice the model's cap on a decoded body, which base64
+/// text of a body at the cap stays under.
+pub const MAX_RESPONSE_BODY_KEPT: usize = 2 * crate::model::response::MAX_RESPONSE_BODY;
+/// Response headers kept per entry.
+const MAX_RESPONSE_HEADERS: usize = 96;
 
 /// Skip reasons, as shown by `inspect`.
 pub mod reason {
@@ -735,14 +739,9 @@ impl Ctx<'_> {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
-            .filter(|(n, _)| {
-                let l = n.to_ascii_lowercase();
-                l == "content-type"
-                    || l == "set-cookie"
-                    || l == "cache-control"
-                    || l == "location"
-                    || crate::credential::token_header(n)
-            })
+            // HTTP/2 pseudo-headers (`:status`) are not real headers.
+            .filter(|(n, _)| !n.starts_with(':') && !n.is_empty())
+            .take(MAX_RESPONSE_HEADERS)
             .collect();
 
         Ok(Exchange {

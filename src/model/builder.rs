@@ -18,6 +18,7 @@ use super::hist::LogHist;
 use super::joint::{self, Joint, JointAcc, Open};
 use super::pii::Pii;
 use super::pool::{Pool, PoolAcc, TailType};
+use super::response::{BodyPolicy, Held, Lost, RespAcc, SampleRules};
 use super::scrub;
 use super::template::{PathTrie, TemplateSegment};
 use super::traffic::{
@@ -40,9 +41,6 @@ const MAX_JSON_PATHS: usize = 128;
 const MAX_JSON_DEPTH: usize = 16;
 /// Text bodies up to this size are kept verbatim in a pool.
 const MAX_TEXT_BODY: usize = 4096;
-/// Recorded response bodies kept for the mock, per endpoint and in total.
-const MAX_RESPONSE_BODY: usize = 4096;
-const RESPONSE_BODY_BUDGET: usize = 256 * 1024;
 
 /// Request headers that are not modelled: hop-by-hop, computed by the
 /// client, or conditional (they would turn replays into 304s).
@@ -79,6 +77,8 @@ pub struct BuildOptions {
     /// Compress idle gaps between consecutive requests longer than this
     /// (seconds) to it (`--max-gap`); `None` keeps them.
     pub max_gap_s: Option<f64>,
+    /// Which recorded response bodies are kept for the mock (`--bodies`).
+    pub bodies: BodyPolicy,
 }
 
 impl Default for BuildOptions {
@@ -88,6 +88,7 @@ impl Default for BuildOptions {
             pii: true,
             pii_fields: Vec::new(),
             max_gap_s: Some(super::arrival::DEFAULT_MAX_GAP_S),
+            bodies: BodyPolicy::All,
         }
     }
 }
@@ -129,16 +130,6 @@ struct BodyAcc {
     size: LogHist,
 }
 
-#[derive(Debug, Default)]
-struct RespAcc {
-    status: BTreeMap<u16, u64>,
-    mimes: PoolAcc,
-    size: LogHist,
-    latency: LogHist,
-    wait: LogHist,
-    body: Option<Vec<u8>>,
-}
-
 /// Streams exchanges into a model.
 pub struct ModelBuilder {
     options: BuildOptions,
@@ -159,6 +150,8 @@ pub struct ModelBuilder {
     files: Vec<SourceFile>,
     stats: IngestStats,
     damaged: u64,
+    /// Response bodies held for samples so far.
+    held: Held,
 }
 
 impl ModelBuilder {
@@ -176,6 +169,7 @@ impl ModelBuilder {
             files: Vec::new(),
             stats: IngestStats::default(),
             damaged: 0,
+            held: Held::default(),
         }
     }
 
@@ -312,7 +306,14 @@ impl ModelBuilder {
                 .produced(id, client, end, r.body.as_deref(), &r.headers);
         }
         if let Some(r) = &x.response {
-            acc.resp.observe(r, scrub, pii);
+            let target = sample_target(&path, x.query(), &query);
+            let rules = SampleRules {
+                scrub,
+                bodies: self.options.bodies,
+                pii,
+                held: &mut self.held,
+            };
+            acc.resp.observe(r, &target, rules);
         }
         for (location, field) in found {
             let name = scrub::secret_name(&field);
@@ -357,6 +358,7 @@ impl ModelBuilder {
         let raw_links = self.raw_links();
         let total: u64 = drafts.iter().map(|d| self.accs[d.acc as usize].count).sum();
         let mut bodyless = Vec::new();
+        let mut marks: HashMap<u32, Vec<(bool, Option<Lost>)>> = HashMap::new();
         let mut endpoints: Vec<(u32, Endpoint)> = drafts
             .into_iter()
             .map(|d| {
@@ -364,10 +366,9 @@ impl ModelBuilder {
                 if acc.body_unknown > 0 && matches!(d.method.as_str(), "POST" | "PUT" | "PATCH") {
                     bodyless.push((d.acc, acc.body_unknown));
                 }
-                (
-                    d.acc,
-                    finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total),
-                )
+                let (e, m) = finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total);
+                marks.insert(d.acc, m);
+                (d.acc, e)
             })
             .collect();
         endpoints.sort_by(|a, b| {
@@ -377,17 +378,17 @@ impl ModelBuilder {
                 .then_with(|| a.1.template.cmp(&b.1.template))
                 .then_with(|| a.1.method.cmp(&b.1.method))
         });
-        // Response bodies for the mock, most used endpoints first, within
-        // a budget so the model stays small.
-        let mut budget = RESPONSE_BODY_BUDGET;
-        for (_, e) in endpoints.iter_mut() {
-            if let Some(b) = &e.response.body {
-                if b.len() <= budget {
-                    budget -= b.len();
-                } else {
-                    e.response.body = None;
-                }
-            }
+        // Response bodies for the mock within a budget, text types first;
+        // the model says which endpoints lost some.
+        let mut marks: Vec<_> = endpoints
+            .iter()
+            .map(|(acc, _)| marks.remove(acc).unwrap_or_default())
+            .collect();
+        let mut responses: Vec<&mut ResponseModel> =
+            endpoints.iter_mut().map(|(_, e)| &mut e.response).collect();
+        super::response::fit_budget(&mut responses, &mut marks);
+        for w in lost_bodies(&endpoints, &marks) {
+            self.stats.warn(w);
         }
         // Methods that usually carry a body, recorded from captures that
         // keep none: the replay sends them without one. Said in the model.
@@ -652,47 +653,71 @@ impl EndpointAcc {
         }
         b.text.merge(&ob.text);
         b.size.merge(&ob.size);
-        let (r, or) = (&mut self.resp, o.resp);
-        for (k, v) in or.status {
-            *r.status.entry(k).or_insert(0) += v;
-        }
-        r.mimes.merge(&or.mimes);
-        r.size.merge(&or.size);
-        r.latency.merge(&or.latency);
-        r.wait.merge(&or.wait);
-        if r.body.is_none() {
-            r.body = or.body;
-        }
+        self.resp.merge(o.resp);
     }
 }
 
-impl RespAcc {
-    fn observe(&mut self, r: &crate::ingest::Response, scrub: bool, pii: Option<&mut Pii>) {
-        *self.status.entry(r.status).or_insert(0) += 1;
-        if !r.mime.is_empty() {
-            self.mimes.observe(&r.mime);
+/// The request target a response sample is kept under: the path as the
+/// pools store it and the query as sent, or rebuilt from its scrubbed
+/// pairs when scrubbing or look-alikes changed a value.
+fn sample_target(path: &str, raw: Option<&str>, pairs: &[(String, String)]) -> String {
+    let Some(q) = raw else {
+        return path.to_string();
+    };
+    let recorded = form_pairs(q);
+    if recorded.len() == pairs.len() && recorded.iter().zip(pairs).all(|(a, b)| a.1 == b.1) {
+        return format!("{path}?{q}");
+    }
+    let mut out = format!("{path}?");
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
         }
-        if let Some(s) = r.body_size {
-            self.size.record(s as f64);
-        }
-        if let Some(t) = r.total_ms {
-            self.latency.record(t);
-        }
-        if let Some(w) = r.wait_ms {
-            self.wait.record(w);
-        }
-        if self.body.is_none() && (200..300).contains(&r.status) {
-            if let Some(b) = &r.body {
-                if b.len() <= MAX_RESPONSE_BODY && !(scrub && body_has_secret(b)) {
-                    // The mock serves it: look-alikes, as in the requests.
-                    self.body = Some(match pii {
-                        Some(p) => p.body(b),
-                        None => b.clone(),
-                    });
-                }
+        let safe = crate::generate::QUERY_SAFE;
+        crate::generate::encode_into(&mut out, name, safe);
+        out.push('=');
+        crate::generate::encode_into(&mut out, value, safe);
+    }
+    out
+}
+
+/// One warning per reason response bodies were lost, naming the
+/// endpoints (at most ten) and how many bodies each lost.
+fn lost_bodies(endpoints: &[(u32, Endpoint)], marks: &[Vec<(bool, Option<Lost>)>]) -> Vec<String> {
+    let mut by_reason: BTreeMap<Lost, Vec<String>> = BTreeMap::new();
+    for ((_, e), m) in endpoints.iter().zip(marks) {
+        let mut counts: BTreeMap<Lost, u64> = BTreeMap::new();
+        for (_, lost) in m {
+            if let Some(l) = lost {
+                *counts.entry(*l).or_insert(0) += 1;
             }
         }
+        for (l, n) in counts {
+            by_reason.entry(l).or_default().push(format!(
+                "{} {}{} ({n} of {})",
+                e.method,
+                e.host,
+                e.template,
+                m.len()
+            ));
+        }
     }
+    by_reason
+        .into_iter()
+        .map(|(reason, mut list)| {
+            let more = list.len().saturating_sub(10);
+            list.truncate(10);
+            let mut s = format!(
+                "response bodies not kept {} (the mock serves filler of the recorded size): {}",
+                reason.describe(),
+                list.join(", ")
+            );
+            if more > 0 {
+                s += &format!(" and {more} more endpoints");
+            }
+            s
+        })
+        .collect()
 }
 
 /// A path with each segment's personal data replaced.
@@ -930,7 +955,7 @@ fn observe_body(
     *b.kinds.entry(body_kind_code(kind)).or_insert(0) += 1;
 }
 
-fn text_has_secret(t: &str) -> bool {
+pub(super) fn text_has_secret(t: &str) -> bool {
     let lower = t.to_ascii_lowercase();
     [
         "password",
@@ -945,10 +970,6 @@ fn text_has_secret(t: &str) -> bool {
     .any(|w| lower.contains(w))
         || t.split(|c: char| c.is_whitespace() || c == '"' || c == '=' || c == '&')
             .any(scrub::value_looks_secret)
-}
-
-fn body_has_secret(b: &[u8]) -> bool {
-    std::str::from_utf8(b).map(text_has_secret).unwrap_or(false)
 }
 
 fn depth(v: &Value) -> usize {
@@ -1106,7 +1127,7 @@ fn finish_endpoint(
     segments: &[TemplateSegment],
     acc: EndpointAcc,
     total: u64,
-) -> Endpoint {
+) -> (Endpoint, Vec<(bool, Option<Lost>)>) {
     let mut path_params = Vec::new();
     // The endpoint's own values per position; the trie node's (shared by
     // every method and path through it) only if the positions disagree.
@@ -1169,8 +1190,9 @@ fn finish_endpoint(
         .collect();
     let joint = own.then(|| finish_joint(&acc, segments));
     let body = finish_body(acc.body, count);
-    let r = acc.resp;
-    Endpoint {
+    let mime = top_value(&acc.resp.mimes);
+    let (response, marks) = acc.resp.finish(mime);
+    let endpoint = Endpoint {
         method,
         scheme,
         host,
@@ -1187,15 +1209,9 @@ fn finish_endpoint(
         headers,
         joint,
         body,
-        response: ResponseModel {
-            status: r.status,
-            mime: top_value(&r.mimes),
-            size: r.size,
-            latency_ms: r.latency,
-            wait_ms: r.wait,
-            body: r.body,
-        },
-    }
+        response,
+    };
+    (endpoint, marks)
 }
 
 /// The endpoint's recorded combinations. Open: what looks like an open
