@@ -40,7 +40,13 @@ fn entries() -> Vec<Entry> {
                 ("X-Frame-Options", "DENY"),
             ],
         ),
-        with("http://api.test/", 100, 200, r#"{"service":"api"}"#, &[cors]),
+        with(
+            "http://api.test/",
+            100,
+            200,
+            r#"{"service":"api"}"#,
+            &[cors],
+        ),
         with(
             "http://api.test/items?page=1",
             200,
@@ -55,9 +61,27 @@ fn entries() -> Vec<Entry> {
                 ("Transfer-Encoding", "chunked"),
             ],
         ),
-        with("http://api.test/items/1", 300, 200, r#"{"id":1,"name":"one"}"#, &[cors]),
-        with("http://api.test/items/2", 400, 200, r#"{"id":2,"name":"two"}"#, &[cors]),
-        with("http://api.test/items/999", 500, 404, r#"{"error":"no such item"}"#, &[cors]),
+        with(
+            "http://api.test/items/1",
+            300,
+            200,
+            r#"{"id":1,"name":"one"}"#,
+            &[cors],
+        ),
+        with(
+            "http://api.test/items/2",
+            400,
+            200,
+            r#"{"id":2,"name":"two"}"#,
+            &[cors],
+        ),
+        with(
+            "http://api.test/items/999",
+            500,
+            404,
+            r#"{"error":"no such item"}"#,
+            &[cors],
+        ),
         with(
             "http://app.test/big",
             600,
@@ -118,14 +142,21 @@ async fn recorded_headers_origins_unknown_ids_and_preflights() {
             let resp = c.request(req).await.unwrap();
             let (parts, body) = resp.into_parts();
             let body = body.collect().await.unwrap().to_bytes();
-            (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+            (
+                parts.status,
+                parts.headers,
+                String::from_utf8_lossy(&body).into_owned(),
+            )
         }
     };
     let header = |h: &HeaderMap, n: &str| h.get(n).map(|v| v.to_str().unwrap().to_string());
 
     // Two origins' `/`, by Host; the recorded headers, scrubbed, afresh.
     let (status, h, body) = get(Method::GET, "app.test", "/", &[]).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"page":"home"}"#));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, r#"{"page":"home"}"#)
+    );
     assert_eq!(
         header(&h, "set-cookie").as_deref(),
         Some("sid={{secret:sid}}; Path=/; HttpOnly")
@@ -140,10 +171,16 @@ async fn recorded_headers_origins_unknown_ids_and_preflights() {
     assert_eq!(body, r#"{"service":"api"}"#);
 
     let (status, h, body) = get(Method::GET, "api.test", "/items?page=1", &[]).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"[{"id":1},{"id":2}]"#));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, r#"[{"id":1},{"id":2}]"#)
+    );
     assert_eq!(header(&h, "x-total-count").as_deref(), Some("42"));
     assert_eq!(header(&h, "etag").as_deref(), Some("W/\"p1\""));
-    assert_eq!(header(&h, "cache-control").as_deref(), Some("private, max-age=30"));
+    assert_eq!(
+        header(&h, "cache-control").as_deref(),
+        Some("private, max-age=30")
+    );
     assert_eq!(
         header(&h, "link").as_deref(),
         Some("<http://api.test/items?page=2>; rel=\"next\"")
@@ -155,7 +192,10 @@ async fn recorded_headers_origins_unknown_ids_and_preflights() {
     let (_, _, body) = get(Method::GET, "api.test", "/items/2", &[]).await;
     assert_eq!(body, r#"{"id":2,"name":"two"}"#);
     let (status, h, body) = get(Method::GET, "api.test", "/items/5", &[]).await;
-    assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, r#"{"error":"no such item"}"#));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, r#"{"error":"no such item"}"#)
+    );
     assert_eq!(
         header(&h, "access-control-allow-origin").as_deref(),
         Some("http://app.test")
@@ -178,8 +218,14 @@ async fn recorded_headers_origins_unknown_ids_and_preflights() {
         header(&h, "access-control-allow-origin").as_deref(),
         Some("http://app.test")
     );
-    assert_eq!(header(&h, "access-control-allow-methods").as_deref(), Some("GET"));
-    assert_eq!(header(&h, "access-control-allow-headers").as_deref(), Some("x-client"));
+    assert_eq!(
+        header(&h, "access-control-allow-methods").as_deref(),
+        Some("GET")
+    );
+    assert_eq!(
+        header(&h, "access-control-allow-headers").as_deref(),
+        Some("x-client")
+    );
     // Not a preflight, or about nothing recorded: 404.
     let (status, _, _) = get(Method::OPTIONS, "api.test", "/items?page=1", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -16,7 +16,7 @@
 //! the request (header maps, bodies as [`Bytes`], lookup tables) is
 //! prepared once; filler bodies are slices of one shared buffer.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -109,6 +109,9 @@ struct Prepared {
     body: Option<Bytes>,
     size: usize,
     path: Box<str>,
+    /// The body is a JSON object with a field echoing a slot value of
+    /// `path` (see [`Responder::echo`]).
+    echo: bool,
 }
 
 /// A path slot of the template, for writing its value into a body.
@@ -160,7 +163,7 @@ impl Responder {
         } else {
             r.wait_ms.clone()
         };
-        let samples: Box<[Prepared]> = r
+        let mut samples: Box<[Prepared]> = r
             .samples
             .iter()
             .filter_map(|s| {
@@ -173,11 +176,12 @@ impl Responder {
                     body: s.body.as_ref().map(|b| Bytes::from(b.clone())),
                     size: (s.size as usize).min(MAX_BODY),
                     path: s.path().into(),
+                    echo: false,
                 })
             })
             .collect();
-        let mut by_target: HashMap<Box<str>, Vec<usize>> = HashMap::new();
-        let mut by_path: HashMap<Box<str>, Vec<usize>> = HashMap::new();
+        let mut by_target: HashMap<Box<str>, Vec<usize>> = HashMap::default();
+        let mut by_path: HashMap<Box<str>, Vec<usize>> = HashMap::default();
         for (i, s) in r
             .samples
             .iter()
@@ -209,6 +213,15 @@ impl Responder {
                 Segment::Literal(_) => None,
             })
             .collect();
+        for s in samples.iter_mut() {
+            let json = s
+                .body
+                .as_ref()
+                .and_then(|b| serde_json::from_slice::<Value>(b).ok());
+            if let Some(Value::Object(map)) = json {
+                s.echo = !echoed(&slots, &map, &segments(&s.path)).is_empty();
+            }
+        }
         let unknown = (r.complete && !slots.is_empty())
             .then(|| {
                 samples
@@ -293,7 +306,7 @@ impl Responder {
         let body = match (no_body, sample.map(|i| &self.samples[i])) {
             (true, _) => Bytes::new(),
             (false, Some(s)) => match &s.body {
-                Some(b) if *s.path != *path => self.echo(b, &s.path, path),
+                Some(b) if *s.path != *path => self.echo(s, b, path),
                 Some(b) => b.clone(),
                 None => filler.slice(..s.size.min(filler.len())),
             },
@@ -376,49 +389,66 @@ impl Responder {
     /// top-level fields that held the recorded value and are named `id` or
     /// like the slot get the requested one (a number stays a number when
     /// the new value is one). Other bodies are served as recorded.
-    fn echo(&self, body: &Bytes, recorded: &str, requested: &str) -> Bytes {
-        let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+    fn echo(&self, s: &Prepared, body: &Bytes, requested: &str) -> Bytes {
+        if !s.echo {
+            return body.clone();
+        }
+        let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(body) else {
             return body.clone();
         };
-        let Value::Object(map) = &mut v else {
-            return body.clone();
-        };
-        let segs = |p: &str| -> Vec<String> {
-            let p = p.strip_prefix('/').unwrap_or(p);
-            p.split('/').map(str::to_string).collect()
-        };
-        let (old, new) = (segs(recorded), segs(requested));
+        let new = segments(requested);
         let mut changed = false;
-        for slot in self.slots.iter() {
-            let (Some(o), Some(n)) = (old.get(slot.segment), new.get(slot.segment)) else {
+        for (key, slot) in echoed(&self.slots, &map, &segments(&s.path)) {
+            let Some(n) = new.get(self.slots[slot].segment) else {
                 continue;
             };
-            let o = o.strip_suffix(&*slot.suffix).unwrap_or(o);
-            let n = n.strip_suffix(&*slot.suffix).unwrap_or(n);
-            if o == n {
-                continue;
-            }
-            for (key, leaf) in map.iter_mut() {
-                let named = key.eq_ignore_ascii_case("id") || key.eq_ignore_ascii_case(&slot.name);
-                let held = match leaf {
-                    Value::String(s) => s == o,
-                    Value::Number(x) => x.to_string() == o,
-                    _ => false,
+            let n = n.strip_suffix(&*self.slots[slot].suffix).unwrap_or(n);
+            if let Some(leaf) = map.get_mut(&key) {
+                *leaf = match (&*leaf, n.parse::<serde_json::Number>()) {
+                    (Value::Number(_), Ok(x)) => Value::Number(x),
+                    _ => Value::String(n.to_string()),
                 };
-                if named && held {
-                    *leaf = match (&*leaf, n.parse::<serde_json::Number>()) {
-                        (Value::Number(_), Ok(x)) => Value::Number(x),
-                        _ => Value::String(n.to_string()),
-                    };
-                    changed = true;
-                }
+                changed = true;
             }
         }
         if !changed {
             return body.clone();
         }
-        serde_json::to_vec(&v).map_or_else(|_| body.clone(), Bytes::from)
+        serde_json::to_vec(&map).map_or_else(|_| body.clone(), Bytes::from)
     }
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.strip_prefix('/').unwrap_or(path).split('/').collect()
+}
+
+/// The top-level fields of a recorded JSON object that echo a slot value
+/// of its path `recorded`: named `id` or like the slot, holding the
+/// value. (field, slot index).
+fn echoed(
+    slots: &[SlotAt],
+    map: &serde_json::Map<String, Value>,
+    recorded: &[&str],
+) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    for (k, slot) in slots.iter().enumerate() {
+        let Some(o) = recorded.get(slot.segment) else {
+            continue;
+        };
+        let o = o.strip_suffix(&*slot.suffix).unwrap_or(o);
+        for (key, leaf) in map {
+            let named = key.eq_ignore_ascii_case("id") || key.eq_ignore_ascii_case(&slot.name);
+            let held = match leaf {
+                Value::String(s) => s == o,
+                Value::Number(x) => x.to_string() == o,
+                _ => false,
+            };
+            if named && held {
+                out.push((key.clone(), k));
+            }
+        }
+    }
+    out
 }
 
 /// Recorded headers as a map; a name or value HTTP cannot carry is left
@@ -428,7 +458,7 @@ fn header_map(headers: &[(String, String)]) -> HeaderMap {
     for (n, v) in headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(n.as_bytes()),
-            HeaderValue::from_str(v),
+            HeaderValue::from_bytes(v.as_bytes()),
         ) {
             map.append(n, v);
         }

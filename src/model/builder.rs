@@ -660,13 +660,17 @@ impl EndpointAcc {
 /// The request target a response sample is kept under: the path as the
 /// pools store it and the query as sent, or rebuilt from its scrubbed
 /// pairs when scrubbing or look-alikes changed a value.
-fn sample_target(path: &str, raw: Option<&str>, pairs: &[(String, String)]) -> String {
+fn sample_target<'p>(
+    path: &'p str,
+    raw: Option<&str>,
+    pairs: &[(String, String)],
+) -> std::borrow::Cow<'p, str> {
     let Some(q) = raw else {
-        return path.to_string();
+        return std::borrow::Cow::Borrowed(path);
     };
     let recorded = form_pairs(q);
     if recorded.len() == pairs.len() && recorded.iter().zip(pairs).all(|(a, b)| a.1 == b.1) {
-        return format!("{path}?{q}");
+        return format!("{path}?{q}").into();
     }
     let mut out = format!("{path}?");
     for (i, (name, value)) in pairs.iter().enumerate() {
@@ -678,7 +682,7 @@ fn sample_target(path: &str, raw: Option<&str>, pairs: &[(String, String)]) -> S
         out.push('=');
         crate::generate::encode_into(&mut out, value, safe);
     }
-    out
+    out.into()
 }
 
 /// One warning per reason response bodies were lost, naming the
