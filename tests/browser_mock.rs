@@ -110,7 +110,15 @@ fn chromium_shows_the_recorded_app_served_by_the_mock() {
         "127.0.0.1:0",
     ])
     .spawn();
-    let at = port_of(&mock.wait_for_stdout("(every origin, by Host)"));
+    let line = mock.wait_for_stderr("listening on http://");
+    let at = port_of(
+        line.split("listening on ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap(),
+    );
     let mut b = Browser::launch(&browser, dir.path(), &rules(at, at));
     let one_address = b.load_app();
     drop(b);

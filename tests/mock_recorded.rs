@@ -244,3 +244,53 @@ async fn recorded_headers_origins_unknown_ids_and_preflights() {
     assert!(body.starts_with("replay mock filler"), "{}", &body[..40]);
     handle.shutdown().await.unwrap();
 }
+
+/// `--map-all` prints one address per recorded origin, each answering
+/// from its origin alone; `--map` of an origin the recording lacks is a
+/// usage error naming the recorded ones.
+#[tokio::test]
+async fn map_all_prints_the_table_and_each_address_serves_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = write_har(dir.path(), "two-origins.har", &entries()[..3]);
+    let har = har.to_str().unwrap();
+    let bad = replay(["mock", har, "--map", "http://nowhere.test=127.0.0.1:0"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.output());
+    assert!(
+        bad.stderr
+            .contains("no recorded origin is http://nowhere.test")
+            && bad.stderr.contains("the recording has")
+            && bad.stderr.contains("http://app.test")
+            && bad.stderr.contains("http://api.test"),
+        "{}",
+        bad.stderr
+    );
+
+    let mut mock =
+        support::bin::Replay::new(["mock", har, "--map-all", "--latency", "none"]).spawn();
+    let url = |line: String| line.split_whitespace().last().unwrap().to_string();
+    let app = url(mock.wait_for_stdout("http://app.test "));
+    let api = url(mock.wait_for_stdout("http://api.test "));
+    assert_ne!(app, api);
+    let c = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    for (base, want) in [(&app, r#"{"page":"home"}"#), (&api, r#"{"service":"api"}"#)] {
+        // The Host names the other origin: the address decides.
+        let req = Request::get(format!("{base}/"))
+            .header("host", "app.test")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let resp = c.request(req).await.unwrap();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(String::from_utf8_lossy(&body), want, "{base}");
+    }
+    let req = Request::get(format!("{app}/items?page=1"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert_eq!(
+        c.request(req).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    mock.signal(support::bin::Signal::Term);
+    let run = mock.finish();
+    assert_eq!(run.code, Some(0), "{}", run.output());
+    assert!(run.stdout.contains("3 requests on"), "{}", run.stdout);
+}

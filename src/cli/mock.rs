@@ -3,7 +3,9 @@
 //!
 //! One address serves every recorded origin (`--listen`, routing by
 //! `Host`); `--map ORIGIN=ADDR` and `--map-all` give origins addresses of
-//! their own, printed as a table on standard output before serving.
+//! their own, printed as a table on standard output before serving. The
+//! banner on standard error names the addresses too (scripts read the
+//! first one off it).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ pub fn run(args: MockArgs) -> anyhow::Result<u8> {
     let mock = Mock::new(&model, options);
     let plan = listeners(&mock, &args)?;
     let stats = runtime.block_on(async {
+        let stopped_by_user = stop_signal();
         let mut bound = Vec::with_capacity(plan.len());
         for (served, addr) in plan {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -44,15 +47,22 @@ pub fn run(args: MockArgs) -> anyhow::Result<u8> {
                 .map_err(|e| bind_error(addr, e))?;
             bound.push((served, listener));
         }
+        let urls: Vec<String> = bound
+            .iter()
+            .map(|(_, l)| l.local_addr().map(|a| format!("http://{a}")))
+            .collect::<Result<_, _>>()?;
+        // Scripts read the first address off this line.
         let _ = writeln!(
             std::io::stderr(),
-            "mock of {} ({} endpoints, {} origins; latency {}, seed {seed}); Ctrl-C stops it",
+            "mock of {} ({} endpoints) listening on {} (latency {}, seed {seed}); Ctrl-C stops it",
             name(&args.inputs),
             mock.endpoints(),
-            mock.origins().len(),
+            urls.join(", "),
             options.latency,
         );
-        print_table(&mock, &bound).context("cannot write the address table")?;
+        if !args.map.is_empty() || args.map_all {
+            print_table(&mock, &bound).context("cannot write the address table")?;
+        }
         let (stop, stopped) = tokio::sync::watch::channel(());
         let mut tasks = tokio::task::JoinSet::new();
         for (served, listener) in bound {
@@ -62,7 +72,7 @@ pub fn run(args: MockArgs) -> anyhow::Result<u8> {
                 let _ = stopped.changed().await;
             }));
         }
-        stop_signal().await;
+        stopped_by_user.await;
         let _ = stop.send(());
         while let Some(done) = tasks.join_next().await {
             done??;
@@ -167,20 +177,28 @@ fn bind_error(addr: SocketAddr, e: std::io::Error) -> anyhow::Error {
 }
 
 /// Completes on Ctrl-C, or on SIGTERM where there is one (how CI and
-/// process managers stop a service).
-async fn stop_signal() {
+/// process managers stop a service). The handlers are installed when this
+/// is called, not when the future is first polled, so a signal sent as
+/// soon as the addresses are printed is not lost. Call within the runtime.
+fn stop_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Requests per endpoint, busiest first; data, so on standard output.

@@ -16,9 +16,10 @@
 //!
 //! It is `replay mock MODEL` and the default target of `replay run` without
 //! `--target`, so it must be cheap: routing and drawing allocate nothing
-//! but the recorded headers' copy, filler bodies are slices of one shared
-//! buffer, and each connection
-//! draws from its own seeded RNG (ChaCha8, stream = connection number), so
+//! but the recorded headers' copy (and a JSON body rewritten for another
+//! slot value), filler bodies are slices of one shared buffer, and each
+//! connection draws from its own seeded RNG (ChaCha8, stream = connection
+//! number), so
 //! a seeded run answers the same request sequence on a connection the same
 //! way. HTTP/1.1 with keep-alive and h2c (prior knowledge) on one port.
 //!
@@ -51,7 +52,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-pub use respond::{LatencyMode, Responder, MAX_BODY, MAX_DELAY};
+pub use respond::{Asked, LatencyMode, Responder, MAX_BODY, MAX_DELAY};
 pub use router::{Origin, Router};
 
 use crate::model::TrafficModel;
@@ -304,10 +305,15 @@ fn answer(
     shared.requests[i].fetch_add(1, Ordering::Relaxed);
     let responder = &shared.responders[i];
     let target = parts.uri.path_and_query().map_or(path, |p| p.as_str());
+    let asked = respond::Asked {
+        target,
+        head: parts.method == Method::HEAD,
+        conditional: parts.headers.contains_key(http::header::IF_NONE_MATCH)
+            || parts.headers.contains_key(http::header::IF_MODIFIED_SINCE),
+    };
     let a = responder.draw(
         &mut *rng.borrow_mut(),
-        target,
-        parts.method == Method::HEAD,
+        asked,
         shared.options.latency,
         &shared.filler,
     );

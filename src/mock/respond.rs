@@ -4,6 +4,9 @@
 //! A request is answered, in this order, by
 //! 1. the sample recorded for its exact path and query;
 //! 2. else the sample recorded for its path (the same slot values);
+//!
+//!    (a recorded `304 Not Modified` only answers a conditional request:
+//!    a client without the cached copy needs the body);
 //! 3. else, for a value never recorded, where the recording is complete
 //!    (every recorded path kept a sample) and recorded a 404: that 404;
 //! 4. else a status drawn from the recorded mix and a sample recorded with
@@ -83,6 +86,28 @@ impl std::fmt::Display for LatencyMode {
             LatencyMode::None => f.write_str("none"),
             LatencyMode::Recorded => f.write_str("recorded"),
             LatencyMode::Fixed(d) => write!(f, "{}ms", d.as_secs_f64() * 1e3),
+        }
+    }
+}
+
+/// What the mock needs of a request to answer it.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    /// Path and query.
+    pub target: &'a str,
+    /// A `HEAD`: no body, its length in `Content-Length`.
+    pub head: bool,
+    /// It carries `If-None-Match` or `If-Modified-Since`.
+    pub conditional: bool,
+}
+
+impl<'a> Asked<'a> {
+    /// An unconditional `GET` (or another method with a body) of `target`.
+    pub fn get(target: &'a str) -> Asked<'a> {
+        Asked {
+            target,
+            head: false,
+            conditional: false,
         }
     }
 }
@@ -273,21 +298,26 @@ impl Responder {
         self.cors.as_ref()
     }
 
-    /// Answers a request for `target` (path and query). Always the same
+    /// Answers a request for `target` (path and query); `conditional`: it
+    /// carries `If-None-Match` or `If-Modified-Since`. Always the same
     /// RNG calls in the same order (sample or status, size, delay), so a
     /// seeded connection answers the same sequence of requests the same
     /// way. `filler` must be at least [`Responder::max_filler`] bytes long.
     pub fn draw<R: Rng + ?Sized>(
         &self,
         rng: &mut R,
-        target: &str,
-        head: bool,
+        request: Asked<'_>,
         latency: LatencyMode,
         filler: &Bytes,
     ) -> Answer {
+        let Asked {
+            target,
+            head,
+            conditional,
+        } = request;
         let pick: u64 = rng.random();
         let path = target.split_once('?').map_or(target, |(p, _)| p);
-        let (status, sample) = self.pick(pick, target, path);
+        let (status, sample) = self.pick(pick, target, path, conditional);
         let sized = if self.size.is_empty() {
             None
         } else {
@@ -327,14 +357,22 @@ impl Responder {
     }
 
     /// Rules 1 to 4 of the module docs: the status and the sample.
-    fn pick(&self, draw: u64, target: &str, path: &str) -> (StatusCode, Option<usize>) {
-        let recorded = self
-            .by_target
-            .get(target)
-            .or_else(|| self.by_path.get(path));
-        if let Some(group) = recorded {
-            let i = self.weighted(group.iter().copied(), draw);
-            return (self.samples[i].status, Some(i));
+    fn pick(
+        &self,
+        draw: u64,
+        target: &str,
+        path: &str,
+        conditional: bool,
+    ) -> (StatusCode, Option<usize>) {
+        let fits = |i: &usize| conditional || self.samples[*i].status != StatusCode::NOT_MODIFIED;
+        for group in [self.by_target.get(target), self.by_path.get(path)]
+            .into_iter()
+            .flatten()
+        {
+            if group.iter().any(fits) {
+                let i = self.weighted(group.iter().copied().filter(fits), draw);
+                return (self.samples[i].status, Some(i));
+            }
         }
         if let Some(i) = self.unknown {
             return (StatusCode::NOT_FOUND, Some(i));
@@ -602,7 +640,7 @@ mod tests {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             (0..200)
                 .map(|_| {
-                    r.draw(&mut rng, "/posts/1", false, LatencyMode::Recorded, &f)
+                    r.draw(&mut rng, Asked::get("/posts/1"), LatencyMode::Recorded, &f)
                         .delay
                 })
                 .collect::<Vec<_>>()
@@ -618,11 +656,11 @@ mod tests {
             );
         }
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let none = r.draw(&mut rng, "/posts/1", false, LatencyMode::None, &f);
+        let none = r.draw(&mut rng, Asked::get("/posts/1"), LatencyMode::None, &f);
         assert_eq!(none.delay, Duration::ZERO);
         let fixed = LatencyMode::Fixed(Duration::from_millis(7));
         assert_eq!(
-            r.draw(&mut rng, "/posts/1", false, fixed, &f).delay,
+            r.draw(&mut rng, Asked::get("/posts/1"), fixed, &f).delay,
             Duration::from_millis(7)
         );
     }
@@ -635,8 +673,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let a = r.draw(
             &mut rng,
-            "/posts/1",
-            false,
+            Asked::get("/posts/1"),
             LatencyMode::Recorded,
             &Bytes::new(),
         );
@@ -660,7 +697,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for k in 0..400 {
             let target = format!("/posts/{k}");
-            let a = r.draw(&mut rng, &target, false, LatencyMode::None, &f);
+            let a = r.draw(&mut rng, Asked::get(&target), LatencyMode::None, &f);
             seen.insert(a.status.as_u16());
             assert_eq!(a.sample, None);
             match a.status.as_u16() {
@@ -668,7 +705,15 @@ mod tests {
                 204 | 304 => assert!(a.body.is_empty()),
                 s => panic!("status {s}"),
             }
-            let h = r.draw(&mut rng, &target, true, LatencyMode::None, &f);
+            let h = r.draw(
+                &mut rng,
+                Asked {
+                    head: true,
+                    ..Asked::get(&target)
+                },
+                LatencyMode::None,
+                &f,
+            );
             assert!(h.body.is_empty());
             assert!(h.head_len.is_some());
         }
@@ -695,7 +740,7 @@ mod tests {
         let f = filler(r.max_filler());
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut get = |t: &str| {
-            let a = r.draw(&mut rng, t, false, LatencyMode::None, &f);
+            let a = r.draw(&mut rng, Asked::get(t), LatencyMode::None, &f);
             (
                 a.status.as_u16(),
                 String::from_utf8_lossy(&a.body).into_owned(),
@@ -750,8 +795,7 @@ mod tests {
         for k in [5, 1000, 31337] {
             let a = r.draw(
                 &mut rng,
-                &format!("/posts/{k}"),
-                false,
+                Asked::get(&format!("/posts/{k}")),
                 LatencyMode::None,
                 &f,
             );
@@ -759,7 +803,7 @@ mod tests {
             assert_eq!(&a.body[..], br#"{"error":"no such post"}"#);
             assert_eq!(a.sample, Some(2));
         }
-        let a = r.draw(&mut rng, "/posts/2", false, LatencyMode::None, &f);
+        let a = r.draw(&mut rng, Asked::get("/posts/2"), LatencyMode::None, &f);
         assert_eq!(
             (a.status, &a.body[..]),
             (StatusCode::OK, &br#"{"id":2}"#[..])
@@ -770,7 +814,7 @@ mod tests {
         let statuses: std::collections::BTreeSet<u16> = (0..200)
             .map(|k| {
                 let t = format!("/posts/{}", 10 + k);
-                r.draw(&mut rng, &t, false, LatencyMode::None, &f)
+                r.draw(&mut rng, Asked::get(&t), LatencyMode::None, &f)
                     .status
                     .as_u16()
             })
@@ -782,11 +826,47 @@ mod tests {
         m.status.remove(&404);
         m.samples.pop();
         let r = responder(&m);
-        let a = r.draw(&mut rng, "/posts/5", false, LatencyMode::None, &f);
+        let a = r.draw(&mut rng, Asked::get("/posts/5"), LatencyMode::None, &f);
         assert_eq!(
             (a.status, &a.body[..]),
             (StatusCode::OK, &br#"{"id":5}"#[..])
         );
+    }
+
+    /// A browser's recording has 304s where its cache was warm; a client
+    /// without the cached copy (no `If-None-Match`) gets the recorded 200.
+    #[test]
+    fn recorded_304s_answer_conditional_requests_only() {
+        let mut m = model(&[(200, 1), (304, 9)], &[], &[]);
+        m.samples = vec![
+            sample("/posts/1", 200, 1, r#"{"id":1}"#),
+            ResponseSample {
+                body: None,
+                size: 0,
+                ..sample("/posts/1", 304, 9, "")
+            },
+        ];
+        let r = responder(&m);
+        let f = filler(r.max_filler());
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut conditional = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let a = r.draw(&mut rng, Asked::get("/posts/1"), LatencyMode::None, &f);
+            assert_eq!(
+                (a.status, &a.body[..]),
+                (StatusCode::OK, &br#"{"id":1}"#[..])
+            );
+            let asked = Asked {
+                conditional: true,
+                ..Asked::get("/posts/1")
+            };
+            conditional.insert(
+                r.draw(&mut rng, asked, LatencyMode::None, &f)
+                    .status
+                    .as_u16(),
+            );
+        }
+        assert_eq!(conditional, [200, 304].into());
     }
 
     #[test]
@@ -795,8 +875,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let a = r.draw(
             &mut rng,
-            "/posts/1",
-            false,
+            Asked::get("/posts/1"),
             LatencyMode::None,
             &Bytes::new(),
         );

@@ -153,7 +153,7 @@ impl RespAcc {
         }
         if self.samples.len() >= MAX_SAMPLES || self.index.contains_key(&key) {
             let path = target.split('?').next().unwrap_or("");
-            if !self.samples.iter().any(|s| s.sample.path() == path) {
+            if !self.overflow && !self.samples.iter().any(|s| s.sample.path() == path) {
                 self.overflow = true;
             }
             return;
