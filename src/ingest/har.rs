@@ -30,9 +30,10 @@ mod split;
 /// Request bodies longer than this are kept only as a size.
 pub const MAX_REQUEST_BODY_TEXT: usize = 64 * 1024;
 /// Response bodies whose HAR text is longer than this are not kept (only
-/// their size): twice the model's cap on a decoded body, which base64
-/// text of a body at the cap stays under.
-pub const MAX_RESPONSE_BODY_KEPT: usize = 2 * crate::model::response::MAX_RESPONSE_BODY;
+/// their size): twice the model's cap on a decoded body
+/// (`model::response::MAX_RESPONSE_BODY`, 1 MiB), which base64 text of a
+/// body at the cap stays under.
+pub const MAX_RESPONSE_BODY_KEPT: usize = 2 << 20;
 /// Response headers kept per entry.
 const MAX_RESPONSE_HEADERS: usize = 96;
 

@@ -677,10 +677,10 @@ fn sample_target<'p>(
         if i > 0 {
             out.push('&');
         }
-        let safe = crate::generate::QUERY_SAFE;
-        crate::generate::encode_into(&mut out, name, safe);
+        let safe = super::encode::QUERY_SAFE;
+        super::encode::encode_into(&mut out, name, safe);
         out.push('=');
-        crate::generate::encode_into(&mut out, value, safe);
+        super::encode::encode_into(&mut out, value, safe);
     }
     out.into()
 }
@@ -945,11 +945,13 @@ fn observe_body(
     }
     if kind == BodyKind::Text {
         match body.text.as_deref() {
-            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && text_has_secret(t)) => match pii {
-                Some(p) => b.text.observe(&p.text(t)),
-                None => b.text.observe(t),
-            },
-            Some(t) if scrub && text_has_secret(t) => {
+            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && scrub::text_has_secret(t)) => {
+                match pii {
+                    Some(p) => b.text.observe(&p.text(t)),
+                    None => b.text.observe(t),
+                }
+            }
+            Some(t) if scrub && scrub::text_has_secret(t) => {
                 found.push(("body", "text body".to_string()));
                 kind = BodyKind::Binary;
             }
@@ -957,23 +959,6 @@ fn observe_body(
         }
     }
     *b.kinds.entry(body_kind_code(kind)).or_insert(0) += 1;
-}
-
-pub(super) fn text_has_secret(t: &str) -> bool {
-    let lower = t.to_ascii_lowercase();
-    [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "authorization",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
-        || t.split(|c: char| c.is_whitespace() || c == '"' || c == '=' || c == '&')
-            .any(scrub::value_looks_secret)
 }
 
 fn depth(v: &Value) -> usize {

@@ -21,6 +21,7 @@
 pub mod arrival;
 pub mod builder;
 pub mod correlate;
+pub mod encode;
 pub mod file;
 pub mod hist;
 pub mod joint;

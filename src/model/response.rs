@@ -346,7 +346,7 @@ fn scrubbed_body(
             {
                 return Err(Lost::Secret);
             }
-        } else if super::builder::text_has_secret(text) {
+        } else if scrub::text_has_secret(text) {
             return Err(Lost::Secret);
         }
     }
