@@ -272,7 +272,8 @@ impl ModelBuilder {
                     .used(id, client, ts, Slot::Query(name), &value);
             }
         }
-        let query = observe_query(acc, x.query(), scrub, pii.as_deref_mut(), &mut found);
+        let (query, as_recorded) =
+            observe_query(acc, x.query(), scrub, pii.as_deref_mut(), &mut found);
         let (headers, credentials) =
             observe_headers(acc, &x.headers, scrub, pii.as_deref_mut(), &mut found);
         acc.observe_joint(&segs, &query, &headers);
@@ -306,7 +307,7 @@ impl ModelBuilder {
                 .produced(id, client, end, r.body.as_deref(), &r.headers);
         }
         if let Some(r) = &x.response {
-            let target = sample_target(&path, x.query(), &query);
+            let target = sample_target(&path, x.query(), as_recorded, &query);
             let rules = SampleRules {
                 scrub,
                 bodies: self.options.bodies,
@@ -658,18 +659,18 @@ impl EndpointAcc {
 }
 
 /// The request target a response sample is kept under: the path as the
-/// pools store it and the query as sent, or rebuilt from its scrubbed
-/// pairs when scrubbing or look-alikes changed a value.
+/// pools store it and the query as sent (`as_recorded`), or rebuilt from
+/// its scrubbed pairs when scrubbing or look-alikes changed a value.
 fn sample_target<'p>(
     path: &'p str,
     raw: Option<&str>,
+    as_recorded: bool,
     pairs: &[(String, String)],
 ) -> std::borrow::Cow<'p, str> {
     let Some(q) = raw else {
         return std::borrow::Cow::Borrowed(path);
     };
-    let recorded = form_pairs(q);
-    if recorded.len() == pairs.len() && recorded.iter().zip(pairs).all(|(a, b)| a.1 == b.1) {
+    if as_recorded {
         return format!("{path}?{q}").into();
     }
     let mut out = format!("{path}?");
@@ -771,16 +772,20 @@ fn scrubbed<'v>(
 
 /// Counts the query's values in the pools (the first value of a repeated
 /// name) and returns every pair, scrubbed, in order (at most
-/// `MAX_QUERY_NAMES`), for the joint table.
+/// `MAX_QUERY_NAMES`), for the joint table; and whether they are the
+/// query as recorded (nothing scrubbed, replaced or left out).
 fn observe_query(
     acc: &mut EndpointAcc,
     query: Option<&str>,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> Vec<(String, String)> {
-    let Some(q) = query else { return Vec::new() };
+) -> (Vec<(String, String)>, bool) {
+    let Some(q) = query else {
+        return (Vec::new(), true);
+    };
     let mut pairs = form_pairs(q);
+    let mut as_recorded = pairs.len() <= MAX_QUERY_NAMES;
     pairs.truncate(MAX_QUERY_NAMES);
     let mut seen_here: Vec<&str> = Vec::new();
     let mut out = Vec::with_capacity(pairs.len());
@@ -804,9 +809,10 @@ fn observe_query(
             acc.query.entry(name.clone()).or_default().observe(&v);
             seen_here.push(name);
         }
+        as_recorded &= *v == **value;
         out.push((name.clone(), v.into_owned()));
     }
-    out
+    (out, as_recorded)
 }
 
 /// Counts the modelled headers' values in the pools and returns them,
@@ -1287,6 +1293,7 @@ fn finish_body(b: BodyAcc, count: u64) -> Option<BodyModel> {
 mod tests {
     use super::*;
     use crate::ingest::{Body, Response};
+    use crate::model::traffic::MAX_SAMPLES;
 
     fn ex(ts_ms: i64, method: &str, target: &str) -> Exchange {
         Exchange {
@@ -1310,6 +1317,67 @@ mod tests {
             client: Some("c1".into()),
             ..Default::default()
         }
+    }
+
+    /// Response samples: one per distinct target and status, counted,
+    /// capped (then the endpoint is not `complete`); a query keeps its
+    /// recorded form unless scrubbing changed a value.
+    #[test]
+    fn response_samples_by_target_and_status() {
+        let build = |ids: u64| {
+            let mut b = ModelBuilder::new(BuildOptions::default());
+            for k in 0..ids * 2 {
+                let mut x = ex(k as i64, "GET", &format!("/posts/{}", 1000 + k % ids));
+                let r = x.response.as_mut().unwrap();
+                r.status = if k % ids == 0 { 404 } else { 200 };
+                r.body = Some(format!(r#"{{"id":{}}}"#, 1000 + k % ids).into_bytes());
+                b.observe(&x);
+            }
+            for q in ["q=shoes&page=2", "q=shoes&access_token=abc123"] {
+                b.observe(&ex(1000, "GET", &format!("/search?{q}")));
+            }
+            b.finish()
+        };
+        let m = build(5);
+        let posts = m
+            .endpoints
+            .iter()
+            .find(|e| e.template == "/posts/{id}")
+            .unwrap();
+        let r = &posts.response;
+        assert!(r.complete);
+        assert_eq!(r.samples.len(), 5);
+        assert_eq!(r.samples[0].target, "/posts/1000");
+        assert_eq!((r.samples[0].status, r.samples[0].count), (404, 2));
+        assert_eq!(r.samples[1].body.as_deref(), Some(&br#"{"id":1001}"#[..]));
+        let search = m
+            .endpoints
+            .iter()
+            .find(|e| e.template == "/search")
+            .unwrap();
+        let targets: Vec<&str> = search
+            .response
+            .samples
+            .iter()
+            .map(|s| s.target.as_str())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "/search?q=shoes&page=2",
+                "/search?q=shoes&access_token={{secret:access_token}}"
+            ]
+        );
+
+        let m = build(MAX_SAMPLES as u64 + 6);
+        let posts = m
+            .endpoints
+            .iter()
+            .find(|e| e.template == "/posts/{id}")
+            .unwrap();
+        assert!(!posts.response.complete);
+        assert_eq!(posts.response.samples.len(), MAX_SAMPLES);
+        assert!(posts.response.samples.iter().all(|s| s.count == 2));
     }
 
     /// The stateful-replay regression: reads of popular seeded posts and
