@@ -329,7 +329,7 @@ fn scrubbed_body(
     let Ok(text) = std::str::from_utf8(&b) else {
         return Ok(b);
     };
-    let mut b = b.clone();
+    let mut replaced = None;
     if scrub {
         let first = text.trim_start().bytes().next();
         let json = matches!(first, Some(b'{') | Some(b'['))
@@ -337,7 +337,7 @@ fn scrubbed_body(
             .flatten();
         if let Some(mut v) = json {
             if scrub_json(&mut v, None) {
-                b = serde_json::to_vec(&v).map_err(|_| Lost::Secret)?;
+                replaced = Some(serde_json::to_vec(&v).map_err(|_| Lost::Secret)?);
             }
         } else if is_code(mime) {
             if text
@@ -350,6 +350,7 @@ fn scrubbed_body(
             return Err(Lost::Secret);
         }
     }
+    let b = replaced.unwrap_or(b);
     Ok(match pii {
         Some(p) => p.body(&b),
         None => b,
