@@ -78,6 +78,9 @@ pub struct Response {
     /// (used by the mock server), possibly absent: decoded in a HAR, as
     /// sent in a packet capture.
     pub body: Option<Vec<u8>>,
+    /// `body` is a HAR's base64 text, not yet decoded: the model decodes
+    /// the few bodies it keeps rather than the reader every one.
+    pub body_base64: bool,
 }
 
 impl Exchange {

@@ -18,7 +18,6 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -725,15 +724,10 @@ impl Ctx<'_> {
             .filter(|v| plausible_size(*v))
             .or(response.body_size.filter(|v| plausible_size(*v)))
             .map(|v| v as u64);
-        let kept_body = content.and_then(|c| {
-            let text = c.text?.text?;
-            if c.encoding.as_deref() == Some("base64") {
-                base64::engine::general_purpose::STANDARD
-                    .decode(text.trim())
-                    .ok()
-            } else {
-                Some(text.into_bytes())
-            }
+        // Base64 text stays as it is: the model decodes what it keeps.
+        let (kept_body, body_base64) = content.map_or((None, false), |c| {
+            let base64 = c.encoding.as_deref() == Some("base64");
+            (c.text.and_then(|t| t.text).map(String::into_bytes), base64)
         });
         let response_headers = response
             .headers
@@ -766,6 +760,7 @@ impl Ctx<'_> {
                 total_ms,
                 headers: response_headers,
                 body: kept_body,
+                body_base64,
             }),
             client: Some(self.client.clone()),
             resource_type: entry.resource_type.map(|s| s.to_ascii_lowercase()),

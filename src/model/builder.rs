@@ -303,8 +303,17 @@ impl ModelBuilder {
             // Absurd recorded times (a hostile capture) saturate.
             let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
             let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
-            self.correlator
-                .produced(id, client, end, r.body.as_deref(), &r.headers);
+            // A HAR's base64 body is decoded for the correlator only when
+            // it is JSON (binary bodies produce no values).
+            let decoded = (r.body_base64 && r.mime.contains("json"))
+                .then(|| r.body.as_deref().and_then(super::response::base64_text))
+                .flatten();
+            let body = if r.body_base64 {
+                decoded.as_deref()
+            } else {
+                r.body.as_deref()
+            };
+            self.correlator.produced(id, client, end, body, &r.headers);
         }
         if let Some(r) = &x.response {
             let target = sample_target(&path, x.query(), as_recorded, &query);

@@ -28,6 +28,9 @@ use super::traffic::{ResponseModel, ResponseSample, MAX_SAMPLES};
 pub const MAX_RESPONSE_BODY: usize = 1 << 20;
 /// Response bodies kept in one model, in total.
 pub const RESPONSE_BODY_BUDGET: usize = 8 << 20;
+/// Of which binary ones (images, fonts: they do not compress, and a mock
+/// serving filler in their place still runs the app).
+pub const BINARY_BODY_BUDGET: usize = 1 << 20;
 /// Bodies held while recording, before the budget picks text types first.
 const HOLD_BUDGET: usize = 4 * RESPONSE_BODY_BUDGET;
 /// Headers kept per sample, and the longest value kept.
@@ -78,9 +81,10 @@ impl Lost {
     pub fn describe(self) -> String {
         match self {
             Lost::Cap => format!(
-                "beyond the caps ({} MiB a body, {} MiB a model; --bodies api keeps API payloads first)",
+                "beyond the caps ({} MiB a body, {} MiB a model of which {} MiB binary; --bodies api keeps API payloads first)",
                 MAX_RESPONSE_BODY >> 20,
-                RESPONSE_BODY_BUDGET >> 20
+                RESPONSE_BODY_BUDGET >> 20,
+                BINARY_BODY_BUDGET >> 20
             ),
             Lost::Secret => {
                 "with secret-looking content (--keep-secrets keeps them)".to_string()
@@ -240,7 +244,7 @@ fn new_sample(r: &crate::ingest::Response, target: &str, rules: SampleRules<'_>)
         BodyPolicy::None => false,
     };
     let (body, lost) = match (&r.body, wanted) {
-        (Some(b), true) => match kept_body(b, &r.headers, &mime, scrub, pii, held) {
+        (Some(b), true) => match kept_body(b, r.body_base64, &r.headers, &mime, scrub, pii, held) {
             Ok(b) => {
                 size = b.len() as u64;
                 (Some(b), None)
@@ -267,6 +271,7 @@ fn new_sample(r: &crate::ingest::Response, target: &str, rules: SampleRules<'_>)
 /// caps.
 fn kept_body(
     b: &[u8],
+    base64: bool,
     headers: &[(String, String)],
     mime: &str,
     scrub: bool,
@@ -277,6 +282,13 @@ fn kept_body(
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
         .map(|(_, v)| v.trim().to_ascii_lowercase());
+    let decoded;
+    let b = if base64 {
+        decoded = base64_text(b).ok_or(Lost::Encoded)?;
+        &decoded[..]
+    } else {
+        b
+    };
     let b = decode(b, encoding.as_deref())?;
     if b.len() > MAX_RESPONSE_BODY || held.bytes + b.len() > HOLD_BUDGET {
         return Err(Lost::Cap);
@@ -284,6 +296,14 @@ fn kept_body(
     let b = scrubbed_body(b, mime, scrub, pii)?;
     held.bytes += b.len();
     Ok(b)
+}
+
+/// A HAR's base64 body text, decoded; `None` when it is not base64.
+pub fn base64_text(b: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b.trim_ascii())
+        .ok()
 }
 
 /// The body without its content encoding. HAR keeps bodies decoded
@@ -482,9 +502,9 @@ fn is_code(mime: &str) -> bool {
     mime.contains("javascript") || mime.contains("ecmascript") || mime.starts_with("text/css")
 }
 
-/// Keeps the held bodies within [`RESPONSE_BODY_BUDGET`]: text types
-/// first, then by the endpoint's order (most requested first) and the
-/// sample's count. `marks` are [`RespAcc::finish`]'s, per endpoint; bodies
+/// Keeps the held bodies within [`RESPONSE_BODY_BUDGET`] (binary ones
+/// within [`BINARY_BODY_BUDGET`]): text types first, then by the
+/// endpoint's order (most requested first) and the sample's count. `marks` are [`RespAcc::finish`]'s, per endpoint; bodies
 /// that do not fit are dropped and marked [`Lost::Cap`].
 pub(super) fn fit_budget(
     models: &mut [&mut ResponseModel],
@@ -505,12 +525,16 @@ pub(super) fn fit_budget(
             std::cmp::Reverse(models[e].samples[s].count),
         )
     });
-    let mut left = RESPONSE_BODY_BUDGET;
+    let (mut left, mut binary) = (RESPONSE_BODY_BUDGET, BINARY_BODY_BUDGET);
     for (e, s) in order {
         let sample = &mut models[e].samples[s];
         let n = sample.body.as_ref().map_or(0, Vec::len);
-        if n <= left {
+        let text = marks[e][s].0;
+        if n <= left && (text || n <= binary) {
             left -= n;
+            if !text {
+                binary -= n;
+            }
         } else {
             sample.body = None;
             marks[e][s].1 = Some(Lost::Cap);
@@ -596,6 +620,54 @@ mod tests {
         // --keep-secrets keeps them.
         let kept = served_headers(&recorded, false, None);
         assert_eq!(kept[0].1, "sid=s3cr3t-value; Path=/; HttpOnly");
+    }
+
+    /// Text first; binary bodies within their own smaller budget; a HAR's
+    /// base64 body is decoded when kept.
+    #[test]
+    fn the_budget_keeps_text_first_and_little_binary() {
+        let mut held = Held::default();
+        let mut acc = RespAcc::default();
+        let response = |body: Vec<u8>, mime: &str, base64: bool| crate::ingest::Response {
+            status: 200,
+            mime: mime.into(),
+            body_size: Some(body.len() as u64),
+            headers: h(&[("Content-Type", mime)]),
+            body: Some(body),
+            body_base64: base64,
+            ..Default::default()
+        };
+        let png = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(vec![0x89u8; 700 << 10])
+        };
+        for (k, (body, mime, b64)) in [
+            (png.clone().into_bytes(), "image/png", true),
+            (png.into_bytes(), "image/png", true),
+            (vec![b'a'; 900 << 10], "text/javascript", false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let rules = SampleRules {
+                scrub: true,
+                bodies: BodyPolicy::All,
+                pii: None,
+                held: &mut held,
+            };
+            acc.observe(&response(body, mime, b64), &format!("/a/{k}"), rules);
+        }
+        let (mut model, marks) = acc.finish(String::new());
+        let mut marks = vec![marks];
+        fit_budget(&mut [&mut model], &mut marks);
+        let kept: Vec<Option<usize>> = model
+            .samples
+            .iter()
+            .map(|s| s.body.as_ref().map(Vec::len))
+            .collect();
+        assert_eq!(kept, [Some(700 << 10), None, Some(900 << 10)]);
+        assert_eq!(marks[0][1].1, Some(Lost::Cap));
+        assert_eq!(model.samples[0].body.as_ref().unwrap()[0], 0x89);
     }
 
     #[test]

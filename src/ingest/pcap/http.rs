@@ -932,7 +932,9 @@ impl HttpConn {
             total_ms,
             headers,
             body,
+            body_base64,
         } = &mut r;
+        *body_base64 = false;
         *r_status = status;
         r_mime.clear();
         // The Content-Type as text once, for the mime and the kept header.
