@@ -320,7 +320,7 @@ fn pools_stay_bounded_with_100k_distinct_ids() {
 
 /// A model file written by main before model format 3 (no recorded
 /// combinations; fixtures/models/README): it loads, generates from its
-/// pools as before, and is written again as version 3.
+/// pools as before, and is written again in the current version.
 #[test]
 fn a_version_2_model_from_main_still_loads_and_generates() {
     let dir = tempfile::tempdir().unwrap();
@@ -357,7 +357,7 @@ fn a_version_2_model_from_main_still_loads_and_generates() {
         .expect("main merged the Firefox files into /{slug}");
     assert_eq!(slug["path_params"][0]["open"], true);
     assert_eq!(slug["joint"], serde_json::Value::Null);
-    // Saved again: the current version, equal once loaded.
+    // Saved again in the current version, equal once loaded.
     let p = dir.path().join("again.model.gz");
     file::save(&m, &p).unwrap();
     let again: serde_json::Value = serde_json::from_str(&gunzip_text(&p)).unwrap();

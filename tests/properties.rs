@@ -56,6 +56,7 @@ fn exchange() -> impl Strategy<Value = Exchange> {
                     total_ms: Some(ms as f64 / 500.0),
                     headers: vec![],
                     body: None,
+                    body_base64: false,
                 }),
                 client: Some(format!("c{client}")),
                 resource_type: None,

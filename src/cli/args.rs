@@ -221,6 +221,31 @@ pub struct FilterArgs {
     /// lines are recognised without it.
     #[arg(long = "log-format", value_name = "LOG_FORMAT", value_parser = parse_log_format)]
     pub log_format: Option<crate::ingest::accesslog::layout::Layout>,
+    /// Recorded response bodies kept for the mock: all (what fits the
+    /// caps, text types first), api (JSON, XML, plain text and forms
+    /// only) or none (filler of the recorded sizes).
+    #[arg(long, value_enum, default_value_t = Bodies::All, value_name = "all|api|none")]
+    pub bodies: Bodies,
+}
+
+/// `--bodies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Bodies {
+    #[default]
+    All,
+    Api,
+    None,
+}
+
+impl From<Bodies> for crate::model::response::BodyPolicy {
+    fn from(b: Bodies) -> Self {
+        use crate::model::response::BodyPolicy;
+        match b {
+            Bodies::All => BodyPolicy::All,
+            Bodies::Api => BodyPolicy::Api,
+            Bodies::None => BodyPolicy::None,
+        }
+    }
 }
 
 fn parse_log_format(s: &str) -> Result<crate::ingest::accesslog::layout::Layout, String> {
@@ -510,10 +535,22 @@ pub struct MockArgs {
     /// A model file, or capture files to model on the fly.
     #[arg(required = true, value_name = "MODEL|CAPTURE")]
     pub inputs: Vec<PathBuf>,
-    /// Address to listen on (IP:PORT, localhost:PORT, :PORT or PORT, which
-    /// mean 127.0.0.1); port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_listen)]
-    pub listen: std::net::SocketAddr,
+    /// Address serving every recorded origin, routing by the Host header
+    /// when it names one (IP:PORT, localhost:PORT, :PORT or PORT, which
+    /// mean 127.0.0.1; port 0 picks a free port). Default 127.0.0.1:8080,
+    /// none with --map or --map-all.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Serve one recorded origin on its own address, e.g.
+    /// --map http://api.example.com=127.0.0.1:8081 (the scheme and a
+    /// default port may be left out; port 0 picks a free port).
+    /// Repeatable; the addresses are printed.
+    #[arg(long = "map", value_name = "ORIGIN=ADDR", value_parser = parse_map)]
+    pub map: Vec<(String, std::net::SocketAddr)>,
+    /// Serve every recorded origin on its own free port of 127.0.0.1
+    /// (those given by --map on theirs) and print the table.
+    #[arg(long = "map-all")]
+    pub map_all: bool,
     /// Delay before answering: recorded (drawn from the recorded time to
     /// first byte), none, or a fixed delay such as 20ms.
     #[arg(long, default_value = "recorded", value_name = "recorded|none|DELAY")]
@@ -640,6 +677,22 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
             "'{s}' is not an address to listen on; write IP:PORT (e.g. 127.0.0.1:8080) or a port"
         )
     })
+}
+
+/// `ORIGIN=ADDR` of `--map`.
+pub fn parse_map(s: &str) -> Result<(String, SocketAddr), String> {
+    let Some((origin, addr)) = s.rsplit_once('=') else {
+        return Err(format!(
+            "'{s}' is not ORIGIN=ADDR; write e.g. http://api.example.com=127.0.0.1:8081"
+        ));
+    };
+    let origin = origin.trim();
+    if origin.is_empty() {
+        return Err(format!(
+            "'{s}' names no origin before '='; write e.g. http://api.example.com=127.0.0.1:8081"
+        ));
+    }
+    Ok((origin.to_string(), parse_listen(addr)?))
 }
 
 fn parse_shard(s: &str) -> Result<crate::schedule::Shard, String> {

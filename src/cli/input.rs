@@ -39,7 +39,8 @@ impl FilterArgs {
             && !self.keep_secrets
             && !self.keep_pii
             && self.pii_field.is_empty()
-            && self.log_format.is_none())
+            && self.log_format.is_none()
+            && self.bodies == super::args::Bodies::All)
     }
 }
 
@@ -51,7 +52,7 @@ pub fn load_input(inputs: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<In
     if inputs.len() == 1 && ingest::detect_with(&inputs[0], &options)?.0 == CaptureKind::Model {
         if filters.any() {
             return Err(UsageError(format!(
-                "{} is a model file; filters, --keep-secrets, --keep-pii and --pii-field apply when recording from captures (replay record CAPTURE ... -o MODEL)",
+                "{} is a model file; filters, --keep-secrets, --keep-pii, --pii-field and --bodies apply when recording from captures (replay record CAPTURE ... -o MODEL)",
                 inputs[0].display()
             ))
             .into());
@@ -82,6 +83,7 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         pii_fields: filters.pii_field.clone(),
         pii_key: crate::model::pii::key_of_captures(captures),
         max_gap_s,
+        bodies: filters.bodies.into(),
     });
     let options = ingest::ReadOptions {
         log_format: filters.log_format.clone(),

@@ -140,7 +140,8 @@ mod tests {
         let cli = Cli::try_parse_from(["replay", "mock", "m.gz"]).unwrap();
         match cli.command {
             Command::Mock(m) => {
-                assert_eq!(m.listen.to_string(), "127.0.0.1:8080");
+                assert_eq!(m.listen, None);
+                assert!(m.map.is_empty() && !m.map_all);
                 assert_eq!(m.latency, crate::mock::LatencyMode::Recorded);
             }
             other => panic!("{other:?}"),
@@ -161,6 +162,34 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["replay", "mock", "m.gz", "--latency", "fast"]).is_err());
         assert!(Cli::try_parse_from(["replay", "mock", "m.gz", "--listen", "localhost"]).is_err());
+        let cli = Cli::try_parse_from([
+            "replay",
+            "mock",
+            "m.gz",
+            "--map",
+            "http://api.test=127.0.0.1:0",
+            "--map",
+            "app.test=9001",
+            "--map-all",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Mock(m) => {
+                let maps: Vec<String> = m.map.iter().map(|(o, a)| format!("{o} {a}")).collect();
+                assert_eq!(
+                    maps,
+                    ["http://api.test 127.0.0.1:0", "app.test 127.0.0.1:9001"]
+                );
+                assert!(m.map_all);
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in ["http://api.test", "=127.0.0.1:1", "api.test=nowhere"] {
+            assert!(
+                Cli::try_parse_from(["replay", "mock", "m.gz", "--map", bad]).is_err(),
+                "{bad}"
+            );
+        }
         for (typed, addr) in [
             ("9000", "127.0.0.1:9000"),
             (":9000", "127.0.0.1:9000"),

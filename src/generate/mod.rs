@@ -18,6 +18,8 @@ use rand::Rng;
 use serde_json::Value;
 
 pub use crate::model::correlate::Slot;
+pub use crate::model::encode::encode_into;
+use crate::model::encode::{PATH_SAFE, QUERY_SAFE};
 use crate::model::{BodyModel, Endpoint, JsonField, JsonType, Segment, TrafficModel, Tuple};
 use crate::target::Target;
 
@@ -337,37 +339,6 @@ fn push_query<R: Rng + ?Sized>(
             url.push('=');
             encode_into(url, &v, QUERY_SAFE);
         }
-    }
-}
-
-/// Bytes left as they are in a path segment (besides alphanumerics).
-/// `%` stays: recorded path segments are already encoded.
-const PATH_SAFE: &[u8] = b"-._~!$&'()*+,;=:@%";
-/// Bytes left as they are in a query name or value.
-const QUERY_SAFE: &[u8] = b"-._~!$'()*,;:@/";
-
-/// Percent-encodes `v` into `out`, leaving `{{secret:NAME}}` placeholders
-/// intact so the replayer can find them.
-pub fn encode_into(out: &mut String, v: &str, safe: &[u8]) {
-    let bytes = v.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(b"{{secret:") || bytes[i..].starts_with(b"{{produced:") {
-            if let Some(end) = v[i..].find("}}") {
-                out.push_str(&v[i..i + end + 2]);
-                i += end + 2;
-                continue;
-            }
-        }
-        let b = bytes[i];
-        if b.is_ascii_alphanumeric() || safe.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
-            out.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
-        }
-        i += 1;
     }
 }
 

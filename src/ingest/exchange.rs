@@ -70,12 +70,17 @@ pub struct Response {
     pub wait_ms: Option<f64>,
     /// Total time from request start to last response byte, ms.
     pub total_ms: Option<f64>,
-    /// A few response headers worth modelling (`Content-Type`,
-    /// `Set-Cookie` names...). Not all headers: the model is not a copy.
+    /// The response headers as recorded (a packet capture keeps
+    /// `Set-Cookie` by cookie name only and leaves out the framing ones);
+    /// the model keeps end-to-end ones, scrubbed, for the mock.
     pub headers: Vec<(String, String)>,
     /// The response body when the capture kept it and it is small enough
-    /// (used by the mock server), possibly absent.
+    /// (used by the mock server), possibly absent: decoded in a HAR, as
+    /// sent in a packet capture.
     pub body: Option<Vec<u8>>,
+    /// `body` is a HAR's base64 text, not yet decoded: the model decodes
+    /// the few bodies it keeps rather than the reader every one.
+    pub body_base64: bool,
 }
 
 impl Exchange {

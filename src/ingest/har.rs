@@ -18,7 +18,6 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -29,8 +28,13 @@ mod split;
 
 /// Request bodies longer than this are kept only as a size.
 pub const MAX_REQUEST_BODY_TEXT: usize = 64 * 1024;
-/// Response bodies longer than this are not kept (only their size).
-pub const MAX_RESPONSE_BODY_KEPT: usize = 16 * 1024;
+/// Response bodies whose HAR text is longer than this are not kept (only
+/// their size): twice the model's cap on a decoded body
+/// (`model::response::MAX_RESPONSE_BODY`, 1 MiB), which base64 text of a
+/// body at the cap stays under.
+pub const MAX_RESPONSE_BODY_KEPT: usize = 2 << 20;
+/// Response headers kept per entry.
+const MAX_RESPONSE_HEADERS: usize = 96;
 
 /// Skip reasons, as shown by `inspect`.
 pub mod reason {
@@ -720,29 +724,19 @@ impl Ctx<'_> {
             .filter(|v| plausible_size(*v))
             .or(response.body_size.filter(|v| plausible_size(*v)))
             .map(|v| v as u64);
-        let kept_body = content.and_then(|c| {
-            let text = c.text?.text?;
-            if c.encoding.as_deref() == Some("base64") {
-                base64::engine::general_purpose::STANDARD
-                    .decode(text.trim())
-                    .ok()
-            } else {
-                Some(text.into_bytes())
-            }
+        // Base64 text stays as it is: the model decodes what it keeps.
+        let (kept_body, body_base64) = content.map_or((None, false), |c| {
+            let base64 = c.encoding.as_deref() == Some("base64");
+            (c.text.and_then(|t| t.text).map(String::into_bytes), base64)
         });
         let response_headers = response
             .headers
             .unwrap_or_default()
             .into_iter()
             .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
-            .filter(|(n, _)| {
-                let l = n.to_ascii_lowercase();
-                l == "content-type"
-                    || l == "set-cookie"
-                    || l == "cache-control"
-                    || l == "location"
-                    || crate::credential::token_header(n)
-            })
+            // HTTP/2 pseudo-headers (`:status`) are not real headers.
+            .filter(|(n, _)| !n.starts_with(':') && !n.is_empty())
+            .take(MAX_RESPONSE_HEADERS)
             .collect();
 
         Ok(Exchange {
@@ -766,6 +760,7 @@ impl Ctx<'_> {
                 total_ms,
                 headers: response_headers,
                 body: kept_body,
+                body_base64,
             }),
             client: Some(self.client.clone()),
             resource_type: entry.resource_type.map(|s| s.to_ascii_lowercase()),

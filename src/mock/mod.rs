@@ -1,22 +1,31 @@
 //! The built-in mock: a hyper server that answers every modelled endpoint
 //! the way the recorded service did.
 //!
-//! A request is routed by method and path template ([`router`]); the
-//! endpoint's recorded response model then gives a status from the
-//! recorded mix, a body of a recorded size (the recorded body itself when
-//! the model kept one), the recorded `Content-Type` and, with
-//! [`LatencyMode::Recorded`], a delay drawn from the recorded time to first
-//! byte ([`respond`]). Unknown routes get a 404 naming the route.
+//! A request is routed by method and path template within the recorded
+//! origins its listener serves ([`router`]); the endpoint's recorded
+//! responses then give the answer ([`respond`]): the response recorded for
+//! the same path and query or slot values, with its recorded headers and
+//! body; for values never recorded, the recorded 404 where the recording
+//! shows one; else a status from the recorded mix with a recorded body of
+//! the template (or filler of a recorded size). With
+//! [`LatencyMode::Recorded`] a delay is drawn from the recorded time to
+//! first byte. A CORS preflight (`OPTIONS` with
+//! `Access-Control-Request-Method`) nobody recorded is answered from the
+//! CORS headers recorded on the endpoint it asks about. Unknown routes get
+//! a 404 naming the route.
 //!
 //! It is `replay mock MODEL` and the default target of `replay run` without
-//! `--target`, so it must be cheap: routing and drawing allocate nothing,
-//! filler bodies are slices of one shared buffer, and each connection
-//! draws from its own seeded RNG (ChaCha8, stream = connection number), so
+//! `--target`, so it must be cheap: routing and drawing allocate nothing
+//! but the recorded headers' copy (and a JSON body rewritten for another
+//! slot value), filler bodies are slices of one shared buffer, and each
+//! connection draws from its own seeded RNG (ChaCha8, stream = connection
+//! number), so
 //! a seeded run answers the same request sequence on a connection the same
 //! way. HTTP/1.1 with keep-alive and h2c (prior knowledge) on one port.
 //!
 //! Callers supply the listener and the shutdown signal ([`serve`]);
-//! [`spawn`] binds `127.0.0.1:0` and returns a [`MockHandle`].
+//! [`spawn`] binds `127.0.0.1:0` and returns a [`MockHandle`]. One
+//! recorded origin per listener: [`Mock::for_origins`].
 
 pub mod respond;
 pub mod router;
@@ -43,8 +52,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-pub use respond::{LatencyMode, Responder, MAX_BODY, MAX_DELAY};
-pub use router::Router;
+pub use respond::{Asked, LatencyMode, Responder, MAX_BODY, MAX_DELAY};
+pub use router::{Origin, Router};
 
 use crate::model::TrafficModel;
 
@@ -94,16 +103,15 @@ struct Shared {
 #[derive(Clone)]
 pub struct Mock {
     shared: Arc<Shared>,
+    /// The recorded origins this one serves (numbers of
+    /// [`Router::origins`]); `None`: all, by `Host`.
+    served: Option<Arc<[u32]>>,
 }
 
 impl Mock {
     /// Prepares the routing table and the responses of every endpoint.
     pub fn new(model: &TrafficModel, options: MockOptions) -> Mock {
-        let responders: Vec<Responder> = model
-            .endpoints
-            .iter()
-            .map(|e| Responder::new(&e.response))
-            .collect();
+        let responders: Vec<Responder> = model.endpoints.iter().map(Responder::new).collect();
         let filler_len = responders
             .iter()
             .map(Responder::max_filler)
@@ -119,6 +127,27 @@ impl Mock {
                 connections: AtomicU64::new(0),
                 responders,
             }),
+            served: None,
+        }
+    }
+
+    /// The recorded origins.
+    pub fn origins(&self) -> &[Origin] {
+        self.shared.router.origins()
+    }
+
+    /// The origins `spec` names (`http://host:port` or `host:port`); see
+    /// [`Router::find_origins`].
+    pub fn find_origins(&self, spec: &str) -> Vec<u32> {
+        self.shared.router.find_origins(spec)
+    }
+
+    /// This mock serving only the given recorded origins (and counting
+    /// into the same counters), for a listener of their own.
+    pub fn for_origins(&self, origins: Vec<u32>) -> Mock {
+        Mock {
+            shared: self.shared.clone(),
+            served: Some(origins.into()),
         }
     }
 
@@ -220,12 +249,13 @@ impl Mock {
         Future = impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send,
     > + Send {
         let shared = self.shared.clone();
+        let served = self.served.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(shared.options.seed);
         rng.set_stream(n);
         let rng = RefCell::new(rng);
         hyper::service::service_fn(move |req: Request<Incoming>| {
             let (parts, body) = req.into_parts();
-            let (response, delay) = answer(&shared, &rng, &parts);
+            let (response, delay) = answer(&shared, served.as_deref(), &rng, &parts);
             async move {
                 if !body.is_end_stream() {
                     drain(body).await;
@@ -242,6 +272,7 @@ impl Mock {
 /// Routes a request and draws its answer.
 fn answer(
     shared: &Shared,
+    served: Option<&[u32]>,
     rng: &RefCell<ChaCha8Rng>,
     parts: &http::request::Parts,
 ) -> (Response<Full<Bytes>>, Duration) {
@@ -251,7 +282,14 @@ fn answer(
         .map(|a| a.as_str())
         .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()));
     let path = parts.uri.path();
-    let Some(i) = shared.router.route(parts.method.as_str(), host, path) else {
+    let method = parts.method.as_str();
+    let routed = shared.router.route(method, host, path, served);
+    if routed.is_none() && parts.method == Method::OPTIONS {
+        if let Some(r) = preflight(shared, served, host, parts) {
+            return (r, Duration::ZERO);
+        }
+    }
+    let Some(i) = routed else {
         shared.not_found.fetch_add(1, Ordering::Relaxed);
         let mut r = Response::new(Full::new(Bytes::from(format!(
             "replay mock: no recorded endpoint matches {} {}\n",
@@ -266,21 +304,64 @@ fn answer(
     };
     shared.requests[i].fetch_add(1, Ordering::Relaxed);
     let responder = &shared.responders[i];
+    let target = parts.uri.path_and_query().map_or(path, |p| p.as_str());
+    let asked = respond::Asked {
+        target,
+        head: parts.method == Method::HEAD,
+        conditional: parts.headers.contains_key(http::header::IF_NONE_MATCH)
+            || parts.headers.contains_key(http::header::IF_MODIFIED_SINCE),
+    };
     let a = responder.draw(
         &mut *rng.borrow_mut(),
-        parts.method == Method::HEAD,
+        asked,
         shared.options.latency,
         &shared.filler,
     );
     let mut r = Response::new(Full::new(a.body));
     *r.status_mut() = a.status;
+    if let Some(s) = a.sample {
+        *r.headers_mut() = responder.headers(s).clone();
+    }
     if let Some(mime) = &responder.mime {
-        r.headers_mut().insert(CONTENT_TYPE, mime.clone());
+        r.headers_mut()
+            .entry(CONTENT_TYPE)
+            .or_insert_with(|| mime.clone());
     }
     if let Some(n) = a.head_len {
         r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
     (r, a.delay)
+}
+
+/// The answer to a CORS preflight for a route that recorded none: 204 with
+/// the endpoint's recorded CORS headers, allowing the method and headers
+/// asked for. `None` when the request is no preflight, asks about no
+/// recorded endpoint, or the endpoint recorded no CORS headers (a browser
+/// would have been refused: so is it here, with the 404).
+fn preflight(
+    shared: &Shared,
+    served: Option<&[u32]>,
+    host: Option<&str>,
+    parts: &http::request::Parts,
+) -> Option<Response<Full<Bytes>>> {
+    use http::header::{
+        ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_REQUEST_HEADERS,
+        ACCESS_CONTROL_REQUEST_METHOD,
+    };
+    let asked = parts.headers.get(ACCESS_CONTROL_REQUEST_METHOD)?;
+    let i = shared
+        .router
+        .route(asked.to_str().ok()?, host, parts.uri.path(), served)?;
+    let mut headers = shared.responders[i].cors()?.clone();
+    headers.insert(ACCESS_CONTROL_ALLOW_METHODS, asked.clone());
+    if let Some(h) = parts.headers.get(ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, h.clone());
+    }
+    shared.requests[i].fetch_add(1, Ordering::Relaxed);
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    *r.headers_mut() = headers;
+    Some(r)
 }
 
 /// Reads and drops a request body so the connection can be reused.

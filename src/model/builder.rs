@@ -18,6 +18,7 @@ use super::hist::LogHist;
 use super::joint::{self, Joint, JointAcc, Open};
 use super::pii::Pii;
 use super::pool::{Pool, PoolAcc, TailType};
+use super::response::{BodyPolicy, Held, Lost, RespAcc, SampleRules};
 use super::scrub;
 use super::template::{PathTrie, TemplateSegment};
 use super::traffic::{
@@ -40,9 +41,6 @@ const MAX_JSON_PATHS: usize = 128;
 const MAX_JSON_DEPTH: usize = 16;
 /// Text bodies up to this size are kept verbatim in a pool.
 const MAX_TEXT_BODY: usize = 4096;
-/// Recorded response bodies kept for the mock, per endpoint and in total.
-const MAX_RESPONSE_BODY: usize = 4096;
-const RESPONSE_BODY_BUDGET: usize = 256 * 1024;
 
 /// Request headers that are not modelled: hop-by-hop, computed by the
 /// client, or conditional (they would turn replays into 304s).
@@ -86,6 +84,8 @@ pub struct BuildOptions {
     /// Compress idle gaps between consecutive requests longer than this
     /// (seconds) to it (`--max-gap`); `None` keeps them.
     pub max_gap_s: Option<f64>,
+    /// Which recorded response bodies are kept for the mock (`--bodies`).
+    pub bodies: BodyPolicy,
 }
 
 impl Default for BuildOptions {
@@ -96,6 +96,7 @@ impl Default for BuildOptions {
             pii_fields: Vec::new(),
             pii_key: None,
             max_gap_s: Some(super::arrival::DEFAULT_MAX_GAP_S),
+            bodies: BodyPolicy::All,
         }
     }
 }
@@ -137,16 +138,6 @@ struct BodyAcc {
     size: LogHist,
 }
 
-#[derive(Debug, Default)]
-struct RespAcc {
-    status: BTreeMap<u16, u64>,
-    mimes: PoolAcc,
-    size: LogHist,
-    latency: LogHist,
-    wait: LogHist,
-    body: Option<Vec<u8>>,
-}
-
 /// Streams exchanges into a model.
 pub struct ModelBuilder {
     options: BuildOptions,
@@ -169,6 +160,8 @@ pub struct ModelBuilder {
     files: Vec<SourceFile>,
     stats: IngestStats,
     damaged: u64,
+    /// Response bodies held for samples so far.
+    held: Held,
 }
 
 impl ModelBuilder {
@@ -189,6 +182,7 @@ impl ModelBuilder {
             files: Vec::new(),
             stats: IngestStats::default(),
             damaged: 0,
+            held: Held::default(),
         }
     }
 
@@ -298,7 +292,8 @@ impl ModelBuilder {
                     .used(id, client, ts, Slot::Query(name), &value);
             }
         }
-        let query = observe_query(acc, x.query(), scrub, pii.as_deref_mut(), &mut found);
+        let (query, as_recorded) =
+            observe_query(acc, x.query(), scrub, pii.as_deref_mut(), &mut found);
         let (headers, credentials) =
             observe_headers(acc, &x.headers, scrub, pii.as_deref_mut(), &mut found);
         acc.observe_joint(&segs, &query, &headers);
@@ -328,11 +323,27 @@ impl ModelBuilder {
             // Absurd recorded times (a hostile capture) saturate.
             let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
             let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
-            self.correlator
-                .produced(id, client, end, r.body.as_deref(), &r.headers);
+            // A HAR's base64 body is decoded for the correlator only when
+            // it is JSON (binary bodies produce no values).
+            let decoded = (r.body_base64 && r.mime.contains("json"))
+                .then(|| r.body.as_deref().and_then(super::response::base64_text))
+                .flatten();
+            let body = if r.body_base64 {
+                decoded.as_deref()
+            } else {
+                r.body.as_deref()
+            };
+            self.correlator.produced(id, client, end, body, &r.headers);
         }
         if let Some(r) = &x.response {
-            acc.resp.observe(r, scrub, pii);
+            let target = sample_target(&path, x.query(), as_recorded, &query);
+            let rules = SampleRules {
+                scrub,
+                bodies: self.options.bodies,
+                pii,
+                held: &mut self.held,
+            };
+            acc.resp.observe(r, &target, rules);
         }
         for (location, field) in found {
             let name = scrub::secret_name(&field);
@@ -377,6 +388,7 @@ impl ModelBuilder {
         let raw_links = self.raw_links();
         let total: u64 = drafts.iter().map(|d| self.accs[d.acc as usize].count).sum();
         let mut bodyless = Vec::new();
+        let mut marks: HashMap<u32, Vec<(bool, Option<Lost>)>> = HashMap::new();
         let mut endpoints: Vec<(u32, Endpoint)> = drafts
             .into_iter()
             .map(|d| {
@@ -384,10 +396,9 @@ impl ModelBuilder {
                 if acc.body_unknown > 0 && matches!(d.method.as_str(), "POST" | "PUT" | "PATCH") {
                     bodyless.push((d.acc, acc.body_unknown));
                 }
-                (
-                    d.acc,
-                    finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total),
-                )
+                let (e, m) = finish_endpoint(d.method, d.scheme, d.host, &d.segments, acc, total);
+                marks.insert(d.acc, m);
+                (d.acc, e)
             })
             .collect();
         endpoints.sort_by(|a, b| {
@@ -397,17 +408,17 @@ impl ModelBuilder {
                 .then_with(|| a.1.template.cmp(&b.1.template))
                 .then_with(|| a.1.method.cmp(&b.1.method))
         });
-        // Response bodies for the mock, most used endpoints first, within
-        // a budget so the model stays small.
-        let mut budget = RESPONSE_BODY_BUDGET;
-        for (_, e) in endpoints.iter_mut() {
-            if let Some(b) = &e.response.body {
-                if b.len() <= budget {
-                    budget -= b.len();
-                } else {
-                    e.response.body = None;
-                }
-            }
+        // Response bodies for the mock within a budget, text types first;
+        // the model says which endpoints lost some.
+        let mut marks: Vec<_> = endpoints
+            .iter()
+            .map(|(acc, _)| marks.remove(acc).unwrap_or_default())
+            .collect();
+        let mut responses: Vec<&mut ResponseModel> =
+            endpoints.iter_mut().map(|(_, e)| &mut e.response).collect();
+        super::response::fit_budget(&mut responses, &mut marks);
+        for w in lost_bodies(&endpoints, &marks) {
+            self.stats.warn(w);
         }
         // Methods that usually carry a body, recorded from captures that
         // keep none: the replay sends them without one. Said in the model.
@@ -671,47 +682,75 @@ impl EndpointAcc {
         }
         b.text.merge(&ob.text);
         b.size.merge(&ob.size);
-        let (r, or) = (&mut self.resp, o.resp);
-        for (k, v) in or.status {
-            *r.status.entry(k).or_insert(0) += v;
-        }
-        r.mimes.merge(&or.mimes);
-        r.size.merge(&or.size);
-        r.latency.merge(&or.latency);
-        r.wait.merge(&or.wait);
-        if r.body.is_none() {
-            r.body = or.body;
-        }
+        self.resp.merge(o.resp);
     }
 }
 
-impl RespAcc {
-    fn observe(&mut self, r: &crate::ingest::Response, scrub: bool, pii: Option<&mut Pii>) {
-        *self.status.entry(r.status).or_insert(0) += 1;
-        if !r.mime.is_empty() {
-            self.mimes.observe(&r.mime);
+/// The request target a response sample is kept under: the path as the
+/// pools store it and the query as sent (`as_recorded`), or rebuilt from
+/// its scrubbed pairs when scrubbing or look-alikes changed a value.
+fn sample_target<'p>(
+    path: &'p str,
+    raw: Option<&str>,
+    as_recorded: bool,
+    pairs: &[(String, String)],
+) -> std::borrow::Cow<'p, str> {
+    let Some(q) = raw else {
+        return std::borrow::Cow::Borrowed(path);
+    };
+    if as_recorded {
+        return format!("{path}?{q}").into();
+    }
+    let mut out = format!("{path}?");
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
         }
-        if let Some(s) = r.body_size {
-            self.size.record(s as f64);
-        }
-        if let Some(t) = r.total_ms {
-            self.latency.record(t);
-        }
-        if let Some(w) = r.wait_ms {
-            self.wait.record(w);
-        }
-        if self.body.is_none() && (200..300).contains(&r.status) {
-            if let Some(b) = &r.body {
-                if b.len() <= MAX_RESPONSE_BODY && !(scrub && body_has_secret(b)) {
-                    // The mock serves it: look-alikes, as in the requests.
-                    self.body = Some(match pii {
-                        Some(p) => p.body(b),
-                        None => b.clone(),
-                    });
-                }
+        let safe = super::encode::QUERY_SAFE;
+        super::encode::encode_into(&mut out, name, safe);
+        out.push('=');
+        super::encode::encode_into(&mut out, value, safe);
+    }
+    out.into()
+}
+
+/// One warning per reason response bodies were lost, naming the
+/// endpoints (at most ten) and how many bodies each lost.
+fn lost_bodies(endpoints: &[(u32, Endpoint)], marks: &[Vec<(bool, Option<Lost>)>]) -> Vec<String> {
+    let mut by_reason: BTreeMap<Lost, Vec<String>> = BTreeMap::new();
+    for ((_, e), m) in endpoints.iter().zip(marks) {
+        let mut counts: BTreeMap<Lost, u64> = BTreeMap::new();
+        for (_, lost) in m {
+            if let Some(l) = lost {
+                *counts.entry(*l).or_insert(0) += 1;
             }
         }
+        for (l, n) in counts {
+            by_reason.entry(l).or_default().push(format!(
+                "{} {}{} ({n} of {})",
+                e.method,
+                e.host,
+                e.template,
+                m.len()
+            ));
+        }
     }
+    by_reason
+        .into_iter()
+        .map(|(reason, mut list)| {
+            let more = list.len().saturating_sub(10);
+            list.truncate(10);
+            let mut s = format!(
+                "response bodies not kept {} (the mock serves filler of the recorded size): {}",
+                reason.describe(),
+                list.join(", ")
+            );
+            if more > 0 {
+                s += &format!(" and {more} more endpoints");
+            }
+            s
+        })
+        .collect()
 }
 
 /// A path with each segment's personal data replaced.
@@ -761,16 +800,20 @@ fn scrubbed<'v>(
 
 /// Counts the query's values in the pools (the first value of a repeated
 /// name) and returns every pair, scrubbed, in order (at most
-/// `MAX_QUERY_NAMES`), for the joint table.
+/// `MAX_QUERY_NAMES`), for the joint table; and whether they are the
+/// query as recorded (nothing scrubbed, replaced or left out).
 fn observe_query(
     acc: &mut EndpointAcc,
     query: Option<&str>,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> Vec<(String, String)> {
-    let Some(q) = query else { return Vec::new() };
+) -> (Vec<(String, String)>, bool) {
+    let Some(q) = query else {
+        return (Vec::new(), true);
+    };
     let mut pairs = form_pairs(q);
+    let mut as_recorded = pairs.len() <= MAX_QUERY_NAMES;
     pairs.truncate(MAX_QUERY_NAMES);
     let mut seen_here: Vec<&str> = Vec::new();
     let mut out = Vec::with_capacity(pairs.len());
@@ -794,9 +837,10 @@ fn observe_query(
             acc.query.entry(name.clone()).or_default().observe(&v);
             seen_here.push(name);
         }
+        as_recorded &= *v == **value;
         out.push((name.clone(), v.into_owned()));
     }
-    out
+    (out, as_recorded)
 }
 
 /// Counts the modelled headers' values in the pools and returns them,
@@ -935,11 +979,13 @@ fn observe_body(
     }
     if kind == BodyKind::Text {
         match body.text.as_deref() {
-            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && text_has_secret(t)) => match pii {
-                Some(p) => b.text.observe(&p.text(t)),
-                None => b.text.observe(t),
-            },
-            Some(t) if scrub && text_has_secret(t) => {
+            Some(t) if t.len() <= MAX_TEXT_BODY && !(scrub && scrub::text_has_secret(t)) => {
+                match pii {
+                    Some(p) => b.text.observe(&p.text(t)),
+                    None => b.text.observe(t),
+                }
+            }
+            Some(t) if scrub && scrub::text_has_secret(t) => {
                 found.push(("body", "text body".to_string()));
                 kind = BodyKind::Binary;
             }
@@ -947,27 +993,6 @@ fn observe_body(
         }
     }
     *b.kinds.entry(body_kind_code(kind)).or_insert(0) += 1;
-}
-
-fn text_has_secret(t: &str) -> bool {
-    let lower = t.to_ascii_lowercase();
-    [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "authorization",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
-        || t.split(|c: char| c.is_whitespace() || c == '"' || c == '=' || c == '&')
-            .any(scrub::value_looks_secret)
-}
-
-fn body_has_secret(b: &[u8]) -> bool {
-    std::str::from_utf8(b).map(text_has_secret).unwrap_or(false)
 }
 
 fn depth(v: &Value) -> usize {
@@ -1125,7 +1150,7 @@ fn finish_endpoint(
     segments: &[TemplateSegment],
     acc: EndpointAcc,
     total: u64,
-) -> Endpoint {
+) -> (Endpoint, Vec<(bool, Option<Lost>)>) {
     let mut path_params = Vec::new();
     // The endpoint's own values per position; the trie node's (shared by
     // every method and path through it) only if the positions disagree.
@@ -1188,8 +1213,9 @@ fn finish_endpoint(
         .collect();
     let joint = own.then(|| finish_joint(&acc, segments));
     let body = finish_body(acc.body, count);
-    let r = acc.resp;
-    Endpoint {
+    let mime = top_value(&acc.resp.mimes);
+    let (response, marks) = acc.resp.finish(mime);
+    let endpoint = Endpoint {
         method,
         scheme,
         host,
@@ -1206,15 +1232,9 @@ fn finish_endpoint(
         headers,
         joint,
         body,
-        response: ResponseModel {
-            status: r.status,
-            mime: top_value(&r.mimes),
-            size: r.size,
-            latency_ms: r.latency,
-            wait_ms: r.wait,
-            body: r.body,
-        },
-    }
+        response,
+    };
+    (endpoint, marks)
 }
 
 /// The endpoint's recorded combinations. Open: what looks like an open
@@ -1301,6 +1321,7 @@ fn finish_body(b: BodyAcc, count: u64) -> Option<BodyModel> {
 mod tests {
     use super::*;
     use crate::ingest::{Body, Response};
+    use crate::model::traffic::MAX_SAMPLES;
 
     fn ex(ts_ms: i64, method: &str, target: &str) -> Exchange {
         Exchange {
@@ -1324,6 +1345,67 @@ mod tests {
             client: Some("c1".into()),
             ..Default::default()
         }
+    }
+
+    /// Response samples: one per distinct target and status, counted,
+    /// capped (then the endpoint is not `complete`); a query keeps its
+    /// recorded form unless scrubbing changed a value.
+    #[test]
+    fn response_samples_by_target_and_status() {
+        let build = |ids: u64| {
+            let mut b = ModelBuilder::new(BuildOptions::default());
+            for k in 0..ids * 2 {
+                let mut x = ex(k as i64, "GET", &format!("/posts/{}", 1000 + k % ids));
+                let r = x.response.as_mut().unwrap();
+                r.status = if k % ids == 0 { 404 } else { 200 };
+                r.body = Some(format!(r#"{{"id":{}}}"#, 1000 + k % ids).into_bytes());
+                b.observe(&x);
+            }
+            for q in ["q=shoes&page=2", "q=shoes&access_token=abc123"] {
+                b.observe(&ex(1000, "GET", &format!("/search?{q}")));
+            }
+            b.finish()
+        };
+        let m = build(5);
+        let posts = m
+            .endpoints
+            .iter()
+            .find(|e| e.template == "/posts/{id}")
+            .unwrap();
+        let r = &posts.response;
+        assert!(r.complete);
+        assert_eq!(r.samples.len(), 5);
+        assert_eq!(r.samples[0].target, "/posts/1000");
+        assert_eq!((r.samples[0].status, r.samples[0].count), (404, 2));
+        assert_eq!(r.samples[1].body.as_deref(), Some(&br#"{"id":1001}"#[..]));
+        let search = m
+            .endpoints
+            .iter()
+            .find(|e| e.template == "/search")
+            .unwrap();
+        let targets: Vec<&str> = search
+            .response
+            .samples
+            .iter()
+            .map(|s| s.target.as_str())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "/search?q=shoes&page=2",
+                "/search?q=shoes&access_token={{secret:access_token}}"
+            ]
+        );
+
+        let m = build(MAX_SAMPLES as u64 + 6);
+        let posts = m
+            .endpoints
+            .iter()
+            .find(|e| e.template == "/posts/{id}")
+            .unwrap();
+        assert!(!posts.response.complete);
+        assert_eq!(posts.response.samples.len(), MAX_SAMPLES);
+        assert!(posts.response.samples.iter().all(|s| s.count == 2));
     }
 
     /// The stateful-replay regression: reads of popular seeded posts and

@@ -23,17 +23,19 @@ use super::hist::{Bins, LogHist, BINS_PER_DECADE};
 use super::joint::{Joint, JointOpen, Tuple};
 use super::pool::{Alphabet, Pool, TailType};
 use super::{
-    BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
-    Source, SourceFile, TrafficModel,
+    BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, ResponseSample,
+    SecretUse, Segment, Source, SourceFile, TrafficModel,
 };
 use crate::ingest::CaptureKind;
 
 pub const FORMAT: &str = crate::ingest::MODEL_FORMAT;
-/// The version this build writes. Version 4 (issue 12): `arrival.spans`
-/// and `arrival.gap_chain`, and no `arrival.operational_gaps`.
+/// The version this build writes. Version 4 (issues 12 and 18):
+/// `arrival.spans` and `arrival.gap_chain` (no `arrival.operational_gaps`),
+/// and response `samples` (recorded headers and bodies) with `complete`.
 pub const VERSION: u32 = 4;
 /// Older versions this build still reads (version 1: no `links`; 2: no
-/// endpoint `joint`; 3: no `arrival.spans` nor `gap_chain`).
+/// endpoint `joint`; 3: no `arrival.spans` nor `gap_chain`, and one small
+/// response body instead of `samples`).
 const READABLE: std::ops::RangeInclusive<u64> = 1..=4;
 /// A model file never needs more than this once decompressed.
 pub const MAX_DECOMPRESSED: u64 = 64 * 1024 * 1024;
@@ -351,7 +353,29 @@ struct ResponseV1 {
     size_bytes: HistV1,
     latency_ms: HistV1,
     wait_ms: HistV1,
+    /// Versions 1 to 3: one recorded 2xx body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+    /// Version 4: recorded responses the mock serves back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    samples: Vec<SampleV4>,
     #[serde(default)]
+    complete: bool,
+}
+
+/// A recorded response (version 4). The body is `body` when it is UTF-8
+/// text, else `body_base64`; neither when it was not kept.
+#[derive(Serialize, Deserialize, Debug)]
+struct SampleV4 {
+    target: String,
+    status: u16,
+    count: u64,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     body_base64: Option<String>,
 }
 
@@ -711,12 +735,32 @@ fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
             size_bytes: hist_v1(&e.response.size),
             latency_ms: hist_v1(&e.response.latency_ms),
             wait_ms: hist_v1(&e.response.wait_ms),
-            body_base64: e
-                .response
-                .body
-                .as_ref()
-                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+            body_base64: None,
+            samples: e.response.samples.iter().map(sample_v4).collect(),
+            complete: e.response.complete,
         },
+    }
+}
+
+fn sample_v4(s: &ResponseSample) -> SampleV4 {
+    let (body, body_base64) = match &s.body {
+        None => (None, None),
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(t) => (Some(t.to_string()), None),
+            Err(_) => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(b)),
+            ),
+        },
+    };
+    SampleV4 {
+        target: s.target.clone(),
+        status: s.status,
+        count: s.count,
+        headers: s.headers.clone(),
+        size: s.size,
+        body,
+        body_base64,
     }
 }
 
@@ -1190,22 +1234,15 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
         }),
     };
     let mut status = BTreeMap::new();
-    for (k, v) in e.response.status {
+    for (k, v) in &e.response.status {
         let code: u16 = k
             .parse()
             .ok()
             .filter(|c| (100..=999).contains(c))
             .ok_or_else(|| format!("{what}: response status {k:?} is not an HTTP status code"))?;
-        status.insert(code, v);
+        status.insert(code, *v);
     }
-    let body_bytes = match e.response.body_base64 {
-        Some(b) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(b)
-                .map_err(|err| format!("{what}: response body_base64: {err}"))?,
-        ),
-        None => None,
-    };
+    let samples = samples_from(&e.response, &status, &what)?;
     let joint = match e.joint {
         Some(j) => Some(joint_from(j, &what, &path_params, &query, &headers)?),
         None => None,
@@ -1233,9 +1270,82 @@ fn endpoint_from(e: EndpointV1, i: usize, total: u64) -> Result<Endpoint, String
             size: hist_from(e.response.size_bytes, &format!("{what} response size"))?,
             latency_ms: hist_from(e.response.latency_ms, &format!("{what} response latency"))?,
             wait_ms: hist_from(e.response.wait_ms, &format!("{what} response wait"))?,
-            body: body_bytes,
+            samples,
+            complete: e.response.complete,
         },
     })
+}
+
+/// The response samples; a body of a model of version 3 or older becomes
+/// one sample for the whole template (empty target), answered with the
+/// most recorded 2xx status.
+fn samples_from(
+    r: &ResponseV1,
+    status: &BTreeMap<u16, u64>,
+    what: &str,
+) -> Result<Vec<ResponseSample>, String> {
+    let b64 = |b: &str, field: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|err| format!("{what}: {field}: {err}"))
+    };
+    if let Some(b) = &r.body_base64 {
+        let body = b64(b, "response body_base64")?;
+        let ok = status
+            .iter()
+            .filter(|(s, _)| (200..300).contains(*s))
+            .max_by_key(|(_, n)| **n)
+            .map_or(200, |(s, _)| *s);
+        return Ok(vec![ResponseSample {
+            target: String::new(),
+            status: ok,
+            count: 1,
+            headers: Vec::new(),
+            size: body.len() as u64,
+            body: Some(body),
+        }]);
+    }
+    let mut out = Vec::with_capacity(r.samples.len());
+    for (k, s) in r.samples.iter().enumerate() {
+        let w = format!("{what} response samples[{k}]");
+        if !(100..=999).contains(&s.status) {
+            return Err(format!(
+                "{w}: status {} is not an HTTP status code",
+                s.status
+            ));
+        }
+        if !(s.target.is_empty() || s.target.starts_with('/')) {
+            return Err(format!(
+                "{w}: target {:?} does not start with /",
+                clip(&s.target, 60)
+            ));
+        }
+        for (name, value) in &s.headers {
+            if !crate::http1::is_token(name)
+                || value.bytes().any(|b| b.is_ascii_control() && b != b'\t')
+            {
+                return Err(format!(
+                    "{w}: header {:?} is not a valid HTTP header",
+                    clip(name, 60)
+                ));
+            }
+        }
+        let body = match (&s.body, &s.body_base64) {
+            (Some(t), None) => Some(t.clone().into_bytes()),
+            (None, Some(b)) => Some(b64(b, &format!("response samples[{k}] body_base64"))?),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(format!("{w}: both body and body_base64")),
+        };
+        out.push(ResponseSample {
+            target: s.target.clone(),
+            status: s.status,
+            count: s.count,
+            headers: s.headers.clone(),
+            size: s.size,
+            body,
+        });
+    }
+    Ok(out)
 }
 
 /// The template's segments and path slots: a slot's segment in the

@@ -21,11 +21,13 @@
 pub mod arrival;
 pub mod builder;
 pub mod correlate;
+pub mod encode;
 pub mod file;
 pub mod hist;
 pub mod joint;
 pub mod pii;
 pub mod pool;
+pub mod response;
 pub mod scrub;
 pub mod template;
 mod traffic;
@@ -36,6 +38,6 @@ pub use hist::LogHist;
 pub use joint::{Joint, JointOpen, Tuple};
 pub use pool::{Pool, TailType};
 pub use traffic::{
-    BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
-    Source, SourceFile, TrafficModel,
+    BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, ResponseSample,
+    SecretUse, Segment, Source, SourceFile, TrafficModel,
 };

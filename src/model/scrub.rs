@@ -64,6 +64,25 @@ pub fn placeholders_in(s: &str) -> Vec<&str> {
     out
 }
 
+/// Does a text body look like it carries a credential (a secret word,
+/// or a token-like value)?
+pub fn text_has_secret(t: &str) -> bool {
+    let lower = t.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "authorization",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+        || t.split(|c: char| c.is_whitespace() || c == '"' || c == '=' || c == '&')
+            .any(value_looks_secret)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

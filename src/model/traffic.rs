@@ -282,8 +282,45 @@ pub struct ResponseModel {
     pub latency_ms: LogHist,
     /// Time to first byte, ms.
     pub wait_ms: LogHist,
-    /// A recorded body (small, 2xx) the mock can serve.
+    /// Recorded responses the mock serves back, one per distinct request
+    /// target and status (at most [`MAX_SAMPLES`] per endpoint), in the
+    /// order first seen.
+    pub samples: Vec<ResponseSample>,
+    /// Every distinct path the endpoint was recorded with has a sample, so
+    /// a path with none was never recorded (the mock's rule for unknown
+    /// values needs to know).
+    pub complete: bool,
+}
+
+/// Recorded responses kept per endpoint (distinct target and status).
+pub const MAX_SAMPLES: usize = 64;
+
+/// One recorded response, as the mock serves it back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResponseSample {
+    /// Path and query as requested (personal data replaced as in the
+    /// pools, so generated requests find it); empty for a body kept by a
+    /// model of version 3 or older, which stands for the whole template.
+    pub target: String,
+    pub status: u16,
+    /// Recorded requests answered with this status at this target.
+    pub count: u64,
+    /// End-to-end headers in recorded order, credentials scrubbed; never
+    /// hop-by-hop ones, `Content-Length`, `Date` or `Content-Encoding` (the
+    /// body is kept decoded and the mock makes those afresh).
+    pub headers: Vec<(String, String)>,
+    /// The recorded body size in bytes (decoded).
+    pub size: u64,
+    /// The body, decoded; `None` when it was not recorded or not kept (the
+    /// mock then serves filler of `size` bytes).
     pub body: Option<Vec<u8>>,
+}
+
+impl ResponseSample {
+    /// The path part of `target`.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
 }
 
 /// One kind of secret the model replaced by a placeholder.

@@ -44,9 +44,9 @@ const MAX_HEADERS: usize = 96;
 // Response headers are marked in a u128 bitmask (see response_head).
 const _: () = assert!(MAX_HEADERS <= 128);
 
-/// What a response header's name means here. Kept for the model:
-/// Content-Type, Content-Encoding, Cache-Control, Location and Set-Cookie
-/// (by cookie name only).
+/// What a response header's name means here. Kept for the model: all but
+/// the framing ones (Transfer-Encoding, Content-Length), Set-Cookie by
+/// cookie name only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ResponseName {
     TransferEncoding,
@@ -895,9 +895,9 @@ impl HttpConn {
                 ResponseName::ContentType if mime.is_none() => mime = Some(h.value),
                 _ => {}
             }
-            if matches!(
+            if !matches!(
                 name,
-                ResponseName::ContentType | ResponseName::Kept | ResponseName::SetCookie
+                ResponseName::TransferEncoding | ResponseName::ContentLength
             ) {
                 kept |= 1 << i;
             }
@@ -932,7 +932,9 @@ impl HttpConn {
             total_ms,
             headers,
             body,
+            body_base64,
         } = &mut r;
+        *body_base64 = false;
         *r_status = status;
         r_mime.clear();
         // The Content-Type as text once, for the mime and the kept header.
