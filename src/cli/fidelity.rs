@@ -93,7 +93,7 @@ fn read(
     let mut rows: Vec<(i64, u32, u64)> = Vec::new();
     for p in paths {
         ingest::read_capture_with(p, &Default::default(), &mut |x| {
-            if let Some(e) = router.route(&x.method, Some(&x.authority), x.path()) {
+            if let Some(e) = router.route(&x.method, Some(&x.authority), x.path(), None) {
                 rows.push((x.started_ns, e as u32, hash(&x.target)));
             }
         })?;
