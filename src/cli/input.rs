@@ -72,19 +72,7 @@ pub fn load_input(inputs: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<In
 /// Reads every capture through the filters into one model.
 pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<TrafficModel> {
     let filter = Filter::new(&filters.spec()).map_err(UsageError)?;
-    let max_gap_s = match filters.max_gap {
-        None => Some(crate::model::arrival::DEFAULT_MAX_GAP_S),
-        Some(d) if d.is_zero() => None,
-        Some(d) => Some(d.as_secs_f64()),
-    };
-    let mut builder = ModelBuilder::new(BuildOptions {
-        scrub: !filters.keep_secrets,
-        pii: !filters.keep_pii,
-        pii_fields: filters.pii_field.clone(),
-        pii_key: crate::model::pii::key_of_captures(captures),
-        max_gap_s,
-        bodies: filters.bodies.into(),
-    });
+    let mut builder = ModelBuilder::new(build_options(captures, filters));
     let options = ingest::ReadOptions {
         log_format: filters.log_format.clone(),
     };
@@ -150,6 +138,22 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         .into());
     }
     Ok(model)
+}
+
+/// What the model keeps, from the flags (and the captures' look-alike key).
+fn build_options(captures: &[PathBuf], filters: &FilterArgs) -> BuildOptions {
+    BuildOptions {
+        scrub: !filters.keep_secrets,
+        pii: !filters.keep_pii,
+        pii_fields: filters.pii_field.clone(),
+        pii_key: crate::model::pii::key_of_captures(captures),
+        max_gap_s: match filters.max_gap {
+            None => Some(crate::model::arrival::DEFAULT_MAX_GAP_S),
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d.as_secs_f64()),
+        },
+        bodies: filters.bodies.into(),
+    }
 }
 
 pub(super) fn skipped_summary(m: &TrafficModel, n: usize) -> String {
