@@ -8,7 +8,7 @@
 //! what it reads, so a hand-edited file fails with a message naming the
 //! field rather than misbehaving later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -377,6 +377,11 @@ struct SampleV4 {
     body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body_base64: Option<String>,
+    /// The same body as `samples[body_of]` of this endpoint (an earlier
+    /// one), written once: pages recorded under many ids often answer
+    /// the same bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_of: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -736,14 +741,38 @@ fn endpoint_v1(e: &Endpoint) -> EndpointV1 {
             latency_ms: hist_v1(&e.response.latency_ms),
             wait_ms: hist_v1(&e.response.wait_ms),
             body_base64: None,
-            samples: e.response.samples.iter().map(sample_v4).collect(),
+            samples: samples_v4(&e.response.samples),
             complete: e.response.complete,
         },
     }
 }
 
-fn sample_v4(s: &ResponseSample) -> SampleV4 {
-    let (body, body_base64) = match &s.body {
+/// An endpoint's samples, each distinct body written once ([`SampleV4::body_of`]).
+fn samples_v4(samples: &[ResponseSample]) -> Vec<SampleV4> {
+    let mut first: HashMap<&[u8], usize> = HashMap::new();
+    samples
+        .iter()
+        .enumerate()
+        .map(|(k, s)| match s.body.as_deref() {
+            Some(b) if !b.is_empty() => match first.get(b) {
+                Some(&i) => SampleV4 {
+                    body_of: Some(i),
+                    ..sample_v4(s, None)
+                },
+                None => {
+                    first.insert(b, k);
+                    sample_v4(s, Some(b))
+                }
+            },
+            b => sample_v4(s, b),
+        })
+        .collect()
+}
+
+/// A sample as written, with `body` (none: not kept, or written once
+/// elsewhere).
+fn sample_v4(s: &ResponseSample, body: Option<&[u8]>) -> SampleV4 {
+    let (body, body_base64) = match body {
         None => (None, None),
         Some(b) => match std::str::from_utf8(b) {
             Ok(t) => (Some(t.to_string()), None),
@@ -761,6 +790,7 @@ fn sample_v4(s: &ResponseSample) -> SampleV4 {
         size: s.size,
         body,
         body_base64,
+        body_of: None,
     }
 }
 
@@ -1330,11 +1360,20 @@ fn samples_from(
                 ));
             }
         }
-        let body = match (&s.body, &s.body_base64) {
-            (Some(t), None) => Some(t.clone().into_bytes()),
-            (None, Some(b)) => Some(b64(b, &format!("response samples[{k}] body_base64"))?),
-            (None, None) => None,
-            (Some(_), Some(_)) => return Err(format!("{w}: both body and body_base64")),
+        let body = match (&s.body, &s.body_base64, s.body_of) {
+            (Some(t), None, None) => Some(t.clone().into_bytes()),
+            (None, Some(b), None) => Some(b64(b, &format!("response samples[{k}] body_base64"))?),
+            (None, None, None) => None,
+            (None, None, Some(i)) => match out.get(i).and_then(|o: &ResponseSample| o.body.clone())
+            {
+                Some(b) => Some(b),
+                None => {
+                    return Err(format!(
+                        "{w}: body_of {i} names no earlier sample with a body"
+                    ))
+                }
+            },
+            _ => return Err(format!("{w}: more than one of body, body_base64, body_of")),
         };
         out.push(ResponseSample {
             target: s.target.clone(),
@@ -1561,6 +1600,41 @@ mod tests {
         let old = from_reader(p, &gzip(v1.to_string().as_bytes())[..]).unwrap();
         assert!(old.links.is_empty());
         assert_eq!(old.endpoints, m.endpoints);
+    }
+
+    /// A body recorded for several targets is written once (`body_of`)
+    /// and every sample has it again once loaded; a `body_of` naming no
+    /// earlier body is refused.
+    #[test]
+    fn repeated_bodies_are_written_once_and_load_for_every_sample() {
+        use crate::model::correlate::api_exchange as ex;
+        let mut b = crate::model::ModelBuilder::new(Default::default());
+        let page = "<html>weather-page".to_string() + &"the same page ".repeat(2000) + "</html>";
+        for i in 0..20 {
+            let mut x = ex(
+                i * 100,
+                "GET",
+                format!("/weather/{}", 100 + i),
+                Some(page.clone()),
+            );
+            x.response.as_mut().unwrap().mime = "text/html".into();
+            b.observe(&x);
+        }
+        let m = b.finish();
+        let samples = &m.endpoints[0].response.samples;
+        assert_eq!(samples.len(), 20, "{samples:?}");
+        let json = serde_json::to_string(&to_v1(&m)).unwrap();
+        assert_eq!(json.matches("weather-page").count(), 1);
+        assert_eq!(json.matches("\"body_of\":0").count(), 19);
+        let p = Path::new("m.model.gz");
+        let back = from_reader(p, &gzip(json.as_bytes())[..]).unwrap();
+        assert_eq!(back.endpoints[0].response.samples, *samples);
+        let bad = json.replacen("\"body_of\":0", "\"body_of\":7", 1);
+        let e = from_reader(p, &gzip(bad.as_bytes())[..]).unwrap_err();
+        assert!(
+            e.to_string().contains("body_of 7 names no earlier sample"),
+            "{e}"
+        );
     }
 
     /// Models recorded before the switch to BLAKE3 carry `sha256`: they
