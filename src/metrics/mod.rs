@@ -268,6 +268,10 @@ impl Recorder {
             (Some(kind), _) => *c.errors.entry(kind).or_default() += 1,
             (None, None) => *c.errors.entry(ErrorKind::Other).or_default() += 1,
         }
+        // A code a threshold names is also kept apart (none by default).
+        let code = s
+            .status
+            .filter(|c| s.error.is_none() && self.codes.contains(c));
         for &metric in TrendMetric::ALL {
             if let Some(d) = s.trend(metric) {
                 let key = HistKey {
@@ -276,19 +280,13 @@ impl Recorder {
                     class,
                 };
                 hist::record(self.hist_mut(key), d);
-            }
-        }
-        if let (false, None, Some(code)) = (self.codes.is_empty(), s.error, s.status) {
-            if self.codes.contains(&code) {
-                for &metric in TrendMetric::ALL {
-                    if let Some(d) = s.trend(metric) {
-                        let key = CodeKey {
-                            metric,
-                            endpoint: s.endpoint,
-                            code,
-                        };
-                        hist::record(self.coded.entry(key).or_insert_with(hist::new_histogram), d);
-                    }
+                if let Some(code) = code {
+                    let key = CodeKey {
+                        metric,
+                        endpoint: s.endpoint,
+                        code,
+                    };
+                    hist::record(self.coded.entry(key).or_insert_with(hist::new_histogram), d);
                 }
             }
         }
