@@ -20,6 +20,12 @@
 //! - `pool`: share of the other side's targets never recorded, and share
 //!   that are one of the 10 most frequent recorded targets (beside the
 //!   recording's own); halves in time (second against first).
+//! - `sessions` (when both sides have them: a recording's users split at
+//!   the model's learned idle timeout, `run --sessions`' schedule, a
+//!   replay capture's users): KS distances between the requests per
+//!   session, the sessions' lengths in seconds (first request to last) and
+//!   the think times (gaps within a session); halves: odd against even
+//!   sessions. Judged when each half has 5 sessions or more.
 
 use std::collections::HashMap;
 
@@ -35,6 +41,8 @@ pub struct Traffic {
     pub endpoints: Vec<u32>,
     /// A hash of each request's target (path and query).
     pub targets: Vec<u64>,
+    /// The session of each request, or empty when unknown.
+    pub sessions: Vec<u64>,
 }
 
 impl Traffic {
@@ -46,6 +54,9 @@ impl Traffic {
         self.times = idx.iter().map(|i| self.times[*i] - t0).collect();
         self.endpoints = idx.iter().map(|i| self.endpoints[*i]).collect();
         self.targets = idx.iter().map(|i| self.targets[*i]).collect();
+        if !self.sessions.is_empty() {
+            self.sessions = idx.iter().map(|i| self.sessions[*i]).collect();
+        }
     }
 
     fn subset(&self, keep: impl Fn(usize) -> bool) -> Traffic {
@@ -54,6 +65,9 @@ impl Traffic {
             t.times.push(self.times[i]);
             t.endpoints.push(self.endpoints[i]);
             t.targets.push(self.targets[i]);
+            if let Some(s) = self.sessions.get(i) {
+                t.sessions.push(*s);
+            }
         }
         t
     }
@@ -93,6 +107,80 @@ pub struct Figures {
     pub rate_error: RateError,
     pub count_ratio: f64,
     pub pool: Pool,
+    /// When both sides have sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionFigures>,
+}
+
+/// How alike the two sides' sessions are.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct SessionFigures {
+    /// Sessions of the other side (of the second half, for split-half).
+    pub sessions: usize,
+    /// Sessions of the recording (of the first half).
+    pub recorded_sessions: usize,
+    /// KS distance between requests per session.
+    pub length_ks: f64,
+    /// KS distance between sessions' lengths in seconds.
+    pub duration_ks: f64,
+    /// KS distance between think times (gaps within a session).
+    pub think_ks: f64,
+}
+
+/// Requests per session, seconds per session and the think times of the
+/// sessions of `t` (time-ordered).
+pub fn session_shapes(t: &Traffic) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    // Session → (requests, first, last).
+    let mut by: HashMap<u64, (u64, f64, f64)> = HashMap::new();
+    let mut thinks = Vec::new();
+    for (time, s) in t.times.iter().zip(&t.sessions) {
+        let e = by.entry(*s).or_insert((0, *time, *time));
+        if e.0 > 0 {
+            thinks.push(time - e.2);
+        }
+        e.0 += 1;
+        e.2 = *time;
+    }
+    let mut rows: Vec<_> = by.into_values().collect();
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let lengths = rows.iter().map(|r| r.0 as f64).collect();
+    let durations = rows.iter().map(|r| r.2 - r.1).collect();
+    (lengths, durations, thinks)
+}
+
+fn session_figures(a: &Traffic, b: &Traffic) -> Option<SessionFigures> {
+    if a.sessions.is_empty() || b.sessions.is_empty() {
+        return None;
+    }
+    let (al, ad, at) = session_shapes(a);
+    let (bl, bd, bt) = session_shapes(b);
+    Some(SessionFigures {
+        sessions: bl.len(),
+        recorded_sessions: al.len(),
+        length_ks: ks(&al, &bl),
+        duration_ks: ks(&ad, &bd),
+        think_ks: ks(&at, &bt),
+    })
+}
+
+/// Session numbers of time-ordered requests: each user's requests split
+/// where the user was idle longer than `idle_s` (`times_s` real times).
+pub fn split_sessions(times_s: &[f64], users: &[u32], idle_s: f64) -> Vec<u64> {
+    let mut last: HashMap<u32, (f64, u64)> = HashMap::new();
+    let mut next = 0u64;
+    times_s
+        .iter()
+        .zip(users)
+        .map(|(t, u)| {
+            let e = last.entry(*u).or_insert((*t, next));
+            if e.1 == next || *t - e.0 > idle_s {
+                e.1 = next;
+                next += 1;
+            }
+            e.0 = *t;
+            e.1
+        })
+        .collect()
 }
 
 /// One figure judged: its value, the noise floor and the limit.
@@ -278,6 +366,7 @@ fn figures(recorded: &Traffic, other: &Traffic, duration: f64) -> Figures {
             within(other, duration) as f64 / recorded.times.len() as f64
         },
         pool: pool(recorded, &other_in),
+        sessions: session_figures(recorded, &other_in),
     }
 }
 
@@ -320,6 +409,11 @@ fn split_half(recorded: &Traffic, duration: f64) -> Figures {
             a.times.len() as f64 / b.times.len() as f64
         },
         pool: pool(&first, &second),
+        sessions: (!recorded.sessions.is_empty()).then(|| {
+            let even = recorded.subset(|i| recorded.sessions[i] % 2 == 0);
+            let odd = recorded.subset(|i| recorded.sessions[i] % 2 == 1);
+            session_figures(&even, &odd).unwrap_or_default()
+        }),
     }
 }
 
@@ -381,6 +475,30 @@ pub fn compare(recorded: &Traffic, other: &Traffic) -> Report {
             0.05,
         ),
     );
+    if let (Some(fs), Some(ss)) = (f.sessions, s.sessions) {
+        // Too few sessions in a half for a KS distance to mean anything:
+        // reported, not judged.
+        if ss.sessions >= 5 && ss.recorded_sessions >= 5 {
+            check(
+                "session_length_ks",
+                fs.length_ks,
+                ss.length_ks,
+                floor(ss.length_ks, 0.05),
+            );
+            check(
+                "session_duration_ks",
+                fs.duration_ks,
+                ss.duration_ks,
+                floor(ss.duration_ks, 0.05),
+            );
+            check(
+                "think_time_ks",
+                fs.think_ks,
+                ss.think_ks,
+                floor(ss.think_ks, 0.05),
+            );
+        }
+    }
     let pass = checks.iter().all(|c| c.pass);
     Report {
         recorded_requests: recorded.times.len(),

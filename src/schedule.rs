@@ -464,10 +464,13 @@ mod tests {
 }
 
 /// Session-shaped arrivals (`--sessions`): a steady population of
-/// clients, each running sessions one after another. A session walks the
-/// recorded endpoint-to-endpoint transitions, waiting a recorded think time
-/// after each request, and ends as recorded sessions ended; then the
-/// client is idle for an exponential gap before its next session.
+/// clients, each running sessions one after another. A session sends as
+/// many requests as a recorded session did (drawn from the recorded
+/// requests per session), walking the recorded endpoint-to-endpoint
+/// transitions and waiting a recorded think time after each request (it
+/// ends early at an endpoint no recorded session went on from; a model
+/// without the length histogram ends sessions as recorded sessions ended);
+/// then the client is idle for an exponential gap before its next session.
 ///
 /// The population is chosen so the request rate is the recorded one
 /// (times the scale) at any run length: `L`, the recording's mean number
@@ -484,6 +487,8 @@ mod tests {
 /// also names the session.
 pub struct SessionSchedule<'a, R> {
     think: &'a LogHist,
+    /// Requests per recorded session; empty in models without it.
+    lengths: &'a LogHist,
     /// Think times are multiplied by this: 1 unless the population was
     /// capped at [`MAX_SESSION_CLIENTS`].
     think_factor: f64,
@@ -491,8 +496,9 @@ pub struct SessionSchedule<'a, R> {
     duration_s: Option<f64>,
     /// Mean idle gap between a client's sessions, seconds.
     mean_idle_s: f64,
-    /// Every client's next event: (time, endpoint or [`START`], session).
-    heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF64, usize, u64)>>,
+    /// Every client's next event: (time, endpoint or [`START`], session,
+    /// requests its session has still to send, this one included).
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF64, usize, u64, u64)>>,
     /// Sessions started so far: the next one's number.
     started: u64,
     starts: Vec<(usize, u64)>,
@@ -562,7 +568,12 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         }
         // Requests per session: every visit either moves on or ends, so
         // the chain's expected length is visits over sessions.
-        let length = (sessions + moves) as f64 / sessions as f64;
+        let lengths = &model.sessions.length;
+        let length = if lengths.count > 0 {
+            lengths.sample_mean().max(1.0)
+        } else {
+            (sessions + moves) as f64 / sessions as f64
+        };
         let think = &model.sessions.think_time_s;
         // Time a session occupies its client: a think time after each of
         // its requests (the last one before the client goes idle).
@@ -588,6 +599,7 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         let mean_idle_s = (clients / session_rate - busy).max(0.0);
         let mut sched = SessionSchedule {
             think,
+            lengths,
             think_factor,
             rng,
             duration_s: spec.duration_s,
@@ -628,13 +640,18 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
                 match Self::pick(&mut self.rng, &moves, first_moves) {
                     Some(e) => {
                         let session = self.new_session();
-                        self.push(t, e, session);
+                        // Somewhere in a session of a drawn length.
+                        let left = match self.length() {
+                            u64::MAX => u64::MAX,
+                            n => self.rng.random_range(1..=n),
+                        };
+                        self.push(t, e, session, left);
                     }
-                    None => self.push(t, START, 0),
+                    None => self.push(t, START, 0, 0),
                 }
             } else {
                 let t = self.idle();
-                self.push(t, START, 0);
+                self.push(t, START, 0, 0);
             }
         }
     }
@@ -657,9 +674,18 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         self.started - 1
     }
 
-    fn push(&mut self, t: f64, endpoint: usize, session: u64) {
+    /// Requests of a new session: a recorded session's, or `u64::MAX`
+    /// (end as recorded sessions ended) without lengths in the model.
+    fn length(&mut self) -> u64 {
+        if self.lengths.count == 0 {
+            return u64::MAX;
+        }
+        (self.lengths.sample(&mut self.rng).round() as u64).max(1)
+    }
+
+    fn push(&mut self, t: f64, endpoint: usize, session: u64, left: u64) {
         self.heap
-            .push(std::cmp::Reverse((OrdF64(t), endpoint, session)));
+            .push(std::cmp::Reverse((OrdF64(t), endpoint, session, left)));
     }
 
     fn pick(rng: &mut R, options: &[(usize, u64)], extra: u64) -> Option<usize> {
@@ -691,7 +717,7 @@ impl<R: Rng> SessionSchedule<'_, R> {
     /// it belongs to (sessions are numbered as they start).
     pub fn next_in_session(&mut self) -> Option<(f64, usize, u64)> {
         loop {
-            let std::cmp::Reverse((OrdF64(t), e, session)) = self.heap.pop()?;
+            let std::cmp::Reverse((OrdF64(t), e, session, left)) = self.heap.pop()?;
             if self.duration_s.is_some_and(|d| t >= d) {
                 // The earliest event is past the end: so is every other.
                 self.heap.clear();
@@ -700,18 +726,28 @@ impl<R: Rng> SessionSchedule<'_, R> {
             if e == START {
                 if let Some(first) = Self::pick(&mut self.rng, &self.starts, 0) {
                     let session = self.new_session();
-                    self.push(t, first, session);
+                    let left = self.length();
+                    self.push(t, first, session, left);
                 }
                 continue;
             }
             let (options, end) = &self.next[e];
-            let then = Self::pick(&mut self.rng, options, *end);
+            let then = match left {
+                // Ends as recorded sessions ended.
+                u64::MAX => Self::pick(&mut self.rng, options, *end),
+                // Its drawn length reached.
+                0 | 1 => None,
+                _ => Self::pick(&mut self.rng, options, 0),
+            };
             let at = t + self.think();
             match then {
-                Some(to) => self.push(at, to, session),
+                Some(to) => {
+                    let left = if left == u64::MAX { left } else { left - 1 };
+                    self.push(at, to, session, left)
+                }
                 None => {
                     let idle = self.idle();
-                    self.push(at + idle, START, 0);
+                    self.push(at + idle, START, 0, 0);
                 }
             }
             return Some((t, e, session));

@@ -192,3 +192,197 @@ fn a_model_file_is_refused_with_the_reason() {
         r.stderr
     );
 }
+
+/// Users (told apart by their session cookie, all in one HAR) who visit
+/// a shop a few times over six hours: each visit 3 to 15 page loads (a
+/// document and 2 to 6 assets a few ms apart) 3 to 60 s apart, visits 20
+/// to 40 minutes apart.
+fn visitors(users: u64) -> Vec<Entry> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let pages = ["/", "/search", "/item/1", "/item/2", "/cart"];
+    let mut out = Vec::new();
+    for user in 0..users {
+        let cookie = (
+            "Cookie".to_string(),
+            format!("_ga=x{}; sid=u{user}", next(9)),
+        );
+        let mut t = user * 61_000;
+        while t < 6 * 3_600_000 {
+            for _ in 0..3 + next(13) {
+                let page = pages[next(pages.len() as u64) as usize];
+                let mut doc = Entry::get(format!("http://shop.test{page}"), t);
+                doc.headers.push(cookie.clone());
+                out.push(doc);
+                for _ in 0..2 + next(5) {
+                    t += 1 + next(8);
+                    let mut a = Entry::get("http://shop.test/app.js", t);
+                    a.headers.push(cookie.clone());
+                    out.push(a);
+                }
+                t += 3_000 + next(57_000);
+            }
+            t += 20 * 60_000 + next(20 * 60_000);
+        }
+    }
+    out.sort_by_key(|e| e.at_ms);
+    out
+}
+
+/// Per session (in order of first request): requests, seconds, and all
+/// think times, by grouping and counting.
+fn shapes(rows: &[(f64, u64)]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut by: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for (t, s) in rows {
+        by.entry(*s).or_default().push(*t);
+    }
+    let (mut len, mut dur, mut think) = (Vec::new(), Vec::new(), Vec::new());
+    for ts in by.values() {
+        len.push(ts.len() as f64);
+        dur.push(ts[ts.len() - 1] - ts[0]);
+        think.extend(gaps(ts));
+    }
+    (len, dur, think)
+}
+
+#[test]
+fn session_figures_match_an_independent_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = visitors(24);
+    let har = write_har(dir.path(), "visits.har", &entries);
+    let har_s = har.to_str().unwrap();
+    // Precondition: no gap long enough for the timeline to be compressed
+    // (the session figures are on real times either way; the test's
+    // recomputation is simpler without).
+    let max_gap = entries
+        .windows(2)
+        .map(|w| w[1].at_ms - w[0].at_ms)
+        .max()
+        .unwrap();
+    assert!(max_gap < 300_000, "{max_gap}");
+    let model: Value = serde_json::from_str(&replay_ok(["inspect", har_s, "--json"])).unwrap();
+    let idle = model["sessions"]["idle_split_s"].as_f64().unwrap();
+    // The learned timeout falls between the think times and the absences.
+    assert!((60.0..=1200.0).contains(&idle), "{idle}");
+    assert_eq!(model["sessions"]["clients"], 24, "{}", model["sessions"]);
+
+    // Recorded sessions: each user's requests split at the timeout.
+    let t0 = entries[0].at_ms as f64 / 1000.0;
+    let mut last: BTreeMap<String, (f64, u64)> = BTreeMap::new();
+    let mut n = 0;
+    let recorded: Vec<(f64, u64)> = entries
+        .iter()
+        .map(|e| {
+            let t = e.at_ms as f64 / 1000.0 - t0;
+            let user = e
+                .headers
+                .last()
+                .unwrap()
+                .1
+                .split("sid=")
+                .nth(1)
+                .unwrap()
+                .to_string();
+            let s = match last.get(&user) {
+                Some((prev, s)) if t - prev <= idle => *s,
+                _ => {
+                    n += 1;
+                    n - 1
+                }
+            };
+            last.insert(user, (t, s));
+            (t, s)
+        })
+        .collect();
+    assert_eq!(n, model["sessions"]["sessions"].as_u64().unwrap());
+    let duration = recorded.last().unwrap().0;
+
+    let r = replay(["fidelity", har_s, "--sessions", "--json", "--seed", "3"]);
+    let v: Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.output()));
+    let out = replay_ok([
+        "generate",
+        har_s,
+        "--sessions",
+        "-n",
+        "200000",
+        "--seed",
+        "3",
+    ]);
+    let generated: Vec<(f64, u64)> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|x| (x["at_s"].as_f64().unwrap(), x["session"].as_u64().unwrap()))
+        .filter(|(at, _)| *at <= duration + 1e-6)
+        .map(|(at, s)| ((at * 1000.0 + 1e-6).floor() / 1000.0, s))
+        .collect();
+    assert!(
+        out.lines().count() > generated.len(),
+        "generate went past the duration"
+    );
+    let (rl, rd, rt) = shapes(&recorded);
+    let (gl, gd, gt) = shapes(&generated);
+    let s = &v["sessions"];
+    assert_eq!(
+        s["recorded_sessions"].as_u64().unwrap() as usize,
+        rl.len(),
+        "{s}"
+    );
+    assert_eq!(s["sessions"].as_u64().unwrap() as usize, gl.len(), "{s}");
+    for (name, want) in [
+        ("length_ks", ks(&rl, &gl)),
+        ("duration_ks", ks(&rd, &gd)),
+        ("think_ks", ks(&rt, &gt)),
+    ] {
+        let got = s[name].as_f64().unwrap();
+        // at_s is printed to the microsecond: a time can land a ms off.
+        assert!((got - want).abs() < 0.01, "{name}: cli {got} vs {want}");
+    }
+    // The split-half: even against odd sessions of the recording.
+    let half = |p: u64| -> Vec<(f64, u64)> {
+        recorded
+            .iter()
+            .copied()
+            .filter(|(_, s)| s % 2 == p)
+            .collect()
+    };
+    let ((el, ed, et), (ol, od, ot)) = (shapes(&half(0)), shapes(&half(1)));
+    let h = &v["split_half"]["sessions"];
+    for (name, want) in [
+        ("length_ks", ks(&el, &ol)),
+        ("duration_ks", ks(&ed, &od)),
+        ("think_ks", ks(&et, &ot)),
+    ] {
+        assert!(
+            (h[name].as_f64().unwrap() - want).abs() < 1e-9,
+            "{name}: {h}"
+        );
+    }
+    let names: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    // What issue 12 asks of `--sessions`: requests per session, session
+    // lengths and think times at the recording's noise floor.
+    for n in ["session_length_ks", "session_duration_ks", "think_time_ks"] {
+        let c = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n);
+        let c = c.unwrap_or_else(|| panic!("{n} not judged: {names:?}"));
+        assert_eq!(c["pass"], true, "{c}");
+    }
+    let text = replay(["fidelity", har_s, "--sessions", "--seed", "3"]).stdout;
+    assert!(
+        text.contains("sessions: ") && text.contains("think_time_ks"),
+        "{text}"
+    );
+}

@@ -58,6 +58,12 @@ pub struct FidelityArgs {
     /// The seed of the generated schedule.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Compare the schedule `run --sessions` sends (users walking the
+    /// recorded sessions) instead of independent arrivals, with the
+    /// session figures: requests per session, session length and think
+    /// times.
+    #[arg(long, conflicts_with = "against")]
+    pub sessions: bool,
     /// Print the figures as JSON (fields `mix_tv`, `gap_ks`,
     /// `rate_error`, `count_ratio`, `split_half`, `checks`, `pass`).
     #[arg(long)]

@@ -15,6 +15,8 @@ use crate::error::{UsageError, EXIT_OK, EXIT_THRESHOLD};
 use crate::fidelity::{self, Report, Traffic};
 use crate::ingest::{self, CaptureKind};
 use crate::mock::router::Router;
+use crate::model::arrival::span_s;
+use crate::model::client::Clients;
 use crate::model::TrafficModel;
 use crate::schedule::ScheduleSpec;
 
@@ -44,6 +46,7 @@ pub fn run(args: FidelityArgs) -> anyhow::Result<u8> {
             &model,
             args.seed,
             recorded.times.last().copied().unwrap_or(0.0),
+            args.sessions,
         ),
     };
     // As a recorder with the recording's clock would have seen them: a
@@ -90,11 +93,13 @@ fn read(
     router: &Router,
     model: &TrafficModel,
 ) -> anyhow::Result<(Traffic, f64)> {
-    let mut rows: Vec<(i64, u32, u64)> = Vec::new();
+    let mut rows: Vec<(i64, u32, u64, u32)> = Vec::new();
+    // Users as the model tells them apart.
+    let mut users = Clients::default();
     for p in paths {
         ingest::read_capture_with(p, &Default::default(), &mut |x| {
             if let Some(e) = router.route(&x.method, Some(&x.authority), x.path(), None) {
-                rows.push((x.started_ns, e as u32, hash(&x.target)));
+                rows.push((x.started_ns, e as u32, hash(&x.target), users.id(x)));
             }
         })?;
     }
@@ -109,22 +114,29 @@ fn read(
     rows.sort_unstable();
     let tick_ns = [1_000_000i64, 1_000, 1]
         .into_iter()
-        .find(|r| rows.iter().all(|(ts, _, _)| ts % r == 0))
+        .find(|r| rows.iter().all(|(ts, ..)| ts % r == 0))
         .unwrap_or(1);
     let max_gap_ns = match model.arrival.compressed.gaps {
         0 => i128::MAX,
         _ => (model.arrival.compressed.max_gap_s * 1e9) as i128,
     };
     let mut t = Traffic::default();
+    let rows_start = rows[0].0;
     // Whole nanoseconds, so equal gaps stay equal (KS counts ties).
     let (mut at_ns, mut prev) = (0i128, rows[0].0);
-    for (ts, e, target) in rows {
+    let mut real_s = Vec::with_capacity(rows.len());
+    let mut who = Vec::with_capacity(rows.len());
+    for (ts, e, target, user) in rows {
         at_ns += (i128::from(ts) - i128::from(prev)).min(max_gap_ns);
         prev = ts;
         t.times.push(at_ns as f64 / 1e9);
         t.endpoints.push(e);
         t.targets.push(target);
+        real_s.push(span_s(rows_start, ts));
+        who.push(user);
     }
+    // Sessions on the real times, as the model split them.
+    t.sessions = fidelity::split_sessions(&real_s, &who, model.sessions.idle_split_s);
     Ok((t, 1e9 / tick_ns as f64))
 }
 
@@ -136,9 +148,10 @@ fn names(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// The schedule `run --seed SEED` would send at 1x over the recorded
-/// duration, and its requests.
-pub fn generated(model: &TrafficModel, seed: u64, duration_s: f64) -> Traffic {
+/// The schedule `run --seed SEED` (with `--sessions`: `run --sessions
+/// --seed SEED`) would send at 1x over the recorded duration, and its
+/// requests.
+pub fn generated(model: &TrafficModel, seed: u64, duration_s: f64, sessions: bool) -> Traffic {
     let spec = ScheduleSpec {
         // A hair past the last recorded request, which sits at the end.
         duration_s: Some(duration_s * (1.0 + 1e-9) + 1e-9),
@@ -146,8 +159,11 @@ pub fn generated(model: &TrafficModel, seed: u64, duration_s: f64) -> Traffic {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut t = Traffic::default();
-    for (i, at, _, e) in crate::generate::schedule(model, spec, false, seed) {
+    for (i, at, session, e) in crate::generate::schedule(model, spec, sessions, seed) {
         let r = crate::generate::scheduled_request(model, &mut rng, i, e);
+        if let Some(s) = session {
+            t.sessions.push(s);
+        }
         t.times.push(at);
         t.endpoints.push(r.endpoint as u32);
         t.targets.push(hash(&r.path));
@@ -191,6 +207,21 @@ fn text(r: &Report, args: &FidelityArgs) -> String {
         100.0 * r.figures.pool.top10_share,
         100.0 * r.figures.pool.recorded_top10_share
     ));
+    if let (Some(f), Some(h)) = (r.figures.sessions, r.split_half.sessions) {
+        s.push_str(&format!(
+            "  sessions: {} recorded, {} compared; KS requests per session {:.4}, seconds per session {:.4}, think times {:.4}{}\n",
+            f.recorded_sessions,
+            f.sessions,
+            f.length_ks,
+            f.duration_ks,
+            f.think_ks,
+            if h.sessions < 5 || h.recorded_sessions < 5 {
+                " (too few sessions to judge)"
+            } else {
+                ""
+            }
+        ));
+    }
     s.push_str(if r.pass {
         "  every figure within its limit\n"
     } else {

@@ -171,6 +171,7 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
         "sessions": {
             "clients": m.sessions.clients,
             "sessions": m.sessions.sessions,
+            "idle_split_s": m.sessions.idle_split_s,
             "think_time_s": hist_json(&m.sessions.think_time_s),
             "length": hist_json(&m.sessions.length),
             "transitions": m.sessions.transitions.len(),
@@ -440,12 +441,22 @@ pub fn compressed_gaps(m: &TrafficModel) -> Option<String> {
 fn sessions(s: &mut String, ss: &Sessions) {
     let _ = writeln!(
         s,
-        "sessions  {} clients, {} sessions, think time p50 {}, {} transitions",
+        "sessions  {} users, {} sessions (idle over {} ends one), {} requests a session p50, think time p50 {}, {} transitions",
         ss.clients,
         ss.sessions,
+        fmt::seconds(ss.idle_split_s),
+        fmt_len(ss.length.quantile(0.5)),
         fmt::seconds(ss.think_time_s.quantile(0.5)),
         ss.transitions.len()
     );
+}
+
+fn fmt_len(n: f64) -> String {
+    if n.is_finite() {
+        format!("{:.0}", n.round())
+    } else {
+        "-".into()
+    }
 }
 
 /// The endpoint table, its columns as wide as the longest host and template

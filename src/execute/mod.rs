@@ -1163,7 +1163,8 @@ mod tests {
     use crate::run::{RunOptions, RunPlan};
     use crate::schedule::Shard;
 
-    /// A model of four clients, each reading a few endpoints over 60 s.
+    /// A model of 120 users, each reading a few endpoints in half a second
+    /// (a session of 5 requests), one after another over 60 s.
     fn model() -> Arc<TrafficModel> {
         let mut b = crate::model::ModelBuilder::new(Default::default());
         for i in 0..600i64 {
@@ -1178,7 +1179,7 @@ mod tests {
                     status: 200,
                     ..Default::default()
                 }),
-                client: Some(format!("c{}", i % 4)),
+                client: Some(format!("c{}", i / 5)),
                 ..Default::default()
             });
         }

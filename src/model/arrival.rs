@@ -360,53 +360,202 @@ fn merge_fine(bins: &[FineBin]) -> FineBin {
     m
 }
 
-/// Sessions learned one request at a time, in time order.
-#[derive(Debug, Default)]
+/// The idle timeouts a session split is learned among, seconds: from
+/// half a minute to two hours, about log-spaced.
+pub const IDLE_CANDIDATES_S: [f64; 9] = [
+    30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+];
+const IDLE_K: usize = IDLE_CANDIDATES_S.len();
+
+/// How many candidate timeouts a gap exceeds (0: within a session
+/// whatever the timeout; [`IDLE_K`]: a new session whatever it is).
+fn idle_class(gap_ns: i128) -> usize {
+    IDLE_CANDIDATES_S
+        .iter()
+        .take_while(|t| gap_ns > (**t * 1e9) as i128)
+        .count()
+}
+
+/// One client's state: its last request and, per candidate timeout, the
+/// requests of its session so far.
+#[derive(Debug, Clone, Copy)]
+struct ClientRun {
+    ts_ns: i64,
+    endpoint: u32,
+    since: [u32; IDLE_K],
+}
+
+/// Sessions learned one request at a time, in time order, for every
+/// candidate idle timeout at once: each gap within a client is kept by the
+/// number of candidates it exceeds, so that once the gaps are all known
+/// the timeout can be chosen ([`learn_idle_split`]) and the sessions it
+/// makes read off without a second pass.
+#[derive(Debug)]
 struct SessionFit {
-    /// Client → (last request time, its endpoint, requests so far).
-    last: rustc_hash::FxHashMap<u32, (i64, u32, u64)>,
-    s: Sessions,
+    last: rustc_hash::FxHashMap<u32, ClientRun>,
+    /// Clients' first requests, by endpoint.
+    firsts: rustc_hash::FxHashMap<u32, u64>,
+    /// (from, to) → count, for gaps under every candidate.
+    moves: rustc_hash::FxHashMap<(u32, u32), u64>,
+    /// (from, to, class) → count, for gaps over some candidate.
+    long: BTreeMap<(u32, u32, usize), u64>,
+    /// Gaps within a client, by class.
+    think: Vec<LogHist>,
+    /// Per candidate: requests per finished session.
+    length: Vec<LogHist>,
+}
+
+impl Default for SessionFit {
+    fn default() -> Self {
+        SessionFit {
+            last: Default::default(),
+            firsts: Default::default(),
+            moves: Default::default(),
+            long: BTreeMap::new(),
+            think: vec![LogHist::new(); IDLE_K + 1],
+            length: vec![LogHist::new(); IDLE_K],
+        }
+    }
 }
 
 impl SessionFit {
     fn push(&mut self, ts_ns: i64, client: u32, endpoint: u32) {
-        let s = &mut self.s;
-        let split_ns = (SESSION_IDLE_SPLIT_S * 1e9) as i128;
-        match self.last.get_mut(&client) {
-            Some((ts, prev_ep, len)) if i128::from(ts_ns) - i128::from(*ts) <= split_ns => {
-                *s.transitions
-                    .entry((*prev_ep as usize, endpoint as usize))
-                    .or_insert(0) += 1;
-                s.think_time_s.record(span_s(*ts, ts_ns));
-                (*ts, *prev_ep) = (ts_ns, endpoint);
-                *len += 1;
-            }
-            Some(entry) => {
-                // Idle too long: close the session, start another.
-                *s.ends.entry(entry.1 as usize).or_insert(0) += 1;
-                s.length.record(entry.2 as f64);
-                *s.starts.entry(endpoint as usize).or_insert(0) += 1;
-                s.sessions += 1;
-                *entry = (ts_ns, endpoint, 1);
-            }
-            None => {
-                *s.starts.entry(endpoint as usize).or_insert(0) += 1;
-                s.sessions += 1;
-                self.last.insert(client, (ts_ns, endpoint, 1));
+        let Some(run) = self.last.get_mut(&client) else {
+            *self.firsts.entry(endpoint).or_insert(0) += 1;
+            let run = ClientRun {
+                ts_ns,
+                endpoint,
+                since: [1; IDLE_K],
+            };
+            self.last.insert(client, run);
+            return;
+        };
+        let c = idle_class(i128::from(ts_ns) - i128::from(run.ts_ns));
+        self.think[c].record(span_s(run.ts_ns, ts_ns));
+        if c == 0 {
+            *self.moves.entry((run.endpoint, endpoint)).or_insert(0) += 1;
+        } else {
+            *self.long.entry((run.endpoint, endpoint, c)).or_insert(0) += 1;
+        }
+        for (j, n) in run.since.iter_mut().enumerate() {
+            if j < c {
+                // Idle longer than candidate j: its session ends here.
+                self.length[j].record(f64::from(*n));
+                *n = 1;
+            } else {
+                *n += 1;
             }
         }
+        (run.ts_ns, run.endpoint) = (ts_ns, endpoint);
     }
 
-    fn finish(self) -> Sessions {
-        let mut s = self.s;
-        s.idle_split_s = SESSION_IDLE_SPLIT_S;
-        s.clients = self.last.len() as u64;
-        for (_, (_, ep, len)) in self.last {
-            *s.ends.entry(ep as usize).or_insert(0) += 1;
-            s.length.record(len as f64);
+    fn finish(mut self) -> Sessions {
+        let mut ends = BTreeMap::new();
+        for run in self.last.values() {
+            *ends.entry(run.endpoint as usize).or_insert(0) += 1;
+            for (j, n) in run.since.iter().enumerate() {
+                self.length[j].record(f64::from(*n));
+            }
+        }
+        let mut gaps = LogHist::new();
+        self.think.iter().for_each(|h| gaps.merge(h));
+        let j = learn_idle_split(&gaps);
+        let mut s = Sessions {
+            clients: self.last.len() as u64,
+            sessions: self.last.len() as u64,
+            idle_split_s: IDLE_CANDIDATES_S[j],
+            starts: self.firsts.iter().map(|(e, c)| (*e as usize, *c)).collect(),
+            transitions: self
+                .moves
+                .iter()
+                .map(|((a, b), c)| ((*a as usize, *b as usize), *c))
+                .collect(),
+            ends,
+            think_time_s: LogHist::new(),
+            length: std::mem::take(&mut self.length[j]),
+        };
+        for ((a, b, class), n) in &self.long {
+            let (a, b) = (*a as usize, *b as usize);
+            if *class > j {
+                *s.ends.entry(a).or_insert(0) += n;
+                *s.starts.entry(b).or_insert(0) += n;
+                s.sessions += n;
+            } else {
+                *s.transitions.entry((a, b)).or_insert(0) += n;
+            }
+        }
+        for h in &self.think[..=j] {
+            s.think_time_s.merge(h);
         }
         s
     }
+}
+
+/// The idle timeout that splits a client's requests into sessions, learned
+/// from the gaps between its requests (an index into
+/// [`IDLE_CANDIDATES_S`]).
+///
+/// Gaps of a second and more within a client have a mode of think times
+/// (seconds to minutes) and, when the recording shows clients coming
+/// back, a mode of absences (tens of minutes to days). The timeout is the
+/// candidate in the valley between them: the density there (smoothed over
+/// a third of a decade) at most a third of both modes' peaks, the lowest
+/// such valley, and within a flat run of equally low ones, its middle.
+/// Without a valley (no absences recorded, or nothing but absences) it is
+/// 30 minutes, web analytics' usual session timeout.
+pub fn learn_idle_split(gaps: &LogHist) -> usize {
+    let default = IDLE_CANDIDATES_S
+        .iter()
+        .position(|t| *t == SESSION_IDLE_SPLIT_S)
+        .expect("the default is a candidate");
+    // Per-bin counts from 1 s (bin 0) up.
+    let n = gaps
+        .bins
+        .iter()
+        .map(|(i, _)| i + 1)
+        .max()
+        .unwrap_or(0)
+        .max(0) as usize;
+    let mut d = vec![0.0f64; n];
+    for (i, c) in gaps.bins.iter() {
+        if i >= 0 {
+            d[i as usize] += c as f64;
+        }
+    }
+    const HALF: usize = 3;
+    let smooth: Vec<f64> = (0..n)
+        .map(|i| {
+            d[i.saturating_sub(HALF)..(i + HALF + 1).min(n)]
+                .iter()
+                .sum::<f64>()
+        })
+        .collect();
+    let peak = |r: std::ops::Range<usize>| smooth[r].iter().copied().fold(0.0, f64::max);
+    let scores: Vec<Option<f64>> = IDLE_CANDIDATES_S
+        .iter()
+        .map(|t| {
+            let b = LogHist::bin_index(*t)? as usize;
+            if b + 1 >= n {
+                return None;
+            }
+            let low = peak(0..b).min(peak(b + 1..n));
+            let v = smooth[b];
+            (low > 0.0 && 3.0 * v <= low).then(|| v / low)
+        })
+        .collect();
+    let Some(best) = scores.iter().flatten().copied().reduce(f64::min) else {
+        return default;
+    };
+    // The flat run of best candidates that holds the first of them.
+    let first = scores
+        .iter()
+        .position(|s| *s == Some(best))
+        .unwrap_or(default);
+    let last = (first..IDLE_K)
+        .take_while(|j| scores[*j] == Some(best))
+        .last()
+        .unwrap_or(first);
+    (first + last).div_ceil(2)
 }
 
 impl Sessions {
@@ -688,6 +837,76 @@ mod tests {
         assert_eq!(s.ends.values().sum::<u64>(), 3);
         assert_eq!(s.think_time_s.count, 2);
         assert_eq!(s.length.count, 3);
+    }
+
+    /// Clients that browse (think times of seconds to a minute or two)
+    /// and come back after an absence: `absent_s(k)` is the k-th absence.
+    fn visits(
+        clients: u32,
+        visits: u32,
+        per_visit: u32,
+        absent_s: impl Fn(u32) -> i64,
+    ) -> Vec<Record> {
+        let mut out = Vec::new();
+        for c in 0..clients {
+            let mut t_ms = i64::from(c) * 7_000;
+            for v in 0..visits {
+                for k in 0..per_visit {
+                    // Think times 1-95 s, spread over the range.
+                    t_ms += 1_000 + i64::from((k * 37 + v * 11 + c * 5) % 95) * 1_000;
+                    out.push(rec(t_ms, c, k % 3));
+                }
+                t_ms += absent_s(v) * 1000;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_idle_timeout_is_learned_between_think_times_and_absences() {
+        // Absences of 20-60 min: the split falls between 95 s and 20 min.
+        let rs = visits(3, 5, 20, |v| 1200 + i64::from(v) * 600);
+        let s = sessions(&rs);
+        assert!(
+            (120.0..=900.0).contains(&s.idle_split_s),
+            "{}",
+            s.idle_split_s
+        );
+        assert_eq!(s.clients, 3);
+        assert_eq!(s.sessions, 15);
+        assert_eq!(s.length.count, 15);
+        assert_eq!((s.length.min, s.length.max), (20.0, 20.0));
+        assert_eq!(s.think_time_s.count, 15 * 19);
+        assert!(s.think_time_s.max < 96.0, "{}", s.think_time_s.max);
+        assert_eq!(s.starts.values().sum::<u64>(), 15);
+        assert_eq!(s.ends.values().sum::<u64>(), 15);
+        assert_eq!(s.transitions.values().sum::<u64>(), 15 * 19);
+
+        // Absences of three hours and more: split between them and the
+        // think times, the same sessions.
+        let rs = visits(2, 4, 30, |v| 3 * 3600 + i64::from(v) * 3600);
+        let s = sessions(&rs);
+        assert!(
+            (120.0..=7200.0).contains(&s.idle_split_s),
+            "{}",
+            s.idle_split_s
+        );
+        assert_eq!(s.sessions, 8);
+        assert_eq!((s.length.min, s.length.max), (30.0, 30.0));
+    }
+
+    #[test]
+    fn without_absences_the_idle_timeout_is_half_an_hour() {
+        // Think times only: no valley, the default; one session a client.
+        let rs = visits(4, 1, 50, |_| 0);
+        let s = sessions(&rs);
+        assert_eq!(s.idle_split_s, SESSION_IDLE_SPLIT_S);
+        assert_eq!(s.sessions, 4);
+        assert_eq!(s.think_time_s.count, 4 * 49);
+        // Nothing but gaps of a second: no valley either.
+        let rs: Vec<Record> = (0..100).map(|i| rec(i * 1000, 0, 0)).collect();
+        assert_eq!(sessions(&rs).idle_split_s, SESSION_IDLE_SPLIT_S);
+        assert_eq!(learn_idle_split(&LogHist::new()), 6);
     }
 
     /// The fit keeps no record per request: requests out of order within

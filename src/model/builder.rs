@@ -8,7 +8,6 @@
 //! alone sees the recorded values.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
 
@@ -154,8 +153,8 @@ pub struct ModelBuilder {
     /// The arrival process and sessions, fitted as requests come (no
     /// record per request is kept).
     arrival: ArrivalFit,
-    /// Client name hash → client number. The key is already a hash.
-    clients: rustc_hash::FxHashMap<u64, u32>,
+    /// Who sent each request: users, not connections.
+    clients: super::client::Clients,
     secrets: BTreeMap<(String, String), (String, u64)>,
     files: Vec<SourceFile>,
     stats: IngestStats,
@@ -246,14 +245,9 @@ impl ModelBuilder {
         });
         let id = self.root(id);
 
-        let client = x.client.as_deref().unwrap_or("");
-        // A fixed, fast 64-bit hash of the name: clients are numbered in
-        // order of appearance, so only a collision (two names, one hash)
-        // could change the model.
-        let mut h = rustc_hash::FxHasher::default();
-        client.hash(&mut h);
-        let next = self.clients.len() as u32;
-        let client = *self.clients.entry(h.finish()).or_insert(next);
+        // Users (address, agent, credentials' subject), numbered in order
+        // of appearance.
+        let client = self.clients.id(x);
         self.arrival.push(Record {
             ts_ns: x.started_ns,
             client,

@@ -20,6 +20,7 @@
 
 pub mod arrival;
 pub mod builder;
+pub mod client;
 pub mod correlate;
 pub mod encode;
 pub mod file;

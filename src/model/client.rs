@@ -1,0 +1,326 @@
+//! Who sent a request: a user, not a connection.
+//!
+//! Captures name the sender in their own way: a pcap by the connection
+//! (`10.0.0.1:51234`, a new name for each of the dozens of connections a
+//! browser opens), an access log by the address, a HAR by its file. A
+//! user here is the address without its port, plus the `User-Agent`, plus
+//! the subject of its credentials when the request carries any:
+//!
+//! - `Authorization: Bearer` with a JWT: its `sub` claim (a token renewed
+//!   for the same subject stays the same user); `Basic`: the user name;
+//!   any other credential: the whole value;
+//! - otherwise cookies whose name says session or login (`session`,
+//!   `PHPSESSID`, `connect.sid`, `auth_token`, …), all of them together.
+//!
+//! Requests without credentials go to the user last seen with credentials
+//! at the same address and agent; the first subject seen there takes over
+//! the requests made before it (a visitor who logs in stays one user). Only
+//! 64-bit hashes are kept, never a credential, and nothing of this reaches
+//! the model but the numbers of users and sessions.
+
+use std::hash::{Hash, Hasher};
+
+use base64::Engine as _;
+use rustc_hash::{FxHashMap, FxHasher};
+
+use crate::ingest::Exchange;
+
+/// Numbers users in order of appearance.
+#[derive(Debug, Default)]
+pub struct Clients {
+    /// (address, agent) → the user requests without credentials go to,
+    /// and whether a subject has claimed the group's first user yet.
+    groups: FxHashMap<u64, (u32, bool)>,
+    /// (address, agent, subject) → user.
+    subjects: FxHashMap<u64, u32>,
+    /// `Authorization` value hash → its subject: a token repeats on every
+    /// request, decoding it once is enough. Cleared when it grows large.
+    tokens: FxHashMap<u64, u64>,
+    users: u32,
+}
+
+/// Decoded credentials kept at most.
+const TOKEN_CACHE: usize = 1 << 16;
+
+impl Clients {
+    /// The user who sent `x`.
+    pub fn id(&mut self, x: &Exchange) -> u32 {
+        let addr = address(x.client.as_deref().unwrap_or(""));
+        let mut agent = "";
+        let (mut auth, mut cookie) = (None, None);
+        for (name, value) in &x.headers {
+            if name.eq_ignore_ascii_case("user-agent") {
+                agent = value;
+            } else if name.eq_ignore_ascii_case("authorization") {
+                auth = Some(value.as_str());
+            } else if name.eq_ignore_ascii_case("cookie") {
+                cookie = Some(value.as_str());
+            }
+        }
+        let group = hash2(addr, agent);
+        let subject = match auth {
+            Some(a) => Some(self.auth(a)),
+            None => cookie.and_then(cookie_subject),
+        };
+        self.user(group, subject)
+    }
+
+    fn user(&mut self, group: u64, subject: Option<u64>) -> u32 {
+        let next = self.users;
+        let entry = self.groups.entry(group);
+        let Some(subject) = subject else {
+            let (user, _) = *entry.or_insert((next, false));
+            self.users += u32::from(user == next);
+            return user;
+        };
+        let key = {
+            let mut h = FxHasher::default();
+            (group, subject).hash(&mut h);
+            h.finish()
+        };
+        let g = entry.or_insert((next, false));
+        let user = match self.subjects.get(&key) {
+            Some(u) => *u,
+            None => {
+                // The group's first subject takes over its anonymous user.
+                let u = if g.1 { next } else { g.0 };
+                g.1 = true;
+                self.subjects.insert(key, u);
+                u
+            }
+        };
+        g.0 = user;
+        self.users += u32::from(user == next);
+        user
+    }
+
+    fn auth(&mut self, value: &str) -> u64 {
+        let key = hash1("token", value.as_bytes());
+        if let Some(s) = self.tokens.get(&key) {
+            return *s;
+        }
+        if self.tokens.len() >= TOKEN_CACHE {
+            self.tokens.clear();
+        }
+        let s = auth_subject(value);
+        self.tokens.insert(key, s);
+        s
+    }
+
+    /// Users seen so far.
+    pub fn len(&self) -> usize {
+        self.users as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users == 0
+    }
+}
+
+/// The sender's name without a port: `10.0.0.1:51234` → `10.0.0.1`,
+/// `[::1]:8080` → `[::1]`; a bare IPv6 address or any other name as is.
+pub fn address(name: &str) -> &str {
+    if let Some(rest) = name.strip_prefix('[') {
+        return match rest.find(']') {
+            Some(i) => &name[..i + 2],
+            None => name,
+        };
+    }
+    match name.split_once(':') {
+        Some((host, port))
+            if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !host.is_empty() =>
+        {
+            host
+        }
+        _ => name,
+    }
+}
+
+fn hash2(a: &str, b: &str) -> u64 {
+    let mut h = FxHasher::default();
+    a.hash(&mut h);
+    b.hash(&mut h);
+    h.finish()
+}
+
+fn hash1(tag: &str, v: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    tag.hash(&mut h);
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// Whom an `Authorization` value speaks for.
+fn auth_subject(value: &str) -> u64 {
+    let value = value.trim();
+    let (scheme, cred) = value.split_once(' ').unwrap_or(("", value));
+    let cred = cred.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        if let Some(sub) = jwt_subject(cred) {
+            return hash1("sub", sub.as_bytes());
+        }
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(cred) {
+            let user = raw.split(|b| *b == b':').next().unwrap_or(&[]);
+            return hash1("basic", user);
+        }
+    }
+    hash1("auth", value.as_bytes())
+}
+
+/// The `sub` claim of a JWT (`header.payload.signature`), as text.
+fn jwt_subject(token: &str) -> Option<String> {
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    match claims.get("sub")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        v @ serde_json::Value::Number(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// The session and login cookies of a `Cookie` value, hashed together;
+/// `None` when it has none (analytics and preference cookies say nothing
+/// about who is logged in, and change as a visit goes on).
+fn cookie_subject(value: &str) -> Option<u64> {
+    let mut h = FxHasher::default();
+    let mut any = false;
+    for pair in value.split(';') {
+        let Some((name, v)) = pair.trim().split_once('=') else {
+            continue;
+        };
+        if is_session_cookie(name) && !v.is_empty() {
+            name.hash(&mut h);
+            v.hash(&mut h);
+            any = true;
+        }
+    }
+    any.then(|| h.finish())
+}
+
+fn is_session_cookie(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["sess", "sid", "auth", "token", "login", "logged"]
+        .iter()
+        .any(|k| n.contains(k))
+        || n == "user"
+        || n == "user_id"
+        || n == "userid"
+        || n == "uid"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x(client: &str, headers: &[(&str, &str)]) -> Exchange {
+        Exchange {
+            client: Some(client.into()),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn jwt(sub: &str, salt: &str) -> String {
+        let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "Bearer {}.{}.{}",
+            e.encode(r#"{"alg":"HS256"}"#),
+            e.encode(format!(r#"{{"sub":"{sub}","iat":"{salt}"}}"#)),
+            e.encode(salt)
+        )
+    }
+
+    #[test]
+    fn ports_are_not_part_of_a_user() {
+        assert_eq!(address("10.0.0.1:51234"), "10.0.0.1");
+        assert_eq!(address("[2001:db8::1]:443"), "[2001:db8::1]");
+        assert_eq!(address("2001:db8::1"), "2001:db8::1");
+        assert_eq!(address("har:capture.har"), "har:capture.har");
+        assert_eq!(address("10.0.0.1"), "10.0.0.1");
+        assert_eq!(address(""), "");
+        let mut c = Clients::default();
+        let ua = [("User-Agent", "Chrome/120")];
+        let a = c.id(&x("10.0.0.1:1000", &ua));
+        assert_eq!(c.id(&x("10.0.0.1:1001", &ua)), a);
+        assert_eq!(c.id(&x("10.0.0.1:1002", &ua)), a);
+        assert_ne!(c.id(&x("10.0.0.2:1000", &ua)), a);
+        // Another browser at the same address is another user.
+        assert_ne!(
+            c.id(&x("10.0.0.1:1003", &[("user-agent", "Firefox/121")])),
+            a
+        );
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn credentials_tell_users_behind_one_address_apart() {
+        let mut c = Clients::default();
+        let ua = ("User-Agent", "k6/0.49");
+        // Anonymous, then logs in: one user.
+        let anon = c.id(&x("10.0.0.9:1", &[ua]));
+        let alice1 = jwt("alice", "1");
+        let alice = c.id(&x("10.0.0.9:2", &[ua, ("Authorization", &alice1)]));
+        assert_eq!(alice, anon);
+        // A renewed token of the same subject: the same user.
+        let alice2 = jwt("alice", "2");
+        assert_eq!(
+            c.id(&x("10.0.0.9:3", &[ua, ("Authorization", &alice2)])),
+            alice
+        );
+        // Bob behind the same NAT and agent: another user.
+        let bob = jwt("bob", "1");
+        let b = c.id(&x("10.0.0.9:4", &[ua, ("authorization", &bob)]));
+        assert_ne!(b, alice);
+        // Without credentials: the user last seen there.
+        assert_eq!(c.id(&x("10.0.0.9:5", &[ua])), b);
+        assert_eq!(
+            c.id(&x("10.0.0.9:6", &[ua, ("Authorization", &alice1)])),
+            alice
+        );
+        // Basic: by user name, whatever the password.
+        let basic = |u: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(u)
+            )
+        };
+        let carol = c.id(&x(
+            "10.0.0.9:7",
+            &[ua, ("Authorization", &basic("carol:x"))],
+        ));
+        assert_eq!(
+            c.id(&x(
+                "10.0.0.9:8",
+                &[ua, ("Authorization", &basic("carol:y"))]
+            )),
+            carol
+        );
+        assert_ne!(carol, alice);
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn session_cookies_name_users_and_other_cookies_do_not() {
+        let mut c = Clients::default();
+        let u1 = c.id(&x("h", &[("Cookie", "_ga=1; PHPSESSID=abc")]));
+        assert_eq!(
+            c.id(&x("h", &[("Cookie", "_ga=2; PHPSESSID=abc; theme=dark")])),
+            u1
+        );
+        let u2 = c.id(&x("h", &[("Cookie", "_ga=1; PHPSESSID=def")]));
+        assert_ne!(u2, u1);
+        // Only analytics cookies: no subject, the user last seen.
+        assert_eq!(c.id(&x("h", &[("Cookie", "_ga=9")])), u2);
+        assert!(cookie_subject("_ga=1; _gid=2; theme=dark").is_none());
+        assert!(cookie_subject("connect.sid=s%3Aabc").is_some());
+        assert!(cookie_subject("auth_token=t").is_some());
+    }
+}
