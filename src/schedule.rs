@@ -487,6 +487,9 @@ mod tests {
 /// also names the session.
 pub struct SessionSchedule<'a, R> {
     think: &'a LogHist,
+    /// Think times as the session chain draws them (which follows which);
+    /// `None` in models without it: drawn independently.
+    chain: Option<recorded::GapDraw>,
     /// Requests per recorded session; empty in models without it.
     lengths: &'a LogHist,
     /// Think times are multiplied by this: 1 unless the population was
@@ -496,15 +499,23 @@ pub struct SessionSchedule<'a, R> {
     duration_s: Option<f64>,
     /// Mean idle gap between a client's sessions, seconds.
     mean_idle_s: f64,
-    /// Every client's next event: (time, endpoint or [`START`], session,
-    /// requests its session has still to send, this one included).
-    heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF64, usize, u64, u64)>>,
+    /// Every client's next event.
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<Event>>,
     /// Sessions started so far: the next one's number.
     started: u64,
     starts: Vec<(usize, u64)>,
     /// Per endpoint: outgoing (to, count) and the count of sessions ending.
     next: Vec<(Vec<(usize, u64)>, u64)>,
 }
+
+/// A client's next event: (time, endpoint or [`START`], session, requests
+/// its session has still to send (this one included), the think-time
+/// chain's state).
+type Event = (OrdF64, usize, u64, u64, usize);
+
+/// The think-time chain's state before a session's first gap: its class
+/// is drawn as often as recorded.
+const NO_GAP: usize = usize::MAX;
 
 /// The heap's mark for "this client starts a session".
 const START: usize = usize::MAX;
@@ -597,8 +608,11 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         let busy = busy * think_factor;
         // Each client's cycle (busy + idle) lasts clients / session_rate.
         let mean_idle_s = (clients / session_rate - busy).max(0.0);
+        let chain = (!model.sessions.think_chain.is_empty())
+            .then(|| recorded::GapDraw::new(think, &model.sessions.think_chain));
         let mut sched = SessionSchedule {
             think,
+            chain,
             lengths,
             think_factor,
             rng,
@@ -635,7 +649,7 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         let first_moves: u64 = self.starts.iter().map(|s| s.1).sum();
         for _ in 0..clients {
             if self.rng.random::<f64>() < p_busy {
-                let t = self.rng.random::<f64>() * self.think();
+                let t = self.rng.random::<f64>() * self.think(&mut { NO_GAP });
                 // A visit in progress is a session's first request or a move.
                 match Self::pick(&mut self.rng, &moves, first_moves) {
                     Some(e) => {
@@ -645,19 +659,25 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
                             u64::MAX => u64::MAX,
                             n => self.rng.random_range(1..=n),
                         };
-                        self.push(t, e, session, left);
+                        self.push(t, e, session, left, NO_GAP);
                     }
-                    None => self.push(t, START, 0, 0),
+                    None => self.push(t, START, 0, 0, NO_GAP),
                 }
             } else {
                 let t = self.idle();
-                self.push(t, START, 0, 0);
+                self.push(t, START, 0, 0, NO_GAP);
             }
         }
     }
 
-    fn think(&mut self) -> f64 {
-        self.think.sample(&mut self.rng) * self.think_factor
+    /// A think time after one of chain class `state` (which becomes the
+    /// new one's class).
+    fn think(&mut self, state: &mut usize) -> f64 {
+        let t = match &self.chain {
+            Some(chain) => chain.next(state, &mut self.rng),
+            None => self.think.sample(&mut self.rng),
+        };
+        t * self.think_factor
     }
 
     fn idle(&mut self) -> f64 {
@@ -683,9 +703,14 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         (self.lengths.sample(&mut self.rng).round() as u64).max(1)
     }
 
-    fn push(&mut self, t: f64, endpoint: usize, session: u64, left: u64) {
-        self.heap
-            .push(std::cmp::Reverse((OrdF64(t), endpoint, session, left)));
+    fn push(&mut self, t: f64, endpoint: usize, session: u64, left: u64, state: usize) {
+        self.heap.push(std::cmp::Reverse((
+            OrdF64(t),
+            endpoint,
+            session,
+            left,
+            state,
+        )));
     }
 
     fn pick(rng: &mut R, options: &[(usize, u64)], extra: u64) -> Option<usize> {
@@ -717,7 +742,7 @@ impl<R: Rng> SessionSchedule<'_, R> {
     /// it belongs to (sessions are numbered as they start).
     pub fn next_in_session(&mut self) -> Option<(f64, usize, u64)> {
         loop {
-            let std::cmp::Reverse((OrdF64(t), e, session, left)) = self.heap.pop()?;
+            let std::cmp::Reverse((OrdF64(t), e, session, left, mut state)) = self.heap.pop()?;
             if self.duration_s.is_some_and(|d| t >= d) {
                 // The earliest event is past the end: so is every other.
                 self.heap.clear();
@@ -727,7 +752,7 @@ impl<R: Rng> SessionSchedule<'_, R> {
                 if let Some(first) = Self::pick(&mut self.rng, &self.starts, 0) {
                     let session = self.new_session();
                     let left = self.length();
-                    self.push(t, first, session, left);
+                    self.push(t, first, session, left, NO_GAP);
                 }
                 continue;
             }
@@ -739,15 +764,15 @@ impl<R: Rng> SessionSchedule<'_, R> {
                 0 | 1 => None,
                 _ => Self::pick(&mut self.rng, options, 0),
             };
-            let at = t + self.think();
+            let at = t + self.think(&mut state);
             match then {
                 Some(to) => {
                     let left = if left == u64::MAX { left } else { left - 1 };
-                    self.push(at, to, session, left)
+                    self.push(at, to, session, left, state)
                 }
                 None => {
                     let idle = self.idle();
-                    self.push(at + idle, START, 0, 0);
+                    self.push(at + idle, START, 0, 0, NO_GAP);
                 }
             }
             return Some((t, e, session));
@@ -840,6 +865,55 @@ mod session_tests {
             .unwrap()
             .count();
         n as f64 / d
+    }
+
+    /// Users whose think times alternate: a page's assets 5 ms after it,
+    /// then 10 s to the next page, 10 pages a visit; visits of 30 users
+    /// in turn. A session keeps the alternation and the recorded number of
+    /// requests: drawn independently, a quarter of consecutive think times
+    /// would be two short ones.
+    #[test]
+    fn sessions_keep_their_length_and_which_think_time_follows_which() {
+        let mut reqs = Vec::new();
+        for c in 0..30u32 {
+            let mut t = f64::from(c) * 100.0;
+            for _ in 0..10 {
+                reqs.push((c, t, "/page".to_string()));
+                reqs.push((c, t + 0.005, "/asset".to_string()));
+                t += 10.005;
+            }
+        }
+        let m = model_of(&reqs);
+        assert_eq!(m.sessions.clients, 30);
+        assert_eq!(m.sessions.sessions, 30);
+        assert_eq!(m.sessions.think_chain.counts.iter().sum::<u64>(), 30 * 18);
+        let spec = ScheduleSpec {
+            duration_s: Some(20_000.0),
+            ..Default::default()
+        };
+        let mut s = SessionSchedule::new(&m, &spec, ChaCha8Rng::seed_from_u64(5)).unwrap();
+        let mut by: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+        while let Some((t, _, session)) = s.next_in_session() {
+            by.entry(session).or_default().push(t);
+        }
+        // Whole sessions only (the first ones start mid-way, the last
+        // ones are cut by the end).
+        let whole: Vec<&Vec<f64>> = by.values().filter(|v| v.len() == 20).collect();
+        assert!(whole.len() > 50, "{} sessions of 20", whole.len());
+        let lens: Vec<usize> = by.values().map(Vec::len).collect();
+        assert!(lens.iter().all(|n| *n <= 20), "{lens:?}");
+        let (mut pairs, mut short_short) = (0, 0);
+        for v in &whole {
+            let gaps: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
+            for g in gaps.windows(2) {
+                pairs += 1;
+                short_short += usize::from(g[0] < 1.0 && g[1] < 1.0);
+            }
+        }
+        assert!(
+            (short_short as f64) < 0.02 * pairs as f64,
+            "{short_short} of {pairs} consecutive think times both short"
+        );
     }
 
     /// Four clients sending all through a 120 s recording (one session

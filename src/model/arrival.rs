@@ -129,6 +129,10 @@ pub struct Sessions {
     pub think_time_s: LogHist,
     /// Requests per session.
     pub length: LogHist,
+    /// Which think time follows which within a session, by
+    /// [`GapChain`] class: a page load's millisecond gaps, then a think
+    /// time of seconds. Empty in models written before it.
+    pub think_chain: GapChain,
 }
 
 /// One request, as [`ArrivalFit`] takes it.
@@ -383,6 +387,8 @@ struct ClientRun {
     ts_ns: i64,
     endpoint: u32,
     since: [u32; IDLE_K],
+    /// The last gap's chain class and idle class (none yet: `u8::MAX`).
+    prev: (u8, u8),
 }
 
 /// Sessions learned one request at a time, in time order, for every
@@ -403,6 +409,9 @@ struct SessionFit {
     think: Vec<LogHist>,
     /// Per candidate: requests per finished session.
     length: Vec<LogHist>,
+    /// Consecutive gaps' chain classes, by the larger idle class of the
+    /// two (a pair with a session break in it is no pair of that session).
+    chains: Vec<Vec<u64>>,
 }
 
 impl Default for SessionFit {
@@ -414,6 +423,7 @@ impl Default for SessionFit {
             long: BTreeMap::new(),
             think: vec![LogHist::new(); IDLE_K + 1],
             length: vec![LogHist::new(); IDLE_K],
+            chains: vec![vec![0; CHAIN_CLASSES * CHAIN_CLASSES]; IDLE_K + 1],
         }
     }
 }
@@ -426,12 +436,20 @@ impl SessionFit {
                 ts_ns,
                 endpoint,
                 since: [1; IDLE_K],
+                prev: (u8::MAX, u8::MAX),
             };
             self.last.insert(client, run);
             return;
         };
         let c = idle_class(i128::from(ts_ns) - i128::from(run.ts_ns));
-        self.think[c].record(span_s(run.ts_ns, ts_ns));
+        let gap = span_s(run.ts_ns, ts_ns);
+        self.think[c].record(gap);
+        let k = GapChain::class_of(gap);
+        let (p, pc) = run.prev;
+        if p != u8::MAX {
+            self.chains[c.max(usize::from(pc))][usize::from(p) * CHAIN_CLASSES + k] += 1;
+        }
+        run.prev = (k as u8, c as u8);
         if c == 0 {
             *self.moves.entry((run.endpoint, endpoint)).or_insert(0) += 1;
         } else {
@@ -473,7 +491,15 @@ impl SessionFit {
             ends,
             think_time_s: LogHist::new(),
             length: std::mem::take(&mut self.length[j]),
+            think_chain: GapChain::default(),
         };
+        let mut chain = vec![0u64; CHAIN_CLASSES * CHAIN_CLASSES];
+        for c in &self.chains[..=j] {
+            chain.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+        }
+        if chain.iter().any(|c| *c > 0) {
+            s.think_chain.counts = chain;
+        }
         for ((a, b, class), n) in &self.long {
             let (a, b) = (*a as usize, *b as usize);
             if *class > j {
@@ -881,6 +907,8 @@ mod tests {
         assert_eq!(s.starts.values().sum::<u64>(), 15);
         assert_eq!(s.ends.values().sum::<u64>(), 15);
         assert_eq!(s.transitions.values().sum::<u64>(), 15 * 19);
+        // Pairs of consecutive think times within a session: 18 a session.
+        assert_eq!(s.think_chain.counts.iter().sum::<u64>(), 15 * 18);
 
         // Absences of three hours and more: split between them and the
         // think times, the same sessions.

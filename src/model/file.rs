@@ -201,6 +201,11 @@ struct SessionsV1 {
     ends: Vec<[u64; 2]>,
     think_time_s: HistV1,
     length: HistV1,
+    /// Which think time follows which within a session (the gap chain's
+    /// classes); absent in models written before it (think times are
+    /// then drawn independently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    think_chain: Option<GapChainV4>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -512,19 +517,7 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
                     .map(|s| arrival::span_steps(*s, a.bin_s))
                     .collect()
             }),
-            gap_chain: (!a.chain.is_empty()).then(|| GapChainV4 {
-                classes: CHAIN_CLASSES,
-                low_s: arrival::CHAIN_LOW_S,
-                per_decade: 2,
-                transitions: a
-                    .chain
-                    .counts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c > 0)
-                    .map(|(i, c)| [(i / CHAIN_CLASSES) as u64, (i % CHAIN_CLASSES) as u64, *c])
-                    .collect(),
-            }),
+            gap_chain: gap_chain_v4(&a.chain),
             compressed_gaps: (a.compressed.gaps > 0).then_some(CompressedGapsV1 {
                 max_gap_s: a.compressed.max_gap_s,
                 gaps: a.compressed.gaps,
@@ -555,6 +548,7 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
                 .collect(),
             think_time_s: hist_v1(&m.sessions.think_time_s),
             length: hist_v1(&m.sessions.length),
+            think_chain: gap_chain_v4(&m.sessions.think_chain),
         },
         endpoints: m.endpoints.iter().map(endpoint_v1).collect(),
         links: m.links.iter().map(link_v2).collect(),
@@ -954,7 +948,7 @@ fn arrival_from(a: ArrivalV1) -> Result<Arrival, String> {
     };
     let chain = match a.gap_chain {
         None => GapChain::default(),
-        Some(g) => gap_chain_from(g)?,
+        Some(g) => gap_chain_from(g, "arrival.gap_chain")?,
     };
     let arrival = Arrival {
         start_ns: a.start_ns,
@@ -970,12 +964,29 @@ fn arrival_from(a: ArrivalV1) -> Result<Arrival, String> {
     Ok(arrival)
 }
 
-/// The gap chain of a version 4 file: the class layout this build uses,
-/// every class in range.
-fn gap_chain_from(g: GapChainV4) -> Result<GapChain, String> {
+/// A gap chain as the file keeps it; `None` when it is empty.
+fn gap_chain_v4(chain: &GapChain) -> Option<GapChainV4> {
+    (!chain.is_empty()).then(|| GapChainV4 {
+        classes: CHAIN_CLASSES,
+        low_s: arrival::CHAIN_LOW_S,
+        per_decade: 2,
+        transitions: chain
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| [(i / CHAIN_CLASSES) as u64, (i % CHAIN_CLASSES) as u64, *c])
+            .collect(),
+    })
+}
+
+/// The gap chain of a version 4 file (`what`: `arrival.gap_chain` or
+/// `sessions.think_chain`): the class layout this build uses, every class
+/// in range.
+fn gap_chain_from(g: GapChainV4, what: &str) -> Result<GapChain, String> {
     if g.classes != CHAIN_CLASSES || g.low_s != arrival::CHAIN_LOW_S || g.per_decade != 2 {
         return Err(format!(
-            "arrival.gap_chain: classes {}, low_s {}, per_decade {} (this replay reads {CHAIN_CLASSES}, {}, 2)",
+            "{what}: classes {}, low_s {}, per_decade {} (this replay reads {CHAIN_CLASSES}, {}, 2)",
             g.classes,
             g.low_s,
             g.per_decade,
@@ -986,7 +997,7 @@ fn gap_chain_from(g: GapChainV4) -> Result<GapChain, String> {
     for [from, to, c] in g.transitions {
         if from as usize >= CHAIN_CLASSES || to as usize >= CHAIN_CLASSES {
             return Err(format!(
-                "arrival.gap_chain.transitions: class {} does not exist ({CHAIN_CLASSES} classes)",
+                "{what}.transitions: class {} does not exist ({CHAIN_CLASSES} classes)",
                 from.max(to)
             ));
         }
@@ -1147,6 +1158,10 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
         ends,
         think_time_s: hist_from(s.think_time_s, "sessions.think_time_s")?,
         length: hist_from(s.length, "sessions.length")?,
+        think_chain: match s.think_chain {
+            Some(g) => gap_chain_from(g, "sessions.think_chain")?,
+            None => GapChain::default(),
+        },
     };
     let total: u64 = v
         .endpoints

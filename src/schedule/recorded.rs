@@ -43,12 +43,11 @@ struct Slice {
     count: u64,
 }
 
-/// The arrivals of a recording, bin by bin.
-#[derive(Debug)]
-pub(super) struct Recorded<'a> {
-    arrival: &'a Arrival,
-    /// Requests per curve bin for each recorded one (scale over speed).
-    factor: f64,
+/// Gaps drawn as recorded: from the class of the last gap, the class
+/// that follows as the [`GapChain`] recorded it, then a gap of that class
+/// from the recorded histogram.
+#[derive(Debug, Clone)]
+pub(crate) struct GapDraw {
     /// Per class, the histogram bins it draws from.
     classes: Vec<Vec<Slice>>,
     /// Per class, its histogram count.
@@ -56,20 +55,10 @@ pub(super) struct Recorded<'a> {
     /// Per class, the counts of the class that follows (all zero: none
     /// recorded, the marginal is used).
     rows: Vec<[u64; CHAIN_CLASSES]>,
-    state: usize,
-    /// The next bin to fill, counted over periods.
-    next_bin: u64,
-    /// Fraction of a request carried to the next bin.
-    carry: Option<f64>,
 }
 
-impl<'a> Recorded<'a> {
-    /// `None` when the recording has no requests to follow.
-    pub(super) fn new(arrival: &'a Arrival, factor: f64) -> Option<Self> {
-        if arrival.bins.iter().all(|b| *b == 0) || !(factor > 0.0 && factor.is_finite()) {
-            return None;
-        }
-        let h = &arrival.inter_arrival_s;
+impl GapDraw {
+    pub(crate) fn new(h: &LogHist, chain: &GapChain) -> Self {
         let mut classes = vec![Vec::new(); CHAIN_CLASSES];
         let mut marginal = [0u64; CHAIN_CLASSES];
         if h.zeros > 0 {
@@ -88,21 +77,78 @@ impl<'a> Recorded<'a> {
             marginal[c] += count;
         }
         let mut rows = vec![[0u64; CHAIN_CLASSES]; CHAIN_CLASSES];
-        for (k, c) in arrival.chain.counts.iter().enumerate() {
+        for (k, c) in chain.counts.iter().enumerate() {
             let (from, to) = (k / CHAIN_CLASSES, k % CHAIN_CLASSES);
             // A transition into a class the histogram has no gaps of
             // (a hand-edited model) could not be drawn.
-            if marginal[to] > 0 {
+            if from < CHAIN_CLASSES && marginal[to] > 0 {
                 rows[from][to] = *c;
             }
         }
-        let state = (0..CHAIN_CLASSES).max_by_key(|c| marginal[*c]).unwrap_or(0);
-        Some(Recorded {
-            arrival,
-            factor,
+        GapDraw {
             classes,
             marginal,
             rows,
+        }
+    }
+
+    /// The class most gaps are in: where a chain starts.
+    pub(crate) fn start(&self) -> usize {
+        (0..CHAIN_CLASSES)
+            .max_by_key(|c| self.marginal[*c])
+            .unwrap_or(0)
+    }
+
+    /// The next gap after one of class `state`, which becomes the new
+    /// gap's class: the class that follows as recorded (any class, as
+    /// often as recorded, when `state` was never followed), then a gap of
+    /// that class.
+    pub(crate) fn next<R: Rng>(&self, state: &mut usize, rng: &mut R) -> f64 {
+        let row = match self.rows.get(*state) {
+            Some(r) if r.iter().any(|c| *c > 0) => r,
+            _ => &self.marginal,
+        };
+        let total: u64 = row.iter().sum();
+        let mut x = rng.random_range(0..total.max(1));
+        let mut class = 0;
+        for (c, n) in row.iter().enumerate() {
+            if x < *n {
+                class = c;
+                break;
+            }
+            x -= n;
+        }
+        *state = class;
+        draw_in(&self.classes[class], rng)
+    }
+}
+
+/// The arrivals of a recording, bin by bin.
+#[derive(Debug)]
+pub(super) struct Recorded<'a> {
+    arrival: &'a Arrival,
+    /// Requests per curve bin for each recorded one (scale over speed).
+    factor: f64,
+    draw: GapDraw,
+    state: usize,
+    /// The next bin to fill, counted over periods.
+    next_bin: u64,
+    /// Fraction of a request carried to the next bin.
+    carry: Option<f64>,
+}
+
+impl<'a> Recorded<'a> {
+    /// `None` when the recording has no requests to follow.
+    pub(super) fn new(arrival: &'a Arrival, factor: f64) -> Option<Self> {
+        if arrival.bins.iter().all(|b| *b == 0) || !(factor > 0.0 && factor.is_finite()) {
+            return None;
+        }
+        let draw = GapDraw::new(&arrival.inter_arrival_s, &arrival.chain);
+        let state = draw.start();
+        Some(Recorded {
+            arrival,
+            factor,
+            draw,
             state,
             next_bin: 0,
             carry: None,
@@ -171,27 +217,9 @@ impl<'a> Recorded<'a> {
         k as f64 * self.arrival.duration_s() + j as f64 * self.arrival.bin_s
     }
 
-    /// The next gap: the class that follows the current one, as
-    /// recorded (any class, as often as recorded, when the current one
-    /// was never followed), then a gap of that class.
+    /// The next gap, as the chain draws it.
     fn gap<R: Rng>(&mut self, rng: &mut R) -> f64 {
-        let row = if self.rows[self.state].iter().any(|c| *c > 0) {
-            &self.rows[self.state]
-        } else {
-            &self.marginal
-        };
-        let total: u64 = row.iter().sum();
-        let mut x = rng.random_range(0..total.max(1));
-        let mut class = 0;
-        for (c, n) in row.iter().enumerate() {
-            if x < *n {
-                class = c;
-                break;
-            }
-            x -= n;
-        }
-        self.state = class;
-        draw_in(&self.classes[class], rng)
+        self.draw.next(&mut self.state, rng)
     }
 }
 
