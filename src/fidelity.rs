@@ -30,6 +30,9 @@
 use std::collections::HashMap;
 
 use rand::{Rng, SeedableRng};
+
+mod model;
+pub use model::{compare_model, hist_ks};
 use serde::Serialize;
 
 /// One side of the comparison.
@@ -59,7 +62,7 @@ impl Traffic {
         }
     }
 
-    fn subset(&self, keep: impl Fn(usize) -> bool) -> Traffic {
+    pub(crate) fn subset(&self, keep: impl Fn(usize) -> bool) -> Traffic {
         let mut t = Traffic::default();
         for i in (0..self.times.len()).filter(|i| keep(*i)) {
             t.times.push(self.times[i]);
@@ -188,7 +191,12 @@ pub fn split_sessions(times_s: &[f64], users: &[u32], idle_s: f64) -> Vec<u64> {
 pub struct Check {
     pub name: &'static str,
     pub value: f64,
-    pub split_half: f64,
+    /// `None` against a model file (no requests to halve).
+    pub split_half: Option<f64>,
+    /// Against a model file: the 95th percentile of the distance between
+    /// the model and samples of the compared size drawn from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
     pub limit: f64,
     pub pass: bool,
 }
@@ -200,7 +208,8 @@ pub struct Report {
     pub other_requests: usize,
     #[serde(flatten)]
     pub figures: Figures,
-    pub split_half: Figures,
+    /// `None` against a model file.
+    pub split_half: Option<Figures>,
     pub checks: Vec<Check>,
     pub pass: bool,
 }
@@ -225,7 +234,7 @@ pub fn total_variation(a: &HashMap<u32, u64>, b: &HashMap<u32, u64>) -> f64 {
         / 2.0
 }
 
-fn mix(t: &Traffic) -> HashMap<u32, u64> {
+pub(crate) fn mix(t: &Traffic) -> HashMap<u32, u64> {
     let mut m = HashMap::new();
     for e in &t.endpoints {
         *m.entry(*e).or_insert(0) += 1;
@@ -336,7 +345,7 @@ fn pool(recorded: &Traffic, other: &Traffic) -> Pool {
 }
 
 /// Requests within `duration` seconds (and a hair, for the last one).
-fn within(t: &Traffic, duration: f64) -> usize {
+pub(crate) fn within(t: &Traffic, duration: f64) -> usize {
     t.times.partition_point(|x| *x <= duration * (1.0 + 1e-9))
 }
 
@@ -428,7 +437,8 @@ pub fn compare(recorded: &Traffic, other: &Traffic) -> Report {
         checks.push(Check {
             name,
             value,
-            split_half: split,
+            split_half: Some(split),
+            noise: None,
             limit,
             pass: value <= limit,
         })
@@ -505,7 +515,7 @@ pub fn compare(recorded: &Traffic, other: &Traffic) -> Report {
         recorded_duration_s: duration,
         other_requests: within(other, duration),
         figures: f,
-        split_half: s,
+        split_half: Some(s),
         checks,
         pass,
     }

@@ -173,24 +173,127 @@ fn a_capture_against_itself_is_identical() {
     assert_eq!(r.code, Some(0), "{}", r.output());
 }
 
+/// The bin of a gap as the model's histogram keeps it: 20 a decade,
+/// zero on its own.
+fn bin(g: f64) -> Option<i64> {
+    (g > 0.0).then(|| (g.log10() * 20.0).floor() as i64)
+}
+
+/// KS distance between two samples binned as the model bins them.
+fn binned_ks(a: &[f64], b: &[f64]) -> f64 {
+    let (ba, bb): (Vec<_>, Vec<_>) = (
+        a.iter().map(|g| bin(*g)).collect(),
+        b.iter().map(|g| bin(*g)).collect(),
+    );
+    let cdf = |s: &[Option<i64>], x: Option<i64>| {
+        s.iter().filter(|v| **v <= x).count() as f64 / s.len() as f64
+    };
+    ba.iter()
+        .chain(&bb)
+        .map(|x| (cdf(&ba, *x) - cdf(&bb, *x)).abs())
+        .fold(0.0, f64::max)
+}
+
+/// A model file alone: the generated schedule against what the model
+/// keeps (endpoint counts, the gap histogram, the curve), each figure
+/// beside the sampling noise of its size.
 #[test]
-fn a_model_file_is_refused_with_the_reason() {
+fn a_model_file_is_compared_at_its_own_resolution() {
     let dir = tempfile::tempdir().unwrap();
-    let har = write_har(dir.path(), "pages.har", &page_loads());
+    let entries = page_loads();
+    let har = write_har(dir.path(), "pages.har", &entries);
     let model = dir.path().join("m.model.gz");
-    replay_ok([
-        "record",
-        har.to_str().unwrap(),
-        "-o",
-        model.to_str().unwrap(),
-    ]);
-    let r = replay(["fidelity", model.to_str().unwrap()]);
+    let m = model.to_str().unwrap();
+    replay_ok(["record", har.to_str().unwrap(), "-o", m]);
+    let r = replay(["fidelity", m, "--json", "--seed", "4"]);
+    let v: Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.output()));
+    assert_eq!(v["split_half"], Value::Null, "{v}");
+
+    let recorded: Vec<f64> = entries.iter().map(|e| e.at_ms as f64 / 1000.0).collect();
+    let duration = recorded.last().unwrap() - recorded[0];
+    let out = replay_ok(["generate", m, "-n", "100000", "--seed", "4"]);
+    let (mut gen_t, mut gen_labels) = (Vec::new(), Vec::new());
+    for line in out.lines() {
+        let x: Value = serde_json::from_str(line).unwrap();
+        let at = x["at_s"].as_f64().unwrap();
+        if at <= duration + 1e-6 {
+            gen_t.push(at);
+            gen_labels.push(
+                x["endpoint"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("GET ")
+                    .to_string(),
+            );
+        }
+    }
+    let count_ratio = gen_t.len() as f64 / recorded.len() as f64;
+    assert!(
+        (v["count_ratio"].as_f64().unwrap() - count_ratio).abs() < 1e-9,
+        "{v}"
+    );
+    let rec_labels: Vec<String> = entries
+        .iter()
+        .map(|e| e.url.trim_start_matches("http://shop.test").to_string())
+        .collect();
+    let (p, q) = (shares(&rec_labels), shares(&gen_labels));
+    let tv: f64 = p
+        .keys()
+        .chain(q.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|k| (p.get(k).unwrap_or(&0.0) - q.get(k).unwrap_or(&0.0)).abs())
+        .sum::<f64>()
+        / 2.0;
+    assert!((v["mix_tv"].as_f64().unwrap() - tv).abs() < 1e-9, "{v}");
+    let ks = binned_ks(&gaps(&recorded), &gaps(&gen_t));
+    let cli = v["gap_ks"].as_f64().unwrap();
+    // at_s is printed to the microsecond: a gap on a bin edge can move.
+    assert!((cli - ks).abs() < 0.01, "cli {cli} vs {ks}");
+    for c in v["checks"].as_array().unwrap() {
+        assert_eq!(c["split_half"], Value::Null, "{c}");
+        let floor = match c["name"].as_str().unwrap() {
+            "mix_tv" => 0.02,
+            "gap_ks" => 0.05,
+            _ => continue,
+        };
+        // Noise of a sample of 2,718 requests: a few hundredths.
+        let noise = c["noise"].as_f64().unwrap();
+        assert!(noise > 0.005 && noise < 0.1, "{c}");
+        assert_eq!(
+            c["limit"].as_f64().unwrap(),
+            (1.5 * noise).max(floor),
+            "{c}"
+        );
+    }
+    assert_eq!(r.code, Some(if v["pass"] == true { 0 } else { 99 }));
+    let text = replay(["fidelity", m, "--seed", "4"]).stdout;
+    assert!(
+        text.contains("noise p95") && text.contains("model"),
+        "{text}"
+    );
+
+    // A model is given alone, and --against takes a capture.
+    let h = har.to_str().unwrap();
+    let r = replay(["fidelity", m, h]);
+    assert_eq!(r.code, Some(2), "{}", r.output());
+    assert!(r.stderr.contains("give it alone"), "{}", r.stderr);
+    let r = replay(["fidelity", h, "--against", m]);
     assert_eq!(r.code, Some(2), "{}", r.output());
     assert!(
-        r.stderr.contains("pass the captures it was recorded from"),
+        r.stderr.contains("--against takes a capture"),
         "{}",
         r.stderr
     );
+    // The model against a capture of its own recording: the recording is
+    // the model's at the model's resolution.
+    let r = replay(["fidelity", m, "--against", h, "--json"]);
+    let v: Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.output()));
+    assert_eq!(v["mix_tv"], 0.0, "{v}");
+    assert_eq!(v["gap_ks"], 0.0, "{v}");
+    assert_eq!(v["count_ratio"], 1.0, "{v}");
 }
 
 /// Users (told apart by their session cookie, all in one HAR) who visit

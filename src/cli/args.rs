@@ -48,8 +48,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct FidelityArgs {
-    /// The recording: captures (HAR, pcap/pcapng, access logs).
-    #[arg(required = true, value_name = "CAPTURE")]
+    /// The recording: captures (HAR, pcap/pcapng, access logs), or one
+    /// model file (compared at its histograms' resolution).
+    #[arg(required = true, value_name = "CAPTURE|MODEL")]
     pub inputs: Vec<PathBuf>,
     /// A capture of a replay (e.g. tcpdump on the target while `replay`
     /// ran) to compare instead of the model's generated schedule.

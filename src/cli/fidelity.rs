@@ -21,16 +21,78 @@ use crate::model::TrafficModel;
 use crate::schedule::ScheduleSpec;
 
 pub fn run(args: FidelityArgs) -> anyhow::Result<u8> {
+    let report = match model_input(&args)? {
+        Some(model) => against_model(&args, &model)?,
+        None => against_captures(&args)?,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["input"] = args
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .into();
+        v["against"] = match &args.against {
+            Some(p) => p.display().to_string().into(),
+            None => serde_json::json!({"generated": {"seed": args.seed}}),
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        out.write_all(text(&report, &args).as_bytes())?;
+    }
+    Ok(if report.pass { EXIT_OK } else { EXIT_THRESHOLD })
+}
+
+/// The model file among the inputs, loaded; `None` when they are all
+/// captures. A model stands alone, and `--against` is a capture.
+fn model_input(args: &FidelityArgs) -> anyhow::Result<Option<TrafficModel>> {
     let options = ingest::ReadOptions::default();
-    for p in args.inputs.iter().chain(&args.against) {
-        if ingest::detect_with(p, &options)?.0 == CaptureKind::Model {
+    let is_model = |p: &PathBuf| -> anyhow::Result<bool> {
+        Ok(ingest::detect_with(p, &options)?.0 == CaptureKind::Model)
+    };
+    if let Some(p) = &args.against {
+        if is_model(p)? {
             return Err(UsageError(format!(
-                "{} is a model file: a model keeps no per-request times to compare with; pass the captures it was recorded from (and --against a capture of the replay)",
+                "--against {}: is a model file; --against takes a capture of a replay (tcpdump on the target, a HAR)",
                 p.display()
             ))
             .into());
         }
     }
+    let mut models = Vec::new();
+    for p in &args.inputs {
+        if is_model(p)? {
+            models.push(p);
+        }
+    }
+    match (models.as_slice(), args.inputs.len()) {
+        ([], _) => Ok(None),
+        ([m], 1) => Ok(Some(crate::model::file::load(m)?)),
+        ([m, ..], _) => Err(UsageError(format!(
+            "{} is a model file: give it alone (it is compared at its own resolution), or the captures it was recorded from",
+            m.display()
+        ))
+        .into()),
+    }
+}
+
+/// A model file against its generated schedule or a replay's capture.
+fn against_model(args: &FidelityArgs, model: &TrafficModel) -> anyhow::Result<Report> {
+    let other = match &args.against {
+        Some(p) => {
+            let router = Router::new(&model.endpoints);
+            read(std::slice::from_ref(p), &router, model)?.0
+        }
+        None => generated(model, args.seed, model.arrival.duration_s(), args.sessions),
+    };
+    Ok(fidelity::compare_model(model, &other))
+}
+
+/// Captures against their model's generated schedule or a replay's
+/// capture.
+fn against_captures(args: &FidelityArgs) -> anyhow::Result<Report> {
     // Values are compared as recorded: the model is kept in memory only.
     let filters = FilterArgs {
         keep_pii: true,
@@ -57,25 +119,7 @@ pub fn run(args: FidelityArgs) -> anyhow::Result<u8> {
         .times
         .iter_mut()
         .for_each(|t| *t = (*t * ticks + 1e-6).floor() / ticks);
-    let report = fidelity::compare(&recorded, &other);
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let mut v = serde_json::to_value(&report)?;
-        v["input"] = args
-            .inputs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .into();
-        v["against"] = match &args.against {
-            Some(p) => p.display().to_string().into(),
-            None => serde_json::json!({"generated": {"seed": args.seed}}),
-        };
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-    } else {
-        out.write_all(text(&report, &args).as_bytes())?;
-    }
-    Ok(if report.pass { EXIT_OK } else { EXIT_THRESHOLD })
+    Ok(fidelity::compare(&recorded, &other))
 }
 
 fn hash(s: &str) -> u64 {
@@ -175,55 +219,72 @@ fn text(r: &Report, args: &FidelityArgs) -> String {
     let against = match &args.against {
         Some(p) => format!("the replay captured in {}", p.display()),
         None => format!(
-            "the generated schedule (seed {}, 1x, nothing sent)",
-            args.seed
+            "the generated schedule (seed {}, 1x{}, nothing sent)",
+            args.seed,
+            if args.sessions { ", --sessions" } else { "" }
         ),
     };
+    let of_model = r.split_half.is_none();
     let mut s = format!(
-        "fidelity of {against}\n  recording: {} requests over {:.1} s ({})\n  compared:  {} requests within the recorded duration (count ratio {:.3})\n\n",
+        "fidelity of {against}\n  {}: {} requests over {:.1} s ({})\n  compared:  {} requests within the recorded duration (count ratio {:.3})\n",
+        if of_model { "model    " } else { "recording" },
         r.recorded_requests,
         r.recorded_duration_s,
         names(&args.inputs),
         r.other_requests,
         r.figures.count_ratio,
     );
+    if of_model {
+        s.push_str("  (against the model's histograms and curve bins, at their resolution; no split-half: each distance against 1.5 × its sampling noise, the 95th percentile over samples of the same size drawn from the model, or its floor)\n");
+    }
     s.push_str(&format!(
-        "  {:<20} {:>9} {:>11} {:>9}  verdict\n",
-        "figure", "value", "split-half", "limit"
+        "\n  {:<20} {:>9} {:>11} {:>9}  verdict\n",
+        "figure",
+        "value",
+        if of_model { "noise p95" } else { "split-half" },
+        "limit"
     ));
     for c in &r.checks {
         s.push_str(&format!(
-            "  {:<20} {:>9.4} {:>11.4} {:>9.4}  {}\n",
+            "  {:<20} {:>9.4} {:>11} {:>9.4}  {}\n",
             c.name,
             c.value,
-            c.split_half,
+            c.split_half
+                .or(c.noise)
+                .map_or("-".into(), |v| format!("{v:.4}")),
             c.limit,
             if c.pass { "pass" } else { "FAIL" }
         ));
     }
-    s.push_str(&format!(
-        "\n  pool: {:.1}% of targets never recorded, {:.1}% among the 10 most frequent (recording: {:.1}%)\n",
-        100.0 * r.figures.pool.novel_share,
-        100.0 * r.figures.pool.top10_share,
-        100.0 * r.figures.pool.recorded_top10_share
-    ));
-    if let (Some(f), Some(h)) = (r.figures.sessions, r.split_half.sessions) {
+    let p = &r.figures.pool;
+    if p.novel_share.is_finite() {
         s.push_str(&format!(
-            "  sessions: {} recorded, {} compared; KS requests per session {:.4}, seconds per session {:.4}, think times {:.4}{}\n",
+            "\n  pool: {:.1}% of targets never recorded, {:.1}% among the 10 most frequent (recording: {:.1}%)\n",
+            100.0 * p.novel_share,
+            100.0 * p.top10_share,
+            100.0 * p.recorded_top10_share
+        ));
+    }
+    if let Some(f) = r.figures.sessions {
+        let judged = r.checks.iter().any(|c| c.name == "session_length_ks");
+        let seconds = if f.duration_ks.is_finite() {
+            format!(", seconds per session {:.4}", f.duration_ks)
+        } else {
+            String::new()
+        };
+        s.push_str(&format!(
+            "  sessions: {} recorded, {} compared; KS requests per session {:.4}{seconds}, think times {:.4}{}\n",
             f.recorded_sessions,
             f.sessions,
             f.length_ks,
-            f.duration_ks,
             f.think_ks,
-            if h.sessions < 5 || h.recorded_sessions < 5 {
-                " (too few sessions to judge)"
-            } else {
-                ""
-            }
+            if judged { "" } else { " (too few sessions to judge)" }
         ));
     }
     s.push_str(if r.pass {
         "  every figure within its limit\n"
+    } else if of_model {
+        "  FAILED: a figure is past its limit\n"
     } else {
         "  FAILED: a figure is past its limit (the larger of 1.5 × split-half and a floor)\n"
     });
