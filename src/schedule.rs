@@ -389,6 +389,41 @@ mod tests {
         }
     }
 
+    /// Each page load starts where it was recorded in its bin, so the
+    /// per-second counts follow the recording's (at a uniform offset in
+    /// the bin, as before, the 1 s rate error was about 1.5); and a repeat
+    /// of the curve starts a mean gap after the last request, not on it.
+    #[test]
+    fn bursty_recordings_keep_their_bursts_in_place() {
+        let (times, a) = page_loads();
+        let d = a.duration_s();
+        let n = a.requests as usize;
+        for seed in 1..=4 {
+            let spec = ScheduleSpec {
+                duration_s: Some(d + 1e-6),
+                ..Default::default()
+            };
+            let s = count(&a, spec, seed);
+            let err = crate::fidelity::rate_error(&times, &s, d, 1.0);
+            assert!(err < 0.2, "seed {seed}: 1 s rate error {err}");
+        }
+        let spec = ScheduleSpec {
+            duration_s: Some(3.0 * d),
+            ..Default::default()
+        };
+        let s = count(&a, spec, 1);
+        for k in 1..3 {
+            let seam = k as f64 * d;
+            let upto = s.partition_point(|t| *t <= seam + 1e-9);
+            assert_eq!(upto, k * n, "repeat {k}");
+            let gap = s[upto] - s[upto - 1];
+            assert!(
+                gap > 0.5 * d / n as f64,
+                "repeat {k}: {gap} s after the last"
+            );
+        }
+    }
+
     /// Steady traffic whose rate drifts keeps its gaps (an API mix).
     #[test]
     fn steady_traffic_keeps_its_gaps() {

@@ -175,7 +175,8 @@ fn sessions_with_a_ramp_or_a_spike_are_refused() {
 
 /// A browser opens many connections; a user is the address, the agent and
 /// the credentials, not a connection. The zeek capture is one browser
-/// (one address, one agent) over six connections: one user, one session.
+/// (one address, one agent) over six connections: one user, one session
+/// (the model counted six before).
 #[test]
 fn a_browsers_connections_are_one_user() {
     let pcap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -186,4 +187,19 @@ fn a_browsers_connections_are_one_user() {
     assert_eq!(model.sessions.length.count, 1);
     assert_eq!(model.sessions.length.max, 17.0);
     assert_eq!(model.sessions.think_time_s.count, 16);
+
+    // Chromium walking 12 pages over the connections it chose to open
+    // (fixtures/browser): one user, one session of 114 requests.
+    let pcap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/browser/chromium-browse.pcap");
+    let mut connections = std::collections::BTreeSet::new();
+    replay::ingest::read_capture_with(&pcap, &Default::default(), &mut |x| {
+        connections.insert(x.client.clone());
+    })
+    .unwrap();
+    assert!(connections.len() >= 3, "{connections:?}");
+    let model = model_of(&[pcap], &Default::default());
+    assert_eq!(model.sessions.clients, 1, "{:?}", model.sessions);
+    assert_eq!(model.sessions.sessions, 1);
+    assert_eq!(model.sessions.length.max, 114.0);
 }

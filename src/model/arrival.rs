@@ -62,6 +62,12 @@ pub struct Arrival {
     /// steady traffic spans nearly all of it. Empty in models written
     /// before the field (the schedule then assumes steady traffic).
     pub spans_s: Vec<f64>,
+    /// Per bin: seconds from the bin's start to its first request (0 for
+    /// a bin with none), in the same steps as the spans. A page load sits
+    /// where it was recorded in its bin, not anywhere. Empty in models
+    /// written before the field (the schedule then places each bin's
+    /// requests at a random offset).
+    pub starts_s: Vec<f64>,
     /// Which gap follows which (burst and idle alternation). Empty in
     /// models written before it (the schedule then draws gaps
     /// independently).
@@ -331,9 +337,9 @@ impl FineBins {
         self.bins = self.bins.chunks(10).map(merge_fine).collect();
     }
 
-    /// Counts and first-to-last spans (s) in `nbins` bins of `width_ns`
-    /// (a multiple of ours).
-    fn rebin(&self, width_ns: u64, nbins: usize) -> (Vec<u64>, Vec<f64>) {
+    /// Counts, first-to-last spans (s) and first-request offsets (s) in
+    /// `nbins` bins of `width_ns` (a multiple of ours).
+    fn rebin(&self, width_ns: u64, nbins: usize) -> (Vec<u64>, Vec<f64>, Vec<f64>) {
         let r = (width_ns / self.width_ns).max(1) as usize;
         let mut out: Vec<FineBin> = self.bins.chunks(r).map(merge_fine).collect();
         // The last request sits at the recorded duration, so its fine bin
@@ -346,7 +352,15 @@ impl FineBins {
             .iter()
             .map(|b| (b.last_ns - b.first_ns) as f64 / 1e9)
             .collect();
-        (out.iter().map(|b| b.count).collect(), spans)
+        let starts = out
+            .iter()
+            .enumerate()
+            .map(|(i, b)| match b.count {
+                0 => 0.0,
+                _ => b.first_ns.saturating_sub(i as u64 * width_ns) as f64 / 1e9,
+            })
+            .collect();
+        (out.iter().map(|b| b.count).collect(), spans, starts)
     }
 }
 
@@ -738,14 +752,16 @@ impl ArrivalFit {
         };
         let bin_ns = ((bin_s * 1e9).round() as u64).max(self.fine.width_ns);
         let nbins = (duration_ns / bin_ns) as usize + 1;
-        let (bins, spans_s) = self.fine.rebin(bin_ns, nbins);
+        let (bins, spans_s, starts_s) = self.fine.rebin(bin_ns, nbins);
         let bin_s = bin_ns as f64 / 1e9;
         // As the model file stores them, so a model run straight from a
         // capture is the one its file holds.
-        let spans_s = spans_s
-            .into_iter()
-            .map(|s| span_from_steps(span_steps(s, bin_s), bin_s))
-            .collect();
+        let steps = |v: Vec<f64>| -> Vec<f64> {
+            v.into_iter()
+                .map(|s| span_from_steps(span_steps(s, bin_s), bin_s))
+                .collect()
+        };
+        let (spans_s, starts_s) = (steps(spans_s), steps(starts_s));
         let chain = GapChain {
             // As the model file keeps it: no pair of gaps, no chain.
             counts: if self.chain.iter().any(|c| *c > 0) {
@@ -762,6 +778,7 @@ impl ArrivalFit {
             bins,
             inter_arrival_s: self.gaps,
             spans_s,
+            starts_s,
             chain,
             compressed,
         };

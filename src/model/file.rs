@@ -160,6 +160,11 @@ struct ArrivalV1 {
     /// thousandths of `bin_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     spans: Option<Vec<u16>>,
+    /// Per bin, the offset of its first request from the bin's start, in
+    /// the same steps as `spans` (optional: absent in models written
+    /// before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    starts: Option<Vec<u16>>,
     /// Version 4: the gap chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gap_chain: Option<GapChainV4>,
@@ -513,6 +518,12 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             inter_arrival_s: hist_v1(&a.inter_arrival_s),
             spans: (!a.spans_s.is_empty()).then(|| {
                 a.spans_s
+                    .iter()
+                    .map(|s| arrival::span_steps(*s, a.bin_s))
+                    .collect()
+            }),
+            starts: (!a.starts_s.is_empty()).then(|| {
+                a.starts_s
                     .iter()
                     .map(|s| arrival::span_steps(*s, a.bin_s))
                     .collect()
@@ -928,24 +939,8 @@ fn arrival_from(a: ArrivalV1) -> Result<Arrival, String> {
             }
         }
     };
-    let spans_s = match a.spans {
-        None => Vec::new(),
-        Some(s)
-            if s.len() == a.bins.len()
-                && s.iter().all(|q| f64::from(*q) <= arrival::SPAN_STEPS) =>
-        {
-            s.into_iter()
-                .map(|q| arrival::span_from_steps(q, a.bin_s))
-                .collect()
-        }
-        Some(_) => {
-            return Err(format!(
-                "arrival.spans: one number per bin ({} bins), each 0 to {}",
-                a.bins.len(),
-                arrival::SPAN_STEPS
-            ))
-        }
-    };
+    let spans_s = bin_steps(a.spans, a.bins.len(), a.bin_s, "arrival.spans")?;
+    let starts_s = bin_steps(a.starts, a.bins.len(), a.bin_s, "arrival.starts")?;
     let chain = match a.gap_chain {
         None => GapChain::default(),
         Some(g) => gap_chain_from(g, "arrival.gap_chain")?,
@@ -958,10 +953,28 @@ fn arrival_from(a: ArrivalV1) -> Result<Arrival, String> {
         bins: a.bins,
         inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
         spans_s,
+        starts_s,
         chain,
         compressed,
     };
     Ok(arrival)
+}
+
+/// Per-bin offsets kept in steps of the bin (`arrival.spans`,
+/// `arrival.starts`), in seconds; empty when absent.
+fn bin_steps(v: Option<Vec<u16>>, bins: usize, bin_s: f64, what: &str) -> Result<Vec<f64>, String> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(s) if s.len() == bins && s.iter().all(|q| f64::from(*q) <= arrival::SPAN_STEPS) => {
+            Ok(s.into_iter()
+                .map(|q| arrival::span_from_steps(q, bin_s))
+                .collect())
+        }
+        Some(_) => Err(format!(
+            "{what}: one number per bin ({bins} bins), each 0 to {}",
+            arrival::SPAN_STEPS
+        )),
+    }
 }
 
 /// A gap chain as the file keeps it; `None` when it is empty.

@@ -11,7 +11,8 @@
 //! drawn gaps are then fitted to the span ([`fit_gaps`]): when the two
 //! are far apart, mostly in the longest gaps, which keeps a burst's
 //! millisecond spacing while the idle stretches absorb the difference;
-//! the train is placed at a uniform offset in the bin. (Drawing only
+//! the train starts where the bin's first request was recorded (at a
+//! uniform offset in models without the starts). (Drawing only
 //! classes that fit in what is left of the span, tried first, skewed the
 //! gaps towards short ones: gap KS 0.15 on API mixes.)
 
@@ -200,7 +201,22 @@ impl<'a> Recorded<'a> {
         let target = span.unwrap_or(drawn.min(budget));
         fit_gaps(gaps, target, fit_power(target / drawn));
         let used: f64 = gaps.iter().sum::<f64>().min(width);
-        let base = period_k as f64 * period + lo + rng.random::<f64>() * (width - used);
+        let room = width - used;
+        let offset = match a.starts_s.get(j) {
+            // Where the bin's first request was recorded; in a repeat of
+            // the curve the first bin's a mean gap later, so the repeat
+            // does not start on the instant the last one ended.
+            Some(start) => {
+                let seam = if period_k > 0 && j == 0 {
+                    period / (a.requests.max(2) - 1) as f64
+                } else {
+                    0.0
+                };
+                (start + seam).min(room)
+            }
+            None => rng.random::<f64>() * room,
+        };
+        let base = period_k as f64 * period + lo + offset;
         out.reserve(m);
         let mut t = base;
         out.push(t);
