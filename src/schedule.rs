@@ -643,8 +643,9 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         let busy = busy * think_factor;
         // Each client's cycle (busy + idle) lasts clients / session_rate.
         let mean_idle_s = (clients / session_rate - busy).max(0.0);
-        let chain = (!model.sessions.think_chain.is_empty())
-            .then(|| recorded::GapDraw::new(think, &model.sessions.think_chain));
+        let chain = (!model.sessions.think_chain.is_empty()).then(|| {
+            recorded::GapDraw::new(think, &model.sessions.think_chain, model.arrival.tick_s)
+        });
         let mut sched = SessionSchedule {
             think,
             chain,

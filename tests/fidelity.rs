@@ -132,13 +132,15 @@ fn figures_match_an_independent_computation() {
     // (here exact: the recorded count per bin), the mix at the split-half
     // level. The gap KS target is max(0.05, 1.5 × split-half) = 0.087
     // here; this recording (uniform 0–9 ms gaps on whole milliseconds,
-    // two users overlapping) gets 0.11 (docs/replay.md, "Fidelity"):
-    // held at that, so it cannot get worse unnoticed.
+    // two users overlapping) gets 0.090 since gaps are drawn in the
+    // recording's whole milliseconds (0.11 before; docs/replay.md,
+    // "Fidelity"): held at 1.7 × split-half, so it cannot get worse
+    // unnoticed.
     assert!(
         (count_ratio - 1.0).abs() <= 0.05,
         "count ratio {count_ratio}"
     );
-    assert!(gap_ks <= 2.0 * split, "gap KS {gap_ks}, split-half {split}");
+    assert!(gap_ks <= 1.7 * split, "gap KS {gap_ks}, split-half {split}");
     for name in ["mix_tv", "count_ratio_error"] {
         let c = v["checks"]
             .as_array()

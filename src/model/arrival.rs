@@ -68,6 +68,10 @@ pub struct Arrival {
     /// written before the field (the schedule then places each bin's
     /// requests at a random offset).
     pub starts_s: Vec<f64>,
+    /// The recording's clock step, seconds: 0.001 when every request
+    /// time was a whole millisecond (a HAR), 1e-6 for whole microseconds,
+    /// 0 otherwise or unknown.
+    pub tick_s: f64,
     /// Which gap follows which (burst and idle alternation). Empty in
     /// models written before it (the schedule then draws gaps
     /// independently).
@@ -639,6 +643,9 @@ pub struct ArrivalFit {
     prev_class: Option<usize>,
     sessions: SessionFit,
     late: u64,
+    /// Every request time so far a whole millisecond, a whole microsecond.
+    whole_ms: bool,
+    whole_us: bool,
 }
 
 impl ArrivalFit {
@@ -659,6 +666,8 @@ impl ArrivalFit {
             prev_class: None,
             sessions: SessionFit::default(),
             late: 0,
+            whole_ms: true,
+            whole_us: true,
         }
     }
 
@@ -680,6 +689,8 @@ impl ArrivalFit {
 
     fn place(&mut self, r: Record) {
         let mut t = r.ts_ns;
+        self.whole_us &= t % 1_000 == 0;
+        self.whole_ms &= t % 1_000_000 == 0;
         let start = *self.start_ns.get_or_insert(t);
         if self.requests == 0 {
             self.last_ns = t;
@@ -779,6 +790,11 @@ impl ArrivalFit {
             inter_arrival_s: self.gaps,
             spans_s,
             starts_s,
+            tick_s: match (self.whole_ms, self.whole_us) {
+                (true, _) => 1e-3,
+                (_, true) => 1e-6,
+                _ => 0.0,
+            },
             chain,
             compressed,
         };

@@ -245,12 +245,15 @@ impl ModelBuilder {
         });
         let id = self.root(id);
 
-        // Users (address, agent, credentials' subject), numbered in order
-        // of appearance.
-        let client = self.clients.id(x);
+        // Sessions are a user's (address, agent, credentials' subject);
+        // a produced value is looked for among the requests of the client
+        // the capture names (a connection, an address, a HAR file), so a
+        // new opaque token, which starts another user, still finds the
+        // login that produced it.
+        let (user, client) = self.clients.ids(x);
         self.arrival.push(Record {
             ts_ns: x.started_ns,
-            client,
+            client: user,
             endpoint: id,
         });
 

@@ -33,6 +33,8 @@ pub struct Clients {
     groups: FxHashMap<u64, (u32, bool)>,
     /// (address, agent, subject) → user.
     subjects: FxHashMap<u64, u32>,
+    /// The capture's name for the sender (hashed) → its number.
+    names: FxHashMap<u64, u32>,
     /// `Authorization` value hash → its subject: a token repeats on every
     /// request, decoding it once is enough. Cleared when it grows large.
     tokens: FxHashMap<u64, u64>,
@@ -43,6 +45,19 @@ pub struct Clients {
 const TOKEN_CACHE: usize = 1 << 16;
 
 impl Clients {
+    /// The user who sent `x`, and the number of the sender as the
+    /// capture names it (connection, address or file; in order of
+    /// appearance).
+    pub fn ids(&mut self, x: &Exchange) -> (u32, u32) {
+        let name = x.client.as_deref().unwrap_or("");
+        let next = self.names.len() as u32;
+        let named = *self
+            .names
+            .entry(hash1("name", name.as_bytes()))
+            .or_insert(next);
+        (self.id(x), named)
+    }
+
     /// The user who sent `x`.
     pub fn id(&mut self, x: &Exchange) -> u32 {
         let addr = address(x.client.as_deref().unwrap_or(""));

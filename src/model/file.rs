@@ -165,6 +165,10 @@ struct ArrivalV1 {
     /// before it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     starts: Option<Vec<u16>>,
+    /// The recording's clock step, seconds (0.001: whole milliseconds);
+    /// absent when continuous or unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tick_s: Option<f64>,
     /// Version 4: the gap chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gap_chain: Option<GapChainV4>,
@@ -522,6 +526,7 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
                     .map(|s| arrival::span_steps(*s, a.bin_s))
                     .collect()
             }),
+            tick_s: (a.tick_s > 0.0).then_some(a.tick_s),
             starts: (!a.starts_s.is_empty()).then(|| {
                 a.starts_s
                     .iter()
@@ -954,6 +959,11 @@ fn arrival_from(a: ArrivalV1) -> Result<Arrival, String> {
         inter_arrival_s: hist_from(a.inter_arrival_s, "arrival.inter_arrival_s")?,
         spans_s,
         starts_s,
+        tick_s: match a.tick_s {
+            None => 0.0,
+            Some(t) if (0.0..=1.0).contains(&t) => t,
+            Some(t) => return Err(format!("arrival.tick_s: {t} (0 to 1 s)")),
+        },
         chain,
         compressed,
     };

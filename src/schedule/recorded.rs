@@ -42,6 +42,9 @@ struct Slice {
     lo: f64,
     hi: f64,
     count: u64,
+    /// `hi` is the histogram's largest value (in the range), not the next
+    /// bin's edge.
+    hi_is_max: bool,
 }
 
 /// Gaps drawn as recorded: from the class of the last gap, the class
@@ -49,6 +52,9 @@ struct Slice {
 /// from the recorded histogram.
 #[derive(Debug, Clone)]
 pub(crate) struct GapDraw {
+    /// The recording's clock step, seconds (0: continuous): gaps of a
+    /// recording in whole milliseconds are drawn in whole milliseconds.
+    tick_s: f64,
     /// Per class, the histogram bins it draws from.
     classes: Vec<Vec<Slice>>,
     /// Per class, its histogram count.
@@ -59,7 +65,7 @@ pub(crate) struct GapDraw {
 }
 
 impl GapDraw {
-    pub(crate) fn new(h: &LogHist, chain: &GapChain) -> Self {
+    pub(crate) fn new(h: &LogHist, chain: &GapChain, tick_s: f64) -> Self {
         let mut classes = vec![Vec::new(); CHAIN_CLASSES];
         let mut marginal = [0u64; CHAIN_CLASSES];
         if h.zeros > 0 {
@@ -67,14 +73,21 @@ impl GapDraw {
                 lo: 0.0,
                 hi: 0.0,
                 count: h.zeros,
+                hi_is_max: true,
             });
             marginal[0] += h.zeros;
         }
         for (i, count) in h.bins.iter() {
             let c = GapChain::class_of_bin(Some(i));
             let lo = LogHist::bin_low(i).max(h.min);
-            let hi = LogHist::bin_low(i + 1).min(h.max).max(lo);
-            classes[c].push(Slice { lo, hi, count });
+            let edge = LogHist::bin_low(i + 1);
+            let hi = edge.min(h.max).max(lo);
+            classes[c].push(Slice {
+                lo,
+                hi,
+                count,
+                hi_is_max: h.max < edge,
+            });
             marginal[c] += count;
         }
         let mut rows = vec![[0u64; CHAIN_CLASSES]; CHAIN_CLASSES];
@@ -87,6 +100,11 @@ impl GapDraw {
             }
         }
         GapDraw {
+            tick_s: if tick_s > 0.0 && tick_s.is_finite() {
+                tick_s
+            } else {
+                0.0
+            },
             classes,
             marginal,
             rows,
@@ -120,7 +138,7 @@ impl GapDraw {
             x -= n;
         }
         *state = class;
-        draw_in(&self.classes[class], rng)
+        draw_in(&self.classes[class], self.tick_s, rng)
     }
 }
 
@@ -144,7 +162,7 @@ impl<'a> Recorded<'a> {
         if arrival.bins.iter().all(|b| *b == 0) || !(factor > 0.0 && factor.is_finite()) {
             return None;
         }
-        let draw = GapDraw::new(&arrival.inter_arrival_s, &arrival.chain);
+        let draw = GapDraw::new(&arrival.inter_arrival_s, &arrival.chain, arrival.tick_s);
         let state = draw.start();
         Some(Recorded {
             arrival,
@@ -240,8 +258,11 @@ impl<'a> Recorded<'a> {
 }
 
 /// A value from a class's histogram bins: a bin by count, then
-/// log-uniform inside it (as [`LogHist::sample`] draws).
-fn draw_in<R: Rng>(slices: &[Slice], rng: &mut R) -> f64 {
+/// log-uniform inside it (as [`LogHist::sample`] draws), or with a clock
+/// step, one of the bin's whole steps (a recording in whole milliseconds
+/// only ever had those; a value between them would land on the step below
+/// about as often as on its own when the replay is recorded again).
+fn draw_in<R: Rng>(slices: &[Slice], tick_s: f64, rng: &mut R) -> f64 {
     let total: u64 = slices.iter().map(|s| s.count).sum();
     if total == 0 {
         return 0.0;
@@ -251,6 +272,18 @@ fn draw_in<R: Rng>(slices: &[Slice], rng: &mut R) -> f64 {
         if x < s.count {
             if s.hi <= s.lo || s.lo <= 0.0 {
                 return s.lo;
+            }
+            if tick_s > 0.0 {
+                let first = (s.lo / tick_s - 1e-6).ceil();
+                let last = if s.hi_is_max {
+                    (s.hi / tick_s + 1e-6).floor()
+                } else {
+                    (s.hi / tick_s - 1e-6).ceil() - 1.0
+                };
+                if last >= first {
+                    let k = rng.random_range(0..=(last - first) as u64);
+                    return (first + k as f64) * tick_s;
+                }
             }
             let u: f64 = rng.random();
             return (s.lo.ln() + u * (s.hi.ln() - s.lo.ln())).exp();
@@ -313,6 +346,44 @@ pub(crate) fn fit_gaps(gaps: &mut [f64], target: f64, p: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    /// A recording in whole milliseconds (gaps 0 to 9 ms and 120 ms) is
+    /// drawn in whole milliseconds, each bin as often as recorded; without
+    /// the clock step, log-uniform inside the histogram's bins.
+    #[test]
+    fn a_recording_clock_step_is_kept() {
+        let mut h = LogHist::new();
+        for ms in (0..=9).chain([120]) {
+            h.record_n(f64::from(ms) / 1000.0, 100);
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let d = GapDraw::new(&h, &GapChain::default(), 0.001);
+        let mut counts = std::collections::BTreeMap::<u64, u32>::new();
+        let mut state = usize::MAX;
+        for _ in 0..11_000 {
+            let g = d.next(&mut state, &mut rng);
+            let ms = (g * 1000.0).round();
+            assert!((g * 1000.0 - ms).abs() < 1e-9, "{g}");
+            *counts.entry(ms as u64).or_default() += 1;
+        }
+        // Below 10 ms a bin holds one whole millisecond; 120 ms is in the
+        // bin from 112.2 ms (its top clamped to the largest value), whose
+        // whole milliseconds are all drawn.
+        let keys: Vec<u64> = counts.keys().copied().collect();
+        assert_eq!(keys, (0..=9).chain(113..=120).collect::<Vec<_>>());
+        for ms in 0..=9 {
+            assert!((800..1200).contains(&counts[&ms]), "{ms} ms: {counts:?}");
+        }
+        let top: u32 = (113..=120).map(|ms| counts[&ms]).sum();
+        assert!((800..1200).contains(&top), "{counts:?}");
+        let d = GapDraw::new(&h, &GapChain::default(), 0.0);
+        let off_ms = (0..1000)
+            .map(|_| d.next(&mut state, &mut rng) * 1000.0)
+            .filter(|g| (g - g.round()).abs() > 1e-6)
+            .count();
+        assert!(off_ms > 500, "{off_ms}");
+    }
 
     #[test]
     fn fitting_keeps_short_gaps_and_hits_the_target() {
