@@ -7,6 +7,7 @@
 //! stored anywhere, so they cannot reach a model file; the correlator
 //! alone sees the recorded values.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
@@ -156,6 +157,7 @@ pub struct ModelBuilder {
     arrival: ArrivalFit,
     /// Client name hash → client number. The key is already a hash.
     clients: rustc_hash::FxHashMap<u64, u32>,
+    names: Names,
     secrets: BTreeMap<(String, String), (String, u64)>,
     files: Vec<SourceFile>,
     stats: IngestStats,
@@ -178,6 +180,7 @@ impl ModelBuilder {
             accs: Vec::new(),
             redirect: Vec::new(),
             clients: Default::default(),
+            names: Names::default(),
             secrets: BTreeMap::new(),
             files: Vec::new(),
             stats: IngestStats::default(),
@@ -286,16 +289,24 @@ impl ModelBuilder {
                 acc.path[k].observe(seg);
             }
         }
-        if let Some(q) = x.query() {
-            for (name, value) in form_pairs(q) {
-                self.correlator
-                    .used(id, client, ts, Slot::Query(name), &value);
+        let pairs: Vec<_> = x.query().map_or_else(Vec::new, |q| pairs(q).collect());
+        if !self.correlator.is_off() {
+            for (name, value) in &pairs {
+                let slot = Slot::Query(name.to_string());
+                self.correlator.used(id, client, ts, slot, value);
             }
         }
+        let names = &mut self.names;
         let (query, as_recorded) =
-            observe_query(acc, x.query(), scrub, pii.as_deref_mut(), &mut found);
-        let (headers, credentials) =
-            observe_headers(acc, &x.headers, scrub, pii.as_deref_mut(), &mut found);
+            observe_query(acc, &pairs, names, scrub, pii.as_deref_mut(), &mut found);
+        let (headers, credentials) = observe_headers(
+            acc,
+            &x.headers,
+            names,
+            scrub,
+            pii.as_deref_mut(),
+            &mut found,
+        );
         acc.observe_joint(&segs, &query, &headers);
         if let Some(body) = &x.body {
             observe_body(&mut acc.body, body, scrub, pii.as_deref_mut(), &mut found);
@@ -586,8 +597,8 @@ impl EndpointAcc {
     fn observe_joint(
         &mut self,
         segs: &[&str],
-        query: &[(String, String)],
-        headers: &[(&str, std::borrow::Cow<'_, str>)],
+        query: &[(&str, Cow<'_, str>)],
+        headers: &[(&str, Cow<'_, str>)],
     ) {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_ref())).collect();
         if self.joint.observe(segs, query, &headers) {
@@ -693,10 +704,10 @@ fn sample_target<'p>(
     path: &'p str,
     raw: Option<&str>,
     as_recorded: bool,
-    pairs: &[(String, String)],
-) -> std::borrow::Cow<'p, str> {
+    pairs: &[(&str, Cow<'_, str>)],
+) -> Cow<'p, str> {
     let Some(q) = raw else {
-        return std::borrow::Cow::Borrowed(path);
+        return Cow::Borrowed(path);
     };
     if as_recorded {
         return format!("{path}?{q}").into();
@@ -778,23 +789,84 @@ fn pii_path<'p>(pii: &mut Pii, path: &'p str) -> std::borrow::Cow<'p, str> {
 
 /// Replaces a secret value by its placeholder, noting where it was found,
 /// or the personal data in it by look-alikes. True when it was a secret.
+/// `personal`: whether the name is a personal field, when known.
+#[allow(clippy::too_many_arguments)]
 fn scrubbed<'v>(
     location: &'static str,
     name: &str,
     value: &'v str,
     name_is_secret: bool,
+    personal: Option<bool>,
     scrub: bool,
     pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (std::borrow::Cow<'v, str>, bool) {
+) -> (Cow<'v, str>, bool) {
     if scrub && (name_is_secret || scrub::value_looks_secret(value)) {
         found.push((location, name.to_string()));
         let v = scrub::placeholder(&scrub::secret_name(name));
-        (std::borrow::Cow::Owned(v), true)
+        (Cow::Owned(v), true)
     } else if let Some(p) = pii {
-        (p.value(Some(name), value), false)
+        match personal {
+            Some(personal) => (p.value_as(personal, value), false),
+            None => (p.value(Some(name), value), false),
+        }
     } else {
-        (std::borrow::Cow::Borrowed(value), false)
+        (Cow::Borrowed(value), false)
+    }
+}
+
+/// Names remembered with what they say about their values: a capture
+/// repeats a few dozen query and header names in every request, and the
+/// word searches cost more than a hash lookup (bounded).
+#[derive(Default)]
+struct Names {
+    /// Query parameter name → (secret, personal).
+    query: rustc_hash::FxHashMap<Box<str>, (bool, bool)>,
+    /// Header name as recorded → what it is.
+    headers: rustc_hash::FxHashMap<Box<str>, HeaderName>,
+}
+
+/// Names remembered per kind.
+const NAMES_CAP: usize = 4096;
+
+/// A request header name as the builder treats it.
+#[derive(Clone)]
+struct HeaderName {
+    /// Not modelled ([`SKIP_HEADERS`]).
+    skip: bool,
+    lower: Box<str>,
+    /// A personal field's name ([`Pii::is_field`]).
+    personal: bool,
+}
+
+impl Names {
+    fn query(&mut self, name: &str, pii: Option<&Pii>) -> (bool, bool) {
+        if let Some(f) = self.query.get(name) {
+            return *f;
+        }
+        let f = (
+            scrub::is_secret_field(name),
+            pii.is_some_and(|p| p.is_field(name)),
+        );
+        if self.query.len() < NAMES_CAP {
+            self.query.insert(name.into(), f);
+        }
+        f
+    }
+
+    fn header(&mut self, name: &str, pii: Option<&Pii>) -> Cow<'_, HeaderName> {
+        if self.headers.contains_key(name) {
+            return Cow::Borrowed(&self.headers[name]);
+        }
+        let h = HeaderName {
+            skip: SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)),
+            lower: name.to_ascii_lowercase().into(),
+            personal: pii.is_some_and(|p| p.is_field(name)),
+        };
+        if self.headers.len() >= NAMES_CAP {
+            return Cow::Owned(h);
+        }
+        Cow::Borrowed(self.headers.entry(name.into()).or_insert(h))
     }
 }
 
@@ -802,43 +874,49 @@ fn scrubbed<'v>(
 /// name) and returns every pair, scrubbed, in order (at most
 /// `MAX_QUERY_NAMES`), for the joint table; and whether they are the
 /// query as recorded (nothing scrubbed, replaced or left out).
-fn observe_query(
+fn observe_query<'p>(
     acc: &mut EndpointAcc,
-    query: Option<&str>,
+    pairs: &'p [(Cow<'_, str>, Cow<'_, str>)],
+    names: &mut Names,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (Vec<(String, String)>, bool) {
-    let Some(q) = query else {
-        return (Vec::new(), true);
-    };
-    let mut pairs = form_pairs(q);
-    let mut as_recorded = pairs.len() <= MAX_QUERY_NAMES;
-    pairs.truncate(MAX_QUERY_NAMES);
+) -> (Vec<(&'p str, Cow<'p, str>)>, bool) {
+    let as_recorded = pairs.len() <= MAX_QUERY_NAMES;
+    let pairs = &pairs[..pairs.len().min(MAX_QUERY_NAMES)];
+    let mut as_recorded = as_recorded;
     let mut seen_here: Vec<&str> = Vec::new();
     let mut out = Vec::with_capacity(pairs.len());
-    for (name, value) in &pairs {
-        let secret = scrub::is_secret_field(name);
+    for (name, value) in pairs {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let (secret, personal) = names.query(name, pii.as_deref());
         // A repeated parameter: the first value stands for it in the pool
         // (and in the count of secrets replaced).
-        let repeated = seen_here.contains(&name.as_str());
+        let repeated = seen_here.contains(&name);
         let mut ignored = Vec::new();
         let (v, _) = scrubbed(
             "query",
             name,
             value,
             secret,
+            Some(personal),
             scrub,
             pii.as_deref_mut(),
             if repeated { &mut ignored } else { found },
         );
-        let tracked = acc.query.contains_key(name) || acc.query.len() < MAX_QUERY_NAMES;
-        if !repeated && tracked {
-            acc.query.entry(name.clone()).or_default().observe(&v);
-            seen_here.push(name);
+        if !repeated {
+            if let Some(pool) = acc.query.get_mut(name) {
+                pool.observe(&v);
+                seen_here.push(name);
+            } else if acc.query.len() < MAX_QUERY_NAMES {
+                let mut pool = PoolAcc::new();
+                pool.observe(&v);
+                acc.query.insert(name.to_string(), pool);
+                seen_here.push(name);
+            }
         }
-        as_recorded &= *v == **value;
-        out.push((name.clone(), v.into_owned()));
+        as_recorded &= *v == *value;
+        out.push((name, v));
     }
     (out, as_recorded)
 }
@@ -849,37 +927,40 @@ fn observe_query(
 fn observe_headers<'x>(
     acc: &mut EndpointAcc,
     headers: &'x [(String, String)],
+    names: &mut Names,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (Vec<(&'x str, std::borrow::Cow<'x, str>)>, Vec<usize>) {
+) -> (Vec<(&'x str, Cow<'x, str>)>, Vec<usize>) {
     let mut credentials = Vec::new();
     let mut out = Vec::with_capacity(headers.len());
-    let mut lower = String::new();
     for (i, (name, value)) in headers.iter().enumerate() {
-        if SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        let h = names.header(name, pii.as_deref());
+        if h.skip {
             continue;
         }
-        lower.clear();
-        lower.extend(name.chars().map(|c| c.to_ascii_lowercase()));
-        if !acc.headers.contains_key(lower.as_str()) {
-            if acc.headers.len() >= MAX_HEADER_NAMES {
-                continue;
+        let lower = &*h.lower;
+        let full = acc.headers.len() >= MAX_HEADER_NAMES;
+        let entry = match acc.headers.get_mut(lower) {
+            Some(e) => e,
+            None if full => continue,
+            None => {
+                // Whether the name is a credential is decided once per
+                // header and endpoint, not per request.
+                let secret = scrub::is_secret_header(name);
+                acc.headers.entry(lower.to_string()).or_insert((
+                    name.clone(),
+                    PoolAcc::new(),
+                    secret,
+                ))
             }
-            // Whether the name is a credential is decided once per header
-            // and endpoint, not per request.
-            let secret = scrub::is_secret_header(name);
-            acc.headers
-                .insert(lower.clone(), (name.clone(), PoolAcc::new(), secret));
-        }
-        let Some(entry) = acc.headers.get_mut(lower.as_str()) else {
-            continue;
         };
         let (v, secret) = scrubbed(
             "header",
             name,
             value,
             entry.2,
+            Some(h.personal),
             scrub,
             pii.as_deref_mut(),
             found,
@@ -968,6 +1049,7 @@ fn observe_body(
                     &name,
                     &value,
                     scrub::is_secret_field(&name),
+                    None,
                     scrub,
                     pii.as_deref_mut(),
                     found,
@@ -1077,18 +1159,33 @@ impl Walk<'_, '_> {
 
 /// Splits `a=1&b=x%20y` into decoded pairs.
 pub fn form_pairs(s: &str) -> Vec<(String, String)> {
+    pairs(s)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// [`form_pairs`] borrowing from `s` where nothing is encoded (most names
+/// and values): the builder splits every request's query.
+fn pairs(s: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     s.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
+            Some((k, v)) => (decoded(k), decoded(v)),
+            None => (decoded(p), Cow::Borrowed("")),
         })
-        .collect()
 }
 
 /// Decodes `%XX` and `+` (form encoding). Invalid escapes stay as they are.
 pub fn percent_decode(s: &str) -> String {
+    decoded(s).into_owned()
+}
+
+/// [`percent_decode`], borrowing `s` when it has no `%` or `+`.
+fn decoded(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
+    if memchr::memchr2(b'%', b'+', b).is_none() {
+        return Cow::Borrowed(s);
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -1105,7 +1202,7 @@ pub fn percent_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn hex(c: u8) -> Option<u8> {

@@ -221,10 +221,10 @@ impl JointAcc {
     /// modelled headers (scrubbed), in recorded order. Returns whether the
     /// table is over its bounds: the caller then calls [`Self::make_room`]
     /// with the positions that look open.
-    pub fn observe(
+    pub fn observe<N: AsRef<str>, V: AsRef<str>>(
         &mut self,
         path: &[&str],
-        query: &[(String, String)],
+        query: &[(N, V)],
         headers: &[(&str, &str)],
     ) -> bool {
         self.total += 1;
@@ -239,7 +239,8 @@ impl JointAcc {
             path.iter().enumerate().map(|(k, s)| view(open.path(k), s)),
             query
                 .iter()
-                .map(|(n, v)| (n.as_str(), view(open.query.contains(n), v))),
+                .map(|(n, v)| (n.as_ref(), v.as_ref()))
+                .map(|(n, v)| (n, view(open.query.contains(n), v))),
             if self.apart { 0 } else { set_hash },
         );
         let make_set = |open: &Open| -> Arc<HeaderSet> {
@@ -282,10 +283,8 @@ impl JointAcc {
             query: query
                 .iter()
                 .map(|(n, v)| {
-                    (
-                        Box::from(n.as_str()),
-                        boxed(view(open.query.contains(n), v)),
-                    )
+                    let (n, v) = (n.as_ref(), v.as_ref());
+                    (Box::from(n), boxed(view(open.query.contains(n), v)))
                 })
                 .collect(),
             headers,
