@@ -21,12 +21,13 @@ use super::pii::Pii;
 use super::pool::{Pool, PoolAcc, TailType};
 use super::response::{BodyPolicy, Held, Lost, RespAcc, SampleRules};
 use super::scrub;
+use super::template::split_path;
 use super::template::{PathTrie, TemplateSegment};
 use super::traffic::{
     BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
     Source, SourceFile, TrafficModel,
 };
-use crate::ingest::{BodyKind, Exchange, IngestStats};
+use crate::ingest::{BodyKind, Exchange, IngestStats, Response};
 
 /// Values kept verbatim per path slot.
 const PATH_TOP_K: usize = 64;
@@ -158,6 +159,9 @@ pub struct ModelBuilder {
     /// Client name hash → client number. The key is already a hash.
     clients: rustc_hash::FxHashMap<u64, u32>,
     names: Names,
+    scratch: Scratch,
+    /// The request target of the exchange being observed (a buffer).
+    target: String,
     secrets: BTreeMap<(String, String), (String, u64)>,
     files: Vec<SourceFile>,
     stats: IngestStats,
@@ -181,6 +185,8 @@ impl ModelBuilder {
             redirect: Vec::new(),
             clients: Default::default(),
             names: Names::default(),
+            scratch: Scratch::default(),
+            target: String::new(),
             secrets: BTreeMap::new(),
             files: Vec::new(),
             stats: IngestStats::default(),
@@ -270,7 +276,10 @@ impl ModelBuilder {
         acc.count += 1;
         acc.body_unknown += u64::from(x.body_unknown);
         let ts = x.started_ns;
-        let segs: Vec<&str> = super::template::split_path(&path).collect();
+        // Most paths have a few segments: kept on the stack.
+        let mut seg_buf = [""; 16];
+        let mut seg_vec = Vec::new();
+        let segs = collect_into(&mut seg_buf, &mut seg_vec, split_path(&path));
         let mut raw_segs = super::template::split_path(raw_path);
         for (k, &seg) in segs.iter().enumerate() {
             let raw = raw_segs.next().unwrap_or(seg);
@@ -289,7 +298,8 @@ impl ModelBuilder {
                 acc.path[k].observe(seg);
             }
         }
-        let pairs: Vec<_> = x.query().map_or_else(Vec::new, |q| pairs(q).collect());
+        let mut pairs = reuse(std::mem::take(&mut self.scratch.pairs));
+        pairs.extend(x.query().into_iter().flat_map(self::pairs));
         if !self.correlator.is_off() {
             for (name, value) in &pairs {
                 let slot = Slot::Query(name.to_string());
@@ -297,17 +307,27 @@ impl ModelBuilder {
             }
         }
         let names = &mut self.names;
-        let (query, as_recorded) =
-            observe_query(acc, &pairs, names, scrub, pii.as_deref_mut(), &mut found);
-        let (headers, credentials) = observe_headers(
+        let mut query = reuse(std::mem::take(&mut self.scratch.query));
+        let as_recorded = observe_query(
             acc,
-            &x.headers,
+            &pairs,
+            &mut query,
             names,
             scrub,
             pii.as_deref_mut(),
             &mut found,
         );
-        acc.observe_joint(&segs, &query, &headers);
+        let mut headers = reuse(std::mem::take(&mut self.scratch.headers));
+        let credentials = observe_headers(
+            acc,
+            &x.headers,
+            &mut headers,
+            names,
+            scrub,
+            pii.as_deref_mut(),
+            &mut found,
+        );
+        acc.observe_joint(segs, &query, &headers);
         if let Some(body) = &x.body {
             observe_body(&mut acc.body, body, scrub, pii.as_deref_mut(), &mut found);
             if body.kind == BodyKind::Json {
@@ -331,31 +351,21 @@ impl ModelBuilder {
         // After every slot of the request: a value it sent itself is not
         // one its response produced.
         if let Some(r) = &x.response {
-            // Absurd recorded times (a hostile capture) saturate.
-            let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
-            let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
-            // A HAR's base64 body is decoded for the correlator only when
-            // it is JSON (binary bodies produce no values).
-            let decoded = (r.body_base64 && r.mime.contains("json"))
-                .then(|| r.body.as_deref().and_then(super::response::base64_text))
-                .flatten();
-            let body = if r.body_base64 {
-                decoded.as_deref()
-            } else {
-                r.body.as_deref()
-            };
-            self.correlator.produced(id, client, end, body, &r.headers);
+            produced(&mut self.correlator, id, client, ts, r);
         }
         if let Some(r) = &x.response {
-            let target = sample_target(&path, x.query(), as_recorded, &query);
+            let target = sample_target(&mut self.target, &path, x.query(), as_recorded, &query);
             let rules = SampleRules {
                 scrub,
                 bodies: self.options.bodies,
                 pii,
                 held: &mut self.held,
             };
-            acc.resp.observe(r, &target, rules);
+            acc.resp.observe(r, target, rules);
         }
+        self.scratch.query = reuse(query);
+        self.scratch.headers = reuse(headers);
+        self.scratch.pairs = reuse(pairs);
         for (location, field) in found {
             let name = scrub::secret_name(&field);
             let e = self
@@ -600,8 +610,7 @@ impl EndpointAcc {
         query: &[(&str, Cow<'_, str>)],
         headers: &[(&str, Cow<'_, str>)],
     ) {
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_ref())).collect();
-        if self.joint.observe(segs, query, &headers) {
+        if self.joint.observe(segs, query, headers) {
             let open = self.open_positions();
             self.joint.make_room(&open);
         }
@@ -700,29 +709,33 @@ impl EndpointAcc {
 /// The request target a response sample is kept under: the path as the
 /// pools store it and the query as sent (`as_recorded`), or rebuilt from
 /// its scrubbed pairs when scrubbing or look-alikes changed a value.
-fn sample_target<'p>(
-    path: &'p str,
+fn sample_target<'b>(
+    out: &'b mut String,
+    path: &str,
     raw: Option<&str>,
     as_recorded: bool,
     pairs: &[(&str, Cow<'_, str>)],
-) -> Cow<'p, str> {
+) -> &'b str {
+    out.clear();
+    out.push_str(path);
     let Some(q) = raw else {
-        return Cow::Borrowed(path);
+        return out;
     };
+    out.push('?');
     if as_recorded {
-        return format!("{path}?{q}").into();
+        out.push_str(q);
+        return out;
     }
-    let mut out = format!("{path}?");
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
         let safe = super::encode::QUERY_SAFE;
-        super::encode::encode_into(&mut out, name, safe);
+        super::encode::encode_into(out, name, safe);
         out.push('=');
-        super::encode::encode_into(&mut out, value, safe);
+        super::encode::encode_into(out, value, safe);
     }
-    out.into()
+    out
 }
 
 /// One warning per reason response bodies were lost, naming the
@@ -764,10 +777,87 @@ fn lost_bodies(endpoints: &[(u32, Endpoint)], marks: &[Vec<(bool, Option<Lost>)>
         .collect()
 }
 
+/// A response to a request of accumulator `id` by `client` at `ts`: what
+/// it hands out that later requests may use.
+fn produced(correlator: &mut Correlator, id: u32, client: u32, ts: i64, r: &Response) {
+    if correlator.is_off() {
+        return;
+    }
+    // Absurd recorded times (a hostile capture) saturate.
+    let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
+    let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
+    // A HAR's base64 body is decoded for the correlator only when it is
+    // JSON (binary bodies produce no values).
+    let decoded = (r.body_base64 && r.mime.contains("json"))
+        .then(|| r.body.as_deref().and_then(super::response::base64_text))
+        .flatten();
+    let body = if r.body_base64 {
+        decoded.as_deref()
+    } else {
+        r.body.as_deref()
+    };
+    correlator.produced(id, client, end, body, &r.headers);
+}
+
+/// Buffers reused from one request to the next (empty between them):
+/// allocating them per request cost more than what they hold.
+#[derive(Default)]
+struct Scratch {
+    pairs: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    query: Vec<(&'static str, Cow<'static, str>)>,
+    headers: Vec<(&'static str, Cow<'static, str>)>,
+}
+
+/// An empty vector in `v`'s allocation, for items that differ in
+/// lifetime only (collecting from an emptied vector reuses it).
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("emptied")).collect()
+}
+
+/// The items of `it`, in `buf` when they fit, else in `spill`.
+fn collect_into<'a, T: Copy, const N: usize>(
+    buf: &'a mut [T; N],
+    spill: &'a mut Vec<T>,
+    mut it: impl Iterator<Item = T>,
+) -> &'a [T] {
+    let mut n = 0;
+    while let Some(t) = it.next() {
+        if n == N {
+            spill.extend_from_slice(&buf[..]);
+            spill.push(t);
+            spill.extend(it);
+            return spill;
+        }
+        buf[n] = t;
+        n += 1;
+    }
+    &buf[..n]
+}
+
+/// `s.split('/')` with memchr (the char searcher's setup costs more than
+/// a path's scan).
+fn split_slash(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'/', r.as_bytes()) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// A path with each segment's personal data replaced.
 fn pii_path<'p>(pii: &mut Pii, path: &'p str) -> std::borrow::Cow<'p, str> {
     let mut out: Option<String> = None;
-    for (k, seg) in path.split('/').enumerate() {
+    for (k, seg) in split_slash(path).enumerate() {
         let v = pii.text(seg);
         if let (None, std::borrow::Cow::Owned(_)) = (&out, &v) {
             // The segments before this one, as they were.
@@ -874,25 +964,25 @@ impl Names {
 /// name) and returns every pair, scrubbed, in order (at most
 /// `MAX_QUERY_NAMES`), for the joint table; and whether they are the
 /// query as recorded (nothing scrubbed, replaced or left out).
+#[allow(clippy::too_many_arguments)]
 fn observe_query<'p>(
     acc: &mut EndpointAcc,
     pairs: &'p [(Cow<'_, str>, Cow<'_, str>)],
+    out: &mut Vec<(&'p str, Cow<'p, str>)>,
     names: &mut Names,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (Vec<(&'p str, Cow<'p, str>)>, bool) {
-    let as_recorded = pairs.len() <= MAX_QUERY_NAMES;
+) -> bool {
+    let mut as_recorded = pairs.len() <= MAX_QUERY_NAMES;
     let pairs = &pairs[..pairs.len().min(MAX_QUERY_NAMES)];
-    let mut as_recorded = as_recorded;
-    let mut seen_here: Vec<&str> = Vec::new();
-    let mut out = Vec::with_capacity(pairs.len());
-    for (name, value) in pairs {
+    for (j, (name, value)) in pairs.iter().enumerate() {
         let (name, value) = (name.as_ref(), value.as_ref());
         let (secret, personal) = names.query(name, pii.as_deref());
         // A repeated parameter: the first value stands for it in the pool
-        // (and in the count of secrets replaced).
-        let repeated = seen_here.contains(&name);
+        // (and in the count of secrets replaced). Its first value was
+        // counted when its name is tracked (it was then, or it never is).
+        let repeated = pairs[..j].iter().any(|(n, _)| n == name) && acc.query.contains_key(name);
         let mut ignored = Vec::new();
         let (v, _) = scrubbed(
             "query",
@@ -907,18 +997,16 @@ fn observe_query<'p>(
         if !repeated {
             if let Some(pool) = acc.query.get_mut(name) {
                 pool.observe(&v);
-                seen_here.push(name);
             } else if acc.query.len() < MAX_QUERY_NAMES {
                 let mut pool = PoolAcc::new();
                 pool.observe(&v);
                 acc.query.insert(name.to_string(), pool);
-                seen_here.push(name);
             }
         }
         as_recorded &= *v == *value;
         out.push((name, v));
     }
-    (out, as_recorded)
+    as_recorded
 }
 
 /// Counts the modelled headers' values in the pools and returns them,
@@ -927,13 +1015,13 @@ fn observe_query<'p>(
 fn observe_headers<'x>(
     acc: &mut EndpointAcc,
     headers: &'x [(String, String)],
+    out: &mut Vec<(&'x str, Cow<'x, str>)>,
     names: &mut Names,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (Vec<(&'x str, Cow<'x, str>)>, Vec<usize>) {
+) -> Vec<usize> {
     let mut credentials = Vec::new();
-    let mut out = Vec::with_capacity(headers.len());
     for (i, (name, value)) in headers.iter().enumerate() {
         let h = names.header(name, pii.as_deref());
         if h.skip {
@@ -971,7 +1059,7 @@ fn observe_headers<'x>(
         entry.1.observe(&v);
         out.push((name.as_str(), v));
     }
-    (out, credentials)
+    credentials
 }
 
 fn body_kind_code(k: BodyKind) -> u8 {
@@ -1202,7 +1290,10 @@ fn decoded(s: &str) -> Cow<'_, str> {
         }
         i += 1;
     }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    Cow::Owned(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -1503,6 +1594,26 @@ mod tests {
         assert!(!posts.response.complete);
         assert_eq!(posts.response.samples.len(), MAX_SAMPLES);
         assert!(posts.response.samples.iter().all(|s| s.count == 2));
+    }
+
+    /// The per-request buffers keep their allocation, and a query's
+    /// repeated names count their first value once.
+    #[test]
+    fn scratch_buffers_are_reused_and_repeated_names_count_once() {
+        let mut v: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(8);
+        v.push(("a", Cow::Borrowed("b")));
+        let at = v.as_ptr() as usize;
+        let w: Vec<(&'static str, Cow<'static, str>)> = reuse(v);
+        assert!(w.is_empty() && w.capacity() >= 8);
+        assert_eq!(w.as_ptr() as usize, at);
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        b.observe(&ex(1, "GET", "/s?a=1&b=2&a=3&a=4"));
+        b.observe(&ex(2, "GET", "/s?a=5&b=6"));
+        let m = b.finish();
+        let q = &m.endpoints[0].query;
+        let a = q.iter().find(|p| p.name == "a").unwrap();
+        assert_eq!(a.pool.total(), 2);
+        assert_eq!(a.pool.values[0].0, "1");
     }
 
     /// The stateful-replay regression: reads of popular seeded posts and

@@ -221,16 +221,17 @@ impl JointAcc {
     /// modelled headers (scrubbed), in recorded order. Returns whether the
     /// table is over its bounds: the caller then calls [`Self::make_room`]
     /// with the positions that look open.
-    pub fn observe<N: AsRef<str>, V: AsRef<str>>(
+    pub fn observe<N: AsRef<str>, V: AsRef<str>, W: AsRef<str>>(
         &mut self,
         path: &[&str],
         query: &[(N, V)],
-        headers: &[(&str, &str)],
+        headers: &[(&str, W)],
     ) -> bool {
         self.total += 1;
         let open = &self.open;
         let mut h = FxHasher::default();
         for (header, value) in headers {
+            let value = value.as_ref();
             header.hash(&mut h);
             hash_val(&mut h, view(open.header(header), value));
         }
@@ -246,7 +247,10 @@ impl JointAcc {
         let make_set = |open: &Open| -> Arc<HeaderSet> {
             headers
                 .iter()
-                .map(|(n, v)| (Box::from(*n), view(open.header(n), v).map(Box::from)))
+                .map(|(n, v)| {
+                    let v = view(open.header(n), v.as_ref());
+                    (Box::from(*n), v.map(Box::from))
+                })
                 .collect()
         };
         if self.apart {
