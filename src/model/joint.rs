@@ -794,6 +794,9 @@ impl Joint {
 mod tests {
     use super::*;
 
+    const NO_Q: &[(&str, &str)] = &[];
+    const NO_H: &[(&str, &str)] = &[];
+
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -860,7 +863,7 @@ mod tests {
             let id = i.to_string();
             let page = (i % 3).to_string();
             pool.observe(&id);
-            if j.observe(&["posts", &id], &q(&[("page", &page)]), &[]) {
+            if j.observe(&["posts", &id], &q(&[("page", &page)]), NO_H) {
                 let open = Open {
                     path: vec![false, open_range(&pool)],
                     ..Default::default()
@@ -889,7 +892,7 @@ mod tests {
         for i in 0..5000u64 {
             let file = format!("f{}", (i * 37) % 200);
             let id = format!("req-{i}");
-            if j.observe(&["static", &file], &[], &[("X-Request-Id", &id)]) {
+            if j.observe(&["static", &file], NO_Q, &[("X-Request-Id", &id)]) {
                 j.make_room(&Open {
                     path: vec![false, true],
                     headers: ["x-request-id".to_string()].into(),
@@ -911,7 +914,7 @@ mod tests {
         for i in 0..5000u64 {
             let a = (i % 50).to_string();
             let b = (i % 97).to_string();
-            if j.observe(&[&a, &b], &[], &[]) {
+            if j.observe(&[&a, &b], NO_Q, NO_H) {
                 j.make_room(&Open::default());
             }
         }
@@ -944,8 +947,8 @@ mod tests {
                 n += 1;
                 if j.observe(
                     &["static", &seg],
-                    &[],
-                    &[("User-Agent", ua), ("Accept", "*/*")],
+                    NO_Q,
+                    &[("User-Agent", ua.as_str()), ("Accept", "*/*")],
                 ) {
                     j.make_room(&Open::default());
                 }
@@ -976,7 +979,7 @@ mod tests {
         for page in 0..20 {
             for ua in 0..20 {
                 let (page, ua) = (format!("p{page}"), format!("agent/{ua}"));
-                assert!(!j.observe(&[&page], &[], &[("User-Agent", &ua)]));
+                assert!(!j.observe(&[&page], NO_Q, &[("User-Agent", &ua)]));
             }
         }
         assert!(!j.apart);
@@ -992,10 +995,10 @@ mod tests {
     fn merge_adds_counts_and_keeps_open_positions() {
         let mut a = JointAcc::new();
         let mut b = JointAcc::new();
-        a.observe(&["x"], &q(&[("t", "1")]), &[]);
+        a.observe(&["x"], &q(&[("t", "1")]), NO_H);
         // A cache buster: `t` fills b's table and is generalised.
         for i in 0..=TRACK_CAP {
-            if b.observe(&["y"], &q(&[("t", &i.to_string())]), &[]) {
+            if b.observe(&["y"], &q(&[("t", &i.to_string())]), NO_H) {
                 b.make_room(&Open {
                     query: ["t".to_string()].into(),
                     ..Default::default()
