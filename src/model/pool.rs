@@ -236,7 +236,7 @@ impl Shape {
 }
 
 /// A pool being built.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PoolAcc {
     /// Fast deterministic hashing: this map is hit for every value of
     /// every slot, and its (capped) keys come from one capture.
@@ -245,23 +245,6 @@ pub struct PoolAcc {
     folded: u64,
     total: u64,
     shape: Shape,
-    /// The value counted last, when it is in `counts`, and how many times
-    /// it came again since then, not yet added there: a slot that repeats
-    /// one value (a literal segment, an endpoint's user agent) costs a
-    /// comparison per request, not a hash lookup. Every read of `counts`
-    /// adds `pending` ([`PoolAcc::entries`]), every change flushes it.
-    last: Option<String>,
-    pending: u64,
-}
-
-impl PartialEq for PoolAcc {
-    fn eq(&self, o: &PoolAcc) -> bool {
-        let mut a: Vec<(&String, u64)> = self.entries().collect();
-        let mut b: Vec<(&String, u64)> = o.entries().collect();
-        a.sort();
-        b.sort();
-        (self.folded, self.total, &self.shape, a) == (o.folded, o.total, &o.shape, b)
-    }
 }
 
 impl PoolAcc {
@@ -278,7 +261,7 @@ impl PoolAcc {
     /// values seen once each, so both are upper bounds once the map has
     /// filled up.
     pub fn novelty(&self) -> (u64, u64) {
-        let once = self.entries().filter(|(_, c)| *c == 1).count() as u64;
+        let once = self.counts.values().filter(|c| **c == 1).count() as u64;
         (self.counts.len() as u64 + self.folded, once + self.folded)
     }
 
@@ -296,57 +279,22 @@ impl PoolAcc {
             self.folded += n;
             return;
         }
-        if self.last.as_deref() == Some(v) {
-            self.pending += n;
-            return;
-        }
-        self.flush();
         if let Some(c) = self.counts.get_mut(v) {
             // Counted before, so its shape was observed before: the shape
             // keeps no counts (first kind, ranges, flags), and seeing a
             // value again changes none of them.
             *c += n;
-        } else {
-            self.shape.observe(v);
-            if self.counts.len() >= TRACK_CAP {
-                self.prune();
-            }
-            self.counts.insert(v.to_string(), n);
+            return;
         }
-        let mut last = self.last.take().unwrap_or_default();
-        last.clear();
-        last.push_str(v);
-        self.last = Some(last);
-    }
-
-    /// Adds the pending repeats of the last value to its count.
-    fn flush(&mut self) {
-        if self.pending > 0 {
-            if let Some(c) = self.last.as_deref().and_then(|l| self.counts.get_mut(l)) {
-                *c += self.pending;
-            }
-            self.pending = 0;
+        self.shape.observe(v);
+        if self.counts.len() >= TRACK_CAP {
+            self.prune();
         }
+        self.counts.insert(v.to_string(), n);
     }
 
-    /// The values and their counts (with the pending repeats).
-    fn entries(&self) -> impl Iterator<Item = (&String, u64)> {
-        let last = self.last.as_deref().filter(|_| self.pending > 0);
-        self.counts.iter().map(move |(k, c)| {
-            let more = if last == Some(k.as_str()) {
-                self.pending
-            } else {
-                0
-            };
-            (k, c + more)
-        })
-    }
-
-    /// Folds the rarer half into the tail. Call with nothing pending.
+    /// Folds the rarer half into the tail.
     fn prune(&mut self) {
-        debug_assert_eq!(self.pending, 0);
-        // The last value may be folded.
-        self.last = None;
         let mut cs: Vec<u64> = self.counts.values().copied().collect();
         let mid = cs.len() / 2;
         let (_, median, _) = cs.select_nth_unstable(mid);
@@ -375,18 +323,17 @@ impl PoolAcc {
     }
 
     pub fn merge(&mut self, other: &PoolAcc) {
-        self.flush();
         self.total += other.total;
         self.folded += other.folded;
         self.shape.merge(&other.shape);
-        for (k, v) in other.entries() {
+        for (k, v) in &other.counts {
             if let Some(c) = self.counts.get_mut(k) {
                 *c += v;
             } else {
                 if self.counts.len() >= TRACK_CAP {
                     self.prune();
                 }
-                self.counts.insert(k.clone(), v);
+                self.counts.insert(k.clone(), *v);
             }
         }
     }
@@ -399,10 +346,10 @@ impl PoolAcc {
             return self.clone();
         }
         let mut out = PoolAcc::new();
-        let mut keys: Vec<(&String, u64)> = self.entries().collect();
+        let mut keys: Vec<(&String, &u64)> = self.counts.iter().collect();
         keys.sort();
         for (v, c) in keys {
-            out.observe_n(v.strip_suffix(suffix).unwrap_or(v), c);
+            out.observe_n(v.strip_suffix(suffix).unwrap_or(v), *c);
         }
         out.folded += self.folded;
         out.total += self.folded;
@@ -411,7 +358,8 @@ impl PoolAcc {
 
     /// The finished pool with at most `k` values kept verbatim.
     pub fn finish(&self, k: usize) -> Pool {
-        let mut values: Vec<(String, u64)> = self.entries().map(|(s, c)| (s.clone(), c)).collect();
+        let mut values: Vec<(String, u64)> =
+            self.counts.iter().map(|(s, c)| (s.clone(), *c)).collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         values.truncate(k);
         let kept: u64 = values.iter().map(|(_, c)| c).sum();
