@@ -633,18 +633,23 @@ impl Window {
 
     fn push(&mut self, r: Record) {
         let n = self.queue.len();
-        // The requests after `r`, from the end, within reach.
-        let after = self
-            .queue
-            .iter()
-            .rev()
-            .take(QUEUE_REACH)
-            .take_while(|q| r < **q)
-            .count();
-        if after == 0 {
+        if self.queue.back().is_none_or(|last| r >= *last) {
             self.queue.push_back(r);
-        } else if after < QUEUE_REACH && after < n {
-            self.queue.insert(n - after, r);
+            return;
+        }
+        // The first request after `r` within reach of the end (the
+        // queue is sorted, and its last request is after `r`).
+        let (mut lo, mut hi) = (n.saturating_sub(QUEUE_REACH), n - 1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.queue[mid] > r {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if lo > 0 && lo + QUEUE_REACH > n {
+            self.queue.insert(lo, r);
         } else {
             self.early.push(std::cmp::Reverse(r));
         }
