@@ -13,7 +13,8 @@
 #
 # Usage: benches/access_log.sh [BIG_LOG]   (default /work/bench-data/access-1g.log,
 # or $BENCH_DATA/access-1g.log). Env: BENCH_MB (1000), ROUNDS (3), KEEP=1 to
-# keep the generated log (it is deleted at the end otherwise).
+# keep the generated log (it is deleted at the end otherwise), REPLAY (the
+# binary measured as `record`; default target/release/replay).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -66,7 +67,7 @@ trap cleanup EXIT
 
 cd "$repo"
 cargo build --release --locked --bin replay --example access_log_read >&2
-bin="$repo/target/release/replay"
+bin="${REPLAY:-$repo/target/release/replay}"
 reader="$repo/target/release/examples/access_log_read"
 bytes=$(stat -c %s "$big")
 cat "$big" > /dev/null  # warm the page cache: every tool reads from memory

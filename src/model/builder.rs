@@ -7,6 +7,7 @@
 //! stored anywhere, so they cannot reach a model file; the correlator
 //! alone sees the recorded values.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
@@ -19,12 +20,13 @@ use super::pii::Pii;
 use super::pool::{Pool, PoolAcc, TailType};
 use super::response::{BodyPolicy, Held, Lost, RespAcc, SampleRules};
 use super::scrub;
+use super::template::split_path;
 use super::template::{PathTrie, TemplateSegment};
 use super::traffic::{
     BodyModel, Endpoint, JsonField, JsonType, Link, Param, ResponseModel, SecretUse, Segment,
     Source, SourceFile, TrafficModel,
 };
-use crate::ingest::{BodyKind, Exchange, IngestStats};
+use crate::ingest::{BodyKind, Exchange, IngestStats, Response};
 
 /// Values kept verbatim per path slot.
 const PATH_TOP_K: usize = 64;
@@ -155,6 +157,10 @@ pub struct ModelBuilder {
     arrival: ArrivalFit,
     /// Who sent each request: users, not connections.
     clients: super::client::Clients,
+    names: Names,
+    scratch: Scratch,
+    /// The request target of the exchange being observed (a buffer).
+    target: String,
     secrets: BTreeMap<(String, String), (String, u64)>,
     files: Vec<SourceFile>,
     stats: IngestStats,
@@ -177,6 +183,9 @@ impl ModelBuilder {
             accs: Vec::new(),
             redirect: Vec::new(),
             clients: Default::default(),
+            names: Names::default(),
+            scratch: Scratch::default(),
+            target: String::new(),
             secrets: BTreeMap::new(),
             files: Vec::new(),
             stats: IngestStats::default(),
@@ -264,7 +273,10 @@ impl ModelBuilder {
         acc.count += 1;
         acc.body_unknown += u64::from(x.body_unknown);
         let ts = x.started_ns;
-        let segs: Vec<&str> = super::template::split_path(&path).collect();
+        // Most paths have a few segments: kept on the stack.
+        let mut seg_buf = [""; 16];
+        let mut seg_vec = Vec::new();
+        let segs = collect_into(&mut seg_buf, &mut seg_vec, split_path(&path));
         let mut raw_segs = super::template::split_path(raw_path);
         for (k, &seg) in segs.iter().enumerate() {
             let raw = raw_segs.next().unwrap_or(seg);
@@ -283,17 +295,36 @@ impl ModelBuilder {
                 acc.path[k].observe(seg);
             }
         }
-        if let Some(q) = x.query() {
-            for (name, value) in form_pairs(q) {
-                self.correlator
-                    .used(id, client, ts, Slot::Query(name), &value);
+        let mut pairs = reuse(std::mem::take(&mut self.scratch.pairs));
+        pairs.extend(x.query().into_iter().flat_map(self::pairs));
+        if !self.correlator.is_off() {
+            for (name, value) in &pairs {
+                let slot = Slot::Query(name.to_string());
+                self.correlator.used(id, client, ts, slot, value);
             }
         }
-        let (query, as_recorded) =
-            observe_query(acc, x.query(), scrub, pii.as_deref_mut(), &mut found);
-        let (headers, credentials) =
-            observe_headers(acc, &x.headers, scrub, pii.as_deref_mut(), &mut found);
-        acc.observe_joint(&segs, &query, &headers);
+        let names = &mut self.names;
+        let mut query = reuse(std::mem::take(&mut self.scratch.query));
+        let as_recorded = observe_query(
+            acc,
+            &pairs,
+            &mut query,
+            names,
+            scrub,
+            pii.as_deref_mut(),
+            &mut found,
+        );
+        let mut headers = reuse(std::mem::take(&mut self.scratch.headers));
+        let credentials = observe_headers(
+            acc,
+            &x.headers,
+            &mut headers,
+            names,
+            scrub,
+            pii.as_deref_mut(),
+            &mut found,
+        );
+        acc.observe_joint(segs, &query, &headers);
         if let Some(body) = &x.body {
             observe_body(&mut acc.body, body, scrub, pii.as_deref_mut(), &mut found);
             if body.kind == BodyKind::Json {
@@ -317,31 +348,21 @@ impl ModelBuilder {
         // After every slot of the request: a value it sent itself is not
         // one its response produced.
         if let Some(r) = &x.response {
-            // Absurd recorded times (a hostile capture) saturate.
-            let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
-            let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
-            // A HAR's base64 body is decoded for the correlator only when
-            // it is JSON (binary bodies produce no values).
-            let decoded = (r.body_base64 && r.mime.contains("json"))
-                .then(|| r.body.as_deref().and_then(super::response::base64_text))
-                .flatten();
-            let body = if r.body_base64 {
-                decoded.as_deref()
-            } else {
-                r.body.as_deref()
-            };
-            self.correlator.produced(id, client, end, body, &r.headers);
+            produced(&mut self.correlator, id, client, ts, r);
         }
         if let Some(r) = &x.response {
-            let target = sample_target(&path, x.query(), as_recorded, &query);
+            let target = sample_target(&mut self.target, &path, x.query(), as_recorded, &query);
             let rules = SampleRules {
                 scrub,
                 bodies: self.options.bodies,
                 pii,
                 held: &mut self.held,
             };
-            acc.resp.observe(r, &target, rules);
+            acc.resp.observe(r, target, rules);
         }
+        self.scratch.query = reuse(query);
+        self.scratch.headers = reuse(headers);
+        self.scratch.pairs = reuse(pairs);
         for (location, field) in found {
             let name = scrub::secret_name(&field);
             let e = self
@@ -583,11 +604,10 @@ impl EndpointAcc {
     fn observe_joint(
         &mut self,
         segs: &[&str],
-        query: &[(String, String)],
-        headers: &[(&str, std::borrow::Cow<'_, str>)],
+        query: &[(&str, Cow<'_, str>)],
+        headers: &[(&str, Cow<'_, str>)],
     ) {
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_ref())).collect();
-        if self.joint.observe(segs, query, &headers) {
+        if self.joint.observe(segs, query, headers) {
             let open = self.open_positions();
             self.joint.make_room(&open);
         }
@@ -686,29 +706,33 @@ impl EndpointAcc {
 /// The request target a response sample is kept under: the path as the
 /// pools store it and the query as sent (`as_recorded`), or rebuilt from
 /// its scrubbed pairs when scrubbing or look-alikes changed a value.
-fn sample_target<'p>(
-    path: &'p str,
+fn sample_target<'b>(
+    out: &'b mut String,
+    path: &str,
     raw: Option<&str>,
     as_recorded: bool,
-    pairs: &[(String, String)],
-) -> std::borrow::Cow<'p, str> {
+    pairs: &[(&str, Cow<'_, str>)],
+) -> &'b str {
+    out.clear();
+    out.push_str(path);
     let Some(q) = raw else {
-        return std::borrow::Cow::Borrowed(path);
+        return out;
     };
+    out.push('?');
     if as_recorded {
-        return format!("{path}?{q}").into();
+        out.push_str(q);
+        return out;
     }
-    let mut out = format!("{path}?");
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
         let safe = super::encode::QUERY_SAFE;
-        super::encode::encode_into(&mut out, name, safe);
+        super::encode::encode_into(out, name, safe);
         out.push('=');
-        super::encode::encode_into(&mut out, value, safe);
+        super::encode::encode_into(out, value, safe);
     }
-    out.into()
+    out
 }
 
 /// One warning per reason response bodies were lost, naming the
@@ -750,10 +774,87 @@ fn lost_bodies(endpoints: &[(u32, Endpoint)], marks: &[Vec<(bool, Option<Lost>)>
         .collect()
 }
 
+/// A response to a request of accumulator `id` by `client` at `ts`: what
+/// it hands out that later requests may use.
+fn produced(correlator: &mut Correlator, id: u32, client: u32, ts: i64, r: &Response) {
+    if correlator.is_off() {
+        return;
+    }
+    // Absurd recorded times (a hostile capture) saturate.
+    let took = r.total_ms.filter(|t| t.is_finite() && *t > 0.0);
+    let end = ts.saturating_add(took.map_or(0, |t| (t * 1e6) as i64));
+    // A HAR's base64 body is decoded for the correlator only when it is
+    // JSON (binary bodies produce no values).
+    let decoded = (r.body_base64 && r.mime.contains("json"))
+        .then(|| r.body.as_deref().and_then(super::response::base64_text))
+        .flatten();
+    let body = if r.body_base64 {
+        decoded.as_deref()
+    } else {
+        r.body.as_deref()
+    };
+    correlator.produced(id, client, end, body, &r.headers);
+}
+
+/// Buffers reused from one request to the next (empty between them):
+/// allocating them per request cost more than what they hold.
+#[derive(Default)]
+struct Scratch {
+    pairs: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    query: Vec<(&'static str, Cow<'static, str>)>,
+    headers: Vec<(&'static str, Cow<'static, str>)>,
+}
+
+/// An empty vector in `v`'s allocation, for items that differ in
+/// lifetime only (collecting from an emptied vector reuses it).
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("emptied")).collect()
+}
+
+/// The items of `it`, in `buf` when they fit, else in `spill`.
+fn collect_into<'a, T: Copy, const N: usize>(
+    buf: &'a mut [T; N],
+    spill: &'a mut Vec<T>,
+    mut it: impl Iterator<Item = T>,
+) -> &'a [T] {
+    let mut n = 0;
+    while let Some(t) = it.next() {
+        if n == N {
+            spill.extend_from_slice(&buf[..]);
+            spill.push(t);
+            spill.extend(it);
+            return spill;
+        }
+        buf[n] = t;
+        n += 1;
+    }
+    &buf[..n]
+}
+
+/// `s.split('/')` with memchr (the char searcher's setup costs more than
+/// a path's scan).
+fn split_slash(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'/', r.as_bytes()) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// A path with each segment's personal data replaced.
 fn pii_path<'p>(pii: &mut Pii, path: &'p str) -> std::borrow::Cow<'p, str> {
     let mut out: Option<String> = None;
-    for (k, seg) in path.split('/').enumerate() {
+    for (k, seg) in split_slash(path).enumerate() {
         let v = pii.text(seg);
         if let (None, std::borrow::Cow::Owned(_)) = (&out, &v) {
             // The segments before this one, as they were.
@@ -775,23 +876,84 @@ fn pii_path<'p>(pii: &mut Pii, path: &'p str) -> std::borrow::Cow<'p, str> {
 
 /// Replaces a secret value by its placeholder, noting where it was found,
 /// or the personal data in it by look-alikes. True when it was a secret.
+/// `personal`: whether the name is a personal field, when known.
+#[allow(clippy::too_many_arguments)]
 fn scrubbed<'v>(
     location: &'static str,
     name: &str,
     value: &'v str,
     name_is_secret: bool,
+    personal: Option<bool>,
     scrub: bool,
     pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (std::borrow::Cow<'v, str>, bool) {
+) -> (Cow<'v, str>, bool) {
     if scrub && (name_is_secret || scrub::value_looks_secret(value)) {
         found.push((location, name.to_string()));
         let v = scrub::placeholder(&scrub::secret_name(name));
-        (std::borrow::Cow::Owned(v), true)
+        (Cow::Owned(v), true)
     } else if let Some(p) = pii {
-        (p.value(Some(name), value), false)
+        match personal {
+            Some(personal) => (p.value_as(personal, value), false),
+            None => (p.value(Some(name), value), false),
+        }
     } else {
-        (std::borrow::Cow::Borrowed(value), false)
+        (Cow::Borrowed(value), false)
+    }
+}
+
+/// Names remembered with what they say about their values: a capture
+/// repeats a few dozen query and header names in every request, and the
+/// word searches cost more than a hash lookup (bounded).
+#[derive(Default)]
+struct Names {
+    /// Query parameter name → (secret, personal).
+    query: rustc_hash::FxHashMap<Box<str>, (bool, bool)>,
+    /// Header name as recorded → what it is.
+    headers: rustc_hash::FxHashMap<Box<str>, HeaderName>,
+}
+
+/// Names remembered per kind.
+const NAMES_CAP: usize = 4096;
+
+/// A request header name as the builder treats it.
+#[derive(Clone)]
+struct HeaderName {
+    /// Not modelled ([`SKIP_HEADERS`]).
+    skip: bool,
+    lower: Box<str>,
+    /// A personal field's name ([`Pii::is_field`]).
+    personal: bool,
+}
+
+impl Names {
+    fn query(&mut self, name: &str, pii: Option<&Pii>) -> (bool, bool) {
+        if let Some(f) = self.query.get(name) {
+            return *f;
+        }
+        let f = (
+            scrub::is_secret_field(name),
+            pii.is_some_and(|p| p.is_field(name)),
+        );
+        if self.query.len() < NAMES_CAP {
+            self.query.insert(name.into(), f);
+        }
+        f
+    }
+
+    fn header(&mut self, name: &str, pii: Option<&Pii>) -> Cow<'_, HeaderName> {
+        if self.headers.contains_key(name) {
+            return Cow::Borrowed(&self.headers[name]);
+        }
+        let h = HeaderName {
+            skip: SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)),
+            lower: name.to_ascii_lowercase().into(),
+            personal: pii.is_some_and(|p| p.is_field(name)),
+        };
+        if self.headers.len() >= NAMES_CAP {
+            return Cow::Owned(h);
+        }
+        Cow::Borrowed(self.headers.entry(name.into()).or_insert(h))
     }
 }
 
@@ -799,45 +961,49 @@ fn scrubbed<'v>(
 /// name) and returns every pair, scrubbed, in order (at most
 /// `MAX_QUERY_NAMES`), for the joint table; and whether they are the
 /// query as recorded (nothing scrubbed, replaced or left out).
-fn observe_query(
+#[allow(clippy::too_many_arguments)]
+fn observe_query<'p>(
     acc: &mut EndpointAcc,
-    query: Option<&str>,
+    pairs: &'p [(Cow<'_, str>, Cow<'_, str>)],
+    out: &mut Vec<(&'p str, Cow<'p, str>)>,
+    names: &mut Names,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (Vec<(String, String)>, bool) {
-    let Some(q) = query else {
-        return (Vec::new(), true);
-    };
-    let mut pairs = form_pairs(q);
+) -> bool {
     let mut as_recorded = pairs.len() <= MAX_QUERY_NAMES;
-    pairs.truncate(MAX_QUERY_NAMES);
-    let mut seen_here: Vec<&str> = Vec::new();
-    let mut out = Vec::with_capacity(pairs.len());
-    for (name, value) in &pairs {
-        let secret = scrub::is_secret_field(name);
+    let pairs = &pairs[..pairs.len().min(MAX_QUERY_NAMES)];
+    for (j, (name, value)) in pairs.iter().enumerate() {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let (secret, personal) = names.query(name, pii.as_deref());
         // A repeated parameter: the first value stands for it in the pool
-        // (and in the count of secrets replaced).
-        let repeated = seen_here.contains(&name.as_str());
+        // (and in the count of secrets replaced). Its first value was
+        // counted when its name is tracked (it was then, or it never is).
+        let repeated = pairs[..j].iter().any(|(n, _)| n == name) && acc.query.contains_key(name);
         let mut ignored = Vec::new();
         let (v, _) = scrubbed(
             "query",
             name,
             value,
             secret,
+            Some(personal),
             scrub,
             pii.as_deref_mut(),
             if repeated { &mut ignored } else { found },
         );
-        let tracked = acc.query.contains_key(name) || acc.query.len() < MAX_QUERY_NAMES;
-        if !repeated && tracked {
-            acc.query.entry(name.clone()).or_default().observe(&v);
-            seen_here.push(name);
+        if !repeated {
+            if let Some(pool) = acc.query.get_mut(name) {
+                pool.observe(&v);
+            } else if acc.query.len() < MAX_QUERY_NAMES {
+                let mut pool = PoolAcc::new();
+                pool.observe(&v);
+                acc.query.insert(name.to_string(), pool);
+            }
         }
-        as_recorded &= *v == **value;
-        out.push((name.clone(), v.into_owned()));
+        as_recorded &= *v == *value;
+        out.push((name, v));
     }
-    (out, as_recorded)
+    as_recorded
 }
 
 /// Counts the modelled headers' values in the pools and returns them,
@@ -846,37 +1012,40 @@ fn observe_query(
 fn observe_headers<'x>(
     acc: &mut EndpointAcc,
     headers: &'x [(String, String)],
+    out: &mut Vec<(&'x str, Cow<'x, str>)>,
+    names: &mut Names,
     scrub: bool,
     mut pii: Option<&mut Pii>,
     found: &mut Vec<(&'static str, String)>,
-) -> (Vec<(&'x str, std::borrow::Cow<'x, str>)>, Vec<usize>) {
+) -> Vec<usize> {
     let mut credentials = Vec::new();
-    let mut out = Vec::with_capacity(headers.len());
-    let mut lower = String::new();
     for (i, (name, value)) in headers.iter().enumerate() {
-        if SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        let h = names.header(name, pii.as_deref());
+        if h.skip {
             continue;
         }
-        lower.clear();
-        lower.extend(name.chars().map(|c| c.to_ascii_lowercase()));
-        if !acc.headers.contains_key(lower.as_str()) {
-            if acc.headers.len() >= MAX_HEADER_NAMES {
-                continue;
+        let lower = &*h.lower;
+        let full = acc.headers.len() >= MAX_HEADER_NAMES;
+        let entry = match acc.headers.get_mut(lower) {
+            Some(e) => e,
+            None if full => continue,
+            None => {
+                // Whether the name is a credential is decided once per
+                // header and endpoint, not per request.
+                let secret = scrub::is_secret_header(name);
+                acc.headers.entry(lower.to_string()).or_insert((
+                    name.clone(),
+                    PoolAcc::new(),
+                    secret,
+                ))
             }
-            // Whether the name is a credential is decided once per header
-            // and endpoint, not per request.
-            let secret = scrub::is_secret_header(name);
-            acc.headers
-                .insert(lower.clone(), (name.clone(), PoolAcc::new(), secret));
-        }
-        let Some(entry) = acc.headers.get_mut(lower.as_str()) else {
-            continue;
         };
         let (v, secret) = scrubbed(
             "header",
             name,
             value,
             entry.2,
+            Some(h.personal),
             scrub,
             pii.as_deref_mut(),
             found,
@@ -887,7 +1056,7 @@ fn observe_headers<'x>(
         entry.1.observe(&v);
         out.push((name.as_str(), v));
     }
-    (out, credentials)
+    credentials
 }
 
 fn body_kind_code(k: BodyKind) -> u8 {
@@ -965,6 +1134,7 @@ fn observe_body(
                     &name,
                     &value,
                     scrub::is_secret_field(&name),
+                    None,
                     scrub,
                     pii.as_deref_mut(),
                     found,
@@ -1074,18 +1244,33 @@ impl Walk<'_, '_> {
 
 /// Splits `a=1&b=x%20y` into decoded pairs.
 pub fn form_pairs(s: &str) -> Vec<(String, String)> {
+    pairs(s)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// [`form_pairs`] borrowing from `s` where nothing is encoded (most names
+/// and values): the builder splits every request's query.
+fn pairs(s: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
     s.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
+            Some((k, v)) => (decoded(k), decoded(v)),
+            None => (decoded(p), Cow::Borrowed("")),
         })
-        .collect()
 }
 
 /// Decodes `%XX` and `+` (form encoding). Invalid escapes stay as they are.
 pub fn percent_decode(s: &str) -> String {
+    decoded(s).into_owned()
+}
+
+/// [`percent_decode`], borrowing `s` when it has no `%` or `+`.
+fn decoded(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
+    if memchr::memchr2(b'%', b'+', b).is_none() {
+        return Cow::Borrowed(s);
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -1102,7 +1287,10 @@ pub fn percent_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -1403,6 +1591,26 @@ mod tests {
         assert!(!posts.response.complete);
         assert_eq!(posts.response.samples.len(), MAX_SAMPLES);
         assert!(posts.response.samples.iter().all(|s| s.count == 2));
+    }
+
+    /// The per-request buffers keep their allocation, and a query's
+    /// repeated names count their first value once.
+    #[test]
+    fn scratch_buffers_are_reused_and_repeated_names_count_once() {
+        let mut v: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(8);
+        v.push(("a", Cow::Borrowed("b")));
+        let at = v.as_ptr() as usize;
+        let w: Vec<(&'static str, Cow<'static, str>)> = reuse(v);
+        assert!(w.is_empty() && w.capacity() >= 8);
+        assert_eq!(w.as_ptr() as usize, at);
+        let mut b = ModelBuilder::new(BuildOptions::default());
+        b.observe(&ex(1, "GET", "/s?a=1&b=2&a=3&a=4"));
+        b.observe(&ex(2, "GET", "/s?a=5&b=6"));
+        let m = b.finish();
+        let q = &m.endpoints[0].query;
+        let a = q.iter().find(|p| p.name == "a").unwrap();
+        assert_eq!(a.pool.total(), 2);
+        assert_eq!(a.pool.values[0].0, "1");
     }
 
     /// The stateful-replay regression: reads of popular seeded posts and

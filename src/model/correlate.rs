@@ -220,6 +220,11 @@ impl Correlator {
         }
     }
 
+    /// Whether this correlator ignores everything ([`Correlator::off`]).
+    pub fn is_off(&self) -> bool {
+        self.off
+    }
+
     fn source_id(&mut self, s: Origin) -> u32 {
         if let Some(id) = self.source_ids.get(&s) {
             return *id;

@@ -221,16 +221,17 @@ impl JointAcc {
     /// modelled headers (scrubbed), in recorded order. Returns whether the
     /// table is over its bounds: the caller then calls [`Self::make_room`]
     /// with the positions that look open.
-    pub fn observe(
+    pub fn observe<N: AsRef<str>, V: AsRef<str>, W: AsRef<str>>(
         &mut self,
         path: &[&str],
-        query: &[(String, String)],
-        headers: &[(&str, &str)],
+        query: &[(N, V)],
+        headers: &[(&str, W)],
     ) -> bool {
         self.total += 1;
         let open = &self.open;
         let mut h = FxHasher::default();
         for (header, value) in headers {
+            let value = value.as_ref();
             header.hash(&mut h);
             hash_val(&mut h, view(open.header(header), value));
         }
@@ -239,13 +240,17 @@ impl JointAcc {
             path.iter().enumerate().map(|(k, s)| view(open.path(k), s)),
             query
                 .iter()
-                .map(|(n, v)| (n.as_str(), view(open.query.contains(n), v))),
+                .map(|(n, v)| (n.as_ref(), v.as_ref()))
+                .map(|(n, v)| (n, view(open.query.contains(n), v))),
             if self.apart { 0 } else { set_hash },
         );
         let make_set = |open: &Open| -> Arc<HeaderSet> {
             headers
                 .iter()
-                .map(|(n, v)| (Box::from(*n), view(open.header(n), v).map(Box::from)))
+                .map(|(n, v)| {
+                    let v = view(open.header(n), v.as_ref());
+                    (Box::from(*n), v.map(Box::from))
+                })
                 .collect()
         };
         if self.apart {
@@ -282,10 +287,8 @@ impl JointAcc {
             query: query
                 .iter()
                 .map(|(n, v)| {
-                    (
-                        Box::from(n.as_str()),
-                        boxed(view(open.query.contains(n), v)),
-                    )
+                    let (n, v) = (n.as_ref(), v.as_ref());
+                    (Box::from(n), boxed(view(open.query.contains(n), v)))
                 })
                 .collect(),
             headers,
@@ -791,6 +794,9 @@ impl Joint {
 mod tests {
     use super::*;
 
+    const NO_Q: &[(&str, &str)] = &[];
+    const NO_H: &[(&str, &str)] = &[];
+
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -857,7 +863,7 @@ mod tests {
             let id = i.to_string();
             let page = (i % 3).to_string();
             pool.observe(&id);
-            if j.observe(&["posts", &id], &q(&[("page", &page)]), &[]) {
+            if j.observe(&["posts", &id], &q(&[("page", &page)]), NO_H) {
                 let open = Open {
                     path: vec![false, open_range(&pool)],
                     ..Default::default()
@@ -886,7 +892,7 @@ mod tests {
         for i in 0..5000u64 {
             let file = format!("f{}", (i * 37) % 200);
             let id = format!("req-{i}");
-            if j.observe(&["static", &file], &[], &[("X-Request-Id", &id)]) {
+            if j.observe(&["static", &file], NO_Q, &[("X-Request-Id", &id)]) {
                 j.make_room(&Open {
                     path: vec![false, true],
                     headers: ["x-request-id".to_string()].into(),
@@ -908,7 +914,7 @@ mod tests {
         for i in 0..5000u64 {
             let a = (i % 50).to_string();
             let b = (i % 97).to_string();
-            if j.observe(&[&a, &b], &[], &[]) {
+            if j.observe(&[&a, &b], NO_Q, NO_H) {
                 j.make_room(&Open::default());
             }
         }
@@ -941,8 +947,8 @@ mod tests {
                 n += 1;
                 if j.observe(
                     &["static", &seg],
-                    &[],
-                    &[("User-Agent", ua), ("Accept", "*/*")],
+                    NO_Q,
+                    &[("User-Agent", ua.as_str()), ("Accept", "*/*")],
                 ) {
                     j.make_room(&Open::default());
                 }
@@ -973,7 +979,7 @@ mod tests {
         for page in 0..20 {
             for ua in 0..20 {
                 let (page, ua) = (format!("p{page}"), format!("agent/{ua}"));
-                assert!(!j.observe(&[&page], &[], &[("User-Agent", &ua)]));
+                assert!(!j.observe(&[&page], NO_Q, &[("User-Agent", &ua)]));
             }
         }
         assert!(!j.apart);
@@ -989,10 +995,10 @@ mod tests {
     fn merge_adds_counts_and_keeps_open_positions() {
         let mut a = JointAcc::new();
         let mut b = JointAcc::new();
-        a.observe(&["x"], &q(&[("t", "1")]), &[]);
+        a.observe(&["x"], &q(&[("t", "1")]), NO_H);
         // A cache buster: `t` fills b's table and is generalised.
         for i in 0..=TRACK_CAP {
-            if b.observe(&["y"], &q(&[("t", &i.to_string())]), &[]) {
+            if b.observe(&["y"], &q(&[("t", &i.to_string())]), NO_H) {
                 b.make_room(&Open {
                     query: ["t".to_string()].into(),
                     ..Default::default()

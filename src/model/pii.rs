@@ -156,10 +156,15 @@ impl Kind {
 }
 
 /// Values remembered with their outcome, and field names with theirs: a
-/// capture repeats its user agents, ids and users many times, and a hash
-/// lookup costs less than a scan (bounded; values up to [`MEMO_LEN`]).
+/// capture repeats its user agents, ids, users and tracking parameters
+/// (a kilobyte of encoded URL) many times, and a hash lookup costs less
+/// than a scan (bounded: values up to [`MEMO_LEN`], [`MEMO_BYTES`] of
+/// values and replacements in all).
 const MEMO_SIZE: usize = 16_384;
-const MEMO_LEN: usize = 256;
+const MEMO_LEN: usize = 8192;
+const MEMO_BYTES: usize = 8 << 20;
+/// Values from this long are looked up first, shorter ones scanned first.
+const MEMO_FIRST: usize = 32;
 
 /// A remembered value: its replacement (`None`: unchanged) and what
 /// was replaced in it.
@@ -171,6 +176,8 @@ pub struct Pii {
     extra: Vec<String>,
     counts: BTreeMap<Kind, u64>,
     memo: rustc_hash::FxHashMap<Box<str>, Outcome>,
+    /// Bytes of the memo's values and replacements.
+    memo_bytes: usize,
     fields: rustc_hash::FxHashMap<Box<str>, bool>,
 }
 
@@ -208,6 +215,7 @@ impl Pii {
                 .collect(),
             counts: BTreeMap::new(),
             memo: Default::default(),
+            memo_bytes: 0,
             fields: Default::default(),
         }
     }
@@ -265,10 +273,24 @@ impl Pii {
         }
     }
 
+    /// [`Pii::value`] for a field already known to be personal or not
+    /// ([`Pii::is_field`] of its name).
+    pub fn value_as<'v>(&mut self, personal: bool, v: &'v str) -> Cow<'v, str> {
+        let found = self.text(v);
+        if matches!(found, Cow::Owned(_)) || v.is_empty() || !personal {
+            return found;
+        }
+        *self.counts.entry(Kind::Field).or_insert(0) += 1;
+        Cow::Owned(self.shaped(v))
+    }
+
     /// `text` with every card number, e-mail address, phone number, IP
     /// address and IBAN in it replaced.
     pub fn text<'v>(&mut self, v: &'v str) -> Cow<'v, str> {
-        if quick_reject(v.as_bytes()) {
+        // A long value (a user agent, a referrer) is looked up before it
+        // is scanned: its hash costs less than the scan, and it repeats.
+        let long = v.len() >= MEMO_FIRST;
+        if !long && quick_reject(v.as_bytes()) {
             return Cow::Borrowed(v);
         }
         if let Some((out, kinds)) = self.memo.get(v) {
@@ -279,6 +301,10 @@ impl Pii {
                 Some(o) => Cow::Owned(o.to_string()),
                 None => Cow::Borrowed(v),
             };
+        }
+        if long && quick_reject(v.as_bytes()) {
+            self.remember(v, (None, Vec::new()));
+            return Cow::Borrowed(v);
         }
         let spans = find(v);
         let mut kinds = Vec::with_capacity(spans.len());
@@ -293,14 +319,24 @@ impl Pii {
         }
         out.push_str(&v[at..]);
         let changed = !kinds.is_empty();
-        if v.len() <= MEMO_LEN && self.memo.len() < MEMO_SIZE {
-            let o = changed.then(|| out.clone().into_boxed_str());
-            self.memo.insert(v.into(), (o, kinds));
-        }
+        let o = changed.then(|| out.as_str().into());
+        self.remember(v, (o, kinds));
         if changed {
             Cow::Owned(out)
         } else {
             Cow::Borrowed(v)
+        }
+    }
+
+    /// Keeps `v`'s outcome while the memo has room.
+    fn remember(&mut self, v: &str, outcome: Outcome) {
+        let bytes = v.len() + outcome.0.as_ref().map_or(0, |o| o.len());
+        if v.len() <= MEMO_LEN
+            && self.memo.len() < MEMO_SIZE
+            && self.memo_bytes + bytes <= MEMO_BYTES
+        {
+            self.memo_bytes += bytes;
+            self.memo.insert(v.into(), outcome);
         }
     }
 
@@ -636,21 +672,78 @@ fn iban_mod97(b: &[u8]) -> u32 {
     m
 }
 
-/// No `@` or `%` and fewer than four digits: nothing to find. One
-/// pass over the bytes; most values stop here.
+/// Nothing to find in `b`. The old test, still one: no `@` or `%`
+/// and fewer than four digits. Or none of what the detectors need: an
+/// `@` or `%40` (an e-mail address); two `:` (an IPv6 address); a run of
+/// digits grouped as [`number_at`] groups them (separators of up to
+/// three of ` -.()`) with nine digits (the shortest phone number; eight
+/// after a `+`) or with four digits and three dots (an IPv4 address);
+/// two capital letters followed by a digit, or by a space and a digit,
+/// fifteen bytes from the end (an IBAN). One pass over the bytes; most
+/// values stop here, and a value it rejects holds nothing [`find`]
+/// would find.
 fn quick_reject(b: &[u8]) -> bool {
-    let mut digits = 0;
+    // The old test first, without branches per byte.
+    let (mut digits, mut special) = (0u32, false);
     for &c in b {
-        if c.is_ascii_digit() {
-            digits += 1;
-            if digits >= 4 {
-                return false;
+        digits += u32::from(c.wrapping_sub(b'0') < 10);
+        special |= (c == b'@') | (c == b'%');
+    }
+    if digits < 4 && !special {
+        return true;
+    }
+    let (mut digits, mut colons, mut iban, mut pct) = (0, 0, false, false);
+    // The current run: its digits and dots, separators since its last
+    // digit, and whether a `+` began it.
+    let (mut run, mut dots, mut seps, mut plus) = (0, 0, 0, false);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                digits += 1;
+                run += 1;
+                seps = 0;
+                iban = iban || iban_before(b, i);
+                let phone = run >= if plus { 8 } else { 9 };
+                if phone || (run >= 4 && dots >= 3) || (iban && (digits >= 4 || pct)) {
+                    return false;
+                }
             }
-        } else if c == b'@' || c == b'%' {
-            return false;
+            b'@' => return false,
+            b' ' | b'-' | b'.' | b'(' | b')' => {
+                seps += 1;
+                dots += usize::from(c == b'.');
+                if seps > 3 {
+                    (run, dots, plus) = (0, 0, false);
+                }
+            }
+            _ => {
+                if c == b'%' {
+                    if b[i + 1..].starts_with(b"40") {
+                        return false;
+                    }
+                    pct = true;
+                }
+                colons += usize::from(c == b':');
+                (run, dots, seps, plus) = (0, 0, 0, c == b'+');
+            }
         }
     }
-    true
+    !((colons >= 2 || iban) && (digits >= 4 || pct))
+}
+
+/// Whether the digit at `i` could be an IBAN's first check digit: two
+/// capital letters right before it (or before a space before it), and
+/// fifteen bytes from the first.
+fn iban_before(b: &[u8], i: usize) -> bool {
+    let up = |k: usize| b[k].is_ascii_uppercase();
+    let start = if i >= 2 && up(i - 1) && up(i - 2) {
+        i - 2
+    } else if i >= 3 && b[i - 1] == b' ' && up(i - 2) && up(i - 3) {
+        i - 3
+    } else {
+        return false;
+    };
+    start + 15 <= b.len()
 }
 
 fn is_word(c: u8) -> bool {
@@ -872,8 +965,10 @@ fn number_at(b: &[u8], i: usize) -> Option<(usize, Kind)> {
     if !(b[i].is_ascii_digit() || plus || b[i] == b'(') {
         return None;
     }
-    // Groups of digits and the separator before each (0 for none).
-    let mut groups: Vec<(u8, usize)> = Vec::new();
+    // Groups of digits and the separator before each (0 for none); at
+    // most 13 (on the stack: this runs at every number in every value).
+    let mut groups = [(0u8, 0usize); 13];
+    let mut len = 0;
     let mut e = if plus || b[i] == b'(' { i + 1 } else { i };
     let mut sep = if b[i] == b'(' { b'(' } else { 0 };
     loop {
@@ -884,13 +979,14 @@ fn number_at(b: &[u8], i: usize) -> Option<(usize, Kind)> {
         if e == s {
             return None;
         }
-        groups.push((sep, e - s));
+        groups[len] = (sep, e - s);
+        len += 1;
         // A separator: up to three of ` -.()` (`) `, ` (`), then a digit.
         let mut n = e;
         while n < b.len() && n < e + 3 && b" -.()".contains(&b[n]) {
             n += 1;
         }
-        if n == e || n >= b.len() || !b[n].is_ascii_digit() || groups.len() > 12 {
+        if n == e || n >= b.len() || !b[n].is_ascii_digit() || len > 12 {
             break;
         }
         sep = b[e];
@@ -899,7 +995,7 @@ fn number_at(b: &[u8], i: usize) -> Option<(usize, Kind)> {
     if e < b.len() && (is_word(b[e]) || b[e] == b'@') {
         return None;
     }
-    classify(b, i, e, plus, &groups).map(|k| (e, k))
+    classify(b, i, e, plus, &groups[..len]).map(|k| (e, k))
 }
 
 fn classify(b: &[u8], i: usize, e: usize, plus: bool, groups: &[(u8, usize)]) -> Option<Kind> {
@@ -1190,5 +1286,94 @@ mod tests {
         assert!(luhn_valid("79927398713"));
         assert!(!luhn_valid("79927398710"));
         assert_eq!(luhn_check_digit(&[7, 9, 9, 2, 7, 3, 9, 8, 7, 1]), 3);
+    }
+
+    /// The filter before the scan rejects what it rejected before, and
+    /// otherwise only values in which the scan finds nothing: over strings made of what the detectors look for
+    /// (digits, separators, colons, capitals, `@`, `%40`) and some of
+    /// each kind the scan finds, alone and inside other text.
+    #[test]
+    fn quick_reject_never_hides_what_find_finds() {
+        use proptest::prelude::*;
+        let pieces = [
+            "0",
+            "1",
+            "4",
+            "9",
+            "12",
+            "415",
+            "2671",
+            "4111111111111111",
+            " ",
+            "-",
+            ".",
+            "(",
+            ")",
+            "+",
+            ":",
+            "::",
+            "a",
+            "f",
+            "Z",
+            "DE",
+            "GB",
+            "NO",
+            "@",
+            "%40",
+            "%",
+            "%2F",
+            "cafe",
+            "x.io",
+            "192.168.1.20",
+            "2001:db8::7",
+            "DE89 3704 0044 0532 0130 00",
+            "+44 20 7946 0958",
+            "(415) 555-2671",
+            "06-12345678",
+            "Chrome/120.0.0.0",
+            "_",
+            "/",
+            "=",
+        ];
+        let strat = proptest::collection::vec(0..pieces.len(), 0..14)
+            .prop_map(move |ix| ix.into_iter().map(|i| pieces[i]).collect::<String>());
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 4000,
+            ..ProptestConfig::default()
+        });
+        runner
+            .run(&strat, |v| {
+                // What the old filter rejected (fewer than four digits,
+                // no `@` or `%`) was never scanned: that stays so.
+                let b = v.as_bytes();
+                let old = b.iter().filter(|c| c.is_ascii_digit()).count() < 4
+                    && !b.contains(&b'@')
+                    && !b.contains(&b'%');
+                if old {
+                    prop_assert!(quick_reject(b), "{v:?}");
+                } else if quick_reject(b) {
+                    prop_assert!(find(&v).is_empty(), "{v:?} rejected, holds {:?}", kinds(&v));
+                }
+                Ok(())
+            })
+            .unwrap();
+        for v in [
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+            "12345",
+            "2024-03-01",
+            "page=17&q=item4242",
+            "a%20b%2F1234",
+        ] {
+            assert!(quick_reject(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "1.2.3.4",
+            "DE89370400440532013000",
+            "fe80::1:2:3:4",
+            "x%40y",
+            "%cafe::beef:1",
+        ] {
+            assert!(!quick_reject(v.as_bytes()), "{v}");
+        }
     }
 }
