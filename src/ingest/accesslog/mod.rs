@@ -3,7 +3,8 @@
 //! (nginx `escape=json`, Caddy, Traefik, generic), Envoy's default format,
 //! AWS ALB logs and custom nginx `log_format` layouts (`--log-format`).
 //!
-//! Layout: [`layout`] matches text lines against a `log_format`, [`json`]
+//! Layout: [`index`] finds line ends and delimiters in a read buffer in
+//! one pass, [`layout`] matches text lines against a `log_format`, [`json`]
 //! picks fields out of a JSON line, [`time`] parses timestamps; this file is
 //! the line loop and turns fields into an exchange.
 //!
