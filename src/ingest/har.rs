@@ -1,19 +1,23 @@
 //! HAR reader (HAR 1.1 and 1.2, and the HARP/JSONP wrapping).
 //!
-//! Streams `log.entries`: [`split`] cuts each entry out of 64 KiB chunks
-//! of the file and it is parsed from that slice with serde_json (a
-//! byte-at-a-time serde reader capped ingest at ~35 MB/s), turned into an
-//! [`Exchange`] and handed to the sink before the next one is cut, so
-//! memory does not grow with the number of entries. The rest of the
-//! document (`log` without its entries) is checked afterwards with serde
-//! `DeserializeSeed`s. Response bodies are skipped without being copied,
-//! except small ones kept for the mock server.
+//! Streams `log.entries`: [`split`] finds each entry in 1 MiB chunks of
+//! the file and it is parsed with serde_json from the chunk where it lies
+//! whole, from a copy where it does not (a byte-at-a-time serde reader
+//! capped ingest at ~35 MB/s), turned into an [`Exchange`] and handed to
+//! the sink before the next one is read, so memory does not grow with the
+//! number of entries. The entry's strings are borrowed from the chunk
+//! ([`raw`]) and the exchange is refilled in place, so an entry costs few
+//! allocations. The rest of the document (`log` without its entries) is
+//! checked afterwards with serde `DeserializeSeed`s. Response bodies are
+//! skipped without being copied, except small ones kept for the mock
+//! server.
 //!
 //! Real exporters disagree on many details (see `fixtures/README.md`); the
 //! reader accepts missing optional fields, `-1` timings, `null`s, numbers
 //! written as strings, extra `_fields`, any time zone, and entries out of
 //! time order. Entries that cannot be replayed are counted by reason.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -24,7 +28,10 @@ use serde::Deserialize;
 use super::exchange::{Body, BodyKind, Exchange, Response};
 use super::{IngestError, IngestStats};
 
+mod raw;
 mod split;
+
+use raw::{RawEntry, RawNameValue, RawPostData, Text};
 
 /// Request bodies longer than this are kept only as a size.
 pub const MAX_REQUEST_BODY_TEXT: usize = 64 * 1024;
@@ -60,6 +67,9 @@ pub fn read_har<R: Read>(
     let prefix = skip_prefix(path, &mut reader)?;
     let mut ctx = Ctx {
         client: format!("har:{}", file_label(path)),
+        x: Exchange::default(),
+        spare_headers: Vec::new(),
+        spare_body: Vec::new(),
         stats: IngestStats::default(),
         sink,
         index: None,
@@ -73,19 +83,35 @@ pub fn read_har<R: Read>(
     // Entries are cut out of the stream one at a time and parsed from a
     // slice (see `split`); the rest of the document is checked after.
     let mut splitter = split::Splitter::new();
-    let mut on_entry = |piece: split::Piece<'_>| -> Result<(), IngestError> {
-        let split::Piece::Entry {
-            index,
-            bytes,
-            line,
-            column,
-        } = piece;
-        ctx.index = Some(index);
-        match serde_json::from_slice::<RawEntry>(bytes) {
-            Ok(entry) => ctx
-                .handle(entry)
-                .map_err(|message| IngestError::malformed(path, format!("entry {index}"), message)),
-            Err(e) => Err(entry_error(path, index, line, column, &e)),
+    let mut on_entry = |piece: split::Piece<'_>| -> Result<split::Taken, IngestError> {
+        let fatal =
+            |index, message| IngestError::malformed(path, format!("entry {index}"), message);
+        match piece {
+            split::Piece::Open { index, text } => {
+                // Parsed in place; anything but a whole entry (an error,
+                // the chunk's end) is left to the copied path below, which
+                // reports errors as it always has.
+                let mut entries = serde_json::Deserializer::from_str(text).into_iter::<RawEntry>();
+                let Some(Ok(entry)) = entries.next() else {
+                    return Ok(None);
+                };
+                let end = entries.byte_offset();
+                ctx.index = Some(index);
+                ctx.handle(entry).map_err(|m| fatal(index, m))?;
+                Ok(Some(end))
+            }
+            split::Piece::Entry {
+                index,
+                bytes,
+                line,
+                column,
+            } => {
+                ctx.index = Some(index);
+                match serde_json::from_slice::<RawEntry>(bytes) {
+                    Ok(entry) => ctx.handle(entry).map_err(|m| fatal(index, m)).map(|_| None),
+                    Err(e) => Err(entry_error(path, index, line, column, &e)),
+                }
+            }
         }
     };
     splitter.run(&prefix, reader, &mut on_entry, &|source| IngestError::Io {
@@ -270,6 +296,12 @@ fn strip_position(e: &serde_json::Error) -> String {
 
 struct Ctx<'s> {
     client: String,
+    /// The exchange handed to the sink, refilled entry by entry so that
+    /// its strings keep their allocations.
+    x: Exchange,
+    /// Header pairs and a response body buffer not in use by `x` just now.
+    spare_headers: Vec<(String, String)>,
+    spare_body: Vec<u8>,
     stats: IngestStats,
     sink: &'s mut dyn FnMut(&Exchange),
     /// Index of the entry being read, for error positions.
@@ -393,208 +425,6 @@ impl<'de> Deserialize<'de> for KeyBuf {
 }
 
 // ---------------------------------------------------------------------------
-// The entry as found in the file: everything optional, lenient types.
-
-#[derive(Deserialize)]
-struct RawEntry {
-    #[serde(
-        rename = "startedDateTime",
-        default,
-        deserialize_with = "lenient_string"
-    )]
-    started: Option<String>,
-    #[serde(default, deserialize_with = "lenient_f64")]
-    time: Option<f64>,
-    #[serde(default)]
-    request: Option<RawRequest>,
-    #[serde(default)]
-    response: Option<RawResponse>,
-    #[serde(default)]
-    timings: Option<RawTimings>,
-    #[serde(rename = "_resourceType", default, deserialize_with = "lenient_string")]
-    resource_type: Option<String>,
-    #[serde(rename = "_webSocketMessages", default)]
-    websocket_messages: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct RawRequest {
-    #[serde(default, deserialize_with = "lenient_string")]
-    method: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    url: Option<String>,
-    #[serde(default)]
-    headers: Option<Vec<RawNameValue>>,
-    #[serde(rename = "postData", default)]
-    post_data: Option<RawPostData>,
-    #[serde(rename = "bodySize", default, deserialize_with = "lenient_f64")]
-    body_size: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct RawNameValue {
-    #[serde(default, deserialize_with = "lenient_string")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    value: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawPostData {
-    #[serde(rename = "mimeType", default, deserialize_with = "lenient_string")]
-    mime: Option<String>,
-    #[serde(default)]
-    text: Option<CappedText<MAX_REQUEST_BODY_TEXT>>,
-    #[serde(default)]
-    params: Option<Vec<RawNameValue>>,
-}
-
-#[derive(Deserialize)]
-struct RawResponse {
-    #[serde(default, deserialize_with = "lenient_f64")]
-    status: Option<f64>,
-    #[serde(default)]
-    headers: Option<Vec<RawNameValue>>,
-    #[serde(default)]
-    content: Option<RawContent>,
-    #[serde(rename = "bodySize", default, deserialize_with = "lenient_f64")]
-    body_size: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct RawContent {
-    #[serde(default, deserialize_with = "lenient_f64")]
-    size: Option<f64>,
-    #[serde(rename = "mimeType", default, deserialize_with = "lenient_string")]
-    mime: Option<String>,
-    #[serde(default)]
-    text: Option<CappedText<MAX_RESPONSE_BODY_KEPT>>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    encoding: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawTimings {
-    #[serde(default, deserialize_with = "lenient_f64")]
-    send: Option<f64>,
-    #[serde(default, deserialize_with = "lenient_f64")]
-    wait: Option<f64>,
-    #[serde(default, deserialize_with = "lenient_f64")]
-    receive: Option<f64>,
-    #[serde(default, deserialize_with = "lenient_f64")]
-    blocked: Option<f64>,
-    #[serde(default, deserialize_with = "lenient_f64")]
-    dns: Option<f64>,
-    #[serde(default, deserialize_with = "lenient_f64")]
-    connect: Option<f64>,
-}
-
-/// A string kept only when it is at most `CAP` bytes long; longer ones are
-/// skipped (their length is still known).
-struct CappedText<const CAP: usize> {
-    text: Option<String>,
-    len: usize,
-}
-
-impl<'de, const CAP: usize> Deserialize<'de> for CappedText<CAP> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<const CAP: usize>;
-        impl<'de, const CAP: usize> Visitor<'de> for V<CAP> {
-            type Value = CappedText<CAP>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(CappedText {
-                    text: (s.len() <= CAP).then(|| s.to_string()),
-                    len: s.len(),
-                })
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(CappedText { text: None, len: 0 })
-            }
-        }
-        d.deserialize_any(V::<CAP>)
-    }
-}
-
-/// Accepts a string, a number (written as its text), or null.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-            Ok(Some(s.to_string()))
-        }
-        fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-            Ok(Some(s))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        // Some exporters put JSON values where HAR says string (e.g.
-        // chrome-har's postData.params values): keep them as JSON text.
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-            Ok(Some(v.to_string()))
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-            Ok(Some(v.to_string()))
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// Accepts a number, a numeric string, or null. Non-finite values are `None`.
-fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<f64>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a number")
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v as f64))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v as f64))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(v.is_finite().then_some(v))
-        }
-        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-            Ok(s.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-    d.deserialize_any(V)
-}
-
-// ---------------------------------------------------------------------------
 // From the raw entry to an exchange.
 
 /// Why an entry is not turned into an exchange.
@@ -617,12 +447,12 @@ impl From<&'static str> for Skip {
 pub const PLAUSIBLE_YEARS: std::ops::Range<i32> = 1970..2100;
 
 impl Ctx<'_> {
-    fn handle(&mut self, entry: RawEntry) -> Result<(), String> {
+    fn handle(&mut self, entry: RawEntry<'_>) -> Result<(), String> {
         self.stats.seen += 1;
         match self.convert(entry) {
-            Ok(x) => {
+            Ok(()) => {
                 self.stats.kept += 1;
-                (self.sink)(&x);
+                (self.sink)(&self.x);
             }
             Err(Skip::Reason(reason)) => self.stats.skip(reason),
             Err(Skip::Fatal(message)) => return Err(message),
@@ -630,7 +460,8 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn convert(&mut self, entry: RawEntry) -> Result<Exchange, Skip> {
+    /// Fills `self.x` from the entry, or says why it is skipped.
+    fn convert(&mut self, entry: RawEntry<'_>) -> Result<(), Skip> {
         let request = entry.request.ok_or(reason::INCOMPLETE)?;
         let url = request.url.as_deref().map(str::trim).unwrap_or("");
         let method = request.method.as_deref().map(str::trim).unwrap_or("");
@@ -649,15 +480,15 @@ impl Ctx<'_> {
         if entry.websocket_messages.is_some() || scheme == "ws" || scheme == "wss" {
             return Err(reason::WEBSOCKET.into());
         }
-        let headers: Vec<(String, String)> = request
+        let x = &mut self.x;
+        fill_headers(
+            &mut x.headers,
+            &mut self.spare_headers,
+            &request.headers,
+            usize::MAX,
+        );
+        let upgrade_ws = x
             .headers
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
-            // HTTP/2 pseudo-headers (`:authority`...) are not real headers.
-            .filter(|(n, _)| !n.starts_with(':') && !n.is_empty())
-            .collect();
-        let upgrade_ws = headers
             .iter()
             .any(|(n, v)| n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket"));
         let response = entry.response.ok_or(reason::NO_RESPONSE)?;
@@ -681,21 +512,45 @@ impl Ctx<'_> {
                 )));
             }
         }
-        let started_ns = match started.and_then(|dt| dt.and_utc().timestamp_nanos_opt()) {
+        x.started_ns = match started.and_then(|dt| dt.and_utc().timestamp_nanos_opt()) {
             Some(ts) => ts,
             None => {
                 self.missing_time += 1;
                 self.last_ts
             }
         };
-        self.last_ts = started_ns;
+        self.last_ts = x.started_ns;
 
-        let body = request
+        x.body = request
             .post_data
             .and_then(|p| post_body(p, request.body_size));
+        set(&mut x.method, method);
+        x.method.make_ascii_uppercase();
+        set(&mut x.scheme, scheme);
+        set(&mut x.authority, authority);
+        // "http://host?x" has an empty path; the request line says "/?x".
+        x.target.clear();
+        if target.starts_with('?') {
+            x.target.push('/');
+        }
+        x.target.push_str(target);
+        if x.client.as_deref() != Some(self.client.as_str()) {
+            x.client = Some(self.client.clone());
+        }
+        match (&mut x.resource_type, entry.resource_type.as_deref()) {
+            (Some(old), Some(new)) => {
+                set(old, new);
+                old.make_ascii_lowercase();
+            }
+            (slot, new) => *slot = new.map(str::to_ascii_lowercase),
+        }
+        x.damaged = false;
+        x.body_unknown = false;
         let timings = entry.timings.unwrap_or_default();
-        let wait_ms = timings.wait.filter(|v| *v >= 0.0);
-        let total_ms = entry.time.filter(|v| *v >= 0.0).or_else(|| {
+        let r = x.response.get_or_insert_with(Response::default);
+        r.status = status as u16;
+        r.wait_ms = timings.wait.filter(|v| *v >= 0.0);
+        r.total_ms = entry.time.filter(|v| *v >= 0.0).or_else(|| {
             let parts = [
                 timings.blocked,
                 timings.dns,
@@ -713,73 +568,88 @@ impl Ctx<'_> {
             (!known.is_empty()).then(|| known.iter().sum())
         });
         let content = response.content;
+        // `text/html; charset=utf-8` → `text/html`.
         let mime = content
             .as_ref()
             .and_then(|c| c.mime.as_deref())
-            .map(base_mime)
-            .unwrap_or_default();
-        let body_size = content
+            .unwrap_or("");
+        set(&mut r.mime, mime.split(';').next().unwrap_or("").trim());
+        r.mime.make_ascii_lowercase();
+        r.body_size = content
             .as_ref()
             .and_then(|c| c.size)
             .filter(|v| plausible_size(*v))
             .or(response.body_size.filter(|v| plausible_size(*v)))
             .map(|v| v as u64);
         // Base64 text stays as it is: the model decodes what it keeps.
-        let (kept_body, body_base64) = content.map_or((None, false), |c| {
-            let base64 = c.encoding.as_deref() == Some("base64");
-            (c.text.and_then(|t| t.text).map(String::into_bytes), base64)
-        });
-        let response_headers = response
-            .headers
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|h| Some((h.name?, h.value.unwrap_or_default())))
-            // HTTP/2 pseudo-headers (`:status`) are not real headers.
-            .filter(|(n, _)| !n.starts_with(':') && !n.is_empty())
-            .take(MAX_RESPONSE_HEADERS)
-            .collect();
-
-        Ok(Exchange {
-            started_ns,
-            method: method.to_ascii_uppercase(),
-            scheme: scheme.to_string(),
-            authority: authority.to_string(),
-            // "http://host?x" has an empty path; the request line says "/?x".
-            target: if target.starts_with('?') {
-                format!("/{target}")
-            } else {
-                target.to_string()
-            },
-            headers,
-            body,
-            response: Some(Response {
-                status: status as u16,
-                mime,
-                body_size,
-                wait_ms,
-                total_ms,
-                headers: response_headers,
-                body: kept_body,
-                body_base64,
-            }),
-            client: Some(self.client.clone()),
-            resource_type: entry.resource_type.map(|s| s.to_ascii_lowercase()),
-            damaged: false,
-            body_unknown: false,
-        })
+        if let Some(old) = r.body.take() {
+            self.spare_body = old;
+        }
+        r.body_base64 = false;
+        if let Some(c) = content {
+            r.body_base64 = c.encoding.as_deref() == Some("base64");
+            if let Some(text) = c.text.and_then(|t| t.text) {
+                let mut body = std::mem::take(&mut self.spare_body);
+                body.clear();
+                body.extend_from_slice(text.as_bytes());
+                r.body = Some(body);
+            }
+        }
+        fill_headers(
+            &mut r.headers,
+            &mut self.spare_headers,
+            &response.headers,
+            MAX_RESPONSE_HEADERS,
+        );
+        Ok(())
     }
 }
 
-fn post_body(p: RawPostData, body_size: Option<f64>) -> Option<Body> {
-    let mime = p.mime.unwrap_or_default();
+/// `dst = src`, keeping `dst`'s allocation.
+fn set(dst: &mut String, src: &str) {
+    dst.clear();
+    dst.push_str(src);
+}
+
+/// Sets `dst` to the named headers of `raw` (a header without a name is
+/// dropped, one without a value is empty), at most `max` of them, leaving
+/// out HTTP/2 pseudo-headers (`:authority`, `:status`...), which are not
+/// real headers. Pairs are reused from `dst` and `spare`, and `dst`'s
+/// surplus goes to `spare`, so the strings keep their allocations.
+fn fill_headers(
+    dst: &mut Vec<(String, String)>,
+    spare: &mut Vec<(String, String)>,
+    raw: &Option<Vec<RawNameValue<'_>>>,
+    max: usize,
+) {
+    let named = raw.iter().flatten().filter_map(|h| {
+        let name = h.name.as_deref()?;
+        (!name.starts_with(':') && !name.is_empty())
+            .then(|| (name, h.value.as_deref().unwrap_or("")))
+    });
+    let mut n = 0;
+    for (name, value) in named.take(max) {
+        if n == dst.len() {
+            dst.push(spare.pop().unwrap_or_default());
+        }
+        let pair = &mut dst[n];
+        set(&mut pair.0, name);
+        set(&mut pair.1, value);
+        n += 1;
+    }
+    spare.extend(dst.drain(n..));
+}
+
+fn post_body(p: RawPostData<'_>, body_size: Option<f64>) -> Option<Body> {
+    let mime = p.mime.0.map(Cow::into_owned).unwrap_or_default();
     let params: Vec<(String, String)> = p
         .params
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|nv| Some((nv.name?, nv.value.unwrap_or_default())))
+        .filter_map(|nv| Some((nv.name.0?.into_owned(), owned(nv.value))))
         .collect();
     let (text, text_len) = match p.text {
-        Some(t) => (t.text, t.len),
+        Some(t) => (t.text.map(Cow::into_owned), t.len),
         None => (None, 0),
     };
     let size = body_size
@@ -812,19 +682,15 @@ fn post_body(p: RawPostData, body_size: Option<f64>) -> Option<Body> {
     })
 }
 
+/// The text, owned; empty when absent.
+fn owned(t: Text<'_>) -> String {
+    t.0.map(Cow::into_owned).unwrap_or_default()
+}
+
 /// Sizes are known when 0 ≤ size ≤ 1 TiB; HAR writes -1 for unknown, and a
 /// larger value (1e300) is a broken exporter, also treated as unknown.
 fn plausible_size(v: f64) -> bool {
     (0.0..=(1u64 << 40) as f64).contains(&v)
-}
-
-/// `text/html; charset=utf-8` → `text/html`.
-fn base_mime(m: &str) -> String {
-    m.split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// Splits an absolute URL into scheme, authority and origin-form target,
@@ -1070,6 +936,85 @@ mod tests {
             3,
             "the text length stands in"
         );
+    }
+
+    /// A reader handing out `n` bytes at a time.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// Entries parsed in place (whole in a chunk) and entries copied (cut
+    /// by a chunk's end) give the same exchanges, counts and errors; the
+    /// exchange handed to the sink is refilled entry by entry, so nothing
+    /// may carry over from one entry to the next.
+    #[test]
+    fn entries_read_in_place_or_copied_are_the_same() {
+        let entry = |url: &str, extra: &str| {
+            format!(
+                r#"{{"startedDateTime":"2020-01-01T00:00:01Z","request":{{"method":"get","url":"{url}","headers":[{{"name":"A","value":"1"}},{{"name":"B\u0041","value":"\"x\""}}]{extra}}},"response":{{"status":200,"headers":[{{"name":"C","value":"2"}}],"content":{{"mimeType":"Text/Plain; q=1","text":"aGk=","encoding":"base64"}}}},"_resourceType":"XHR"}}"#
+            )
+        };
+        let doc = format!(
+            r#"{{"log":{{"entries":[{},{},{{"request":{{}}}},{},{}]}}}}"#,
+            entry("http://h/a?b=1", ""),
+            entry(
+                "https://h:8443?x",
+                r#","postData":{"mimeType":"text/plain","text":"hi"}"#
+            ),
+            r#"{"startedDateTime":"2020-01-01T00:00:02Z","request":{"method":"GET","url":"http://h/c"},"response":{"status":204}}"#,
+            entry("http://h/d", ""),
+        );
+        let read_with = |n: usize| {
+            let mut out = Vec::new();
+            let stats = read_har(Path::new("t.har"), Trickle(doc.as_bytes(), n), &mut |x| {
+                out.push(x.clone())
+            })
+            .unwrap();
+            (out, stats.seen, stats.kept, stats.skipped)
+        };
+        let whole = read_with(usize::MAX);
+        assert_eq!((whole.0.len(), whole.1), (4, 5));
+        assert_eq!(
+            whole.0[0].headers[1],
+            ("BA".to_string(), "\"x\"".to_string())
+        );
+        assert_eq!(whole.0[1].target, "/?x");
+        assert_eq!(
+            whole.0[1].body.as_ref().unwrap().text.as_deref(),
+            Some("hi")
+        );
+        let plain = &whole.0[2];
+        assert!(plain.headers.is_empty() && plain.body.is_none() && plain.resource_type.is_none());
+        let r = plain.response.as_ref().unwrap();
+        assert!(r.headers.is_empty() && r.body.is_none() && !r.body_base64 && r.mime.is_empty());
+        let r = whole.0[3].response.as_ref().unwrap();
+        assert_eq!(
+            (r.mime.as_str(), r.body.as_deref(), r.body_base64),
+            ("text/plain", Some(&b"aGk="[..]), true)
+        );
+        assert_eq!(whole.0[3].resource_type.as_deref(), Some("xhr"));
+        for n in [1, 7, 100] {
+            assert_eq!(read_with(n), whole, "{n} bytes at a time");
+        }
+        let bad = doc.replace(r#""status":204"#, r#""status":{}"#);
+        let err = |n| {
+            read_har(Path::new("t.har"), Trickle(bad.as_bytes(), n), &mut |_| {})
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err(usize::MAX).contains("entry 3, line 1 column"),
+            "{}",
+            err(usize::MAX)
+        );
+        assert_eq!(err(5), err(usize::MAX));
     }
 
     #[test]

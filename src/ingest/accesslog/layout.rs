@@ -10,6 +10,8 @@
 
 use memchr::memchr;
 
+use super::index::{find_byte, Line};
+
 /// nginx's `combined`.
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 /// The Common Log Format (`combined` without referer and user agent).
@@ -91,6 +93,18 @@ pub struct Layout {
     tail: Vec<u8>,
     /// Which variables the layout has (to say what is synthesised).
     pub has: Vec<Var>,
+    /// Whether it is one of the common layouts the reader splits with
+    /// code of their own.
+    pub shape: Shape,
+}
+
+/// The layouts read by a split written for them: the same split, with
+/// their literals known in advance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Combined,
+    Common,
+    Other,
 }
 
 impl Layout {
@@ -136,10 +150,16 @@ impl Layout {
             return Err("the log format has no $variable".into());
         }
         let has = fields.iter().map(|f| f.1).collect();
+        let shape = match spec {
+            COMBINED => Shape::Combined,
+            COMMON => Shape::Common,
+            _ => Shape::Other,
+        };
         Ok(Layout {
             fields,
             tail: lit,
             has,
+            shape,
         })
     }
 
@@ -148,6 +168,41 @@ impl Layout {
     /// layout's shape. Text after the trailing literal is allowed (a layout
     /// that logs fewer fields than the line).
     pub fn split(&self, line: &[u8], out: &mut Vec<(Var, usize, usize)>) -> bool {
+        self.split_by(line, out, |from, c| {
+            find_byte(&line[from..], c).map(|i| from + i)
+        })
+    }
+
+    /// [`Layout::split`], with the delimiters looked up in `at`, the
+    /// line's place in an indexed buffer.
+    pub fn split_indexed(
+        &self,
+        line: &[u8],
+        at: &Line<'_>,
+        out: &mut Vec<(Var, usize, usize)>,
+    ) -> bool {
+        self.split_by(line, out, |from, c| at.find(line, from, c))
+    }
+
+    /// The bytes a split searches for: the first of each literal after a
+    /// variable.
+    pub fn delimiters(&self) -> impl Iterator<Item = u8> + '_ {
+        self.fields[1..]
+            .iter()
+            .map(|(lit, _)| lit.as_slice())
+            .chain([self.tail.as_slice()])
+            .filter_map(|lit| lit.first().copied())
+    }
+
+    /// The split, with `next(from, c)` the first position at or after
+    /// `from` where `line` holds `c`.
+    #[inline(always)]
+    fn split_by(
+        &self,
+        line: &[u8],
+        out: &mut Vec<(Var, usize, usize)>,
+        next: impl Fn(usize, u8) -> Option<usize>,
+    ) -> bool {
         out.clear();
         let mut pos = 0;
         for (k, (lit, var)) in self.fields.iter().enumerate() {
@@ -155,15 +210,15 @@ impl Layout {
                 return false;
             }
             pos += lit.len();
-            let next = match self.fields.get(k + 1) {
+            let lit = match self.fields.get(k + 1) {
                 Some((l, _)) => l.as_slice(),
                 None => self.tail.as_slice(),
             };
-            let end = if next.is_empty() {
+            let end = if lit.is_empty() {
                 line.len()
             } else {
-                match find(&line[pos..], next) {
-                    Some(e) => pos + e,
+                match find(line, pos, lit, &next) {
+                    Some(e) => e,
                     None => return false,
                 }
             };
@@ -181,45 +236,20 @@ fn starts(hay: &[u8], lit: &[u8]) -> bool {
     hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
 }
 
-/// Bytes scanned a word at a time before handing a search to memchr.
-const SHORT: usize = 32;
-
-/// `memchr(c, hay)`, faster on the short values most fields hold (a
-/// status, a size, `-`, a date): memchr's setup costs more than finding
-/// their end eight bytes at a time.
-#[inline]
-fn find_byte(hay: &[u8], c: u8) -> Option<usize> {
-    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    let pattern = LO * u64::from(c);
-    let mut i = 0;
-    while i + 8 <= hay.len().min(SHORT) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&hay[i..i + 8]);
-        let x = u64::from_le_bytes(word) ^ pattern;
-        // The lowest zero byte of x sets its high bit here (bits above it
-        // may be set falsely, never bits below).
-        let zero = x.wrapping_sub(LO) & !x & HI;
-        if zero != 0 {
-            return Some(i + (zero.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    if hay.len() - i < 8 {
-        return hay[i..].iter().position(|b| *b == c).map(|k| i + k);
-    }
-    memchr(c, &hay[i..]).map(|k| i + k)
-}
-
-/// The first occurrence of `lit` in `hay`, skipping a `"` escaped by a
-/// backslash.
-fn find(hay: &[u8], lit: &[u8]) -> Option<usize> {
+/// The first occurrence of `lit` in `line` at or after `pos`, skipping a
+/// `"` escaped by a backslash (within `line[pos..]`).
+#[inline(always)]
+pub(super) fn find(
+    line: &[u8],
+    pos: usize,
+    lit: &[u8],
+    next: &impl Fn(usize, u8) -> Option<usize>,
+) -> Option<usize> {
     let first = lit[0];
-    let mut from = 0;
-    while let Some(i) = find_byte(&hay[from..], first) {
-        let at = from + i;
-        let escaped = first == b'"' && at > 0 && hay[at - 1] == b'\\';
-        if !escaped && starts(&hay[at..], lit) {
+    let mut from = pos;
+    while let Some(at) = next(from, first) {
+        let escaped = first == b'"' && at > pos && line[at - 1] == b'\\';
+        if !escaped && starts(&line[at..], lit) {
             return Some(at);
         }
         from = at + 1;
@@ -248,22 +278,6 @@ mod tests {
         // Extra fields after the layout's last one (nginx's `main`).
         let main = br#"10.0.0.1 - - [06/Dec/2026:23:24:14 +0000] "GET / HTTP/1.1" 200 1 "-" "ua" "1.2.3.4""#;
         assert!(l.split(main, &mut out));
-    }
-
-    #[test]
-    fn find_byte_is_memchr() {
-        let chars = [b'a', b'b', b' ', b'"'];
-        let hay: Vec<u8> = (0..100u8)
-            .map(|i| chars[i as usize % 4] ^ (i / 7))
-            .collect();
-        for len in 0..hay.len() {
-            for start in 0..len.min(12) {
-                for c in [b'a', b'"', b' ', 0, 0x80, b'c'] {
-                    let h = &hay[start..len];
-                    assert_eq!(find_byte(h, c), memchr(c, h), "{c} in {h:?}");
-                }
-            }
-        }
     }
 
     #[test]

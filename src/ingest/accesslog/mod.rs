@@ -3,7 +3,8 @@
 //! (nginx `escape=json`, Caddy, Traefik, generic), Envoy's default format,
 //! AWS ALB logs and custom nginx `log_format` layouts (`--log-format`).
 //!
-//! Layout: [`layout`] matches text lines against a `log_format`, [`json`]
+//! Layout: [`index`] finds line ends and delimiters in a read buffer in
+//! one pass, [`layout`] matches text lines against a `log_format`, [`json`]
 //! picks fields out of a JSON line, [`time`] parses timestamps; this file is
 //! the line loop and turns fields into an exchange.
 //!
@@ -20,6 +21,7 @@
 //! the response completes; when the line carries the request time, the
 //! arrival is the stamp minus it.
 
+pub mod index;
 pub mod json;
 pub mod layout;
 pub mod time;
@@ -29,7 +31,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use layout::{Layout, Var};
+use index::{BufIndex, Line};
+use layout::{Layout, Shape, Var};
 use time::Stamp;
 
 use super::{Exchange, IngestError, IngestStats, Response};
@@ -113,10 +116,16 @@ pub fn read_log(
         path: path.to_path_buf(),
         source,
     };
+    let built_in = built_in();
+    let delimiters = custom
+        .into_iter()
+        .chain(&built_in)
+        .flat_map(Layout::delimiters);
+    let mut index = BufIndex::new(delimiters);
     let mut r = Reader {
         path,
         custom,
-        built_in: built_in(),
+        built_in,
         last: std::cell::Cell::new(0),
         split: Vec::with_capacity(16),
         stamps: time::Cache::default(),
@@ -135,10 +144,13 @@ pub fn read_log(
     let mut line_no = 0u64;
     // Set while skipping the rest of a line longer than MAX_LINE.
     let mut discarding = false;
+    // `index` covers `buf[..end]` (rebuilt after each read).
+    index.build(&[]);
     loop {
-        if let Some(i) = memchr::memchr(b'\n', &buf[start..end]) {
-            let line = &buf[start..start + i];
-            start += i + 1;
+        if let Some(i) = index.newline(start) {
+            let line = &buf[start..i];
+            let at = start;
+            start = i + 1;
             if discarding {
                 discarding = false;
                 continue;
@@ -147,7 +159,7 @@ pub fn read_log(
             if line.len() > MAX_LINE {
                 r.skip(reason::TOO_LONG, line_no);
             } else {
-                r.line(line, line_no, sink);
+                r.line(line, Some((&index, at)), line_no, sink);
             }
             continue;
         }
@@ -163,7 +175,7 @@ pub fn read_log(
             if start < end && !discarding {
                 line_no += 1;
                 let line = buf[start..end].to_vec();
-                r.line(&line, line_no, sink);
+                r.line(&line, None, line_no, sink);
             }
             break;
         }
@@ -178,6 +190,7 @@ pub fn read_log(
         };
         end += n;
         eof = n == 0;
+        index.build(&buf[..end]);
     }
     r.finish()
 }
@@ -192,8 +205,17 @@ impl Reader<'_> {
         }
     }
 
-    fn line(&mut self, line: &[u8], line_no: u64, sink: &mut dyn FnMut(&Exchange)) {
+    /// Reads one line; `at` is where it lies in an indexed buffer, if it
+    /// does.
+    fn line(
+        &mut self,
+        line: &[u8],
+        at: Option<(&BufIndex, usize)>,
+        line_no: u64,
+        sink: &mut dyn FnMut(&Exchange),
+    ) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let at = at.map(|(index, offset)| index.line(offset, line.len()));
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
@@ -201,13 +223,22 @@ impl Reader<'_> {
             let shown = String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
             self.first_line = Some(shown);
         }
-        let Some(text) = text_of(line) else {
+        let text = if at.as_ref().is_some_and(Line::printable) {
+            // SAFETY: every byte is below 0x80, and ASCII is UTF-8.
+            Some(unsafe { std::str::from_utf8_unchecked(line) })
+        } else {
+            text_of(line)
+        };
+        let Some(text) = text else {
             return self.skip(reason::BINARY, line_no);
         };
         let mut split = std::mem::take(&mut self.split);
-        let result = match self.fields(text, &mut split) {
-            Some(f) => self.exchange(f, line_no),
-            None => Err(reason::UNRECOGNISED),
+        // Filled in place: the fields are a few hundred bytes, and moving
+        // them from call to call showed in profiles.
+        let mut f = Fields::default();
+        let result = match self.fields(text, at.as_ref(), &mut split, &mut f) {
+            true => self.exchange(&f, line_no),
+            false => Err(reason::UNRECOGNISED),
         };
         self.split = split;
         match result {
@@ -220,37 +251,55 @@ impl Reader<'_> {
         }
     }
 
-    /// The line's fields by the first layout it fits.
+    /// The line's fields by the first layout it fits, into `f` (left
+    /// as it is when none fits).
     fn fields<'l>(
         &mut self,
         text: &'l str,
+        at: Option<&Line<'_>>,
         split: &mut Vec<(Var, usize, usize)>,
-    ) -> Option<Fields<'l>> {
+        f: &mut Fields<'l>,
+    ) -> bool {
         if text.trim_start().starts_with('{') {
-            return json::fields(text);
+            return json::fields(text).map(|j| *f = j).is_some();
         }
         let b = text.as_bytes();
         // A custom layout first; a line it does not fit, or fits without a
         // time (a loose layout can swallow another), may be a built-in one.
         if let Some(l) = self.custom {
-            if l.split(b, split) {
-                let f = from_split(text, split, &mut self.stamps);
-                if f.stamp.is_some() {
-                    return Some(f);
+            if split_line(l, b, at, split) {
+                let custom = from_split(text, split, &mut self.stamps);
+                if custom.stamp.is_some() {
+                    *f = custom;
+                    return true;
                 }
             }
         }
         let n = self.built_in.len();
         let last = self.last.get();
-        let fit = (0..n)
-            .map(|k| (last + k) % n)
-            .find(|&k| self.built_in[k].split(b, split))?;
-        self.last.set(fit);
-        Some(from_split(text, split, &mut self.stamps))
+        for k in (0..n).map(|k| (last + k) % n) {
+            let layout = &self.built_in[k];
+            let fits = match (layout.shape, at) {
+                (Shape::Combined | Shape::Common, Some(at)) => {
+                    common_or_combined(text, at, layout.shape, &mut self.stamps, f)
+                }
+                _ => {
+                    split_line(layout, b, at, split) && {
+                        *f = from_split(text, split, &mut self.stamps);
+                        true
+                    }
+                }
+            };
+            if fits {
+                self.last.set(k);
+                return true;
+            }
+        }
+        false
     }
 
     /// Fills `self.x` from the fields.
-    fn exchange(&mut self, f: Fields<'_>, line_no: u64) -> Result<(), &'static str> {
+    fn exchange(&mut self, f: &Fields<'_>, line_no: u64) -> Result<(), &'static str> {
         let x = &mut self.x;
         x.method.clear();
         x.target.clear();
@@ -341,12 +390,12 @@ impl Reader<'_> {
             }
         }
         x.headers.truncate(n);
-        match (&mut x.client, f.client) {
+        match (&mut x.client, f.client.as_deref()) {
             (Some(c), Some(new)) => {
                 c.clear();
-                c.push_str(&new);
+                c.push_str(new);
             }
-            (c, new) => *c = new.map(Cow::into_owned),
+            (c, new) => *c = new.map(str::to_string),
         }
         self.synth.latency |= f.request_time_s.is_none();
         self.synth.size |= f.bytes.is_none();
@@ -440,17 +489,31 @@ fn text_of(line: &[u8]) -> Option<&str> {
     std::str::from_utf8(line).ok()
 }
 
+/// `layout.split`, through the buffer's index when the line has one.
+fn split_line(
+    layout: &Layout,
+    line: &[u8],
+    at: Option<&Line<'_>>,
+    split: &mut Vec<(Var, usize, usize)>,
+) -> bool {
+    match at {
+        Some(at) => layout.split_indexed(line, at, split),
+        None => layout.split(line, split),
+    }
+}
+
 /// `GET /path HTTP/1.1` → (method, target).
 fn split_request(r: &str) -> Result<(&str, &str), &'static str> {
     if r.is_empty() || r == "-" {
         return Err(reason::NO_REQUEST);
     }
+    // Short strings: `find_byte` beats memchr's setup on them.
     let b = r.as_bytes();
-    let Some(i) = memchr::memchr(b' ', b) else {
+    let Some(i) = index::find_byte(b, b' ') else {
         return Err(reason::BAD_REQUEST);
     };
     let rest = r[i + 1..].trim_start_matches(' ');
-    let end = memchr::memchr(b' ', rest.as_bytes()).unwrap_or(rest.len());
+    let end = index::find_byte(rest.as_bytes(), b' ').unwrap_or(rest.len());
     match (&r[..i], &rest[..end]) {
         (m, t) if !m.is_empty() && !t.is_empty() => Ok((m, t)),
         _ => Err(reason::BAD_REQUEST),
@@ -521,6 +584,57 @@ fn from_split<'l>(
         }
     }
     f
+}
+
+/// What [`Layout::split`] and [`from_split`] give for the Combined or the
+/// Common layout (`shape`), in one go: the same searches, with the
+/// literals known in advance and no field list in between. False (and `f`
+/// untouched) when the line does not fit.
+fn common_or_combined<'l>(
+    line: &'l str,
+    at: &Line<'_>,
+    shape: Shape,
+    stamps: &mut time::Cache,
+    f: &mut Fields<'l>,
+) -> bool {
+    split_common_or_combined(line, at, shape, stamps, f).is_some()
+}
+
+fn split_common_or_combined<'l>(
+    line: &'l str,
+    at: &Line<'_>,
+    shape: Shape,
+    stamps: &mut time::Cache,
+    f: &mut Fields<'l>,
+) -> Option<()> {
+    let b = line.as_bytes();
+    let next = |from, c| at.find(b, from, c);
+    let find = |pos, lit: &[u8]| layout::find(b, pos, lit, &next);
+    // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+    let addr = find(0, b" - ")?;
+    let user = addr + 3;
+    let time = find(user, b" [")? + 2;
+    let request = find(time, b"] \"")? + 3;
+    let status = find(request, b"\" ")? + 2;
+    let bytes = find(status, b" ")? + 1;
+    // Combined goes on: "$http_referer" "$http_user_agent"
+    let (bytes_end, referer, agent) = if shape == Shape::Combined {
+        let referer = find(bytes, b" \"")? + 2;
+        let agent = find(referer, b"\" \"")? + 3;
+        let end = find(agent, b"\"")?;
+        (referer - 2, Some((referer, agent - 3)), Some((agent, end)))
+    } else {
+        (b.len(), None, None)
+    };
+    let text = |(s, e): (usize, usize)| line.get(s..e).map(Cow::Borrowed);
+    f.client = text((0, addr));
+    f.stamp = stamps.parse(&b[time..request - 3], time::clf);
+    f.request = text((request, status - 2));
+    f.status = text((status, bytes - 1));
+    f.bytes = Some(time::digits(&b[bytes..bytes_end]).map_or(0, |n| n as u64));
+    f.referer = referer.and_then(text);
+    f.user_agent = agent.and_then(text);
+    Some(())
 }
 
 /// splitmix64's finaliser: a fixed, well-mixed hash.

@@ -12,6 +12,13 @@
 //! preserved, so the caller validates the document's shape with the same
 //! visitor as before and line numbers in its errors stay right. The
 //! scanner itself never judges syntax: serde_json does, on each piece.
+//!
+//! Most entries are not copied or scanned at all: an object entry that
+//! starts in a chunk is first offered to the caller as the rest of the
+//! chunk ([`Piece::Open`]), which parses it in place and says where it
+//! ended. Only an entry that runs past the chunk (or that the caller could
+//! not parse there, so that its error comes from the copied entry as
+//! before) is scanned and copied.
 
 use std::io::Read;
 
@@ -19,8 +26,10 @@ use std::io::Read;
 /// memory to be checked; this caps it so a huge non-HAR JSON file cannot
 /// exhaust memory.
 pub const MAX_REST: usize = 64 << 20;
+/// Bytes read at a time.
+const CHUNK: usize = 1 << 20;
 
-/// One element of `log.entries`, or the end of the document.
+/// One element of `log.entries`.
 pub enum Piece<'a> {
     /// The bytes of entry `index`, starting at `line`/`column` (1-based)
     /// in the file.
@@ -30,7 +39,17 @@ pub enum Piece<'a> {
         line: u64,
         column: u64,
     },
+    /// The text from the start of object entry `index` to the end of the
+    /// chunk read (as far as it is UTF-8): the entry may end inside it or
+    /// run past it. The callback parses it in place and returns how many
+    /// bytes the entry took, or `None` when it could not (the entry is then
+    /// copied and handed over as [`Piece::Entry`]).
+    Open { index: u64, text: &'a str },
 }
+
+/// What the callback did with a piece: for [`Piece::Open`], the length of
+/// the entry it handled there, or `None`; ignored for [`Piece::Entry`].
+pub type Taken = Option<usize>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Frame {
@@ -113,11 +132,12 @@ impl Splitter {
         &mut self,
         prefix: &[u8],
         mut reader: R,
-        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<(), E>,
+        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<Taken, E>,
         io_err: &dyn Fn(std::io::Error) -> E,
     ) -> Result<(), E> {
         self.feed(prefix, on_entry)?;
-        let mut buf = vec![0u8; 1 << 16];
+        // Large chunks: an entry that straddles two is copied (see `Open`).
+        let mut buf = vec![0u8; CHUNK];
         while !self.done {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -238,7 +258,7 @@ impl Splitter {
         &mut self,
         bytes: &[u8],
         depth: u32,
-        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<(), E>,
+        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<Taken, E>,
     ) -> Result<usize, E> {
         let (used, ended) = self.scan_entry(bytes, depth);
         self.take_entry_bytes(&bytes[..used]);
@@ -252,6 +272,11 @@ impl Splitter {
     /// and column of what follows.
     fn take_entry_bytes(&mut self, bytes: &[u8]) {
         self.entry.extend_from_slice(bytes);
+        self.advance(bytes);
+    }
+
+    /// Counts `bytes`, just passed, for the line and column of what follows.
+    fn advance(&mut self, bytes: &[u8]) {
         match memchr::memrchr(b'\n', bytes) {
             None => self.column += bytes.len() as u64,
             Some(last) => {
@@ -270,7 +295,7 @@ impl Splitter {
 
     fn finish_entry<E>(
         &mut self,
-        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<(), E>,
+        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<Taken, E>,
     ) -> Result<(), E> {
         self.capture = None;
         self.scalar = false;
@@ -282,14 +307,65 @@ impl Splitter {
             line: self.entry_line,
             column: self.entry_column,
         })
+        .map(drop)
+    }
+
+    /// Offers the object entry starting at `chunk[i]` to the callback to
+    /// parse in place; returns how many bytes it took, if it did.
+    /// `valid` caches the chunk's longest UTF-8 prefix (checked once).
+    fn open_entry<'c, E>(
+        &mut self,
+        chunk: &'c [u8],
+        i: usize,
+        valid: &mut Option<&'c str>,
+        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<Taken, E>,
+    ) -> Result<Taken, E> {
+        let valid = *valid.get_or_insert_with(|| match std::str::from_utf8(chunk) {
+            Ok(s) => s,
+            Err(e) => std::str::from_utf8(&chunk[..e.valid_up_to()]).unwrap_or_default(),
+        });
+        // `chunk[i]` is `{`: a char boundary when it lies in the prefix.
+        let Some(text) = valid.get(i..) else {
+            return Ok(None);
+        };
+        let taken = on_entry(Piece::Open {
+            index: self.index,
+            text,
+        })?;
+        if let Some(n) = taken {
+            self.index += 1;
+            self.advance(&chunk[i..i + n]);
+        }
+        Ok(taken)
+    }
+
+    /// The role of the object or array that `c` (`{` or `[`) opens here.
+    fn role_of(&self, c: u8) -> Role {
+        match (self.stack.last(), c) {
+            (None, b'{') => Role::Root,
+            (
+                Some(Frame::Object {
+                    role: Role::Root, ..
+                }),
+                b'{',
+            ) if self.root_key == b"log" => Role::Log,
+            (
+                Some(Frame::Object {
+                    role: Role::Log, ..
+                }),
+                b'[',
+            ) if self.log_key == b"entries" && self.capture.is_none() => Role::Entries,
+            _ => Role::Other,
+        }
     }
 
     fn feed<E>(
         &mut self,
         chunk: &[u8],
-        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<(), E>,
+        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<Taken, E>,
     ) -> Result<(), E> {
         let mut i = 0;
+        let mut valid = None;
         while i < chunk.len() && !self.done {
             if let Some(depth) = self.nested {
                 i += self.entry_part(&chunk[i..], depth, on_entry)?;
@@ -355,6 +431,12 @@ impl Splitter {
                     }
                 }
                 b'{' | b'[' => {
+                    if at_entries && c == b'{' {
+                        if let Some(n) = self.open_entry(chunk, i, &mut valid, on_entry)? {
+                            i += n;
+                            continue;
+                        }
+                    }
                     if at_entries {
                         // An entry: scanned in bulk up to its end.
                         self.start_capture();
@@ -363,22 +445,7 @@ impl Splitter {
                         i += 1;
                         continue;
                     }
-                    let role = match (self.stack.last(), c) {
-                        (None, b'{') => Role::Root,
-                        (
-                            Some(Frame::Object {
-                                role: Role::Root, ..
-                            }),
-                            b'{',
-                        ) if self.root_key == b"log" => Role::Log,
-                        (
-                            Some(Frame::Object {
-                                role: Role::Log, ..
-                            }),
-                            b'[',
-                        ) if self.log_key == b"entries" && self.capture.is_none() => Role::Entries,
-                        _ => Role::Other,
-                    };
+                    let role = self.role_of(c);
                     self.emit(&chunk[i..i + 1]);
                     self.stack.push(if c == b'{' {
                         Frame::Object {
@@ -433,7 +500,7 @@ impl Splitter {
 
     fn end_string<E>(
         &mut self,
-        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<(), E>,
+        on_entry: &mut dyn FnMut(Piece<'_>) -> Result<Taken, E>,
     ) -> Result<(), E> {
         if let Some(k) = self.key.take() {
             match self.stack.last() {
@@ -464,9 +531,11 @@ mod tests {
         s.run::<_, std::io::Error>(
             b"",
             doc.as_bytes(),
-            &mut |Piece::Entry { bytes, .. }| {
-                out.push(String::from_utf8_lossy(bytes).into_owned());
-                Ok(())
+            &mut |piece| {
+                if let Piece::Entry { bytes, .. } = piece {
+                    out.push(String::from_utf8_lossy(bytes).into_owned());
+                }
+                Ok(None)
             },
             &|e| e,
         )
@@ -488,21 +557,36 @@ mod tests {
     }
 
     /// The entries with where each starts, and the rest, reading `doc`
-    /// `n` bytes at a time.
-    fn positions(doc: &str, n: usize) -> (Vec<(String, u64, u64)>, String) {
+    /// `n` bytes at a time. With `open`, entries are parsed in place where
+    /// they lie whole in a chunk, as the HAR reader does.
+    fn positions(doc: &str, n: usize, open: bool) -> (Vec<(String, u64, u64)>, String) {
         let mut s = Splitter::new();
         let mut out = Vec::new();
         s.run::<_, std::io::Error>(
             b"",
             Trickle(doc.as_bytes(), n),
-            &mut |Piece::Entry {
-                      bytes,
-                      line,
-                      column,
-                      ..
-                  }| {
-                out.push((String::from_utf8_lossy(bytes).into_owned(), line, column));
-                Ok(())
+            &mut |piece| match piece {
+                Piece::Entry {
+                    bytes,
+                    line,
+                    column,
+                    ..
+                } => {
+                    out.push((String::from_utf8_lossy(bytes).into_owned(), line, column));
+                    Ok(None)
+                }
+                Piece::Open { text, .. } if open => {
+                    let mut values =
+                        serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+                    let Some(Ok(_)) = values.next() else {
+                        return Ok(None);
+                    };
+                    let end = values.byte_offset();
+                    // Where it starts is not known here: 0, 0.
+                    out.push((text[..end].to_string(), 0, 0));
+                    Ok(Some(end))
+                }
+                Piece::Open { .. } => Ok(None),
             },
             &|e| e,
         )
@@ -513,7 +597,7 @@ mod tests {
     #[test]
     fn entries_and_their_positions_do_not_depend_on_chunk_boundaries() {
         let doc = "{\"log\":{\"entries\":[\n  {\"a\":\"x\\\"}]{[\",\n   \"b\":[1,{\"c\":\"\\\\\"}]},\n  {\"d\":\"\n\"}, {}\n],\"pages\":[]}}";
-        let whole = positions(doc, 1 << 16);
+        let whole = positions(doc, 1 << 16, false);
         assert_eq!(
             whole.0,
             vec![
@@ -528,8 +612,50 @@ mod tests {
             ]
         );
         assert_eq!(whole.1, "{\"log\":{\"entries\":[\n\n\n],\"pages\":[]}}");
-        for n in [1, 2, 3, 5, 7] {
-            assert_eq!(positions(doc, n), whole, "{n} bytes at a time");
+        for n in [1, 2, 3, 5, 7, 1 << 16] {
+            assert_eq!(positions(doc, n, false), whole, "{n} bytes at a time");
+            // Parsed in place or copied, each entry is the same, and a
+            // copied one after one parsed in place starts where it did.
+            let (entries, rest) = positions(doc, n, true);
+            assert_eq!(rest, whole.1, "{n} bytes at a time, parsed in place");
+            assert_eq!(entries.len(), whole.0.len());
+            for (got, want) in entries.iter().zip(&whole.0) {
+                assert_eq!(got.0, want.0, "{n} bytes at a time, parsed in place");
+                if got.1 != 0 {
+                    assert_eq!(got, want, "{n} bytes at a time, parsed in place");
+                }
+            }
+        }
+    }
+
+    /// Object entries that lie whole in a chunk are offered in place; an
+    /// entry the callback does not take, and one cut by the chunk's end,
+    /// are copied instead.
+    #[test]
+    fn whole_object_entries_are_offered_in_place() {
+        let doc = "{\"log\":{\"entries\":[{\"a\":1},{\"b\":2}, 5, {\"skip\":3},{\"c\":4}]}}";
+        for (n, offered, copied) in [(1 << 16, 4, 2), (1, 4, 5)] {
+            let mut s = Splitter::new();
+            let (mut open, mut copies) = (0, 0);
+            s.run::<_, std::io::Error>(
+                b"",
+                Trickle(doc.as_bytes(), n),
+                &mut |piece| match piece {
+                    Piece::Open { text, .. } => {
+                        open += 1;
+                        // A chunk of one byte holds only the `{`.
+                        let end = memchr::memchr(b'}', text.as_bytes());
+                        Ok(end.filter(|_| !text.starts_with("{\"skip")).map(|e| e + 1))
+                    }
+                    Piece::Entry { .. } => {
+                        copies += 1;
+                        Ok(None)
+                    }
+                },
+                &|e| e,
+            )
+            .unwrap();
+            assert_eq!((open, copies), (offered, copied), "{n} bytes at a time");
         }
     }
 
