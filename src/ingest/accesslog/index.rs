@@ -216,12 +216,15 @@ mod x86 {
 
     use std::arch::x86_64::*;
 
-    use super::SLOTS;
-
     /// # Safety
     /// The CPU must have AVX2. `masks` and `bad` hold a word per group.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn groups_avx2(buf: &[u8], bytes: &[u8; SLOTS], masks: &mut [u64], bad: &mut [u64]) {
+    pub unsafe fn groups_avx2<const SLOTS: usize>(
+        buf: &[u8],
+        bytes: &[u8; SLOTS],
+        masks: &mut [u64],
+        bad: &mut [u64],
+    ) {
         let needles = bytes.map(|c| _mm256_set1_epi8(c as i8));
         let (space, tab) = (_mm256_set1_epi8(0x20), _mm256_set1_epi8(b'\t' as i8));
         for (w, group) in buf.chunks_exact(64).enumerate() {
@@ -245,7 +248,12 @@ mod x86 {
     /// # Safety
     /// None beyond x86_64 (SSE2 is part of it). `masks` and `bad` hold a
     /// word per group.
-    pub unsafe fn groups_sse2(buf: &[u8], bytes: &[u8; SLOTS], masks: &mut [u64], bad: &mut [u64]) {
+    pub unsafe fn groups_sse2<const SLOTS: usize>(
+        buf: &[u8],
+        bytes: &[u8; SLOTS],
+        masks: &mut [u64],
+        bad: &mut [u64],
+    ) {
         let needles = bytes.map(|c| _mm_set1_epi8(c as i8));
         let (space, tab) = (_mm_set1_epi8(0x20), _mm_set1_epi8(b'\t' as i8));
         for (w, group) in buf.chunks_exact(64).enumerate() {
