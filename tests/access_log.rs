@@ -406,3 +406,34 @@ fn caddy_json_lines_read_with_their_nested_request_fields() {
         .iter()
         .any(|w| w.contains("POST") && w.contains("/api/orders")));
 }
+
+/// A gzipped log in a layout replay does not know on its own (nginx's
+/// `$msec` fixture) is not "a model file": the error says to pass
+/// `--log-format` (the same-model test reads it with its format).
+#[test]
+fn a_gzipped_log_in_a_custom_layout_asks_for_its_log_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = fixture("nginx-msec.log.gz");
+    let out = dir.path().join("m.json");
+    let r = replay(["record", log.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, Some(2), "{}", r.output());
+    assert!(r.stderr.contains("--log-format"), "{}", r.stderr);
+    assert!(!r.stderr.contains("is a model file"), "{}", r.stderr);
+    assert!(!out.exists());
+    // A real model still gets the model message.
+    let model = dir.path().join("real.model.gz");
+    replay_ok([
+        "record",
+        fixture("nginx-combined.log.gz").to_str().unwrap(),
+        "-o",
+        model.to_str().unwrap(),
+    ]);
+    let r = replay([
+        "record",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(2), "{}", r.output());
+    assert!(r.stderr.contains("is a model file"), "{}", r.stderr);
+}

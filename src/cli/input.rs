@@ -84,6 +84,13 @@ pub fn record(captures: &[PathBuf], filters: &FilterArgs) -> anyhow::Result<Traf
         builder.captures_keep_no_responses();
     }
     for (path, &kind) in captures.iter().zip(&kinds) {
+        if kind == CaptureKind::Model && ingest::is_gzip_text(path) {
+            return Err(UsageError(format!(
+                "{}: gzip-compressed text that is no capture replay knows (not a HAR, nor an access log in a built-in layout: nginx/Apache combined or common, JSON lines, Envoy, AWS ALB); for a log in a custom layout pass its nginx log_format, e.g. --log-format '$remote_addr [$msec] \"$request\" $status'",
+                path.display()
+            ))
+            .into());
+        }
         if kind == CaptureKind::Model {
             return Err(UsageError(format!(
                 "{} is a model file (gzip magic at byte offset 0), not a capture; record from HAR/pcap captures, or pass the model alone to inspect, generate or run",

@@ -307,7 +307,7 @@ pub fn detect_with(path: &Path, options: &ReadOptions) -> Result<(CaptureKind, b
 }
 
 /// A gzip stream whose start decompresses to text that is not a model.
-fn is_gzip_text(path: &Path) -> bool {
+pub fn is_gzip_text(path: &Path) -> bool {
     let Ok(f) = File::open(path) else {
         return false;
     };
