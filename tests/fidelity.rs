@@ -68,6 +68,18 @@ fn shares(labels: &[String]) -> BTreeMap<String, f64> {
     m
 }
 
+/// Total variation between two label samples' shares (½ Σ |p − q|).
+fn total_variation(a: &[String], b: &[String]) -> f64 {
+    let (p, q) = (shares(a), shares(b));
+    p.keys()
+        .chain(q.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|k| (p.get(k).unwrap_or(&0.0) - q.get(k).unwrap_or(&0.0)).abs())
+        .sum::<f64>()
+        / 2.0
+}
+
 #[test]
 fn figures_match_an_independent_computation() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,15 +123,7 @@ fn figures_match_an_independent_computation() {
     let cli_ks = v["gap_ks"].as_f64().unwrap();
     // at_s is printed to the microsecond: a gap can land a millisecond off.
     assert!((cli_ks - gap_ks).abs() < 0.01, "cli {cli_ks} vs {gap_ks}");
-    let (p, q) = (shares(&rec_labels), shares(&gen_labels));
-    let tv: f64 = p
-        .keys()
-        .chain(q.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|k| (p.get(k).unwrap_or(&0.0) - q.get(k).unwrap_or(&0.0)).abs())
-        .sum::<f64>()
-        / 2.0;
+    let tv = total_variation(&rec_labels, &gen_labels);
     assert!((v["mix_tv"].as_f64().unwrap() - tv).abs() < 1e-9, "{v}");
     // The split-half KS: the first half in time against the second.
     let mid = recorded[0] + duration / 2.0;
@@ -239,15 +243,7 @@ fn a_model_file_is_compared_at_its_own_resolution() {
         .iter()
         .map(|e| e.url.trim_start_matches("http://shop.test").to_string())
         .collect();
-    let (p, q) = (shares(&rec_labels), shares(&gen_labels));
-    let tv: f64 = p
-        .keys()
-        .chain(q.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|k| (p.get(k).unwrap_or(&0.0) - q.get(k).unwrap_or(&0.0)).abs())
-        .sum::<f64>()
-        / 2.0;
+    let tv = total_variation(&rec_labels, &gen_labels);
     assert!((v["mix_tv"].as_f64().unwrap() - tv).abs() < 1e-9, "{v}");
     let ks = binned_ks(&gaps(&recorded), &gaps(&gen_t));
     let cli = v["gap_ks"].as_f64().unwrap();
