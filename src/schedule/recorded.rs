@@ -154,6 +154,8 @@ pub(super) struct Recorded<'a> {
     next_bin: u64,
     /// Fraction of a request carried to the next bin.
     carry: Option<f64>,
+    /// The last event placed, curve time.
+    last: Option<f64>,
 }
 
 impl<'a> Recorded<'a> {
@@ -171,6 +173,7 @@ impl<'a> Recorded<'a> {
             state,
             next_bin: 0,
             carry: None,
+            last: None,
         })
     }
 
@@ -211,6 +214,24 @@ impl<'a> Recorded<'a> {
             }
         });
         let budget = span.unwrap_or_else(|| steady(m));
+        // Where the train should start: the bin's recorded first request,
+        // in a repeat of the curve a mean gap later so the repeat does not
+        // start on the instant the last one ended.
+        let seam = if period_k > 0 && j == 0 {
+            period / (a.requests.max(2) - 1) as f64
+        } else {
+            0.0
+        };
+        let start = a.starts_s.get(j).map(|s| s + seam);
+        // The chain goes on from the gap that leads into this train, the
+        // one the bins' starts make, not from the last gap drawn: a page
+        // load's first gaps follow a think time as recorded.
+        if let (Some(last), Some(start)) = (self.last, start) {
+            let into = period_k as f64 * period + lo + start - last;
+            if into > 0.0 {
+                self.state = GapChain::class_of(into);
+            }
+        }
         let gaps = &mut Vec::with_capacity(m - 1);
         for _ in 1..m {
             gaps.push(self.gap(rng));
@@ -220,18 +241,8 @@ impl<'a> Recorded<'a> {
         fit_gaps(gaps, target, fit_power(target / drawn));
         let used: f64 = gaps.iter().sum::<f64>().min(width);
         let room = width - used;
-        let offset = match a.starts_s.get(j) {
-            // Where the bin's first request was recorded; in a repeat of
-            // the curve the first bin's a mean gap later, so the repeat
-            // does not start on the instant the last one ended.
-            Some(start) => {
-                let seam = if period_k > 0 && j == 0 {
-                    period / (a.requests.max(2) - 1) as f64
-                } else {
-                    0.0
-                };
-                (start + seam).min(room)
-            }
+        let offset = match start {
+            Some(start) => start.min(room),
             None => rng.random::<f64>() * room,
         };
         let base = period_k as f64 * period + lo + offset;
@@ -242,6 +253,7 @@ impl<'a> Recorded<'a> {
             t += g;
             out.push(t);
         }
+        self.last = Some(t);
     }
 
     /// Where the next bin to fill starts, curve time.
