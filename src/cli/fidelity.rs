@@ -256,6 +256,16 @@ fn text(r: &Report, args: &FidelityArgs) -> String {
             if c.pass { "pass" } else { "FAIL" }
         ));
     }
+    for c in &r.checks {
+        if let (Some(split), Some(noise)) = (c.split_half, c.noise) {
+            if noise > split && c.limit <= 1.5 * noise {
+                s.push_str(&format!(
+                    "  ({}: its limit is 1.5 × the sampling noise of {} requests, {noise:.4}: the 95th percentile of the distance when that many are drawn from the recording itself, above the split-half)\n",
+                    c.name, r.other_requests
+                ));
+            }
+        }
+    }
     let p = &r.figures.pool;
     if p.novel_share.is_finite() {
         s.push_str(&format!(

@@ -120,7 +120,7 @@ fn hist_noise<R: Rng>(rng: &mut R, h: &LogHist, n: usize) -> f64 {
 }
 
 /// Sampling noise of the endpoint mix's total variation at `n` requests.
-fn mix_noise<R: Rng>(rng: &mut R, weights: &HashMap<u32, u64>, n: usize) -> f64 {
+pub(super) fn mix_noise<R: Rng>(rng: &mut R, weights: &HashMap<u32, u64>, n: usize) -> f64 {
     let total: u64 = weights.values().sum();
     if total == 0 {
         return 0.0;
