@@ -26,7 +26,9 @@
 #      CEIL_FRACTIONS ["0.8 0.85 0.9 0.95 1.0"] (with wrk and no STEPS given:
 #      replay's steps are these fractions of that round's wrk rate),
 #      PIN [1 with >= 2 cores] (nginx on the last core, every load tool on
-#      core 0), SKIP_PEERS=1 (replay only), SKIP_CEILING=1.
+#      core 0), SKIP_PEERS=1 (replay only), SKIP_CEILING=1,
+#      REPLAY=PATH (measure that binary, e.g. an older build, instead of
+#      building this tree's).
 # Why PIN: with 2 cores and no pinning, the scheduler at times puts nginx
 # and the load tool on one core (loopback wake-ups pull them together), and
 # the same wrk command measured anywhere from 29k to 41k req/s within an
@@ -65,8 +67,10 @@ have_oha=0; command -v oha >/dev/null 2>&1 && have_oha=1
 have_wrk=0; command -v wrk >/dev/null 2>&1 && have_wrk=1
 if [ "${SKIP_PEERS:-0}" = 1 ]; then have_oha=0; have_wrk=0; fi
 
-cargo build --release --locked --bin replay >/dev/null 2>&1 || cargo build --release --bin replay
-REPLAY=target/release/replay
+if [ -z "${REPLAY:-}" ]; then
+  cargo build --release --locked --bin replay >/dev/null 2>&1 || cargo build --release --bin replay
+  REPLAY=target/release/replay
+fi
 
 "$TOOLS/nginx.sh" start "$PORT" >/dev/null
 trap '"$TOOLS/nginx.sh" stop "$PORT" >/dev/null' EXIT
@@ -138,7 +142,7 @@ replay_run() {
 }
 
 log "# replay benchmark $(date -u +%FT%TZ), $(nproc) cores, nginx (1 worker) on 127.0.0.1:$PORT, GET /api/small.json"
-log "# replay $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty') ${REPLAY_ARGS:+(flags: $REPLAY_ARGS)}"
+log "# replay $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty') ($REPLAY) ${REPLAY_ARGS:+(flags: $REPLAY_ARGS)}"
 log "# $([ "$PIN" = 1 ] && echo "pinned: nginx on core $(($(nproc) - 1)), load tools on core 0" || echo "not pinned")"
 log ""
 
