@@ -215,6 +215,23 @@ pub fn generated(model: &TrafficModel, seed: u64, duration_s: f64, sessions: boo
     t
 }
 
+/// A line for each check whose limit its sampling noise set (above the
+/// split-half): the mix of a small capture whose halves agree closely.
+fn noise_notes(r: &Report) -> String {
+    let mut s = String::new();
+    for c in &r.checks {
+        if let (Some(split), Some(noise)) = (c.split_half, c.noise) {
+            if noise > split && c.limit <= 1.5 * noise {
+                s.push_str(&format!(
+                    "  ({}: its limit is 1.5 × the sampling noise of {} requests, {noise:.4}: the 95th percentile of the distance when that many are drawn from the recording itself, above the split-half)\n",
+                    c.name, r.other_requests
+                ));
+            }
+        }
+    }
+    s
+}
+
 fn text(r: &Report, args: &FidelityArgs) -> String {
     let against = match &args.against {
         Some(p) => format!("the replay captured in {}", p.display()),
@@ -256,16 +273,7 @@ fn text(r: &Report, args: &FidelityArgs) -> String {
             if c.pass { "pass" } else { "FAIL" }
         ));
     }
-    for c in &r.checks {
-        if let (Some(split), Some(noise)) = (c.split_half, c.noise) {
-            if noise > split && c.limit <= 1.5 * noise {
-                s.push_str(&format!(
-                    "  ({}: its limit is 1.5 × the sampling noise of {} requests, {noise:.4}: the 95th percentile of the distance when that many are drawn from the recording itself, above the split-half)\n",
-                    c.name, r.other_requests
-                ));
-            }
-        }
-    }
+    s.push_str(&noise_notes(r));
     let p = &r.figures.pool;
     if p.novel_share.is_finite() {
         s.push_str(&format!(
