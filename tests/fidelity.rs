@@ -56,6 +56,16 @@ fn ks(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// The check named `name` in a `fidelity --json` report.
+fn check<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not judged: {}", v["checks"]))
+}
+
 fn gaps(t: &[f64]) -> Vec<f64> {
     t.windows(2).map(|w| w[1] - w[0]).collect()
 }
@@ -146,12 +156,7 @@ fn figures_match_an_independent_computation() {
         "gap KS {gap_ks}, split-half {split}"
     );
     for name in ["mix_tv", "gap_ks", "count_ratio_error"] {
-        let c = v["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap();
+        let c = check(&v, name);
         assert_eq!(c["pass"], true, "{c}");
     }
     // The text report says the same.
@@ -464,21 +469,10 @@ fn session_figures_match_an_independent_computation() {
             "{name}: {h}"
         );
     }
-    let names: Vec<&str> = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
     // What issue 12 asks of `--sessions`: requests per session, session
     // lengths and think times at the recording's noise floor.
     for n in ["session_length_ks", "session_duration_ks", "think_time_ks"] {
-        let c = v["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == n);
-        let c = c.unwrap_or_else(|| panic!("{n} not judged: {names:?}"));
+        let c = check(&v, n);
         assert_eq!(c["pass"], true, "{c}");
     }
     let text = replay(["fidelity", har_s, "--sessions", "--seed", "3"]).stdout;
@@ -536,13 +530,7 @@ fn a_page_loaded_twice_is_judged_against_the_mix_sampling_noise() {
     let r = replay(["fidelity", h, "--json", "--seed", "1"]);
     let v: Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.output()));
-    let c = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "mix_tv")
-        .unwrap()
-        .clone();
+    let c = check(&v, "mix_tv").clone();
     assert_eq!(c["split_half"], 0.0, "{c}");
     // The 95th percentile of the TV between 20 equal shares and 40 draws
     // from them, by simulation (xorshift, 4,000 samples).
@@ -590,12 +578,7 @@ fn a_page_loaded_twice_is_judged_against_the_mix_sampling_noise() {
     ]);
     let v: Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.output()));
-    let c = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "mix_tv")
-        .unwrap();
+    let c = check(&v, "mix_tv");
     assert_eq!(c["pass"], false, "{c}");
     assert_ne!(r.code, Some(0), "{}", r.output());
 }
