@@ -382,6 +382,41 @@ fn merge_fine(bins: &[FineBin]) -> FineBin {
     m
 }
 
+/// Counts of whole numbers (requests per session): the small ones a
+/// session mostly has in a vector, so counting one is an increment, not a
+/// histogram bin lookup; made a [`LogHist`] once, at the end (the same
+/// histogram: its sums are of whole numbers).
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    small: Vec<u64>,
+    large: LogHist,
+}
+
+/// Numbers below this are counted in [`Tally::small`].
+const TALLY_SMALL: u32 = 1 << 16;
+
+impl Tally {
+    fn add(&mut self, n: u32) {
+        if n >= TALLY_SMALL {
+            return self.large.record(f64::from(n));
+        }
+        let i = n as usize;
+        if i >= self.small.len() {
+            self.small.resize(i + 1, 0);
+        }
+        self.small[i] += 1;
+    }
+
+    fn hist(&self) -> LogHist {
+        let mut h = LogHist::new();
+        for (n, c) in self.small.iter().enumerate().filter(|(_, c)| **c > 0) {
+            h.record_n(n as f64, *c);
+        }
+        h.merge(&self.large);
+        h
+    }
+}
+
 /// The idle timeouts a session split is learned among, seconds: from
 /// half a minute to two hours, about log-spaced.
 pub const IDLE_CANDIDATES_S: [f64; 9] = [
@@ -416,17 +451,22 @@ struct ClientRun {
 /// makes read off without a second pass.
 #[derive(Debug)]
 struct SessionFit {
-    last: rustc_hash::FxHashMap<u32, ClientRun>,
+    /// Per client number (dense, in order of appearance, as
+    /// [`crate::model::client::Clients`] numbers users): a vector, not a
+    /// map, so a request costs one indexed load, not a hash lookup.
+    last: Vec<Option<ClientRun>>,
+    /// Clients seen.
+    clients: u64,
     /// Clients' first requests, by endpoint.
     firsts: rustc_hash::FxHashMap<u32, u64>,
     /// (from, to) → count, for gaps under every candidate.
     moves: rustc_hash::FxHashMap<(u32, u32), u64>,
     /// (from, to, class) → count, for gaps over some candidate.
-    long: BTreeMap<(u32, u32, usize), u64>,
+    long: rustc_hash::FxHashMap<(u32, u32, usize), u64>,
     /// Gaps within a client, by class.
     think: Vec<LogHist>,
     /// Per candidate: requests per finished session.
-    length: Vec<LogHist>,
+    length: Vec<Tally>,
     /// Consecutive gaps' chain classes, by the larger idle class of the
     /// two (a pair with a session break in it is no pair of that session).
     chains: Vec<Vec<u64>>,
@@ -435,12 +475,13 @@ struct SessionFit {
 impl Default for SessionFit {
     fn default() -> Self {
         SessionFit {
-            last: Default::default(),
+            last: Vec::new(),
+            clients: 0,
             firsts: Default::default(),
             moves: Default::default(),
-            long: BTreeMap::new(),
+            long: Default::default(),
             think: vec![LogHist::new(); IDLE_K + 1],
-            length: vec![LogHist::new(); IDLE_K],
+            length: vec![Tally::default(); IDLE_K],
             chains: vec![vec![0; CHAIN_CLASSES * CHAIN_CLASSES]; IDLE_K + 1],
         }
     }
@@ -448,21 +489,26 @@ impl Default for SessionFit {
 
 impl SessionFit {
     fn push(&mut self, ts_ns: i64, client: u32, endpoint: u32) {
-        let Some(run) = self.last.get_mut(&client) else {
+        let i = client as usize;
+        if i >= self.last.len() {
+            self.last.resize(i + 1, None);
+        }
+        let Some(run) = &mut self.last[i] else {
             *self.firsts.entry(endpoint).or_insert(0) += 1;
-            let run = ClientRun {
+            self.last[i] = Some(ClientRun {
                 ts_ns,
                 endpoint,
                 since: [1; IDLE_K],
                 prev: (u8::MAX, u8::MAX),
-            };
-            self.last.insert(client, run);
+            });
+            self.clients += 1;
             return;
         };
         let c = idle_class(i128::from(ts_ns) - i128::from(run.ts_ns));
         let gap = span_s(run.ts_ns, ts_ns);
-        self.think[c].record(gap);
-        let k = GapChain::class_of(gap);
+        let bin = LogHist::bin_index(gap);
+        self.think[c].record_in(gap, bin);
+        let k = GapChain::class_of_bin(bin);
         let (p, pc) = run.prev;
         if p != u8::MAX {
             self.chains[c.max(usize::from(pc))][usize::from(p) * CHAIN_CLASSES + k] += 1;
@@ -476,7 +522,7 @@ impl SessionFit {
         for (j, n) in run.since.iter_mut().enumerate() {
             if j < c {
                 // Idle longer than candidate j: its session ends here.
-                self.length[j].record(f64::from(*n));
+                self.length[j].add(*n);
                 *n = 1;
             } else {
                 *n += 1;
@@ -487,18 +533,18 @@ impl SessionFit {
 
     fn finish(mut self) -> Sessions {
         let mut ends = BTreeMap::new();
-        for run in self.last.values() {
+        for run in self.last.iter().flatten() {
             *ends.entry(run.endpoint as usize).or_insert(0) += 1;
             for (j, n) in run.since.iter().enumerate() {
-                self.length[j].record(f64::from(*n));
+                self.length[j].add(*n);
             }
         }
         let mut gaps = LogHist::new();
         self.think.iter().for_each(|h| gaps.merge(h));
         let j = learn_idle_split(&gaps);
         let mut s = Sessions {
-            clients: self.last.len() as u64,
-            sessions: self.last.len() as u64,
+            clients: self.clients,
+            sessions: self.clients,
             idle_split_s: IDLE_CANDIDATES_S[j],
             starts: self.firsts.iter().map(|(e, c)| (*e as usize, *c)).collect(),
             transitions: self
@@ -508,7 +554,7 @@ impl SessionFit {
                 .collect(),
             ends,
             think_time_s: LogHist::new(),
-            length: std::mem::take(&mut self.length[j]),
+            length: self.length[j].hist(),
             think_chain: GapChain::default(),
         };
         let mut chain = vec![0u64; CHAIN_CLASSES * CHAIN_CLASSES];
@@ -716,8 +762,9 @@ impl ArrivalFit {
         let off_ns = (i128::from(t) - self.shift_ns - i128::from(start)).max(0) as u64;
         if self.requests > 0 {
             let gap = (off_ns - self.prev_off_ns) as f64 / 1e9;
-            self.gaps.record(gap);
-            let c = GapChain::class_of(gap);
+            let bin = LogHist::bin_index(gap);
+            self.gaps.record_in(gap, bin);
+            let c = GapChain::class_of_bin(bin);
             if let Some(p) = self.prev_class {
                 self.chain[p * CHAIN_CLASSES + c] += 1;
             }
@@ -876,6 +923,18 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tally_is_the_histogram_of_its_numbers() {
+        let mut t = Tally::default();
+        let mut h = LogHist::new();
+        for n in [1u32, 7, 7, 300, 1, 65_535, 65_536, 4_000_000, 2] {
+            t.add(n);
+            h.record(f64::from(n));
+        }
+        assert_eq!(t.hist(), h);
+        assert_eq!(Tally::default().hist(), LogHist::new());
+    }
 
     fn rec(ts_ms: i64, client: u32, endpoint: u32) -> Record {
         Record {

@@ -217,16 +217,29 @@ fn cookie_subject(value: &str) -> Option<u64> {
     any.then(|| h.finish())
 }
 
+/// Whether a cookie's name says it holds a session or a login: it
+/// contains one of [`SESSION_PARTS`] or is one of [`SESSION_NAMES`],
+/// ignoring ASCII case. A browser sends dozens of cookies on every
+/// request, so this looks at each byte once and allocates nothing.
 fn is_session_cookie(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["sess", "sid", "auth", "token", "login", "logged"]
-        .iter()
-        .any(|k| n.contains(k))
-        || n == "user"
-        || n == "user_id"
-        || n == "userid"
-        || n == "uid"
+    let b = name.as_bytes();
+    if SESSION_NAMES.iter().any(|k| b.eq_ignore_ascii_case(k)) {
+        return true;
+    }
+    (0..b.len()).any(|i| {
+        // Every part starts with one of these letters: most bytes are
+        // ruled out by one comparison.
+        matches!(b[i].to_ascii_lowercase(), b's' | b'a' | b't' | b'l')
+            && SESSION_PARTS
+                .iter()
+                .any(|k| b[i..].len() >= k.len() && b[i..i + k.len()].eq_ignore_ascii_case(k))
+    })
 }
+
+/// Parts of a cookie name that mark a session cookie.
+const SESSION_PARTS: [&[u8]; 6] = [b"sess", b"sid", b"auth", b"token", b"login", b"logged"];
+/// Whole cookie names that mark one.
+const SESSION_NAMES: [&[u8]; 4] = [b"user", b"user_id", b"userid", b"uid"];
 
 #[cfg(test)]
 mod tests {
@@ -337,5 +350,39 @@ mod tests {
         assert!(cookie_subject("_ga=1; _gid=2; theme=dark").is_none());
         assert!(cookie_subject("connect.sid=s%3Aabc").is_some());
         assert!(cookie_subject("auth_token=t").is_some());
+    }
+
+    proptest::proptest! {
+        /// The byte matcher says what lower-casing the name and looking
+        /// for each part in it says, on names made mostly of the parts'
+        /// letters in either case (and a non-ASCII one).
+        #[test]
+        fn session_cookie_names_match_the_plain_definition(
+            name in "[sSiIdDaAuUtThHoOkKeEnNlLgG_é.]{0,12}"
+        ) {
+            let n = name.to_ascii_lowercase();
+            let plain = ["sess", "sid", "auth", "token", "login", "logged"]
+                .iter()
+                .any(|k| n.contains(k))
+                || ["user", "user_id", "userid", "uid"].contains(&n.as_str());
+            proptest::prop_assert_eq!(is_session_cookie(&name), plain);
+        }
+    }
+
+    #[test]
+    fn session_cookie_names_in_any_case() {
+        for n in [
+            "PHPSESSID",
+            "connect.SID",
+            "XSRF-Token",
+            "wordpress_logged_in",
+            "UID",
+            "User_Id",
+        ] {
+            assert!(is_session_cookie(n), "{n}");
+        }
+        for n in ["_ga", "theme", "users", "uidx", "s", "", "toke"] {
+            assert!(!is_session_cookie(n), "{n}");
+        }
     }
 }
