@@ -909,8 +909,10 @@ fn scrubbed<'v>(
 struct Names {
     /// Query parameter name → (secret, personal).
     query: rustc_hash::FxHashMap<Box<str>, (bool, bool)>,
-    /// Header name as recorded → what it is.
-    headers: rustc_hash::FxHashMap<Box<str>, HeaderName>,
+    /// Header name as recorded → its place in `header_list` (an index,
+    /// so a known name costs one lookup).
+    headers: rustc_hash::FxHashMap<Box<str>, u32>,
+    header_list: Vec<HeaderName>,
 }
 
 /// Names remembered per kind.
@@ -942,8 +944,8 @@ impl Names {
     }
 
     fn header(&mut self, name: &str, pii: Option<&Pii>) -> Cow<'_, HeaderName> {
-        if self.headers.contains_key(name) {
-            return Cow::Borrowed(&self.headers[name]);
+        if let Some(i) = self.headers.get(name) {
+            return Cow::Borrowed(&self.header_list[*i as usize]);
         }
         let h = HeaderName {
             skip: SKIP_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)),
@@ -953,7 +955,10 @@ impl Names {
         if self.headers.len() >= NAMES_CAP {
             return Cow::Owned(h);
         }
-        Cow::Borrowed(self.headers.entry(name.into()).or_insert(h))
+        self.headers
+            .insert(name.into(), self.header_list.len() as u32);
+        self.header_list.push(h);
+        Cow::Borrowed(self.header_list.last().expect("just pushed"))
     }
 }
 

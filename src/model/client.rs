@@ -28,9 +28,13 @@ use crate::ingest::Exchange;
 /// Numbers users in order of appearance.
 #[derive(Debug, Default)]
 pub struct Clients {
-    /// (address, agent) → the user requests without credentials go to,
-    /// and whether a subject has claimed the group's first user yet.
-    groups: FxHashMap<u64, (u32, bool)>,
+    /// (the capture's name for the sender, agent) → the sender's number
+    /// and its group's place in `groups`: a request from a sender and
+    /// agent seen before costs one lookup.
+    senders: FxHashMap<u64, (u32, u32)>,
+    /// (address, agent) → its place in `groups`.
+    group_index: FxHashMap<u64, u32>,
+    groups: Vec<Group>,
     /// (address, agent, subject) → user.
     subjects: FxHashMap<u64, u32>,
     /// The capture's name for the sender (hashed) → its number.
@@ -39,6 +43,17 @@ pub struct Clients {
     /// request, decoding it once is enough. Cleared when it grows large.
     tokens: FxHashMap<u64, u64>,
     users: u32,
+}
+
+/// The requests of one address and agent.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// Hash of (address, agent).
+    key: u64,
+    /// The user requests without credentials go to.
+    user: u32,
+    /// Whether a subject has claimed the group's first user yet.
+    claimed: bool,
 }
 
 /// Decoded credentials kept at most.
@@ -50,17 +65,6 @@ impl Clients {
     /// appearance).
     pub fn ids(&mut self, x: &Exchange) -> (u32, u32) {
         let name = x.client.as_deref().unwrap_or("");
-        let next = self.names.len() as u32;
-        let named = *self
-            .names
-            .entry(hash1("name", name.as_bytes()))
-            .or_insert(next);
-        (self.id(x), named)
-    }
-
-    /// The user who sent `x`.
-    pub fn id(&mut self, x: &Exchange) -> u32 {
-        let addr = address(x.client.as_deref().unwrap_or(""));
         let mut agent = "";
         let (mut auth, mut cookie) = (None, None);
         for (name, value) in &x.headers {
@@ -72,39 +76,74 @@ impl Clients {
                 cookie = Some(value.as_str());
             }
         }
-        let group = hash2(addr, agent);
+        let sender = hash2(name, agent);
+        let (named, slot) = match self.senders.get(&sender) {
+            Some(known) => *known,
+            None => {
+                let known = (self.name(name), self.group(address(name), agent));
+                self.senders.insert(sender, known);
+                known
+            }
+        };
         let subject = match auth {
             Some(a) => Some(self.auth(a)),
             None => cookie.and_then(cookie_subject),
         };
-        self.user(group, subject)
+        (self.user(slot as usize, subject), named)
     }
 
-    fn user(&mut self, group: u64, subject: Option<u64>) -> u32 {
+    /// The user who sent `x`.
+    pub fn id(&mut self, x: &Exchange) -> u32 {
+        self.ids(x).0
+    }
+
+    /// The number of the sender the capture names `name`.
+    fn name(&mut self, name: &str) -> u32 {
+        let next = self.names.len() as u32;
+        *self
+            .names
+            .entry(hash1("name", name.as_bytes()))
+            .or_insert(next)
+    }
+
+    /// The place of (`addr`, `agent`)'s group in `groups`; a new group's
+    /// anonymous user is the next one, numbered when it first sends.
+    fn group(&mut self, addr: &str, agent: &str) -> u32 {
+        let key = hash2(addr, agent);
+        let (groups, next) = (&mut self.groups, self.users);
+        *self.group_index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                key,
+                user: next,
+                claimed: false,
+            });
+            groups.len() as u32 - 1
+        })
+    }
+
+    fn user(&mut self, slot: usize, subject: Option<u64>) -> u32 {
         let next = self.users;
-        let entry = self.groups.entry(group);
+        let g = &mut self.groups[slot];
         let Some(subject) = subject else {
-            let (user, _) = *entry.or_insert((next, false));
-            self.users += u32::from(user == next);
-            return user;
+            self.users += u32::from(g.user == next);
+            return g.user;
         };
         let key = {
             let mut h = FxHasher::default();
-            (group, subject).hash(&mut h);
+            (g.key, subject).hash(&mut h);
             h.finish()
         };
-        let g = entry.or_insert((next, false));
         let user = match self.subjects.get(&key) {
             Some(u) => *u,
             None => {
                 // The group's first subject takes over its anonymous user.
-                let u = if g.1 { next } else { g.0 };
-                g.1 = true;
+                let u = if g.claimed { next } else { g.user };
+                g.claimed = true;
                 self.subjects.insert(key, u);
                 u
             }
         };
-        g.0 = user;
+        g.user = user;
         self.users += u32::from(user == next);
         user
     }
