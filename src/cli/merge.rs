@@ -34,6 +34,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
     if !merged.blocks_complete {
         summary.blocks = None;
     }
+    summary.errors_detail = merged.errors_detail;
     // The shards' drift series hold percentiles, which do not add; the
     // merged blocks give it exactly.
     if let Some(b) = &summary.blocks {

@@ -712,6 +712,9 @@ pub struct Merged {
     /// Every part carried `blocks` (else the merged summary has none:
     /// they would cover only some parts).
     pub blocks_complete: bool,
+    /// Per transport failure kind, the first part's message for it (what
+    /// failed and the flag that fixes it): the parts' `errors_detail`.
+    pub errors_detail: BTreeMap<String, String>,
 }
 
 /// Merge summaries exactly through their serialized histograms and
@@ -736,6 +739,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
     let mut rec = Recorder::new();
     let mut thresholds: Vec<String> = Vec::new();
     let mut blocks_complete = true;
+    let mut errors_detail = BTreeMap::new();
     let mut meta = RunMeta {
         seed: first.seed,
         duration_s: 0.0,
@@ -829,6 +833,11 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         }
         meta.intended_rate += s.intended_rate;
         meta.shards.extend(s.shards.iter().cloned());
+        for (kind, message) in &s.errors_detail {
+            errors_detail
+                .entry(kind.clone())
+                .or_insert_with(|| message.clone());
+        }
         for t in &s.thresholds {
             if !thresholds.contains(&t.expr) {
                 thresholds.push(t.expr.clone());
@@ -840,6 +849,7 @@ pub fn merge_summaries(parts: &[Summary]) -> Result<Merged, MergeError> {
         meta,
         thresholds,
         blocks_complete,
+        errors_detail,
     })
 }
 

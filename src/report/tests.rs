@@ -502,6 +502,33 @@ fn a_merge_is_complete_only_if_every_part_is() {
 }
 
 #[test]
+fn merge_keeps_each_failure_kinds_first_message() {
+    let (mut a, mut b) = (known(), known());
+    a.errors_detail.insert(
+        "connect".into(),
+        "connection refused: is the target up?".into(),
+    );
+    b.errors_detail
+        .insert("connect".into(), "connection refused (shard 2)".into());
+    b.errors_detail
+        .insert("tls".into(), "certificate: pass --cacert FILE".into());
+    let merged = merge_summaries(&[a, b]).unwrap();
+    assert_eq!(
+        merged.errors_detail.into_iter().collect::<Vec<_>>(),
+        [
+            (
+                "connect".to_string(),
+                "connection refused: is the target up?".to_string()
+            ),
+            (
+                "tls".to_string(),
+                "certificate: pass --cacert FILE".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn merge_rejects_different_models_and_bad_histograms() {
     let a = known();
     let mut b = known();
