@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::metrics::{IntervalStats, Recorder, TrendMetric};
+use crate::metrics::{Recorder, TrendMetric};
 
 pub struct Progress {
     bar: ProgressBar,
@@ -55,23 +55,10 @@ impl Progress {
         Progress { bar, lines }
     }
 
-    pub fn update(
-        &self,
-        stats: &IntervalStats,
-        rec: &Recorder,
-        elapsed: Duration,
-        intended_rate: f64,
-    ) {
+    pub fn update(&self, rec: &Recorder, elapsed: Duration, intended_rate: f64) {
         let totals = rec.totals();
         let p95 = rec.trend(TrendMetric::Duration).value_at_quantile(0.95) as f64 / 1000.0;
-        let figures = format!(
-            "{:.1}/{:.1} req/s  p95 {}  failed {}  dropped {}",
-            stats.rate,
-            intended_rate,
-            crate::human::millis(p95),
-            totals.failed,
-            totals.dropped_total()
-        );
+        let figures = figures(&totals, p95, elapsed, intended_rate);
         if let Some(l) = &self.lines {
             l.maybe_print(elapsed, &figures);
         }
@@ -104,5 +91,49 @@ impl Lines {
             elapsed.as_secs_f64(),
             self.total_s
         );
+    }
+}
+
+/// The progress figures: the rate achieved so far (every request sent
+/// since the step started, failed or not, over the time since: the
+/// summary's "achieved", not the last second's, which a bursty recording
+/// leaves at 0 between its bursts) beside the intended one, p95, failures
+/// and drops.
+fn figures(
+    totals: &crate::metrics::EndpointCounters,
+    p95_ms: f64,
+    elapsed: Duration,
+    intended_rate: f64,
+) -> String {
+    let secs = elapsed.as_secs_f64();
+    let achieved = if secs > 0.0 {
+        totals.requests as f64 / secs
+    } else {
+        0.0
+    };
+    format!(
+        "{achieved:.1}/{intended_rate:.1} req/s  p95 {}  failed {}  dropped {}",
+        crate::human::millis(p95_ms),
+        totals.failed,
+        totals.dropped_total()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_is_what_was_sent_so_far_failed_or_not() {
+        let totals = crate::metrics::EndpointCounters {
+            requests: 38,
+            failed: 27,
+            ..Default::default()
+        };
+        let line = figures(&totals, 11.13, Duration::from_secs(10), 3.2);
+        assert!(line.starts_with("3.8/3.2 req/s"), "{line}");
+        assert!(line.contains("failed 27"), "{line}");
+        let line = figures(&totals, 0.0, Duration::ZERO, 3.2);
+        assert!(line.starts_with("0.0/3.2 req/s"), "{line}");
     }
 }

@@ -77,8 +77,8 @@ impl Observer for Terminal {
         }
     }
 
-    fn interval(&self, stats: &IntervalStats, rec: &Recorder, elapsed: Duration, rate: f64) {
-        self.with_progress(|p| p.update(stats, rec, elapsed, rate));
+    fn interval(&self, _stats: &IntervalStats, rec: &Recorder, elapsed: Duration, rate: f64) {
+        self.with_progress(|p| p.update(rec, elapsed, rate));
     }
 
     fn step_finished(&self) {
