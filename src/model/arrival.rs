@@ -26,8 +26,16 @@ use super::hist::LogHist;
 /// A gap longer than this between two requests of one client starts a new
 /// session.
 pub const SESSION_IDLE_SPLIT_S: f64 = 30.0 * 60.0;
-/// At most this many rate bins.
+/// At most this many rate bins (steady traffic).
 const MAX_BINS: f64 = 240.0;
+/// At most this many rate bins when narrower bins keep bursts apart
+/// ([`rate_bin_s`]): 600 of 1 s over ten minutes add about 1 KB to a
+/// gzipped model.
+const MAX_BURST_BINS: f64 = 1200.0;
+/// A gap at least this long between two requests starts a new burst (a
+/// page load's requests are milliseconds apart, a think time seconds);
+/// also the finest window `replay fidelity` judges the rate over.
+const BURST_IDLE_S: f64 = 1.0;
 /// `record --max-gap` when not given: longer idle gaps between consecutive
 /// requests are compressed to this.
 pub const DEFAULT_MAX_GAP_S: f64 = 300.0;
@@ -180,6 +188,48 @@ fn nice_width(min_s: f64) -> f64 {
     10.0 * base
 }
 
+/// The largest "nice" width (1, 2, 5 × 10^k seconds) of at most `max_s`
+/// (1 ms at least).
+fn nice_width_below(max_s: f64) -> f64 {
+    let up = nice_width(max_s);
+    if up <= max_s * (1.0 + 1e-9) {
+        return up;
+    }
+    // The nice width below `up`: 10 → 5, 5 → 2, 2 → 1 (× 10^k).
+    let exp = up.log10().floor();
+    let (base, m) = (10f64.powf(exp), (up / 10f64.powf(exp)).round());
+    let below = match m as u32 {
+        5 => 2.0 * base,
+        2 => base,
+        _ => 0.5 * base,
+    };
+    below.max(0.001)
+}
+
+/// The rate bins' width, seconds, for `requests` over `duration_s`,
+/// `bursts` of them starting after a gap of [`BURST_IDLE_S`] or more.
+///
+/// About 240 bins over the capture, but at least ~4 requests per bin on
+/// average so the curve is a rate, not a copy of the timestamps. The
+/// schedule places each bin's requests as one train from the bin's first
+/// recorded request, so a bin that held two page loads puts the second
+/// wherever the gap chain does: with four users browsing, 5 s bins held
+/// 1.6 page loads each and the 1 s rate error was 0.55 against a limit of
+/// 0.38 (docs/replay.md, "Fidelity"). So bins are also at most half the
+/// mean time between burst starts (one start in two bins on average), down
+/// to [`MAX_BURST_BINS`] over the capture. Traffic with few gaps of a
+/// second (steady traffic of 5 requests a second and more) keeps its 240.
+fn rate_bin_s(duration_s: f64, requests: f64, bursts: f64) -> f64 {
+    if duration_s.is_nan() || duration_s <= 0.0 {
+        return 1.0;
+    }
+    let least = 4.0 * duration_s / requests.max(1.0);
+    let steady = nice_width((duration_s / MAX_BINS).max(least));
+    let apart = nice_width_below(duration_s / bursts.max(1.0) / 2.0);
+    let finest = nice_width((duration_s / MAX_BURST_BINS).max(least));
+    steady.min(apart.max(finest))
+}
+
 /// `cumulative[i]` = recorded requests in bins before `i`; last = total.
 pub fn cumulative(arrival: &Arrival) -> Vec<f64> {
     let mut cumulative = Vec::with_capacity(arrival.bins.len() + 1);
@@ -288,9 +338,9 @@ pub fn span_from_steps(steps: u16, bin_s: f64) -> f64 {
 /// out of order than this many is taken at the time of the last one
 /// placed (and counted in [`ArrivalFit::late`]). 16 bytes each: 4 MiB.
 pub const REORDER_WINDOW: usize = 1 << 18;
-/// At most this many fine bins; past it they widen tenfold. With ≥ 4800
-/// fine bins a power of ten wide, the rate bins (at most 240, 1, 2 or 5 ×
-/// 10^k s) are whole multiples of them.
+/// At most this many fine bins; past it they widen tenfold. The rate
+/// bins (1, 2 or 5 × 10^k s, and never narrower than a fine bin, a power
+/// of ten) are whole multiples of them.
 const FINE_CAP: u64 = 4800;
 
 /// Requests per fine bin, and the first and last request's offset (ns).
@@ -801,13 +851,11 @@ impl ArrivalFit {
         let n = self.requests as f64;
         let duration_ns = self.prev_off_ns;
         let duration = duration_ns as f64 / 1e9;
-        // About 240 bins over the capture, but at least ~4 requests per bin
-        // on average so the curve is a rate, not a copy of the timestamps.
-        let bin_s = if duration_ns > 0 {
-            nice_width((duration / MAX_BINS).max(4.0 * duration / n))
-        } else {
-            1.0
-        };
+        // Burst starts: the first request, and each after an idle gap.
+        let idle_from = LogHist::bin_index(BURST_IDLE_S);
+        let idle = self.gaps.bins.iter().filter(|(i, _)| Some(*i) >= idle_from);
+        let bursts = 1.0 + idle.map(|(_, c)| c as f64).sum::<f64>();
+        let bin_s = rate_bin_s(duration, n, bursts);
         let bin_ns = ((bin_s * 1e9).round() as u64).max(self.fine.width_ns);
         let nbins = (duration_ns / bin_ns) as usize + 1;
         let (bins, spans_s, starts_s) = self.fine.rebin(bin_ns, nbins);
@@ -987,6 +1035,57 @@ mod tests {
         // 10 requests over 9 s: ~4 per bin → 5 s bins.
         assert_eq!(a.bin_s, 5.0);
         assert_eq!(a.bins, vec![5, 5]);
+    }
+
+    #[test]
+    fn nice_widths_above_and_below() {
+        for (x, up, below) in [
+            (0.45, 0.5, 0.2),
+            (1.97, 2.0, 1.0),
+            (3.0, 5.0, 2.0),
+            (5.0, 5.0, 5.0),
+            (7.0, 10.0, 5.0),
+            (10.0, 10.0, 10.0),
+            (0.0001, 0.001, 0.001),
+        ] {
+            assert_eq!(nice_width(x), up, "{x}");
+            assert_eq!(nice_width_below(x), below, "{x}");
+        }
+    }
+
+    /// Ten minutes of steady traffic keep 5 s bins (240 at most); page
+    /// loads get bins of half the time between them, within the 4 requests
+    /// a bin and the 1200 bins.
+    #[test]
+    fn bursts_narrow_the_rate_bins() {
+        // 20 req/s, no gap of a second: 600 / 240 = 2.5 → 5 s.
+        assert_eq!(rate_bin_s(600.0, 12_000.0, 1.0), 5.0);
+        // Four users: 152 page loads, 3.9 s apart → 1 s; two: 7 s → 2 s.
+        assert_eq!(rate_bin_s(600.0, 9_000.0, 152.0), 1.0);
+        assert_eq!(rate_bin_s(600.0, 3_600.0, 84.0), 2.0);
+        // One user: 12 s apart → 5 s, as steady.
+        assert_eq!(rate_bin_s(600.0, 2_000.0, 48.0), 5.0);
+        // An hour of page loads a second apart: 1200 bins → 5 s.
+        assert_eq!(rate_bin_s(3_600.0, 1e6, 3_600.0), 5.0);
+        // Sparse requests: still 4 a bin on average.
+        assert_eq!(rate_bin_s(600.0, 600.0, 300.0), 5.0);
+        assert_eq!(rate_bin_s(0.0, 1.0, 1.0), 1.0);
+    }
+
+    /// Page loads of 20 requests 5 ms apart, from three users taking turns
+    /// every 3 s for five minutes, each in a bin of its own: 1 s bins where
+    /// steady traffic of as many requests gets 2 s.
+    #[test]
+    fn page_loads_get_a_bin_each() {
+        let rs: Vec<Record> = (0..100)
+            .flat_map(|p| (0..20).map(move |k| rec(p * 3_000 + k * 5, (p % 3) as u32, 0)))
+            .collect();
+        let a = arrival(&rs, None);
+        assert_eq!(a.bin_s, 1.0);
+        assert_eq!(a.bins.len(), 298);
+        assert_eq!(a.bins.iter().filter(|n| **n == 20).count(), 100);
+        let steady: Vec<Record> = (0..2_000).map(|i| rec(i * 148, 0, 0)).collect();
+        assert_eq!(arrival(&steady, None).bin_s, 2.0);
     }
 
     #[test]
