@@ -998,14 +998,48 @@ fn number_at(b: &[u8], i: usize) -> Option<(usize, Kind)> {
     classify(b, i, e, plus, &groups[..len]).map(|k| (e, k))
 }
 
+/// Whether the four dotted numbers at `b[i..e]` read as a version, not
+/// an address: right after a name and `/`, `-` or `_` (`Chrome/120.0.0.0`,
+/// `app-1.2.3.4`), before a file extension (`1.2.3.4.js`), or after a word
+/// that says so (`build 4.5.6.7`, `ver=3.10.12.1`). A version elsewhere
+/// (`MyApp 2.14.1.7`) still reads as an address.
+fn dotted_version(b: &[u8], i: usize, e: usize) -> bool {
+    let after_name = i >= 2 && b"/-_".contains(&b[i - 1]) && b[i - 2].is_ascii_alphanumeric();
+    let extension = e + 1 < b.len() && b[e] == b'.' && b[e + 1].is_ascii_alphabetic();
+    // The word before, past at most two of ` `, `=`, `:`.
+    let mut w = i;
+    while w > 0 && i - w < 2 && b" =:".contains(&b[w - 1]) {
+        w -= 1;
+    }
+    let end = w;
+    while w > 0 && b[w - 1].is_ascii_alphabetic() {
+        w -= 1;
+    }
+    let word = &b[w..end];
+    let said = end < i
+        && (w == 0 || !is_word(b[w - 1]))
+        && VERSION_WORDS.iter().any(|k| word.eq_ignore_ascii_case(k));
+    after_name || extension || said
+}
+
+/// Words a version number follows.
+const VERSION_WORDS: [&[u8]; 7] = [
+    b"v",
+    b"ver",
+    b"version",
+    b"build",
+    b"rev",
+    b"revision",
+    b"release",
+];
+
 fn classify(b: &[u8], i: usize, e: usize, plus: bool, groups: &[(u8, usize)]) -> Option<Kind> {
     let digits: usize = groups.iter().map(|g| g.1).sum();
     let seps = || groups.iter().skip(1).map(|g| g.0);
     let one_sep = |c: u8| seps().all(|s| s == c);
     let text = &b[i..e];
     if !plus && groups.len() == 4 && one_sep(b'.') {
-        // `Chrome/120.0.0.0` is a version, not an address.
-        let version = i >= 2 && b[i - 1] == b'/' && b[i - 2].is_ascii_alphanumeric();
+        let version = dotted_version(b, i, e);
         let ip = std::str::from_utf8(text)
             .ok()?
             .parse::<std::net::Ipv4Addr>()
@@ -1112,6 +1146,15 @@ mod tests {
                 ("DE89 3704 0044 0532 0130 00", Kind::Iban),
             ]
         );
+        // An address after words that are not a version's.
+        for v in [
+            "from 203.0.113.7",
+            "ip=203.0.113.7",
+            "client: 203.0.113.7, proxy 198.51.100.2",
+            "203.0.113.7.",
+        ] {
+            assert_eq!(kinds(v)[0], ("203.0.113.7", Kind::Ip), "{v}");
+        }
         assert_eq!(
             kinds("4111111111111111"),
             vec![("4111111111111111", Kind::Card)]
@@ -1162,6 +1205,11 @@ mod tests {
             "a1b2c3d4e5f6",
             "DE89370400440532013001",
             "sha256:0123456789abcdef",
+            "build 4.5.6.7",
+            "ver=3.10.12.1&x=1",
+            "Version: 10.0.19041.1",
+            "/assets/app-1.2.3.4.js",
+            "/static/1.2.3.4.css",
         ] {
             assert_eq!(kinds(v), vec![], "{v}");
             assert_eq!(pii().value(Some("id"), v), v, "{v}");
