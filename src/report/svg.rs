@@ -194,8 +194,19 @@ impl Chart<'_> {
             TOP + ph / 2.0,
             super::html::esc(self.y_label)
         );
-        for (i, series) in self.series.iter().enumerate() {
+        // A few series (p50, p95, p99) are drawn last first, each wider
+        // than the one after it: where two coincide (a short run's p95 and
+        // p99 are often the same sample) both stay visible, one edging
+        // the other, instead of the later hiding the earlier.
+        let nested = self.series.len() <= 4;
+        let order: Vec<usize> = match nested {
+            true => (0..self.series.len()).rev().collect(),
+            false => (0..self.series.len()).collect(),
+        };
+        for i in order {
+            let series = &self.series[i];
             let colour = COLOURS[i % COLOURS.len()];
+            let width = if nested { 1.6 + 1.2 * i as f64 } else { 1.8 };
             let path: Vec<String> = series
                 .points
                 .iter()
@@ -209,10 +220,13 @@ impl Chart<'_> {
             if !path.is_empty() {
                 let _ = write!(
                     s,
-                    r##"<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{}"/>"##,
+                    r##"<polyline fill="none" stroke="{colour}" stroke-width="{width:.1}" points="{}"/>"##,
                     path.join(" ")
                 );
             }
+        }
+        for (i, series) in self.series.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
             let ly = TOP + 12.0 + i as f64 * 16.0;
             let _ = write!(
                 s,
@@ -241,6 +255,37 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// p50, p95 and p99 on the same points: all three polylines are
+    /// there, p99 first and widest, so p50 and p95 are drawn over it.
+    #[test]
+    fn coinciding_percentiles_stay_visible() {
+        let points = vec![(0.0, 5.0), (1.0, 7.0)];
+        let series = ["p50", "p95", "p99"].map(|n| Series {
+            name: n.into(),
+            points: points.clone(),
+        });
+        let chart = Chart {
+            title: "t",
+            x_label: "s",
+            y_label: "ms",
+            x_scale: Scale::Linear,
+            y_scale: Scale::Log,
+            x_ticks: None,
+            series: series.into_iter().collect(),
+        };
+        let svg = chart.render();
+        let at = |colour: &str, width: &str| {
+            svg.find(&format!(r#"stroke="{colour}" stroke-width="{width}""#))
+                .unwrap_or_else(|| panic!("{colour} {width}: {svg}"))
+        };
+        let (p50, p95, p99) = (
+            at(COLOURS[0], "1.6"),
+            at(COLOURS[1], "2.8"),
+            at(COLOURS[2], "4.0"),
+        );
+        assert!(p99 < p95 && p95 < p50);
+    }
 
     #[test]
     fn ticks_are_round_and_inside() {
