@@ -114,7 +114,9 @@ timed() {
   before=$(served)
   /usr/bin/time -f '%e %U %S %M' -o "$raw/$name.time" "$@" >"$raw/$name.out" 2>"$raw/$name.err" || true
   after=$(served)
-  read -r T_WALL u s m < "$raw/$name.time" || { tail -n 3 "$raw/$name.time" >&2; }
+  # The last line: a command that exits non-zero (a failed ceiling step
+  # exits 99) gets "Command exited with non-zero status N" before it.
+  read -r T_WALL u s m < <(tail -n 1 "$raw/$name.time") || { tail -n 3 "$raw/$name.time" >&2; }
   T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
   T_RSS_MB=$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')
   T_REQS=$((after - before - 1))
@@ -262,7 +264,8 @@ if [ "$LONG" = 1 ]; then
     --summary-export "$raw/long.json" $REPLAY_ARGS >"$raw/long.out" 2>"$raw/long.err" &
   tpid=$!
   sleep 1
-  rpid=$(pgrep -P "$tpid" -x replay || true)
+  # time's one child (REPLAY may be named otherwise than replay).
+  rpid=$(pgrep -P "$tpid" | head -n 1 || true)
   t0=$(date +%s)
   while kill -0 "$tpid" 2>/dev/null; do
     if [ -n "$rpid" ] && [ -r "/proc/$rpid/status" ]; then
@@ -271,8 +274,8 @@ if [ "$LONG" = 1 ]; then
     sleep 10
   done
   wait "$tpid" || true
-  read -r _ u s m < "$raw/long.time"
-  log "peak RSS $(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}') MB (target < 64 MB); achieved $(jq .achieved_rate "$raw/long.json") req/s, dropped $(jq '.requests.dropped // 0' "$raw/long.json"), CPU $(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}') s"
+  read -r _ u s m < <(tail -n 1 "$raw/long.time")
+  log "peak RSS $(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}') MB (target ≤ 32 MB); achieved $(jq .achieved_rate "$raw/long.json") req/s, dropped $(jq '.requests.dropped // 0' "$raw/long.json"), CPU $(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}') s"
   log "VmRSS (kB) every 10 s: $(awk '{printf "%s ", $2}' "$rss_file")"
   log "first/last sample: $(awk 'NR==2{f=$2} {l=$2} END{printf "%d kB at 10 s, %d kB at end", f, l}' "$rss_file")"
   log ""
