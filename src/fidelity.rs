@@ -438,18 +438,10 @@ pub fn compare(recorded: &Traffic, other: &Traffic) -> Report {
     // halves agree more (a page loaded twice: split-half 0), that noise
     // (its 95th percentile) decides the limit, 1.5 × it as against a
     // model file.
+    let compared = within(other, duration);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed_3a1c);
-    let mix_noise = model::mix_noise(&mut rng, &mix(recorded), within(other, duration));
+    let mix_noise = model::mix_noise(&mut rng, &mix(recorded), compared);
     let floor = |split: f64, min: f64| (1.5 * split).max(min);
-    let mix_limit = floor(s.mix_tv, 0.02).max(1.5 * mix_noise);
-    checks.push(Check {
-        name: "mix_tv",
-        value: f.mix_tv,
-        split_half: Some(s.mix_tv),
-        noise: Some(mix_noise),
-        limit: mix_limit,
-        pass: f.mix_tv <= mix_limit,
-    });
     let mut check = |name, value: f64, split: f64, limit: f64, noise: Option<f64>| {
         checks.push(Check {
             name,
@@ -460,6 +452,13 @@ pub fn compare(recorded: &Traffic, other: &Traffic) -> Report {
             pass: value <= limit,
         })
     };
+    check(
+        "mix_tv",
+        f.mix_tv,
+        s.mix_tv,
+        floor(s.mix_tv, 0.02).max(1.5 * mix_noise),
+        Some(mix_noise),
+    );
     check("gap_ks", f.gap_ks, s.gap_ks, floor(s.gap_ks, 0.05), None);
     check(
         "gap_wasserstein",
@@ -501,7 +500,7 @@ pub fn compare(recorded: &Traffic, other: &Traffic) -> Report {
     // the time, which on a 40-request recording (σ 0.08 at a share of
     // one half) is wider than its split-half.
     let top = f.pool.recorded_top10_share;
-    let n = within(other, duration).max(1) as f64;
+    let n = compared.max(1) as f64;
     let top_noise = 1.96 * (top * (1.0 - top) / n).sqrt();
     let top_split = (s.pool.top10_share - s.pool.recorded_top10_share).abs();
     let top_value = (f.pool.top10_share - top).abs();

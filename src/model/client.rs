@@ -67,12 +67,12 @@ impl Clients {
         let name = x.client.as_deref().unwrap_or("");
         let mut agent = "";
         let (mut auth, mut cookie) = (None, None);
-        for (name, value) in &x.headers {
-            if name.eq_ignore_ascii_case("user-agent") {
+        for (header, value) in &x.headers {
+            if header.eq_ignore_ascii_case("user-agent") {
                 agent = value;
-            } else if name.eq_ignore_ascii_case("authorization") {
+            } else if header.eq_ignore_ascii_case("authorization") {
                 auth = Some(value.as_str());
-            } else if name.eq_ignore_ascii_case("cookie") {
+            } else if header.eq_ignore_ascii_case("cookie") {
                 cookie = Some(value.as_str());
             }
         }

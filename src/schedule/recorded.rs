@@ -164,30 +164,18 @@ pub(super) struct Recorded<'a> {
     /// The last event placed, curve time.
     last: Option<f64>,
     /// The recording's gaps vary about as a Poisson process's do
-    /// ([`steady`]): every train is fitted to its span by a time change.
+    /// ([`STEADY_CV`]): every train is fitted to its span by a time change.
     steady: bool,
 }
 
 /// Gaps whose coefficient of variation is at most this are steady
 /// traffic: a Poisson process's is 1, one whose rate drifts ±50% over
 /// minutes 1.13; page loads' 3 to 9 (bursts of milliseconds, think times
-/// of seconds).
+/// of seconds). A steady recording's bins differ from the drawn gaps only
+/// in their rate, so a train is scaled, not stretched at its longest
+/// gaps: those stretched a drifting Poisson mix's slow stretches into
+/// gaps of 1–1.6 s where 0.66 s was the longest recorded.
 const STEADY_CV: f64 = 1.5;
-
-/// Whether the recorded gaps are steady traffic's ([`STEADY_CV`]). Its
-/// bins then differ from the drawn gaps only in their rate, and a train
-/// is scaled, not stretched at its longest gaps: those stretched a
-/// drifting Poisson mix's slow stretches into gaps of 1–1.6 s where 0.66 s
-/// was the longest recorded.
-fn steady(h: &LogHist) -> bool {
-    if h.count < 2 || h.sum <= 0.0 {
-        return false;
-    }
-    let n = h.count as f64;
-    let mean = h.sum / n;
-    let var = (h.sum_sq / n - mean * mean).max(0.0);
-    var.sqrt() / mean <= STEADY_CV
-}
 
 impl<'a> Recorded<'a> {
     /// `None` when the recording has no requests to follow.
@@ -205,7 +193,7 @@ impl<'a> Recorded<'a> {
             next_bin: 0,
             carry: None,
             last: None,
-            steady: steady(&arrival.inter_arrival_s),
+            steady: arrival.inter_arrival_s.cv() <= STEADY_CV,
         })
     }
 
