@@ -7,6 +7,7 @@
 //! top-K values with counts — so popularity, e.g. Zipf-like ids, survives —
 //! and describes the rest by its type, from which fresh values are drawn.
 
+use compact_str::CompactString;
 use rand::Rng;
 use rustc_hash::FxHashMap;
 
@@ -240,7 +241,9 @@ impl Shape {
 pub struct PoolAcc {
     /// Fast deterministic hashing: this map is hit for every value of
     /// every slot, and its (capped) keys come from one capture.
-    counts: FxHashMap<String, u64>,
+    /// Values of up to 24 bytes (ids, numbers, short words: most of
+    /// them) are kept inline, without an allocation of their own.
+    counts: FxHashMap<CompactString, u64>,
     /// Observations folded out of `counts` (rare values, over-long values).
     folded: u64,
     total: u64,
@@ -290,7 +293,7 @@ impl PoolAcc {
         if self.counts.len() >= TRACK_CAP {
             self.prune();
         }
-        self.counts.insert(v.to_string(), n);
+        self.counts.insert(CompactString::from(v), n);
     }
 
     /// Folds the rarer half into the tail.
@@ -311,7 +314,7 @@ impl PoolAcc {
         });
         // All equal: drop half arbitrarily so the map keeps room.
         if self.counts.len() == before || self.counts.len() + 1 >= TRACK_CAP {
-            let mut keys: Vec<String> = self.counts.keys().cloned().collect();
+            let mut keys: Vec<CompactString> = self.counts.keys().cloned().collect();
             keys.sort();
             for k in keys.into_iter().take(before / 2) {
                 if let Some(c) = self.counts.remove(&k) {
@@ -346,7 +349,7 @@ impl PoolAcc {
             return self.clone();
         }
         let mut out = PoolAcc::new();
-        let mut keys: Vec<(&String, &u64)> = self.counts.iter().collect();
+        let mut keys: Vec<(&CompactString, &u64)> = self.counts.iter().collect();
         keys.sort();
         for (v, c) in keys {
             out.observe_n(v.strip_suffix(suffix).unwrap_or(v), *c);
@@ -359,7 +362,7 @@ impl PoolAcc {
     /// The finished pool with at most `k` values kept verbatim.
     pub fn finish(&self, k: usize) -> Pool {
         let mut values: Vec<(String, u64)> =
-            self.counts.iter().map(|(s, c)| (s.clone(), *c)).collect();
+            self.counts.iter().map(|(s, c)| (s.to_string(), *c)).collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         values.truncate(k);
         let kept: u64 = values.iter().map(|(_, c)| c).sum();
