@@ -12,7 +12,9 @@
 # on a 1 GB log.
 #
 # Usage: benches/access_log.sh [BIG_LOG]   (default /work/bench-data/access-1g.log,
-# or $BENCH_DATA/access-1g.log). Env: BENCH_MB (1000), ROUNDS (3), KEEP=1 to
+# or $BENCH_DATA/access-1g.log). Env: BENCH_MB (1000), IPS (distinct client
+# addresses in a generated log, 5000; 0 = a random address on every line, the
+# worst case for the builder's per-client state), ROUNDS (3), KEEP=1 to
 # keep the generated log (it is deleted at the end otherwise), REPLAY (the
 # binary measured as `record`; default target/release/replay).
 set -euo pipefail
@@ -28,9 +30,9 @@ made=0
 if [[ ! -s "$big" ]]; then
   mkdir -p "$(dirname "$big")"
   echo "making $big (~${target_mb} MB) ..." >&2
-  python3 - "$big" "$target_mb" <<'PY'
+  python3 - "$big" "$target_mb" "${IPS:-5000}" <<'PY'
 import random, sys, time
-out, target = sys.argv[1], int(sys.argv[2]) * 1_000_000
+out, target, n_ips = sys.argv[1], int(sys.argv[2]) * 1_000_000, int(sys.argv[3])
 rng = random.Random(13)
 agents = [
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
@@ -40,7 +42,11 @@ agents = [
 refs = ["-", "https://shop.example/", "https://shop.example/cart", "https://www.google.com/"]
 paths = ["/api/users/{}", "/api/items?page={}", "/static/app.{}.js", "/api/orders/{}/items", "/", "/search?q=item{}"]
 statuses = [200] * 90 + [304] * 4 + [404] * 4 + [500, 502]
-ips = [f"10.{rng.randint(0,255)}.{rng.randint(0,255)}.{rng.randint(1,254)}" for _ in range(5000)]
+ips = [f"10.{rng.randint(0,255)}.{rng.randint(0,255)}.{rng.randint(1,254)}" for _ in range(n_ips)]
+def client():
+    if ips:
+        return rng.choice(ips)
+    return f"{rng.randint(1,223)}.{rng.randint(0,255)}.{rng.randint(0,255)}.{rng.randint(1,254)}"
 t0 = 1_765_000_000
 written, i = 0, 0
 with open(out + ".tmp", "w") as f:
@@ -50,7 +56,7 @@ with open(out + ".tmp", "w") as f:
         for _ in range(60):
             p = rng.choice(paths).format(rng.randint(1, 100000))
             m = "POST" if p.startswith("/api/orders") else "GET"
-            line = f'{rng.choice(ips)} - - [{ts}] "{m} {p} HTTP/1.1" {rng.choice(statuses)} {rng.randint(0, 50000)} "{rng.choice(refs)}" "{rng.choice(agents)}"\n'
+            line = f'{client()} - - [{ts}] "{m} {p} HTTP/1.1" {rng.choice(statuses)} {rng.randint(0, 50000)} "{rng.choice(refs)}" "{rng.choice(agents)}"\n'
             buf.append(line)
             written += len(line)
             i += 1
