@@ -361,8 +361,11 @@ impl PoolAcc {
 
     /// The finished pool with at most `k` values kept verbatim.
     pub fn finish(&self, k: usize) -> Pool {
-        let mut values: Vec<(String, u64)> =
-            self.counts.iter().map(|(s, c)| (s.to_string(), *c)).collect();
+        let mut values: Vec<(String, u64)> = self
+            .counts
+            .iter()
+            .map(|(s, c)| (s.to_string(), *c))
+            .collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         values.truncate(k);
         let kept: u64 = values.iter().map(|(_, c)| c).sum();
