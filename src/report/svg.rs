@@ -199,9 +199,10 @@ impl Chart<'_> {
         // p99 are often the same sample) both stay visible, one edging
         // the other, instead of the later hiding the earlier.
         let nested = self.series.len() <= 4;
-        let order: Vec<usize> = match nested {
-            true => (0..self.series.len()).rev().collect(),
-            false => (0..self.series.len()).collect(),
+        let order: Vec<usize> = if nested {
+            (0..self.series.len()).rev().collect()
+        } else {
+            (0..self.series.len()).collect()
         };
         for i in order {
             let series = &self.series[i];

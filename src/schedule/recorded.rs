@@ -258,9 +258,10 @@ impl<'a> Recorded<'a> {
         }
         let drawn: f64 = gaps.iter().sum();
         let target = span.unwrap_or(drawn.min(budget));
-        let power = match self.steady {
-            true => 1.0,
-            false => fit_power(target / drawn, gaps.len()),
+        let power = if self.steady {
+            1.0
+        } else {
+            fit_power(target / drawn, gaps.len())
         };
         fit_gaps(gaps, target, power);
         let used: f64 = gaps.iter().sum::<f64>().min(width);
