@@ -168,8 +168,8 @@ fn session_figures(a: &Traffic, b: &Traffic) -> Option<SessionFigures> {
 
 /// Session numbers of time-ordered requests: each user's requests split
 /// where the user was idle longer than `idle_s` (`times_s` real times).
-pub fn split_sessions(times_s: &[f64], users: &[u32], idle_s: f64) -> Vec<u64> {
-    let mut last: HashMap<u32, (f64, u64)> = HashMap::new();
+pub fn split_sessions(times_s: &[f64], users: &[u64], idle_s: f64) -> Vec<u64> {
+    let mut last: HashMap<u64, (f64, u64)> = HashMap::new();
     let mut next = 0u64;
     times_s
         .iter()

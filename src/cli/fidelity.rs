@@ -137,7 +137,7 @@ fn read(
     router: &Router,
     model: &TrafficModel,
 ) -> anyhow::Result<(Traffic, f64)> {
-    let mut rows: Vec<(i64, u32, u64, u32)> = Vec::new();
+    let mut rows: Vec<(i64, u32, u64, u64)> = Vec::new();
     // Users as the model tells them apart.
     let mut users = Clients::default();
     for p in paths {

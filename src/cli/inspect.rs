@@ -175,6 +175,7 @@ pub fn document(m: &TrafficModel, top: usize) -> Value {
             "think_time_s": hist_json(&m.sessions.think_time_s),
             "length": hist_json(&m.sessions.length),
             "transitions": m.sessions.transitions.len(),
+            "client_sample": m.sessions.client_sample.max(1),
         },
         "endpoints": m.endpoints.iter().map(|e| endpoint_json(e, top)).collect::<Vec<_>>(),
         "skipped": m.source.skipped,
@@ -439,16 +440,25 @@ pub fn compressed_gaps(m: &TrafficModel) -> Option<String> {
 }
 
 fn sessions(s: &mut String, ss: &Sessions) {
+    // Estimates when the users were too many to follow each.
+    let about = if ss.client_sample > 1 { "~" } else { "" };
     let _ = writeln!(
         s,
-        "sessions  {} users, {} sessions (idle over {} ends one), {} requests a session p50, think time p50 {}, {} transitions",
-        ss.clients,
-        ss.sessions,
+        "sessions  {about}{} users, {about}{} sessions (idle over {} ends one), {} requests a session p50, think time p50 {}, {} transitions",
+        fmt::count(ss.clients),
+        fmt::count(ss.sessions),
         fmt::seconds(ss.idle_split_s),
         fmt_len(ss.length.quantile(0.5)),
         fmt::seconds(ss.think_time_s.quantile(0.5)),
         ss.transitions.len()
     );
+    if ss.client_sample > 1 {
+        let _ = writeln!(
+            s,
+            "          learned from one user in {} (too many users to follow each at once), each counted {} times",
+            ss.client_sample, ss.client_sample
+        );
+    }
 }
 
 fn fmt_len(n: f64) -> String {
@@ -711,5 +721,36 @@ fn secrets(s: &mut String, m: &TrafficModel) {
     }
     if let Some(line) = pii_line(m) {
         let _ = writeln!(s, "\n{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampled_sessions_read_as_estimates() {
+        let mut ss = Sessions {
+            clients: 3_000_000,
+            sessions: 3_100_000,
+            idle_split_s: 1800.0,
+            client_sample: 1,
+            ..Default::default()
+        };
+        let mut exact = String::new();
+        sessions(&mut exact, &ss);
+        assert!(
+            exact.starts_with("sessions  3,000,000 users, 3,100,000 sessions"),
+            "{exact}"
+        );
+        assert!(!exact.contains("one user in"), "{exact}");
+        ss.client_sample = 16;
+        let mut est = String::new();
+        sessions(&mut est, &ss);
+        assert!(
+            est.starts_with("sessions  ~3,000,000 users, ~3,100,000 sessions"),
+            "{est}"
+        );
+        assert!(est.contains("learned from one user in 16"), "{est}");
     }
 }

@@ -151,13 +151,17 @@ pub struct Sessions {
     /// [`GapChain`] class: a page load's millisecond gaps, then a think
     /// time of seconds. Empty in models written before it.
     pub think_chain: GapChain,
+    /// The sessions were learned from one client in this many, each
+    /// counted as many times (1, or 0 in a default value: every client).
+    pub client_sample: u64,
 }
 
 /// One request, as [`ArrivalFit`] takes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Record {
     pub ts_ns: i64,
-    pub client: u32,
+    /// The user's key ([`crate::model::client::Clients`]).
+    pub client: u64,
     pub endpoint: u32,
 }
 
@@ -448,15 +452,16 @@ struct Tally {
 const TALLY_SMALL: u32 = 1 << 12;
 
 impl Tally {
-    fn add(&mut self, n: u32) {
+    /// `n`, `w` times.
+    fn add(&mut self, n: u32, w: u64) {
         if n >= TALLY_SMALL {
-            return self.large.record(f64::from(n));
+            return self.large.record_n(f64::from(n), w);
         }
         let i = n as usize;
         if i >= self.small.len() {
             self.small.resize(i + 1, 0);
         }
-        self.small[i] += 1;
+        self.small[i] += w;
     }
 
     fn hist(&self) -> LogHist {
@@ -485,6 +490,20 @@ fn idle_class(gap_ns: i128) -> usize {
         .count()
 }
 
+/// A client idle longer than this (the longest candidate timeout) has
+/// ended its session whatever the timeout: [`SessionFit`] forgets it.
+const FORGET_NS: i64 = 7_200_000_000_000;
+
+/// How often (of the recording's time) [`SessionFit`] looks for clients
+/// to forget.
+const SWEEP_NS: i64 = 900_000_000_000;
+
+/// Clients followed at once, and forgotten clients remembered, before
+/// [`SessionFit`] samples clients: each the most a hash table of 2^17
+/// (2^19) buckets holds without growing (8.5 and 8.9 MB).
+const ACTIVE_CAP: usize = (1 << 17) / 8 * 7;
+const GONE_CAP: usize = (1 << 19) / 8 * 7;
+
 /// One client's state: its last request and, per candidate timeout, the
 /// requests of its session so far.
 #[derive(Debug, Clone, Copy)]
@@ -501,16 +520,41 @@ struct ClientRun {
 /// number of candidates it exceeds, so that once the gaps are all known
 /// the timeout can be chosen ([`learn_idle_split`]) and the sessions it
 /// makes read off without a second pass.
+///
+/// Memory is bounded whatever the number of clients (an access log of a
+/// public site names millions): a client idle longer than every candidate
+/// timeout has ended its session whatever the timeout, so it is counted
+/// as ended and forgotten but for its last request's time, which tells
+/// its absence when it comes back (the absences are what the timeout is
+/// learned from). While fewer than [`ACTIVE_CAP`] clients are followed
+/// at once and fewer than [`GONE_CAP`] remembered, the sessions are
+/// exactly those of keeping every client. Past that, clients are sampled
+/// by a hash of their key, one in 2, 4, …: those outside the sample are
+/// no longer followed, and every figure of those in it counts as many
+/// times as one in how many is kept (an unbiased estimate: the sample is
+/// random in the clients, whichever way they behave).
 #[derive(Debug)]
 struct SessionFit {
-    /// Per client number (dense, in order of appearance, as
-    /// [`crate::model::client::Clients`] numbers users): a vector, not a
-    /// map, so a request costs one indexed load, not a hash lookup.
-    last: Vec<Option<ClientRun>>,
-    /// Clients seen.
+    /// Clients followed, by key.
+    active: rustc_hash::FxHashMap<u64, ClientRun>,
+    /// Clients forgotten (idle longer than every candidate): key → their
+    /// last request's time.
+    gone: rustc_hash::FxHashMap<u64, i64>,
+    /// Clients are followed when the top `level` bits of their mixed key
+    /// are zero: one in 2^level, each counted 2^level times.
+    level: u32,
+    caps: (usize, usize),
+    /// Idle longer than this, a client is forgotten ([`FORGET_NS`]).
+    forget_ns: i64,
+    next_sweep_ns: i64,
+    /// Clients seen, and sessions started by a client's first request or
+    /// its first back after being forgotten (each as counted: 2^level).
     clients: u64,
-    /// Clients' first requests, by endpoint.
+    admitted: u64,
+    /// Clients' first requests in a session begun so, by endpoint.
     firsts: rustc_hash::FxHashMap<u32, u64>,
+    /// Sessions that ended when a client was forgotten, by endpoint.
+    ends: BTreeMap<usize, u64>,
     /// (from, to) → count, for gaps under every candidate.
     moves: rustc_hash::FxHashMap<(u32, u32), u64>,
     /// (from, to, class) → count, for gaps over some candidate.
@@ -526,10 +570,25 @@ struct SessionFit {
 
 impl Default for SessionFit {
     fn default() -> Self {
+        SessionFit::with_caps(ACTIVE_CAP, GONE_CAP)
+    }
+}
+
+impl SessionFit {
+    /// Sampling once `active` clients are followed at once or `gone`
+    /// remembered.
+    fn with_caps(active: usize, gone: usize) -> Self {
         SessionFit {
-            last: Vec::new(),
+            active: Default::default(),
+            gone: Default::default(),
+            level: 0,
+            caps: (active.max(2), gone.max(2)),
+            forget_ns: FORGET_NS,
+            next_sweep_ns: i64::MIN,
             clients: 0,
+            admitted: 0,
             firsts: Default::default(),
+            ends: BTreeMap::new(),
             moves: Default::default(),
             long: Default::default(),
             think: vec![LogHist::new(); IDLE_K + 1],
@@ -537,44 +596,39 @@ impl Default for SessionFit {
             chains: vec![vec![0; CHAIN_CLASSES * CHAIN_CLASSES]; IDLE_K + 1],
         }
     }
-}
 
-impl SessionFit {
-    fn push(&mut self, ts_ns: i64, client: u32, endpoint: u32) {
-        let i = client as usize;
-        if i >= self.last.len() {
-            self.last.resize(i + 1, None);
+    /// Whether the client `key` is in the sample at `level`.
+    fn sampled(key: u64, level: u32) -> bool {
+        level == 0 || mix(key) >> (64 - level) == 0
+    }
+
+    fn push(&mut self, ts_ns: i64, client: u64, endpoint: u32) {
+        if ts_ns >= self.next_sweep_ns {
+            self.sweep(ts_ns);
         }
-        let Some(run) = &mut self.last[i] else {
-            *self.firsts.entry(endpoint).or_insert(0) += 1;
-            self.last[i] = Some(ClientRun {
-                ts_ns,
-                endpoint,
-                since: [1; IDLE_K],
-                prev: (u8::MAX, u8::MAX),
-            });
-            self.clients += 1;
-            return;
+        let w = 1u64 << self.level;
+        let Some(run) = self.active.get_mut(&client) else {
+            return self.admit(ts_ns, client, endpoint);
         };
         let c = idle_class(i128::from(ts_ns) - i128::from(run.ts_ns));
         let gap = span_s(run.ts_ns, ts_ns);
         let bin = LogHist::bin_index(gap);
-        self.think[c].record_in(gap, bin);
+        self.think[c].record_in_n(gap, w, bin);
         let k = GapChain::class_of_bin(bin);
         let (p, pc) = run.prev;
         if p != u8::MAX {
-            self.chains[c.max(usize::from(pc))][usize::from(p) * CHAIN_CLASSES + k] += 1;
+            self.chains[c.max(usize::from(pc))][usize::from(p) * CHAIN_CLASSES + k] += w;
         }
         run.prev = (k as u8, c as u8);
         if c == 0 {
-            *self.moves.entry((run.endpoint, endpoint)).or_insert(0) += 1;
+            *self.moves.entry((run.endpoint, endpoint)).or_insert(0) += w;
         } else {
-            *self.long.entry((run.endpoint, endpoint, c)).or_insert(0) += 1;
+            *self.long.entry((run.endpoint, endpoint, c)).or_insert(0) += w;
         }
         for (j, n) in run.since.iter_mut().enumerate() {
             if j < c {
                 // Idle longer than candidate j: its session ends here.
-                self.length[j].add(*n);
+                self.length[j].add(*n, w);
                 *n = 1;
             } else {
                 *n += 1;
@@ -583,12 +637,78 @@ impl SessionFit {
         (run.ts_ns, run.endpoint) = (ts_ns, endpoint);
     }
 
-    fn finish(mut self) -> Sessions {
-        let mut ends = BTreeMap::new();
-        for run in self.last.iter().flatten() {
-            *ends.entry(run.endpoint as usize).or_insert(0) += 1;
+    /// A client not followed: new, back after being forgotten, or outside
+    /// the sample.
+    fn admit(&mut self, ts_ns: i64, client: u64, endpoint: u32) {
+        if !Self::sampled(client, self.level) {
+            return;
+        }
+        let w = 1u64 << self.level;
+        match self.gone.remove(&client) {
+            // Back: its absence is a gap longer than every candidate.
+            Some(last) => {
+                let gap = span_s(last, ts_ns);
+                self.think[IDLE_K].record_n(gap, w);
+            }
+            None => self.clients += w,
+        }
+        self.admitted += w;
+        *self.firsts.entry(endpoint).or_insert(0) += w;
+        self.active.insert(
+            client,
+            ClientRun {
+                ts_ns,
+                endpoint,
+                since: [1; IDLE_K],
+                prev: (u8::MAX, u8::MAX),
+            },
+        );
+        if self.active.len() >= self.caps.0 {
+            self.sweep(ts_ns);
+            while self.active.len() > self.caps.0 / 2 {
+                self.raise();
+            }
+        }
+    }
+
+    /// Forgets the clients idle longer than every candidate at `now_ns`:
+    /// their sessions end, their last times are remembered.
+    fn sweep(&mut self, now_ns: i64) {
+        self.next_sweep_ns = now_ns.saturating_add(SWEEP_NS);
+        let (w, forget_ns) = (1u64 << self.level, self.forget_ns);
+        let (ends, length, gone) = (&mut self.ends, &mut self.length, &mut self.gone);
+        self.active.retain(|key, run| {
+            if now_ns.saturating_sub(run.ts_ns) <= forget_ns {
+                return true;
+            }
+            *ends.entry(run.endpoint as usize).or_insert(0) += w;
             for (j, n) in run.since.iter().enumerate() {
-                self.length[j].add(*n);
+                length[j].add(*n, w);
+            }
+            gone.insert(*key, run.ts_ns);
+            false
+        });
+        while self.gone.len() >= self.caps.1 {
+            self.raise();
+        }
+    }
+
+    /// Halves the sample: the clients outside it are no longer followed
+    /// nor remembered, and those in it count twice as much from now on.
+    fn raise(&mut self) {
+        self.level += 1;
+        let level = self.level;
+        self.active.retain(|k, _| Self::sampled(*k, level));
+        self.gone.retain(|k, _| Self::sampled(*k, level));
+    }
+
+    fn finish(mut self) -> Sessions {
+        let w = 1u64 << self.level;
+        let mut ends = std::mem::take(&mut self.ends);
+        for run in self.active.values() {
+            *ends.entry(run.endpoint as usize).or_insert(0) += w;
+            for (j, n) in run.since.iter().enumerate() {
+                self.length[j].add(*n, w);
             }
         }
         let mut gaps = LogHist::new();
@@ -596,7 +716,7 @@ impl SessionFit {
         let j = learn_idle_split(&gaps);
         let mut s = Sessions {
             clients: self.clients,
-            sessions: self.clients,
+            sessions: self.admitted,
             idle_split_s: IDLE_CANDIDATES_S[j],
             starts: self.firsts.iter().map(|(e, c)| (*e as usize, *c)).collect(),
             transitions: self
@@ -608,6 +728,7 @@ impl SessionFit {
             think_time_s: LogHist::new(),
             length: self.length[j].hist(),
             think_chain: GapChain::default(),
+            client_sample: w,
         };
         let mut chain = vec![0u64; CHAIN_CLASSES * CHAIN_CLASSES];
         for c in &self.chains[..=j] {
@@ -631,6 +752,14 @@ impl SessionFit {
         }
         s
     }
+}
+
+/// A 64-bit mix of a key (SplitMix64's finaliser): its top bits, which
+/// [`SessionFit`] samples clients by, depend on all of the key's.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// The idle timeout that splits a client's requests into sessions, learned
@@ -722,7 +851,8 @@ impl Sessions {
 
 /// The arrival process and sessions, learned in one pass over requests in
 /// about time order, in memory bounded by the reorder window, the fine
-/// bins and the number of clients, whatever the number of requests.
+/// bins and [`SessionFit`]'s caps, whatever the numbers of requests and
+/// clients.
 #[derive(Debug)]
 pub struct ArrivalFit {
     max_gap_s: Option<f64>,
@@ -979,14 +1109,14 @@ mod tests {
         let mut t = Tally::default();
         let mut h = LogHist::new();
         for n in [1u32, 7, 7, 300, 1, 4_095, 4_096, 65_536, 4_000_000, 2] {
-            t.add(n);
+            t.add(n, 1);
             h.record(f64::from(n));
         }
         assert_eq!(t.hist(), h);
         assert_eq!(Tally::default().hist(), LogHist::new());
     }
 
-    fn rec(ts_ms: i64, client: u32, endpoint: u32) -> Record {
+    fn rec(ts_ms: i64, client: u64, endpoint: u32) -> Record {
         Record {
             ts_ns: ts_ms * 1_000_000,
             client,
@@ -1080,7 +1210,7 @@ mod tests {
     #[test]
     fn page_loads_get_a_bin_each() {
         let rs: Vec<Record> = (0..100)
-            .flat_map(|p| (0..20).map(move |k| rec(p * 3_000 + k * 5, (p % 3) as u32, 0)))
+            .flat_map(|p| (0..20).map(move |k| rec(p * 3_000 + k * 5, (p % 3) as u64, 0)))
             .collect();
         let a = arrival(&rs, None);
         assert_eq!(a.bin_s, 1.0);
@@ -1128,12 +1258,114 @@ mod tests {
                 for k in 0..per_visit {
                     // Think times 1-95 s, spread over the range.
                     t_ms += 1_000 + i64::from((k * 37 + v * 11 + c * 5) % 95) * 1_000;
-                    out.push(rec(t_ms, c, k % 3));
+                    out.push(rec(t_ms, u64::from(c), k % 3));
                 }
                 t_ms += absent_s(v) * 1000;
             }
         }
         out
+    }
+
+    /// Clients who come and go over days: visits of a geometric number
+    /// of requests (mean 4) `think_s` apart on average, absences of 3 to
+    /// 30 hours, first visits spread over `days`; endpoints 0-4, the first
+    /// of a visit more often 0. In time order.
+    fn comings_and_goings(clients: u64, days: i64, think_s: f64, seed: u64) -> Vec<Record> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut out = Vec::new();
+        for c in 0..clients {
+            // Keys as Clients makes them: hashes, not small numbers.
+            let key = mix(c ^ 0x5eed);
+            let mut t_ms = rng.random_range(0..days * 86_400_000);
+            for _ in 0..rng.random_range(1..=3) {
+                let mut e = if rng.random_bool(0.6) {
+                    0
+                } else {
+                    rng.random_range(1..5)
+                };
+                loop {
+                    out.push(rec(t_ms, key, e));
+                    if rng.random_bool(0.25) {
+                        break;
+                    }
+                    t_ms += (1_000.0 + rng.random::<f64>() * 2.0 * think_s * 1_000.0) as i64;
+                    e = rng.random_range(0..5);
+                }
+                t_ms += rng.random_range(3 * 3_600_000..30 * 3_600_000);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    fn fit(rs: &[Record], mut f: SessionFit) -> (Sessions, usize, usize) {
+        let (mut active, mut gone) = (0, 0);
+        for r in rs {
+            f.push(r.ts_ns, r.client, r.endpoint);
+            (active, gone) = (active.max(f.active.len()), gone.max(f.gone.len()));
+        }
+        (f.finish(), active, gone)
+    }
+
+    /// Forgetting clients idle longer than every candidate timeout, and
+    /// remembering when they left, changes no figure of the sessions.
+    #[test]
+    fn forgetting_idle_clients_changes_nothing() {
+        let rs = comings_and_goings(400, 6, 60.0, 1);
+        let keep = SessionFit {
+            forget_ns: i64::MAX,
+            ..SessionFit::default()
+        };
+        let (all, most, _) = fit(&rs, keep);
+        let (forgot, most_followed, remembered) = fit(&rs, SessionFit::default());
+        assert_eq!(forgot, all);
+        assert_eq!(all.clients, 400);
+        assert!(all.sessions > 600, "{}", all.sessions);
+        assert_eq!(all.client_sample, 1);
+        // It did forget, and remember: fewer followed at once.
+        assert_eq!(most, 400);
+        assert!(most_followed < 200, "{most_followed}");
+        assert!(remembered > 100, "{remembered}");
+    }
+
+    /// Past its caps, a fit follows a sample of the clients: its tables
+    /// stay within the caps, and its figures estimate the exact ones.
+    #[test]
+    fn too_many_clients_are_sampled_in_bounded_memory() {
+        let rs = comings_and_goings(40_000, 3, 20.0, 2);
+        let (exact, ..) = fit(&rs, SessionFit::with_caps(usize::MAX, usize::MAX));
+        let (est, active, gone) = fit(&rs, SessionFit::with_caps(512, 2_048));
+        assert!(active <= 512 && gone < 2_048, "{active} {gone}");
+        assert!(est.client_sample >= 4, "{}", est.client_sample);
+        let near = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs();
+        let figures = [
+            ("clients", est.clients as f64, exact.clients as f64),
+            ("sessions", est.sessions as f64, exact.sessions as f64),
+            ("length mean", est.length.mean(), exact.length.mean()),
+            (
+                "think mean",
+                est.think_time_s.mean(),
+                exact.think_time_s.mean(),
+            ),
+            (
+                "transitions",
+                est.transitions.values().sum::<u64>() as f64,
+                exact.transitions.values().sum::<u64>() as f64,
+            ),
+        ];
+        for (name, e, x) in figures {
+            assert!(near(e, x, 0.1), "{name}: estimated {e}, exact {x}");
+        }
+        assert_eq!(est.idle_split_s, exact.idle_split_s);
+        // Where sessions start: endpoint 0 two thirds of the time.
+        let share = |s: &Sessions| s.starts[&0] as f64 / s.starts.values().sum::<u64>() as f64;
+        assert!(
+            (share(&est) - share(&exact)).abs() < 0.05,
+            "{} {}",
+            share(&est),
+            share(&exact)
+        );
     }
 
     #[test]

@@ -776,7 +776,7 @@ fn lost_bodies(endpoints: &[(u32, Endpoint)], marks: &[Vec<(bool, Option<Lost>)>
 
 /// A response to a request of accumulator `id` by `client` at `ts`: what
 /// it hands out that later requests may use.
-fn produced(correlator: &mut Correlator, id: u32, client: u32, ts: i64, r: &Response) {
+fn produced(correlator: &mut Correlator, id: u32, client: u64, ts: i64, r: &Response) {
     if correlator.is_off() {
         return;
     }

@@ -25,45 +25,31 @@ use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::ingest::Exchange;
 
-/// Numbers users in order of appearance.
+/// Tells users apart by 64-bit keys. A user without credentials is its
+/// (address, agent) group's key, so an anonymous client costs no memory
+/// here however many there are (an access log of a public site names
+/// millions); only groups where credentials were seen are kept.
 #[derive(Debug, Default)]
 pub struct Clients {
-    /// (the capture's name for the sender, agent) → the sender's number
-    /// and its group's place in `groups`: a request from a sender and
-    /// agent seen before costs one lookup.
-    senders: FxHashMap<u64, (u32, u32)>,
-    /// (address, agent) → its place in `groups`.
-    group_index: FxHashMap<u64, u32>,
-    groups: Vec<Group>,
+    /// (address, agent) → the user its requests without credentials go
+    /// to, for groups where credentials were seen (the others' is the
+    /// group's own key).
+    claimed: FxHashMap<u64, u64>,
     /// (address, agent, subject) → user.
-    subjects: FxHashMap<u64, u32>,
-    /// The capture's name for the sender (hashed) → its number.
-    names: FxHashMap<u64, u32>,
+    subjects: FxHashMap<u64, u64>,
     /// `Authorization` value hash → its subject: a token repeats on every
     /// request, decoding it once is enough. Cleared when it grows large.
     tokens: FxHashMap<u64, u64>,
-    users: u32,
-}
-
-/// The requests of one address and agent.
-#[derive(Debug, Clone, Copy)]
-struct Group {
-    /// Hash of (address, agent).
-    key: u64,
-    /// The user requests without credentials go to.
-    user: u32,
-    /// Whether a subject has claimed the group's first user yet.
-    claimed: bool,
 }
 
 /// Decoded credentials kept at most.
 const TOKEN_CACHE: usize = 1 << 16;
 
 impl Clients {
-    /// The user who sent `x`, and the number of the sender as the
-    /// capture names it (connection, address or file; in order of
-    /// appearance).
-    pub fn ids(&mut self, x: &Exchange) -> (u32, u32) {
+    /// The user who sent `x`, and the sender as the capture names it
+    /// (connection, address or file), as keys: equal for the same user,
+    /// the same sender.
+    pub fn ids(&mut self, x: &Exchange) -> (u64, u64) {
         let name = x.client.as_deref().unwrap_or("");
         let mut agent = "";
         let (mut auth, mut cookie) = (None, None);
@@ -76,75 +62,38 @@ impl Clients {
                 cookie = Some(value.as_str());
             }
         }
-        let sender = hash2(name, agent);
-        let (named, slot) = match self.senders.get(&sender) {
-            Some(known) => *known,
-            None => {
-                let known = (self.name(name), self.group(address(name), agent));
-                self.senders.insert(sender, known);
-                known
-            }
-        };
+        let group = hash2(address(name), agent);
         let subject = match auth {
             Some(a) => Some(self.auth(a)),
             None => cookie.and_then(cookie_subject),
         };
-        (self.user(slot as usize, subject), named)
+        (self.user(group, subject), hash1("name", name.as_bytes()))
     }
 
     /// The user who sent `x`.
-    pub fn id(&mut self, x: &Exchange) -> u32 {
+    pub fn id(&mut self, x: &Exchange) -> u64 {
         self.ids(x).0
     }
 
-    /// The number of the sender the capture names `name`.
-    fn name(&mut self, name: &str) -> u32 {
-        let next = self.names.len() as u32;
-        *self
-            .names
-            .entry(hash1("name", name.as_bytes()))
-            .or_insert(next)
-    }
-
-    /// The place of (`addr`, `agent`)'s group in `groups`; a new group's
-    /// anonymous user is the next one, numbered when it first sends.
-    fn group(&mut self, addr: &str, agent: &str) -> u32 {
-        let key = hash2(addr, agent);
-        let (groups, next) = (&mut self.groups, self.users);
-        *self.group_index.entry(key).or_insert_with(|| {
-            groups.push(Group {
-                key,
-                user: next,
-                claimed: false,
-            });
-            groups.len() as u32 - 1
-        })
-    }
-
-    fn user(&mut self, slot: usize, subject: Option<u64>) -> u32 {
-        let next = self.users;
-        let g = &mut self.groups[slot];
+    fn user(&mut self, group: u64, subject: Option<u64>) -> u64 {
         let Some(subject) = subject else {
-            self.users += u32::from(g.user == next);
-            return g.user;
+            return self.claimed.get(&group).copied().unwrap_or(group);
         };
         let key = {
             let mut h = FxHasher::default();
-            (g.key, subject).hash(&mut h);
+            (group, subject).hash(&mut h);
             h.finish()
         };
-        let user = match self.subjects.get(&key) {
-            Some(u) => *u,
-            None => {
-                // The group's first subject takes over its anonymous user.
-                let u = if g.claimed { next } else { g.user };
-                g.claimed = true;
-                self.subjects.insert(key, u);
-                u
+        let claimed = &self.claimed;
+        let user = *self.subjects.entry(key).or_insert_with(|| {
+            // The group's first subject takes over its anonymous user.
+            if claimed.contains_key(&group) {
+                key
+            } else {
+                group
             }
-        };
-        g.user = user;
-        self.users += u32::from(user == next);
+        });
+        self.claimed.insert(group, user);
         user
     }
 
@@ -159,15 +108,6 @@ impl Clients {
         let s = auth_subject(value);
         self.tokens.insert(key, s);
         s
-    }
-
-    /// Users seen so far.
-    pub fn len(&self) -> usize {
-        self.users as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users == 0
     }
 }
 
@@ -295,6 +235,25 @@ mod tests {
         }
     }
 
+    /// Clients, and the users they told apart.
+    #[derive(Default)]
+    struct Seen {
+        c: Clients,
+        users: std::collections::HashSet<u64>,
+    }
+
+    impl Seen {
+        fn id(&mut self, x: &Exchange) -> u64 {
+            let u = self.c.id(x);
+            self.users.insert(u);
+            u
+        }
+
+        fn len(&self) -> usize {
+            self.users.len()
+        }
+    }
+
     fn jwt(sub: &str, salt: &str) -> String {
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         format!(
@@ -313,7 +272,7 @@ mod tests {
         assert_eq!(address("har:capture.har"), "har:capture.har");
         assert_eq!(address("10.0.0.1"), "10.0.0.1");
         assert_eq!(address(""), "");
-        let mut c = Clients::default();
+        let mut c = Seen::default();
         let ua = [("User-Agent", "Chrome/120")];
         let a = c.id(&x("10.0.0.1:1000", &ua));
         assert_eq!(c.id(&x("10.0.0.1:1001", &ua)), a);
@@ -329,7 +288,7 @@ mod tests {
 
     #[test]
     fn credentials_tell_users_behind_one_address_apart() {
-        let mut c = Clients::default();
+        let mut c = Seen::default();
         let ua = ("User-Agent", "k6/0.49");
         // Anonymous, then logs in: one user.
         let anon = c.id(&x("10.0.0.9:1", &[ua]));

@@ -101,7 +101,7 @@ pub struct RawLink {
 }
 
 struct Produced {
-    client: u32,
+    client: u64,
     producer: u32,
     source: u32,
     ts_ns: i64,
@@ -243,7 +243,7 @@ impl Correlator {
     pub fn used(
         &mut self,
         consumer: u32,
-        client: u32,
+        client: u64,
         ts_ns: i64,
         slot: Slot,
         value: &str,
@@ -302,7 +302,7 @@ impl Correlator {
     pub fn produced(
         &mut self,
         producer: u32,
-        client: u32,
+        client: u64,
         ts_ns: i64,
         body: Option<&[u8]>,
         headers: &[(String, String)],

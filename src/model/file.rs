@@ -215,6 +215,9 @@ struct SessionsV1 {
     /// then drawn independently).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     think_chain: Option<GapChainV4>,
+    /// Learned from one client in this many (absent: from every client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_sample: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -565,6 +568,7 @@ fn to_v1(m: &TrafficModel) -> ModelV1 {
             think_time_s: hist_v1(&m.sessions.think_time_s),
             length: hist_v1(&m.sessions.length),
             think_chain: gap_chain_v4(&m.sessions.think_chain),
+            client_sample: (m.sessions.client_sample > 1).then_some(m.sessions.client_sample),
         },
         endpoints: m.endpoints.iter().map(endpoint_v1).collect(),
         links: m.links.iter().map(link_v2).collect(),
@@ -1185,6 +1189,7 @@ fn from_v1(v: ModelV1) -> Result<TrafficModel, String> {
             Some(g) => gap_chain_from(g, "sessions.think_chain")?,
             None => GapChain::default(),
         },
+        client_sample: s.client_sample.unwrap_or(1).max(1),
     };
     let total: u64 = v
         .endpoints

@@ -216,11 +216,16 @@ impl LogHist {
     /// looked up with [`LogHist::bin_index`] (a gap that is also
     /// classified): the same result without a second lookup.
     pub fn record_in(&mut self, v: f64, bin: Option<i32>) {
+        self.record_in_n(v, 1, bin);
+    }
+
+    /// [`LogHist::record_in`], `n` times.
+    pub fn record_in_n(&mut self, v: f64, n: u64, bin: Option<i32>) {
         debug_assert_eq!(bin, Self::bin_index(v), "the bin of {v}");
-        if !v.is_finite() || v < 0.0 {
+        if !v.is_finite() || v < 0.0 || n == 0 {
             return;
         }
-        self.record_at(v.min(MAX_VALUE), 1, bin);
+        self.record_at(v.min(MAX_VALUE), n, bin);
     }
 
     /// `v` (finite, 0 to [`MAX_VALUE`]) `n` times into `bin` (its bin;
