@@ -499,10 +499,13 @@ const FORGET_NS: i64 = 7_200_000_000_000;
 const SWEEP_NS: i64 = 900_000_000_000;
 
 /// Clients followed at once, and forgotten clients remembered, before
-/// [`SessionFit`] samples clients: each the most a hash table of 2^17
-/// (2^19) buckets holds without growing (8.5 and 8.9 MB).
-const ACTIVE_CAP: usize = (1 << 17) / 8 * 7;
-const GONE_CAP: usize = (1 << 19) / 8 * 7;
+/// [`SessionFit`] samples clients. Under half what a hash table of 2^17
+/// (2^19) buckets holds, 8.5 (8.9) MB: a table that has run out of room
+/// to erased entries is rehashed in place while it is at most half full,
+/// and only grows when it is fuller than that. (A sweep can add up to
+/// `ACTIVE_CAP` remembered clients before the cap is looked at.)
+const ACTIVE_CAP: usize = 50_000;
+const GONE_CAP: usize = 175_000;
 
 /// One client's state: its last request and, per candidate timeout, the
 /// requests of its session so far.
@@ -1299,13 +1302,16 @@ mod tests {
         out
     }
 
-    fn fit(rs: &[Record], mut f: SessionFit) -> (Sessions, usize, usize) {
-        let (mut active, mut gone) = (0, 0);
+    /// The sessions, the most clients followed and remembered at once,
+    /// and the largest the two tables grew (in entries they could hold).
+    fn fit(rs: &[Record], mut f: SessionFit) -> (Sessions, usize, usize, usize) {
+        let (mut active, mut gone, mut room) = (0, 0, 0);
         for r in rs {
             f.push(r.ts_ns, r.client, r.endpoint);
             (active, gone) = (active.max(f.active.len()), gone.max(f.gone.len()));
+            room = room.max(f.active.capacity() + f.gone.capacity());
         }
-        (f.finish(), active, gone)
+        (f.finish(), active, gone, room)
     }
 
     /// Forgetting clients idle longer than every candidate timeout, and
@@ -1317,8 +1323,8 @@ mod tests {
             forget_ns: i64::MAX,
             ..SessionFit::default()
         };
-        let (all, most, _) = fit(&rs, keep);
-        let (forgot, most_followed, remembered) = fit(&rs, SessionFit::default());
+        let (all, most, ..) = fit(&rs, keep);
+        let (forgot, most_followed, remembered, _) = fit(&rs, SessionFit::default());
         assert_eq!(forgot, all);
         assert_eq!(all.clients, 400);
         assert!(all.sessions > 600, "{}", all.sessions);
@@ -1335,8 +1341,11 @@ mod tests {
     fn too_many_clients_are_sampled_in_bounded_memory() {
         let rs = comings_and_goings(40_000, 3, 20.0, 2);
         let (exact, ..) = fit(&rs, SessionFit::with_caps(usize::MAX, usize::MAX));
-        let (est, active, gone) = fit(&rs, SessionFit::with_caps(512, 2_048));
+        let (est, active, gone, room) = fit(&rs, SessionFit::with_caps(512, 2_048));
         assert!(active <= 512 && gone < 2_048, "{active} {gone}");
+        // Erased entries did not make the tables grow past twice the caps
+        // and a power of two (hash tables are sized so, 7/8 full at most).
+        assert!(room <= (4_096 + 1_024) * 7 / 4, "{room}");
         assert!(est.client_sample >= 4, "{}", est.client_sample);
         let near = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs();
         let figures = [
