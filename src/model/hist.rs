@@ -355,6 +355,34 @@ impl LogHist {
         total / self.count as f64
     }
 
+    /// Draws of the time left, at a moment chosen independently of them,
+    /// until the next of a train of events whose gaps are
+    /// [`LogHist::sample`]'s draws (the train's residual life).
+    pub fn residuals(&self) -> Residuals {
+        // A gap is drawn in proportion to its length (a moment falls in a
+        // long gap more often than in a short one): a log-uniform draw on
+        // [lo, hi] weighted by its value is uniform there, and each bin
+        // weighs its count times its mean.
+        let mut total = 0.0;
+        let bins = self
+            .bins
+            .iter()
+            .map(|(i, c)| {
+                let lo = Self::bin_low(i).max(self.min);
+                let hi = Self::bin_low(i + 1).min(self.max).max(lo);
+                let mean = if hi <= lo * (1.0 + 1e-12) {
+                    lo
+                } else {
+                    (hi - lo) / (hi / lo).ln()
+                };
+                total += mean * c as f64;
+                (total, lo, hi)
+            })
+            .filter(|b| b.0 > 0.0)
+            .collect();
+        Residuals { bins }
+    }
+
     /// Draws a value distributed like the recorded ones.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         if self.count == 0 {
@@ -381,9 +409,57 @@ impl LogHist {
     }
 }
 
+/// [`LogHist::residuals`]: bins by cumulative weight.
+#[derive(Debug, Clone)]
+pub struct Residuals {
+    /// (cumulative weight, low edge, high edge)
+    bins: Vec<(f64, f64, f64)>,
+}
+
+impl Residuals {
+    /// One draw: a gap drawn in proportion to its length, times a uniform
+    /// fraction. Its mean is E[g²] / (2 E[g]), not E[g] / 2: starting a
+    /// train a fraction of an ordinary gap away sends too soon, the more
+    /// so the wider the gaps' spread. Zero without gaps.
+    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let Some(last) = self.bins.last() else {
+            return 0.0;
+        };
+        let x = rng.random::<f64>() * last.0;
+        let i = self.bins.partition_point(|b| b.0 <= x);
+        let (_, lo, hi) = self.bins[i.min(self.bins.len() - 1)];
+        let gap = lo + rng.random::<f64>() * (hi - lo);
+        rng.random::<f64>() * gap
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rest of a gap at a random moment: its mean is E[g²] / (2 E[g])
+    /// of [`LogHist::sample`]'s draws (49.5 for gaps of 1 and 100 as
+    /// often), not half an ordinary gap (25); no gaps, no wait.
+    #[test]
+    fn residuals_are_drawn_as_a_random_moment_sees_the_gaps() {
+        use rand::SeedableRng;
+        let mut h = LogHist::new();
+        h.record_n(1.0, 500);
+        h.record_n(100.0, 500);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let n = 200_000;
+        let (mut g, mut g2) = (0.0, 0.0);
+        for _ in 0..n {
+            let v = h.sample(&mut rng);
+            (g, g2) = (g + v, g2 + v * v);
+        }
+        let want = g2 / (2.0 * g);
+        let r = h.residuals();
+        let got = (0..n).map(|_| r.draw(&mut rng)).sum::<f64>() / n as f64;
+        assert!((got / want - 1.0).abs() < 0.02, "{got} vs {want}");
+        assert!((45.0..55.0).contains(&got), "{got}");
+        assert_eq!(LogHist::new().residuals().draw(&mut rng), 0.0);
+    }
     use rand::SeedableRng;
 
     /// Regression: a HAR entry with `"time": 1e300` gave a histogram whose
