@@ -685,6 +685,8 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
         };
         let first_moves: u64 = self.starts.iter().map(|s| s.1).sum();
         let residuals = self.think.residuals();
+        // A session under way is more often a long one than a short one.
+        let under_way = self.lengths.residuals();
         for _ in 0..clients {
             if self.rng.random::<f64>() < p_busy {
                 // The rest of the think time it is in: in a steady state
@@ -695,9 +697,11 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
                     Some(e) => {
                         let session = self.new_session();
                         // Somewhere in a session of a drawn length.
-                        let left = match self.length() {
-                            u64::MAX => u64::MAX,
-                            n => self.rng.random_range(1..=n),
+                        let left = if self.lengths.count == 0 {
+                            u64::MAX
+                        } else {
+                            let n = (under_way.gap(&mut self.rng).round() as u64).max(1);
+                            self.rng.random_range(1..=n)
                         };
                         self.push(t, e, session, left, NO_GAP);
                     }
@@ -1019,6 +1023,49 @@ mod session_tests {
                     "{d} s, seed {seed}: {r:.2} req/s (/20) vs recorded {recorded:.2}"
                 );
             }
+        }
+    }
+
+    /// Sessions of one request to /a, and sessions of /b then 59 of /c,
+    /// as many of each, 1-3 s apart: /a is 1 request in 61, and so is
+    /// the share of sessions under way at any moment that are /a's. A run
+    /// keeps that share in its first 20 s, when the sessions under way at
+    /// the start end. Placing each in a session of an ordinary drawn
+    /// length ended half of them after one request, and new sessions
+    /// (/a's among them) began at once.
+    #[test]
+    fn sessions_under_way_at_the_start_are_as_long_as_a_moment_sees_them() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let mut reqs = Vec::new();
+        for c in 0..600u32 {
+            let mut t = f64::from(c) * 4.0;
+            let path = |k: usize| match (c % 2, k) {
+                (0, _) => "/a",
+                (_, 0) => "/b",
+                _ => "/c",
+            };
+            for k in 0..if c % 2 == 0 { 1 } else { 60 } {
+                reqs.push((c, t, path(k).to_string()));
+                t += 1.0 + 2.0 * rng.random::<f64>();
+            }
+        }
+        let m = model_of(&reqs);
+        let a = m.endpoints.iter().position(|e| e.template == "/a").unwrap();
+        for seed in 1..=3 {
+            let spec = ScheduleSpec {
+                scale: 10.0,
+                duration_s: Some(20.0),
+                ..Default::default()
+            };
+            let s = SessionSchedule::new(&m, &spec, ChaCha8Rng::seed_from_u64(seed)).unwrap();
+            let es: Vec<usize> = s.map(|(_, e)| e).collect();
+            let share = es.iter().filter(|e| **e == a).count() as f64 / es.len() as f64;
+            // 1/61 = 1.6% of ~1,500 requests.
+            assert!(
+                share < 0.035,
+                "seed {seed}: /a is {share:.3} of {}",
+                es.len()
+            );
         }
     }
 

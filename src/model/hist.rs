@@ -422,14 +422,20 @@ impl Residuals {
     /// train a fraction of an ordinary gap away sends too soon, the more
     /// so the wider the gaps' spread. Zero without gaps.
     pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let gap = self.gap(rng);
+        rng.random::<f64>() * gap
+    }
+
+    /// The gap a random moment falls in: drawn in proportion to its
+    /// length. Zero without gaps.
+    pub fn gap<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         let Some(last) = self.bins.last() else {
             return 0.0;
         };
         let x = rng.random::<f64>() * last.0;
         let i = self.bins.partition_point(|b| b.0 <= x);
         let (_, lo, hi) = self.bins[i.min(self.bins.len() - 1)];
-        let gap = lo + rng.random::<f64>() * (hi - lo);
-        rng.random::<f64>() * gap
+        lo + rng.random::<f64>() * (hi - lo)
     }
 }
 
