@@ -507,6 +507,10 @@ const SWEEP_NS: i64 = 900_000_000_000;
 const ACTIVE_CAP: usize = 50_000;
 const GONE_CAP: usize = 175_000;
 
+/// The sample never gets sparser than one client in 2^this (and its
+/// weight stays a `u64`); far past any real recording's needs.
+const MAX_LEVEL: u32 = 40;
+
 /// One client's state: its last request and, per candidate timeout, the
 /// requests of its session so far.
 #[derive(Debug, Clone, Copy)]
@@ -668,7 +672,7 @@ impl SessionFit {
         );
         if self.active.len() >= self.caps.0 {
             self.sweep(ts_ns);
-            while self.active.len() > self.caps.0 / 2 {
+            while self.active.len() > self.caps.0 / 2 && self.level < MAX_LEVEL {
                 self.raise();
             }
         }
@@ -691,7 +695,7 @@ impl SessionFit {
             gone.insert(*key, run.ts_ns);
             false
         });
-        while self.gone.len() >= self.caps.1 {
+        while self.gone.len() >= self.caps.1 && self.level < MAX_LEVEL {
             self.raise();
         }
     }
