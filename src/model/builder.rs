@@ -1818,6 +1818,10 @@ mod tests {
     #[test]
     fn percent_decoding() {
         assert_eq!(percent_decode("a%20b+c%zz%4"), "a b c%zz%4");
+        assert_eq!(percent_decode("%41%"), "A%");
+        assert_eq!(percent_decode("x%4"), "x%4");
+        assert_eq!(percent_decode("%e2%82%ac+%ff"), "€ \u{fffd}");
+        assert_eq!(percent_decode("plain"), "plain");
         assert_eq!(
             form_pairs("a=1&b&c=%3D"),
             vec![
