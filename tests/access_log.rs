@@ -437,3 +437,60 @@ fn a_gzipped_log_in_a_custom_layout_asks_for_its_log_format() {
     assert_eq!(r.code, Some(2), "{}", r.output());
     assert!(r.stderr.contains("is a model file"), "{}", r.stderr);
 }
+
+/// A log of more clients than `record` follows at once (120,000
+/// addresses in 20 minutes, three requests each): the sessions are
+/// learned from a sample of them, and `record`, `inspect` and the model
+/// say so; the user count is an estimate close to the true one.
+#[test]
+fn a_log_of_too_many_clients_is_learned_from_a_sample_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.log");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let clients = 120_000u32;
+    for round in 0..3u32 {
+        for c in 0..clients {
+            // Spread over 20 minutes, each client back every ~7 minutes.
+            let s = round * 400 + c / 300;
+            writeln!(
+                f,
+                r#"10.{}.{}.{} - - [06/Dec/2025:10:{:02}:{:02} +0000] "GET /items/{} HTTP/1.1" 200 512 "-" "curl/8.5.0""#,
+                c >> 16,
+                (c >> 8) & 255,
+                c & 255,
+                s / 60,
+                s % 60,
+                c % 97
+            )
+            .unwrap();
+        }
+    }
+    drop(f);
+    let model = dir.path().join("busy.model.gz");
+    let r = replay([
+        "record".as_ref(),
+        path.as_os_str(),
+        "-o".as_ref(),
+        model.as_os_str(),
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.output());
+    assert!(
+        r.stderr.contains("sessions were learned from one user in"),
+        "{}",
+        r.stderr
+    );
+    let v = inspect_json(&model, &[]);
+    let s = &v["sessions"];
+    let sample = s["client_sample"].as_u64().unwrap();
+    assert!(sample >= 2, "{s}");
+    let users = s["clients"].as_f64().unwrap();
+    assert!(
+        (users / f64::from(clients) - 1.0).abs() < 0.05,
+        "~{users} users of {clients}"
+    );
+    // One session each (back within 7 minutes): as many sessions.
+    let sessions = s["sessions"].as_f64().unwrap();
+    assert!((sessions / users - 1.0).abs() < 0.05, "{s}");
+    let text = replay_ok(["inspect".as_ref(), model.as_os_str()]);
+    assert!(text.contains("learned from one user in"), "{text}");
+}

@@ -68,6 +68,14 @@ fn summary(m: &TrafficModel, out: &str, size: u64, took: std::time::Duration) ->
     if let Some(line) = super::inspect::compressed_gaps(m) {
         s += &format!("  {line}\n");
     }
+    let ss = &m.sessions;
+    if ss.client_sample > 1 {
+        s += &format!(
+            "  ~{} users: too many to follow each at once, sessions were learned from one user in {} (estimates; inspect shows them)\n",
+            fmt::count(ss.clients),
+            ss.client_sample
+        );
+    }
     if !m.secrets.is_empty() {
         let names = m.placeholder_names();
         s += &format!(
