@@ -522,6 +522,18 @@ struct ClientRun {
     prev: (u8, u8),
 }
 
+impl ClientRun {
+    /// Its session ends here whatever the timeout (the recording ends,
+    /// or the client is forgotten): counted `w` times by its last
+    /// endpoint and, per candidate, by its length.
+    fn end(&self, w: u64, ends: &mut BTreeMap<usize, u64>, length: &mut [Tally]) {
+        *ends.entry(self.endpoint as usize).or_insert(0) += w;
+        for (t, n) in length.iter_mut().zip(&self.since) {
+            t.add(*n, w);
+        }
+    }
+}
+
 /// Sessions learned one request at a time, in time order, for every
 /// candidate idle timeout at once: each gap within a client is kept by the
 /// number of candidates it exceeds, so that once the gaps are all known
@@ -688,10 +700,7 @@ impl SessionFit {
             if now_ns.saturating_sub(run.ts_ns) <= forget_ns {
                 return true;
             }
-            *ends.entry(run.endpoint as usize).or_insert(0) += w;
-            for (j, n) in run.since.iter().enumerate() {
-                length[j].add(*n, w);
-            }
+            run.end(w, ends, length);
             gone.insert(*key, run.ts_ns);
             false
         });
@@ -713,10 +722,7 @@ impl SessionFit {
         let w = 1u64 << self.level;
         let mut ends = std::mem::take(&mut self.ends);
         for run in self.active.values() {
-            *ends.entry(run.endpoint as usize).or_insert(0) += w;
-            for (j, n) in run.since.iter().enumerate() {
-                self.length[j].add(*n, w);
-            }
+            run.end(w, &mut ends, &mut self.length);
         }
         let mut gaps = LogHist::new();
         self.think.iter().for_each(|h| gaps.merge(h));

@@ -331,6 +331,13 @@ impl LogHist {
         self.max
     }
 
+    /// Where bin `i`'s draws lie: its edges clipped to the recorded min
+    /// and max (a bin holding one value is that value).
+    fn edges(&self, i: i32) -> (f64, f64) {
+        let lo = Self::bin_low(i).max(self.min);
+        (lo, Self::bin_low(i + 1).min(self.max).max(lo))
+    }
+
     /// The mean of [`LogHist::sample`]'s draws: each bin log-uniform
     /// between its edges (clipped to the recorded min and max), which is
     /// close to the recorded mean but not equal to it. Schedules that must
@@ -342,15 +349,8 @@ impl LogHist {
         }
         let mut total = 0.0;
         for (i, c) in self.bins.iter() {
-            let lo = Self::bin_low(i).max(self.min);
-            let hi = Self::bin_low(i + 1).min(self.max);
-            // A log-uniform value on [lo, hi] has mean (hi − lo) / ln(hi/lo).
-            let mean = if hi <= lo * (1.0 + 1e-12) {
-                lo
-            } else {
-                (hi - lo) / (hi / lo).ln()
-            };
-            total += mean * c as f64;
+            let (lo, hi) = self.edges(i);
+            total += log_uniform_mean(lo, hi) * c as f64;
         }
         total / self.count as f64
     }
@@ -368,14 +368,8 @@ impl LogHist {
             .bins
             .iter()
             .map(|(i, c)| {
-                let lo = Self::bin_low(i).max(self.min);
-                let hi = Self::bin_low(i + 1).min(self.max).max(lo);
-                let mean = if hi <= lo * (1.0 + 1e-12) {
-                    lo
-                } else {
-                    (hi - lo) / (hi / lo).ln()
-                };
-                total += mean * c as f64;
+                let (lo, hi) = self.edges(i);
+                total += log_uniform_mean(lo, hi) * c as f64;
                 (total, lo, hi)
             })
             .filter(|b| b.0 > 0.0)
@@ -395,8 +389,7 @@ impl LogHist {
         pick -= self.zeros;
         for (i, c) in self.bins.iter() {
             if pick < c {
-                let lo = Self::bin_low(i).max(self.min);
-                let hi = Self::bin_low(i + 1).min(self.max);
+                let (lo, hi) = self.edges(i);
                 if hi <= lo {
                     return lo;
                 }
@@ -406,6 +399,16 @@ impl LogHist {
             pick -= c;
         }
         self.max
+    }
+}
+
+/// The mean of a log-uniform value on [lo, hi]: (hi − lo) / ln(hi/lo),
+/// or `lo` for a bin that is (all but) one value.
+fn log_uniform_mean(lo: f64, hi: f64) -> f64 {
+    if hi <= lo * (1.0 + 1e-12) {
+        lo
+    } else {
+        (hi - lo) / (hi / lo).ln()
     }
 }
 
@@ -442,13 +445,13 @@ impl Residuals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     /// The rest of a gap at a random moment: its mean is E[g²] / (2 E[g])
     /// of [`LogHist::sample`]'s draws (49.5 for gaps of 1 and 100 as
     /// often), not half an ordinary gap (25); no gaps, no wait.
     #[test]
     fn residuals_are_drawn_as_a_random_moment_sees_the_gaps() {
-        use rand::SeedableRng;
         let mut h = LogHist::new();
         h.record_n(1.0, 500);
         h.record_n(100.0, 500);
@@ -466,7 +469,6 @@ mod tests {
         assert!((45.0..55.0).contains(&got), "{got}");
         assert_eq!(LogHist::new().residuals().draw(&mut rng), 0.0);
     }
-    use rand::SeedableRng;
 
     /// Regression: a HAR entry with `"time": 1e300` gave a histogram whose
     /// sum_sq was infinite; it was written to the model file as `null` and
