@@ -664,12 +664,13 @@ impl<'a, R: Rng> SessionSchedule<'a, R> {
     }
 
     /// Places each client where the steady state would have it at time
-    /// zero: mid-session with probability busy / (busy + idle), its next
-    /// request the rest of a think time away ([`LogHist::residuals`]) and
-    /// drawn as recorded
-    /// requests are (a session's first or a move within one); otherwise
-    /// idle, its next session an idle gap away (exponential, so the rest
-    /// of a gap is one too).
+    /// zero: mid-session with probability busy / (busy + idle), in a
+    /// session and a think time drawn as a random moment finds them (a
+    /// long one more often; [`LogHist::residuals`]), its next request the
+    /// rest of that think time away and drawn as recorded requests are (a
+    /// session's first or a move within one); otherwise idle, its next
+    /// session an idle gap away (exponential, so the rest of a gap is one
+    /// too).
     fn steady_state(&mut self, clients: u64, busy: f64) {
         let p_busy = if busy + self.mean_idle_s > 0.0 {
             busy / (busy + self.mean_idle_s)

@@ -570,7 +570,7 @@ struct SessionFit {
     /// its first back after being forgotten (each as counted: 2^level).
     clients: u64,
     admitted: u64,
-    /// Clients' first requests in a session begun so, by endpoint.
+    /// The first request of each session `admitted` counts, by endpoint.
     firsts: rustc_hash::FxHashMap<u32, u64>,
     /// Sessions that ended when a client was forgotten, by endpoint.
     ends: BTreeMap<usize, u64>,
