@@ -864,7 +864,7 @@ impl Sessions {
 
 /// The arrival process and sessions, learned in one pass over requests in
 /// about time order, in memory bounded by the reorder window, the fine
-/// bins and [`SessionFit`]'s caps, whatever the numbers of requests and
+/// bins and the session fit's caps, whatever the numbers of requests and
 /// clients.
 #[derive(Debug)]
 pub struct ArrivalFit {

@@ -421,7 +421,7 @@ pub struct Residuals {
 
 impl Residuals {
     /// One draw: a gap drawn in proportion to its length, times a uniform
-    /// fraction. Its mean is E[g²] / (2 E[g]), not E[g] / 2: starting a
+    /// fraction. Its mean is `E[g²] / (2 E[g])`, not `E[g] / 2`: starting a
     /// train a fraction of an ordinary gap away sends too soon, the more
     /// so the wider the gaps' spread. Zero without gaps.
     pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
