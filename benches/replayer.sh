@@ -23,7 +23,7 @@
 #      REPLAY_ARGS (extra flags for every replay run, e.g. "--threads 1"),
 #      LONG=1 (also the 10-minute memory run), LONG_DURATION [10m],
 #      CEIL_ROUNDS [1] (wrk and replay's step search alternately, N times),
-#      CEIL_FRACTIONS ["0.8 0.85 0.9 0.95 1.0"] (with wrk and no STEPS given:
+#      CEIL_FRACTIONS ["0.8 0.85 0.9 0.95 1.0 1.05"] (with wrk and no STEPS given:
 #      replay's steps are these fractions of that round's wrk rate),
 #      PIN [1 with >= 2 cores] (nginx on the last core, every load tool on
 #      core 0), SKIP_PEERS=1 (replay only), SKIP_CEILING=1,
@@ -43,7 +43,7 @@ DURATION=${DURATION:-20s}
 CONNS=${CONNS:-64}
 STEPS_GIVEN=${STEPS:+1}
 STEPS=${STEPS:-10000 12500 15000 17500 20000 22500 25000 30000}
-CEIL_FRACTIONS=${CEIL_FRACTIONS:-0.8 0.85 0.9 0.95 1.0}
+CEIL_FRACTIONS=${CEIL_FRACTIONS:-0.8 0.85 0.9 0.95 1.0 1.05}
 PIN=${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}
 REPLAY_ARGS=${REPLAY_ARGS:-}
 LONG=${LONG:-0}
@@ -233,22 +233,22 @@ if [ "${SKIP_CEILING:-0}" != 1 ]; then
       ratio=$(awk -v a="${best:-0}" -v b="$wrk_rate" 'BEGIN{printf "%.2f", a/b}')
       ratios="$ratios $ratio"
       if [ -z "$STEPS_GIVEN" ]; then
-        at09=$(step_at 0.9 "$wrk_rate")
+        at09=$(step_at 0.95 "$wrk_rate")
         if grep -q "^step $at09/s: .* pass$" "$raw/steps$sfx.txt"; then nine="$nine pass"; else nine="$nine fail"; fi
       fi
       log ""
       if [ -n "$best" ]; then
-        log "replay max sustainable / wrk: ${ratio}× (target ≥ 0.9)"
+        log "replay max sustainable / wrk: ${ratio}× (target ≥ 0.95)"
       else
         first=$(echo $steps | awk '{print $1}')
-        log "replay max sustainable / wrk: < $(awk -v a="$first" -v b="$wrk_rate" 'BEGIN{printf "%.2f", a/b}')× (no step passed; counted as 0) (target ≥ 0.9)"
+        log "replay max sustainable / wrk: < $(awk -v a="$first" -v b="$wrk_rate" 'BEGIN{printf "%.2f", a/b}')× (no step passed; counted as 0) (target ≥ 0.95)"
       fi
     fi
     log "(steps: $(tr '\n' ';' < "$raw/steps$sfx.txt"))"
     log ""
   done
   if [ "$rounds" -gt 1 ] && [ -n "$ratios" ]; then
-    log "ceiling over $rounds rounds, replay / wrk:$ratios; median $(echo $ratios | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')×; rounds ≥ 0.9×: $(echo $ratios | tr ' ' '\n' | awk '$1 >= 0.9' | wc -l) of $rounds${nine:+; the 0.9× step:$nine}"
+    log "ceiling over $rounds rounds, replay / wrk:$ratios; median $(echo $ratios | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')×; rounds ≥ 0.95×: $(echo $ratios | tr ' ' '\n' | awk '$1 >= 0.95' | wc -l) of $rounds${nine:+; the 0.95× step:$nine}"
     log ""
   fi
 fi

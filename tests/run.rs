@@ -139,6 +139,53 @@ fn several_load_threads_share_one_schedule() {
 }
 
 #[test]
+fn a_busy_polling_run_sends_what_a_sleeping_one_does_and_says_so() {
+    // `--busy-poll on` changes how the load thread waits, not what it
+    // sends: the same seed gives the same requests, none dropped, and the
+    // banner says the thread keeps its core busy. `auto` at this rate
+    // (far under 45,000 req/s per thread) sleeps and says nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let har = shop_har(&dir, "shop.har", 400, 2.0, false);
+    let run = |mode: &str| {
+        let server = Server::start(Behaviour::default());
+        let s = dir.path().join(format!("{mode}.json"));
+        let Run {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = replay([
+            har.to_str().unwrap(),
+            "--target",
+            &server.url(),
+            "--seed",
+            "7",
+            "--duration",
+            "2s",
+            "--threads",
+            "1",
+            "--busy-poll",
+            mode,
+            "--summary-export",
+            s.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+        let sum = summary(&s);
+        assert_eq!(sum["requests"]["dropped"].as_u64(), Some(0), "{sum}");
+        (server, stdout + &stderr)
+    };
+    let (polled, said) = run("on");
+    let (slept, quiet) = run("auto");
+    assert!(polled.total() > 0);
+    assert_eq!(polled.counts(), slept.counts(), "same seed, same requests");
+    assert!(
+        said.contains("the load thread polls instead of sleeping"),
+        "{said}"
+    );
+    assert!(!quiet.contains("polls instead of sleeping"), "{quiet}");
+}
+
+#[test]
 fn scale_2x_sends_twice_the_requests_of_1x() {
     let dir = tempfile::tempdir().unwrap();
     let har = shop_har(&dir, "shop.har", 300, 3.0, false);

@@ -522,6 +522,18 @@ pub struct RunArgs {
     /// core). A seed reproduces a run for the same number of threads.
     #[arg(long, value_parser = parse_count, value_name = "N")]
     pub threads: Option<usize>,
+    /// Load threads poll instead of sleeping between requests: at high
+    /// rates a target on the same machine is spared waking them for every
+    /// response, and falls behind later. `auto` polls from 45,000 intended
+    /// req/s per thread when a core is left over; `on` always (each load
+    /// thread keeps its core busy); `off` never.
+    #[arg(
+        long = "busy-poll",
+        value_enum,
+        default_value = "auto",
+        value_name = "auto|on|off"
+    )]
+    pub busy_poll: crate::run::BusyPoll,
     /// No progress output (no banner, no progress lines); the report is
     /// still printed.
     #[arg(short, long)]

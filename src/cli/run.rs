@@ -90,6 +90,7 @@ fn options(a: RunArgs) -> Result<RunOptions, UsageError> {
         gate: a.gate.rule(),
         mock_latency: a.mock_latency,
         threads: a.threads,
+        busy_poll: a.busy_poll,
         command_line: std::env::args().collect(),
     })
 }

@@ -165,5 +165,24 @@ pub fn banner(target: &Target, plan: &RunPlan) -> String {
         text += &format!(", after {} of warmup", human::seconds(warmup_s));
     }
     text += &format!("; seed {}\n", plan.seed);
+    let polled = steps.iter().filter(|s| plan.busy_poll(s)).count();
+    if polled > 0 {
+        let threads = match plan.threads {
+            1 => "the load thread polls".to_string(),
+            n => format!("the {n} load threads poll"),
+        };
+        let busy = if plan.threads == 1 {
+            "keeping its core busy"
+        } else {
+            "each keeping a core busy"
+        };
+        let when = if polled == steps.len() {
+            String::new()
+        } else {
+            format!(" in {polled} of the {} steps", steps.len())
+        };
+        text +=
+            &format!("  {threads} instead of sleeping{when}, {busy} (--busy-poll off stops it)\n");
+    }
     text
 }

@@ -708,7 +708,8 @@ async fn dispatcher(
 ) -> anyhow::Result<WorkerDone> {
     let shared = worker.shared.clone();
     let mut timer = timer::Timer::new()
-        .map_err(|e| anyhow::anyhow!("cannot create the schedule timer: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot create the schedule timer: {e}"))?
+        .busy_poll(plan.busy_poll);
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut intended_measured = 0u64;
     let mut last = Duration::ZERO;

@@ -63,6 +63,10 @@ pub struct Plan {
     /// Requests due within this long of the first due one are sent with
     /// one wake-up (their wait is measured as schedule lag).
     pub timer_slack: Duration,
+    /// Poll instead of sleeping between requests due less than
+    /// [`super::timer::BUSY_WAIT`] apart (see [`super::timer`]): each load
+    /// thread keeps its core busy.
+    pub busy_poll: bool,
     /// Status codes whose trends are kept apart from their class's, for
     /// thresholds that name them ([`crate::threshold::trend_codes`]).
     pub status_codes: Vec<u16>,

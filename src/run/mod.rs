@@ -20,7 +20,7 @@ mod report;
 mod route;
 mod session;
 
-pub use options::{Profile, RunOptions};
+pub use options::{BusyPoll, Profile, RunOptions};
 pub use plan::{RunPlan, Step, MOCK_SECRET};
 pub use report::{Guards, RunReport, StepResult, MAX_DROPPED_SHARE};
 pub use session::{Observer, Quiet, Session};

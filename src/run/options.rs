@@ -9,6 +9,20 @@ use crate::mock::LatencyMode;
 use crate::schedule::ArrivalMode;
 use crate::target::{Resolve, Target};
 
+/// `--busy-poll`: whether load threads poll instead of sleeping between
+/// requests (see `execute::timer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BusyPoll {
+    /// From 45,000 intended req/s per load thread, when a core is left
+    /// over for the rest of the machine (a local target).
+    #[default]
+    Auto,
+    /// Always: each load thread keeps its core busy.
+    On,
+    /// Never: threads sleep until the next request or response.
+    Off,
+}
+
 /// The load shapes of the k6 guide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Profile {
@@ -97,6 +111,7 @@ pub struct RunOptions {
     pub thresholds_file: Option<PathBuf>,
     pub mock_latency: LatencyMode,
     pub threads: Option<usize>,
+    pub busy_poll: BusyPoll,
     /// The command line as typed, for the reproduce command (secrets are
     /// redacted); empty when the run was not started from one.
     pub command_line: Vec<String>,
@@ -148,6 +163,7 @@ impl Default for RunOptions {
             thresholds_file: None,
             mock_latency: LatencyMode::Recorded,
             threads: None,
+            busy_poll: BusyPoll::Auto,
             command_line: Vec::new(),
         }
     }
