@@ -89,13 +89,29 @@ pub struct Outcome {
 /// recorder so far; returning `false` stops the run (`--abort-on-fail`).
 pub type IntervalHook = Box<dyn FnMut(&IntervalStats, &Recorder, Duration) -> bool + Send>;
 
-/// Requests waiting for a free connection, at most this many per allowed
-/// connection (and at least `MIN_PENDING`): enough to ride out a hiccup of
-/// the target or the machine of ~100 ms at the rates a connection
-/// sustains (the wait is measured), while a target that cannot keep up
-/// shows as `connection_cap` drops within a fraction of a second.
+/// Requests waiting for a free connection: enough to ride out a hiccup of
+/// the target or the machine of `HICCUP` at the thread's share of the
+/// intended rate (the wait is measured, and the rate's share is capped at
+/// `MAX_PENDING`), and at least `PENDING_PER_CONNECTION` per allowed
+/// connection and `MIN_PENDING`. A
+/// target that cannot keep up shows as `connection_cap` drops within a
+/// fraction of a second.
 const PENDING_PER_CONNECTION: usize = 64;
 const MIN_PENDING: usize = 1024;
+const MAX_PENDING: usize = 1 << 16;
+const HICCUP: f64 = 0.1;
+
+/// The queue's length for a thread given `connections` and `rate` req/s.
+fn max_pending(connections: usize, rate: f64) -> usize {
+    let by_rate = if rate.is_finite() && rate > 0.0 {
+        (rate * HICCUP).min(MAX_PENDING as f64) as usize
+    } else {
+        0
+    };
+    (connections.saturating_mul(PENDING_PER_CONNECTION))
+        .max(by_rate)
+        .max(MIN_PENDING)
+}
 
 /// Requests generated back to back (the dispatcher is behind) before it
 /// lets the thread's connections run.
@@ -520,7 +536,7 @@ fn worker_thread(
         next_token: Cell::new(0),
         span: Cell::new(None),
         max_connections: share(plan.connections),
-        max_pending: (share(plan.connections) * PENDING_PER_CONNECTION).max(MIN_PENDING),
+        max_pending: max_pending(share(plan.connections), plan.rate / n as f64),
         max_in_flight: share(plan.max_in_flight),
     });
     // The dispatcher runs as a task too: a task is woken by a push onto
@@ -1163,6 +1179,21 @@ mod tests {
     use super::*;
     use crate::run::{RunOptions, RunPlan};
     use crate::schedule::Shard;
+
+    #[test]
+    fn the_wait_queue_holds_a_tenth_of_a_second_at_high_rates() {
+        // 64 connections: 4,096 at most rates, as before.
+        assert_eq!(max_pending(64, 5_000.0), 4_096);
+        assert_eq!(max_pending(64, 0.0), 4_096);
+        assert_eq!(max_pending(64, f64::NAN), 4_096);
+        // 118,000 req/s: 4,096 would be 35 ms; a tenth of a second instead.
+        assert_eq!(max_pending(64, 118_000.0), 11_800);
+        assert_eq!(max_pending(1, 100.0), MIN_PENDING);
+        // The rate's share is capped; many connections keep theirs.
+        assert_eq!(max_pending(1, 1e9), MAX_PENDING);
+        assert_eq!(max_pending(5_000, 1e9), 320_000);
+        assert_eq!(max_pending(usize::MAX, 1.0), usize::MAX);
+    }
 
     /// A model of 120 users, each reading a few endpoints in half a second
     /// (a session of 5 requests), one after another over 60 s.

@@ -67,6 +67,9 @@ pub struct Plan {
     /// [`super::timer::BUSY_WAIT`] apart (see [`super::timer`]): each load
     /// thread keeps its core busy.
     pub busy_poll: bool,
+    /// The intended mean rate, req/s, of the whole run (0 when unknown):
+    /// sizes each thread's queue of requests waiting for a connection.
+    pub rate: f64,
     /// Status codes whose trends are kept apart from their class's, for
     /// thresholds that name them ([`crate::threshold::trend_codes`]).
     pub status_codes: Vec<u16>,

@@ -314,6 +314,7 @@ fn exec_plan(
         timer_slack: o.timer_slack,
         // Set per step by the session (`RunPlan::busy_poll`).
         busy_poll: false,
+        rate: 0.0,
         status_codes: Vec::new(),
     };
     // A proxy taking absolute-form requests gets its credentials with

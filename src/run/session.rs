@@ -177,6 +177,7 @@ impl<'a> Session<'a> {
         exec.diagnosis = diagnosis.clone();
         exec.schedule = step.spec.clone();
         exec.busy_poll = self.plan.busy_poll(step);
+        exec.rate = step.rate;
         exec.seed = self.plan.seed.wrapping_add(i as u64);
         exec.start_at = if i == 0 {
             self.plan.options.start_at
