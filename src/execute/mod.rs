@@ -93,9 +93,8 @@ pub type IntervalHook = Box<dyn FnMut(&IntervalStats, &Recorder, Duration) -> bo
 /// the target or the machine of `HICCUP` at the thread's share of the
 /// intended rate (the wait is measured, and the rate's share is capped at
 /// `MAX_PENDING`), and at least `PENDING_PER_CONNECTION` per allowed
-/// connection and `MIN_PENDING`. A
-/// target that cannot keep up shows as `connection_cap` drops within a
-/// fraction of a second.
+/// connection and `MIN_PENDING`. A target that cannot keep up shows as
+/// `connection_cap` drops within a fraction of a second.
 const PENDING_PER_CONNECTION: usize = 64;
 const MIN_PENDING: usize = 1024;
 const MAX_PENDING: usize = 1 << 16;

@@ -358,14 +358,14 @@ impl RunPlan {
 }
 
 /// `--busy-poll`: `auto` polls when each of the `threads` load threads is
-/// given at least `BUSY_POLL_RATE` of the step's mean rate and a core is
+/// given at least `BUSY_POLL_RATE` of the step's mean `rate` and a core is
 /// left over for the rest of the machine (a polling thread never gives
 /// its core up, and a local target needs one).
-fn busy_poll(mode: BusyPoll, peak_rate: f64, threads: usize, cores: usize) -> bool {
+fn busy_poll(mode: BusyPoll, rate: f64, threads: usize, cores: usize) -> bool {
     match mode {
         BusyPoll::On => true,
         BusyPoll::Off => false,
-        BusyPoll::Auto => threads < cores && peak_rate / threads.max(1) as f64 >= BUSY_POLL_RATE,
+        BusyPoll::Auto => threads < cores && rate / threads.max(1) as f64 >= BUSY_POLL_RATE,
     }
 }
 
