@@ -86,6 +86,42 @@ fn seeded_run_sends_the_same_requests_with_the_recorded_mix() {
     assert_ne!(c2.counts(), a.counts());
 }
 
+/// `har` replayed for 2 s with seed 7 and `extra` flags against a fresh
+/// server, its summary written as `dir/name`: the run must pass and drop
+/// nothing. Returns the server (what it received), the summary and the
+/// run's output.
+fn seeded_run(
+    dir: &tempfile::TempDir,
+    har: &std::path::Path,
+    name: &str,
+    extra: &[&str],
+) -> (Server, Value, String) {
+    let server = Server::start(Behaviour::default());
+    let s = dir.path().join(name);
+    let url = server.url();
+    let mut args = vec![
+        har.to_str().unwrap(),
+        "--target",
+        &url,
+        "--seed",
+        "7",
+        "--duration",
+        "2s",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--summary-export", s.to_str().unwrap()]);
+    let Run {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = replay(args);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let sum = summary(&s);
+    assert_eq!(sum["requests"]["dropped"].as_u64(), Some(0), "{sum}");
+    (server, sum, stdout + &stderr)
+}
+
 #[test]
 fn several_load_threads_share_one_schedule() {
     // Two threads take alternate instants of the same schedule: together
@@ -94,30 +130,8 @@ fn several_load_threads_share_one_schedule() {
     let dir = tempfile::tempdir().unwrap();
     let har = shop_har(&dir, "shop.har", 400, 2.0, false);
     let run = |threads: &str| {
-        let server = Server::start(Behaviour::default());
-        let s = dir.path().join(format!("t{threads}.json"));
-        let Run {
-            code,
-            stdout,
-            stderr,
-            ..
-        } = replay([
-            har.to_str().unwrap(),
-            "--target",
-            &server.url(),
-            "--seed",
-            "7",
-            "--duration",
-            "2s",
-            "--threads",
-            threads,
-            "--quiet",
-            "--summary-export",
-            s.to_str().unwrap(),
-        ]);
-        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-        let sum = summary(&s);
-        assert_eq!(sum["requests"]["dropped"].as_u64(), Some(0), "{sum}");
+        let name = format!("t{threads}.json");
+        let (server, sum, _) = seeded_run(&dir, &har, &name, &["--threads", threads, "--quiet"]);
         (server, sum)
     };
     let (one, s1) = run("1");
@@ -147,32 +161,10 @@ fn a_busy_polling_run_sends_what_a_sleeping_one_does_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let har = shop_har(&dir, "shop.har", 400, 2.0, false);
     let run = |mode: &str| {
-        let server = Server::start(Behaviour::default());
-        let s = dir.path().join(format!("{mode}.json"));
-        let Run {
-            code,
-            stdout,
-            stderr,
-            ..
-        } = replay([
-            har.to_str().unwrap(),
-            "--target",
-            &server.url(),
-            "--seed",
-            "7",
-            "--duration",
-            "2s",
-            "--threads",
-            "1",
-            "--busy-poll",
-            mode,
-            "--summary-export",
-            s.to_str().unwrap(),
-        ]);
-        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-        let sum = summary(&s);
-        assert_eq!(sum["requests"]["dropped"].as_u64(), Some(0), "{sum}");
-        (server, stdout + &stderr)
+        let name = format!("{mode}.json");
+        let (server, _, said) =
+            seeded_run(&dir, &har, &name, &["--threads", "1", "--busy-poll", mode]);
+        (server, said)
     };
     let (polled, said) = run("on");
     let (slept, quiet) = run("auto");

@@ -137,12 +137,16 @@ impl Timer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn wakes_at_the_deadline_not_a_millisecond_later() {
-        let rt = tokio::runtime::Builder::new_current_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn wakes_at_the_deadline_not_a_millisecond_later() {
+        let rt = runtime();
         let stop = AtomicBool::new(false);
         rt.block_on(async {
             let mut t = Timer::new().unwrap();
@@ -166,10 +170,7 @@ mod tests {
 
     #[test]
     fn a_busy_polling_timer_reaches_the_deadline_and_lets_other_tasks_run() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let stop = AtomicBool::new(false);
         rt.block_on(async {
             // A task woken by the reactor meanwhile (a connection's data)
@@ -192,10 +193,7 @@ mod tests {
 
     #[test]
     fn a_stop_request_ends_a_long_wait() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
         std::thread::spawn(move || {

@@ -767,9 +767,11 @@ impl SessionFit {
     }
 }
 
-/// A 64-bit mix of a key (SplitMix64's finaliser): its top bits, which
-/// [`SessionFit`] samples clients by, depend on all of the key's.
-fn mix(mut x: u64) -> u64 {
+/// A 64-bit mix of a key (SplitMix64's finaliser): a fixed, well-mixed
+/// hash whose top bits, which [`SessionFit`] samples clients by, depend on
+/// all of the key's (the access-log reader spreads whole-second stamps
+/// with it too).
+pub(crate) fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)

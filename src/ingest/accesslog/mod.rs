@@ -363,7 +363,9 @@ impl Reader<'_> {
         let mut ns = stamp.ns;
         if stamp.whole_second {
             self.synth.subsecond = true;
-            let h = mix(stamp.ns as u64 ^ line_no.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let h = crate::model::arrival::mix(
+                stamp.ns as u64 ^ line_no.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
             // Lemire's multiply-shift onto [0, 1 s): uniform as `%` is,
             // without a 64-bit division per line.
             ns += ((u128::from(h) * 1_000_000_000) >> 64) as i64;
@@ -635,13 +637,6 @@ fn split_common_or_combined<'l>(
     f.referer = referer.and_then(text);
     f.user_agent = agent.and_then(text);
     Some(())
-}
-
-/// splitmix64's finaliser: a fixed, well-mixed hash.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Whether the first lines of a file look like an access log replay reads
