@@ -64,8 +64,8 @@ pub struct Plan {
     /// one wake-up (their wait is measured as schedule lag).
     pub timer_slack: Duration,
     /// Poll instead of sleeping between requests due less than
-    /// [`super::timer::BUSY_WAIT`] apart (see [`super::timer`]): each load
-    /// thread keeps its core busy.
+    /// `timer::BUSY_WAIT` apart (see the `timer` module): each load thread
+    /// keeps its core busy.
     pub busy_poll: bool,
     /// The intended mean rate, req/s, of the whole run (0 when unknown):
     /// sizes each thread's queue of requests waiting for a connection.

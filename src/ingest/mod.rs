@@ -457,6 +457,16 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// A fixed, well-mixed 64-bit hash (SplitMix64's finaliser): every bit of
+/// the result, the top ones too, depends on all of the key's. The
+/// access-log reader spreads whole-second stamps with it; the model's
+/// session fit samples clients by its top bits.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -618,7 +618,7 @@ impl SessionFit {
 
     /// Whether the client `key` is in the sample at `level`.
     fn sampled(key: u64, level: u32) -> bool {
-        level == 0 || mix(key) >> (64 - level) == 0
+        level == 0 || crate::ingest::mix(key) >> (64 - level) == 0
     }
 
     fn push(&mut self, ts_ns: i64, client: u64, endpoint: u32) {
@@ -765,16 +765,6 @@ impl SessionFit {
         }
         s
     }
-}
-
-/// A 64-bit mix of a key (SplitMix64's finaliser): a fixed, well-mixed
-/// hash whose top bits, which [`SessionFit`] samples clients by, depend on
-/// all of the key's (the access-log reader spreads whole-second stamps
-/// with it too).
-pub(crate) fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// The idle timeout that splits a client's requests into sessions, learned
@@ -1291,7 +1281,7 @@ mod tests {
         let mut out = Vec::new();
         for c in 0..clients {
             // Keys as Clients makes them: hashes, not small numbers.
-            let key = mix(c ^ 0x5eed);
+            let key = crate::ingest::mix(c ^ 0x5eed);
             let mut t_ms = rng.random_range(0..days * 86_400_000);
             for _ in 0..rng.random_range(1..=3) {
                 let mut e = if rng.random_bool(0.6) {

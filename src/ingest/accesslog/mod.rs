@@ -363,9 +363,7 @@ impl Reader<'_> {
         let mut ns = stamp.ns;
         if stamp.whole_second {
             self.synth.subsecond = true;
-            let h = crate::model::arrival::mix(
-                stamp.ns as u64 ^ line_no.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            );
+            let h = super::mix(stamp.ns as u64 ^ line_no.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             // Lemire's multiply-shift onto [0, 1 s): uniform as `%` is,
             // without a 64-bit division per line.
             ns += ((u128::from(h) * 1_000_000_000) >> 64) as i64;

@@ -117,7 +117,7 @@ fn a_file_of_random_bytes_names_its_first_line() {
     let mut state = 0x1234_5678u64;
     let bytes: Vec<u8> = (0..100_000)
         .map(|_| {
-            state = crate::model::arrival::mix(state);
+            state = crate::ingest::mix(state);
             state as u8
         })
         .collect();
