@@ -101,9 +101,10 @@ pub struct Schedule<'a, R> {
     arrival: &'a Arrival,
     spec: ScheduleSpec,
     rng: R,
-    /// Flat modes: the last offset before the ramp.
+    /// Poisson: the last offset before the ramp.
     u: f64,
-    first: bool,
+    /// Constant mode: requests so far (the `k`th is at `k / rate`).
+    sent: u64,
     /// Recorded mode over a curve with requests.
     recorded: Option<Recorded<'a>>,
     /// Curve times of the current bin's requests, last first.
@@ -172,7 +173,7 @@ impl<'a, R: Rng> Schedule<'a, R> {
             spec,
             rng,
             u: 0.0,
-            first: true,
+            sent: 0,
             recorded,
             queue: Vec::new(),
         }
@@ -195,9 +196,11 @@ impl<'a, R: Rng> Schedule<'a, R> {
         let rate = (self.arrival.mean_rate() * scale).max(1e-12);
         match self.spec.mode {
             ArrivalMode::Constant => {
-                let t = if self.first { 0.0 } else { self.u + 1.0 / rate };
-                self.u = t;
-                self.first = false;
+                // From the count, to the nanosecond: a sum of 1/rate, or a
+                // rate a rounding above the one asked, put a request just
+                // before the end (1,001 sends in 5 s at 200/s).
+                let t = (self.sent as f64 / rate * 1e9).round() / 1e9;
+                self.sent += 1;
                 self.ramp(t)
             }
             ArrivalMode::Recorded if self.recorded.is_some() => {
@@ -288,6 +291,27 @@ mod tests {
 
     fn count(a: &Arrival, spec: ScheduleSpec, seed: u64) -> Vec<f64> {
         Schedule::new(a, spec, ChaCha8Rng::seed_from_u64(seed)).collect()
+    }
+
+    #[test]
+    fn a_constant_rate_sends_rate_times_duration_requests() {
+        let a = recorded();
+        for (rate, secs) in [(200.0, 5.0), (100_000.0, 5.0), (3.0, 7.0), (1e6 / 3.0, 0.3)] {
+            let got = count(
+                &a,
+                ScheduleSpec {
+                    mode: ArrivalMode::Constant,
+                    // As `--rate` sets it: a scale of the recorded mean.
+                    scale: rate / a.mean_rate(),
+                    duration_s: Some(secs),
+                    ..Default::default()
+                },
+                1,
+            );
+            let want = (rate * secs).round() as usize;
+            assert_eq!(got.len(), want, "{rate}/s for {secs} s");
+            assert!(got.iter().all(|&t| t < secs));
+        }
     }
 
     #[test]
