@@ -362,7 +362,7 @@ fn without_a_terminal_a_banner_and_periodic_lines() {
     assert!(target.ends_with("(the built-in mock)"), "{target}");
     let plan = run.wait_for_stderr("  plan: ");
     assert!(
-        plan.contains("for 30.00s at 20.0 req/s intended; seed 77"),
+        plan.contains("plan: 20.0 req/s intended for 30.00s; seed 77"),
         "{plan}"
     );
     let lines = run.wait_for_stderr_lines("s/30s  ", 2);

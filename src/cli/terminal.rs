@@ -142,6 +142,13 @@ pub fn banner(target: &Target, plan: &RunPlan) -> String {
     };
     let steps = &plan.steps;
     let what = match steps.as_slice() {
+        // With --rate the label is the rate: said once.
+        [one] if o.rate.is_some() => format!(
+            "{} intended for {}{why}{}",
+            one.label,
+            human::seconds(length(one)),
+            peak(one, plan.model.arrival.bin_s)
+        ),
         [one] => format!(
             "{} for {}{why} at {:.1} req/s intended{}",
             one.label,

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
+use super::blocks::BlocksEntry;
 use super::svg::{number, Chart, Scale, Series};
 use super::Summary;
 use crate::metrics::hist;
@@ -141,6 +142,37 @@ fn thresholds(h: &mut String, s: &Summary) {
     h.push_str("</table>");
 }
 
+/// Where the schedule ended on the blocks' time axis (seconds since the
+/// run started, warmup included), as far as the summary tells: the
+/// scheduled span (`intended / intended_rate`) after the first block that
+/// holds a request, never before the last block starts nor after it ends.
+fn schedule_end(s: &Summary, b: &BlocksEntry, blocks: usize) -> f64 {
+    let last_start = (blocks - 1) as f64 * b.width_s;
+    let last_end = blocks as f64 * b.width_s;
+    let first = b.cells.iter().map(|c| c.block).min().unwrap_or(0) as f64 * b.width_s;
+    let scheduled = match s.intended_rate > 0.0 {
+        true => s.requests.intended as f64 / s.intended_rate,
+        false => return last_end,
+    };
+    // A block's requests are spread through it: even a last block cut
+    // short covers some time.
+    (first + scheduled).clamp(last_start + b.width_s / 4.0, last_end)
+}
+
+/// Requests per second of each group of `width` seconds (`count`),
+/// plotted at its middle; the groups after `end` do not count, and the one
+/// `end` cuts counts over the time it covers.
+fn per_second(count: &[u64], width: f64, end: f64) -> Vec<(f64, f64)> {
+    count
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &c)| {
+            let covered = (end - i as f64 * width).clamp(0.0, width);
+            (covered > 0.0).then(|| ((i as f64 + 0.5) * width, c as f64 / covered))
+        })
+        .collect()
+}
+
 /// Rate, latency and errors over time, from the summary's per-endpoint
 /// blocks (or the coarser drift series of summaries without them).
 fn over_time(h: &mut String, s: &Summary) {
@@ -171,8 +203,12 @@ fn over_time(h: &mut String, s: &Summary) {
         }
     }
     let t = |i: usize| (i as f64 + 0.5) * width;
-    let rate: Vec<(f64, f64)> = (0..n).map(|i| (t(i), count[i] as f64 / width)).collect();
-    let intended = vec![(0.0, s.intended_rate), (n as f64 * width, s.intended_rate)];
+    // The last group may hold fewer blocks, and its last block may be cut
+    // by the end of the schedule: a rate over the whole group width would
+    // show the run falling off at its end.
+    let end = schedule_end(s, b, blocks);
+    let rate = per_second(&count, width, end);
+    let intended = vec![(0.0, s.intended_rate), (end, s.intended_rate)];
     let chart = Chart {
         title: "Request rate (per second, by intended send time)",
         x_label: "seconds",
@@ -458,4 +494,42 @@ fn stress(h: &mut String, s: &Summary) {
         esc(st.largest_passing_step.as_deref().unwrap_or("none")),
         esc(st.first_failing_step.as_deref().unwrap_or("none"))
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_rate_point_counts_only_the_time_its_group_covers() {
+        // Groups of 2 s; the schedule ended 1 s into the third: 100 req/s
+        // throughout, so 200, 200 and 100 requests.
+        let points = per_second(&[200, 200, 100, 0], 2.0, 5.0);
+        assert_eq!(points, vec![(1.0, 100.0), (3.0, 100.0), (5.0, 100.0)]);
+    }
+
+    #[test]
+    fn the_schedule_ends_where_the_intended_requests_say() {
+        let mut s = super::super::tests::known();
+        s.intended_rate = 100.0;
+        s.requests.intended = 510;
+        let cell = |block| super::super::blocks::BlockCell {
+            block,
+            endpoint: 0,
+            count: 1,
+            failed: 0,
+            data: String::new(),
+        };
+        // A 2 s warmup (blocks 0-7 empty), then 5.1 s of schedule.
+        let b = BlocksEntry {
+            width_s: 0.25,
+            cells: (8..29).map(cell).collect(),
+        };
+        assert!((schedule_end(&s, &b, 29) - 7.1).abs() < 1e-9);
+        // Never before the last block with a request starts.
+        s.requests.intended = 10;
+        assert!((schedule_end(&s, &b, 29) - (7.0 + 0.0625)).abs() < 1e-9);
+        s.intended_rate = 0.0;
+        assert_eq!(schedule_end(&s, &b, 29), 7.25);
+    }
 }

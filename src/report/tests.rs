@@ -115,7 +115,7 @@ fn recorder() -> Recorder {
     rec
 }
 
-fn known() -> Summary {
+pub(super) fn known() -> Summary {
     let mut rec = recorder();
     record(&mut rec, 0..1000);
     build(&rec)
