@@ -44,6 +44,13 @@ pub struct Clients {
 
 /// Decoded credentials kept at most.
 const TOKEN_CACHE: usize = 1 << 16;
+/// Credentialed users remembered at most (about 40 bytes each in the two
+/// maps): past it both maps start over, so that a capture of millions of
+/// logged-in users reads in bounded memory. A group with one subject, by
+/// far the most common, keeps its id across the restart (its group key);
+/// only a group where several subjects took turns may have one of them
+/// counted again.
+const USERS_CAP: usize = 1 << 18;
 
 impl Clients {
     /// The user who sent `x`, and the sender as the capture names it
@@ -84,6 +91,10 @@ impl Clients {
             (group, subject).hash(&mut h);
             h.finish()
         };
+        if self.subjects.len() >= USERS_CAP && !self.subjects.contains_key(&key) {
+            self.subjects.clear();
+            self.claimed.clear();
+        }
         let claimed = &self.claimed;
         let user = *self.subjects.entry(key).or_insert_with(|| {
             // The group's first subject takes over its anonymous user.
@@ -252,6 +263,23 @@ mod tests {
         fn len(&self) -> usize {
             self.users.len()
         }
+    }
+
+    #[test]
+    fn millions_of_logged_in_users_read_in_bounded_memory() {
+        let mut c = Clients::default();
+        let first = x("10.0.0.1", &[("Authorization", "Basic YWxpY2U6cHc=")]);
+        let alice = c.id(&first);
+        for i in 0..(USERS_CAP as u32 + USERS_CAP as u32 / 2) {
+            let client = std::net::Ipv4Addr::from(i.wrapping_add(0x0b00_0000)).to_string();
+            let u = c.id(&x(&client, &[("Cookie", &format!("session={i}"))]));
+            assert_ne!(u, alice);
+            assert!(c.subjects.len() <= USERS_CAP && c.claimed.len() <= USERS_CAP);
+        }
+        // Past the restart, a group with one subject is still the same user,
+        // and so are its requests without credentials.
+        assert_eq!(c.id(&first), alice);
+        assert_eq!(c.id(&x("10.0.0.1", &[])), alice);
     }
 
     fn jwt(sub: &str, salt: &str) -> String {
