@@ -6,7 +6,7 @@
 //! reproducible and shards can split one global schedule.
 //!
 //! `recorded` arrivals reproduce the shape over time, the count in every
-//! stretch of it and the bursts within ([`recorded`]: the recorded count
+//! stretch of it and the bursts within (`recorded`: the recorded count
 //! per bin of the rate curve, placed within the bin's recorded span by
 //! the recorded gap chain). Scaling by `s` compresses the curve, so
 //! `--scale 2x` sends twice the requests over the same duration with the

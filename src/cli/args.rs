@@ -564,6 +564,8 @@ pub struct MockArgs {
     /// --map http://api.example.com=127.0.0.1:8081 (the scheme and a
     /// default port may be left out; port 0 picks a free port).
     /// Repeatable; the addresses are printed.
+    // The doc comment is `--help` text, where a URL stays bare.
+    #[allow(rustdoc::bare_urls)]
     #[arg(long = "map", value_name = "ORIGIN=ADDR", value_parser = parse_map)]
     pub map: Vec<(String, std::net::SocketAddr)>,
     /// Serve every recorded origin on its own free port of 127.0.0.1

@@ -45,7 +45,7 @@ pub enum ParseError {
 }
 
 /// Parses the process's arguments: `run` implied, other tools' habits
-/// answered ([`habits`]), then clap.
+/// answered (`habits`), then clap.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ParseError> {
     use clap::Parser;
     let args = habits::prepare(args).map_err(|e| ParseError::Usage(format!("error: {e}\n")))?;

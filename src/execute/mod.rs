@@ -2,7 +2,7 @@
 //!
 //! Each load-generator thread runs its own single-threaded tokio runtime
 //! (wrk2's layout: no cross-thread hand-off per request). Its dispatcher
-//! walks the [`Schedule`](crate::schedule::Schedule) — with several
+//! walks the [`Schedule`] — with several
 //! threads, thread `k` of `n` takes every `n`-th instant — and, at each
 //! intended instant, generates a request (pure `generate`) and hands it to
 //! one of the thread's idle keep-alive connections, or opens a new one
@@ -20,7 +20,7 @@
 //! (HdrHistograms: memory independent of run length); they are merged
 //! exactly for every interval and at the end.
 //!
-//! The dispatcher sleeps on a high-resolution timer (see [`timer`]) rather
+//! The dispatcher sleeps on a high-resolution timer (see the `timer` module) rather
 //! than tokio's millisecond timer, so the schedule is kept to well under a
 //! millisecond while the same thread serves the connections.
 

@@ -31,7 +31,7 @@ pub struct RequestBuilder {
 /// The model's `{{secret:NAME}}` placeholders that neither `secrets` nor a
 /// `-H` header in `headers` gives a value (a header fills the placeholder
 /// of its own name), nor live responses always supply (a login's token,
-/// [`produced_credentials`](super::produced::produced_credentials)).
+/// `produced_credentials`).
 pub fn unfilled_secrets(
     model: &TrafficModel,
     secrets: &HashMap<String, String>,

@@ -1,12 +1,12 @@
 //! HAR reader (HAR 1.1 and 1.2, and the HARP/JSONP wrapping).
 //!
-//! Streams `log.entries`: [`split`] finds each entry in 1 MiB chunks of
+//! Streams `log.entries`: `split` finds each entry in 1 MiB chunks of
 //! the file and it is parsed with serde_json from the chunk where it lies
 //! whole, from a copy where it does not (a byte-at-a-time serde reader
 //! capped ingest at ~35 MB/s), turned into an [`Exchange`] and handed to
 //! the sink before the next one is read, so memory does not grow with the
 //! number of entries. The entry's strings are borrowed from the chunk
-//! ([`raw`]) and the exchange is refilled in place, so an entry costs few
+//! (`raw`) and the exchange is refilled in place, so an entry costs few
 //! allocations. The rest of the document (`log` without its entries) is
 //! checked afterwards with serde `DeserializeSeed`s. Response bodies are
 //! skipped without being copied, except small ones kept for the mock

@@ -193,7 +193,7 @@ pub struct IntervalEndpoint {
 pub const DRIFT_CAPACITY: usize = 512;
 
 /// A bounded series of (p95, error rate) over the run. Whatever the run
-/// length, it holds at most [`DRIFT_CAPACITY`] points covering the whole run.
+/// length, it holds at most `DRIFT_CAPACITY` points covering the whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     points: Vec<DriftPoint>,

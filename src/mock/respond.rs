@@ -1,5 +1,5 @@
 //! What the mock answers for one endpoint: a recorded response, or status,
-//! body and delay drawn from the endpoint's recorded [`ResponseModel`].
+//! body and delay drawn from the endpoint's recorded [`ResponseModel`](crate::model::ResponseModel).
 //!
 //! A request is answered, in this order, by
 //! 1. the sample recorded for its exact path and query;

@@ -9,8 +9,8 @@
 //! replayer captures the value from the live response and the dependent
 //! request uses it, instead of an id the fresh service never issued.
 //!
-//! Memory is bounded: at most [`MAX_PRODUCED`] values are remembered and
-//! [`MAX_LINKS`] candidate links counted, whatever the capture's length.
+//! Memory is bounded: at most `MAX_PRODUCED` values are remembered and
+//! `MAX_LINKS` candidate links counted, whatever the capture's length.
 
 use std::collections::BTreeMap;
 

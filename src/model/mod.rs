@@ -15,7 +15,7 @@
 //! - what was skipped, which secrets were scrubbed and how much personal
 //!   data was replaced by look-alikes ([`pii`]).
 //!
-//! [`file`] is the versioned on-disk form (gzip JSON), separate from these
+//! [`file`](mod@file) is the versioned on-disk form (gzip JSON), separate from these
 //! in-memory types.
 
 pub mod arrival;

@@ -3,7 +3,7 @@
 //! headers and bodies) the mock serves back to the requests they answered.
 //!
 //! A sample is kept per distinct request target and status, at most
-//! [`MAX_SAMPLES`] per endpoint. Its headers lose what a server makes per
+//! `MAX_SAMPLES` per endpoint. Its headers lose what a server makes per
 //! connection or per message (hop-by-hop headers, `Content-Length`, `Date`)
 //! and `Content-Encoding` (bodies are kept decoded); credentials are
 //! scrubbed as in requests. Bodies pass the same secret and personal-data

@@ -283,7 +283,7 @@ pub struct ResponseModel {
     /// Time to first byte, ms.
     pub wait_ms: LogHist,
     /// Recorded responses the mock serves back, one per distinct request
-    /// target and status (at most [`MAX_SAMPLES`] per endpoint), in the
+    /// target and status (at most `MAX_SAMPLES` per endpoint), in the
     /// order first seen.
     pub samples: Vec<ResponseSample>,
     /// Every distinct path the endpoint was recorded with has a sample, so

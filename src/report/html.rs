@@ -1,6 +1,6 @@
 //! The HTML report (`--out html=FILE`, `replay report SUMMARY --html
 //! FILE`): one self-contained file — inline CSS and SVG charts drawn here
-//! ([`super::svg`]), no script, font or image from elsewhere — that opens
+//! (the `svg` module), no script, font or image from elsewhere — that opens
 //! offline. Made from the summary alone, so a saved summary gives the same
 //! report.
 

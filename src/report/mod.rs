@@ -13,7 +13,7 @@
 //!
 //! Summaries carry every histogram (base64 HdrHistogram V2 + DEFLATE), so
 //! [`merge_summaries`] combines shard summaries exactly. Files are written
-//! atomically ([`file`]).
+//! atomically ([`file`](mod@file)).
 
 pub mod blocks;
 pub mod comparison;

@@ -18,7 +18,7 @@
 //! rather than failing the capture.
 //!
 //! Memory per connection is bounded: heads are capped at [`MAX_HEAD`],
-//! kept bodies at [`BODY_CAP`], resync scanning at [`MAX_SCAN`]; body bytes
+//! kept bodies at [`BODY_CAP`], resync scanning at `MAX_SCAN`; body bytes
 //! beyond the kept prefix are only counted.
 
 use std::borrow::Cow;
@@ -215,7 +215,7 @@ struct Pending {
     spare_body: Option<Body>,
 }
 
-/// Finished [`Pending`] records kept for reuse (shared by all connections).
+/// Finished `Pending` records kept for reuse (shared by all connections).
 /// Boxed like the connections' queues, so a record moves between them as a
 /// pointer, not as a few hundred bytes.
 #[derive(Debug, Default)]
