@@ -142,33 +142,37 @@ fn thresholds(h: &mut String, s: &Summary) {
     h.push_str("</table>");
 }
 
-/// Where the schedule ended on the blocks' time axis (seconds since the
-/// run started, warmup included), as far as the summary tells: the
-/// scheduled span (`intended / intended_rate`) after the first block that
-/// holds a request, never before the last block starts nor after it ends.
-fn schedule_end(s: &Summary, b: &BlocksEntry, blocks: usize) -> f64 {
+/// The measured span on the blocks' time axis (seconds since the run
+/// started, warmup included), as far as the summary tells: from the first
+/// block that holds a request (the warmup's hold none) for the scheduled
+/// time (`intended / intended_rate`), never ending before the last block
+/// starts nor after it ends.
+fn measured_span(s: &Summary, b: &BlocksEntry, blocks: usize) -> (f64, f64) {
     let last_start = (blocks - 1) as f64 * b.width_s;
     let last_end = blocks as f64 * b.width_s;
     let first = b.cells.iter().map(|c| c.block).min().unwrap_or(0) as f64 * b.width_s;
     let scheduled = match s.intended_rate > 0.0 {
         true => s.requests.intended as f64 / s.intended_rate,
-        false => return last_end,
+        false => return (first, last_end),
     };
     // A block's requests are spread through it: even a last block cut
     // short covers some time.
-    (first + scheduled).clamp(last_start + b.width_s / 4.0, last_end)
+    let end = (first + scheduled).clamp(last_start + b.width_s / 4.0, last_end);
+    (first, end)
 }
 
 /// Requests per second of each group of `width` seconds (`count`),
-/// plotted at its middle; the groups after `end` do not count, and the one
-/// `end` cuts counts over the time it covers.
-fn per_second(count: &[u64], width: f64, end: f64) -> Vec<(f64, f64)> {
+/// plotted at its middle, over the measured span `[start, end)`: groups
+/// outside it (the warmup, the time after the schedule) are left out, and
+/// one it cuts counts over the time it covers.
+fn per_second(count: &[u64], width: f64, (start, end): (f64, f64)) -> Vec<(f64, f64)> {
     count
         .iter()
         .enumerate()
         .filter_map(|(i, &c)| {
-            let covered = (end - i as f64 * width).clamp(0.0, width);
-            (covered > 0.0).then(|| ((i as f64 + 0.5) * width, c as f64 / covered))
+            let from = i as f64 * width;
+            let covered = end.min(from + width) - start.max(from);
+            (covered > 1e-9).then(|| (from + width / 2.0, c as f64 / covered))
         })
         .collect()
 }
@@ -206,9 +210,9 @@ fn over_time(h: &mut String, s: &Summary) {
     // The last group may hold fewer blocks, and its last block may be cut
     // by the end of the schedule: a rate over the whole group width would
     // show the run falling off at its end.
-    let end = schedule_end(s, b, blocks);
-    let rate = per_second(&count, width, end);
-    let intended = vec![(0.0, s.intended_rate), (end, s.intended_rate)];
+    let span = measured_span(s, b, blocks);
+    let rate = per_second(&count, width, span);
+    let intended = vec![(span.0, s.intended_rate), (span.1, s.intended_rate)];
     let chart = Chart {
         title: "Request rate (per second, by intended send time)",
         x_label: "seconds",
@@ -260,7 +264,7 @@ fn over_time(h: &mut String, s: &Summary) {
         ],
     };
     h.push_str(&chart.render());
-    let errors: Vec<(f64, f64)> = (0..n).map(|i| (t(i), failed[i] as f64 / width)).collect();
+    let errors = per_second(&failed, width, span);
     let chart = Chart {
         title: "Failed requests (per second)",
         x_label: "seconds",
@@ -501,15 +505,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_last_rate_point_counts_only_the_time_its_group_covers() {
+    fn rate_points_count_only_the_measured_time_their_group_covers() {
         // Groups of 2 s; the schedule ended 1 s into the third: 100 req/s
         // throughout, so 200, 200 and 100 requests.
-        let points = per_second(&[200, 200, 100, 0], 2.0, 5.0);
+        let points = per_second(&[200, 200, 100, 0], 2.0, (0.0, 5.0));
         assert_eq!(points, vec![(1.0, 100.0), (3.0, 100.0), (5.0, 100.0)]);
+        // A 3 s warmup: the first group holds no measured request and the
+        // second one second of them.
+        let points = per_second(&[0, 100, 200, 100], 2.0, (3.0, 7.0));
+        assert_eq!(points, vec![(3.0, 100.0), (5.0, 100.0), (7.0, 100.0)]);
     }
 
     #[test]
-    fn the_schedule_ends_where_the_intended_requests_say() {
+    fn the_measured_span_is_where_the_blocks_and_intended_requests_say() {
         let mut s = super::super::tests::known();
         s.intended_rate = 100.0;
         s.requests.intended = 510;
@@ -525,11 +533,13 @@ mod tests {
             width_s: 0.25,
             cells: (8..29).map(cell).collect(),
         };
-        assert!((schedule_end(&s, &b, 29) - 7.1).abs() < 1e-9);
-        // Never before the last block with a request starts.
+        let (start, end) = measured_span(&s, &b, 29);
+        assert_eq!(start, 2.0);
+        assert!((end - 7.1).abs() < 1e-9);
+        // Never ending before the last block with a request starts.
         s.requests.intended = 10;
-        assert!((schedule_end(&s, &b, 29) - (7.0 + 0.0625)).abs() < 1e-9);
+        assert!((measured_span(&s, &b, 29).1 - (7.0 + 0.0625)).abs() < 1e-9);
         s.intended_rate = 0.0;
-        assert_eq!(schedule_end(&s, &b, 29), 7.25);
+        assert_eq!(measured_span(&s, &b, 29), (2.0, 7.25));
     }
 }
