@@ -84,8 +84,17 @@ fn ticks(lo: f64, hi: f64, scale: Scale) -> Vec<f64> {
         if decades.len() >= 2 {
             return decades;
         }
-        // Less than a decade: round values in between, placed on the log
-        // axis.
+        // Less than two decades: 1, 2 and 5 times a power of ten, when
+        // three of them fit (0.3–4.5 ms gets 0.5, 1 and 2, where round
+        // values would leave the part below 1 unlabelled).
+        let mantissas: Vec<f64> = (lo.floor() as i32..=hi.ceil() as i32)
+            .flat_map(|e| [1.0, 2.0, 5.0].map(|m| (m * 10f64.powi(e)).log10()))
+            .filter(|t| *t >= lo - 1e-9 && *t <= hi + 1e-9)
+            .collect();
+        if mantissas.len() >= 3 {
+            return mantissas;
+        }
+        // Less than that: round values in between, placed on the log axis.
         let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
         return ticks(a, b, Scale::Linear)
             .into_iter()
@@ -295,6 +304,16 @@ mod tests {
             [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
         );
         assert_eq!(ticks(-0.5, 2.2, Scale::Log), [0.0, 1.0, 2.0]);
+        // Less than two decades: 1-2-5 when three fit, else round values.
+        let shown = |lo: f64, hi: f64| -> Vec<String> {
+            ticks(lo.log10(), hi.log10(), Scale::Log)
+                .into_iter()
+                .map(|t| number(10f64.powf(t)))
+                .collect()
+        };
+        assert_eq!(shown(0.3, 4.5), ["0.500", "1.0", "2.0"]);
+        assert_eq!(shown(42.0, 58.0), ["45.0", "50.0", "55.0"]);
+        assert_eq!(shown(10.0, 45.0), ["10.0", "20.0", "30.0", "40.0"]);
         let chart = Chart {
             title: "t <x>",
             x_label: "s",
