@@ -142,20 +142,21 @@ pub fn banner(target: &Target, plan: &RunPlan) -> String {
     };
     let steps = &plan.steps;
     let what = match steps.as_slice() {
-        // With --rate the label is the rate: said once.
-        [one] if o.rate.is_some() => format!(
-            "{} intended for {}{why}{}",
-            one.label,
-            human::seconds(length(one)),
-            peak(one, plan.model.arrival.bin_s)
-        ),
-        [one] => format!(
-            "{} for {}{why} at {:.1} req/s intended{}",
-            one.label,
-            human::seconds(length(one)),
-            one.rate,
-            peak(one, plan.model.arrival.bin_s)
-        ),
+        [one] => {
+            // With --rate the label is the rate: said once.
+            let (label, rate) = match o.rate {
+                Some(_) => (format!("{} intended", one.label), String::new()),
+                None => (
+                    one.label.clone(),
+                    format!(" at {:.1} req/s intended", one.rate),
+                ),
+            };
+            format!(
+                "{label} for {}{why}{rate}{}",
+                human::seconds(length(one)),
+                peak(one, plan.model.arrival.bin_s)
+            )
+        }
         _ => format!(
             "{} steps of {}{why}: {}",
             steps.len(),

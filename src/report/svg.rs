@@ -77,20 +77,21 @@ fn range(values: impl Iterator<Item = f64>, scale: Scale, from_zero: bool) -> (f
 /// Round tick steps: 1, 2 or 5 times a power of ten, about five ticks.
 fn ticks(lo: f64, hi: f64, scale: Scale) -> Vec<f64> {
     if scale == Scale::Log {
-        let decades: Vec<f64> = (lo.floor() as i32..=hi.ceil() as i32)
-            .map(|e| e as f64)
-            .filter(|e| *e >= lo - 1e-9 && *e <= hi + 1e-9)
-            .collect();
+        // `m` times each power of ten in [lo, hi] (log10 units).
+        let marks = |ms: &[f64]| -> Vec<f64> {
+            (lo.floor() as i32..=hi.ceil() as i32)
+                .flat_map(|e| ms.iter().map(move |m| f64::from(e) + m.log10()))
+                .filter(|t| *t >= lo - 1e-9 && *t <= hi + 1e-9)
+                .collect()
+        };
+        let decades = marks(&[1.0]);
         if decades.len() >= 2 {
             return decades;
         }
         // Less than two decades: 1, 2 and 5 times a power of ten, when
         // three of them fit (0.3–4.5 ms gets 0.5, 1 and 2, where round
         // values would leave the part below 1 unlabelled).
-        let mantissas: Vec<f64> = (lo.floor() as i32..=hi.ceil() as i32)
-            .flat_map(|e| [1.0, 2.0, 5.0].map(|m| (m * 10f64.powi(e)).log10()))
-            .filter(|t| *t >= lo - 1e-9 && *t <= hi + 1e-9)
-            .collect();
+        let mantissas = marks(&[1.0, 2.0, 5.0]);
         if mantissas.len() >= 3 {
             return mantissas;
         }
